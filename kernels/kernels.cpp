@@ -1,0 +1,159 @@
+// Reference-quality OpenMP kernels; see kernels.hpp for the contracts.
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace mnistc {
+namespace {
+
+inline float activate(float x, int64_t activation) {
+  return activation == kRelu ? std::max(x, 0.0f) : x;
+}
+
+// First output index whose input index o*stride + offset is >= 0.
+inline int64_t first_valid(int64_t offset, int64_t stride) {
+  return offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+}
+
+// One past the last output index whose input index o*stride + offset is < size.
+inline int64_t end_valid(int64_t offset, int64_t stride, int64_t size, int64_t out) {
+  if (size - 1 - offset < 0) return 0;
+  return std::min(out, (size - 1 - offset) / stride + 1);
+}
+
+}  // namespace
+
+void conv2d(const float* input, const float* weight, const float* bias, float* output,
+            int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH, int64_t OW,
+            int64_t KH, int64_t KW, int64_t stride_h, int64_t stride_w, int64_t pad_h,
+            int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int64_t groups,
+            int64_t activation) {
+  const int64_t channels_per_group = C / groups;
+  const int64_t filters_per_group = K / groups;
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < K; ++k) {
+    float* out = output + k * OH * OW;
+    const float initial = bias ? bias[k] : 0.0f;
+    for (int64_t i = 0; i < OH * OW; ++i) out[i] = initial;
+    const int64_t first_channel = (k / filters_per_group) * channels_per_group;
+    for (int64_t c = 0; c < channels_per_group; ++c) {
+      const float* in = input + (first_channel + c) * H * W;
+      const float* w = weight + (k * channels_per_group + c) * KH * KW;
+      for (int64_t kh = 0; kh < KH; ++kh) {
+        const int64_t row_offset = kh * dilation_h - pad_h;
+        const int64_t oh_begin = first_valid(row_offset, stride_h);
+        const int64_t oh_end = end_valid(row_offset, stride_h, H, OH);
+        for (int64_t kw = 0; kw < KW; ++kw) {
+          const float wv = w[kh * KW + kw];
+          const int64_t col_offset = kw * dilation_w - pad_w;
+          const int64_t ow_begin = first_valid(col_offset, stride_w);
+          const int64_t ow_end = end_valid(col_offset, stride_w, W, OW);
+          for (int64_t oh = oh_begin; oh < oh_end; ++oh) {
+            const float* in_row = in + (oh * stride_h + row_offset) * W + col_offset;
+            float* out_row = out + oh * OW;
+            if (stride_w == 1) {
+#pragma omp simd
+              for (int64_t ow = ow_begin; ow < ow_end; ++ow) out_row[ow] += wv * in_row[ow];
+            } else {
+              for (int64_t ow = ow_begin; ow < ow_end; ++ow)
+                out_row[ow] += wv * in_row[ow * stride_w];
+            }
+          }
+        }
+      }
+    }
+    if (activation != kNone)
+      for (int64_t i = 0; i < OH * OW; ++i) out[i] = activate(out[i], activation);
+  }
+}
+
+void linear(const float* input, const float* weight, const float* bias, float* output,
+            int64_t M, int64_t IN, int64_t OUT, int64_t activation) {
+#pragma omp parallel for collapse(2) schedule(static) if (IN * OUT > 32768)
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t o = 0; o < OUT; ++o) {
+      const float* x = input + m * IN;
+      const float* w = weight + o * IN;
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t i = 0; i < IN; ++i) acc += x[i] * w[i];
+      output[m * OUT + o] = activate(acc + (bias ? bias[o] : 0.0f), activation);
+    }
+  }
+}
+
+void max_pool2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                int64_t OH, int64_t OW, int64_t KH, int64_t KW, int64_t stride_h,
+                int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
+                int64_t dilation_w) {
+#pragma omp parallel for schedule(static) if (C * OH * OW > 4096)
+  for (int64_t c = 0; c < C; ++c) {
+    const float* in = input + c * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const int64_t ih = oh * stride_h - pad_h + kh * dilation_h;
+          if (ih < 0 || ih >= H) continue;
+          for (int64_t kw = 0; kw < KW; ++kw) {
+            const int64_t iw = ow * stride_w - pad_w + kw * dilation_w;
+            if (iw < 0 || iw >= W) continue;
+            const float v = in[ih * W + iw];
+            if (v > best || std::isnan(v)) best = v;
+          }
+        }
+        output[(c * OH + oh) * OW + ow] = best;
+      }
+    }
+  }
+}
+
+void relu(const float* input, float* output, int64_t count) {
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+  for (int64_t i = 0; i < count; ++i) output[i] = std::max(input[i], 0.0f);
+}
+
+namespace {
+
+template <bool kLog>
+void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis,
+                  int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = 0; j < inner; ++j) {
+      const float* in = input + o * axis * inner + j;
+      float* out = output + o * axis * inner + j;
+      float max_value = -std::numeric_limits<float>::infinity();
+      for (int64_t a = 0; a < axis; ++a) max_value = std::max(max_value, in[a * inner]);
+      float sum = 0.0f;
+      for (int64_t a = 0; a < axis; ++a) sum += std::exp(in[a * inner] - max_value);
+      if (kLog) {
+        const float log_sum = std::log(sum);
+        for (int64_t a = 0; a < axis; ++a)
+          out[a * inner] = in[a * inner] - max_value - log_sum;
+      } else {
+        const float scale = 1.0f / sum;
+        for (int64_t a = 0; a < axis; ++a)
+          out[a * inner] = std::exp(in[a * inner] - max_value) * scale;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void softmax(const float* input, float* output, int64_t outer, int64_t axis, int64_t inner) {
+  softmax_impl<false>(input, output, outer, axis, inner);
+}
+
+void log_softmax(const float* input, float* output, int64_t outer, int64_t axis,
+                 int64_t inner) {
+  softmax_impl<true>(input, output, outer, axis, inner);
+}
+
+void copy(const float* input, float* output, int64_t count) {
+  std::copy(input, input + count, output);
+}
+
+}  // namespace mnistc

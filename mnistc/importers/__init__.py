@@ -1,0 +1,1 @@
+"""Front ends: model files → `nn` dialect (see `mnistc.importers.torchscript`)."""

@@ -1,0 +1,1 @@
+"""Models the project ships: the classic MNIST CNN, its training and its data."""

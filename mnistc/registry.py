@@ -1,0 +1,65 @@
+"""Lazy registries of the dialects, passes and targets, shared by `mnistc-opt` and `mnistc`.
+
+One small factory per entry, alphabetical, so importing the registry imports nothing
+heavy and adding an entry is one function and one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.ir import Dialect
+from xdsl.passes import ModulePass
+from xdsl.utils.target import Target
+
+
+def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
+    def get_cpu():
+        from mnistc.dialects.cpu import CPU
+
+        return CPU
+
+    def get_nn():
+        from mnistc.dialects.nn import NN
+
+        return NN
+
+    return {"cpu": get_cpu, "nn": get_nn}
+
+
+def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    def get_convert_nn_to_cpu():
+        from mnistc.lowering.convert_nn_to_cpu import ConvertNnToCpuPass
+
+        return ConvertNnToCpuPass
+
+    def get_fuse_activation():
+        from mnistc.transforms.fuse_activation import FuseActivationPass
+
+        return FuseActivationPass
+
+    def get_plan_memory():
+        from mnistc.memory.plan_memory import PlanMemoryPass
+
+        return PlanMemoryPass
+
+    def get_remove_dropout():
+        from mnistc.transforms.remove_dropout import RemoveDropoutPass
+
+        return RemoveDropoutPass
+
+    return {
+        "convert-nn-to-cpu": get_convert_nn_to_cpu,
+        "fuse-activation": get_fuse_activation,
+        "plan-memory": get_plan_memory,
+        "remove-dropout": get_remove_dropout,
+    }
+
+
+def get_all_targets() -> dict[str, Callable[[], type[Target]]]:
+    def get_cpp():
+        from mnistc.targets.cpp import CppTarget
+
+        return CppTarget
+
+    return {"cpp": get_cpp}

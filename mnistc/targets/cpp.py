@@ -1,0 +1,225 @@
+"""The `cpp` target: prints C++ from the `cpu` loop/call level.
+
+The output is one translation unit that includes `kernels.hpp`, embeds the weight
+file with the assembler's `.incbin` (so the executable needs no file at run time),
+places planned buffers in one static arena, and defines the C ABI of
+`kernels/model_api.hpp` around the entry function.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import IO
+
+from xdsl.context import Context
+from xdsl.dialects import arith, func, memref, scf
+from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, StringAttr
+from xdsl.ir import Operation, SSAValue
+from xdsl.utils.target import Target
+
+from mnistc.dialects import cpu
+from mnistc.errors import MnistcError
+
+ENTRY = "forward"
+
+
+class CppEmissionError(MnistcError):
+    pass
+
+
+def _elements(type_: MemRefType, skip_batch: bool = False) -> int:
+    count = 1
+    for d in type_.get_shape()[1 if skip_batch else 0 :]:
+        count *= d
+    return count
+
+
+@dataclass
+class _Names:
+    """Unique, valid C++ identifiers for SSA values, from their name hints."""
+
+    names: dict[SSAValue, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def __getitem__(self, value: SSAValue) -> str:
+        if value not in self.names:
+            base = re.sub(r"\W", "_", value.name_hint or "v")
+            base = base if not base[0].isdigit() else f"v{base}"
+            name, i = base, 0
+            while name in self.used:
+                i += 1
+                name = f"{base}_{i}"
+            self.used.add(name)
+            self.names[value] = name
+        return self.names[value]
+
+    def alias(self, value: SSAValue, name: str) -> None:
+        self.names[value] = name
+
+
+class _FunctionPrinter:
+    """Prints the body of the lowered entry function as C++ statements."""
+
+    def __init__(self, out: IO[str], batch_arg: str):
+        self.out = out
+        self.names = _Names()
+        self.batch_arg = batch_arg
+        self.depth = 1
+
+    def line(self, text: str) -> None:
+        self.out.write("  " * self.depth + text + "\n")
+
+    def print_ops(self, ops) -> None:
+        for op in ops:
+            self.print_op(op)
+
+    def print_op(self, op: Operation) -> None:
+        names = self.names
+        match op:
+            case arith.ConstantOp():
+                value = op.value
+                assert isinstance(value, IntegerAttr)
+                self.line(f"const int64_t {names[op.result]} = {value.value.data};")
+            case memref.DimOp():
+                names.alias(op.result, self.batch_arg)
+            case scf.ForOp():
+                i = names[op.body.block.args[0]]
+                self.line(
+                    f"for (int64_t {i} = {names[op.lb]}; {i} < {names[op.ub]}; "
+                    f"{i} += {names[op.step]}) {{"
+                )
+                self.depth += 1
+                self.print_ops(op.body.block.ops)
+                self.depth -= 1
+                self.line("}")
+            case scf.YieldOp() | func.ReturnOp():
+                pass
+            case cpu.SampleOp():
+                stride = _elements(op.batch.type, skip_batch=True)
+                self.line(
+                    f"auto* {names[op.result]} = {names[op.batch]} + {names[op.index]} * {stride};"
+                )
+            case cpu.WeightOp():
+                self.line(
+                    f"const float* {names[op.result]} = "
+                    f"reinterpret_cast<const float*>(mnistc_weights + {op.offset.value.data});"
+                )
+            case cpu.NullOp():
+                names.alias(op.result, "nullptr")
+            case cpu.ViewOp():
+                names.alias(op.result, names[op.source])
+            case cpu.ArenaSlotOp():
+                self.line(
+                    f"float* {names[op.result]} = "
+                    f"reinterpret_cast<float*>(arena + {op.offset.value.data});"
+                )
+            case memref.AllocOp():
+                count = _elements(op.memref.type)
+                self.line(f"alignas(64) static float {names[op.memref]}[{count}];")
+            case cpu.CallOp():
+                args = [names[v] for v in (*op.inputs, *op.outputs)]
+                args += [str(p) for p in op.params.get_values()]
+                self.line(f"mnistc::{op.callee.string_value()}({', '.join(args)});")
+            case _:
+                raise CppEmissionError(f"cpp target: cannot print '{op.name}'")
+
+
+def _entry(module: ModuleOp) -> func.FuncOp:
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == ENTRY:
+            return op
+    raise CppEmissionError(f"cpp target: no function @{ENTRY} in the module")
+
+
+def _check_lowered(function: func.FuncOp) -> tuple[MemRefType, MemRefType]:
+    types = function.function_type.inputs.data
+    if function.function_type.outputs.data or len(types) != 2 or not all(
+        isinstance(t, MemRefType) for t in types
+    ):
+        raise CppEmissionError(
+            f"cpp target: @{ENTRY} must be lowered first "
+            "(run convert-nn-to-cpu: it takes the input and output memrefs)"
+        )
+    return types[0], types[1]
+
+
+def _int_attr(function: func.FuncOp, key: str) -> int:
+    attr = function.attributes.get(key)
+    return attr.value.data if isinstance(attr, IntegerAttr) else 0
+
+
+@dataclass(frozen=True)
+class CppTarget(Target):
+    """Options: `weights` overrides the module's `nn.weights_file` for `.incbin`."""
+
+    name = "cpp"
+    weights: str = ""
+
+    def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
+        function = _entry(module)
+        input_type, output_type = _check_lowered(function)
+        weights = self.weights or _weights_file(module)
+        arena = _int_attr(function, "cpu.arena_size")
+        sample_shape = "x".join(str(d) for d in input_type.get_shape()[1:])
+        output.write(_PROLOGUE)
+        if weights:
+            output.write(_INCBIN.format(path=weights.replace('"', '\\"')))
+        else:
+            output.write("alignas(64) static const unsigned char mnistc_weights[1] = {0};\n")
+        if arena:
+            output.write(f"\nalignas(64) static unsigned char arena[{arena}];\n")
+        output.write(
+            f"\nstatic void {ENTRY}(const float* input, float* output, int64_t batch) {{\n"
+        )
+        printer = _FunctionPrinter(output, "batch")
+        printer.names.alias(function.body.block.args[0], "input")
+        printer.names.alias(function.body.block.args[1], "output")
+        printer.names.used.update({"input", "output", "batch", "arena", "mnistc_weights"})
+        printer.print_ops(function.body.block.ops)
+        output.write("}\n")
+        output.write(
+            _ABI.format(
+                entry=ENTRY,
+                input_size=_elements(input_type, skip_batch=True),
+                output_size=_elements(output_type, skip_batch=True),
+                shape=sample_shape,
+            )
+        )
+
+
+def _weights_file(module: ModuleOp) -> str:
+    attr = module.attributes.get("nn.weights_file")
+    return attr.data if isinstance(attr, StringAttr) else ""
+
+
+_PROLOGUE = """\
+// Generated by mnistc. Do not edit.
+#include <cstdint>
+
+#include "kernels.hpp"
+#include "model_api.hpp"
+"""
+
+_INCBIN = """
+// The weight file, embedded by the assembler (found through -Wa,-I<dir>).
+__asm__(".section .rodata\\n"
+        ".balign 64\\n"
+        ".type mnistc_weights, @object\\n"
+        "mnistc_weights:\\n"
+        ".incbin \\"{path}\\"\\n"
+        ".previous\\n");
+extern "C" const unsigned char mnistc_weights[];
+"""
+
+_ABI = """
+extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {{
+  if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;
+  {entry}(input, output, batch);
+  return 0;
+}}
+
+extern "C" int64_t mnistc_model_input_size(void) {{ return {input_size}; }}
+extern "C" int64_t mnistc_model_output_size(void) {{ return {output_size}; }}
+extern "C" const char* mnistc_model_input_shape(void) {{ return "{shape}"; }}
+"""
