@@ -63,3 +63,10 @@ def get_all_targets() -> dict[str, Callable[[], type[Target]]]:
         return CppTarget
 
     return {"cpp": get_cpp}
+
+
+def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """xDSL's passes (dce, cse, canonicalize, ...) and mnistc's, as pipelines see them."""
+    from xdsl.transforms import get_all_passes as get_upstream_passes
+
+    return {**get_upstream_passes(), **get_all_passes()}

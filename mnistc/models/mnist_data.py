@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistc.errors import MnistcError
+
 IMAGES = "t10k-images-idx3-ubyte"
 LABELS = "t10k-labels-idx1-ubyte"
 
@@ -15,7 +17,7 @@ HELD_OUT_SLICE = slice(8000, 10000)
 """The project's convention: train on test images 0-7999, evaluate on 8000-9999."""
 
 
-class MnistDataError(Exception):
+class MnistDataError(MnistcError):
     """The data directory or one of its files is missing or malformed."""
 
 

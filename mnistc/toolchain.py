@@ -1,0 +1,135 @@
+"""g++: builds the generated C++ against the kernels into an executable.
+
+The kernels and the executable's `main` do not depend on the model, so they are
+compiled once per (source, flags, compiler) and cached as object files; a model's
+build compiles only its generated translation unit and links.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnistc.errors import MnistcError
+from mnistc.kernels import KERNEL_DIR
+
+KERNEL_SOURCES = ("kernels.cpp", "main.cpp")
+KERNEL_HEADERS = ("kernels.hpp", "model_api.hpp")
+
+
+class BuildError(MnistcError):
+    pass
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """How to call g++: optimised for `target_cpu`, or a debug build with checks."""
+
+    debug: bool = False
+    target_cpu: str = "native"
+    compiler: str = "g++"
+    kernel_dir: Path = KERNEL_DIR
+
+    def flags(self) -> list[str]:
+        common = ["-std=c++17", "-fopenmp", f"-I{self.kernel_dir}"]
+        if self.debug:
+            return [
+                *common, "-O0", "-g", "-D_GLIBCXX_ASSERTIONS",
+                "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+            ]  # fmt: skip
+        return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("MNISTC_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base or Path.home() / ".cache") / "mnistc"
+
+
+def _run(command: list[str], cwd: Path, log: list[str]) -> None:
+    log.append(" ".join(command))
+    try:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise BuildError(f"cannot run '{command[0]}': is g++ installed?") from None
+    if result.returncode != 0:
+        raise BuildError(
+            f"'{command[0]}' failed (exit {result.returncode}):\n{result.stderr.strip()}"
+        )
+
+
+def _compiler_identity(compiler: str) -> str:
+    try:
+        return subprocess.run(
+            [compiler, "--version"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        raise BuildError(f"cannot run '{compiler}': is g++ installed?") from None
+
+
+def _check_kernel_dir(kernel_dir: Path) -> None:
+    missing = [n for n in (*KERNEL_SOURCES, *KERNEL_HEADERS) if not (kernel_dir / n).is_file()]
+    if missing:
+        raise BuildError(f"kernel directory {kernel_dir} lacks {', '.join(missing)}")
+
+
+def kernel_objects(config: BuildConfig, log: list[str]) -> list[Path]:
+    """The compiled kernels and main, from the cache or built into it now."""
+    _check_kernel_dir(config.kernel_dir)
+    key = hashlib.sha256()
+    for part in (_compiler_identity(config.compiler), *config.flags()):
+        key.update(part.encode())
+    for name in sorted((*KERNEL_SOURCES, *KERNEL_HEADERS)):
+        key.update((config.kernel_dir / name).read_bytes())
+    directory = cache_dir() / f"kernels-{key.hexdigest()[:16]}"
+    objects = [directory / Path(name).with_suffix(".o") for name in KERNEL_SOURCES]
+    if all(o.is_file() for o in objects):
+        log.append(f"# kernels from cache: {directory}")
+        return objects
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as scratch:
+        for name, obj in zip(KERNEL_SOURCES, objects):
+            partial = Path(scratch) / obj.name
+            _run(
+                [config.compiler, *config.flags(), "-c", str(config.kernel_dir / name), "-o", str(partial)],
+                Path(scratch),
+                log,
+            )
+            os.replace(partial, obj)
+    return objects
+
+
+def build_executable(
+    source: Path, output: Path, config: BuildConfig, log: list[str]
+) -> None:
+    """Compile `source` (its weight file beside it) and link it into `output` atomically."""
+    objects = kernel_objects(config, log)
+    build_dir = source.parent
+    model_object = build_dir / "model.o"
+    _run(
+        [config.compiler, *config.flags(), f"-Wa,-I{build_dir}", "-c", source.name, "-o", model_object.name],
+        build_dir,
+        log,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    os.close(descriptor)
+    partial = Path(name)
+    try:
+        _run(
+            [config.compiler, *config.flags(), str(model_object), *map(str, objects), "-o", str(partial)],
+            build_dir,
+            log,
+        )
+        partial.chmod(0o755)
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def have_compiler(compiler: str = "g++") -> bool:
+    return shutil.which(compiler) is not None

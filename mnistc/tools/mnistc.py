@@ -1,0 +1,171 @@
+"""mnistc: compile, verify, train and export models. A thin CLI over `mnistc.driver`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnistc import __version__
+from mnistc.errors import MnistcError
+from mnistc.tools.errors import exit_on_user_error
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 1,28,28") from None
+    if not shape or any(d < 1 for d in shape):
+        raise argparse.ArgumentTypeError(f"'{text}': dimensions must be positive")
+    return shape
+
+
+def default_model() -> Path:
+    from mnistc.models.mnist_cnn import BUNDLED_MODEL
+
+    return BUNDLED_MODEL
+
+
+def _compile_options(args: argparse.Namespace):
+    from mnistc.driver import CompileOptions
+
+    return CompileOptions(
+        sample_shape=args.input_shape,
+        optimise=not args.O0,
+        debug=args.debug,
+        kernel_dir=Path(args.kernel_dir) if args.kernel_dir else CompileOptions.kernel_dir,
+        target_cpu=args.target_cpu,
+        keep_build=Path(args.keep_build) if args.keep_build else None,
+    )
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from mnistc.driver import compile_model, compile_to_stage
+
+    model = Path(args.model) if args.model else default_model()
+    options = _compile_options(args)
+    if args.emit:
+        text = compile_to_stage(model, args.emit, options)
+        if args.output:
+            _write_atomically(Path(args.output), text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    if not args.output:
+        raise MnistcError("missing -o OUT (or use --emit nn|loops|cpp to print a stage)")
+    result = compile_model(model, args.output, options)
+    print(
+        f"mnistc: wrote {result.output} (weights {result.weight_bytes} bytes, "
+        f"arena {result.arena_bytes} bytes, unshared buffers {result.unshared_bytes} bytes)",
+        file=sys.stderr,
+    )
+    if options.keep_build:
+        print(f"mnistc: build directory kept in {options.keep_build}", file=sys.stderr)
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from mnistc.verify import verify_model
+
+    model = Path(args.model) if args.model else default_model()
+    report = verify_model(
+        model,
+        _compile_options(args),
+        data_dir=Path(args.data) if args.data else None,
+        batches=args.batches,
+        atol=args.atol,
+        rtol=args.rtol,
+    )
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    import shutil
+
+    from mnistc.models.mnist_cnn import MnistCNN, export
+
+    if args.untrained:
+        export(MnistCNN(), args.output)
+    else:
+        shutil.copyfile(default_model(), args.output)
+    print(f"mnistc: wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mnistc.models.mnist_cnn import export, train
+
+    model = train(args.data, epochs=args.epochs, seed=args.seed)
+    export(model, args.output)
+    print(f"mnistc: wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", help="TorchScript file (default: the bundled MNIST CNN)")
+    parser.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
+                        help="shape of one input sample (default: traced shape or 1,28,28)")
+    parser.add_argument("-O0", action="store_true", help="no optimisation passes, no memory plan")
+    parser.add_argument("--debug", action="store_true",
+                        help="build with -O0 -g, sanitizers and assertions")
+    parser.add_argument("--kernel-dir", help="build against the kernels in this directory")
+    parser.add_argument("--target-cpu", default="native",
+                        help="g++ -march value (default: native, the build machine)")
+    parser.add_argument("--keep-build", metavar="DIR",
+                        help="keep the build directory (C++, IR per stage, g++ commands) in DIR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnistc", description="Compile PyTorch models into native executables."
+    )
+    parser.add_argument("--version", action="version", version=f"mnistc {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    compile_ = commands.add_parser("compile", help="compile a model into an executable")
+    _add_compile_arguments(compile_)
+    compile_.add_argument("-o", "--output", help="the executable to write")
+    compile_.add_argument("--emit", choices=("nn", "loops", "cpp"),
+                          help="stop after this stage and print it (to -o if given)")
+    compile_.set_defaults(run=cmd_compile)
+
+    verify = commands.add_parser("verify", help="compile and compare with PyTorch")
+    _add_compile_arguments(verify)
+    verify.add_argument("--data", help="MNIST directory: also check the held-out images")
+    verify.add_argument("--batches", type=int, default=3, help="random batches to check")
+    verify.add_argument("--atol", type=float, default=1e-4)
+    verify.add_argument("--rtol", type=float, default=1e-4)
+    verify.set_defaults(run=cmd_verify)
+
+    export = commands.add_parser("export-model", help="write the default model as TorchScript")
+    export.add_argument("-o", "--output", default="model.pt")
+    export.add_argument("--untrained", action="store_true", help="freshly initialised weights")
+    export.set_defaults(run=cmd_export_model)
+
+    train = commands.add_parser("train", help="train the default model on MNIST images 0-7999")
+    train.add_argument("--data", required=True, help="directory with MNIST's idx files")
+    train.add_argument("-o", "--output", default="mnist_cnn.pt")
+    train.add_argument("--epochs", type=int, default=12)
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(run=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with exit_on_user_error("mnistc"):
+        return args.run(args)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

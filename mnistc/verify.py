@@ -1,0 +1,144 @@
+"""`mnistc verify`: the compiled executable against PyTorch on the same inputs.
+
+The contract: |a - b| <= atol + rtol * |b| element-wise (b from PyTorch), and the same
+argmax per sample.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mnistc.driver import CompileOptions, compile_model
+from mnistc.errors import MnistcError
+from mnistc.importers.torchscript import load_torchscript, traced_sample_shape
+from mnistc.models.mnist_data import HELD_OUT_SLICE, load_mnist
+
+DEFAULT_SHAPE = (1, 28, 28)
+RANDOM_BATCH_SIZES = (1, 7, 64, 3, 16)
+
+
+def run_executable(executable: str | Path, inputs: np.ndarray) -> np.ndarray:
+    """Run `executable INPUT OUTPUT` on a float32 batch; return the [N, ...] output rows."""
+    with tempfile.TemporaryDirectory(prefix="mnistc-run-") as scratch:
+        in_path, out_path = Path(scratch) / "input.bin", Path(scratch) / "output.bin"
+        np.ascontiguousarray(inputs, dtype=np.float32).tofile(in_path)
+        result = subprocess.run(
+            [str(executable), str(in_path), str(out_path)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise MnistcError(f"{executable} failed: {result.stderr.strip()}")
+        return np.fromfile(out_path, dtype=np.float32).reshape(len(inputs), -1)
+
+
+@dataclass
+class Comparison:
+    """How one batch of compiled outputs compares with PyTorch's."""
+
+    name: str
+    samples: int
+    max_abs: float
+    max_rel: float
+    violations: int
+    argmax_agree: int
+    accuracy: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.violations == 0 and self.argmax_agree == self.samples
+
+    def line(self) -> str:
+        text = (
+            f"{self.name:<20} n={self.samples:<5} max|a-b|={self.max_abs:.3g} "
+            f"max rel={self.max_rel:.3g} out of tolerance={self.violations} "
+            f"argmax agree={self.argmax_agree}/{self.samples}"
+        )
+        if self.accuracy is not None:
+            text += f" accuracy={self.accuracy:.4f}"
+        return text + ("" if self.passed else "  FAIL")
+
+
+def compare(
+    name: str, actual: np.ndarray, expected: np.ndarray, atol: float = 1e-4, rtol: float = 1e-4
+) -> Comparison:
+    actual = actual.reshape(len(actual), -1)
+    expected = expected.reshape(len(expected), -1)
+    difference = np.abs(actual - expected)
+    relative = difference / np.maximum(np.abs(expected), np.finfo(np.float32).tiny)
+    return Comparison(
+        name,
+        len(actual),
+        float(difference.max()),
+        float(relative.max()),
+        int((~(difference <= atol + rtol * np.abs(expected))).sum()),
+        int((actual.argmax(1) == expected.argmax(1)).sum()),
+    )
+
+
+@dataclass
+class VerifyReport:
+    model: Path
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.comparisons)
+
+    def summary(self) -> str:
+        lines = [f"verify {self.model}:"] + ["  " + c.line() for c in self.comparisons]
+        lines.append("PASS" if self.passed else "FAIL: outputs differ from PyTorch beyond tolerance")
+        return "\n".join(lines)
+
+
+def reference_outputs(model: torch.jit.ScriptModule, inputs: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(inputs)).numpy()
+
+
+def verify_model(
+    model_path: str | Path,
+    options: CompileOptions = CompileOptions(),
+    data_dir: Path | None = None,
+    batches: int = 3,
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+    seed: int = 0,
+) -> VerifyReport:
+    """Compile the model, run both on random batches (and held-out MNIST), compare."""
+    model = load_torchscript(model_path)
+    shape = tuple(options.sample_shape or traced_sample_shape(model) or DEFAULT_SHAPE)
+    rng = np.random.default_rng(seed)
+    report = VerifyReport(Path(model_path))
+    with tempfile.TemporaryDirectory(prefix="mnistc-verify-") as scratch:
+        executable = Path(scratch) / "model"
+        compile_model(model_path, executable, options)
+        for size in RANDOM_BATCH_SIZES[:batches]:
+            inputs = rng.standard_normal((size, *shape), dtype=np.float32)
+            report.comparisons.append(
+                compare(
+                    f"random batch {size}",
+                    run_executable(executable, inputs),
+                    reference_outputs(model, inputs),
+                    atol,
+                    rtol,
+                )
+            )
+        if data_dir is not None:
+            report.comparisons.append(_held_out(model, executable, data_dir, atol, rtol))
+    return report
+
+
+def _held_out(model, executable: Path, data_dir: Path, atol: float, rtol: float) -> Comparison:
+    images, labels = load_mnist(data_dir)
+    images, labels = images[HELD_OUT_SLICE], labels[HELD_OUT_SLICE]
+    actual = run_executable(executable, images)
+    comparison = compare(
+        "held-out MNIST", actual, reference_outputs(model, images), atol, rtol
+    )
+    comparison.accuracy = float((actual.argmax(1) == labels).mean())
+    return comparison
