@@ -284,6 +284,15 @@ def _torch_dir() -> str:
     return str(Path(torch.__file__).parent)
 
 
+def module_path(node) -> str:
+    """`features.0 (Conv2d)` from TorchScript's `features(Sequential).0(Conv2d)`."""
+    parts = re.findall(r"([^.()]+)\(([^()]*)\)", node.getModuleHierarchy())
+    named = [(name, kind) for name, kind in parts if name not in ("SELF", "UNKNOWN_INSTANCE")]
+    if not named:
+        return ""
+    return ".".join(name for name, _ in named) + f" ({named[-1][1]})"
+
+
 def node_location(node) -> str:
     """The model's module path and the first source line outside torch itself."""
     lines = re.findall(r'File "([^"]+)", line (\d+)|([^\s(]+\.py)\((\d+)\)', node.sourceRange())
@@ -291,8 +300,8 @@ def node_location(node) -> str:
     user = [f for f in frames if not f[0].startswith(_torch_dir())]
     where = user[0] if user else (frames[0] if frames else None)
     parts = []
-    if node.scopeName():
-        parts.append("module " + node.scopeName().replace("__module.", "").replace("__module", "<root>"))
+    if path := module_path(node):
+        parts.append(f"module {path}")
     if where:
         parts.append(f"{where[0]}:{where[1]}")
     return ", ".join(parts) or "unknown location"
@@ -306,7 +315,7 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     try:
         model = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:  # torch raises RuntimeError, ValueError, zipfile errors...
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
         raise ImportError_(
             f"{path}: not a readable TorchScript file (saved with torch.jit.save?): {first}"
         ) from None

@@ -2,34 +2,61 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from mnistc.errors import MnistcError
 
+USER_ERRORS = (MnistcError, ParseError, DiagnosticException, VerifyException, OSError, ValueError)
 
-def describe(error: BaseException) -> str:
+
+def failing_op(error: BaseException) -> str | None:
+    """The generic-form line of the op that xDSL underlined in a verifier diagnostic."""
+    for note in getattr(error, "__notes__", ()):
+        lines = note.splitlines()
+        for previous, line in zip(lines, lines[1:]):
+            if re.fullmatch(r"\s*\^+-*\s*", line):
+                return previous.strip()
+    return None
+
+
+def source_line(op_text: str, source: str) -> int | None:
+    """The 1-based line of the input that defines the op's first result, if unique."""
+    match = re.match(r"(%[\w.$-]+)(?::\d+)?\s*(?:,\s*%[\w.$-]+)*\s*=\s*\"?([\w.]+)", op_text)
+    if not match:
+        return None
+    result, name = match.groups()
+    pattern = re.compile(re.escape(result) + r"\b[^=]*=\s*\"?" + re.escape(name) + r"\b")
+    hits = [i for i, line in enumerate(source.splitlines(), 1) if pattern.search(line)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def describe(error: BaseException, input_file: str | None = None) -> str:
     """The user-facing text of an error from any stage."""
-    if isinstance(error, ParseError):
-        return str(error).strip()
     text = str(error).strip() or type(error).__name__
-    if isinstance(error, DiagnosticException | VerifyException):
-        return text
+    if isinstance(error, VerifyException | DiagnosticException) and (op := failing_op(error)):
+        where = ""
+        if input_file and Path(input_file).is_file():
+            line = source_line(op, Path(input_file).read_text(errors="replace"))
+            where = f"{input_file}:{line}: " if line else f"{input_file}: "
+        return f"{where}{text}\n  in: {op}"
     return text
 
 
 @contextmanager
-def exit_on_user_error(tool: str) -> Iterator[None]:
+def exit_on_user_error(tool: str, input_file: str | None = None) -> Iterator[None]:
     """Turn mnistc's, xDSL's and the OS's exceptions into `tool: error: ...` and exit 1."""
     try:
         yield
     except KeyboardInterrupt:
         sys.exit(130)
-    except (MnistcError, ParseError, DiagnosticException, VerifyException, OSError, ValueError) as e:
-        print(f"{tool}: error: {describe(e)}", file=sys.stderr)
+    except USER_ERRORS as e:
+        print(f"{tool}: error: {describe(e, input_file)}", file=sys.stderr)
         sys.exit(1)
     except Exception as e:  # a bug in mnistc or xDSL: still one message, but say it is one
         print(

@@ -36,7 +36,9 @@ class MnistcOptMain(xDSLOptMain):
 
 def main(argv: Sequence[str] | None = None) -> int:
     with exit_on_user_error("mnistc-opt"):
-        MnistcOptMain(description="mnistc's modular optimiser driver", args=argv).run()
+        tool = MnistcOptMain(description="mnistc's modular optimiser driver", args=argv)
+    with exit_on_user_error("mnistc-opt", tool.args.input_file):
+        tool.run()
     return 0
 
 
