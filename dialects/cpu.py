@@ -45,6 +45,10 @@ def _static_shape(value: SSAValue | Attribute) -> tuple[int, ...]:
     return tuple(memref.get_shape())
 
 
+def _format_shape(shape: Sequence[int]) -> str:
+    return "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
+
+
 def _element_count(shape: Sequence[int]) -> int:
     count = 1
     for dim in shape:
@@ -118,7 +122,8 @@ class SampleOp(IRDLOperation):
         batch, sample = _static_shape(self.batch), _static_shape(self.result)
         if not batch or batch[1:] != sample[1:] or sample[0] != 1:
             raise VerifyException(
-                f"sample of {list(batch)} must have shape [1, {list(batch[1:])}...]"
+                f"a sample of {_format_shape(batch)} has shape "
+                f"{_format_shape((1, *batch[1:]))}, not {_format_shape(sample)}"
             )
 
 

@@ -1,0 +1,119 @@
+// RUN: mnistc-opt %s --split-input-file --verify-diagnostics | filecheck %s
+
+func.func @wrong_channels(%x: tensor<1x3x28x28xf32>) -> tensor<1x32x26x26xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x3x3xf32>
+  %0 = nn.conv2d %x, %w stride [1, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x3x28x28xf32>, tensor<32x1x3x3xf32> -> tensor<1x32x26x26xf32>
+  func.return %0 : tensor<1x32x26x26xf32>
+}
+// CHECK: weight expects 1 input channels, input has 3
+
+// -----
+
+func.func @wrong_result(%x: tensor<1x1x28x28xf32>) -> tensor<1x32x28x28xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x3x3xf32>
+  %0 = nn.conv2d %x, %w stride [1, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x1x28x28xf32>, tensor<32x1x3x3xf32> -> tensor<1x32x28x28xf32>
+  func.return %0 : tensor<1x32x28x28xf32>
+}
+// CHECK: result shape [1, 32, 28, 28] does not match the expected [1, 32, 26, 26]
+
+// -----
+
+func.func @bad_bias(%x: tensor<1x1x28x28xf32>) -> tensor<1x32x26x26xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x3x3xf32>
+  %b = nn.weight "b" offset 0 : tensor<16xf32>
+  %0 = nn.conv2d %x, %w bias %b stride [1, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x1x28x28xf32>, tensor<32x1x3x3xf32>, tensor<16xf32> -> tensor<1x32x26x26xf32>
+  func.return %0 : tensor<1x32x26x26xf32>
+}
+// CHECK: bias shape [16] must be [32]
+
+// -----
+
+func.func @zero_stride(%x: tensor<1x1x28x28xf32>) -> tensor<1x32x26x26xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x3x3xf32>
+  %0 = nn.conv2d %x, %w stride [0, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x1x28x28xf32>, tensor<32x1x3x3xf32> -> tensor<1x32x26x26xf32>
+  func.return %0 : tensor<1x32x26x26xf32>
+}
+// CHECK: stride must be two integers >= 1, got [0, 1]
+
+// -----
+
+func.func @bad_groups(%x: tensor<1x6x28x28xf32>) -> tensor<1x8x26x26xf32> {
+  %w = nn.weight "w" offset 0 : tensor<8x2x3x3xf32>
+  %0 = nn.conv2d %x, %w stride [1, 1] padding [0, 0] dilation [1, 1] groups 4 : tensor<1x6x28x28xf32>, tensor<8x2x3x3xf32> -> tensor<1x8x26x26xf32>
+  func.return %0 : tensor<1x8x26x26xf32>
+}
+// CHECK: groups (4) must divide input channels (6) and output channels (8)
+
+// -----
+
+func.func @unknown_activation(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
+  %w = nn.weight "w" offset 0 : tensor<2x4xf32>
+  %0 = nn.linear %x, %w activation "swish" : tensor<1x4xf32>, tensor<2x4xf32> -> tensor<1x2xf32>
+  func.return %0 : tensor<1x2xf32>
+}
+// CHECK: unknown activation 'swish' (supported: relu)
+
+// -----
+
+func.func @linear_features(%x: tensor<1x5xf32>) -> tensor<1x2xf32> {
+  %w = nn.weight "w" offset 0 : tensor<2x4xf32>
+  %0 = nn.linear %x, %w : tensor<1x5xf32>, tensor<2x4xf32> -> tensor<1x2xf32>
+  func.return %0 : tensor<1x2xf32>
+}
+// CHECK: weight expects 4 input features, input has 5
+
+// -----
+
+func.func @pool_shape(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x3x3xf32> {
+  %0 = nn.max_pool2d %x kernel [2, 2] stride [2, 2] padding [0, 0] dilation [1, 1] ceil_mode 0 : tensor<1x4x8x8xf32> -> tensor<1x4x3x3xf32>
+  func.return %0 : tensor<1x4x3x3xf32>
+}
+// CHECK: result shape [1, 4, 3, 3] does not match the expected [1, 4, 4, 4]
+
+// -----
+
+func.func @pool_padding(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x5x5xf32> {
+  %0 = nn.max_pool2d %x kernel [2, 2] stride [2, 2] padding [2, 2] dilation [1, 1] ceil_mode 0 : tensor<1x4x8x8xf32> -> tensor<1x4x5x5xf32>
+  func.return %0 : tensor<1x4x5x5xf32>
+}
+// CHECK: padding must be at most half the kernel size
+
+// -----
+
+func.func @reshape_count(%x: tensor<1x4x8x8xf32>) -> tensor<1x255xf32> {
+  %0 = nn.reshape %x : tensor<1x4x8x8xf32> -> tensor<1x255xf32>
+  func.return %0 : tensor<1x255xf32>
+}
+// CHECK: reshape from [1, 4, 8, 8] to [1, 255] changes the number of elements
+
+// -----
+
+func.func @softmax_dim(%x: tensor<1x10xf32>) -> tensor<1x10xf32> {
+  %0 = nn.softmax %x dim 2 : tensor<1x10xf32>
+  func.return %0 : tensor<1x10xf32>
+}
+// CHECK: dim 2 out of range for rank 2 (use 0..1)
+
+// -----
+
+func.func @dropout_p(%x: tensor<1x10xf32>) -> tensor<1x10xf32> {
+  %0 = nn.dropout %x p 1.500000e+00 : tensor<1x10xf32>
+  func.return %0 : tensor<1x10xf32>
+}
+// CHECK: dropout probability 1.5 not in [0, 1]
+
+// -----
+
+func.func @weight_offset(%x: tensor<1x10xf32>) -> tensor<1x10xf32> {
+  %w = nn.weight "w" offset 6 : tensor<10xf32>
+  func.return %x : tensor<1x10xf32>
+}
+// CHECK: weight offset must be a non-negative multiple of 4
+
+// -----
+
+func.func @relu_types(%x: tensor<1x10xf32>) -> tensor<1x11xf32> {
+  %0 = "nn.relu"(%x) : (tensor<1x10xf32>) -> tensor<1x11xf32>
+  func.return %0 : tensor<1x11xf32>
+}
+// CHECK: attribute tensor<1x10xf32> expected from variable 'T', but got tensor<1x11xf32>
