@@ -40,7 +40,8 @@ from xdsl.irdl import (
     result_def,
     traits_def,
 )
-from xdsl.traits import Pure
+from xdsl.pattern_rewriter import RewritePattern
+from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
 FloatTensor = TensorType[Float32Type]
@@ -456,6 +457,17 @@ class LogSoftmaxOp(SoftmaxBase):
     name = "nn.log_softmax"
 
 
+class ReshapeOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from mnistc.transforms.canonicalization_patterns.nn import (
+            ComposeReshapes,
+            RemoveIdentityReshape,
+        )
+
+        return (RemoveIdentityReshape(), ComposeReshapes())
+
+
 @irdl_op_definition
 class ReshapeOp(IRDLOperation):
     """Reinterpret the elements (row-major) under a new static shape: flatten, view."""
@@ -465,7 +477,7 @@ class ReshapeOp(IRDLOperation):
     input = operand_def(FloatTensor)
     output = result_def(FloatTensor)
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), ReshapeOpHasCanonicalizationPatterns())
     assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
 
     def __init__(self, input: SSAValue, shape: Sequence[int]):

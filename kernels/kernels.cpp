@@ -5,11 +5,10 @@
 #include <cmath>
 #include <limits>
 
-namespace mnistc {
 namespace {
 
 inline float activate(float x, int64_t activation) {
-  return activation == kRelu ? std::max(x, 0.0f) : x;
+  return activation == MNISTC_ACTIVATION_RELU ? std::max(x, 0.0f) : x;
 }
 
 // First output index whose input index o*stride + offset is >= 0.
@@ -23,13 +22,39 @@ inline int64_t end_valid(int64_t offset, int64_t stride, int64_t size, int64_t o
   return std::min(out, (size - 1 - offset) / stride + 1);
 }
 
+template <bool kLog>
+void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis,
+                  int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = 0; j < inner; ++j) {
+      const float* in = input + o * axis * inner + j;
+      float* out = output + o * axis * inner + j;
+      float max_value = -std::numeric_limits<float>::infinity();
+      for (int64_t a = 0; a < axis; ++a) max_value = std::max(max_value, in[a * inner]);
+      float sum = 0.0f;
+      for (int64_t a = 0; a < axis; ++a) sum += std::exp(in[a * inner] - max_value);
+      if (kLog) {
+        const float log_sum = std::log(sum);
+        for (int64_t a = 0; a < axis; ++a)
+          out[a * inner] = in[a * inner] - max_value - log_sum;
+      } else {
+        const float scale = 1.0f / sum;
+        for (int64_t a = 0; a < axis; ++a)
+          out[a * inner] = std::exp(in[a * inner] - max_value) * scale;
+      }
+    }
+  }
+}
+
 }  // namespace
 
-void conv2d(const float* input, const float* weight, const float* bias, float* output,
-            int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH, int64_t OW,
-            int64_t KH, int64_t KW, int64_t stride_h, int64_t stride_w, int64_t pad_h,
-            int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int64_t groups,
-            int64_t activation) {
+extern "C" {
+
+void mnistc_conv2d(const float* input, const float* weight, const float* bias,
+                   float* output, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
+                   int64_t OW, int64_t KH, int64_t KW, int64_t stride_h, int64_t stride_w,
+                   int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                   int64_t groups, int64_t activation) {
   const int64_t channels_per_group = C / groups;
   const int64_t filters_per_group = K / groups;
 #pragma omp parallel for schedule(static)
@@ -64,13 +89,13 @@ void conv2d(const float* input, const float* weight, const float* bias, float* o
         }
       }
     }
-    if (activation != kNone)
+    if (activation != MNISTC_ACTIVATION_NONE)
       for (int64_t i = 0; i < OH * OW; ++i) out[i] = activate(out[i], activation);
   }
 }
 
-void linear(const float* input, const float* weight, const float* bias, float* output,
-            int64_t M, int64_t IN, int64_t OUT, int64_t activation) {
+void mnistc_linear(const float* input, const float* weight, const float* bias,
+                   float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation) {
 #pragma omp parallel for collapse(2) schedule(static) if (IN * OUT > 32768)
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t o = 0; o < OUT; ++o) {
@@ -84,10 +109,10 @@ void linear(const float* input, const float* weight, const float* bias, float* o
   }
 }
 
-void max_pool2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
-                int64_t OH, int64_t OW, int64_t KH, int64_t KW, int64_t stride_h,
-                int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
-                int64_t dilation_w) {
+void mnistc_max_pool2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, int64_t KH, int64_t KW, int64_t stride_h,
+                       int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
+                       int64_t dilation_w) {
 #pragma omp parallel for schedule(static) if (C * OH * OW > 4096)
   for (int64_t c = 0; c < C; ++c) {
     const float* in = input + c * H * W;
@@ -110,50 +135,23 @@ void max_pool2d(const float* input, float* output, int64_t C, int64_t H, int64_t
   }
 }
 
-void relu(const float* input, float* output, int64_t count) {
+void mnistc_relu(const float* input, float* output, int64_t count) {
 #pragma omp parallel for simd schedule(static) if (count > 65536)
   for (int64_t i = 0; i < count; ++i) output[i] = std::max(input[i], 0.0f);
 }
 
-namespace {
-
-template <bool kLog>
-void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis,
-                  int64_t inner) {
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < inner; ++j) {
-      const float* in = input + o * axis * inner + j;
-      float* out = output + o * axis * inner + j;
-      float max_value = -std::numeric_limits<float>::infinity();
-      for (int64_t a = 0; a < axis; ++a) max_value = std::max(max_value, in[a * inner]);
-      float sum = 0.0f;
-      for (int64_t a = 0; a < axis; ++a) sum += std::exp(in[a * inner] - max_value);
-      if (kLog) {
-        const float log_sum = std::log(sum);
-        for (int64_t a = 0; a < axis; ++a)
-          out[a * inner] = in[a * inner] - max_value - log_sum;
-      } else {
-        const float scale = 1.0f / sum;
-        for (int64_t a = 0; a < axis; ++a)
-          out[a * inner] = std::exp(in[a * inner] - max_value) * scale;
-      }
-    }
-  }
-}
-
-}  // namespace
-
-void softmax(const float* input, float* output, int64_t outer, int64_t axis, int64_t inner) {
+void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t axis,
+                    int64_t inner) {
   softmax_impl<false>(input, output, outer, axis, inner);
 }
 
-void log_softmax(const float* input, float* output, int64_t outer, int64_t axis,
-                 int64_t inner) {
+void mnistc_log_softmax(const float* input, float* output, int64_t outer, int64_t axis,
+                        int64_t inner) {
   softmax_impl<true>(input, output, outer, axis, inner);
 }
 
-void copy(const float* input, float* output, int64_t count) {
+void mnistc_copy(const float* input, float* output, int64_t count) {
   std::copy(input, input + count, output);
 }
 
-}  // namespace mnistc
+}  // extern "C"

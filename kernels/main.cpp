@@ -29,7 +29,8 @@ bool read_file(const char* path, std::vector<char>& data, std::string& error) {
   }
   char buffer[1 << 16];
   size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) data.insert(data.end(), buffer, buffer + n);
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0)
+    data.insert(data.end(), buffer, buffer + n);
   const bool ok = !std::ferror(f);
   std::fclose(f);
   if (!ok) error = std::string("cannot read input '") + path + "'";
@@ -58,11 +59,12 @@ bool write_file_atomically(const char* path, const float* data, size_t count,
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr,
-                 "usage: %s INPUT.bin OUTPUT.bin\n"
-                 "  INPUT: N samples of %s float32 values; OUTPUT: N x %lld float32 values\n",
-                 argv[0], mnistc_model_input_shape(),
-                 static_cast<long long>(mnistc_model_output_size()));
+    std::fprintf(
+        stderr,
+        "usage: %s INPUT.bin OUTPUT.bin\n"
+        "  INPUT: N samples of %s float32 values; OUTPUT: N x %lld float32 values\n",
+        argv[0], mnistc_model_input_shape(),
+        static_cast<long long>(mnistc_model_output_size()));
     return 2;
   }
   std::vector<char> bytes;
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
   std::vector<float> output(static_cast<size_t>(batch * mnistc_model_output_size()));
   if (mnistc_model_run(input.data(), output.data(), batch) != 0)
     return fail("the model failed to run");
-  if (!write_file_atomically(argv[2], output.data(), output.size(), error)) return fail(error);
+  if (!write_file_atomically(argv[2], output.data(), output.size(), error))
+    return fail(error);
   return 0;
 }

@@ -30,7 +30,7 @@ from mnistc.registry import all_passes
 from mnistc.targets.cpp import ENTRY, CppTarget
 from mnistc.toolchain import BuildConfig, build_executable
 
-OPTIMISATION_PIPELINE = "remove-dropout,fuse-activation,dce"
+OPTIMISATION_PIPELINE = "remove-dropout,canonicalize,fuse-activation,dce"
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"

@@ -16,10 +16,9 @@ import torch
 
 from mnistc.driver import CompileOptions, compile_model
 from mnistc.errors import MnistcError
-from mnistc.importers.torchscript import load_torchscript, traced_sample_shape
+from mnistc.importers.torchscript import load_torchscript, sample_shape_of
 from mnistc.models.mnist_data import HELD_OUT_SLICE, load_mnist
 
-DEFAULT_SHAPE = (1, 28, 28)
 RANDOM_BATCH_SIZES = (1, 7, 64, 3, 16)
 
 
@@ -110,8 +109,8 @@ def verify_model(
     seed: int = 0,
 ) -> VerifyReport:
     """Compile the model, run both on random batches (and held-out MNIST), compare."""
-    model = load_torchscript(model_path)
-    shape = tuple(options.sample_shape or traced_sample_shape(model) or DEFAULT_SHAPE)
+    model, recorded = load_torchscript(model_path)
+    shape = sample_shape_of(recorded, options.sample_shape)
     rng = np.random.default_rng(seed)
     report = VerifyReport(Path(model_path))
     with tempfile.TemporaryDirectory(prefix="mnistc-verify-") as scratch:

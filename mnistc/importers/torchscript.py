@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from xdsl.builder import Builder
 from xdsl.rewriter import InsertPoint
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import Block, OpResult, Region, SSAValue
+from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
 from mnistc.importers.weights import WeightFileBuilder
@@ -65,6 +66,10 @@ class _Context:
 
 class _NodeError(Exception):
     """A node's inputs are outside what the converter handles (message only)."""
+
+
+class _RunTimeTensor(_NodeError):
+    """A scalar op (add, mul, ...) applied to a tensor computed at run time."""
 
 
 def _weight_name(value: torch._C.Value) -> str:
@@ -206,10 +211,14 @@ def _identity(ctx: _Context, args: list[Any], node) -> tuple:
 def _python(fn: Callable[..., Any]) -> Callable:
     def convert(ctx: _Context, args: list[Any], node) -> tuple:
         if any(isinstance(a, SSAValue) for a in args):
-            raise _NodeError("a tensor computed at run time is used as a constant")
+            raise _RunTimeTensor()
         return (fn(*args),)
 
     return convert
+
+
+def _rounded_div(a, b, mode: str):
+    return a // b if mode == "floor" else int(a / b)
 
 
 def _convert_size(ctx: _Context, args: list[Any], node) -> tuple:
@@ -252,7 +261,10 @@ SCALAR_OPS: dict[str, Callable[[_Context, list[Any], Any], tuple]] = {
     "aten::__getitem__": _python(lambda xs, i: xs[i]),
     "aten::add": _python(lambda a, b, *alpha: a + b),
     "aten::dim": _python(len),
+    "aten::div": _python(lambda a, b, *mode: a / b if not mode or mode[0] is None else _rounded_div(a, b, mode[0])),
+    "aten::floor_divide": _python(lambda a, b: a // b),
     "aten::floordiv": _python(lambda a, b: a // b),
+    "aten::remainder": _python(lambda a, b: a % b),
     "aten::len": _python(len),
     "aten::mul": _python(lambda a, b: a * b),
     "aten::neg": _python(lambda a: -a),
@@ -307,19 +319,45 @@ def node_location(node) -> str:
     return ", ".join(parts) or "unknown location"
 
 
+SHAPE_FILE = "mnistc_input_shape"
+"""Extra file in a TorchScript archive that records one sample's shape, "C,H,W"."""
+
+DEFAULT_SAMPLE_SHAPE = (1, 28, 28)
+
+
+def save_with_shape(model: torch.jit.ScriptModule, path: str | Path, shape: Sequence[int]) -> None:
+    """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag."""
+    torch.jit.save(model, str(path), _extra_files={SHAPE_FILE: ",".join(map(str, shape))})
+
+
 def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
-    """Load a TorchScript file, turning torch's many failure modes into one message."""
+    """Load a TorchScript file, turning torch's many failure modes into one message.
+
+    The sample shape recorded by `save_with_shape`, if any, is in `model.mnistc_input_shape`.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: no such file")
+    extra = {SHAPE_FILE: ""}
     try:
-        model = torch.jit.load(str(path), map_location="cpu")
+        model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as e:  # torch raises RuntimeError, ValueError, zipfile errors...
         first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
         raise ImportError_(
             f"{path}: not a readable TorchScript file (saved with torch.jit.save?): {first}"
         ) from None
-    return model
+    recorded = extra[SHAPE_FILE]
+    recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+    try:
+        shape = tuple(int(d) for d in recorded.split(",")) if recorded else None
+    except ValueError:
+        raise ImportError_(f"{path}: malformed {SHAPE_FILE} '{recorded}'") from None
+    return model, shape
+
+
+def sample_shape_of(recorded: Sequence[int] | None, requested: Sequence[int] | None) -> tuple[int, ...]:
+    """The shape asked for, else the one the file records, else MNIST's 1,28,28."""
+    return tuple(requested or recorded or DEFAULT_SAMPLE_SHAPE)
 
 
 def freeze(model: torch.jit.ScriptModule) -> torch._C.Graph:
@@ -334,16 +372,30 @@ def freeze(model: torch.jit.ScriptModule) -> torch._C.Graph:
     return graph
 
 
-def _check_supported(graph: torch._C.Graph) -> None:
-    """Refuse the whole model at once, listing every unsupported op and where it is."""
-    problems: dict[str, list[str]] = {}
-    for node in graph.nodes():
-        kind = node.kind()
-        if kind != "prim::Constant" and _converter(kind) is None:
-            problems.setdefault(kind, []).append(node_location(node))
-    if problems:
+class _Unsupported:
+    """The value of a node that could not be converted; its users are skipped."""
+
+
+UNSUPPORTED = _Unsupported()
+
+
+@dataclass
+class _Problems:
+    """Every op the importer refused, by kind, with where it occurs and why."""
+
+    places: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, node, reason: str = "") -> None:
+        place = node_location(node) + (f" ({reason})" if reason else "")
+        entries = self.places.setdefault(node.kind(), [])
+        if place not in entries:
+            entries.append(place)
+
+    def raise_if_any(self) -> None:
+        if not self.places:
+            return
         listed = "\n".join(
-            f"  {kind} at {'; '.join(sorted(set(places)))}" for kind, places in problems.items()
+            f"  {kind} at {'; '.join(places)}" for kind, places in self.places.items()
         )
         raise ImportError_(
             f"unsupported operators:\n{listed}\nsupported: {', '.join(supported_ops())}"
@@ -359,24 +411,48 @@ def _constant(node) -> Any:
 
 
 def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> ImportedModel:
-    """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function."""
-    _check_supported(graph)
+    """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function.
+
+    An op that cannot be converted does not stop the walk: the ops that depend on it are
+    skipped and the model is refused at the end with every unsupported op listed once.
+    """
     inputs = list(graph.inputs())[1:]
     if len(inputs) != 1:
         raise ImportError_(f"models with {len(inputs)} inputs are not supported (need 1)")
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     ctx = _Context(Builder(InsertPoint.at_end(block)), WeightFileBuilder(), {inputs[0]: block.args[0]})
+    problems = _Problems()
     for node in graph.nodes():
         if node.kind() == "prim::Constant":
             ctx.values[node.output()] = _constant(node)
             continue
         args = [ctx.values.get(v) for v in node.inputs()]
+        converter = _converter(node.kind())
+        if converter is None or any(a is UNSUPPORTED for a in args):
+            if converter is None:
+                problems.add(node)
+            elif node.kind() in SCALAR_OPS and _returns_tensor(node):
+                problems.add(node, "on tensors")
+            for value in node.outputs():
+                ctx.values[value] = UNSUPPORTED
+            continue
         try:
-            results = _converter(node.kind())(ctx, args, node)
+            results = converter(ctx, args, node)
+            _verify_new_ops(results)
+        except _RunTimeTensor:
+            problems.add(node, "on tensors")
+            results = (UNSUPPORTED,) * node.outputsSize()
+        except VerifyException as e:
+            raise ImportError_(
+                f"{node.kind()} at {node_location(node)}: {e} "
+                f"(the input sample shape is {','.join(map(str, sample_shape))}; "
+                "is that right? see --input-shape)"
+            ) from None
         except (_NodeError, ValueError, IndexError, TypeError) as e:
             raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
         for value, result in zip(node.outputs(), results, strict=True):
             ctx.values[value] = result
+    problems.raise_if_any()
     output = _return_value(ctx, graph)
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(
@@ -385,6 +461,16 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
         Region(block),
     )
     return ImportedModel(ModuleOp([function]), ctx.weights.data())
+
+
+def _returns_tensor(node) -> bool:
+    return any(isinstance(v.type(), torch._C.TensorType) for v in node.outputs())
+
+
+def _verify_new_ops(results: tuple) -> None:
+    for value in results:
+        if isinstance(value, OpResult):
+            value.owner.verify()
 
 
 def _return_value(ctx: _Context, graph: torch._C.Graph) -> SSAValue:
@@ -399,18 +485,8 @@ def _return_value(ctx: _Context, graph: torch._C.Graph) -> SSAValue:
 
 def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
     """Import a `torch.jit.save`d model; `sample_shape` is C,H,W of one input sample."""
-    model = load_torchscript(path)
-    shape = tuple(sample_shape) if sample_shape else traced_sample_shape(model) or (1, 28, 28)
-    return import_graph(freeze(model), shape)
-
-
-def traced_sample_shape(model: torch.jit.ScriptModule) -> tuple[int, ...] | None:
-    """The sample shape a traced model recorded for its input, if any."""
-    try:
-        sizes = list(model.graph.inputs())[1].type().sizes()
-    except (RuntimeError, IndexError, AttributeError):
-        return None
-    return tuple(sizes[1:]) if sizes and len(sizes) > 1 else None
+    model, recorded = load_torchscript(path)
+    return import_graph(freeze(model), sample_shape_of(recorded, sample_shape))
 
 
 def with_weights_file(module: ModuleOp, name: str) -> ModuleOp:

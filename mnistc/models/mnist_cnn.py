@@ -96,8 +96,10 @@ def train(data_dir: str | Path, epochs: int = 12, seed: int = 0, log=print) -> M
 
 
 def export(model: nn.Module, path: str | Path) -> None:
-    """Save as TorchScript (scripted, eval mode), the format `mnistc compile` reads."""
-    torch.jit.save(torch.jit.script(model.eval()), str(path))
+    """Save as TorchScript (scripted, eval mode, sample shape recorded) for `mnistc compile`."""
+    from mnistc.importers.torchscript import save_with_shape
+
+    save_with_shape(torch.jit.script(model.eval()), path, SAMPLE_SHAPE)
 
 
 def load_bundled() -> torch.jit.ScriptModule:

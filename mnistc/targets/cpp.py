@@ -120,7 +120,7 @@ class _FunctionPrinter:
             case cpu.CallOp():
                 args = [names[v] for v in (*op.inputs, *op.outputs)]
                 args += [str(p) for p in op.params.get_values()]
-                self.line(f"mnistc::{op.callee.string_value()}({', '.join(args)});")
+                self.line(f"mnistc_{op.callee.string_value()}({', '.join(args)});")
             case _:
                 raise CppEmissionError(f"cpp target: cannot print '{op.name}'")
 

@@ -1,0 +1,1 @@
+"""Canonicalization patterns of mnistc dialects, loaded lazily by their ops."""

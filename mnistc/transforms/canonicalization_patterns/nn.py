@@ -1,0 +1,25 @@
+"""Canonicalization patterns of `nn` ops, run by xDSL's `canonicalize` pass."""
+
+from __future__ import annotations
+
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+
+from mnistc.dialects import nn
+
+
+class RemoveIdentityReshape(RewritePattern):
+    """reshape(x) to x's own shape → x."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ReshapeOp, rewriter: PatternRewriter, /):
+        if op.input.type == op.output.type:
+            rewriter.replace(op, [], [op.input])
+
+
+class ComposeReshapes(RewritePattern):
+    """reshape(reshape(x)) → reshape(x): only the final shape matters."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ReshapeOp, rewriter: PatternRewriter, /):
+        if isinstance(inner := op.input.owner, nn.ReshapeOp):
+            rewriter.replace(op, nn.ReshapeOp(inner.input, nn.shape_of(op.output)))

@@ -1,0 +1,157 @@
+"""Each kernel of kernels/kernels.cpp against PyTorch, on random shapes and parameters.
+
+The kernels have a C ABI, so the test builds them into a shared library and calls them
+through ctypes: no model, importer or code generator is involved.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnistc.kernels import KERNEL_DIR
+from mnistc.lowering.convert_nn_to_cpu import ACTIVATION_CODES
+from mnistc.dialects.nn import pool2d_output_shape
+
+RNG_SEED = 1234
+I64 = ctypes.c_int64
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    library = tmp_path_factory.mktemp("kernels") / "libkernels.so"
+    subprocess.run(
+        ["g++", "-std=c++17", "-O2", "-fopenmp", "-shared", "-fPIC", f"-I{KERNEL_DIR}",
+         str(KERNEL_DIR / "kernels.cpp"), "-o", str(library)],
+        check=True,
+    )  # fmt: skip
+    return ctypes.CDLL(str(library))
+
+
+def ptr(array: np.ndarray | None):
+    if array is None:
+        return None
+    assert array.dtype == np.float32 and array.flags.c_contiguous
+    return array.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+
+
+def call(kernels, name: str, buffers: list, params: list[int]) -> None:
+    getattr(kernels, f"mnistc_{name}")(*map(ptr, buffers), *(I64(p) for p in params))
+
+
+def assert_close(actual: np.ndarray, expected: torch.Tensor) -> None:
+    np.testing.assert_allclose(actual, expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def conv_cases():
+    rng = np.random.default_rng(RNG_SEED)
+    yield dict(c=1, h=28, w=28, k=32, kh=3, kw=3, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1)
+    yield dict(c=3, h=7, w=5, k=4, kh=3, kw=2, stride=(2, 1), pad=(1, 2), dil=(1, 1), groups=1)
+    yield dict(c=6, h=9, w=11, k=4, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(2, 1), groups=2)
+    yield dict(c=8, h=10, w=10, k=8, kh=3, kw=3, stride=(2, 2), pad=(1, 1), dil=(1, 1), groups=8)
+    yield dict(c=2, h=1, w=1, k=3, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1)
+    for _ in range(6):
+        groups = int(rng.choice([1, 1, 2, 3]))
+        kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+        dil = tuple(int(v) for v in rng.integers(1, 3, 2))
+        pad = (int(rng.integers(0, kh)), int(rng.integers(0, kw)))
+        yield dict(
+            c=groups * int(rng.integers(1, 5)), k=groups * int(rng.integers(1, 5)),
+            h=int(rng.integers(dil[0] * (kh - 1) + 1, 20)), w=int(rng.integers(dil[1] * (kw - 1) + 1, 20)),
+            kh=kh, kw=kw, stride=tuple(int(v) for v in rng.integers(1, 4, 2)), pad=pad, dil=dil,
+            groups=groups,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(conv_cases()), ids=str)
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv2d(kernels, case, activation, with_bias):
+    rng = np.random.default_rng(RNG_SEED)
+    c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
+    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+    weight = rng.standard_normal((k, c // groups, case["kh"], case["kw"]), dtype=np.float32)
+    bias = rng.standard_normal(k, dtype=np.float32) if with_bias else None
+    expected = F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(weight),
+        None if bias is None else torch.from_numpy(bias),
+        case["stride"], case["pad"], case["dil"], groups,
+    )  # fmt: skip
+    if activation == "relu":
+        expected = F.relu(expected)
+    _, _, oh, ow = expected.shape
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(
+        kernels, "conv2d", [x, weight, bias, out],
+        [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["stride"], *case["pad"],
+         *case["dil"], groups, ACTIVATION_CODES[activation]],
+    )  # fmt: skip
+    assert_close(out, expected)
+
+
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear(kernels, m, n_in, n_out, activation, with_bias):
+    rng = np.random.default_rng(RNG_SEED)
+    x = rng.standard_normal((m, n_in), dtype=np.float32)
+    weight = rng.standard_normal((n_out, n_in), dtype=np.float32)
+    bias = rng.standard_normal(n_out, dtype=np.float32) if with_bias else None
+    expected = F.linear(
+        torch.from_numpy(x), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias)
+    )
+    if activation == "relu":
+        expected = F.relu(expected)
+    out = np.full((m, n_out), np.nan, dtype=np.float32)
+    call(kernels, "linear", [x, weight, bias, out], [m, n_in, n_out, ACTIVATION_CODES[activation]])
+    assert_close(out, expected)
+
+
+POOL_CASES = [
+    # c, h, w, kernel, stride, padding, dilation, ceil_mode
+    (64, 24, 24, (2, 2), (2, 2), (0, 0), (1, 1), False),
+    (3, 7, 9, (3, 3), (2, 2), (1, 1), (1, 1), False),
+    (3, 7, 9, (3, 3), (2, 2), (1, 1), (1, 1), True),
+    (2, 10, 6, (2, 3), (3, 1), (1, 0), (2, 1), True),
+    (1, 5, 5, (5, 5), (1, 1), (2, 2), (1, 1), False),
+    (4, 13, 13, (2, 2), (2, 2), (0, 0), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool2d(kernels, case):
+    c, h, w, kernel, stride, padding, dilation, ceil_mode = case
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
+    expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
+    assert tuple(expected.shape) == pool2d_output_shape(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    _, _, oh, ow = expected.shape
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "max_pool2d", [x, out], [c, h, w, oh, ow, *kernel, *stride, *padding, *dilation])
+    assert_close(out, expected)
+
+
+@pytest.mark.parametrize("count", [1, 10, 1001, 100_003])
+def test_relu_and_copy(kernels, count):
+    x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32)
+    out = np.full(count, np.nan, dtype=np.float32)
+    call(kernels, "relu", [x, out], [count])
+    assert_close(out, F.relu(torch.from_numpy(x)))
+    call(kernels, "copy", [x, out], [count])
+    np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize("shape,dim", [((1, 10), 1), ((2, 3, 4), 1), ((5, 7), 0), ((1, 3, 2, 2), 3)])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax(kernels, shape, dim, log):
+    x = np.random.default_rng(RNG_SEED).standard_normal(shape, dtype=np.float32) * 20
+    outer = int(np.prod(shape[:dim]))
+    inner = int(np.prod(shape[dim + 1 :]))
+    out = np.full(shape, np.nan, dtype=np.float32)
+    call(kernels, "log_softmax" if log else "softmax", [x, out], [outer, shape[dim], inner])
+    fn = F.log_softmax if log else F.softmax
+    assert_close(out, fn(torch.from_numpy(x), dim))
