@@ -420,6 +420,7 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
     if len(inputs) != 1:
         raise ImportError_(f"models with {len(inputs)} inputs are not supported (need 1)")
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
+    block.args[0].name_hint = "input"
     ctx = _Context(Builder(InsertPoint.at_end(block)), WeightFileBuilder(), {inputs[0]: block.args[0]})
     problems = _Problems()
     for node in graph.nodes():

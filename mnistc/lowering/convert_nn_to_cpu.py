@@ -158,7 +158,7 @@ class _FunctionLowering:
             destination = self.body.insert(
                 memref.AllocOp([], [], buffer_type(result.type))
             ).memref
-            destination.name_hint = result.name_hint
+            destination.name_hint = result.name_hint or kernel
         inputs = [self._input(value, op) for value in op.operands]
         if isinstance(op, nn.Conv2DOp | nn.LinearOp) and op.bias is None:
             bias_type = buffer_type(nn.tensor(_dims(op.weight)[:1]))

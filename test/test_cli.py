@@ -1,0 +1,178 @@
+"""`mnistc` and `mnistc-opt` as users run them: messages, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import save_scripted
+from models import build
+
+from mnistc.models.mnist_cnn import BUNDLED_MODEL
+
+
+def mnistc(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mnistc.tools.mnistc", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd,
+    )  # fmt: skip
+
+
+def mnistc_opt(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mnistc.tools.mnistc_opt", *map(str, args)],
+        capture_output=True, text=True, input=stdin,
+    )  # fmt: skip
+
+
+def assert_clean_failure(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_compile_default_model_reports_memory(tmp_path):
+    result = mnistc("compile", "-o", tmp_path / "mnist_model")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "mnist_model").is_file()
+    assert "arena 233984 bytes, unshared buffers 271424 bytes" in result.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04truncated"])
+def test_corrupt_model(tmp_path, content):
+    (tmp_path / "bad.pt").write_bytes(content)
+    result = mnistc("compile", tmp_path / "bad.pt", "-o", tmp_path / "out")
+    assert_clean_failure(result, "mnistc: error:", "not a readable TorchScript file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_model_leaves_no_output(tmp_path):
+    class Sig(torch.nn.Module):
+        def forward(self, x):
+            return torch.sigmoid(x).flatten(1)
+
+    path = save_scripted(Sig(), tmp_path / "sig.pt")
+    result = mnistc("compile", path, "-o", tmp_path / "out")
+    assert_clean_failure(result, "unsupported operators", "aten::sigmoid at")
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_failed_compile_keeps_previous_output(tmp_path):
+    (tmp_path / "out").write_bytes(b"previous")
+    result = mnistc("compile", "--kernel-dir", tmp_path / "nowhere", "-o", tmp_path / "out")
+    assert_clean_failure(result, "kernel directory")
+    assert (tmp_path / "out").read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_broken_kernel_dir_reports_compiler_error(tmp_path):
+    from mnistc.kernels import KERNEL_DIR
+
+    kernels = tmp_path / "kernels"
+    kernels.mkdir()
+    for source in KERNEL_DIR.iterdir():
+        if source.suffix in (".cpp", ".hpp"):
+            (kernels / source.name).write_text(source.read_text())
+    (kernels / "kernels.cpp").write_text("this is not C++\n")
+    result = mnistc("compile", "--kernel-dir", kernels, "-o", tmp_path / "out")
+    assert_clean_failure(result, "'g++' failed")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "stage,marker",
+    [("nn", "nn.conv2d"), ("loops", "cpu.call @conv2d"), ("cpp", "mnistc_conv2d(")],
+)
+def test_emit_stages(stage, marker):
+    result = mnistc("compile", "--emit", stage)
+    assert result.returncode == 0, result.stderr
+    assert marker in result.stdout
+    if stage == "nn":
+        assert 'activation "relu"' in result.stdout and "nn.dropout" not in result.stdout
+    if stage == "loops":
+        assert "cpu.arena_slot" in result.stdout and "memref.alloc" not in result.stdout
+
+
+def test_emit_O0_keeps_the_graph_as_imported():
+    result = mnistc("compile", "--emit", "nn", "-O0")
+    assert result.returncode == 0
+    assert "nn.dropout" in result.stdout and "activation" not in result.stdout
+
+
+def test_keep_build(tmp_path):
+    build_dir = tmp_path / "build"
+    result = mnistc("compile", "-o", tmp_path / "m", "--keep-build", build_dir)
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in build_dir.iterdir())
+    assert {"model.cpp", "weights.bin", "build.sh", "00-nn.mlir", "02-loops.mlir"} <= set(names)
+    assert "g++" in (build_dir / "build.sh").read_text()
+    assert str(build_dir) in result.stderr
+
+
+def test_input_shape_flag(tmp_path):
+    model, shape = build("sequential_mlp")
+    path = save_scripted(model, tmp_path / "mlp.pt")
+    assert_clean_failure(mnistc("compile", path, "-o", tmp_path / "m"), "--input-shape")
+    ok = mnistc("compile", path, "--input-shape", ",".join(map(str, shape)), "-o", tmp_path / "m")
+    assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("shape", ["1,x,3", "0,2,2", ""])
+def test_bad_input_shape_flag(shape, tmp_path):
+    result = mnistc("compile", "--input-shape", shape, "-o", tmp_path / "m")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_export_model_round_trips(tmp_path):
+    result = mnistc("export-model", "-o", tmp_path / "model.pt")
+    assert result.returncode == 0
+    assert (tmp_path / "model.pt").read_bytes() == BUNDLED_MODEL.read_bytes()
+    untrained = mnistc("export-model", "--untrained", "-o", tmp_path / "fresh.pt")
+    assert untrained.returncode == 0
+    compiled = mnistc("compile", tmp_path / "fresh.pt", "-o", tmp_path / "fresh")
+    assert compiled.returncode == 0, compiled.stderr
+
+
+def test_verify_passes_on_default_model():
+    result = mnistc("verify", "--batches", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS" in result.stdout and "argmax agree=7/7" in result.stdout
+
+
+def test_verify_fails_when_kernels_are_wrong(tmp_path):
+    """A kernel that computes the wrong thing makes `mnistc verify` exit non-zero."""
+    from mnistc.kernels import KERNEL_DIR
+
+    kernels = tmp_path / "kernels"
+    kernels.mkdir()
+    for source in KERNEL_DIR.iterdir():
+        if source.suffix in (".cpp", ".hpp"):
+            (kernels / source.name).write_text(source.read_text())
+    broken = (kernels / "kernels.cpp").read_text().replace("acc + (bias ? bias[o] : 0.0f)", "acc")
+    assert broken != (kernels / "kernels.cpp").read_text()
+    (kernels / "kernels.cpp").write_text(broken)
+    result = mnistc("verify", "--batches", "1", "--kernel-dir", kernels)
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+
+
+def test_mnistc_opt_lists_passes_and_reads_stdin():
+    help_text = "".join(mnistc_opt("--help").stdout.split())
+    for name in ("convert-nn-to-cpu", "fuse-activation", "plan-memory", "remove-dropout", "dce"):
+        assert name in help_text
+    ir = """func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+      %0 = nn.dropout %x p 5.000000e-01 : tensor<1x4xf32>
+      %1 = nn.relu %0 : tensor<1x4xf32>
+      func.return %1 : tensor<1x4xf32>
+    }"""
+    result = mnistc_opt("-p", "remove-dropout", stdin=ir)
+    assert result.returncode == 0 and "nn.dropout" not in result.stdout and "nn.relu" in result.stdout
+
+
+def test_mnistc_opt_bad_input():
+    result = mnistc_opt(stdin="func.func @f( {")
+    assert_clean_failure(result, "mnistc-opt: error:")
