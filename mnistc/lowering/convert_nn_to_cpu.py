@@ -195,7 +195,7 @@ def lower_function(function: func.FuncOp) -> func.FuncOp:
     top = Builder(InsertPoint.at_end(entry))
     zero = top.insert(arith.ConstantOp.from_int_and_width(0, IndexType())).result
     one = top.insert(arith.ConstantOp.from_int_and_width(1, IndexType())).result
-    batch = top.insert(memref.DimOp.from_source_and_index(entry.args[0], zero)).result
+    batch = top.insert(memref.DimOp(entry.args[0], zero)).result
     zero.name_hint, one.name_hint, batch.name_hint = "c0", "c1", "batch"
     loop_body = Block(arg_types=[IndexType()])
     loop_body.args[0].name_hint = "n"
