@@ -111,6 +111,10 @@ def test_keep_build(tmp_path):
     assert {"model.cpp", "weights.bin", "build.sh", "00-nn.mlir", "02-loops.mlir"} <= set(names)
     assert "g++" in (build_dir / "build.sh").read_text()
     assert str(build_dir) in result.stderr
+    default = mnistc("compile", "-o", tmp_path / "m2", "--keep-build")
+    assert default.returncode == 0, default.stderr
+    assert (tmp_path / "m2.build" / "model.cpp").is_file()
+    assert f"{tmp_path / 'm2.build'}" in default.stderr
 
 
 def test_input_shape_flag(tmp_path):

@@ -19,10 +19,12 @@ from xdsl.dialects import func, memref
 from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, i64
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
+from xdsl.utils.exceptions import PassFailedException
 
 from mnistc.dialects import cpu
 
-ALIGNMENT = 64
+DEFAULT_ALIGNMENT = 64
+"""Bytes; a cache line, and what the C++ target aligns the arena to."""
 
 
 @dataclass
@@ -37,12 +39,12 @@ class BufferLife:
         return self.first <= other.last and other.first <= self.last
 
 
-def buffer_bytes(type_: MemRefType) -> int:
+def buffer_bytes(type_: MemRefType, alignment: int = DEFAULT_ALIGNMENT) -> int:
     count = 1
     for d in type_.get_shape():
         count *= d
     size = count * 4
-    return size + (-size % ALIGNMENT)
+    return size + (-size % alignment)
 
 
 def _ancestor_in(block: Block, op: Operation) -> Operation | None:
@@ -63,10 +65,12 @@ def _last_use(block: Block, value: SSAValue, index: dict[Operation, int]) -> int
     return last
 
 
-def live_ranges(block: Block) -> list[BufferLife]:
+def live_ranges(block: Block, alignment: int = DEFAULT_ALIGNMENT) -> list[BufferLife]:
     index = {op: i for i, op in enumerate(block.ops)}
     return [
-        BufferLife(op, buffer_bytes(op.memref.type), i, _last_use(block, op.memref, index))
+        BufferLife(
+            op, buffer_bytes(op.memref.type, alignment), i, _last_use(block, op.memref, index)
+        )
         for op, i in index.items()
         if isinstance(op, memref.AllocOp)
     ]
@@ -96,14 +100,16 @@ def _blocks_with_allocs(function: func.FuncOp) -> list[Block]:
     return list(blocks.values())
 
 
-def plan_function(function: func.FuncOp) -> tuple[int, int]:
+def plan_function(
+    function: func.FuncOp, alignment: int = DEFAULT_ALIGNMENT
+) -> tuple[int, int]:
     """Replace the function's allocs by arena slots; return (arena, unshared) bytes."""
     blocks = _blocks_with_allocs(function)
     if not blocks and "cpu.arena_size" in function.attributes:
         return _planned_sizes(function)
     arena = unshared = 0
     for block in blocks:
-        buffers = live_ranges(block)
+        buffers = live_ranges(block, alignment)
         base = arena
         arena = base + assign_offsets(buffers)
         for buffer in buffers:
@@ -127,9 +133,16 @@ def _planned_sizes(function: func.FuncOp) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class PlanMemoryPass(ModulePass):
+    """Option `alignment`: bytes each buffer is padded to (a power of two, at least 4)."""
+
     name = "plan-memory"
+    alignment: int = DEFAULT_ALIGNMENT
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.alignment < 4 or self.alignment & (self.alignment - 1):
+            raise PassFailedException(
+                f"plan-memory: alignment must be a power of two >= 4, got {self.alignment}"
+            )
         for function in op.ops:
             if isinstance(function, func.FuncOp) and not function.is_declaration:
-                plan_function(function)
+                plan_function(function, self.alignment)

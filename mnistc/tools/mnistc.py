@@ -37,8 +37,16 @@ def _compile_options(args: argparse.Namespace):
         debug=args.debug,
         kernel_dir=Path(args.kernel_dir) if args.kernel_dir else CompileOptions.kernel_dir,
         target_cpu=args.target_cpu,
-        keep_build=Path(args.keep_build) if args.keep_build else None,
+        keep_build=_keep_build_dir(args),
     )
+
+
+def _keep_build_dir(args: argparse.Namespace) -> Path | None:
+    if args.keep_build is None:
+        return None
+    if args.keep_build:
+        return Path(args.keep_build)
+    return Path(f"{getattr(args, 'output', None) or 'mnistc'}.build")
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -120,8 +128,9 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel-dir", help="build against the kernels in this directory")
     parser.add_argument("--target-cpu", default="native",
                         help="g++ -march value (default: native, the build machine)")
-    parser.add_argument("--keep-build", metavar="DIR",
-                        help="keep the build directory (C++, IR per stage, g++ commands) in DIR")
+    parser.add_argument("--keep-build", metavar="DIR", nargs="?", const="",
+                        help="keep the build directory (C++, IR per stage, g++ commands) in "
+                             "DIR (default: OUT.build) and print where it is")
 
 
 def build_parser() -> argparse.ArgumentParser:

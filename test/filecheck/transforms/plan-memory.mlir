@@ -35,3 +35,10 @@ func.func @forward(%input: memref<?x256xf32>, %output: memref<?x64xf32>) {
   }
   func.return
 }
+
+// RUN: mnistc-opt %s -p 'plan-memory{alignment=4}' | filecheck %s --check-prefix=ALIGN4
+// With 4-byte alignment the same plan needs no padding: 1024 + 2048 bytes, c inside a's.
+// ALIGN4: cpu.arena_size = 3072 : i64, cpu.unshared_size = 3328 : i64
+
+// RUN: not mnistc-opt %s -p 'plan-memory{alignment=3}' 2>&1 | filecheck %s --check-prefix=BADALIGN
+// BADALIGN: mnistc-opt: error: plan-memory: alignment must be a power of two >= 4, got 3
