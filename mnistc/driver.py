@@ -3,8 +3,8 @@
     from mnistc.driver import CompileOptions, compile_model
     result = compile_model("model.pt", "mnist_model", CompileOptions())
 
-Each stage is a function of its own (`import_model`, `optimise`, `lower`, `emit_cpp`,
-`toolchain.build_executable`) so tools and tests can stop anywhere.
+`Compilation` holds a model between stages, so tools and tests can stop anywhere and
+look at the IR after each one.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from xdsl.printer import Printer
 
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
-from mnistc.importers.torchscript import ImportedModel, import_torchscript, with_weights_file
+from mnistc import weights
+from mnistc.importers.torchscript import import_torchscript
 from mnistc.kernels import KERNEL_DIR
 from mnistc.registry import all_passes
 from mnistc.targets.cpp import ENTRY, CppTarget
 from mnistc.toolchain import BuildConfig, build_executable
+from mnistc.weights import WeightFile
 
 OPTIMISATION_PIPELINE = "remove-dropout,canonicalize,fuse-activation,dce"
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
@@ -86,76 +88,90 @@ def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> None:
     pipeline.apply(ctx, module)
 
 
-def import_model(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
-    imported = import_torchscript(path, sample_shape)
-    with_weights_file(imported.module, WEIGHTS_FILE)
-    imported.module.verify()
-    return imported
+@dataclass
+class Compilation:
+    """A model on its way through the pipeline: the module, its weights, the IR so far.
 
+    Passes find the weights through `mnistc.weights` under the module's weight-file name,
+    which `run` serves from memory, so nothing touches the disk before the build.
+    """
 
-def optimise(ctx: Context, module: ModuleOp) -> None:
-    run_pipeline(ctx, module, OPTIMISATION_PIPELINE)
+    ctx: Context
+    module: ModuleOp
+    weights: WeightFile
+    stages: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def import_file(
+        cls,
+        path: str | Path,
+        sample_shape: Sequence[int] | None = None,
+        weights_name: str = WEIGHTS_FILE,
+    ) -> Compilation:
+        imported = import_torchscript(path, sample_shape)
+        imported.weights.name = weights_name
+        weights.set_weights_name(imported.module, weights_name)
+        imported.module.verify()
+        compilation = cls(make_context(), imported.module, imported.weights)
+        compilation.stages["nn"] = print_ir(imported.module)
+        return compilation
 
-def lower(ctx: Context, module: ModuleOp, plan_memory: bool = True) -> None:
-    run_pipeline(ctx, module, LOWERING_PIPELINE)
-    if plan_memory:
-        run_pipeline(ctx, module, MEMORY_PIPELINE)
+    def run(self, stage: str, spec: str) -> None:
+        """Run a pipeline and record the IR after it as `stage`."""
+        with weights.in_memory(weights.weights_name(self.module), self.weights):
+            run_pipeline(self.ctx, self.module, spec)
+        self.stages[stage] = print_ir(self.module)
 
+    def run_to(self, stage: str, optimise: bool = True) -> str:
+        """Run the standard pipeline up to `stage` (nn, loops or cpp); return its text."""
+        if optimise:
+            self.run("nn-optimised", OPTIMISATION_PIPELINE)
+        if stage == "nn":
+            return print_ir(self.module)
+        self.run("loops", LOWERING_PIPELINE + ("," + MEMORY_PIPELINE if optimise else ""))
+        if stage == "loops":
+            return self.stages["loops"]
+        text = io.StringIO()
+        CppTarget().emit(self.ctx, self.module, text)
+        self.stages["cpp"] = text.getvalue()
+        return self.stages["cpp"]
 
-def emit_cpp(ctx: Context, module: ModuleOp) -> str:
-    text = io.StringIO()
-    CppTarget().emit(ctx, module, text)
-    return text.getvalue()
+    def function_attribute(self, key: str) -> int:
+        for op in self.module.ops:
+            if isinstance(op, func.FuncOp) and op.sym_name.data == ENTRY:
+                attr = op.attributes.get(key)
+                return attr.value.data if isinstance(attr, IntegerAttr) else 0
+        return 0
 
 
 def compile_to_stage(
-    model: str | Path, stage: str, options: CompileOptions = CompileOptions()
-) -> str:
-    """The text of one stage (`nn`, `loops` or `cpp`), as `--emit` prints it."""
-    ctx = make_context()
-    module = import_model(model, options.sample_shape).module
-    if options.optimise:
-        optimise(ctx, module)
-    if stage == "nn":
-        return print_ir(module)
-    lower(ctx, module, plan_memory=options.optimise)
-    return print_ir(module) if stage == "loops" else emit_cpp(ctx, module)
-
-
-def _function_size(module: ModuleOp, key: str) -> int:
-    for op in module.ops:
-        if isinstance(op, func.FuncOp) and op.sym_name.data == ENTRY:
-            attr = op.attributes.get(key)
-            return attr.value.data if isinstance(attr, IntegerAttr) else 0
-    return 0
+    model: str | Path,
+    stage: str,
+    options: CompileOptions = CompileOptions(),
+    weights_name: str = WEIGHTS_FILE,
+) -> tuple[str, WeightFile]:
+    """The text of one stage (`nn`, `loops` or `cpp`), as `--emit` prints it, and the
+    weights it references under `weights_name`."""
+    compilation = Compilation.import_file(model, options.sample_shape, weights_name)
+    return compilation.run_to(stage, options.optimise), compilation.weights
 
 
 def compile_model(
     model: str | Path, output: str | Path, options: CompileOptions = CompileOptions()
 ) -> CompileResult:
     """Compile a TorchScript file into a self-contained executable at `output`."""
-    ctx = make_context()
-    imported = import_model(model, options.sample_shape)
-    module = imported.module
-    stages = {"nn": print_ir(module)}
-    if options.optimise:
-        optimise(ctx, module)
-        stages["nn-optimised"] = print_ir(module)
-    lower(ctx, module, plan_memory=options.optimise)
-    stages["loops"] = print_ir(module)
-    stages["cpp"] = emit_cpp(ctx, module)
-    unshared = _function_size(module, "cpu.unshared_size")
+    compilation = Compilation.import_file(model, options.sample_shape)
+    compilation.run_to("cpp", options.optimise)
     result = CompileResult(
         Path(output),
-        _function_size(module, "cpu.arena_size"),
-        unshared,
-        len(imported.weights),
-        stages=stages,
+        compilation.function_attribute("cpu.arena_size"),
+        compilation.function_attribute("cpu.unshared_size"),
+        len(compilation.weights),
+        stages=compilation.stages,
     )
     with tempfile.TemporaryDirectory(prefix="mnistc-build-") as scratch:
         build_dir = Path(scratch)
-        _write_build_inputs(build_dir, stages, imported.weights)
+        _write_build_inputs(build_dir, compilation)
         config = BuildConfig(
             debug=options.debug, target_cpu=options.target_cpu, kernel_dir=Path(options.kernel_dir)
         )
@@ -168,9 +184,9 @@ def compile_model(
     return result
 
 
-def _write_build_inputs(build_dir: Path, stages: dict[str, str], weights: bytes) -> None:
-    for i, (name, text) in enumerate(stages.items()):
+def _write_build_inputs(build_dir: Path, compilation: Compilation) -> None:
+    for i, (name, text) in enumerate(compilation.stages.items()):
         suffix = ".cpp" if name == "cpp" else ".mlir"
         (build_dir / f"{i:02d}-{name}{suffix}").write_text(text)
-    (build_dir / "model.cpp").write_text(stages["cpp"])
-    (build_dir / WEIGHTS_FILE).write_bytes(weights)
+    (build_dir / "model.cpp").write_text(compilation.stages["cpp"])
+    compilation.weights.save(build_dir / WEIGHTS_FILE)

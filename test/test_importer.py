@@ -52,10 +52,8 @@ def test_weights_bytes_are_the_parameters(tmp_path):
     by_key = {op.key.data: op for op in imported.module.walk() if isinstance(op, nn_dialect.WeightOp)}
     for name, parameter in model.named_parameters():
         op = by_key[name]
-        stored = np.frombuffer(
-            imported.weights, dtype="<f4", count=parameter.numel(), offset=op.offset.value.data
-        )
-        np.testing.assert_array_equal(stored, parameter.detach().numpy().ravel())
+        stored = imported.weights.read(op.offset.value.data, tuple(parameter.shape))
+        np.testing.assert_array_equal(stored, parameter.detach().numpy())
 
 
 class ShapeArithmetic(nn.Module):

@@ -21,12 +21,12 @@ import torch
 from xdsl.builder import Builder
 from xdsl.rewriter import InsertPoint
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, OpResult, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
-from mnistc.importers.weights import WeightFileBuilder
+from mnistc.weights import WeightFile
 from mnistc.errors import MnistcError
 
 ENTRY = "forward"
@@ -38,17 +38,24 @@ class ImportError_(MnistcError):
 
 @dataclass
 class ImportedModel:
-    """An `nn` module and the bytes of the weight file it references."""
+    """An `nn` module and the weight file it references."""
 
     module: ModuleOp
-    weights: bytes
+    weights: WeightFile
 
 
 @dataclass
 class _Context:
     builder: Builder
-    weights: WeightFileBuilder
+    weights: WeightFile
     values: dict[torch._C.Value, Any]
+
+    def weight(self, key: str, tensor: torch.Tensor) -> SSAValue:
+        """An `nn.weight` holding the tensor, appended to the weight file."""
+        array = tensor.detach().to(torch.float32).contiguous().numpy()
+        op = self.builder.insert(nn.WeightOp(key, self.weights.append(array), array.shape))
+        op.result.name_hint = key.replace(".", "_")
+        return op.result
 
     def get(self, value: torch._C.Value) -> Any:
         return self.values[value]
@@ -57,7 +64,7 @@ class _Context:
         """The IR value of a tensor input, turning constant tensors into weights."""
         v = self.values[value]
         if isinstance(v, torch.Tensor):
-            v = self.weights.add(self.builder, _weight_name(value), v)
+            v = self.weight(_weight_name(value), v)
             self.values[value] = v
         if not isinstance(v, SSAValue):
             raise _NodeError(f"expected a tensor, got {type(v).__name__} {v!r}")
@@ -421,7 +428,7 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
         raise ImportError_(f"models with {len(inputs)} inputs are not supported (need 1)")
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
-    ctx = _Context(Builder(InsertPoint.at_end(block)), WeightFileBuilder(), {inputs[0]: block.args[0]})
+    ctx = _Context(Builder(InsertPoint.at_end(block)), WeightFile(), {inputs[0]: block.args[0]})
     problems = _Problems()
     for node in graph.nodes():
         if node.kind() == "prim::Constant":
@@ -461,7 +468,7 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
         ((block.args[0].type,), (output.type,)),
         Region(block),
     )
-    return ImportedModel(ModuleOp([function]), ctx.weights.data())
+    return ImportedModel(ModuleOp([function]), ctx.weights)
 
 
 def _returns_tensor(node) -> bool:
@@ -489,7 +496,3 @@ def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = No
     model, recorded = load_torchscript(path)
     return import_graph(freeze(model), sample_shape_of(recorded, sample_shape))
 
-
-def with_weights_file(module: ModuleOp, name: str) -> ModuleOp:
-    module.attributes["nn.weights_file"] = StringAttr(name)
-    return module

@@ -55,11 +55,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     model = Path(args.model) if args.model else default_model()
     options = _compile_options(args)
     if args.emit:
-        text = compile_to_stage(model, args.emit, options)
-        if args.output:
-            _write_atomically(Path(args.output), text)
-        else:
-            sys.stdout.write(text)
+        output = Path(args.output) if args.output else None
+        weights_path = (output.parent if output else Path()) / f"{(output or model).stem}.weights.bin"
+        text, weights = compile_to_stage(model, args.emit, options, str(weights_path))
+        _emit(args.emit, text, weights, output)
         return 0
     if not args.output:
         raise MnistcError("missing -o OUT (or use --emit nn|loops|cpp to print a stage)")
@@ -74,10 +73,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    partial.replace(path)
+def _emit(stage: str, text: str, weights, output: Path | None) -> None:
+    """Print or write a stage, and write the weight file it names (beside the output)."""
+    weights.save(weights.name)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        partial = output.with_name(f".{output.name}.partial")
+        partial.write_text(text)
+        partial.replace(output)
+    print(f"mnistc: the {stage} stage references the weight file {weights.name}", file=sys.stderr)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
