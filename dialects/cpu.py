@@ -22,6 +22,7 @@ from xdsl.dialects.builtin import (
     MemRefType,
     StringAttr,
     SymbolRefAttr,
+    f32,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
@@ -30,6 +31,7 @@ from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -174,7 +176,7 @@ class ArenaSlotOp(IRDLOperation):
 
 @irdl_op_definition
 class CallOp(IRDLOperation):
-    """One call of a C++ kernel: `callee(inputs..., outputs..., params...)`.
+    """One call of a C++ kernel: `mnistc_<callee>(inputs..., outputs..., params..., fparams...)`.
 
     Inputs are read, outputs are written; nothing else is touched, which is what
     the memory planner relies on.
@@ -186,11 +188,12 @@ class CallOp(IRDLOperation):
     inputs = var_operand_def(MemRefType)
     outputs = var_operand_def(MemRefType)
     params = prop_def(DenseArrayBase.constr(i64))
+    fparams = opt_prop_def(DenseArrayBase.constr(f32))
 
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
     assembly_format = (
-        "$callee `(` $inputs `)` `outs` `(` $outputs `)` `params` $params attr-dict "
-        "`:` `(` type($inputs) `)` `->` `(` type($outputs) `)`"
+        "$callee `(` $inputs `)` `outs` `(` $outputs `)` `params` $params "
+        "(`fparams` $fparams^)? attr-dict `:` `(` type($inputs) `)` `->` `(` type($outputs) `)`"
     )
 
     def __init__(
@@ -199,12 +202,14 @@ class CallOp(IRDLOperation):
         inputs: Sequence[SSAValue],
         outputs: Sequence[SSAValue],
         params: Sequence[int],
+        fparams: Sequence[float] = (),
     ):
         super().__init__(
             operands=[inputs, outputs],
             properties={
                 "callee": SymbolRefAttr(callee),
                 "params": DenseArrayBase.from_list(i64, list(params)),
+                "fparams": DenseArrayBase.from_list(f32, list(fparams)) if fparams else None,
             },
         )
 

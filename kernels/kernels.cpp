@@ -7,8 +7,37 @@
 
 namespace {
 
-inline float activate(float x, int64_t activation) {
-  return activation == MNISTC_ACTIVATION_RELU ? std::max(x, 0.0f) : x;
+inline float activate(float x, int64_t activation, float alpha, float beta) {
+  switch (activation) {
+    case MNISTC_ACTIVATION_RELU:
+      return std::max(x, 0.0f);
+    case MNISTC_ACTIVATION_HARDTANH:
+      return std::min(std::max(x, alpha), beta);
+    case MNISTC_ACTIVATION_LEAKY_RELU:
+      return x >= 0.0f ? x : alpha * x;
+    case MNISTC_ACTIVATION_ELU:
+      return x > 0.0f ? x : alpha * std::expm1(x);
+    case MNISTC_ACTIVATION_SIGMOID:
+      return 1.0f / (1.0f + std::exp(-x));
+    case MNISTC_ACTIVATION_TANH:
+      return std::tanh(x);
+    case MNISTC_ACTIVATION_HARDSWISH:
+      return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+    case MNISTC_ACTIVATION_GELU:
+      return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+    case MNISTC_ACTIVATION_GELU_TANH:
+      return 0.5f * x *
+             (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    default:
+      return x;
+  }
+}
+
+inline void activate_all(float* values, int64_t count, int64_t activation, float alpha,
+                         float beta) {
+  if (activation == MNISTC_ACTIVATION_NONE) return;
+  for (int64_t i = 0; i < count; ++i)
+    values[i] = activate(values[i], activation, alpha, beta);
 }
 
 // First output index whose input index o*stride + offset is >= 0.
@@ -51,10 +80,11 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
 extern "C" {
 
 void mnistc_conv2d(const float* input, const float* weight, const float* bias,
-                   float* output, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
-                   int64_t OW, int64_t KH, int64_t KW, int64_t stride_h, int64_t stride_w,
-                   int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
-                   int64_t groups, int64_t activation) {
+                   const float* residual, float* output, int64_t C, int64_t H, int64_t W,
+                   int64_t K, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                   int64_t dilation_h, int64_t dilation_w, int64_t groups,
+                   int64_t activation, float alpha, float beta) {
   const int64_t channels_per_group = C / groups;
   const int64_t filters_per_group = K / groups;
 #pragma omp parallel for schedule(static)
@@ -89,13 +119,17 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
         }
       }
     }
-    if (activation != MNISTC_ACTIVATION_NONE)
-      for (int64_t i = 0; i < OH * OW; ++i) out[i] = activate(out[i], activation);
+    if (residual) {
+      const float* res = residual + k * OH * OW;
+      for (int64_t i = 0; i < OH * OW; ++i) out[i] += res[i];
+    }
+    activate_all(out, OH * OW, activation, alpha, beta);
   }
 }
 
 void mnistc_linear(const float* input, const float* weight, const float* bias,
-                   float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation) {
+                   float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation,
+                   float alpha, float beta) {
 #pragma omp parallel for collapse(2) schedule(static) if (IN * OUT > 32768)
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t o = 0; o < OUT; ++o) {
@@ -104,7 +138,8 @@ void mnistc_linear(const float* input, const float* weight, const float* bias,
       float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
       for (int64_t i = 0; i < IN; ++i) acc += x[i] * w[i];
-      output[m * OUT + o] = activate(acc + (bias ? bias[o] : 0.0f), activation);
+      output[m * OUT + o] =
+          activate(acc + (bias ? bias[o] : 0.0f), activation, alpha, beta);
     }
   }
 }
@@ -135,9 +170,94 @@ void mnistc_max_pool2d(const float* input, float* output, int64_t C, int64_t H, 
   }
 }
 
-void mnistc_relu(const float* input, float* output, int64_t count) {
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-  for (int64_t i = 0; i < count; ++i) output[i] = std::max(input[i], 0.0f);
+void mnistc_activation(const float* input, float* output, int64_t count, int64_t activation,
+                       float alpha, float beta) {
+#pragma omp parallel for schedule(static) if (count > 65536)
+  for (int64_t i = 0; i < count; ++i)
+    output[i] = activate(input[i], activation, alpha, beta);
+}
+
+void mnistc_avg_pool2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, int64_t KH, int64_t KW, int64_t stride_h,
+                       int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                       int64_t count_include_pad, int64_t divisor) {
+#pragma omp parallel for schedule(static) if (C * OH * OW > 4096)
+  for (int64_t c = 0; c < C; ++c) {
+    const float* in = input + c * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = oh * stride_h - pad_h;
+      const int64_t h1 = std::min(h0 + KH, H + pad_h);
+      const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, H);
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = ow * stride_w - pad_w;
+        const int64_t w1 = std::min(w0 + KW, W + pad_w);
+        const int64_t wb = std::max<int64_t>(w0, 0), we = std::min(w1, W);
+        float sum = 0.0f;
+        for (int64_t ih = hb; ih < he; ++ih)
+          for (int64_t iw = wb; iw < we; ++iw) sum += in[ih * W + iw];
+        const int64_t count =
+            divisor ? divisor
+                    : (count_include_pad ? (h1 - h0) * (w1 - w0) : (he - hb) * (we - wb));
+        output[(c * OH + oh) * OW + ow] = sum / static_cast<float>(count);
+      }
+    }
+  }
+}
+
+void mnistc_adaptive_avg_pool2d(const float* input, float* output, int64_t C, int64_t H,
+                                int64_t W, int64_t OH, int64_t OW) {
+#pragma omp parallel for schedule(static) if (C * H * W > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const float* in = input + c * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+        float sum = 0.0f;
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) sum += in[ih * W + iw];
+        output[(c * OH + oh) * OW + ow] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
+      }
+    }
+  }
+}
+
+void mnistc_batch_norm(const float* input, const float* mean, const float* var,
+                       const float* gamma, const float* beta, float* output, int64_t C,
+                       int64_t inner, float eps) {
+#pragma omp parallel for schedule(static) if (C * inner > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const float scale = gamma[c] / std::sqrt(var[c] + eps);
+    const float shift = beta[c] - mean[c] * scale;
+    for (int64_t i = 0; i < inner; ++i)
+      output[c * inner + i] = input[c * inner + i] * scale + shift;
+  }
+}
+
+void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op,
+                   int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1,
+                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3) {
+#pragma omp parallel for collapse(2) schedule(static) if (d0 * d1 * d2 * d3 > 65536)
+  for (int64_t i0 = 0; i0 < d0; ++i0) {
+    for (int64_t i1 = 0; i1 < d1; ++i1) {
+      for (int64_t i2 = 0; i2 < d2; ++i2) {
+        const float* a = lhs + i0 * l0 + i1 * l1 + i2 * l2;
+        const float* b = rhs + i0 * r0 + i1 * r1 + i2 * r2;
+        float* out = output + ((i0 * d1 + i1) * d2 + i2) * d3;
+        if (op == 0) {
+          for (int64_t i3 = 0; i3 < d3; ++i3) out[i3] = a[i3 * l3] + b[i3 * r3];
+        } else {
+          for (int64_t i3 = 0; i3 < d3; ++i3) out[i3] = a[i3 * l3] * b[i3 * r3];
+        }
+      }
+    }
+  }
+}
+
+void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t inner,
+                       int64_t out_stride, int64_t offset) {
+  for (int64_t o = 0; o < outer; ++o)
+    std::copy(input + o * inner, input + (o + 1) * inner, output + o * out_stride + offset);
 }
 
 void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t axis,

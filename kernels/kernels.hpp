@@ -1,8 +1,9 @@
 // mnistc kernels: the operators that generated code calls, one function per `cpu.call`.
 //
 // Conventions (see dialects/cpu.py): `cpu.call @name` calls `mnistc_name`; buffers are
-// dense row-major float32, inputs come first, then outputs, then int64_t parameters in
-// the order documented here. Every kernel processes one sample (batch dimension 1) and
+// dense row-major float32 (optional ones may be nullptr); inputs come first, then
+// outputs, then the call's int64_t `params`, then its float `fparams`, in the order
+// documented here. Every kernel processes one sample (batch dimension 1) and
 // parallelises with OpenMP. The C ABI lets tests call the kernels through ctypes.
 #pragma once
 
@@ -12,21 +13,35 @@
 extern "C" {
 #endif
 
-// Epilogue activations of conv2d and linear; the codes match
+// Activations applied element-wise or in an epilogue, with two float parameters
+// (alpha, beta) whose meaning depends on the kind. The codes match
 // mnistc/lowering/convert_nn_to_cpu.py:ACTIVATION_CODES.
-enum { MNISTC_ACTIVATION_NONE = 0, MNISTC_ACTIVATION_RELU = 1 };
+enum {
+  MNISTC_ACTIVATION_NONE = 0,
+  MNISTC_ACTIVATION_RELU = 1,
+  MNISTC_ACTIVATION_HARDTANH = 2,    // clamp(x, alpha, beta)
+  MNISTC_ACTIVATION_LEAKY_RELU = 3,  // x >= 0 ? x : alpha * x
+  MNISTC_ACTIVATION_ELU = 4,         // x > 0 ? x : alpha * (exp(x) - 1)
+  MNISTC_ACTIVATION_SIGMOID = 5,
+  MNISTC_ACTIVATION_TANH = 6,
+  MNISTC_ACTIVATION_HARDSWISH = 7,
+  MNISTC_ACTIVATION_GELU = 8,       // exact, with erf
+  MNISTC_ACTIVATION_GELU_TANH = 9,  // tanh approximation
+};
 
-// NCHW input [C,H,W], weight [K, C/groups, KH, KW], optional bias [K] (nullptr),
-// output [K,OH,OW].
+// NCHW input [C,H,W], weight [K, C/groups, KH, KW], optional bias [K], optional
+// residual [K,OH,OW] added after the bias, output [K,OH,OW] = act(conv + bias + residual).
 void mnistc_conv2d(const float* input, const float* weight, const float* bias,
-                   float* output, int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
-                   int64_t OW, int64_t KH, int64_t KW, int64_t stride_h, int64_t stride_w,
-                   int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
-                   int64_t groups, int64_t activation);
+                   const float* residual, float* output, int64_t C, int64_t H, int64_t W,
+                   int64_t K, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                   int64_t dilation_h, int64_t dilation_w, int64_t groups,
+                   int64_t activation, float alpha, float beta);
 
 // input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].
 void mnistc_linear(const float* input, const float* weight, const float* bias,
-                   float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation);
+                   float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation,
+                   float alpha, float beta);
 
 // Max over windows; padded positions never win (PyTorch semantics).
 void mnistc_max_pool2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
@@ -34,7 +49,36 @@ void mnistc_max_pool2d(const float* input, float* output, int64_t C, int64_t H, 
                        int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
                        int64_t dilation_w);
 
-void mnistc_relu(const float* input, float* output, int64_t count);
+// Average over windows, dividing as PyTorch does: by `divisor` if non-zero, else by the
+// window clipped to the padded input (count_include_pad) or to the input.
+void mnistc_avg_pool2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, int64_t KH, int64_t KW, int64_t stride_h,
+                       int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                       int64_t count_include_pad, int64_t divisor);
+
+// Average over PyTorch's adaptive windows [floor(i*H/OH), ceil((i+1)*H/OH)).
+void mnistc_adaptive_avg_pool2d(const float* input, float* output, int64_t C, int64_t H,
+                                int64_t W, int64_t OH, int64_t OW);
+
+// Element-wise activation of `count` values.
+void mnistc_activation(const float* input, float* output, int64_t count, int64_t activation,
+                       float alpha, float beta);
+
+// Inference batch norm of [C, inner]: (x - mean) / sqrt(var + eps) * gamma + beta.
+void mnistc_batch_norm(const float* input, const float* mean, const float* var,
+                       const float* gamma, const float* beta, float* output, int64_t C,
+                       int64_t inner, float eps);
+
+// output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; each operand is
+// read through its own strides (0 where it broadcasts). op: 0 add, 1 multiply.
+void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op, int64_t d0,
+                   int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1, int64_t l2,
+                   int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3);
+
+// For o < outer: output[o * out_stride + offset + i] = input[o * inner + i], i < inner.
+// One call per input of a concatenation.
+void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t inner,
+                       int64_t out_stride, int64_t offset);
 
 // Softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t axis,

@@ -32,7 +32,10 @@ from mnistc.targets.cpp import ENTRY, CppTarget
 from mnistc.toolchain import BuildConfig, build_executable
 from mnistc.weights import WeightFile
 
-OPTIMISATION_PIPELINE = "remove-dropout,canonicalize,fuse-activation,dce"
+OPTIMISATION_PIPELINE = (
+    "remove-dropout,canonicalize,fold-constants,fold-batch-norm,fuse-residual-add,"
+    "fuse-activation,dce"
+)
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"

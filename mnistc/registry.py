@@ -33,10 +33,25 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ConvertNnToCpuPass
 
+    def get_fold_batch_norm():
+        from mnistc.transforms.fold_batch_norm import FoldBatchNormPass
+
+        return FoldBatchNormPass
+
+    def get_fold_constants():
+        from mnistc.transforms.fold_constants import FoldConstantsPass
+
+        return FoldConstantsPass
+
     def get_fuse_activation():
         from mnistc.transforms.fuse_activation import FuseActivationPass
 
         return FuseActivationPass
+
+    def get_fuse_residual_add():
+        from mnistc.transforms.fuse_residual_add import FuseResidualAddPass
+
+        return FuseResidualAddPass
 
     def get_plan_memory():
         from mnistc.memory.plan_memory import PlanMemoryPass
@@ -50,7 +65,10 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
     return {
         "convert-nn-to-cpu": get_convert_nn_to_cpu,
+        "fold-batch-norm": get_fold_batch_norm,
+        "fold-constants": get_fold_constants,
         "fuse-activation": get_fuse_activation,
+        "fuse-residual-add": get_fuse_residual_add,
         "plan-memory": get_plan_memory,
         "remove-dropout": get_remove_dropout,
     }

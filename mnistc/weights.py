@@ -11,6 +11,7 @@ there while it compiles), then on disk, relative to the working directory.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 
+from mnistc.dialects import nn
 from mnistc.errors import MnistcError
 
 ATTRIBUTE = "nn.weights_file"
@@ -66,6 +68,14 @@ class WeightFile:
         partial.write_bytes(self._data)
         os.replace(partial, path)
         self.modified = False
+
+
+def weight_op(weights: WeightFile, key: str, array: np.ndarray) -> nn.WeightOp:
+    """Append `array` and return the `nn.weight` op that references it."""
+    op = nn.WeightOp(key, weights.append(array), np.shape(array))
+    hint = re.sub(r"[^A-Za-z0-9_]", "_", key)
+    op.result.name_hint = hint if hint[:1].isalpha() else f"w_{hint}"
+    return op
 
 
 _IN_MEMORY: dict[str, WeightFile] = {}

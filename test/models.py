@@ -70,7 +70,184 @@ MODELS = {
 }
 
 
+class ConvBnNet(nn.Module):
+    """Conv + BatchNorm (+ folding), relu6, hardswish, avg pooling, BN1d after linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding="same", bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, stride=2)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.pool = nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False, padding=1)
+        self.fc = nn.Linear(8 * 3 * 3, 6)
+        self.bn3 = nn.BatchNorm1d(6)
+
+    def forward(self, x):
+        x = F.relu6(self.bn1(self.conv1(x)))
+        x = F.hardswish(self.bn2(self.conv2(x)))
+        x = self.pool(x)
+        return self.bn3(self.fc(x.flatten(1)))
+
+
+class ResidualNet(nn.Module):
+    """ResNet basic blocks: residual add + relu, 1x1 projection shortcut, global pooling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.a = nn.Conv2d(8, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 8, 3, padding=1)
+        self.down = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.project = nn.Conv2d(8, 16, 1, stride=2)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = F.relu(self.b(F.relu(self.a(x))) + x)
+        x = F.relu(self.project(x) + self.down(x))
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(torch.flatten(x, 1))
+
+
+class ActivationZoo(nn.Module):
+    """Every standalone activation, leaky_relu and elu fused, gelu both ways, mean over H,W."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(2, 4, 3)
+        self.c2 = nn.Conv2d(4, 4, 1)
+        self.fc = nn.Linear(4, 8)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.c1(x), 0.1)
+        x = F.elu(self.c2(x), alpha=0.7)
+        x = torch.sigmoid(x) + torch.tanh(x) * F.gelu(x) - 0.0
+        x = F.gelu(x, approximate="tanh") + F.hardtanh(x, -0.5, 0.5)
+        x = x.mean([2, 3])
+        return torch.sigmoid(self.fc(x))
+
+
+class ConcatNet(nn.Module):
+    """Inception-style branches concatenated along channels; per-channel scale and shift."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.b1 = nn.Conv2d(3, 4, 1)
+        self.b2 = nn.Conv2d(3, 6, 3, padding=1)
+        self.b3 = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(3, 2, 1))
+        self.scale = nn.Parameter(torch.rand(1, 12, 1, 1) + 0.5)
+        self.shift = nn.Parameter(torch.randn(12, 1, 1))
+        self.head = nn.Conv2d(12, 4, 1)
+
+    def forward(self, x):
+        x = torch.cat([self.b1(x), F.relu(self.b2(x)), self.b3(x)], dim=1)
+        x = x * self.scale + self.shift
+        x = self.head(x)
+        return F.adaptive_avg_pool2d(x, (2, 3)).reshape(x.shape[0], -1)
+
+
+class DepthwiseSeparable(nn.Module):
+    """MobileNet-style: depthwise 3x3 + pointwise 1x1, hardswish, SE-like sigmoid gating."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(6, 6, 3, padding=1, groups=6, bias=False)
+        self.bn = nn.BatchNorm2d(6)
+        self.pw = nn.Conv2d(6, 10, 1)
+        self.gate = nn.Linear(10, 10)
+        self.out = nn.Linear(10, 3)
+
+    def forward(self, x):
+        x = F.hardswish(self.bn(self.dw(x)))
+        x = self.pw(x)
+        g = torch.sigmoid(self.gate(x.mean([2, 3]))).view(-1, 10, 1, 1)
+        x = x * g
+        return F.softmax(self.out(F.adaptive_avg_pool2d(x, 1).flatten(1)), dim=1)
+
+
+class MatmulMLP(nn.Module):
+    """Linear forms: x @ W (constant), torch.addmm, F.linear, x.view(-1, n)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w1 = nn.Parameter(torch.randn(48, 20) * 0.2)
+        self.b2 = nn.Parameter(torch.randn(16))
+        self.w2 = nn.Parameter(torch.randn(20, 16) * 0.2)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = x.view(-1, 48)
+        x = F.elu(torch.matmul(x, self.w1))
+        x = torch.addmm(self.b2, x, self.w2)
+        return F.log_softmax(F.leaky_relu(self.fc(x)), dim=1)
+
+
+class LeNet(nn.Module):
+    """LeNet-5 on 1x32x32: tanh, average pooling, x.view(-1, 16*5*5)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 6, 5)
+        self.c2 = nn.Conv2d(6, 16, 5)
+        self.f1 = nn.Linear(400, 120)
+        self.f2 = nn.Linear(120, 84)
+        self.f3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.avg_pool2d(torch.tanh(self.c1(x)), 2)
+        x = F.avg_pool2d(torch.tanh(self.c2(x)), 2)
+        x = x.view(-1, 16 * 5 * 5)
+        x = torch.tanh(self.f2(torch.tanh(self.f1(x))))
+        return self.f3(x)
+
+
+class VGGish(nn.Module):
+    """Stacked 3x3 conv/BN/relu blocks with max pooling, ceil_mode, dropout2d, a classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers, channels = [], 3
+        for width in (8, 16):
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            channels = width
+        self.features = nn.Sequential(*layers, nn.Dropout2d(0.2))
+        self.classifier = nn.Sequential(nn.Linear(16 * 3 * 3, 32), nn.ReLU(), nn.Dropout(), nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+MODELS.update(
+    {
+        "conv_bn": (ConvBnNet, (3, 11, 9)),
+        "residual": (ResidualNet, (3, 12, 12)),
+        "activation_zoo": (ActivationZoo, (2, 7, 6)),
+        "concat": (ConcatNet, (3, 8, 10)),
+        "depthwise_separable": (DepthwiseSeparable, (6, 9, 9)),
+        "matmul_mlp": (MatmulMLP, (3, 4, 4)),
+        "lenet": (LeNet, (1, 32, 32)),
+        "vggish": (VGGish, (3, 10, 10)),
+    }
+)
+
+
+def randomise_batch_norm(module: nn.Module, seed: int = 0) -> None:
+    """Give batch norms non-trivial statistics, as a trained model has."""
+    generator = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=generator) * 0.3)
+            m.running_var.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=generator) * 0.2)
+
+
 def build(name: str, seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
     torch.manual_seed(seed)
     constructor, shape = MODELS[name]
-    return constructor().eval(), shape
+    model = constructor().eval()
+    with torch.no_grad():
+        randomise_batch_norm(model, seed)
+    return model, shape

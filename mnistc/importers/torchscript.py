@@ -26,7 +26,7 @@ from xdsl.ir import Block, OpResult, Region, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
-from mnistc.weights import WeightFile
+from mnistc.weights import WeightFile, weight_op
 from mnistc.errors import MnistcError
 
 ENTRY = "forward"
@@ -49,13 +49,13 @@ class _Context:
     builder: Builder
     weights: WeightFile
     values: dict[torch._C.Value, Any]
+    sample_shape: Sequence[int]
+    problems: _Problems = field(default_factory=lambda: _Problems())
 
     def weight(self, key: str, tensor: torch.Tensor) -> SSAValue:
         """An `nn.weight` holding the tensor, appended to the weight file."""
         array = tensor.detach().to(torch.float32).contiguous().numpy()
-        op = self.builder.insert(nn.WeightOp(key, self.weights.append(array), array.shape))
-        op.result.name_hint = key.replace(".", "_")
-        return op.result
+        return self.builder.insert(weight_op(self.weights, key, array)).result
 
     def get(self, value: torch._C.Value) -> Any:
         return self.values[value]
@@ -127,8 +127,162 @@ def _convert_convolution(ctx: _Context, args: list[Any], node) -> tuple:
     return _convert_conv2d(ctx, [*args[:6], args[8]], node)
 
 
-def _convert_relu(ctx: _Context, args: list[Any], node) -> tuple:
-    return (ctx.builder.insert(nn.ReluOp(ctx.tensor(node.inputsAt(0)))).output,)
+def _insert(ctx: _Context, op) -> tuple:
+    return (ctx.builder.insert(op).results[0],)
+
+
+def _activation_converter(build: Callable[[SSAValue, list[Any]], Any]) -> Callable:
+    def convert(ctx: _Context, args: list[Any], node) -> tuple:
+        return _insert(ctx, build(ctx.tensor(node.inputsAt(0)), args))
+
+    return convert
+
+
+def _elu(x: SSAValue, args: list[Any]):
+    if len(args) > 2 and (args[2] != 1 or args[3] != 1):
+        raise _NodeError("elu with scale or input_scale other than 1 is not supported")
+    return nn.EluOp(x, float(args[1]))
+
+
+ACTIVATION_CONVERTERS = {
+    "aten::elu": _activation_converter(_elu),
+    "aten::gelu": _activation_converter(
+        lambda x, a: nn.GeluOp(x, a[1] if len(a) > 1 and a[1] else "none")
+    ),
+    "aten::hardswish": _activation_converter(lambda x, a: nn.HardswishOp(x)),
+    "aten::hardtanh": _activation_converter(lambda x, a: nn.HardtanhOp(x, float(a[1]), float(a[2]))),
+    "aten::leaky_relu": _activation_converter(lambda x, a: nn.LeakyReluOp(x, float(a[1]))),
+    "aten::relu": _activation_converter(lambda x, a: nn.ReluOp(x)),
+    "aten::relu6": _activation_converter(lambda x, a: nn.HardtanhOp(x, 0.0, 6.0)),
+    "aten::sigmoid": _activation_converter(lambda x, a: nn.SigmoidOp(x)),
+    "aten::tanh": _activation_converter(lambda x, a: nn.TanhOp(x)),
+}
+
+
+def _convert_batch_norm(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    if args[5]:
+        raise _NodeError("batch_norm in training mode; call model.eval() before saving")
+    channels = _shape(x)[1]
+    gamma = ctx.tensor(node.inputsAt(1)) if args[1] is not None else ctx.weight("ones", torch.ones(channels))
+    beta = ctx.tensor(node.inputsAt(2)) if args[2] is not None else ctx.weight("zeros", torch.zeros(channels))
+    mean, var = ctx.tensor(node.inputsAt(3)), ctx.tensor(node.inputsAt(4))
+    return _insert(ctx, nn.BatchNormOp(x, mean, var, gamma, beta, float(args[7])))
+
+
+def _convert_avg_pool2d(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    kernel = _ints(args[1])
+    stride = _ints(args[2]) if args[2] else kernel
+    divisor = args[6] if len(args) > 6 and args[6] is not None else 0
+    return _insert(
+        ctx, nn.AvgPool2DOp(x, kernel, stride, _ints(args[3]), bool(args[4]), bool(args[5]), divisor)
+    )
+
+
+def _convert_adaptive_avg_pool2d(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    size = _ints(args[1])
+    size = tuple(s if s is not None else d for s, d in zip(size, _shape(x)[2:]))
+    return _insert(ctx, nn.AdaptiveAvgPool2DOp(x, size))
+
+
+def _convert_mean(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    rank = len(_shape(x))
+    dims = sorted(d % rank for d in (args[1] if isinstance(args[1], list) else [args[1]]))
+    if rank != 4 or dims != [2, 3]:
+        raise _NodeError(f"mean over dims {args[1]} is not supported (only H, W of NCHW)")
+    (pooled,) = _insert(ctx, nn.AdaptiveAvgPool2DOp(x, (1, 1)))
+    return (pooled,) if args[2] else _reshape(ctx, pooled, _shape(pooled)[:2])
+
+
+def _operand(ctx: _Context, node, index: int, value: Any, scale: float = 1.0) -> SSAValue:
+    """A tensor operand of add/mul: a run-time tensor, or a constant turned into a weight."""
+    if isinstance(value, SSAValue):
+        if scale != 1:
+            raise _NodeError("add with alpha != 1 on run-time tensors is not supported")
+        return value
+    tensor = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    return ctx.weight(_weight_name(node.inputsAt(index)), tensor.float() * scale)
+
+
+def _arithmetic_converter(op_type: type[nn.BinaryOp], fold: Callable) -> Callable:
+    """add/mul: folded in Python when both sides are constants, else an `nn` op."""
+
+    def convert(ctx: _Context, args: list[Any], node) -> tuple:
+        alpha = args[2] if len(args) > 2 and op_type is nn.AddOp else 1
+        if not any(isinstance(a, SSAValue) for a in args[:2]):
+            return (fold(args[0], args[1] * alpha if alpha != 1 else args[1]),)
+        lhs = _operand(ctx, node, 0, args[0])
+        rhs = _operand(ctx, node, 1, args[1], alpha)
+        return _insert(ctx, op_type(lhs, rhs))
+
+    return convert
+
+
+def _convert_sub(ctx: _Context, args: list[Any], node) -> tuple:
+    """a - alpha * b as add(a, mul(b, -alpha)), or a constant add when b is constant."""
+    alpha = args[2] if len(args) > 2 else 1
+    if not any(isinstance(a, SSAValue) for a in args[:2]):
+        return (args[0] - args[1] * alpha,)
+    lhs = _operand(ctx, node, 0, args[0])
+    if isinstance(args[1], SSAValue):
+        factor = ctx.weight("negated", torch.tensor(-float(alpha)))
+        (rhs,) = _insert(ctx, nn.MulOp(args[1], factor))
+    else:
+        rhs = _operand(ctx, node, 1, args[1], -alpha)
+    return _insert(ctx, nn.AddOp(lhs, rhs))
+
+
+def _convert_cat(ctx: _Context, args: list[Any], node) -> tuple:
+    tensors = [
+        v if isinstance(v, SSAValue) else ctx.weight("const", torch.as_tensor(v)) for v in args[0]
+    ]
+    return _insert(ctx, nn.ConcatOp(tensors, args[1]))
+
+
+def _constant_weight(value: Any, what: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor) or value.dim() != 2:
+        raise _NodeError(f"{what} must be a constant matrix")
+    return value
+
+
+def _convert_matmul(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    weight = _constant_weight(args[1], "the right operand of matmul")
+    if len(_shape(x)) != 2:
+        raise _NodeError("matmul is supported on [N, K] inputs only")
+    w = ctx.weight(_weight_name(node.inputsAt(1)), weight.t())
+    return _insert(ctx, nn.LinearOp(x, w))
+
+
+def _convert_addmm(ctx: _Context, args: list[Any], node) -> tuple:
+    if args[3] != 1 or args[4] != 1:
+        raise _NodeError("addmm with beta or alpha other than 1 is not supported")
+    x = ctx.tensor(node.inputsAt(1))
+    weight = _constant_weight(args[2], "the second matrix of addmm")
+    w = ctx.weight(_weight_name(node.inputsAt(2)), weight.t())
+    bias = ctx.tensor(node.inputsAt(0))
+    return _insert(ctx, nn.LinearOp(x, w, bias))
+
+
+def _convert_squeeze(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    shape = _shape(x)
+    dims = range(len(shape)) if len(args) == 1 else [d % len(shape) for d in _as_list(args[1])]
+    return _reshape(ctx, x, [d for i, d in enumerate(shape) if not (i in dims and d == 1)])
+
+
+def _convert_unsqueeze(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    shape = list(_shape(x))
+    dim = args[1] % (len(shape) + 1)
+    return _reshape(ctx, x, shape[:dim] + [1] + shape[dim:])
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _convert_max_pool2d(ctx: _Context, args: list[Any], node) -> tuple:
@@ -215,9 +369,15 @@ def _identity(ctx: _Context, args: list[Any], node) -> tuple:
 # Scalar and list evaluation: folded at import time.
 
 
+def _holds_tensor(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_holds_tensor(v) for v in value)
+    return isinstance(value, SSAValue)
+
+
 def _python(fn: Callable[..., Any]) -> Callable:
     def convert(ctx: _Context, args: list[Any], node) -> tuple:
-        if any(isinstance(a, SSAValue) for a in args):
+        if _holds_tensor(args):
             raise _RunTimeTensor()
         return (fn(*args),)
 
@@ -234,8 +394,6 @@ def _convert_size(ctx: _Context, args: list[Any], node) -> tuple:
 
 
 def _convert_list(ctx: _Context, args: list[Any], node) -> tuple:
-    if any(isinstance(a, SSAValue) for a in args):
-        raise _NodeError("lists of run-time tensors are not supported")
     return (list(args),)
 
 
@@ -244,8 +402,16 @@ def _convert_unpack(ctx: _Context, args: list[Any], node) -> tuple:
 
 
 CONVERTERS: dict[str, Callable[[_Context, list[Any], Any], tuple]] = {
+    **ACTIVATION_CONVERTERS,
     "aten::_convolution": _convert_convolution,
+    "aten::_convolution_mode": _convert_conv2d,
+    "aten::adaptive_avg_pool2d": _convert_adaptive_avg_pool2d,
+    "aten::add": _arithmetic_converter(nn.AddOp, lambda a, b: a + b),
+    "aten::addmm": _convert_addmm,
     "aten::alpha_dropout": _convert_dropout,
+    "aten::avg_pool2d": _convert_avg_pool2d,
+    "aten::batch_norm": _convert_batch_norm,
+    "aten::cat": _convert_cat,
     "aten::contiguous": _identity,
     "aten::conv2d": _convert_conv2d,
     "aten::dropout": _convert_dropout,
@@ -254,29 +420,65 @@ CONVERTERS: dict[str, Callable[[_Context, list[Any], Any], tuple]] = {
     "aten::flatten": _convert_flatten,
     "aten::linear": _convert_linear,
     "aten::log_softmax": _softmax_converter(nn.LogSoftmaxOp),
+    "aten::matmul": _convert_matmul,
     "aten::max_pool2d": _convert_max_pool2d,
-    "aten::relu": _convert_relu,
+    "aten::mean": _convert_mean,
+    "aten::mul": _arithmetic_converter(nn.MulOp, lambda a, b: a * b),
     "aten::reshape": _convert_view,
     "aten::softmax": _softmax_converter(nn.SoftmaxOp),
+    "aten::squeeze": _convert_squeeze,
+    "aten::sub": _convert_sub,
+    "aten::unsqueeze": _convert_unsqueeze,
     "aten::view": _convert_view,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
+
+def _convert_if(ctx: _Context, args: list[Any], node) -> tuple:
+    """Shape checks in library code (`if input.dim() != 4`) fold: walk the taken branch."""
+    if _holds_tensor(args[0]):
+        raise _RunTimeTensor()
+    then_block, else_block = node.blocks()
+    taken = then_block if args[0] else else_block
+    _walk(ctx, taken.nodes())
+    return tuple(ctx.values.get(v) for v in taken.outputs())
+
+
+def _convert_raise(ctx: _Context, args: list[Any], node) -> tuple:
+    message = next((a for a in args if isinstance(a, str)), "an exception")
+    raise _NodeError(f"the model raises {message!r} for this input shape")
+
 
 SCALAR_OPS: dict[str, Callable[[_Context, list[Any], Any], tuple]] = {
     "aten::Int": _python(int),
     "aten::ScalarImplicit": _python(lambda x: x),
     "aten::__getitem__": _python(lambda xs, i: xs[i]),
-    "aten::add": _python(lambda a, b, *alpha: a + b),
-    "aten::dim": _python(len),
+    "aten::__and__": _python(lambda a, b: a and b),
+    "aten::__contains__": _python(lambda container, item: item in container),
+    "aten::__is__": _python(lambda a, b: a is b),
+    "aten::__isnot__": _python(lambda a, b: a is not b),
+    "aten::__not__": _python(lambda a: not a),
+    "aten::__or__": _python(lambda a, b: a or b),
+    "aten::dim": lambda ctx, args, node: (len(_shape(ctx.tensor(node.inputsAt(0)))),),
+    "aten::eq": _python(lambda a, b: a == b),
+    "aten::ge": _python(lambda a, b: a >= b),
+    "aten::gt": _python(lambda a, b: a > b),
+    "aten::le": _python(lambda a, b: a <= b),
+    "aten::lt": _python(lambda a, b: a < b),
+    "aten::ne": _python(lambda a, b: a != b),
+    "aten::format": _python(lambda fmt, *a: str(fmt)),
+    "aten::warn": _python(lambda *a: None),
+    "prim::If": _convert_if,
+    "prim::RaiseException": _convert_raise,
+    "prim::Uninitialized": _python(lambda: None),
     "aten::div": _python(lambda a, b, *mode: a / b if not mode or mode[0] is None else _rounded_div(a, b, mode[0])),
     "aten::floor_divide": _python(lambda a, b: a // b),
     "aten::floordiv": _python(lambda a, b: a // b),
     "aten::remainder": _python(lambda a, b: a % b),
     "aten::len": _python(len),
-    "aten::mul": _python(lambda a, b: a * b),
     "aten::neg": _python(lambda a: -a),
     "aten::size": _convert_size,
-    "aten::sub": _python(lambda a, b, *alpha: a - b),
+    "aten::t": _python(lambda t: t.t()),
+    "aten::transpose": _python(lambda t, a, b: t.transpose(a, b)),
     "prim::ListConstruct": _convert_list,
     "prim::ListUnpack": _convert_unpack,
     "prim::NumToTensor": _python(lambda x: x),
@@ -428,39 +630,11 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
         raise ImportError_(f"models with {len(inputs)} inputs are not supported (need 1)")
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
-    ctx = _Context(Builder(InsertPoint.at_end(block)), WeightFile(), {inputs[0]: block.args[0]})
-    problems = _Problems()
-    for node in graph.nodes():
-        if node.kind() == "prim::Constant":
-            ctx.values[node.output()] = _constant(node)
-            continue
-        args = [ctx.values.get(v) for v in node.inputs()]
-        converter = _converter(node.kind())
-        if converter is None or any(a is UNSUPPORTED for a in args):
-            if converter is None:
-                problems.add(node)
-            elif node.kind() in SCALAR_OPS and _returns_tensor(node):
-                problems.add(node, "on tensors")
-            for value in node.outputs():
-                ctx.values[value] = UNSUPPORTED
-            continue
-        try:
-            results = converter(ctx, args, node)
-            _verify_new_ops(results)
-        except _RunTimeTensor:
-            problems.add(node, "on tensors")
-            results = (UNSUPPORTED,) * node.outputsSize()
-        except VerifyException as e:
-            raise ImportError_(
-                f"{node.kind()} at {node_location(node)}: {e} "
-                f"(the input sample shape is {','.join(map(str, sample_shape))}; "
-                "is that right? see --input-shape)"
-            ) from None
-        except (_NodeError, ValueError, IndexError, TypeError) as e:
-            raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
-        for value, result in zip(node.outputs(), results, strict=True):
-            ctx.values[value] = result
-    problems.raise_if_any()
+    ctx = _Context(
+        Builder(InsertPoint.at_end(block)), WeightFile(), {inputs[0]: block.args[0]}, sample_shape
+    )
+    _walk(ctx, graph.nodes())
+    ctx.problems.raise_if_any()
     output = _return_value(ctx, graph)
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(
@@ -469,6 +643,40 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
         Region(block),
     )
     return ImportedModel(ModuleOp([function]), ctx.weights)
+
+
+def _walk(ctx: _Context, nodes) -> None:
+    """Convert nodes in order (recursing into the taken branch of a prim::If)."""
+    for node in nodes:
+        if node.kind() == "prim::Constant":
+            ctx.values[node.output()] = _constant(node)
+            continue
+        args = [ctx.values.get(v) for v in node.inputs()]
+        converter = _converter(node.kind())
+        if converter is None or any(a is UNSUPPORTED for a in args):
+            if converter is None:
+                ctx.problems.add(node)
+            elif node.kind() in SCALAR_OPS and _returns_tensor(node):
+                ctx.problems.add(node, "on tensors")
+            for value in node.outputs():
+                ctx.values[value] = UNSUPPORTED
+            continue
+        try:
+            results = converter(ctx, args, node)
+            _verify_new_ops(results)
+        except _RunTimeTensor:
+            ctx.problems.add(node, "on tensors")
+            results = (UNSUPPORTED,) * node.outputsSize()
+        except VerifyException as e:
+            raise ImportError_(
+                f"{node.kind()} at {node_location(node)}: {e} "
+                f"(the input sample shape is {','.join(map(str, ctx.sample_shape))}; "
+                "is that right? see --input-shape)"
+            ) from None
+        except (_NodeError, ValueError, IndexError, TypeError) as e:
+            raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
+        for value, result in zip(node.outputs(), results, strict=True):
+            ctx.values[value] = result
 
 
 def _returns_tensor(node) -> bool:

@@ -6,14 +6,14 @@
 becomes one `cpu.call` writing a fresh `memref.alloc` (or the output sample directly,
 for the op producing the result), and reshape/dropout become `cpu.view` aliases.
 
-Adding an op: write a `_lower_<name>` function that returns the call's kernel name and
-params (matching the kernel's signature in kernels/kernels.hpp) and add it to
-`KERNEL_LOWERINGS`.
+Adding an op: write a `_lower_<name>` function that returns its kernel calls (kernel
+name, inputs, params matching the kernel's signature in kernels/kernels.hpp) and add it
+to `KERNEL_LOWERINGS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.builder import Builder
@@ -33,8 +33,14 @@ from xdsl.rewriter import InsertPoint
 from mnistc.dialects import cpu, nn
 from mnistc.errors import MnistcError
 
-ACTIVATION_CODES = {None: 0, "relu": 1}
-"""Values of `enum Activation` in kernels/kernels.hpp."""
+ACTIVATION_CODES = {
+    None: 0, "relu": 1, "hardtanh": 2, "leaky_relu": 3, "elu": 4, "sigmoid": 5,
+    "tanh": 6, "hardswish": 7, "gelu": 8, "gelu_tanh": 9,
+}  # fmt: skip
+"""Values of the MNISTC_ACTIVATION_* enum in kernels/kernels.hpp."""
+
+BINARY_CODES = {nn.AddOp: 0, nn.MulOp: 1}
+"""The `op` parameter of mnistc_binary."""
 
 
 class LoweringError(MnistcError):
@@ -51,70 +57,176 @@ def _dims(value: SSAValue) -> tuple[int, ...]:
 
 
 def _count(value: SSAValue) -> int:
-    count = 1
-    for d in _dims(value):
-        count *= d
-    return count
+    return _product(_dims(value))
 
 
-def _activation(op: nn.Conv2DOp | nn.LinearOp) -> int:
-    return ACTIVATION_CODES[op.activation.data if op.activation else None]
+@dataclass(frozen=True)
+class Null:
+    """An absent optional input of the given shape: `cpu.null`, a nullptr in C++."""
+
+    shape: tuple[int, ...]
 
 
-KernelCall = tuple[str, list[int]]
+@dataclass(frozen=True)
+class KernelCall:
+    """One call writing (part of) the op's result: kernel name, inputs, int and float params."""
+
+    kernel: str
+    inputs: Sequence[SSAValue | Null]
+    params: Sequence[int]
+    fparams: Sequence[float] = ()
 
 
-def _lower_conv2d(op: nn.Conv2DOp) -> KernelCall:
+def _activation_args(activation: nn.Activation | None) -> tuple[list[int], list[float]]:
+    """The (code) and (alpha, beta) that the kernels take for an activation."""
+    if activation is None:
+        return [ACTIVATION_CODES[None]], [0.0, 0.0]
+    params = [*activation.params, 0.0, 0.0][:2]
+    return [ACTIVATION_CODES[activation.kind]], params
+
+
+def _product(values: Sequence[int]) -> int:
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+def _optional(value: SSAValue | None, shape: Sequence[int]) -> SSAValue | Null:
+    return value if value is not None else Null(tuple(shape))
+
+
+def _lower_conv2d(op: nn.Conv2DOp) -> list[KernelCall]:
     _, c, h, w = _dims(op.input)
     k, _, kh, kw = _dims(op.weight)
     _, _, oh, ow = _dims(op.output)
-    return "conv2d", [
+    code, floats = _activation_args(op.fused_activation())
+    inputs = [op.input, op.weight, _optional(op.bias, (k,)), _optional(op.residual, _dims(op.output))]
+    params = [
         c, h, w, k, oh, ow, kh, kw,
         *op.stride.get_values(), *op.padding.get_values(), *op.dilation.get_values(),
-        op.groups.value.data, _activation(op),
+        op.groups.value.data, *code,
     ]  # fmt: skip
+    return [KernelCall("conv2d", inputs, params, floats)]
 
 
-def _lower_linear(op: nn.LinearOp) -> KernelCall:
+def _lower_linear(op: nn.LinearOp) -> list[KernelCall]:
     m, n_in = _dims(op.input)
-    return "linear", [m, n_in, _dims(op.weight)[0], _activation(op)]
+    n_out = _dims(op.weight)[0]
+    code, floats = _activation_args(op.fused_activation())
+    inputs = [op.input, op.weight, _optional(op.bias, (n_out,))]
+    return [KernelCall("linear", inputs, [m, n_in, n_out, *code], floats)]
 
 
-def _lower_max_pool2d(op: nn.MaxPool2DOp) -> KernelCall:
+def _pool_geometry(op: nn.MaxPool2DOp | nn.AvgPool2DOp) -> list[int]:
     _, c, h, w = _dims(op.input)
     _, _, oh, ow = _dims(op.output)
-    return "max_pool2d", [
+    return [
         c, h, w, oh, ow, *op.kernel.get_values(), *op.stride.get_values(),
-        *op.padding.get_values(), *op.dilation.get_values(),
+        *op.padding.get_values(),
     ]  # fmt: skip
 
 
-def _lower_relu(op: nn.ReluOp) -> KernelCall:
-    return "relu", [_count(op.input)]
+def _lower_max_pool2d(op: nn.MaxPool2DOp) -> list[KernelCall]:
+    params = [*_pool_geometry(op), *op.dilation.get_values()]
+    return [KernelCall("max_pool2d", [op.input], params)]
 
 
-def _softmax_lowering(kernel: str) -> Callable[[nn.SoftmaxBase], KernelCall]:
-    def lower(op: nn.SoftmaxBase) -> KernelCall:
+def _lower_avg_pool2d(op: nn.AvgPool2DOp) -> list[KernelCall]:
+    params = [*_pool_geometry(op), op.count_include_pad.value.data, op.divisor.value.data]
+    return [KernelCall("avg_pool2d", [op.input], params)]
+
+
+def _lower_adaptive_avg_pool2d(op: nn.AdaptiveAvgPool2DOp) -> list[KernelCall]:
+    _, c, h, w = _dims(op.input)
+    return [KernelCall("adaptive_avg_pool2d", [op.input], [c, h, w, *_dims(op.output)[2:]])]
+
+
+def _lower_activation(op: nn.ActivationOp) -> list[KernelCall]:
+    code, floats = _activation_args(op.activation())
+    return [KernelCall("activation", [op.input], [_count(op.input), *code], floats)]
+
+
+def _lower_batch_norm(op: nn.BatchNormOp) -> list[KernelCall]:
+    dims = _dims(op.input)
+    inputs = [op.input, op.mean, op.var, op.gamma, op.beta]
+    return [KernelCall("batch_norm", inputs, [dims[1], _product(dims[2:])], [op.eps.value.data])]
+
+
+def _broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[int]:
+    """Row-major strides of `shape` read as `out_shape` (0 on broadcast dims)."""
+    shape = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    strides, stride = [], 1
+    for dim in reversed(shape):
+        strides.append(stride if dim != 1 else 0)
+        stride *= dim
+    return strides[::-1]
+
+
+def _as_rank4(shape: Sequence[int], lhs: Sequence[int], rhs: Sequence[int]):
+    """Merge leading dimensions so the output has rank 4 (the kernel's rank)."""
+    while len(shape) > 4:
+        # Merging the first two dims is exact when both operands are dense or broadcast
+        # along both of them; otherwise the op is refused.
+        if not ((lhs[0] == lhs[1] * shape[1] or lhs[0] == lhs[1] == 0)
+                and (rhs[0] == rhs[1] * shape[1] or rhs[0] == rhs[1] == 0)):  # fmt: skip
+            raise LoweringError("convert-nn-to-cpu: broadcast of rank > 4 is not supported")
+        shape, lhs, rhs = [shape[0] * shape[1], *shape[2:]], lhs[1:], rhs[1:]
+    pad = 4 - len(shape)
+    return [1] * pad + list(shape), [0] * pad + list(lhs), [0] * pad + list(rhs)
+
+
+def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
+    out = _dims(op.output)
+    shape, lhs, rhs = _as_rank4(
+        out, _broadcast_strides(_dims(op.lhs), out), _broadcast_strides(_dims(op.rhs), out)
+    )
+    params = [BINARY_CODES[type(op)], *shape, *lhs, *rhs]
+    return [KernelCall("binary", [op.lhs, op.rhs], params)]
+
+
+def _lower_concat(op: nn.ConcatOp) -> list[KernelCall]:
+    dim, out = op.dim.value.data, _dims(op.output)
+    outer, trailing = _product(out[:dim]), _product(out[dim + 1 :])
+    calls, offset = [], 0
+    for value in op.inputs:
+        inner = _dims(value)[dim] * trailing
+        calls.append(KernelCall("copy_block", [value], [outer, inner, out[dim] * trailing, offset]))
+        offset += inner
+    return calls
+
+
+def _softmax_lowering(kernel: str) -> Callable[[nn.SoftmaxBase], list[KernelCall]]:
+    def lower(op: nn.SoftmaxBase) -> list[KernelCall]:
         dims, axis = _dims(op.input), op.dim.value.data
-        outer = inner = 1
-        for d in dims[:axis]:
-            outer *= d
-        for d in dims[axis + 1 :]:
-            inner *= d
-        return kernel, [outer, dims[axis], inner]
+        params = [_product(dims[:axis]), dims[axis], _product(dims[axis + 1 :])]
+        return [KernelCall(kernel, [op.input], params)]
 
     return lower
 
 
-KERNEL_LOWERINGS: dict[type[Operation], Callable[..., KernelCall]] = {
+KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
+    nn.AdaptiveAvgPool2DOp: _lower_adaptive_avg_pool2d,
+    nn.AddOp: _lower_binary,
+    nn.AvgPool2DOp: _lower_avg_pool2d,
+    nn.BatchNormOp: _lower_batch_norm,
+    nn.ConcatOp: _lower_concat,
     nn.Conv2DOp: _lower_conv2d,
+    nn.EluOp: _lower_activation,
+    nn.GeluOp: _lower_activation,
+    nn.HardswishOp: _lower_activation,
+    nn.HardtanhOp: _lower_activation,
+    nn.LeakyReluOp: _lower_activation,
     nn.LinearOp: _lower_linear,
     nn.LogSoftmaxOp: _softmax_lowering("log_softmax"),
     nn.MaxPool2DOp: _lower_max_pool2d,
-    nn.ReluOp: _lower_relu,
+    nn.MulOp: _lower_binary,
+    nn.ReluOp: _lower_activation,
+    nn.SigmoidOp: _lower_activation,
     nn.SoftmaxOp: _softmax_lowering("softmax"),
+    nn.TanhOp: _lower_activation,
 }
-"""`nn` op → (kernel name, int params). Inputs are the op's operands in order."""
+"""`nn` op → the kernel calls that compute its result into one destination buffer."""
 
 VIEW_OPS = (nn.ReshapeOp, nn.DropoutOp)
 """Ops that reuse their input's buffer."""
@@ -150,7 +262,7 @@ class _FunctionLowering:
             raise LoweringError(f"convert-nn-to-cpu: no lowering for '{op.name}'")
 
     def _lower_kernel(self, op: Operation, returned: SSAValue) -> None:
-        kernel, params = KERNEL_LOWERINGS[type(op)](op)
+        calls = KERNEL_LOWERINGS[type(op)](op)
         (result,) = op.results
         if result is returned:
             destination = self.output_sample
@@ -158,15 +270,17 @@ class _FunctionLowering:
             destination = self.body.insert(
                 memref.AllocOp([], [], buffer_type(result.type))
             ).memref
-            destination.name_hint = result.name_hint or kernel
-        inputs = [self._input(value, op) for value in op.operands]
-        if isinstance(op, nn.Conv2DOp | nn.LinearOp) and op.bias is None:
-            bias_type = buffer_type(nn.tensor(_dims(op.weight)[:1]))
-            inputs.append(self.body.insert(cpu.NullOp(bias_type)).result)
-        self.body.insert(cpu.CallOp(kernel, inputs, [destination], params))
+            destination.name_hint = result.name_hint or calls[0].kernel
+        for call in calls:
+            inputs = [self._input(value, op) for value in call.inputs]
+            self.body.insert(
+                cpu.CallOp(call.kernel, inputs, [destination], call.params, call.fparams)
+            )
         self.buffers[result] = destination
 
-    def _input(self, value: SSAValue, user: Operation) -> SSAValue:
+    def _input(self, value: SSAValue | Null, user: Operation) -> SSAValue:
+        if isinstance(value, Null):
+            return self.body.insert(cpu.NullOp(buffer_type(nn.tensor(value.shape)))).result
         if value not in self.buffers:
             raise LoweringError(f"convert-nn-to-cpu: operand of '{user.name}' is not lowered")
         return self.buffers[value]

@@ -1,7 +1,8 @@
 """fuse-activation: fold an activation into the conv2d / linear that produces its input.
 
-`relu(conv2d(x))` becomes `conv2d(x) activation "relu"`: the kernel applies it in its
-epilogue, saving one pass over the tensor and one buffer.
+`relu(conv2d(x))` becomes `conv2d(x) activation "relu"`, and likewise for every
+activation op (hardtanh, leaky_relu, elu, sigmoid, tanh, hardswish, gelu): the kernel
+applies it in its epilogue, saving one pass over the tensor and one buffer.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -21,23 +22,24 @@ from xdsl.pattern_rewriter import (
 
 from mnistc.dialects import nn
 
-ACTIVATION_OPS: dict[type, str] = {nn.ReluOp: "relu"}
-"""Activation op → the name the fused producers' `activation` property uses."""
+
+def sole_producer(value, types: tuple[type, ...]):
+    """The op of `types` that produces `value`, if `value` has no other use."""
+    producer = value.owner
+    if isinstance(producer, types) and value.has_one_use():
+        return producer
+    return None
 
 
 class FuseActivationIntoProducer(RewritePattern):
-    """relu(conv2d|linear without activation, used only here) → conv2d|linear activation."""
+    """act(conv2d|linear without activation, used only here) → conv2d|linear activation."""
 
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: nn.ReluOp, rewriter: PatternRewriter, /):
-        producer = op.input.owner
-        if not isinstance(producer, nn.Conv2DOp | nn.LinearOp):
+    def match_and_rewrite(self, op: nn.ActivationOp, rewriter: PatternRewriter, /):
+        producer = sole_producer(op.input, (nn.Conv2DOp, nn.LinearOp))
+        if producer is None or producer.activation is not None:
             return
-        if producer.activation is not None or not producer.output.has_one_use():
-            return
-        fused = producer.clone()
-        fused.activation = StringAttr(ACTIVATION_OPS[type(op)])
-        rewriter.replace(op, fused)
+        rewriter.replace(op, producer.with_changes(activation=op.activation()))
         rewriter.erase(producer)
 
 

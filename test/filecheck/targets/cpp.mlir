@@ -27,11 +27,11 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK-NEXT:      auto* x = input + n * 36;
 // CHECK-NEXT:      auto* y = output + n * 4;
 // CHECK-NEXT:      float* [[B0:[a-z_0-9]+]] = reinterpret_cast<float*>(arena + 0);
-// CHECK-NEXT:      mnistc_conv2d(x, [[W]], nullptr, [[B0]], 1, 6, 6, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
+// CHECK-NEXT:      mnistc_conv2d(x, [[W]], nullptr, nullptr, [[B0]], 1, 6, 6, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0.0f, 0.0f);
 // CHECK-NEXT:      float* [[B1:[a-z_0-9]+]] = reinterpret_cast<float*>(arena + 320);
 // CHECK-NEXT:      mnistc_max_pool2d([[B0]], [[B1]], 2, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0, 1, 1);
 // CHECK-NEXT:      float* [[B2:[a-z_0-9]+]] = reinterpret_cast<float*>(arena + 0);
-// CHECK-NEXT:      mnistc_linear([[B1]], [[FW]], [[FB]], [[B2]], 1, 18, 4, 0);
+// CHECK-NEXT:      mnistc_linear([[B1]], [[FW]], [[FB]], [[B2]], 1, 18, 4, 0, 0.0f, 0.0f);
 // CHECK-NEXT:      mnistc_log_softmax([[B2]], y, 1, 4, 1);
 // CHECK-NEXT:    }
 // CHECK-NEXT:  }

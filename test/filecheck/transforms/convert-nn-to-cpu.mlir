@@ -28,10 +28,12 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK:        scf.for %[[I:.*]] = %[[C0]] to %[[N]] step %[[C1]] {
 // CHECK-NEXT:     %[[X:.*]] = cpu.sample %[[IN]][%[[I]]] : memref<?x1x6x6xf32> -> memref<1x1x6x6xf32>
 // CHECK-NEXT:     %[[Y:.*]] = cpu.sample %[[OUT]][%[[I]]] : memref<?x4xf32> -> memref<1x4xf32>
-// One call per op; a missing bias is an explicit null buffer.
+// One call per op; a missing bias or residual is an explicit null buffer; the fused
+// relu is activation code 1 with its two (unused) float parameters.
 // CHECK-NEXT:     %[[B0:.*]] = memref.alloc() : memref<1x2x6x6xf32>
 // CHECK-NEXT:     %[[NULL:.*]] = cpu.null : memref<2xf32>
-// CHECK-NEXT:     cpu.call @conv2d(%[[X]], %[[W]], %[[NULL]]) outs(%[[B0]]) params [1, 6, 6, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1]
+// CHECK-NEXT:     %[[NULL2:.*]] = cpu.null : memref<1x2x6x6xf32>
+// CHECK-NEXT:     cpu.call @conv2d(%[[X]], %[[W]], %[[NULL]], %[[NULL2]]) outs(%[[B0]]) params [1, 6, 6, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1] fparams [0.000000e+00, 0.000000e+00]
 // CHECK-NEXT:     %[[B1:.*]] = memref.alloc() : memref<1x2x3x3xf32>
 // CHECK-NEXT:     cpu.call @max_pool2d(%[[B0]]) outs(%[[B1]]) params [2, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0, 1, 1]
 // Dropout and reshape alias their input.
@@ -40,7 +42,7 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK-NEXT:     %[[B2:.*]] = memref.alloc() : memref<1x4xf32>
 // CHECK-NEXT:     cpu.call @linear(%[[V]], %[[FW]], %[[FB]]) outs(%[[B2]]) params [1, 18, 4, 0]
 // CHECK-NEXT:     %[[B3:.*]] = memref.alloc() : memref<1x4xf32>
-// CHECK-NEXT:     cpu.call @relu(%[[B2]]) outs(%[[B3]]) params [4]
+// CHECK-NEXT:     cpu.call @activation(%[[B2]]) outs(%[[B3]]) params [4, 1] fparams [0.000000e+00, 0.000000e+00]
 // The last op writes the output sample directly.
 // CHECK-NEXT:     cpu.call @log_softmax(%[[B3]]) outs(%[[Y]]) params [1, 4, 1]
 // CHECK-NEXT:   }

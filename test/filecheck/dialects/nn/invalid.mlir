@@ -51,7 +51,82 @@ func.func @unknown_activation(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
   %0 = nn.linear %x, %w activation "swish" : tensor<1x4xf32>, tensor<2x4xf32> -> tensor<1x2xf32>
   func.return %0 : tensor<1x2xf32>
 }
-// CHECK: unknown activation 'swish' (supported: relu)
+// CHECK: unknown activation 'swish' (supported: elu, gelu, gelu_tanh, hardswish, hardtanh, leaky_relu, relu, sigmoid, tanh)
+
+// -----
+
+func.func @activation_params(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
+  %w = nn.weight "w" offset 0 : tensor<2x4xf32>
+  %0 = nn.linear %x, %w activation "leaky_relu" : tensor<1x4xf32>, tensor<2x4xf32> -> tensor<1x2xf32>
+  func.return %0 : tensor<1x2xf32>
+}
+// CHECK: activation 'leaky_relu' takes 1 parameters, got 0
+
+// -----
+
+func.func @residual_shape(%x: tensor<1x1x8x8xf32>, %r: tensor<1x4x5x5xf32>) -> tensor<1x4x6x6xf32> {
+  %w = nn.weight "w" offset 0 : tensor<4x1x3x3xf32>
+  %0 = nn.conv2d %x, %w residual %r stride [1, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x1x8x8xf32>, tensor<4x1x3x3xf32> residual tensor<1x4x5x5xf32> -> tensor<1x4x6x6xf32>
+  func.return %0 : tensor<1x4x6x6xf32>
+}
+// CHECK: residual shape [1, 4, 5, 5] must be [1, 4, 6, 6]
+
+// -----
+
+func.func @hardtanh_bounds(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %0 = nn.hardtanh %x min 1.0 max -1.0 : tensor<1x4xf32>
+  func.return %0 : tensor<1x4xf32>
+}
+// CHECK: hardtanh min must not exceed max
+
+// -----
+
+func.func @gelu_mode(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
+  %0 = nn.gelu %x approximate "fast" : tensor<1x4xf32>
+  func.return %0 : tensor<1x4xf32>
+}
+// CHECK: gelu approximate must be "none" or "tanh"
+
+// -----
+
+func.func @bn_params(%x: tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32> {
+  %m = nn.weight "m" offset 0 : tensor<3xf32>
+  %0 = nn.batch_norm %x mean %m var %m gamma %m beta %m eps 1.0e-05 : tensor<1x4x2x2xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32> -> tensor<1x4x2x2xf32>
+  func.return %0 : tensor<1x4x2x2xf32>
+}
+// CHECK: batch_norm mean must have shape [4]
+
+// -----
+
+func.func @broadcast(%x: tensor<1x4x2x2xf32>, %y: tensor<1x3x1x1xf32>) -> tensor<1x4x2x2xf32> {
+  %0 = nn.add %x, %y : tensor<1x4x2x2xf32>, tensor<1x3x1x1xf32> -> tensor<1x4x2x2xf32>
+  func.return %0 : tensor<1x4x2x2xf32>
+}
+// CHECK: shapes [1, 4, 2, 2] and [1, 3, 1, 1] do not broadcast
+
+// -----
+
+func.func @concat_shapes(%x: tensor<1x4x2x2xf32>, %y: tensor<1x3x2x3xf32>) -> tensor<1x7x2x2xf32> {
+  %0 = nn.concat %x, %y dim 1 : tensor<1x4x2x2xf32>, tensor<1x3x2x3xf32> -> tensor<1x7x2x2xf32>
+  func.return %0 : tensor<1x7x2x2xf32>
+}
+// CHECK: concat inputs [[1, 4, 2, 2], [1, 3, 2, 3]] differ outside dim 1
+
+// -----
+
+func.func @avg_pool_shape(%x: tensor<1x4x5x5xf32>) -> tensor<1x4x2x2xf32> {
+  %0 = nn.avg_pool2d %x kernel [2, 2] stride [2, 2] padding [0, 0] ceil_mode 1 count_include_pad 1 divisor 0 : tensor<1x4x5x5xf32> -> tensor<1x4x2x2xf32>
+  func.return %0 : tensor<1x4x2x2xf32>
+}
+// CHECK: result shape [1, 4, 2, 2] does not match the expected [1, 4, 3, 3]
+
+// -----
+
+func.func @adaptive_shape(%x: tensor<1x4x5x5xf32>) -> tensor<1x3x1x1xf32> {
+  %0 = nn.adaptive_avg_pool2d %x : tensor<1x4x5x5xf32> -> tensor<1x3x1x1xf32>
+  func.return %0 : tensor<1x3x1x1xf32>
+}
+// CHECK: result [1, 3, 1, 1] must be [1, 4, OH >= 1, OW >= 1]
 
 // -----
 
