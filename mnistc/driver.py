@@ -18,10 +18,11 @@ from pathlib import Path
 
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, func, memref, scf
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import PassPipeline
 from xdsl.printer import Printer
 
+from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
 from mnistc import weights
@@ -134,10 +135,25 @@ class Compilation:
         self.run("loops", LOWERING_PIPELINE + ("," + MEMORY_PIPELINE if optimise else ""))
         if stage == "loops":
             return self.stages["loops"]
+        self.compact_weights()
         text = io.StringIO()
         CppTarget().emit(self.ctx, self.module, text)
         self.stages["cpp"] = text.getvalue()
         return self.stages["cpp"]
+
+    def compact_weights(self) -> None:
+        """Keep only the weights the lowered code reads, so the executable embeds no
+        tensors that folding passes replaced."""
+        compact = WeightFile(name=self.weights.name)
+        moved: dict[tuple[int, tuple[int, ...]], int] = {}
+        for op in self.module.walk():
+            if isinstance(op, cpu.WeightOp):
+                shape = tuple(op.result.type.get_shape())
+                key = (op.offset.value.data, shape)
+                if key not in moved:
+                    moved[key] = compact.append(self.weights.read(*key))
+                op.offset = IntegerAttr(moved[key], i64)
+        self.weights = compact
 
     def function_attribute(self, key: str) -> int:
         for op in self.module.ops:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class Comparison:
 
     def line(self) -> str:
         text = (
-            f"{self.name:<20} n={self.samples:<5} max|a-b|={self.max_abs:.3g} "
+            f"{self.name:<24} n={self.samples:<5} max|a-b|={self.max_abs:.3g} "
             f"max rel={self.max_rel:.3g} out of tolerance={self.violations} "
             f"argmax agree={self.argmax_agree}/{self.samples}"
         )
@@ -141,3 +142,112 @@ def _held_out(model, executable: Path, data_dir: Path, atol: float, rtol: float)
     )
     comparison.accuracy = float((actual.argmax(1) == labels).mean())
     return comparison
+
+
+@dataclass
+class PassCheck:
+    """The reference interpreter's outputs after one stage, against PyTorch."""
+
+    stage: str
+    comparison: Comparison
+
+
+@dataclass
+class PerPassReport:
+    """`mnistc verify --per-pass`: where in the pipeline outputs first change."""
+
+    model: Path
+    checks: list[PassCheck] = field(default_factory=list)
+    divergence: str | None = None
+    """At import: the first layer whose intermediate result differs from PyTorch's."""
+
+    @property
+    def first_failure(self) -> PassCheck | None:
+        return next((c for c in self.checks if not c.comparison.passed), None)
+
+    @property
+    def passed(self) -> bool:
+        return self.first_failure is None
+
+    def summary(self) -> str:
+        lines = [f"per-pass check of {self.model} (reference interpreter vs PyTorch):"]
+        lines += [f"  {c.comparison.line()}" for c in self.checks]
+        if (failure := self.first_failure) is None:
+            lines.append("PASS: no pass changes the outputs beyond tolerance")
+        else:
+            where = "the import" if failure.stage == "import" else f"pass '{failure.stage}'"
+            lines.append(f"FAIL: {where} is the first stage whose outputs differ")
+        if self.divergence:
+            lines.append(f"  first diverging layer: {self.divergence}")
+        return "\n".join(lines)
+
+
+def split_pipeline(spec: str) -> list[str]:
+    """`a,b{x=1,y=2},c` → [`a`, `b{x=1,y=2}`, `c`]."""
+    passes, depth, current = [], 0, ""
+    for char in spec:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            passes.append(current)
+            current = ""
+        else:
+            current += char
+    return passes + ([current] if current else [])
+
+
+def check_passes(
+    model_path: str | Path,
+    sample_shape: Sequence[int] | None = None,
+    pipeline: str | None = None,
+    samples: int = 3,
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+    seed: int = 0,
+) -> PerPassReport:
+    """Run the `nn` IR in the reference interpreter after import and after each pass."""
+    from mnistc import weights as weight_files
+    from mnistc.driver import OPTIMISATION_PIPELINE, WEIGHTS_FILE, Compilation, make_context
+    from mnistc.importers.torchscript import forward_graph, freeze, import_graph
+    from mnistc.interpreters.nn import run_batch
+
+    model, recorded = load_torchscript(model_path)
+    shape = sample_shape_of(recorded, sample_shape)
+    frozen = freeze(model)
+    imported = import_graph(forward_graph(frozen), shape)
+    weight_files.set_weights_name(imported.module, WEIGHTS_FILE)
+    inputs = np.random.default_rng(seed).standard_normal((samples, *shape), dtype=np.float32)
+    expected = reference_outputs(model, inputs)
+    compilation = Compilation(make_context(), imported.module, imported.weights)
+    report = PerPassReport(Path(model_path))
+
+    def check(stage: str) -> None:
+        actual = run_batch(compilation.module, inputs, compilation.weights)
+        comparison = compare(f"after {stage}", actual, expected, atol, rtol)
+        report.checks.append(PassCheck(stage, comparison))
+
+    check("import")
+    if not report.passed:
+        report.divergence = first_diverging_layer(frozen, imported, inputs[:1], atol, rtol)
+    for spec in split_pipeline(OPTIMISATION_PIPELINE if pipeline is None else pipeline):
+        compilation.run(spec, spec)
+        check(spec)
+    return report
+
+
+def first_diverging_layer(frozen, imported, sample: np.ndarray, atol: float, rtol: float) -> str | None:
+    """The first `nn` op whose interpreted result differs from PyTorch's same tensor."""
+    from mnistc.importers.torchscript import intermediate_values
+    from mnistc.interpreters.nn import evaluate
+
+    reference = intermediate_values(frozen, torch.from_numpy(sample))
+    ours = evaluate(imported.module, sample, imported.weights)
+    for value, (name, location) in imported.origins.items():
+        if name not in reference or value not in ours:
+            continue
+        theirs = reference[name].numpy()
+        mine = ours[value]
+        if mine.shape != theirs.shape or not np.all(
+            np.abs(mine - theirs) <= atol + rtol * np.abs(theirs)
+        ):
+            return f"{value.owner.name} (TorchScript %{name}, {location})"
+    return None

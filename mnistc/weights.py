@@ -115,7 +115,7 @@ def load(module: ModuleOp) -> WeightFile:
 
 def store(module: ModuleOp, weights: WeightFile) -> None:
     """Persist what a pass appended (a no-op for in-memory files)."""
-    if weights.modified and weights.name not in _IN_MEMORY:
+    if weights.modified and not any(w is weights for w in _IN_MEMORY.values()):
         weights.save(weights.name)
 
 

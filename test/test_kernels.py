@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from mnistc.kernels import KERNEL_DIR
 from mnistc.lowering.convert_nn_to_cpu import ACTIVATION_CODES
+from mnistc.dialects import nn as nn_dialect
 from mnistc.dialects.nn import pool2d_output_shape
 
 RNG_SEED = 1234
@@ -40,8 +41,10 @@ def ptr(array: np.ndarray | None):
     return array.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
 
 
-def call(kernels, name: str, buffers: list, params: list[int]) -> None:
-    getattr(kernels, f"mnistc_{name}")(*map(ptr, buffers), *(I64(p) for p in params))
+def call(kernels, name: str, buffers: list, params: list[int], fparams: list[float] = ()) -> None:
+    getattr(kernels, f"mnistc_{name}")(
+        *map(ptr, buffers), *(I64(p) for p in params), *(ctypes.c_float(f) for f in fparams)
+    )
 
 
 def assert_close(actual: np.ndarray, expected: torch.Tensor) -> None:
@@ -68,10 +71,30 @@ def conv_cases():
         )  # fmt: skip
 
 
+# (kind, params) → the PyTorch function it must match.
+ACTIVATIONS = {
+    (None, ()): lambda t: t,
+    ("relu", ()): F.relu,
+    ("hardtanh", (-0.5, 1.5)): lambda t: F.hardtanh(t, -0.5, 1.5),
+    ("hardtanh", (0.0, 6.0)): F.relu6,
+    ("leaky_relu", (0.1,)): lambda t: F.leaky_relu(t, 0.1),
+    ("elu", (0.7,)): lambda t: F.elu(t, 0.7),
+    ("sigmoid", ()): torch.sigmoid,
+    ("tanh", ()): torch.tanh,
+    ("hardswish", ()): F.hardswish,
+    ("gelu", ()): F.gelu,
+    ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
+}
+
+
+def activation_args(kind, params):
+    return [ACTIVATION_CODES[kind]], [*params, 0.0, 0.0][:2]
+
+
 @pytest.mark.parametrize("case", list(conv_cases()), ids=str)
-@pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_conv2d(kernels, case, activation, with_bias):
+@pytest.mark.parametrize("with_residual", [False, True])
+def test_conv2d(kernels, case, with_bias, with_residual):
     rng = np.random.default_rng(RNG_SEED)
     c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
     x = rng.standard_normal((1, c, h, w), dtype=np.float32)
@@ -82,22 +105,25 @@ def test_conv2d(kernels, case, activation, with_bias):
         None if bias is None else torch.from_numpy(bias),
         case["stride"], case["pad"], case["dil"], groups,
     )  # fmt: skip
-    if activation == "relu":
-        expected = F.relu(expected)
-    _, _, oh, ow = expected.shape
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(
-        kernels, "conv2d", [x, weight, bias, out],
-        [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["stride"], *case["pad"],
-         *case["dil"], groups, ACTIVATION_CODES[activation]],
-    )  # fmt: skip
-    assert_close(out, expected)
+    residual = None
+    if with_residual:
+        residual = rng.standard_normal(expected.shape, dtype=np.float32)
+        expected = expected + torch.from_numpy(residual)
+    for (kind, params), reference in ACTIVATIONS.items():
+        _, _, oh, ow = expected.shape
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        code, floats = activation_args(kind, params)
+        call(
+            kernels, "conv2d", [x, weight, bias, residual, out],
+            [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["stride"], *case["pad"],
+             *case["dil"], groups, *code], floats,
+        )  # fmt: skip
+        assert_close(out, reference(expected))
 
 
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
-@pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_linear(kernels, m, n_in, n_out, activation, with_bias):
+def test_linear(kernels, m, n_in, n_out, with_bias):
     rng = np.random.default_rng(RNG_SEED)
     x = rng.standard_normal((m, n_in), dtype=np.float32)
     weight = rng.standard_normal((n_out, n_in), dtype=np.float32)
@@ -105,11 +131,11 @@ def test_linear(kernels, m, n_in, n_out, activation, with_bias):
     expected = F.linear(
         torch.from_numpy(x), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias)
     )
-    if activation == "relu":
-        expected = F.relu(expected)
-    out = np.full((m, n_out), np.nan, dtype=np.float32)
-    call(kernels, "linear", [x, weight, bias, out], [m, n_in, n_out, ACTIVATION_CODES[activation]])
-    assert_close(out, expected)
+    for (kind, params), reference in ACTIVATIONS.items():
+        out = np.full((m, n_out), np.nan, dtype=np.float32)
+        code, floats = activation_args(kind, params)
+        call(kernels, "linear", [x, weight, bias, out], [m, n_in, n_out, *code], floats)
+        assert_close(out, reference(expected))
 
 
 POOL_CASES = [
@@ -136,13 +162,109 @@ def test_max_pool2d(kernels, case):
 
 
 @pytest.mark.parametrize("count", [1, 10, 1001, 100_003])
-def test_relu_and_copy(kernels, count):
+@pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
+def test_activation(kernels, count, activation):
+    x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32) * 4
+    out = np.full(count, np.nan, dtype=np.float32)
+    code, floats = activation_args(*activation)
+    call(kernels, "activation", [x, out], [count, *code], floats)
+    assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
+
+
+@pytest.mark.parametrize("count", [1, 1001])
+def test_copy(kernels, count):
     x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32)
     out = np.full(count, np.nan, dtype=np.float32)
-    call(kernels, "relu", [x, out], [count])
-    assert_close(out, F.relu(torch.from_numpy(x)))
     call(kernels, "copy", [x, out], [count])
     np.testing.assert_array_equal(out, x)
+
+
+AVG_POOL_CASES = [
+    # c, h, w, kernel, stride, padding, ceil_mode, count_include_pad, divisor
+    (3, 8, 8, (2, 2), (2, 2), (0, 0), False, True, 0),
+    (2, 7, 9, (3, 3), (2, 2), (1, 1), False, True, 0),
+    (2, 7, 9, (3, 3), (2, 2), (1, 1), True, False, 0),
+    (2, 5, 6, (2, 3), (3, 1), (1, 1), True, True, 0),
+    (1, 6, 6, (3, 2), (1, 2), (1, 0), False, False, 5),
+    (4, 13, 13, (2, 2), (2, 2), (1, 1), True, False, 0),
+]
+
+
+@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=str)
+def test_avg_pool2d(kernels, case):
+    c, h, w, kernel, stride, padding, ceil_mode, include_pad, divisor = case
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
+    expected = F.avg_pool2d(
+        torch.from_numpy(x), kernel, stride, padding, ceil_mode, include_pad, divisor or None
+    )
+    _, _, oh, ow = expected.shape
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "avg_pool2d", [x, out],
+         [c, h, w, oh, ow, *kernel, *stride, *padding, int(include_pad), divisor])  # fmt: skip
+    assert_close(out, expected)
+
+
+@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1)])
+def test_adaptive_avg_pool2d(kernels, h, w, oh, ow):
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, h, w), dtype=np.float32)
+    expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (oh, ow))
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "adaptive_avg_pool2d", [x, out], [3, h, w, oh, ow])
+    assert_close(out, expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 4, 3), (1, 7), (1, 2, 33)])
+def test_batch_norm(kernels, shape):
+    rng = np.random.default_rng(RNG_SEED)
+    c = shape[1]
+    x = rng.standard_normal(shape, dtype=np.float32)
+    mean, beta = rng.standard_normal((2, c), dtype=np.float32)
+    var, gamma = rng.random((2, c), dtype=np.float32) + 0.5
+    expected = F.batch_norm(torch.from_numpy(x), *map(torch.from_numpy, (mean, var, gamma, beta)), eps=1e-3)
+    out = np.full(shape, np.nan, dtype=np.float32)
+    call(kernels, "batch_norm", [x, mean, var, gamma, beta, out], [c, int(np.prod(shape[2:]))], [1e-3])
+    assert_close(out, expected)
+
+
+BINARY_CASES = [
+    ((1, 4, 3, 3), (1, 4, 3, 3)),
+    ((1, 4, 3, 3), (4, 1, 1)),
+    ((1, 4, 3, 3), (1, 1, 1, 3)),
+    ((1, 4, 1, 3), (1, 1, 5, 1)),
+    ((1, 6), ()),
+    ((1, 2, 3, 4, 5), (2, 1, 4, 1)),
+]
+
+
+@pytest.mark.parametrize("lhs_shape,rhs_shape", BINARY_CASES, ids=str)
+@pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp])
+def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
+    from mnistc.lowering.convert_nn_to_cpu import BINARY_CODES, _as_rank4, _broadcast_strides
+
+    rng = np.random.default_rng(RNG_SEED)
+    lhs = rng.standard_normal(lhs_shape, dtype=np.float32)
+    rhs = rng.standard_normal(rhs_shape, dtype=np.float32)
+    expected = lhs + rhs if op is nn_dialect.AddOp else lhs * rhs
+    shape, ls, rs = _as_rank4(
+        expected.shape,
+        _broadcast_strides(lhs_shape, expected.shape),
+        _broadcast_strides(rhs_shape, expected.shape),
+    )
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "binary", [lhs, rhs, out], [BINARY_CODES[op], *shape, *ls, *rs])
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_copy_block_concatenates(kernels):
+    rng = np.random.default_rng(RNG_SEED)
+    parts = [rng.standard_normal((1, c, 3, 2), dtype=np.float32) for c in (2, 5, 1)]
+    out = np.full((1, 8, 3, 2), np.nan, dtype=np.float32)
+    offset = 0
+    for part in parts:
+        inner = part.shape[1] * 6
+        call(kernels, "copy_block", [part, out], [1, inner, 8 * 6, offset])
+        offset += inner
+    np.testing.assert_array_equal(out, np.concatenate(parts, axis=1))
 
 
 @pytest.mark.parametrize("shape,dim", [((1, 10), 1), ((2, 3, 4), 1), ((5, 7), 0), ((1, 3, 2, 2), 3)])

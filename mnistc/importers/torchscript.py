@@ -38,10 +38,12 @@ class ImportError_(MnistcError):
 
 @dataclass
 class ImportedModel:
-    """An `nn` module and the weight file it references."""
+    """An `nn` module, the weight file it references, and where its values came from."""
 
     module: ModuleOp
     weights: WeightFile
+    origins: dict[SSAValue, tuple[str, str]] = field(default_factory=dict)
+    """Result of an `nn` op → (TorchScript value name, source location)."""
 
 
 @dataclass
@@ -51,6 +53,7 @@ class _Context:
     values: dict[torch._C.Value, Any]
     sample_shape: Sequence[int]
     problems: _Problems = field(default_factory=lambda: _Problems())
+    origins: dict[SSAValue, tuple[str, str]] = field(default_factory=dict)
 
     def weight(self, key: str, tensor: torch.Tensor) -> SSAValue:
         """An `nn.weight` holding the tensor, appended to the weight file."""
@@ -569,16 +572,39 @@ def sample_shape_of(recorded: Sequence[int] | None, requested: Sequence[int] | N
     return tuple(requested or recorded or DEFAULT_SAMPLE_SHAPE)
 
 
-def freeze(model: torch.jit.ScriptModule) -> torch._C.Graph:
-    """Inline submodules and turn parameters into constants, keeping dropout visible."""
+def freeze(model: torch.jit.ScriptModule):
+    """Inline submodules and turn parameters into constants, keeping dropout visible.
+
+    Returns the frozen (C++) module; its `forward` graph is what the importer reads.
+    """
     if getattr(model, "training", False):
         raise ImportError_(
             "the model is in training mode: call model.eval() before torch.jit.save"
         )
     frozen = torch._C._freeze_module(model._c)
-    graph = frozen._get_method("forward").graph
-    torch._C._jit_pass_remove_mutation(graph)
-    return graph
+    torch._C._jit_pass_remove_mutation(forward_graph(frozen))
+    return frozen
+
+
+def forward_graph(frozen) -> torch._C.Graph:
+    return frozen._get_method("forward").graph
+
+
+def intermediate_values(frozen, sample: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every tensor the frozen graph computes at top level, by debug name (for debugging)."""
+    graph = forward_graph(frozen).copy()
+    values = [
+        v for n in graph.nodes() if n.kind() != "prim::Constant" for v in n.outputs()
+        if isinstance(v.type(), torch._C.TensorType)
+    ]  # fmt: skip
+    graph.eraseOutput(0)
+    node = graph.insertNode(graph.create("prim::TupleConstruct", values))
+    node.output().setType(torch._C.TupleType([v.type() for v in values]))
+    graph.registerOutput(node.output())
+    function = torch._C._create_function_from_graph("intermediate_values", graph)
+    with torch.no_grad():
+        results = function(frozen, sample)
+    return {v.debugName(): r for v, r in zip(values, results)}
 
 
 class _Unsupported:
@@ -642,7 +668,7 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
         ((block.args[0].type,), (output.type,)),
         Region(block),
     )
-    return ImportedModel(ModuleOp([function]), ctx.weights)
+    return ImportedModel(ModuleOp([function]), ctx.weights, ctx.origins)
 
 
 def _walk(ctx: _Context, nodes) -> None:
@@ -677,6 +703,8 @@ def _walk(ctx: _Context, nodes) -> None:
             raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
         for value, result in zip(node.outputs(), results, strict=True):
             ctx.values[value] = result
+            if isinstance(result, OpResult) and result not in ctx.origins:
+                ctx.origins[result] = (value.debugName(), node_location(node))
 
 
 def _returns_tensor(node) -> bool:
@@ -702,5 +730,5 @@ def _return_value(ctx: _Context, graph: torch._C.Graph) -> SSAValue:
 def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
     """Import a `torch.jit.save`d model; `sample_shape` is C,H,W of one input sample."""
     model, recorded = load_torchscript(path)
-    return import_graph(freeze(model), sample_shape_of(recorded, sample_shape))
+    return import_graph(forward_graph(freeze(model)), sample_shape_of(recorded, sample_shape))
 

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
 from xdsl.interpreters.func import FuncFunctions
 
@@ -302,6 +304,24 @@ def run_function(
     interpreter.register_implementations(NNFunctions(weights or weight_files.load(module)))
     (result,) = interpreter.call_op(entry, (np.asarray(sample, dtype=np.float32),))
     return result
+
+
+def evaluate(
+    module: ModuleOp, sample: np.ndarray, weights: weight_files.WeightFile, entry: str = "forward"
+) -> dict[SSAValue, np.ndarray]:
+    """Every value of the entry function on one sample: for finding where results diverge."""
+    interpreter = Interpreter(module)
+    interpreter.register_implementations(NNFunctions(weights))
+    function = next(
+        op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == entry
+    )
+    values: dict[SSAValue, np.ndarray] = {function.body.block.args[0]: sample.astype(np.float32)}
+    for op in function.body.block.ops:
+        if isinstance(op, func.ReturnOp):
+            break
+        results = interpreter.run_op(op, tuple(values[v] for v in op.operands))
+        values.update(zip(op.results, results))
+    return values
 
 
 def run_batch(

@@ -164,7 +164,10 @@ def _broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[i
 
 
 def _as_rank4(shape: Sequence[int], lhs: Sequence[int], rhs: Sequence[int]):
-    """Merge leading dimensions so the output has rank 4 (the kernel's rank)."""
+    """Drop size-1 dimensions and merge leading ones so the output has rank 4 (the kernel's)."""
+    if len(shape) > 4:
+        kept = [i for i, d in enumerate(shape) if d != 1]
+        shape, lhs, rhs = ([seq[i] for i in kept] for seq in (shape, lhs, rhs))
     while len(shape) > 4:
         # Merging the first two dims is exact when both operands are dense or broadcast
         # along both of them; otherwise the op is refused.

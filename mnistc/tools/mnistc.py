@@ -89,6 +89,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from mnistc.verify import verify_model
 
     model = Path(args.model) if args.model else default_model()
+    if args.per_pass:
+        from mnistc.verify import check_passes
+
+        per_pass = check_passes(model, args.input_shape, atol=args.atol, rtol=args.rtol)
+        print(per_pass.summary())
+        if not per_pass.passed:
+            return 1
     report = verify_model(
         model,
         _compile_options(args),
@@ -156,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compile_arguments(verify)
     verify.add_argument("--data", help="MNIST directory: also check the held-out images")
     verify.add_argument("--batches", type=int, default=3, help="random batches to check")
+    verify.add_argument("--per-pass", action="store_true",
+                        help="also run the nn IR in the reference interpreter after import and "
+                             "after each pass; report the first pass that changes the outputs")
     verify.add_argument("--atol", type=float, default=1e-4)
     verify.add_argument("--rtol", type=float, default=1e-4)
     verify.set_defaults(run=cmd_verify)

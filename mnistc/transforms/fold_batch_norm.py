@@ -39,7 +39,7 @@ def new_weight(
     rewriter: PatternRewriter, before, weights: weight_files.WeightFile, key: str, data: np.ndarray
 ) -> SSAValue:
     op = weight_files.weight_op(weights, key, data)
-    rewriter.insert_op(op, InsertPoint.before(before))
+    rewriter.insert(op, InsertPoint.before(before))
     return op.result
 
 
