@@ -1,0 +1,24 @@
+// RUN: mnistc-opt %s -p convert-nn-to-cpu | filecheck %s
+
+func.func @forward(%x: tensor<1x2x4x4xf32>) -> tensor<1x4x2x2xf32> {
+  %s = nn.weight "scale" offset 0 : tensor<2x1x1xf32>
+  %m = nn.weight "m" offset 64 : tensor<2xf32>
+  %0 = nn.mul %x, %s : tensor<1x2x4x4xf32>, tensor<2x1x1xf32> -> tensor<1x2x4x4xf32>
+  %1 = nn.batch_norm %0 mean %m var %m gamma %m beta %m eps 1.0e-03 : tensor<1x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32> -> tensor<1x2x4x4xf32>
+  %2 = nn.avg_pool2d %1 kernel [2, 2] stride [2, 2] padding [0, 0] ceil_mode 0 count_include_pad 1 divisor 0 : tensor<1x2x4x4xf32> -> tensor<1x2x2x2xf32>
+  %3 = nn.adaptive_avg_pool2d %1 : tensor<1x2x4x4xf32> -> tensor<1x2x2x2xf32>
+  %4 = nn.hardtanh %3 min 0.0 max 6.0 : tensor<1x2x2x2xf32>
+  %5 = nn.concat %2, %4 dim 1 : tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32> -> tensor<1x4x2x2xf32>
+  func.return %5 : tensor<1x4x2x2xf32>
+}
+
+// Broadcasting over [1, 2, 4, 4]: x has strides [0, 16, 4, 1] (size-1 dims get 0), the
+// [2,1,1] scale [0, 1, 0, 0].
+// CHECK: cpu.call @binary(%{{.*}}, %{{.*}}) outs(%{{.*}}) params [1, 1, 2, 4, 4, 0, 16, 4, 1, 0, 1, 0, 0]
+// CHECK: cpu.call @batch_norm({{.*}}) outs(%{{.*}}) params [2, 16] fparams [1.000000e-03]
+// CHECK: cpu.call @avg_pool2d({{.*}}) params [2, 4, 4, 2, 2, 2, 2, 2, 2, 0, 0, 1, 0]
+// CHECK: cpu.call @adaptive_avg_pool2d({{.*}}) params [2, 4, 4, 2, 2]
+// CHECK: cpu.call @activation({{.*}}) params [8, 2] fparams [0.000000e+00, 6.000000e+00]
+// Concatenation: one block copy per input into the output sample, at offsets 0 and 8.
+// CHECK: cpu.call @copy_block(%{{.*}}) outs(%[[Y:.*]]) params [1, 8, 16, 0]
+// CHECK: cpu.call @copy_block(%{{.*}}) outs(%[[Y]]) params [1, 8, 16, 8]
