@@ -179,7 +179,7 @@ class MatmulMLP(nn.Module):
     def forward(self, x):
         x = x.view(-1, 48)
         x = F.elu(torch.matmul(x, self.w1))
-        x = torch.addmm(self.b2, x, self.w2)
+        x = F.alpha_dropout(torch.addmm(self.b2, x, self.w2), 0.1, self.training)
         return F.log_softmax(F.leaky_relu(self.fc(x)), dim=1)
 
 
@@ -213,16 +213,19 @@ class VGGish(nn.Module):
             layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
             channels = width
         self.features = nn.Sequential(*layers, nn.Dropout2d(0.2))
+        self.pool = nn.AdaptiveAvgPool2d(3)
         self.classifier = nn.Sequential(nn.Linear(16 * 3 * 3, 32), nn.ReLU(), nn.Dropout(), nn.Linear(32, 10))
 
     def forward(self, x):
-        return self.classifier(torch.flatten(self.features(x), 1))
+        return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
 
 
 MODELS.update(
     {
         "conv_bn": (ConvBnNet, (3, 11, 9)),
         "residual": (ResidualNet, (3, 12, 12)),
+        "residual_17x13": (ResidualNet, (3, 17, 13)),
+        "vggish_odd": (VGGish, (3, 11, 9)),
         "activation_zoo": (ActivationZoo, (2, 7, 6)),
         "concat": (ConcatNet, (3, 8, 10)),
         "depthwise_separable": (DepthwiseSeparable, (6, 9, 9)),

@@ -9,7 +9,9 @@ import torch
 from conftest import assert_matches_torch, compile_and_run, save_scripted, save_traced
 from models import MODELS, build
 
+from mnistc.driver import CompileOptions, compile_model
 from mnistc.importers.torchscript import save_with_shape
+from mnistc.verify import run_executable
 
 
 def _save(name: str, form: str, tmp_path):
@@ -24,14 +26,18 @@ def _save(name: str, form: str, tmp_path):
 @pytest.mark.parametrize("form", ["scripted", "traced"])
 @pytest.mark.parametrize("optimise", [True, False], ids=["O3", "O0"])
 def test_model_matches_torch(name, form, optimise, tmp_path):
+    """Compiled once, run at batch 7 and batch 1."""
     path, shape = _save(name, form, tmp_path)
-    inputs = np.random.default_rng(7).standard_normal((7, *shape), dtype=np.float32)
     model = torch.jit.load(str(path))
-    with torch.no_grad():
-        expected = model(torch.from_numpy(inputs)).numpy()
-    actual = compile_and_run(path, inputs, tmp_path, sample_shape=shape, optimise=optimise)
-    assert actual.shape == (7, expected.shape[1])
-    assert_matches_torch(actual, expected)
+    executable = tmp_path / "model"
+    compile_model(path, executable, CompileOptions(sample_shape=shape, optimise=optimise))
+    for batch in (7, 1):
+        inputs = np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
+        with torch.no_grad():
+            expected = model(torch.from_numpy(inputs)).numpy()
+        actual = run_executable(executable, inputs)
+        assert actual.shape == (batch, expected.reshape(batch, -1).shape[1])
+        assert_matches_torch(actual, expected)
 
 
 def test_batch_of_one_and_recorded_shape(tmp_path):
@@ -52,3 +58,18 @@ def test_debug_build_matches_torch(tmp_path):
         expected = torch.jit.load(str(path))(torch.from_numpy(inputs)).numpy()
     actual = compile_and_run(path, inputs, tmp_path, sample_shape=shape, debug=True)
     assert_matches_torch(actual, expected)
+
+
+def test_the_model_suite_covers_every_op(tmp_path):
+    """Each `nn` op appears in some test model, imported or after optimisation."""
+    from mnistc.dialects.nn import NN
+    from mnistc.driver import Compilation
+
+    seen = set()
+    for name in MODELS:
+        path, shape = _save(name, "scripted", tmp_path)
+        compilation = Compilation.import_file(path, shape)
+        seen |= {op.name for op in compilation.module.walk()}
+        compilation.run_to("nn")
+        seen |= {op.name for op in compilation.module.walk()}
+    assert {op.name for op in NN.operations} - seen == set()
