@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 namespace {
 
@@ -75,9 +77,107 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
   }
 }
 
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+inline v8 load8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
+
+// A scratch buffer of the calling thread, grown as needed and never freed: kernels make
+// no allocation per call once warm.
+float* scratch(std::size_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
+// acc[i][v] = sum_r a[r][i] * b[offsets[r] + 8v], for MR rows and NR = 16 columns.
+inline void conv_micro_kernel(const float* a, const float* b, const int64_t* offsets,
+                              int64_t R, v8 acc[MNISTC_CONV_MR][2]) {
+  v8 c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {};
+  v8 c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
+  for (int64_t r = 0; r < R; ++r, a += MNISTC_CONV_MR) {
+    const float* row = b + offsets[r];
+    const v8 b0 = load8(row), b1 = load8(row + 8);
+    v8 x = v8{} + a[0];
+    c00 += x * b0, c01 += x * b1;
+    x = v8{} + a[1];
+    c10 += x * b0, c11 += x * b1;
+    x = v8{} + a[2];
+    c20 += x * b0, c21 += x * b1;
+    x = v8{} + a[3];
+    c30 += x * b0, c31 += x * b1;
+    x = v8{} + a[4];
+    c40 += x * b0, c41 += x * b1;
+    x = v8{} + a[5];
+    c50 += x * b0, c51 += x * b1;
+  }
+  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
+  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+}
+
 }  // namespace
 
 extern "C" {
+
+void mnistc_conv2d_packed(const float* input, const float* packed_weight, const float* bias,
+                          const float* residual, float* output, int64_t C, int64_t H,
+                          int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
+                          int64_t KW, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
+                          int64_t dilation_w, int64_t groups, int64_t activation,
+                          float alpha, float beta) {
+  constexpr int64_t MR = MNISTC_CONV_MR, NR = MNISTC_CONV_NR;
+  const int64_t Cg = C / groups, Kg = K / groups;
+  const int64_t R = Cg * KH * KW;
+  const int64_t panels = (Kg + MR - 1) / MR;
+  // Zero-padded input, with NR floats of slack so full-width loads stay inside.
+  const int64_t HP = H + 2 * pad_h, WP = W + 2 * pad_w;
+  const int64_t padded_size = C * HP * WP + NR;
+  float* padded = scratch(padded_size);
+  std::fill(padded, padded + padded_size, 0.0f);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < H; ++h)
+      std::copy(input + (c * H + h) * W, input + (c * H + h + 1) * W,
+                padded + (c * HP + h + pad_h) * WP + pad_w);
+  // offsets[r] for r = (c, kh, kw): where that tap starts, relative to the output pixel.
+  thread_local std::vector<int64_t> offset_table;
+  offset_table.resize(R);
+  int64_t* offsets = offset_table.data();
+  for (int64_t c = 0, r = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < KH; ++kh)
+      for (int64_t kw = 0; kw < KW; ++kw, ++r)
+        offsets[r] = (c * HP + kh * dilation_h) * WP + kw * dilation_w;
+  const int64_t segments = (OW + NR - 1) / NR;
+#pragma omp parallel for collapse(3) schedule(static)
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const float* a = packed_weight + (g * panels + panel) * R * MR;
+        const float* group_input = padded + g * Cg * HP * WP;
+        for (int64_t s = 0; s < segments; ++s) {
+          const int64_t ow0 = s * NR;
+          v8 acc[MR][2];
+          conv_micro_kernel(a, group_input + oh * WP + ow0, offsets, R, acc);
+          const int64_t columns = std::min(NR, OW - ow0);
+          for (int64_t i = 0; i < MR; ++i) {
+            const int64_t k = panel * MR + i;
+            if (k >= Kg) break;
+            const int64_t channel = g * Kg + k;
+            float values[NR];
+            std::memcpy(values, acc[i], sizeof values);
+            const float b = bias ? bias[channel] : 0.0f;
+            float* out = output + (channel * OH + oh) * OW + ow0;
+            const float* res =
+                residual ? residual + (channel * OH + oh) * OW + ow0 : nullptr;
+            for (int64_t j = 0; j < columns; ++j)
+              out[j] =
+                  activate(values[j] + b + (res ? res[j] : 0.0f), activation, alpha, beta);
+          }
+        }
+      }
+    }
+  }
+}
 
 void mnistc_conv2d(const float* input, const float* weight, const float* bias,
                    const float* residual, float* output, int64_t C, int64_t H, int64_t W,

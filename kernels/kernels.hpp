@@ -38,6 +38,21 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
                    int64_t dilation_h, int64_t dilation_w, int64_t groups,
                    int64_t activation, float alpha, float beta);
 
+// The fast path for stride-1 convolutions (any padding, dilation, groups): a register-
+// blocked micro-kernel computing MNISTC_CONV_MR output channels x MNISTC_CONV_NR pixels of
+// one output row at a time, reading the zero-padded input directly (no im2col).
+// `packed_weight` is the weight pre-packed at compile time (mnistc/lowering/packing.py):
+// [groups][ceil(K/groups / MR)][C/groups * KH * KW][MR], zero-filled past the last channel.
+// Other arguments as mnistc_conv2d.
+#define MNISTC_CONV_MR 6
+#define MNISTC_CONV_NR 16
+void mnistc_conv2d_packed(const float* input, const float* packed_weight, const float* bias,
+                          const float* residual, float* output, int64_t C, int64_t H,
+                          int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                          int64_t pad_h, int64_t pad_w, int64_t dilation_h,
+                          int64_t dilation_w, int64_t groups, int64_t activation, float alpha,
+                          float beta);
+
 // input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].
 void mnistc_linear(const float* input, const float* weight, const float* bias,
                    float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation,

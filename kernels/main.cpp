@@ -3,9 +3,12 @@
 // INPUT holds N samples of float32 (N = file size / sample size, N >= 1); OUTPUT gets
 // N rows of the model's output. On any error nothing is written to OUTPUT: the result
 // goes to a temporary file that is renamed into place only when complete.
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -55,31 +58,73 @@ bool write_file_atomically(const char* path, const float* data, size_t count,
   return true;
 }
 
+int usage(const char* program) {
+  std::fprintf(stderr,
+               "usage: %s INPUT.bin OUTPUT.bin\n"
+               "       %s --bench N INPUT.bin\n"
+               "  INPUT: N samples of %s float32 values; OUTPUT: N x %lld float32 values\n"
+               "  --bench N: run N times on INPUT's batch; print per-inference latency\n",
+               program, program, mnistc_model_input_shape(),
+               static_cast<long long>(mnistc_model_output_size()));
+  return 2;
+}
+
+bool read_batch(const char* path, std::vector<float>& input, int64_t& batch,
+                std::string& error) {
+  std::vector<char> bytes;
+  if (!read_file(path, bytes, error)) return false;
+  const size_t sample_bytes = sizeof(float) * mnistc_model_input_size();
+  if (bytes.empty() || bytes.size() % sample_bytes != 0) {
+    error = std::string("input '") + path + "' has " + std::to_string(bytes.size()) +
+            " bytes, not a positive multiple of one sample (" + mnistc_model_input_shape() +
+            " float32 = " + std::to_string(sample_bytes) + " bytes)";
+    return false;
+  }
+  batch = static_cast<int64_t>(bytes.size() / sample_bytes);
+  input.resize(bytes.size() / sizeof(float));
+  std::memcpy(input.data(), bytes.data(), bytes.size());
+  return true;
+}
+
+// Median and 90th percentile of `runs` timed inferences (after one warm-up), in
+// microseconds per inference of the whole batch and per sample.
+int bench(long runs, const char* path) {
+  std::vector<float> input;
+  int64_t batch = 0;
+  std::string error;
+  if (!read_batch(path, input, batch, error)) return fail(error);
+  std::vector<float> output(static_cast<size_t>(batch * mnistc_model_output_size()));
+  mnistc_model_run(input.data(), output.data(), batch);
+  std::vector<double> times;
+  for (long i = 0; i < runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    mnistc_model_run(input.data(), output.data(), batch);
+    const auto end = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::micro>(end - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  const double p90 = times[std::min(times.size() - 1, times.size() * 9 / 10)];
+  std::printf("batch %lld, %ld runs: median %.1f us (%.1f us/sample), p90 %.1f us\n",
+              static_cast<long long>(batch), runs, median, median / batch, p90);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(
-        stderr,
-        "usage: %s INPUT.bin OUTPUT.bin\n"
-        "  INPUT: N samples of %s float32 values; OUTPUT: N x %lld float32 values\n",
-        argv[0], mnistc_model_input_shape(),
-        static_cast<long long>(mnistc_model_output_size()));
-    return 2;
+  if (argc == 4 && std::strcmp(argv[1], "--bench") == 0) {
+    char* end = nullptr;
+    const long runs = std::strtol(argv[2], &end, 10);
+    if (*end != '\0' || runs < 1)
+      return fail(std::string("--bench needs a positive count, got '") + argv[2] + "'");
+    return bench(runs, argv[3]);
   }
-  std::vector<char> bytes;
+  if (argc != 3 || argv[1][0] == '-') return usage(argv[0]);
+  std::vector<float> input;
+  int64_t batch = 0;
   std::string error;
-  if (!read_file(argv[1], bytes, error)) return fail(error);
-  const size_t sample_bytes = sizeof(float) * mnistc_model_input_size();
-  if (bytes.empty() || bytes.size() % sample_bytes != 0) {
-    return fail(std::string("input '") + argv[1] + "' has " + std::to_string(bytes.size()) +
-                " bytes, not a positive multiple of one sample (" +
-                mnistc_model_input_shape() + " float32 = " + std::to_string(sample_bytes) +
-                " bytes)");
-  }
-  const int64_t batch = static_cast<int64_t>(bytes.size() / sample_bytes);
-  std::vector<float> input(bytes.size() / sizeof(float));
-  std::memcpy(input.data(), bytes.data(), bytes.size());
+  if (!read_batch(argv[1], input, batch, error)) return fail(error);
   std::vector<float> output(static_cast<size_t>(batch * mnistc_model_output_size()));
   if (mnistc_model_run(input.data(), output.data(), batch) != 0)
     return fail("the model failed to run");

@@ -40,8 +40,9 @@ OPTIMISATION_PIPELINE = (
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"
-MEMORY_PIPELINE = "plan-memory"
-"""The static arena; skipped by -O0, which gives every buffer its own storage."""
+MEMORY_PIPELINE = "pack-weights,plan-memory"
+"""Fast kernels with pre-packed weights, and the static arena; skipped by -O0, which keeps
+the general kernels and gives every buffer its own storage."""
 
 WEIGHTS_FILE = "weights.bin"
 STAGES = ("nn", "loops", "cpp")

@@ -53,6 +53,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return FuseResidualAddPass
 
+    def get_pack_weights():
+        from mnistc.lowering.pack_weights import PackWeightsPass
+
+        return PackWeightsPass
+
     def get_plan_memory():
         from mnistc.memory.plan_memory import PlanMemoryPass
 
@@ -69,6 +74,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "fold-constants": get_fold_constants,
         "fuse-activation": get_fuse_activation,
         "fuse-residual-add": get_fuse_residual_add,
+        "pack-weights": get_pack_weights,
         "plan-memory": get_plan_memory,
         "remove-dropout": get_remove_dropout,
     }

@@ -36,7 +36,7 @@ class BuildConfig:
     kernel_dir: Path = KERNEL_DIR
 
     def flags(self) -> list[str]:
-        common = ["-std=c++17", "-fopenmp", f"-I{self.kernel_dir}"]
+        common = ["-std=c++17", "-fopenmp", "-ffp-contract=fast", f"-I{self.kernel_dir}"]
         if self.debug:
             return [
                 *common, "-O0", "-g", "-D_GLIBCXX_ASSERTIONS",

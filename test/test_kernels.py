@@ -27,7 +27,7 @@ I64 = ctypes.c_int64
 def kernels(tmp_path_factory):
     library = tmp_path_factory.mktemp("kernels") / "libkernels.so"
     subprocess.run(
-        ["g++", "-std=c++17", "-O2", "-fopenmp", "-shared", "-fPIC", f"-I{KERNEL_DIR}",
+        ["g++", "-std=c++17", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp", "-shared", "-fPIC", f"-I{KERNEL_DIR}",
          str(KERNEL_DIR / "kernels.cpp"), "-o", str(library)],
         check=True,
     )  # fmt: skip
@@ -277,3 +277,44 @@ def test_softmax(kernels, shape, dim, log):
     call(kernels, "log_softmax" if log else "softmax", [x, out], [outer, shape[dim], inner])
     fn = F.log_softmax if log else F.softmax
     assert_close(out, fn(torch.from_numpy(x), dim))
+
+
+def stride_one_cases():
+    yield dict(c=32, h=26, w=26, k=64, kh=3, kw=3, pad=(0, 0), dil=(1, 1), groups=1)
+    yield dict(c=1, h=28, w=28, k=32, kh=3, kw=3, pad=(0, 0), dil=(1, 1), groups=1)
+    yield dict(c=3, h=7, w=5, k=7, kh=3, kw=2, pad=(1, 2), dil=(1, 1), groups=1)
+    yield dict(c=6, h=9, w=40, k=4, kh=3, kw=3, pad=(2, 1), dil=(2, 1), groups=2)
+    yield dict(c=8, h=10, w=10, k=8, kh=3, kw=3, pad=(1, 1), dil=(1, 1), groups=8)
+    yield dict(c=5, h=3, w=17, k=13, kh=1, kw=1, pad=(0, 0), dil=(1, 1), groups=1)
+    yield dict(c=2, h=1, w=1, k=3, kh=1, kw=1, pad=(0, 0), dil=(1, 1), groups=1)
+
+
+@pytest.mark.parametrize("case", list(stride_one_cases()), ids=str)
+@pytest.mark.parametrize("with_bias,with_residual", [(True, False), (False, True)])
+def test_conv2d_packed(kernels, case, with_bias, with_residual):
+    """The stride-1 fast path, with weights packed as the compiler packs them."""
+    from mnistc.lowering.packing import pack_conv_weight
+
+    rng = np.random.default_rng(RNG_SEED)
+    c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
+    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
+    weight = rng.standard_normal((k, c // groups, case["kh"], case["kw"]), dtype=np.float32)
+    bias = rng.standard_normal(k, dtype=np.float32) if with_bias else None
+    expected = F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(weight),
+        None if bias is None else torch.from_numpy(bias), 1, case["pad"], case["dil"], groups,
+    )  # fmt: skip
+    residual = rng.standard_normal(expected.shape, dtype=np.float32) if with_residual else None
+    if residual is not None:
+        expected = expected + torch.from_numpy(residual)
+    packed = pack_conv_weight(weight, groups)
+    for (kind, params), reference in ACTIVATIONS.items():
+        _, _, oh, ow = expected.shape
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        code, floats = activation_args(kind, params)
+        call(
+            kernels, "conv2d_packed", [x, packed, bias, residual, out],
+            [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["pad"], *case["dil"], groups, *code],
+            floats,
+        )  # fmt: skip
+        assert_close(out, reference(expected))
