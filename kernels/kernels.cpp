@@ -81,6 +81,7 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
 inline v8 load8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
+inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
 
 // A scratch buffer of the calling thread, grown as needed and never freed: kernels make
 // no allocation per call once warm.
@@ -90,30 +91,25 @@ float* scratch(std::size_t floats) {
   return buffer.data();
 }
 
-// acc[i][v] = sum_r a[r][i] * b[offsets[r] + 8v], for MR rows and NR = 16 columns.
+// acc[i][v] = sum_r a[r][i] * b[offsets[r] + 8v], for MR rows and NV vectors of 8 columns.
+template <int NV>
 inline void conv_micro_kernel(const float* a, const float* b, const int64_t* offsets,
                               int64_t R, v8 acc[MNISTC_CONV_MR][2]) {
-  v8 c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {};
-  v8 c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
+  v8 c[MNISTC_CONV_MR][NV] = {};
   for (int64_t r = 0; r < R; ++r, a += MNISTC_CONV_MR) {
     const float* row = b + offsets[r];
-    const v8 b0 = load8(row), b1 = load8(row + 8);
-    v8 x = v8{} + a[0];
-    c00 += x * b0, c01 += x * b1;
-    x = v8{} + a[1];
-    c10 += x * b0, c11 += x * b1;
-    x = v8{} + a[2];
-    c20 += x * b0, c21 += x * b1;
-    x = v8{} + a[3];
-    c30 += x * b0, c31 += x * b1;
-    x = v8{} + a[4];
-    c40 += x * b0, c41 += x * b1;
-    x = v8{} + a[5];
-    c50 += x * b0, c51 += x * b1;
+    v8 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = load8(row + 8 * v);
+#pragma GCC unroll 6
+    for (int i = 0; i < MNISTC_CONV_MR; ++i) {
+      const v8 x = splat(a[i]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) c[i][v] += x * bv[v];
+    }
   }
-  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
-  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
-  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+  for (int i = 0; i < MNISTC_CONV_MR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = c[i][v];
 }
 
 }  // namespace
@@ -156,15 +152,20 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
         const float* group_input = padded + g * Cg * HP * WP;
         for (int64_t s = 0; s < segments; ++s) {
           const int64_t ow0 = s * NR;
-          v8 acc[MR][2];
-          conv_micro_kernel(a, group_input + oh * WP + ow0, offsets, R, acc);
           const int64_t columns = std::min(NR, OW - ow0);
+          v8 acc[MR][2];
+          if (columns > 8)
+            conv_micro_kernel<2>(a, group_input + oh * WP + ow0, offsets, R, acc);
+          else
+            conv_micro_kernel<1>(a, group_input + oh * WP + ow0, offsets, R, acc);
           for (int64_t i = 0; i < MR; ++i) {
             const int64_t k = panel * MR + i;
             if (k >= Kg) break;
             const int64_t channel = g * Kg + k;
             float values[NR];
-            std::memcpy(values, acc[i], sizeof values);
+            std::memcpy(values, acc[i],
+                        sizeof(float) * std::min<int64_t>(columns, 8) +
+                            (columns > 8 ? sizeof(float) * 8 : 0));
             const float b = bias ? bias[channel] : 0.0f;
             float* out = output + (channel * OH + oh) * OW + ow0;
             const float* res =
@@ -230,16 +231,38 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
 void mnistc_linear(const float* input, const float* weight, const float* bias,
                    float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation,
                    float alpha, float beta) {
+  // Four weight rows at a time, two vector accumulators each: eight independent FMA
+  // chains, and each input vector loaded once for four rows.
+  constexpr int64_t ROWS = 4;
+  const int64_t blocks = (OUT + ROWS - 1) / ROWS;
+  const int64_t vector_end = IN - IN % 16;
 #pragma omp parallel for collapse(2) schedule(static) if (IN * OUT > 32768)
   for (int64_t m = 0; m < M; ++m) {
-    for (int64_t o = 0; o < OUT; ++o) {
+    for (int64_t block = 0; block < blocks; ++block) {
       const float* x = input + m * IN;
-      const float* w = weight + o * IN;
-      float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-      for (int64_t i = 0; i < IN; ++i) acc += x[i] * w[i];
-      output[m * OUT + o] =
-          activate(acc + (bias ? bias[o] : 0.0f), activation, alpha, beta);
+      const int64_t o0 = block * ROWS;
+      const int64_t rows = std::min(ROWS, OUT - o0);
+      const float* w[ROWS];
+      for (int64_t r = 0; r < ROWS; ++r) w[r] = weight + (o0 + std::min(r, rows - 1)) * IN;
+      v8 acc[ROWS][2] = {};
+      for (int64_t i = 0; i < vector_end; i += 16) {
+        const v8 x0 = load8(x + i), x1 = load8(x + i + 8);
+#pragma GCC unroll 4
+        for (int64_t r = 0; r < ROWS; ++r) {
+          acc[r][0] += load8(w[r] + i) * x0;
+          acc[r][1] += load8(w[r] + i + 8) * x1;
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        float lanes[8];
+        std::memcpy(lanes, &acc[r][0], sizeof lanes);
+        float sum = 0.0f;
+        for (int l = 0; l < 8; ++l) sum += lanes[l] + acc[r][1][l];
+        for (int64_t i = vector_end; i < IN; ++i) sum += x[i] * w[r][i];
+        const int64_t o = o0 + r;
+        output[m * OUT + o] =
+            activate(sum + (bias ? bias[o] : 0.0f), activation, alpha, beta);
+      }
     }
   }
 }
@@ -251,6 +274,24 @@ void mnistc_max_pool2d(const float* input, float* output, int64_t C, int64_t H, 
 #pragma omp parallel for schedule(static) if (C * OH * OW > 4096)
   for (int64_t c = 0; c < C; ++c) {
     const float* in = input + c * H * W;
+    if (pad_h == 0 && pad_w == 0 && dilation_h == 1 && dilation_w == 1 &&
+        (OH - 1) * stride_h + KH <= H && (OW - 1) * stride_w + KW <= W) {
+      // Every window lies inside the input: no bounds checks.
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        float* out = output + (c * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow)
+          out[ow] = -std::numeric_limits<float>::infinity();
+        for (int64_t kh = 0; kh < KH; ++kh) {
+          const float* row = in + (oh * stride_h + kh) * W;
+          for (int64_t kw = 0; kw < KW; ++kw)
+            for (int64_t ow = 0; ow < OW; ++ow) {
+              const float v = row[ow * stride_w + kw];
+              out[ow] = (v > out[ow] || v != v) ? v : out[ow];
+            }
+        }
+      }
+      continue;
+    }
     for (int64_t oh = 0; oh < OH; ++oh) {
       for (int64_t ow = 0; ow < OW; ++ow) {
         float best = -std::numeric_limits<float>::infinity();
