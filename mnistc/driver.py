@@ -57,6 +57,8 @@ class CompileOptions:
     target_cpu: str = "native"
     keep_build: Path | None = None
     """Keep the build directory here (generated C++, IR after each stage, g++ commands)."""
+    shared: bool = False
+    """Build a shared library with the C ABI of kernels/model_api.hpp, not an executable."""
 
 
 @dataclass
@@ -196,7 +198,9 @@ def compile_model(
             debug=options.debug, target_cpu=options.target_cpu, kernel_dir=Path(options.kernel_dir)
         )
         try:
-            build_executable(build_dir / "model.cpp", Path(output), config, result.commands)
+            build_executable(
+                build_dir / "model.cpp", Path(output), config, result.commands, options.shared
+            )
         finally:
             (build_dir / "build.sh").write_text("\n".join(result.commands) + "\n")
             if options.keep_build:

@@ -19,6 +19,8 @@ from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
 
 KERNEL_SOURCES = ("kernels.cpp", "main.cpp")
+MAIN_OBJECT = "main.o"
+"""The executable's entry point; left out of shared libraries."""
 KERNEL_HEADERS = ("kernels.hpp", "model_api.hpp")
 
 
@@ -36,7 +38,7 @@ class BuildConfig:
     kernel_dir: Path = KERNEL_DIR
 
     def flags(self) -> list[str]:
-        common = ["-std=c++17", "-fopenmp", "-ffp-contract=fast", f"-I{self.kernel_dir}"]
+        common = ["-std=c++17", "-fopenmp", "-fPIC", "-ffp-contract=fast", f"-I{self.kernel_dir}"]
         if self.debug:
             return [
                 *common, "-O0", "-g", "-D_GLIBCXX_ASSERTIONS",
@@ -104,10 +106,14 @@ def kernel_objects(config: BuildConfig, log: list[str]) -> list[Path]:
 
 
 def build_executable(
-    source: Path, output: Path, config: BuildConfig, log: list[str]
+    source: Path, output: Path, config: BuildConfig, log: list[str], shared: bool = False
 ) -> None:
-    """Compile `source` (its weight file beside it) and link it into `output` atomically."""
+    """Compile `source` (its weight file beside it) and link it into `output` atomically:
+    an executable, or with `shared` a library exporting the C ABI of model_api.hpp (and
+    its header, `output` with suffix .h)."""
     objects = kernel_objects(config, log)
+    if shared:
+        objects = [o for o in objects if o.name != MAIN_OBJECT]
     build_dir = source.parent
     model_object = build_dir / "model.o"
     _run(
@@ -121,11 +127,16 @@ def build_executable(
     partial = Path(name)
     try:
         _run(
-            [config.compiler, *config.flags(), str(model_object), *map(str, objects), "-o", str(partial)],
+            [config.compiler, *config.flags(), *(["-shared"] if shared else []),
+             str(model_object), *map(str, objects), "-o", str(partial)],
             build_dir,
             log,
-        )
+        )  # fmt: skip
         partial.chmod(0o755)
+        if shared:
+            header = output.with_suffix(".h")
+            shutil.copyfile(config.kernel_dir / "model_api.hpp", header.with_name(f".{header.name}"))
+            os.replace(header.with_name(f".{header.name}"), header)
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)

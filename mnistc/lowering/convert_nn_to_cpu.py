@@ -25,6 +25,7 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     TensorType,
+    UnitAttr,
 )
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
@@ -38,6 +39,10 @@ ACTIVATION_CODES = {
     "tanh": 6, "hardswish": 7, "gelu": 8, "gelu_tanh": 9,
 }  # fmt: skip
 """Values of the MNISTC_ACTIVATION_* enum in kernels/kernels.hpp."""
+
+PARALLEL_SAMPLES = "cpu.parallel_samples"
+"""Marks the batch loop: its iterations share nothing but read-only weights, so a target
+may run them in parallel, each with its own arena."""
 
 BINARY_CODES = {nn.AddOp: 0, nn.MulOp: 1}
 """The `op` parameter of mnistc_binary."""
@@ -329,7 +334,8 @@ def lower_function(function: func.FuncOp) -> func.FuncOp:
     for op in source_block.ops:
         lowering.lower(op, returned)
     lowering.finish(returned)
-    top.insert(scf.ForOp(zero, batch, one, [], Region(loop_body)))
+    loop = top.insert(scf.ForOp(zero, batch, one, [], Region(loop_body)))
+    loop.attributes[PARALLEL_SAMPLES] = UnitAttr()
     top.insert(func.ReturnOp())
     return func.FuncOp(
         function.sym_name.data,

@@ -38,6 +38,7 @@ def _compile_options(args: argparse.Namespace):
         kernel_dir=Path(args.kernel_dir) if args.kernel_dir else CompileOptions.kernel_dir,
         target_cpu=args.target_cpu,
         keep_build=_keep_build_dir(args),
+        shared=getattr(args, "shared", False),
     )
 
 
@@ -130,6 +131,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from mnistc.bench import run_bench
+
+    run_bench(Path(args.model) if args.model else None, rounds=args.rounds)
+    return 0
+
+
 def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help="TorchScript file (default: the bundled MNIST CNN)")
     parser.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
@@ -154,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser("compile", help="compile a model into an executable")
     _add_compile_arguments(compile_)
-    compile_.add_argument("-o", "--output", help="the executable to write")
+    compile_.add_argument("-o", "--output", help="the executable (or library) to write")
+    compile_.add_argument("--shared", action="store_true",
+                          help="build a shared library exporting mnistc_model_run (C ABI, "
+                               "header written beside it as OUT with suffix .h)")
     compile_.add_argument("--emit", choices=("nn", "loops", "cpp"),
                           help="stop after this stage and print it (to -o if given)")
     compile_.set_defaults(run=cmd_compile)
@@ -174,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", default="model.pt")
     export.add_argument("--untrained", action="store_true", help="freshly initialised weights")
     export.set_defaults(run=cmd_export_model)
+
+    bench = commands.add_parser(
+        "bench", help="time the compiled model against ONNX Runtime and PyTorch (by hand)"
+    )
+    bench.add_argument("model", nargs="?", help="TorchScript file (default: the bundled model)")
+    bench.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds")
+    bench.set_defaults(run=cmd_bench)
 
     train = commands.add_parser("train", help="train the default model on MNIST images 0-7999")
     train.add_argument("--data", required=True, help="directory with MNIST's idx files")

@@ -1,0 +1,222 @@
+"""`mnistc bench`: the compiled model against ONNX Runtime and PyTorch, side by side.
+
+Everything is measured in one run on the same machine, interleaved round by round so
+that load from elsewhere hits every engine alike: latency at batch 1 and 64 with one
+and two threads (medians), cold start of a whole process on one image, compile time,
+and the executable's peak memory. Run by hand; never part of the test suite.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnistc.errors import MnistcError
+
+CONFIGS = ((1, 1), (1, 2), (64, 1), (64, 2))
+"""(batch, threads) pairs measured."""
+
+
+def _per_call_us(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def interleaved_medians(engines: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, float]:
+    """Median over rounds of the mean time per call, engines taking turns each round."""
+    for fn in engines.values():
+        fn()  # warm-up: thread pools, caches, lazy initialisation
+    samples: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, fn in engines.items():
+            samples[name].append(_per_call_us(fn, calls))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+@dataclass
+class Engines:
+    """The three ways to run the model, with a knob for their thread counts."""
+
+    compiled: object
+    ort_path: Path | None
+    torch_model: object
+    torch_label: str
+
+    def runners(self, inputs: np.ndarray, threads: int) -> dict[str, Callable[[], object]]:
+        import torch
+
+        self.compiled.set_num_threads(threads)
+        torch.set_num_threads(threads)
+        tensor = torch.from_numpy(inputs)
+
+        def run_torch():
+            with torch.no_grad():
+                return self.torch_model(tensor)
+
+        runners = {"mnistc": lambda: self.compiled(inputs)}
+        if self.ort_path is not None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(
+                str(self.ort_path), options, providers=["CPUExecutionProvider"]
+            )
+            name = session.get_inputs()[0].name
+            runners["onnxruntime"] = lambda: session.run(None, {name: inputs})
+        runners[self.torch_label] = run_torch
+        return runners
+
+
+def _export_onnx(torch_model, sample_shape, path: Path) -> Path | None:
+    try:
+        import onnxruntime  # noqa: F401
+        import torch
+    except ImportError:
+        return None
+    torch.onnx.export(
+        torch_model, (torch.zeros(1, *sample_shape),), str(path), dynamo=False,
+        input_names=["input"], output_names=["output"],
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+    )  # fmt: skip
+    return path
+
+
+def _median_wall_ms(command: list[str], runs: int, env=None) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def _peak_rss_mb(command: list[str]) -> float | None:
+    if not shutil.which("time") and not Path("/usr/bin/time").exists():
+        return None
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True)
+    try:
+        return int(result.stderr.strip().splitlines()[-1]) / 1024
+    except (ValueError, IndexError):
+        return None
+
+
+def machine() -> str:
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def run_bench(model_path: Path | None, rounds: int = 15, log=print) -> None:
+    import torch
+
+    from mnistc.driver import CompileOptions, compile_model
+    from mnistc.importers.torchscript import load_torchscript, sample_shape_of
+    from mnistc.models.mnist_cnn import BUNDLED_MODEL, MnistCNN
+    from mnistc.runtime import CompiledModel
+
+    model_path = Path(model_path or BUNDLED_MODEL)
+    scripted, recorded = load_torchscript(model_path)
+    shape = sample_shape_of(recorded, None)
+    if model_path == BUNDLED_MODEL:
+        torch_model, label = MnistCNN(), "torch eager"
+        torch_model.load_state_dict(scripted.state_dict())
+        torch_model.eval()
+    else:
+        torch_model, label = scripted, "torchscript"
+    log(f"machine: {machine()}")
+    log(f"model: {model_path.name}, sample {'x'.join(map(str, shape))}")
+
+    with tempfile.TemporaryDirectory(prefix="mnistc-bench-") as scratch:
+        scratch = Path(scratch)
+        compile_model(model_path, scratch / "libmodel.so", CompileOptions(shared=True))
+        compile_model(model_path, scratch / "model", CompileOptions())
+        onnx_path = _export_onnx(torch_model, shape, scratch / "model.onnx")
+        if onnx_path is None:
+            log("onnxruntime not installed (pip install 'mnistc[bench]'): skipping it")
+        engines = Engines(CompiledModel(scratch / "libmodel.so"), onnx_path, torch_model, label)
+        _latency_table(engines, shape, rounds, log)
+        _process_figures(model_path, scratch, shape, onnx_path, log)
+
+
+def _latency_table(engines: Engines, shape, rounds: int, log) -> None:
+    rng = np.random.default_rng(0)
+    log("\nlatency per inference, median of interleaved rounds (us; ratio = other / mnistc):")
+    header = None
+    for batch, threads in CONFIGS:
+        inputs = rng.random((batch, *shape), dtype=np.float32)
+        runners = engines.runners(inputs, threads)
+        expected = np.asarray(runners[engines.torch_label]()).reshape(batch, -1)
+        actual = engines.compiled(inputs)
+        if not np.all(np.abs(actual - expected) <= 1e-4 + 1e-4 * np.abs(expected)):
+            raise MnistcError("the compiled model disagrees with PyTorch; not benchmarking it")
+        calls = max(1, 200 // batch)
+        medians = interleaved_medians(runners, rounds, calls)
+        others = [n for n in medians if n != "mnistc"]
+        if header is None:
+            header = f"{'batch':>5} {'threads':>7} {'mnistc':>10}" + "".join(
+                f" {n:>12} {'ratio':>6}" for n in others
+            )
+            log(header)
+        row = f"{batch:>5} {threads:>7} {medians['mnistc']:>10.1f}"
+        for name in others:
+            row += f" {medians[name]:>12.1f} {medians[name] / medians['mnistc']:>6.2f}"
+        log(row + f"   ({medians['mnistc'] / batch:.1f} us/image)")
+
+
+def _process_figures(model_path: Path, scratch: Path, shape, onnx_path, log) -> None:
+    image = scratch / "image.bin"
+    np.random.default_rng(1).random(shape, dtype=np.float32).tofile(image)
+    batch = scratch / "batch64.bin"
+    np.random.default_rng(2).random((64, *shape), dtype=np.float32).tofile(batch)
+    exe = str(scratch / "model")
+    log("\nwhole process on one image, cold (median wall time):")
+    log(f"  mnistc executable        {_median_wall_ms([exe, str(image), str(scratch / 'o.bin')], 21):8.1f} ms")
+    python = sys.executable
+    if onnx_path is not None:
+        ort_script = (
+            "import numpy as np, onnxruntime as ort; "
+            f"s = ort.InferenceSession({str(onnx_path)!r}, providers=['CPUExecutionProvider']); "
+            f"s.run(None, {{'input': np.fromfile({str(image)!r}, np.float32).reshape(1, {', '.join(map(str, shape))})}})"
+        )
+        log(f"  python + onnxruntime     {_median_wall_ms([python, '-c', ort_script], 5):8.1f} ms")
+    ts_script = (
+        "import numpy as np, torch; "
+        f"m = torch.jit.load({str(model_path)!r}); "
+        f"m(torch.from_numpy(np.fromfile({str(image)!r}, np.float32).reshape(1, {', '.join(map(str, shape))})))"
+    )
+    log(f"  python + torchscript     {_median_wall_ms([python, '-c', ts_script], 3):8.1f} ms")
+
+    mnistc = [python, "-m", "mnistc.tools.mnistc", "compile", str(model_path), "-o", str(scratch / "m2")]
+    cold_env = {**os.environ, "MNISTC_CACHE_DIR": str(scratch / "fresh-cache")}
+    cold = _median_wall_ms(mnistc, 1, cold_env)
+    warm = _median_wall_ms(mnistc, 3)
+    import_torch = _median_wall_ms([python, "-c", "import torch"], 3)
+    log(f"\nmnistc compile: {warm / 1e3:.2f} s with the kernel cache warm, {cold / 1e3:.2f} s cold "
+        f"(of which importing torch: {import_torch / 1e3:.2f} s)")  # fmt: skip
+
+    for name, data in (("1 image", image), ("64 images", batch)):
+        peak = _peak_rss_mb([exe, str(data), str(scratch / "o.bin")])
+        if peak is not None:
+            log(f"peak memory of the executable on {name}: {peak:.1f} MB (max RSS)")
+    log(f"executable size: {Path(exe).stat().st_size / 1e6:.1f} MB")

@@ -1,0 +1,59 @@
+"""Calling a compiled model in process: `mnistc compile --shared -o libmodel.so`, then
+
+    model = CompiledModel("libmodel.so")
+    logits = model(images)          # float32 [N, C, H, W] (or [C, H, W]) → [N, outputs]
+
+Threads follow OMP_NUM_THREADS, or `model.set_num_threads(n)`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+from mnistc.errors import MnistcError
+
+_FLOATS = ctypes.POINTER(ctypes.c_float)
+
+
+class CompiledModel:
+    """A shared library built by `mnistc compile --shared`, callable on NumPy arrays."""
+
+    def __init__(self, path: str | Path):
+        try:
+            self._lib = ctypes.CDLL(str(Path(path).resolve()))
+            run = self._lib.mnistc_model_run
+        except (OSError, AttributeError) as e:
+            raise MnistcError(f"{path}: not a library built by `mnistc compile --shared`: {e}") from None
+        run.argtypes = [_FLOATS, _FLOATS, ctypes.c_int64]
+        run.restype = ctypes.c_int
+        for name in ("mnistc_model_input_size", "mnistc_model_output_size"):
+            getattr(self._lib, name).restype = ctypes.c_int64
+        self._lib.mnistc_model_input_shape.restype = ctypes.c_char_p
+        self.input_size = int(self._lib.mnistc_model_input_size())
+        self.output_size = int(self._lib.mnistc_model_output_size())
+        self.input_shape = tuple(
+            int(d) for d in self._lib.mnistc_model_input_shape().decode().split("x")
+        )
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+        if inputs.size == 0 or inputs.size % self.input_size:
+            raise MnistcError(
+                f"input of shape {inputs.shape} is not a whole number of "
+                f"{'x'.join(map(str, self.input_shape))} samples"
+            )
+        batch = inputs.size // self.input_size
+        output = np.empty((batch, self.output_size), dtype=np.float32)
+        status = self._lib.mnistc_model_run(
+            inputs.ctypes.data_as(_FLOATS), output.ctypes.data_as(_FLOATS), batch
+        )
+        if status != 0:
+            raise MnistcError(f"the model failed (status {status})")
+        return output
+
+    def set_num_threads(self, threads: int) -> None:
+        """OpenMP's thread count for this process (the library's libgomp)."""
+        self._lib.omp_set_num_threads(ctypes.c_int(threads))
