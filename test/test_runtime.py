@@ -1,0 +1,111 @@
+"""The shared library and its Python wrapper, the executable's --bench, --target-cpu."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import assert_matches_torch, save_scripted
+from models import build
+
+from mnistc.driver import CompileOptions, compile_model
+from mnistc.errors import MnistcError
+from mnistc.models.mnist_cnn import BUNDLED_MODEL
+from mnistc.runtime import CompiledModel
+from mnistc.verify import run_executable
+
+
+def torch_outputs(path, inputs):
+    with torch.no_grad():
+        return torch.jit.load(str(path))(torch.from_numpy(inputs)).numpy()
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lib") / "libmnist.so"
+    compile_model(BUNDLED_MODEL, path, CompileOptions(shared=True))
+    return path
+
+
+def test_shared_library_and_header(library):
+    header = library.with_suffix(".h").read_text()
+    assert "int mnistc_model_run(const float* input, float* output, int64_t batch);" in header
+    model = CompiledModel(library)
+    assert (model.input_size, model.output_size, model.input_shape) == (784, 10, (1, 28, 28))
+    inputs = np.random.default_rng(0).random((9, 1, 28, 28), dtype=np.float32)
+    expected = torch_outputs(BUNDLED_MODEL, inputs)
+    for threads in (1, 2):
+        model.set_num_threads(threads)
+        assert_matches_torch(model(inputs), expected)
+        assert_matches_torch(model(inputs[0]), expected[:1])
+
+
+def test_library_rejects_wrong_sizes(library):
+    with pytest.raises(MnistcError, match="not a whole number of 1x28x28 samples"):
+        CompiledModel(library)(np.zeros(783, np.float32))
+
+
+def test_not_a_library(tmp_path):
+    (tmp_path / "x.so").write_bytes(b"nope")
+    with pytest.raises(MnistcError, match="not a library built by"):
+        CompiledModel(tmp_path / "x.so")
+
+
+def test_library_from_c(library, tmp_path):
+    """The header and the library are enough for a C program."""
+    source = tmp_path / "use.c"
+    source.write_text(
+        '#include <stdio.h>\n#include "libmnist.h"\n'
+        "int main(void) { float in[784] = {0}, out[10];\n"
+        "  if (mnistc_model_run(in, out, 1)) return 1;\n"
+        '  printf("%lld %lld %s\\n", (long long)mnistc_model_input_size(),\n'
+        "         (long long)mnistc_model_output_size(), mnistc_model_input_shape());\n"
+        "  return mnistc_model_run(in, out, -1) == 0; }\n"
+    )
+    subprocess.run(
+        ["gcc", str(source), f"-I{library.parent}", str(library), f"-Wl,-rpath,{library.parent}",
+         "-o", str(tmp_path / "use")], check=True,
+    )  # fmt: skip
+    result = subprocess.run([str(tmp_path / "use")], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "784 10 1x28x28"
+
+
+def test_executable_bench(tmp_path):
+    exe = tmp_path / "model"
+    compile_model(BUNDLED_MODEL, exe, CompileOptions())
+    np.zeros((3, 1, 28, 28), np.float32).tofile(tmp_path / "in.bin")
+    result = subprocess.run([str(exe), "--bench", "5", str(tmp_path / "in.bin")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("batch 3, 5 runs: median ") and "p90" in result.stdout
+    bad = subprocess.run([str(exe), "--bench", "zero", str(tmp_path / "in.bin")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "positive count" in bad.stderr
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_batch_threading_strategies_agree(tmp_path, threads):
+    """Batches large enough run one sample per thread, each with its own arena."""
+    model, shape = build("residual")
+    path = save_scripted(model, tmp_path / "r.pt")
+    exe = tmp_path / "model"
+    compile_model(path, exe, CompileOptions(sample_shape=shape))
+    inputs = np.random.default_rng(3).standard_normal((40, *shape), dtype=np.float32)
+    env = {**os.environ, "OMP_NUM_THREADS": threads}
+    (tmp_path / "in.bin").write_bytes(inputs.tobytes())
+    subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True, env=env)
+    actual = np.fromfile(tmp_path / "out.bin", np.float32).reshape(40, -1)
+    assert_matches_torch(actual, torch_outputs(path, inputs))
+
+
+def test_target_cpu_baseline_x86_64(tmp_path):
+    """--target-cpu x86-64 (no AVX): the same kernels, portable vector code, same results."""
+    model, shape = build("conv_bn")
+    path = save_scripted(model, tmp_path / "m.pt")
+    exe = tmp_path / "model"
+    result = compile_model(path, exe, CompileOptions(sample_shape=shape, target_cpu="x86-64"))
+    assert any("-march=x86-64" in c for c in result.commands)
+    inputs = np.random.default_rng(4).standard_normal((5, *shape), dtype=np.float32)
+    assert_matches_torch(run_executable(exe, inputs), torch_outputs(path, inputs))
