@@ -53,7 +53,7 @@ class PackStrideOneConv(RewritePattern):
             MemRefType(f32, [packed.size]),
         )
         packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
-        rewriter.insert_op(packed_op, InsertPoint.before(weight))
+        rewriter.insert(packed_op, InsertPoint.before(weight))
         inputs = [op.inputs[0], packed_op.result, *op.inputs[2:]]
         new_params = params[: CONV_STRIDE.start] + params[CONV_STRIDE.stop :]
         fparams = op.fparams.get_values() if op.fparams else ()

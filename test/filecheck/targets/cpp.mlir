@@ -18,12 +18,12 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 
 // CHECK:       #include "kernels.hpp"
 // CHECK:       ".incbin \"w.bin\"\n"
-// CHECK:       alignas(64) static unsigned char arena[448];
+// CHECK:       alignas(64) static thread_local unsigned char arena[448];
 // CHECK:       static void forward(const float* input, float* output, int64_t batch) {
 // CHECK:         const float* [[W:[a-z_]+]] = reinterpret_cast<const float*>(mnistc_weights + 0);
 // CHECK:         const float* [[FW:[a-z_]+]] = reinterpret_cast<const float*>(mnistc_weights + 128);
 // CHECK:         const float* [[FB:[a-z_]+]] = reinterpret_cast<const float*>(mnistc_weights + 448);
-// CHECK:         for (int64_t n = c0; n < batch; n += c1) {
+// CHECK:         auto sample = [&](int64_t n) {
 // CHECK-NEXT:      auto* x = input + n * 36;
 // CHECK-NEXT:      auto* y = output + n * 4;
 // CHECK-NEXT:      float* [[B0:[a-z_0-9]+]] = reinterpret_cast<float*>(arena + 0);
@@ -33,6 +33,13 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK-NEXT:      float* [[B2:[a-z_0-9]+]] = reinterpret_cast<float*>(arena + 0);
 // CHECK-NEXT:      mnistc_linear([[B1]], [[FW]], [[FB]], [[B2]], 1, 18, 4, 0, 0.0f, 0.0f);
 // CHECK-NEXT:      mnistc_log_softmax([[B2]], y, 1, 4, 1);
+// CHECK-NEXT:    };
+// The batch loop: one sample per thread when there are enough samples.
+// CHECK-NEXT:    if (batch - c0 >= 2 * omp_get_max_threads()) {
+// CHECK-NEXT:    #pragma omp parallel for schedule(dynamic)
+// CHECK-NEXT:      for (int64_t n = c0; n < batch; n += c1) sample(n);
+// CHECK-NEXT:    } else {
+// CHECK-NEXT:      for (int64_t n = c0; n < batch; n += c1) sample(n);
 // CHECK-NEXT:    }
 // CHECK-NEXT:  }
 // CHECK:       extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {
@@ -42,7 +49,7 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 
 // Without a memory plan every buffer has its own static storage.
 // UNPLANNED-NOT:  arena[
-// UNPLANNED:      alignas(64) static float [[B0:[a-z_0-9]+]][72];
-// UNPLANNED:      alignas(64) static float [[B1:[a-z_0-9]+]][18];
+// UNPLANNED:      alignas(64) static thread_local float [[B0:[a-z_0-9]+]][72];
+// UNPLANNED:      alignas(64) static thread_local float [[B1:[a-z_0-9]+]][18];
 
 // WEIGHTS: ".incbin \"other.bin\"\n"

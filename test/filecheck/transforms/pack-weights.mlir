@@ -1,0 +1,28 @@
+// The weight file holds a [2,1,1,1] conv weight [1, 2] at offset 0.
+// RUN: rm -rf %t && mkdir -p %t && cd %t
+// RUN: %python -c "import numpy as np; np.array([1, 2], '<f4').tofile('p.weights.bin')"
+// RUN: mnistc-opt %s -p pack-weights | filecheck %s
+// RUN: %python -c "import numpy as np; print(np.fromfile('p.weights.bin', '<f4')[16:22])" | filecheck %s --check-prefix=DATA
+
+// Stride 1: the packed kernel, its weight padded to MR = 6 channels, strides dropped
+// from the params. Stride 2 keeps the general kernel.
+// CHECK:      %[[P:.*]] = cpu.weight "w|packed" offset 64 : memref<6xf32>
+// CHECK:      cpu.call @conv2d_packed(%{{.*}}, %[[P]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params [1, 3, 3, 2, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0] fparams [0.000000e+00, 0.000000e+00]
+// CHECK:      cpu.call @conv2d(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) params [1, 3, 3, 2, 2, 2, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0]
+// DATA: [1. 2. 0. 0. 0. 0.]
+
+builtin.module attributes {nn.weights_file = "p.weights.bin"} {
+  func.func @forward(%input: memref<?x1x3x3xf32>, %output: memref<?x2x3x3xf32>) {
+    %c0 = arith.constant 0 : index
+    %w = cpu.weight "w" offset 0 : memref<2x1x1x1xf32>
+    %x = cpu.sample %input[%c0] : memref<?x1x3x3xf32> -> memref<1x1x3x3xf32>
+    %y = cpu.sample %output[%c0] : memref<?x2x3x3xf32> -> memref<1x2x3x3xf32>
+    %b = cpu.null : memref<2xf32>
+    %r = cpu.null : memref<1x2x3x3xf32>
+    cpu.call @conv2d(%x, %w, %b, %r) outs(%y) params [1, 3, 3, 2, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0] fparams [0.0, 0.0] : (memref<1x1x3x3xf32>, memref<2x1x1x1xf32>, memref<2xf32>, memref<1x2x3x3xf32>) -> (memref<1x2x3x3xf32>)
+    %t = memref.alloc() : memref<1x2x2x2xf32>
+    %r2 = cpu.null : memref<1x2x2x2xf32>
+    cpu.call @conv2d(%x, %w, %b, %r2) outs(%t) params [1, 3, 3, 2, 2, 2, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0] fparams [0.0, 0.0] : (memref<1x1x3x3xf32>, memref<2x1x1x1xf32>, memref<2xf32>, memref<1x2x2x2xf32>) -> (memref<1x2x2x2xf32>)
+    func.return
+  }
+}
