@@ -1,4 +1,5 @@
-// Reference-quality OpenMP kernels; see kernels.hpp for the contracts.
+// The OpenMP kernels: general ones for every shape, fast paths chosen by the compiler
+// (conv2d_packed). See kernels.hpp for the contracts.
 #include "kernels.hpp"
 
 #include <algorithm>

@@ -85,7 +85,7 @@ def test_broken_kernel_dir_reports_compiler_error(tmp_path):
 
 @pytest.mark.parametrize(
     "stage,marker",
-    [("nn", "nn.conv2d"), ("loops", "cpu.call @conv2d"), ("cpp", "mnistc_conv2d(")],
+    [("nn", "nn.conv2d"), ("loops", "cpu.call @conv2d"), ("cpp", "mnistc_conv2d_packed(")],
 )
 def test_emit_stages(stage, marker):
     result = mnistc("compile", "--emit", stage)
@@ -156,7 +156,7 @@ def test_verify_fails_when_kernels_are_wrong(tmp_path):
     for source in KERNEL_DIR.iterdir():
         if source.suffix in (".cpp", ".hpp"):
             (kernels / source.name).write_text(source.read_text())
-    broken = (kernels / "kernels.cpp").read_text().replace("acc + (bias ? bias[o] : 0.0f)", "acc")
+    broken = (kernels / "kernels.cpp").read_text().replace("sum + (bias ? bias[o] : 0.0f)", "sum")
     assert broken != (kernels / "kernels.cpp").read_text()
     (kernels / "kernels.cpp").write_text(broken)
     result = mnistc("verify", "--batches", "1", "--kernel-dir", kernels)
