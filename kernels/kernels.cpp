@@ -95,17 +95,17 @@ float* scratch(std::size_t floats) {
 // acc[i][v] = sum_r a[r][i] * b[offsets[r] + 8v], for MR rows and NV vectors of 8 columns.
 template <int NV>
 inline void conv_micro_kernel(const float* a, const float* b, const int64_t* offsets,
-                              int64_t R, v8 acc[MNISTC_CONV_MR][2]) {
+                              int64_t R, v8 acc[MNISTC_CONV_MR][MNISTC_CONV_NR / 8]) {
   v8 c[MNISTC_CONV_MR][NV] = {};
   for (int64_t r = 0; r < R; ++r, a += MNISTC_CONV_MR) {
     const float* row = b + offsets[r];
     v8 bv[NV];
-#pragma GCC unroll 2
+#pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) bv[v] = load8(row + 8 * v);
-#pragma GCC unroll 6
+#pragma GCC unroll 4
     for (int i = 0; i < MNISTC_CONV_MR; ++i) {
       const v8 x = splat(a[i]);
-#pragma GCC unroll 2
+#pragma GCC unroll 3
       for (int v = 0; v < NV; ++v) c[i][v] += x * bv[v];
     }
   }
@@ -154,26 +154,28 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
         for (int64_t s = 0; s < segments; ++s) {
           const int64_t ow0 = s * NR;
           const int64_t columns = std::min(NR, OW - ow0);
-          v8 acc[MR][2];
-          if (columns > 8)
-            conv_micro_kernel<2>(a, group_input + oh * WP + ow0, offsets, R, acc);
+          v8 acc[MR][NR / 8];
+          const float* b = group_input + oh * WP + ow0;
+          if (columns > 16)
+            conv_micro_kernel<3>(a, b, offsets, R, acc);
+          else if (columns > 8)
+            conv_micro_kernel<2>(a, b, offsets, R, acc);
           else
-            conv_micro_kernel<1>(a, group_input + oh * WP + ow0, offsets, R, acc);
+            conv_micro_kernel<1>(a, b, offsets, R, acc);
           for (int64_t i = 0; i < MR; ++i) {
             const int64_t k = panel * MR + i;
             if (k >= Kg) break;
             const int64_t channel = g * Kg + k;
             float values[NR];
-            std::memcpy(values, acc[i],
-                        sizeof(float) * std::min<int64_t>(columns, 8) +
-                            (columns > 8 ? sizeof(float) * 8 : 0));
+            std::memcpy(values, acc[i], sizeof(float) * columns);
             const float b = bias ? bias[channel] : 0.0f;
             float* out = output + (channel * OH + oh) * OW + ow0;
-            const float* res =
-                residual ? residual + (channel * OH + oh) * OW + ow0 : nullptr;
-            for (int64_t j = 0; j < columns; ++j)
-              out[j] =
-                  activate(values[j] + b + (res ? res[j] : 0.0f), activation, alpha, beta);
+            for (int64_t j = 0; j < columns; ++j) out[j] = values[j] + b;
+            if (residual) {
+              const float* res = residual + (channel * OH + oh) * OW + ow0;
+              for (int64_t j = 0; j < columns; ++j) out[j] += res[j];
+            }
+            activate_all(out, columns, activation, alpha, beta);
           }
         }
       }

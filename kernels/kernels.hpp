@@ -44,8 +44,8 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
 // `packed_weight` is the weight pre-packed at compile time (mnistc/lowering/packing.py):
 // [groups][ceil(K/groups / MR)][C/groups * KH * KW][MR], zero-filled past the last channel.
 // Other arguments as mnistc_conv2d.
-#define MNISTC_CONV_MR 6
-#define MNISTC_CONV_NR 16
+#define MNISTC_CONV_MR 4
+#define MNISTC_CONV_NR 24
 void mnistc_conv2d_packed(const float* input, const float* packed_weight, const float* bias,
                           const float* residual, float* output, int64_t C, int64_t H,
                           int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH, int64_t KW,

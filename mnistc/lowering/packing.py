@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-CONV_MR = 6
+CONV_MR = 4
 """Output channels per register tile of mnistc_conv2d_packed (MNISTC_CONV_MR)."""
 
 
