@@ -534,46 +534,43 @@ class HardtanhOp(ActivationOp):
             raise VerifyException("hardtanh min must not exceed max")
 
 
+class OneParameterActivationOp(ActivationOp):
+    """Base of activations with one float parameter, a property named by `PARAMETER`."""
+
+    PARAMETER: ClassVar[str]
+
+    def __init__(self, input: SSAValue, value: float):
+        IRDLOperation.__init__(
+            self,
+            operands=[input],
+            result_types=[input.type],
+            properties={self.PARAMETER: FloatAttr(value, f64)},
+        )
+
+    def activation(self) -> Activation:
+        return Activation(self.name.removeprefix("nn."), (_float_param(self, self.PARAMETER),))
+
+
 @irdl_op_definition
-class LeakyReluOp(ActivationOp):
+class LeakyReluOp(OneParameterActivationOp):
     """x if x >= 0 else slope * x."""
 
     name = "nn.leaky_relu"
+    PARAMETER: ClassVar[str] = "slope"
 
     slope = prop_def(FloatAttr[Float64Type])
     assembly_format = "$input `slope` $slope attr-dict `:` type($input)"
 
-    def __init__(self, input: SSAValue, slope: float):
-        IRDLOperation.__init__(
-            self,
-            operands=[input],
-            result_types=[input.type],
-            properties={"slope": FloatAttr(slope, f64)},
-        )
-
-    def activation(self) -> Activation:
-        return Activation("leaky_relu", (_float_param(self, "slope"),))
-
 
 @irdl_op_definition
-class EluOp(ActivationOp):
+class EluOp(OneParameterActivationOp):
     """x if x > 0 else alpha * (exp(x) - 1)."""
 
     name = "nn.elu"
+    PARAMETER: ClassVar[str] = "alpha"
 
     alpha = prop_def(FloatAttr[Float64Type])
     assembly_format = "$input `alpha` $alpha attr-dict `:` type($input)"
-
-    def __init__(self, input: SSAValue, alpha: float):
-        IRDLOperation.__init__(
-            self,
-            operands=[input],
-            result_types=[input.type],
-            properties={"alpha": FloatAttr(alpha, f64)},
-        )
-
-    def activation(self) -> Activation:
-        return Activation("elu", (_float_param(self, "alpha"),))
 
 
 @irdl_op_definition

@@ -69,7 +69,8 @@ def test_failed_compile_keeps_previous_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_broken_kernel_dir_reports_compiler_error(tmp_path):
+def copy_of_kernels(tmp_path):
+    """A writable copy of the kernel directory, for --kernel-dir."""
     from mnistc.kernels import KERNEL_DIR
 
     kernels = tmp_path / "kernels"
@@ -77,6 +78,11 @@ def test_broken_kernel_dir_reports_compiler_error(tmp_path):
     for source in KERNEL_DIR.iterdir():
         if source.suffix in (".cpp", ".hpp"):
             (kernels / source.name).write_text(source.read_text())
+    return kernels
+
+
+def test_broken_kernel_dir_reports_compiler_error(tmp_path):
+    kernels = copy_of_kernels(tmp_path)
     (kernels / "kernels.cpp").write_text("this is not C++\n")
     result = mnistc("compile", "--kernel-dir", kernels, "-o", tmp_path / "out")
     assert_clean_failure(result, "'g++' failed")
@@ -149,13 +155,7 @@ def test_verify_passes_on_default_model():
 
 def test_verify_fails_when_kernels_are_wrong(tmp_path):
     """A kernel that computes the wrong thing makes `mnistc verify` exit non-zero."""
-    from mnistc.kernels import KERNEL_DIR
-
-    kernels = tmp_path / "kernels"
-    kernels.mkdir()
-    for source in KERNEL_DIR.iterdir():
-        if source.suffix in (".cpp", ".hpp"):
-            (kernels / source.name).write_text(source.read_text())
+    kernels = copy_of_kernels(tmp_path)
     broken = (kernels / "kernels.cpp").read_text().replace("sum + (bias ? bias[o] : 0.0f)", "sum")
     assert broken != (kernels / "kernels.cpp").read_text()
     (kernels / "kernels.cpp").write_text(broken)

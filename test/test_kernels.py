@@ -91,10 +91,8 @@ def activation_args(kind, params):
     return [ACTIVATION_CODES[kind]], [*params, 0.0, 0.0][:2]
 
 
-@pytest.mark.parametrize("case", list(conv_cases()), ids=str)
-@pytest.mark.parametrize("with_bias", [True, False])
-@pytest.mark.parametrize("with_residual", [False, True])
-def test_conv2d(kernels, case, with_bias, with_residual):
+def conv_problem(case: dict, with_bias: bool, with_residual: bool):
+    """Random input, weight, optional bias and residual, and PyTorch's result."""
     rng = np.random.default_rng(RNG_SEED)
     c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
     x = rng.standard_normal((1, c, h, w), dtype=np.float32)
@@ -103,12 +101,21 @@ def test_conv2d(kernels, case, with_bias, with_residual):
     expected = F.conv2d(
         torch.from_numpy(x), torch.from_numpy(weight),
         None if bias is None else torch.from_numpy(bias),
-        case["stride"], case["pad"], case["dil"], groups,
+        case.get("stride", 1), case["pad"], case["dil"], groups,
     )  # fmt: skip
     residual = None
     if with_residual:
         residual = rng.standard_normal(expected.shape, dtype=np.float32)
         expected = expected + torch.from_numpy(residual)
+    return x, weight, bias, residual, expected
+
+
+@pytest.mark.parametrize("case", list(conv_cases()), ids=str)
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("with_residual", [False, True])
+def test_conv2d(kernels, case, with_bias, with_residual):
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
+    c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
     for (kind, params), reference in ACTIVATIONS.items():
         _, _, oh, ow = expected.shape
         out = np.full(expected.shape, np.nan, dtype=np.float32)
@@ -295,18 +302,8 @@ def test_conv2d_packed(kernels, case, with_bias, with_residual):
     """The stride-1 fast path, with weights packed as the compiler packs them."""
     from mnistc.lowering.packing import pack_conv_weight
 
-    rng = np.random.default_rng(RNG_SEED)
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
     c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
-    x = rng.standard_normal((1, c, h, w), dtype=np.float32)
-    weight = rng.standard_normal((k, c // groups, case["kh"], case["kw"]), dtype=np.float32)
-    bias = rng.standard_normal(k, dtype=np.float32) if with_bias else None
-    expected = F.conv2d(
-        torch.from_numpy(x), torch.from_numpy(weight),
-        None if bias is None else torch.from_numpy(bias), 1, case["pad"], case["dil"], groups,
-    )  # fmt: skip
-    residual = rng.standard_normal(expected.shape, dtype=np.float32) if with_residual else None
-    if residual is not None:
-        expected = expected + torch.from_numpy(residual)
     packed = pack_conv_weight(weight, groups)
     for (kind, params), reference in ACTIVATIONS.items():
         _, _, oh, ow = expected.shape
