@@ -17,7 +17,6 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
-from xdsl.interpreters.func import FuncFunctions
 
 from mnistc import weights as weight_files
 from mnistc.dialects import nn
@@ -299,6 +298,8 @@ def run_function(
     entry: str = "forward",
 ) -> np.ndarray:  # fmt: skip
     """Run an `nn`-level function on one sample ([1, C, H, W]); return its result."""
+    from xdsl.interpreters.func import FuncFunctions  # the package imports every dialect's
+
     interpreter = Interpreter(module)
     interpreter.register_implementations(FuncFunctions())
     interpreter.register_implementations(NNFunctions(weights or weight_files.load(module)))
