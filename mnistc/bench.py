@@ -128,8 +128,6 @@ def machine() -> str:
 
 
 def run_bench(model_path: Path | None, rounds: int = 15, log=print) -> None:
-    import torch
-
     from mnistc.driver import CompileOptions, compile_model
     from mnistc.importers.torchscript import load_torchscript, sample_shape_of
     from mnistc.models.mnist_cnn import BUNDLED_MODEL, MnistCNN

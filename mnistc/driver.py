@@ -22,10 +22,10 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import PassPipeline
 from xdsl.printer import Printer
 
+from mnistc import weights
 from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
-from mnistc import weights
 from mnistc.importers.torchscript import import_torchscript
 from mnistc.kernels import KERNEL_DIR
 from mnistc.registry import all_passes
@@ -40,12 +40,11 @@ OPTIMISATION_PIPELINE = (
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"
-MEMORY_PIPELINE = "pack-weights,plan-memory"
+CPU_OPTIMISATION_PIPELINE = "pack-weights,plan-memory"
 """Fast kernels with pre-packed weights, and the static arena; skipped by -O0, which keeps
 the general kernels and gives every buffer its own storage."""
 
 WEIGHTS_FILE = "weights.bin"
-STAGES = ("nn", "loops", "cpp")
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ class Compilation:
             self.run("nn-optimised", OPTIMISATION_PIPELINE)
         if stage == "nn":
             return print_ir(self.module)
-        self.run("loops", LOWERING_PIPELINE + ("," + MEMORY_PIPELINE if optimise else ""))
+        self.run("loops", LOWERING_PIPELINE + ("," + CPU_OPTIMISATION_PIPELINE if optimise else ""))
         if stage == "loops":
             return self.stages["loops"]
         self.compact_weights()

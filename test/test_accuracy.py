@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import MNIST_DIR
 
 from mnistc.driver import CompileOptions

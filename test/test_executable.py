@@ -7,7 +7,6 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-
 from conftest import assert_matches_torch
 
 from mnistc.driver import CompileOptions, compile_model

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import save_scripted, save_traced
+from mnistc.dialects import nn as nn_dialect
+from models import build
 from torch import nn
 
-from conftest import save_scripted, save_traced
-from models import build
-
-from mnistc.dialects import nn as nn_dialect
 from mnistc.importers.torchscript import ImportError_, import_torchscript
 
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from mnistc.kernels import KERNEL_DIR
-from mnistc.lowering.convert_nn_to_cpu import ACTIVATION_CODES
 from mnistc.dialects import nn as nn_dialect
 from mnistc.dialects.nn import pool2d_output_shape
+from mnistc.kernels import KERNEL_DIR
+
+from mnistc.lowering.convert_nn_to_cpu import ACTIVATION_CODES
 
 RNG_SEED = 1234
 I64 = ctypes.c_int64

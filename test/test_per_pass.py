@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import save_scripted, save_traced
+from mnistc.dialects import nn
+from models import MODELS, build
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
@@ -15,10 +18,6 @@ from xdsl.pattern_rewriter import (
 )
 
 import mnistc.driver
-from conftest import save_scripted, save_traced
-from models import MODELS, build
-
-from mnistc.dialects import nn
 from mnistc.driver import OPTIMISATION_PIPELINE
 from mnistc.verify import check_passes, first_diverging_layer, split_pipeline
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import assert_matches_torch, compile_and_run, save_scripted, save_traced
 from models import MODELS, build
 
@@ -63,6 +62,7 @@ def test_debug_build_matches_torch(tmp_path):
 def test_the_model_suite_covers_every_op(tmp_path):
     """Each `nn` op appears in some test model, imported or after optimisation."""
     from mnistc.dialects.nn import NN
+
     from mnistc.driver import Compilation
 
     seen = set()

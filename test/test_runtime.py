@@ -8,7 +8,6 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-
 from conftest import assert_matches_torch, save_scripted
 from models import build
 

@@ -19,15 +19,15 @@ from typing import Any
 
 import torch
 from xdsl.builder import Builder
-from xdsl.rewriter import InsertPoint
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, OpResult, Region, SSAValue
+from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
-from mnistc.weights import WeightFile, weight_op
 from mnistc.errors import MnistcError
+from mnistc.weights import WeightFile, weight_op
 
 ENTRY = "forward"
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import SSAValue
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
+from xdsl.ir import SSAValue
 
 from mnistc import weights as weight_files
 from mnistc.dialects import nn
