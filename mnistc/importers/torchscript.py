@@ -549,7 +549,7 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     """
     path = Path(path)
     if not path.is_file():
-        raise ImportError_(f"{path}: no such file")
+        raise ImportError_(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
     extra = {SHAPE_FILE: ""}
     try:
         model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
