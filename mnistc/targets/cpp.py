@@ -18,6 +18,7 @@ from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, StringAttr
 from xdsl.ir import Operation, SSAValue
 from xdsl.utils.target import Target
 
+from mnistc import weights as weight_files
 from mnistc.dialects import cpu
 from mnistc.errors import MnistcError
 
@@ -215,8 +216,15 @@ class CppTarget(Target):
 
 
 def _weights_file(module: ModuleOp) -> str:
-    attr = module.attributes.get("nn.weights_file")
-    return attr.data if isinstance(attr, StringAttr) else ""
+    attr = module.attributes.get(weight_files.ATTRIBUTE)
+    if isinstance(attr, StringAttr):
+        return attr.data
+    if any(isinstance(op, cpu.WeightOp) for op in module.walk()):
+        raise CppEmissionError(
+            f"cpp target: the module reads weights but has no '{weight_files.ATTRIBUTE}' "
+            "attribute (or give cpp{weights=FILE})"
+        )
+    return ""
 
 
 _PROLOGUE = """\

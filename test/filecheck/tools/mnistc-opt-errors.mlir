@@ -4,6 +4,7 @@
 // RUN: not mnistc-opt %S/Inputs/wrong-channels.mlir -p no-such-pass 2>&1 | filecheck %s --check-prefix=PASS
 // RUN: not mnistc-opt %S/Inputs/does-not-exist.mlir 2>&1 | filecheck %s --check-prefix=MISSING
 // RUN: not mnistc-opt %S/Inputs/nn-level.mlir -t cpp 2>&1 | filecheck %s --check-prefix=TARGET
+// RUN: not mnistc-opt %S/Inputs/no-weights-file.mlir -t cpp 2>&1 | filecheck %s --check-prefix=WEIGHTS
 
 // PARSE:      mnistc-opt: error: {{.*}}malformed.mlir:3:1
 // PARSE:      Expected '>'
@@ -19,3 +20,5 @@
 
 // TARGET:     mnistc-opt: error: cpp target: @forward must be lowered first
 // TARGET-NOT: Traceback
+
+// WEIGHTS:     mnistc-opt: error: cpp target: the module reads weights but has no 'nn.weights_file' attribute
