@@ -26,7 +26,7 @@ from mnistc import weights
 from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
-from mnistc.importers.torchscript import import_torchscript
+from mnistc.importers import import_model
 from mnistc.kernels import KERNEL_DIR
 from mnistc.registry import all_passes
 from mnistc.targets.cpp import ENTRY, CppTarget
@@ -114,7 +114,7 @@ class Compilation:
         sample_shape: Sequence[int] | None = None,
         weights_name: str = WEIGHTS_FILE,
     ) -> Compilation:
-        imported = import_torchscript(path, sample_shape)
+        imported = import_model(path, sample_shape)
         imported.weights.name = weights_name
         weights.set_weights_name(imported.module, weights_name)
         imported.module.verify()

@@ -26,24 +26,8 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
-from mnistc.errors import MnistcError
+from mnistc.importers.common import ENTRY, ImportedModel, ImportError_
 from mnistc.weights import WeightFile, weight_op
-
-ENTRY = "forward"
-
-
-class ImportError_(MnistcError):
-    """The model cannot be imported; the message says why and where."""
-
-
-@dataclass
-class ImportedModel:
-    """An `nn` module, the weight file it references, and where its values came from."""
-
-    module: ModuleOp
-    weights: WeightFile
-    origins: dict[SSAValue, tuple[str, str]] = field(default_factory=dict)
-    """Result of an `nn` op → (TorchScript value name, source location)."""
 
 
 @dataclass

@@ -1,0 +1,143 @@
+"""`mnistc conformance`: compile ONNX's own test models and compare with their outputs.
+
+The `onnx` package ships test data under `onnx/backend/test/data/`: `pytorch-converted/`
+(PyTorch layers exported to ONNX, with inputs and expected outputs) and `light/` (full
+architectures at 224x224). Every 2-D case is imported; a case whose ops mnistc does not
+support is skipped with the reason; the others are compiled, run, and compared with the
+expected output (|a-b| <= atol + rtol*|b|).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnistc.importers.common import ImportError_
+
+SUITES = ("pytorch-converted", "light")
+
+
+@dataclass
+class CaseResult:
+    name: str
+    status: str
+    """"pass", "fail" or "skip"."""
+    detail: str = ""
+
+
+def test_data_dir() -> Path | None:
+    try:
+        import onnx
+    except ImportError:
+        return None
+    path = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    return path if path.is_dir() else None
+
+
+def _tensor(path: Path) -> np.ndarray:
+    import onnx
+    from onnx import numpy_helper
+
+    tensor = onnx.TensorProto()
+    tensor.ParseFromString(path.read_bytes())
+    return numpy_helper.to_array(tensor)
+
+
+def cases(suite: str) -> list[tuple[str, Path, Path, Path]]:
+    """(name, model, input, expected output) for every case of a suite."""
+    root = test_data_dir()
+    if root is None:
+        return []
+    found = []
+    if suite == "light":
+        for model in sorted((root / "light").glob("*.onnx")):
+            output = model.with_name(model.stem + "_output_0.pb")
+            if output.is_file():
+                found.append((model.stem, model, None, output))
+    else:
+        for case in sorted((root / suite).iterdir()):
+            data = case / "test_data_set_0"
+            if (case / "model.onnx").is_file() and (data / "input_0.pb").is_file():
+                found.append((case.name, case / "model.onnx", data / "input_0.pb", data / "output_0.pb"))
+    return found
+
+
+def _spatial_dimensions(model_path: Path, inputs: np.ndarray) -> int:
+    """2 for 2-D convolutions and pools (or none, on NCHW or [N, F] data); else 1 or 3."""
+    from mnistc.importers.onnx import load_onnx
+
+    for node in load_onnx(model_path).graph.node:
+        for attribute in node.attribute:
+            if attribute.name == "kernel_shape" and len(attribute.ints) != 2:
+                return len(attribute.ints)
+    return 3 if inputs.ndim == 5 else 2
+
+
+def _input_for(model_path: Path, input_path: Path | None) -> np.ndarray:
+    if input_path is not None:
+        return _tensor(input_path)
+    from mnistc.importers.onnx import load_onnx
+
+    model = load_onnx(model_path)
+    initializers = {t.name for t in model.graph.initializer}
+    (graph_input,) = [i for i in model.graph.input if i.name not in initializers]
+    shape = [d.dim_value or 1 for d in graph_input.type.tensor_type.shape.dim]
+    return np.random.default_rng(0).random(shape, dtype=np.float32)
+
+
+def run_case(name, model, input_path, output_path, workdir: Path, atol=1e-4, rtol=1e-4) -> CaseResult:
+    from mnistc.driver import CompileOptions, compile_model
+    from mnistc.errors import MnistcError
+    from mnistc.verify import run_executable
+
+    inputs = _input_for(model, input_path)
+    if (spatial := _spatial_dimensions(model, inputs)) != 2:
+        return CaseResult(name, "skip", f"not 2-D ({spatial}-D layers)")
+    if input_path is None:
+        # light/ models come with an output for an input we do not have: the comparison
+        # runs against ONNX Runtime when present, on random input.
+        expected = _onnx_runtime(model, inputs)
+        if expected is None:
+            return CaseResult(name, "skip", "no input data, and onnxruntime is not installed")
+    else:
+        expected = _tensor(output_path)
+    executable = workdir / name
+    try:
+        compile_model(model, executable, CompileOptions())
+    except ImportError_ as e:
+        message = str(e)
+        if message.startswith("unsupported ONNX operators"):
+            ops = [line.split(" at ")[0].strip() for line in message.splitlines()[1:-1]]
+            return CaseResult(name, "skip", "unsupported: " + ", ".join(ops))
+        return CaseResult(name, "fail", message.splitlines()[0])
+    except MnistcError as e:
+        return CaseResult(name, "fail", str(e).splitlines()[0])
+    actual = run_executable(executable, inputs).reshape(expected.shape)
+    error = np.abs(actual - expected)
+    bad = int((error > atol + rtol * np.abs(expected)).sum())
+    detail = f"max |a-b| {error.max():.2e}"
+    return CaseResult(name, "fail" if bad else "pass", detail + (f", {bad} out of tolerance" if bad else ""))
+
+
+def _onnx_runtime(model: Path, inputs: np.ndarray) -> np.ndarray | None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+
+
+def run_suite(suite: str, log=print) -> list[CaseResult]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mnistc-conformance-") as scratch:
+        for name, model, input_path, output_path in cases(suite):
+            result = run_case(name, model, input_path, output_path, Path(scratch))
+            log(f"  {result.status:<4} {name}  {result.detail}")
+            results.append(result)
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip")}
+    log(f"{suite}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    return results

@@ -1,0 +1,43 @@
+"""ONNX's own test models (onnx/backend/test/data), compiled and compared with their outputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnistc.conformance import cases, run_case, test_data_dir
+
+pytestmark = pytest.mark.skipif(test_data_dir() is None, reason="the onnx package is not installed")
+
+CASES = cases("pytorch-converted")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("conformance")
+    return {case[0]: run_case(*case, workdir) for case in CASES}
+
+
+def test_no_supported_case_fails(results):
+    failures = {n: r.detail for n, r in results.items() if r.status == "fail"}
+    assert failures == {}
+
+
+def test_the_supported_2d_cases_pass(results):
+    """Every 2-D conv, pool, batch norm, linear, activation and softmax case compiles and matches."""
+    passed = {n for n, r in results.items() if r.status == "pass"}
+    expected = {
+        "test_AvgPool2d", "test_AvgPool2d_stride", "test_BatchNorm2d_eval", "test_Conv2d",
+        "test_Conv2d_depthwise", "test_Conv2d_depthwise_padded", "test_Conv2d_depthwise_strided",
+        "test_Conv2d_depthwise_with_multiplier", "test_Conv2d_dilated", "test_Conv2d_groups",
+        "test_Conv2d_no_bias", "test_Conv2d_padding", "test_Conv2d_strided", "test_ELU",
+        "test_LeakyReLU", "test_Linear", "test_Linear_no_bias", "test_LogSoftmax",
+        "test_MaxPool2d", "test_MaxPool2d_stride_padding_dilation", "test_ReLU", "test_Sigmoid",
+        "test_Softmax", "test_Tanh", "test_log_softmax_dim3", "test_softmax_lastdim",
+    }  # fmt: skip
+    assert expected <= passed, sorted(expected - passed)
+
+
+def test_skips_say_why(results):
+    for name, result in results.items():
+        if result.status == "skip":
+            assert result.detail.startswith(("unsupported: ", "not 2-D")), (name, result.detail)
