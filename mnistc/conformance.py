@@ -28,7 +28,7 @@ class CaseResult:
     detail: str = ""
 
 
-def test_data_dir() -> Path | None:
+def onnx_test_data_dir() -> Path | None:
     try:
         import onnx
     except ImportError:
@@ -48,7 +48,7 @@ def _tensor(path: Path) -> np.ndarray:
 
 def cases(suite: str) -> list[tuple[str, Path, Path, Path]]:
     """(name, model, input, expected output) for every case of a suite."""
-    root = test_data_dir()
+    root = onnx_test_data_dir()
     if root is None:
         return []
     found = []

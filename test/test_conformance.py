@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mnistc.conformance import cases, run_case, test_data_dir
+from mnistc.conformance import cases, onnx_test_data_dir, run_case
 
-pytestmark = pytest.mark.skipif(test_data_dir() is None, reason="the onnx package is not installed")
+pytestmark = pytest.mark.skipif(onnx_test_data_dir() is None, reason="the onnx package is not installed")
 
 CASES = cases("pytorch-converted")
 
@@ -41,3 +41,15 @@ def test_skips_say_why(results):
     for name, result in results.items():
         if result.status == "skip":
             assert result.detail.startswith(("unsupported: ", "not 2-D")), (name, result.detail)
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("onnxruntime") is None,
+    reason="light/ models ship no input: they are compared with onnxruntime, not installed",
+)
+def test_light_models(tmp_path):
+    """The full architectures whose ops are supported compile and match ONNX Runtime."""
+    results = {case[0]: run_case(*case, tmp_path) for case in cases("light")}
+    assert {n for n, r in results.items() if r.status == "fail"} == set()
+    passed = {n for n, r in results.items() if r.status == "pass"}
+    assert {"light_resnet50", "light_squeezenet", "light_vgg19", "light_densenet121"} <= passed

@@ -259,6 +259,18 @@ def _convert_global_average_pool(g: _Graph, node, attrs) -> tuple:
     return g.insert(nn.AdaptiveAvgPool2DOp(g.tensor(node.input[0]), (1, 1)))
 
 
+def _convert_reduce_mean(g: _Graph, node, attrs) -> tuple:
+    x = g.tensor(node.input[0])
+    rank = len(nn.shape_of(x))
+    axes = attrs.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = g.constant(node.input[1], "ReduceMean's axes").tolist()
+    if rank != 4 or sorted(a % rank for a in (axes or [])) != [2, 3]:
+        raise _Unsupported(f"ReduceMean over axes {axes} (only H, W of NCHW)")
+    (pooled,) = g.insert(nn.AdaptiveAvgPool2DOp(x, (1, 1)))
+    return (pooled,) if attrs.get("keepdims", 1) else _reshape(g, pooled, nn.shape_of(pooled)[:2])
+
+
 CONVERTERS: dict[str, Callable[[_Graph, Any, dict], tuple]] = {
     "Add": _binary(nn.AddOp),
     "AveragePool": _convert_average_pool,
@@ -277,6 +289,7 @@ CONVERTERS: dict[str, Callable[[_Graph, Any, dict], tuple]] = {
     "LogSoftmax": _softmax(nn.LogSoftmaxOp),
     "MatMul": _convert_matmul,
     "MaxPool": _convert_max_pool,
+    "ReduceMean": _convert_reduce_mean,
     "Mul": _binary(nn.MulOp),
     "Relu": _unary(lambda x, a: nn.ReluOp(x)),
     "Reshape": _convert_reshape,

@@ -131,6 +131,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from mnistc.conformance import SUITES, onnx_test_data_dir, run_suite
+
+    if onnx_test_data_dir() is None:
+        raise MnistcError("the onnx package (with its test data) is not installed: pip install onnx")
+    results = [r for suite in (args.suite or SUITES) for r in run_suite(suite)]
+    return 1 if any(r.status == "fail" for r in results) else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from mnistc.bench import run_bench
 
@@ -192,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("model", nargs="?", help="TorchScript file (default: the bundled model)")
     bench.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds")
     bench.set_defaults(run=cmd_bench)
+
+    conformance = commands.add_parser(
+        "conformance", help="compile onnx's test models and compare with their outputs"
+    )
+    conformance.add_argument("--suite", action="append", choices=("pytorch-converted", "light"))
+    conformance.set_defaults(run=cmd_conformance)
 
     train = commands.add_parser("train", help="train the default model on MNIST images 0-7999")
     train.add_argument("--data", required=True, help="directory with MNIST's idx files")

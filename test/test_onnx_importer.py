@@ -1,0 +1,78 @@
+"""The ONNX front end: same IR as TorchScript for the same model, and clear refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_matches_torch
+from models import build
+
+from mnistc.driver import Compilation, CompileOptions, compile_model
+from mnistc.importers.common import ImportError_
+from mnistc.models.mnist_cnn import BUNDLED_MODEL, MnistCNN
+from mnistc.verify import run_executable
+
+pytest.importorskip("onnx")
+
+
+def export_onnx(module, shape, path, batch=1):
+    torch.onnx.export(
+        module.eval(), (torch.zeros(batch, *shape),), str(path), dynamo=False,
+        input_names=["input"], output_names=["output"],
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+    )  # fmt: skip
+    return path
+
+
+def op_signature(module):
+    return [
+        (op.name, tuple(str(r.type) for r in op.results))
+        for op in module.walk()
+        if op.name.startswith("nn.") and op.name != "nn.weight"
+    ]
+
+
+def test_same_ir_as_torchscript(tmp_path):
+    """The default model through TorchScript and through ONNX: the same optimised nn IR."""
+    model = MnistCNN()
+    model.load_state_dict(torch.jit.load(str(BUNDLED_MODEL)).state_dict())
+    path = export_onnx(model, (1, 28, 28), tmp_path / "mnist.onnx")
+    via_onnx = Compilation.import_file(path)
+    via_torchscript = Compilation.import_file(BUNDLED_MODEL)
+    via_onnx.run_to("nn")
+    via_torchscript.run_to("nn")
+    assert op_signature(via_onnx.module) == op_signature(via_torchscript.module)
+
+
+@pytest.mark.parametrize("name", ["residual", "conv_bn", "depthwise_separable", "lenet"])
+def test_onnx_models_match_torch(name, tmp_path):
+    model, shape = build(name)
+    path = export_onnx(model, shape, tmp_path / f"{name}.onnx", batch=2)
+    exe = tmp_path / "model"
+    compile_model(path, exe, CompileOptions())
+    inputs = np.random.default_rng(0).standard_normal((5, *shape), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(inputs)).numpy()
+    assert_matches_torch(run_executable(exe, inputs), expected)
+
+
+def test_unsupported_onnx_ops_are_listed(tmp_path):
+    class Odd(torch.nn.Module):
+        def forward(self, x):
+            return torch.exp(x) + torch.sin(x) * torch.exp(x)
+
+    path = export_onnx(Odd(), (3, 4, 4), tmp_path / "odd.onnx")
+    with pytest.raises(ImportError_) as error:
+        Compilation.import_file(path)
+    message = str(error.value)
+    assert message.startswith("unsupported ONNX operators:")
+    assert message.count("Exp at") == 1 and message.count("Sin at") == 1
+    assert "Mul at" not in message and "Add at" not in message
+
+
+@pytest.mark.parametrize("content", [b"", b"\x08\x07garbage"])
+def test_corrupt_onnx(tmp_path, content):
+    (tmp_path / "bad.onnx").write_bytes(content)
+    with pytest.raises(ImportError_, match="not a valid ONNX model"):
+        Compilation.import_file(tmp_path / "bad.onnx")
