@@ -27,6 +27,7 @@ from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
 from mnistc.importers import import_model
+from mnistc.importers.common import ImportedModel
 from mnistc.kernels import KERNEL_DIR
 from mnistc.registry import all_passes
 from mnistc.targets.cpp import ENTRY, CppTarget
@@ -114,7 +115,12 @@ class Compilation:
         sample_shape: Sequence[int] | None = None,
         weights_name: str = WEIGHTS_FILE,
     ) -> Compilation:
-        imported = import_model(path, sample_shape)
+        return cls.from_imported(import_model(path, sample_shape), weights_name)
+
+    @classmethod
+    def from_imported(
+        cls, imported: ImportedModel, weights_name: str = WEIGHTS_FILE
+    ) -> Compilation:
         imported.weights.name = weights_name
         weights.set_weights_name(imported.module, weights_name)
         imported.module.verify()
@@ -178,10 +184,16 @@ def compile_to_stage(
 
 
 def compile_model(
-    model: str | Path, output: str | Path, options: CompileOptions = CompileOptions()
+    model: str | Path | Compilation,
+    output: str | Path,
+    options: CompileOptions = CompileOptions(),
 ) -> CompileResult:
-    """Compile a TorchScript file into a self-contained executable at `output`."""
-    compilation = Compilation.import_file(model, options.sample_shape)
+    """Compile a model file (TorchScript, .onnx, .pt2) or an imported `Compilation` into a
+    self-contained executable (or with `options.shared`, a library) at `output`."""
+    if isinstance(model, Compilation):
+        compilation = model
+    else:
+        compilation = Compilation.import_file(model, options.sample_shape)
     compilation.run_to("cpp", options.optimise)
     result = CompileResult(
         Path(output),

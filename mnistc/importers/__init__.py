@@ -9,11 +9,17 @@ from mnistc.importers.common import ImportedModel
 
 
 def import_model(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
-    """`.onnx` files through the ONNX importer, anything else as TorchScript."""
-    if Path(path).suffix.lower() == ".onnx":
+    """`.onnx` through the ONNX importer, `.pt2` (torch.export.save) through torch.export,
+    anything else as TorchScript."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
         from mnistc.importers.onnx import import_onnx
 
         return import_onnx(path, sample_shape)
+    if suffix == ".pt2":
+        from mnistc.importers.torch_export import import_exported, load_exported
+
+        return import_exported(load_exported(path), sample_shape)
     from mnistc.importers.torchscript import import_torchscript
 
     return import_torchscript(path, sample_shape)
