@@ -850,6 +850,50 @@ class MulOp(BinaryOp):
 
 
 @irdl_op_definition
+class PReluOp(BinaryOp):
+    """lhs if lhs >= 0 else slope * lhs, the slope (rhs) broadcasting (per channel)."""
+
+    name = "nn.prelu"
+
+
+@irdl_op_definition
+class Pad2DOp(IRDLOperation):
+    """Constant padding of the last two dimensions: `pads` = [top, left, bottom, right]."""
+
+    name = "nn.pad2d"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+    pads = prop_def(DenseArrayBase.constr(i64))
+    value = prop_def(FloatAttr[Float64Type])
+
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `pads` $pads `value` $value attr-dict `:` type($input) `->` type($output)"
+    )
+
+    def __init__(self, input: SSAValue, pads: Sequence[int], value: float = 0.0):
+        *lead, h, w = shape_of(input)
+        top, left, bottom, right = pads
+        super().__init__(
+            operands=[input],
+            result_types=[tensor((*lead, h + top + bottom, w + left + right))],
+            properties={
+                "pads": DenseArrayBase.from_list(i64, list(pads)),
+                "value": FloatAttr(value, f64),
+            },
+        )
+
+    def verify_(self) -> None:
+        pads = self.pads.get_values()
+        if len(pads) != 4 or min(pads) < 0:
+            raise VerifyException(f"pads must be 4 integers >= 0, got {list(pads)}")
+        *lead, h, w = _verify_rank("pad2d input", self.input, 4)
+        top, left, bottom, right = pads
+        _verify_result_shape(self, (*lead, h + top + bottom, w + left + right))
+
+
+@irdl_op_definition
 class ConcatOp(IRDLOperation):
     """Concatenation along `dim`."""
 
@@ -949,6 +993,8 @@ NN = Dialect(
         LogSoftmaxOp,
         MaxPool2DOp,
         MulOp,
+        Pad2DOp,
+        PReluOp,
         ReluOp,
         ReshapeOp,
         SigmoidOp,

@@ -390,11 +390,28 @@ void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op
         float* out = output + ((i0 * d1 + i1) * d2 + i2) * d3;
         if (op == 0) {
           for (int64_t i3 = 0; i3 < d3; ++i3) out[i3] = a[i3 * l3] + b[i3 * r3];
-        } else {
+        } else if (op == 1) {
           for (int64_t i3 = 0; i3 < d3; ++i3) out[i3] = a[i3 * l3] * b[i3 * r3];
+        } else {
+          for (int64_t i3 = 0; i3 < d3; ++i3) {
+            const float x = a[i3 * l3];
+            out[i3] = x >= 0.0f ? x : x * b[i3 * r3];
+          }
         }
       }
     }
+  }
+}
+
+void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                  int64_t top, int64_t left, int64_t bottom, int64_t right, float value) {
+  const int64_t OH = H + top + bottom, OW = W + left + right;
+  for (int64_t c = 0; c < C; ++c) {
+    float* out = output + c * OH * OW;
+    std::fill(out, out + OH * OW, value);
+    for (int64_t h = 0; h < H; ++h)
+      std::copy(input + (c * H + h) * W, input + (c * H + h + 1) * W,
+                out + (h + top) * OW + left);
   }
 }
 

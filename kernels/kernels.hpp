@@ -48,10 +48,10 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
 #define MNISTC_CONV_NR 24
 void mnistc_conv2d_packed(const float* input, const float* packed_weight, const float* bias,
                           const float* residual, float* output, int64_t C, int64_t H,
-                          int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
-                          int64_t pad_h, int64_t pad_w, int64_t dilation_h,
-                          int64_t dilation_w, int64_t groups, int64_t activation, float alpha,
-                          float beta);
+                          int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
+                          int64_t KW, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
+                          int64_t dilation_w, int64_t groups, int64_t activation,
+                          float alpha, float beta);
 
 // input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].
 void mnistc_linear(const float* input, const float* weight, const float* bias,
@@ -85,10 +85,15 @@ void mnistc_batch_norm(const float* input, const float* mean, const float* var,
                        int64_t inner, float eps);
 
 // output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; each operand is
-// read through its own strides (0 where it broadcasts). op: 0 add, 1 multiply.
-void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op, int64_t d0,
-                   int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1, int64_t l2,
-                   int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3);
+// read through its own strides (0 where it broadcasts). op: 0 add, 1 multiply,
+// 2 PReLU (lhs >= 0 ? lhs : lhs * rhs).
+void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op,
+                   int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1,
+                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3);
+
+// Constant padding of each of C planes [H, W] by top, left, bottom, right.
+void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                  int64_t top, int64_t left, int64_t bottom, int64_t right, float value);
 
 // For o < outer: output[o * out_stride + offset + i] = input[o * inner + i], i < inner.
 // One call per input of a concatenation.

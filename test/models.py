@@ -220,6 +220,24 @@ class VGGish(nn.Module):
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
 
 
+class PaddedPReLUNet(nn.Module):
+    """Explicit padding (F.pad and nn.ZeroPad2d) before convolutions, PReLU per channel and shared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pad = nn.ZeroPad2d((1, 2, 0, 1))
+        self.conv1 = nn.Conv2d(2, 6, 3)
+        self.act1 = nn.PReLU(6, init=0.2)
+        self.conv2 = nn.Conv2d(6, 4, 3, stride=2)
+        self.act2 = nn.PReLU()
+        self.fc = nn.Linear(4 * 3 * 4, 3)
+
+    def forward(self, x):
+        x = self.act1(self.conv1(self.pad(x)))
+        x = self.act2(self.conv2(F.pad(x, (1, 1, 2, 0), value=0.5)))
+        return self.fc(x.flatten(1))
+
+
 MODELS.update(
     {
         "conv_bn": (ConvBnNet, (3, 11, 9)),
@@ -232,6 +250,7 @@ MODELS.update(
         "matmul_mlp": (MatmulMLP, (3, 4, 4)),
         "lenet": (LeNet, (1, 32, 32)),
         "vggish": (VGGish, (3, 10, 10)),
+        "padded_prelu": (PaddedPReLUNet, (2, 7, 6)),
     }
 )
 

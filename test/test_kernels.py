@@ -244,14 +244,19 @@ BINARY_CASES = [
 
 
 @pytest.mark.parametrize("lhs_shape,rhs_shape", BINARY_CASES, ids=str)
-@pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp])
+@pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp, nn_dialect.PReluOp])
 def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
     from mnistc.lowering.convert_nn_to_cpu import BINARY_CODES, _as_rank4, _broadcast_strides
 
     rng = np.random.default_rng(RNG_SEED)
     lhs = rng.standard_normal(lhs_shape, dtype=np.float32)
     rhs = rng.standard_normal(rhs_shape, dtype=np.float32)
-    expected = lhs + rhs if op is nn_dialect.AddOp else lhs * rhs
+    expected = {
+        nn_dialect.AddOp: lambda: lhs + rhs,
+        nn_dialect.MulOp: lambda: lhs * rhs,
+        nn_dialect.PReluOp: lambda: F.prelu(torch.from_numpy(lhs), torch.from_numpy(rhs).reshape(-1)).numpy()
+        if rhs.size > 1 and lhs.ndim > 1 and rhs.size == lhs.shape[1] else np.where(lhs >= 0, lhs, lhs * rhs),
+    }[op]()
     shape, ls, rs = _as_rank4(
         expected.shape,
         _broadcast_strides(lhs_shape, expected.shape),
@@ -315,3 +320,13 @@ def test_conv2d_packed(kernels, case, with_bias, with_residual):
             floats,
         )  # fmt: skip
         assert_close(out, reference(expected))
+
+
+@pytest.mark.parametrize("pads,value", [((0, 0, 0, 0), 0.0), ((1, 2, 0, 3), 0.0), ((2, 0, 1, 1), -1.5)])
+def test_pad2d(kernels, pads, value):
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, 4, 5), dtype=np.float32)
+    top, left, bottom, right = pads
+    expected = F.pad(torch.from_numpy(x), (left, right, top, bottom), value=value)
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "pad2d", [x, out], [3, 4, 5, *pads], [value])
+    np.testing.assert_array_equal(out, expected.numpy())

@@ -199,6 +199,33 @@ def _binary(op_type: type[nn.BinaryOp]) -> Callable:
     return convert
 
 
+def _convert_prelu(g: _Graph, node, attrs) -> tuple:
+    x = g.tensor(node.input[0])
+    slope = g.constant(node.input[1], "PRelu's slope")
+    rank = len(nn.shape_of(x))
+    if slope.ndim == 1 and rank > 2 and slope.size == nn.shape_of(x)[1]:
+        slope = slope.reshape((-1,) + (1,) * (rank - 2))  # opset < 7: one slope per channel
+    w = g.builder.insert(weight_op(g.weights, node.input[1], slope)).result
+    return g.insert(nn.PReluOp(x, w))
+
+
+def _convert_pad(g: _Graph, node, attrs) -> tuple:
+    x = g.tensor(node.input[0])
+    mode = _decode(attrs.get("mode", "constant"))
+    if mode != "constant":
+        raise _Unsupported(f"Pad mode '{mode}'")
+    if "pads" in attrs:
+        pads, value = list(attrs["pads"]), float(attrs.get("value", 0.0))
+    else:
+        pads = g.constant(node.input[1], "Pad's pads").tolist()
+        value = float(g.constant(node.input[2], "Pad's value")) if len(node.input) > 2 and node.input[2] else 0.0
+    rank = len(nn.shape_of(x))
+    begin, end = pads[:rank], pads[rank:]
+    if rank != 4 or any(begin[:2]) or any(end[:2]) or min(pads) < 0:
+        raise _Unsupported(f"Pad {pads} (only non-negative padding of H and W)")
+    return g.insert(nn.Pad2DOp(x, (begin[2], begin[3], end[2], end[3]), value))
+
+
 def _convert_sum(g: _Graph, node, attrs) -> tuple:
     total = g.tensor(node.input[0])
     for name in node.input[1:]:
@@ -291,6 +318,8 @@ CONVERTERS: dict[str, Callable[[_Graph, Any, dict], tuple]] = {
     "MaxPool": _convert_max_pool,
     "ReduceMean": _convert_reduce_mean,
     "Mul": _binary(nn.MulOp),
+    "PRelu": _convert_prelu,
+    "Pad": _convert_pad,
     "Relu": _unary(lambda x, a: nn.ReluOp(x)),
     "Reshape": _convert_reshape,
     "Sigmoid": _unary(lambda x, a: nn.SigmoidOp(x)),

@@ -222,6 +222,33 @@ def _convert_sub(ctx: _Context, args: list[Any], node) -> tuple:
     return _insert(ctx, nn.AddOp(lhs, rhs))
 
 
+def _convert_prelu(ctx: _Context, args: list[Any], node) -> tuple:
+    x = ctx.tensor(node.inputsAt(0))
+    slope = args[1]
+    if not isinstance(slope, torch.Tensor):
+        raise _NodeError("prelu with a slope computed at run time")
+    rank = len(_shape(x))
+    shaped = slope.reshape((-1,) + (1,) * (rank - 2)) if slope.numel() > 1 and rank > 2 else slope
+    return _insert(ctx, nn.PReluOp(x, ctx.weight(_weight_name(node.inputsAt(1)), shaped)))
+
+
+def _convert_constant_pad(ctx: _Context, args: list[Any], node) -> tuple:
+    """F.pad's (left, right, top, bottom) on the last two dimensions, constant mode."""
+    x = ctx.tensor(node.inputsAt(0))
+    pad = list(args[1])
+    if len(pad) not in (2, 4) or len(_shape(x)) != 4 or min(pad) < 0:
+        raise _NodeError(f"padding {pad} (only non-negative padding of H and W)")
+    left, right, top, bottom = (pad + [0, 0])[:4]
+    value = float(args[2]) if len(args) > 2 and args[2] is not None else 0.0
+    return _insert(ctx, nn.Pad2DOp(x, (top, left, bottom, right), value))
+
+
+def _convert_pad(ctx: _Context, args: list[Any], node) -> tuple:
+    if args[2] != "constant":
+        raise _NodeError(f"padding mode '{args[2]}'")
+    return _convert_constant_pad(ctx, [args[0], args[1], args[3]], node)
+
+
 def _convert_cat(ctx: _Context, args: list[Any], node) -> tuple:
     tensors = [
         v if isinstance(v, SSAValue) else ctx.weight("const", torch.as_tensor(v)) for v in args[0]
@@ -399,6 +426,7 @@ CONVERTERS: dict[str, Callable[[_Context, list[Any], Any], tuple]] = {
     "aten::avg_pool2d": _convert_avg_pool2d,
     "aten::batch_norm": _convert_batch_norm,
     "aten::cat": _convert_cat,
+    "aten::constant_pad_nd": _convert_constant_pad,
     "aten::contiguous": _identity,
     "aten::conv2d": _convert_conv2d,
     "aten::dropout": _convert_dropout,
@@ -411,6 +439,8 @@ CONVERTERS: dict[str, Callable[[_Context, list[Any], Any], tuple]] = {
     "aten::max_pool2d": _convert_max_pool2d,
     "aten::mean": _convert_mean,
     "aten::mul": _arithmetic_converter(nn.MulOp, lambda a, b: a * b),
+    "aten::pad": _convert_pad,
+    "aten::prelu": _convert_prelu,
     "aten::reshape": _convert_view,
     "aten::softmax": _softmax_converter(nn.SoftmaxOp),
     "aten::squeeze": _convert_squeeze,

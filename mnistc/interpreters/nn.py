@@ -272,6 +272,17 @@ class NNFunctions(InterpreterFunctions):
     def run_mul(self, interpreter: Interpreter, op: nn.MulOp, args: tuple[Any, ...]):
         return _f32(args[0].astype(np.float64) * args[1])
 
+    @impl(nn.PReluOp)
+    def run_prelu(self, interpreter: Interpreter, op: nn.PReluOp, args: tuple[Any, ...]):
+        x = args[0].astype(np.float64)
+        return _f32(np.where(x >= 0, x, x * args[1]))
+
+    @impl(nn.Pad2DOp)
+    def run_pad2d(self, interpreter: Interpreter, op: nn.Pad2DOp, args: tuple[Any, ...]):
+        top, left, bottom, right = op.pads.get_values()
+        widths = [(0, 0)] * (args[0].ndim - 2) + [(top, bottom), (left, right)]
+        return _f32(np.pad(args[0], widths, constant_values=op.value.value.data))
+
     @impl(nn.ConcatOp)
     def run_concat(self, interpreter: Interpreter, op: nn.ConcatOp, args: tuple[Any, ...]):
         return _f32(np.concatenate(args, axis=op.dim.value.data))

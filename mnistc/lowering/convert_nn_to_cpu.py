@@ -44,7 +44,7 @@ PARALLEL_SAMPLES = "cpu.parallel_samples"
 """Marks the batch loop: its iterations share nothing but read-only weights, so a target
 may run them in parallel, each with its own arena."""
 
-BINARY_CODES = {nn.AddOp: 0, nn.MulOp: 1}
+BINARY_CODES = {nn.AddOp: 0, nn.MulOp: 1, nn.PReluOp: 2}
 """The `op` parameter of mnistc_binary."""
 
 
@@ -193,6 +193,12 @@ def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
     return [KernelCall("binary", [op.lhs, op.rhs], params)]
 
 
+def _lower_pad2d(op: nn.Pad2DOp) -> list[KernelCall]:
+    *lead, h, w = _dims(op.input)
+    params = [_product(lead), h, w, *op.pads.get_values()]
+    return [KernelCall("pad2d", [op.input], params, [op.value.value.data])]
+
+
 def _lower_concat(op: nn.ConcatOp) -> list[KernelCall]:
     dim, out = op.dim.value.data, _dims(op.output)
     outer, trailing = _product(out[:dim]), _product(out[dim + 1 :])
@@ -229,6 +235,8 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     nn.LogSoftmaxOp: _softmax_lowering("log_softmax"),
     nn.MaxPool2DOp: _lower_max_pool2d,
     nn.MulOp: _lower_binary,
+    nn.Pad2DOp: _lower_pad2d,
+    nn.PReluOp: _lower_binary,
     nn.ReluOp: _lower_activation,
     nn.SigmoidOp: _lower_activation,
     nn.SoftmaxOp: _softmax_lowering("softmax"),

@@ -192,3 +192,11 @@ func.func @relu_types(%x: tensor<1x10xf32>) -> tensor<1x11xf32> {
   func.return %0 : tensor<1x11xf32>
 }
 // CHECK: attribute tensor<1x10xf32> expected from variable 'T', but got tensor<1x11xf32>
+
+// -----
+
+func.func @pad_shape(%x: tensor<1x2x3x3xf32>) -> tensor<1x2x4x4xf32> {
+  %0 = nn.pad2d %x pads [1, 1, 1, 1] value 0.0 : tensor<1x2x3x3xf32> -> tensor<1x2x4x4xf32>
+  func.return %0 : tensor<1x2x4x4xf32>
+}
+// CHECK: result shape [1, 2, 4, 4] does not match the expected [1, 2, 5, 5]

@@ -21,6 +21,9 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
   %11 = nn.mul %10, %s : tensor<1x4x4x4xf32>, tensor<4x1x1xf32> -> tensor<1x4x4x4xf32>
   %12 = nn.add %11, %9 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
   %13 = nn.concat %12, %9 dim 1 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x8x4x4xf32>
+  %p = nn.weight "slope" offset 704 : tensor<8x1x1xf32>
+  %14 = nn.prelu %13, %p : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
+  %15 = nn.pad2d %14 pads [1, 0, 2, 1] value 0.5 : tensor<1x8x4x4xf32> -> tensor<1x8x7x5xf32>
   func.return %13 : tensor<1x8x4x4xf32>
 }
 
@@ -39,3 +42,6 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
 // CHECK-NEXT: nn.mul %{{.*}}, %{{.*}} : tensor<1x4x4x4xf32>, tensor<4x1x1xf32> -> tensor<1x4x4x4xf32>
 // CHECK-NEXT: nn.add %{{.*}}, %{{.*}} : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
 // CHECK-NEXT: nn.concat %{{.*}}, %{{.*}} dim 1 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x8x4x4xf32>
+// CHECK-NEXT: nn.weight "slope" offset 704 : tensor<8x1x1xf32>
+// CHECK-NEXT: nn.prelu %{{.*}}, %{{.*}} : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
+// CHECK-NEXT: nn.pad2d %{{.*}} pads [1, 0, 2, 1] value 5.000000e-01 : tensor<1x8x4x4xf32> -> tensor<1x8x7x5xf32>
