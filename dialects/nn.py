@@ -894,6 +894,44 @@ class Pad2DOp(IRDLOperation):
 
 
 @irdl_op_definition
+class LRNOp(IRDLOperation):
+    """Local response normalisation across channels (AlexNet's):
+    x / (bias + alpha / size * sum of x^2 over `size` neighbouring channels) ^ beta."""
+
+    name = "nn.lrn"
+
+    T: ClassVar = VarConstraint("T", base(FloatTensor))
+    input = operand_def(T)
+    output = result_def(T)
+    size = prop_def(IntegerAttr[I64])
+    alpha = prop_def(FloatAttr[Float64Type])
+    beta = prop_def(FloatAttr[Float64Type])
+    bias = prop_def(FloatAttr[Float64Type])
+
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `size` $size `alpha` $alpha `beta` $beta `bias` $bias attr-dict `:` type($input)"
+    )
+
+    def __init__(self, input: SSAValue, size: int, alpha: float, beta: float, bias: float):
+        super().__init__(
+            operands=[input],
+            result_types=[input.type],
+            properties={
+                "size": IntegerAttr(size, i64),
+                "alpha": FloatAttr(alpha, f64),
+                "beta": FloatAttr(beta, f64),
+                "bias": FloatAttr(bias, f64),
+            },
+        )
+
+    def verify_(self) -> None:
+        if self.size.value.data < 1:
+            raise VerifyException("lrn size must be >= 1")
+        _verify_rank("lrn input", self.input, 4)
+
+
+@irdl_op_definition
 class ConcatOp(IRDLOperation):
     """Concatenation along `dim`."""
 
@@ -991,6 +1029,7 @@ NN = Dialect(
         LeakyReluOp,
         LinearOp,
         LogSoftmaxOp,
+        LRNOp,
         MaxPool2DOp,
         MulOp,
         Pad2DOp,

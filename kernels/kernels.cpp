@@ -415,6 +415,23 @@ void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64
   }
 }
 
+void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int64_t size,
+                float alpha, float beta, float bias) {
+  const int64_t before = (size - 1) / 2, after = size - 1 - before;
+#pragma omp parallel for schedule(static) if (C * inner > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const int64_t first = std::max<int64_t>(0, c - before);
+    const int64_t last = std::min<int64_t>(C - 1, c + after);
+    for (int64_t i = 0; i < inner; ++i) {
+      float sum = 0.0f;
+      for (int64_t k = first; k <= last; ++k)
+        sum += input[k * inner + i] * input[k * inner + i];
+      output[c * inner + i] =
+          input[c * inner + i] / std::pow(bias + alpha / size * sum, beta);
+    }
+  }
+}
+
 void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t inner,
                        int64_t out_stride, int64_t offset) {
   for (int64_t o = 0; o < outer; ++o)

@@ -95,6 +95,10 @@ void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op
 void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
                   int64_t top, int64_t left, int64_t bottom, int64_t right, float value);
 
+// Local response normalisation of [C, inner] across channels (ONNX LRN semantics).
+void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int64_t size,
+                float alpha, float beta, float bias);
+
 // For o < outer: output[o * out_stride + offset + i] = input[o * inner + i], i < inner.
 // One call per input of a concatenation.
 void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t inner,

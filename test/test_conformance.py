@@ -53,4 +53,7 @@ def test_light_models(tmp_path):
     results = {case[0]: run_case(*case, tmp_path) for case in cases("light")}
     assert {n for n, r in results.items() if r.status == "fail"} == set()
     passed = {n for n, r in results.items() if r.status == "pass"}
-    assert {"light_resnet50", "light_squeezenet", "light_vgg19", "light_densenet121"} <= passed
+    assert {
+        "light_bvlc_alexnet", "light_densenet121", "light_inception_v2", "light_resnet50",
+        "light_squeezenet", "light_vgg19", "light_zfnet512",
+    } <= passed  # fmt: skip

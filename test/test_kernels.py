@@ -330,3 +330,13 @@ def test_pad2d(kernels, pads, value):
     out = np.full(expected.shape, np.nan, dtype=np.float32)
     call(kernels, "pad2d", [x, out], [3, 4, 5, *pads], [value])
     np.testing.assert_array_equal(out, expected.numpy())
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_lrn(kernels, size):
+    """Odd window sizes, where PyTorch's and ONNX's LRN windows agree."""
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, 7, 3, 4), dtype=np.float32)
+    expected = F.local_response_norm(torch.from_numpy(x), size, alpha=1e-2, beta=0.75, k=2.0)
+    out = np.full(x.shape, np.nan, dtype=np.float32)
+    call(kernels, "lrn", [x, out], [7, 12, size], [1e-2, 0.75, 2.0])
+    assert_close(out, expected)

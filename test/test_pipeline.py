@@ -72,4 +72,6 @@ def test_the_model_suite_covers_every_op(tmp_path):
         seen |= {op.name for op in compilation.module.walk()}
         compilation.run_to("nn")
         seen |= {op.name for op in compilation.module.walk()}
-    assert {op.name for op in NN.operations} - seen == set()
+    # nn.lrn comes from ONNX only (PyTorch's LRN is not one aten op): the light/ AlexNet and
+    # ZFNet conformance cases cover it.
+    assert {op.name for op in NN.operations} - seen == {"nn.lrn"}

@@ -86,6 +86,18 @@ def _symmetric_pads(pads: Sequence[int] | None) -> tuple[int, int]:
     return (top, left)
 
 
+def _padded(g: _Graph, x: SSAValue, pads: Sequence[int] | None, value: float):
+    """(input, symmetric padding for the op): asymmetric ONNX pads become an explicit
+    `nn.pad2d` with `value` (0 for convolutions, -inf for max pooling) and no op padding."""
+    if not pads:
+        return x, (0, 0)
+    top, left, bottom, right = pads
+    if (top, left) == (bottom, right):
+        return x, (top, left)
+    (padded,) = g.insert(nn.Pad2DOp(x, (top, left, bottom, right), value))
+    return padded, (0, 0)
+
+
 def _same_pads(auto_pad: str, kernel, dilation) -> tuple[int, int] | None:
     if auto_pad in ("", "NOTSET"):
         return None
@@ -106,7 +118,7 @@ def _convert_conv(g: _Graph, node, attrs) -> tuple:
     dilation = _pair(attrs.get("dilations"), 1)
     pads = _same_pads(_decode(attrs.get("auto_pad", "")), kernel, dilation)
     if pads is None:
-        pads = _symmetric_pads(attrs.get("pads"))
+        x, pads = _padded(g, x, attrs.get("pads"), 0.0)
     return g.insert(
         nn.Conv2DOp(x, w, bias, _pair(attrs.get("strides"), 1), pads, dilation, attrs.get("group", 1))
     )
@@ -155,7 +167,8 @@ def _convert_max_pool(g: _Graph, node, attrs) -> tuple:
     kernel = tuple(attrs["kernel_shape"])
     dilation = _pair(attrs.get("dilations"), 1)
     pads = _same_pads(_decode(attrs.get("auto_pad", "")), kernel, dilation)
-    pads = pads if pads is not None else _symmetric_pads(attrs.get("pads"))
+    if pads is None:
+        x, pads = _padded(g, x, attrs.get("pads"), float("-inf"))
     return g.insert(
         nn.MaxPool2DOp(x, kernel, _pair(attrs.get("strides"), 1), pads, dilation, bool(attrs.get("ceil_mode", 0)))
     )
@@ -165,7 +178,11 @@ def _convert_average_pool(g: _Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
     kernel = tuple(attrs["kernel_shape"])
     pads = _same_pads(_decode(attrs.get("auto_pad", "")), kernel, (1, 1))
-    pads = pads if pads is not None else _symmetric_pads(attrs.get("pads"))
+    if pads is None:
+        if attrs.get("count_include_pad", 0):
+            x, pads = _padded(g, x, attrs.get("pads"), 0.0)
+        else:
+            pads = _symmetric_pads(attrs.get("pads"))
     return g.insert(
         nn.AvgPool2DOp(
             x, kernel, _pair(attrs.get("strides"), 1), pads, bool(attrs.get("ceil_mode", 0)),
@@ -314,6 +331,9 @@ CONVERTERS: dict[str, Callable[[_Graph, Any, dict], tuple]] = {
     "Identity": _identity,
     "LeakyRelu": _unary(lambda x, a: nn.LeakyReluOp(x, a.get("alpha", 0.01))),
     "LogSoftmax": _softmax(nn.LogSoftmaxOp),
+    "LRN": _unary(
+        lambda x, a: nn.LRNOp(x, a["size"], a.get("alpha", 1e-4), a.get("beta", 0.75), a.get("bias", 1.0))
+    ),
     "MatMul": _convert_matmul,
     "MaxPool": _convert_max_pool,
     "ReduceMean": _convert_reduce_mean,

@@ -283,6 +283,16 @@ class NNFunctions(InterpreterFunctions):
         widths = [(0, 0)] * (args[0].ndim - 2) + [(top, bottom), (left, right)]
         return _f32(np.pad(args[0], widths, constant_values=op.value.value.data))
 
+    @impl(nn.LRNOp)
+    def run_lrn(self, interpreter: Interpreter, op: nn.LRNOp, args: tuple[Any, ...]):
+        x = args[0].astype(np.float64)
+        size = op.size.value.data
+        before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+        squares = np.pad(x * x, ((0, 0), (before, after), (0, 0), (0, 0)))
+        window = sum(squares[:, i : i + x.shape[1]] for i in range(size))
+        scale = op.bias.value.data + op.alpha.value.data / size * window
+        return _f32(x / scale ** op.beta.value.data)
+
     @impl(nn.ConcatOp)
     def run_concat(self, interpreter: Interpreter, op: nn.ConcatOp, args: tuple[Any, ...]):
         return _f32(np.concatenate(args, axis=op.dim.value.data))

@@ -199,6 +199,12 @@ def _lower_pad2d(op: nn.Pad2DOp) -> list[KernelCall]:
     return [KernelCall("pad2d", [op.input], params, [op.value.value.data])]
 
 
+def _lower_lrn(op: nn.LRNOp) -> list[KernelCall]:
+    dims = _dims(op.input)
+    floats = [op.alpha.value.data, op.beta.value.data, op.bias.value.data]
+    return [KernelCall("lrn", [op.input], [dims[1], _product(dims[2:]), op.size.value.data], floats)]
+
+
 def _lower_concat(op: nn.ConcatOp) -> list[KernelCall]:
     dim, out = op.dim.value.data, _dims(op.output)
     outer, trailing = _product(out[:dim]), _product(out[dim + 1 :])
@@ -233,6 +239,7 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     nn.LeakyReluOp: _lower_activation,
     nn.LinearOp: _lower_linear,
     nn.LogSoftmaxOp: _softmax_lowering("log_softmax"),
+    nn.LRNOp: _lower_lrn,
     nn.MaxPool2DOp: _lower_max_pool2d,
     nn.MulOp: _lower_binary,
     nn.Pad2DOp: _lower_pad2d,

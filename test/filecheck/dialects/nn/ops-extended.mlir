@@ -24,6 +24,7 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
   %p = nn.weight "slope" offset 704 : tensor<8x1x1xf32>
   %14 = nn.prelu %13, %p : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
   %15 = nn.pad2d %14 pads [1, 0, 2, 1] value 0.5 : tensor<1x8x4x4xf32> -> tensor<1x8x7x5xf32>
+  %16 = nn.lrn %15 size 5 alpha 1.0e-04 beta 0.75 bias 1.0 : tensor<1x8x7x5xf32>
   func.return %13 : tensor<1x8x4x4xf32>
 }
 
@@ -45,3 +46,4 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
 // CHECK-NEXT: nn.weight "slope" offset 704 : tensor<8x1x1xf32>
 // CHECK-NEXT: nn.prelu %{{.*}}, %{{.*}} : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
 // CHECK-NEXT: nn.pad2d %{{.*}} pads [1, 0, 2, 1] value 5.000000e-01 : tensor<1x8x4x4xf32> -> tensor<1x8x7x5xf32>
+// CHECK-NEXT: nn.lrn %{{.*}} size 5 alpha 1.000000e-04 beta 7.500000e-01 bias 1.000000e+00 : tensor<1x8x7x5xf32>
