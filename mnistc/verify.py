@@ -95,9 +95,71 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def reference_outputs(model: torch.jit.ScriptModule, inputs: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return model(torch.from_numpy(inputs)).numpy()
+def reference_outputs(model, inputs: np.ndarray) -> np.ndarray:
+    """The source framework's outputs: a torch module, or a function on NumPy arrays."""
+    if isinstance(model, torch.nn.Module | torch.jit.ScriptModule):
+        with torch.no_grad():
+            return model(torch.from_numpy(inputs)).numpy()
+    return model(inputs)
+
+
+def reference_model(model_path: Path, sample_shape):
+    """(model, sample shape) to check the compiled one against, by the file's kind."""
+    suffix = model_path.suffix.lower()
+    if suffix == ".pt2":
+        from mnistc.importers.torch_export import load_exported
+
+        program = load_exported(model_path)
+        user_input = next(n for n in program.graph.nodes if n.op == "placeholder"
+                          and n.name == program.graph_signature.user_inputs[0])  # fmt: skip
+        module = program.module()
+        exported_batch = int(user_input.meta["val"].shape[0])
+
+        def per_sample(inputs: np.ndarray) -> np.ndarray:
+            """The program is specialised to its example's batch: feed it batches of that size."""
+            with torch.no_grad():
+                return np.concatenate([
+                    module(torch.from_numpy(np.repeat(x[None], exported_batch, 0)))[:1].numpy()
+                    for x in inputs
+                ])  # fmt: skip
+
+        return per_sample, tuple(sample_shape or user_input.meta["val"].shape[1:])
+    if suffix == ".onnx":
+        return _onnx_reference(model_path, sample_shape)
+    model, recorded = load_torchscript(model_path)
+    return model, sample_shape_of(recorded, sample_shape)
+
+
+def _onnx_reference(model_path: Path, sample_shape):
+    from mnistc.importers.onnx import load_onnx
+
+    graph = load_onnx(model_path).graph
+    initializers = {t.name for t in graph.initializer}
+    (graph_input,) = [i for i in graph.input if i.name not in initializers]
+    dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim]
+    fixed_batch = dims[0] if dims and dims[0] > 0 else None
+    try:
+        import onnxruntime as ort
+
+        try:
+            session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime's own load errors
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            raise MnistcError(f"{model_path}: ONNX Runtime cannot load it as a reference: {first}") from None
+        run = lambda x: session.run(None, {graph_input.name: x})[0]  # noqa: E731
+    except ImportError:
+        from onnx.reference import ReferenceEvaluator
+
+        evaluator = ReferenceEvaluator(str(model_path))
+        run = lambda x: evaluator.run(None, {graph_input.name: x})[0]  # noqa: E731
+
+    def per_batch(inputs: np.ndarray) -> np.ndarray:
+        if fixed_batch is None:
+            return run(inputs)
+        # The exporter fixed the batch: run it sample by sample.
+        return np.concatenate([run(np.repeat(x[None], fixed_batch, 0))[:1] for x in inputs])
+
+    return per_batch, tuple(sample_shape or dims[1:])
 
 
 def verify_model(
@@ -109,9 +171,11 @@ def verify_model(
     rtol: float = 1e-4,
     seed: int = 0,
 ) -> VerifyReport:
-    """Compile the model, run both on random batches (and held-out MNIST), compare."""
-    model, recorded = load_torchscript(model_path)
-    shape = sample_shape_of(recorded, options.sample_shape)
+    """Compile the model, run both on random batches (and held-out MNIST), compare.
+
+    The reference is PyTorch for TorchScript and torch.export files, ONNX Runtime (or ONNX's
+    reference evaluator) for ONNX files."""
+    model, shape = reference_model(Path(model_path), options.sample_shape)
     rng = np.random.default_rng(seed)
     report = VerifyReport(Path(model_path))
     with tempfile.TemporaryDirectory(prefix="mnistc-verify-") as scratch:

@@ -76,3 +76,22 @@ def test_corrupt_onnx(tmp_path, content):
     (tmp_path / "bad.onnx").write_bytes(content)
     with pytest.raises(ImportError_, match="not a valid ONNX model"):
         Compilation.import_file(tmp_path / "bad.onnx")
+
+
+def test_verify_an_onnx_model(tmp_path):
+    from mnistc.verify import verify_model
+
+    model, shape = build("lenet")
+    path = export_onnx(model, shape, tmp_path / "m.onnx", batch=2)
+    report = verify_model(path, batches=2)
+    assert report.passed and [c.samples for c in report.comparisons] == [1, 7]
+
+
+def test_verify_an_onnx_model_with_a_fixed_batch(tmp_path):
+    """Exported with batch 2 baked in: reshapes carry the 2, the reference runs per sample."""
+    from mnistc.verify import verify_model
+
+    model, shape = build("lenet")
+    torch.onnx.export(model, (torch.zeros(2, *shape),), str(tmp_path / "m.onnx"), dynamo=False)
+    report = verify_model(tmp_path / "m.onnx", batches=2)
+    assert report.passed, report.summary()

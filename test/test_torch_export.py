@@ -89,3 +89,12 @@ def test_unsupported_aten_ops_are_listed(tmp_path):
     program = torch.export.export(Odd(), (torch.rand(1, 2, 3, 3),))
     with pytest.raises(ImportError_, match="aten::exp at .*test_torch_export.py"):
         import_exported(program)
+
+
+def test_verify_an_exported_program(tmp_path):
+    from mnistc.verify import verify_model
+
+    model, shape = build("residual")
+    torch.export.save(torch.export.export(model, (torch.rand(1, *shape),)), str(tmp_path / "r.pt2"))
+    report = verify_model(tmp_path / "r.pt2", batches=2)
+    assert report.passed and [c.samples for c in report.comparisons] == [1, 7]
