@@ -9,6 +9,7 @@ expected output (|a-b| <= atol + rtol*|b|).
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,19 +80,17 @@ def _spatial_dimensions(model_path: Path, inputs: np.ndarray) -> int:
 def _input_for(model_path: Path, input_path: Path | None) -> np.ndarray:
     if input_path is not None:
         return _tensor(input_path)
-    from mnistc.importers.onnx import load_onnx
+    from mnistc.importers.onnx import data_inputs, input_dims, load_onnx
 
-    model = load_onnx(model_path)
-    initializers = {t.name for t in model.graph.initializer}
-    (graph_input,) = [i for i in model.graph.input if i.name not in initializers]
-    shape = [d.dim_value or 1 for d in graph_input.type.tensor_type.shape.dim]
+    (graph_input,) = data_inputs(load_onnx(model_path).graph)
+    shape = [d or 1 for d in input_dims(graph_input)]
     return np.random.default_rng(0).random(shape, dtype=np.float32)
 
 
 def run_case(name, model, input_path, output_path, workdir: Path, atol=1e-4, rtol=1e-4) -> CaseResult:
     from mnistc.driver import CompileOptions, compile_model
     from mnistc.errors import MnistcError
-    from mnistc.verify import run_executable
+    from mnistc.verify import onnx_reference, run_executable
 
     inputs = _input_for(model, input_path)
     if (spatial := _spatial_dimensions(model, inputs)) != 2:
@@ -99,9 +98,9 @@ def run_case(name, model, input_path, output_path, workdir: Path, atol=1e-4, rto
     if input_path is None:
         # light/ models come with an output for an input we do not have: the comparison
         # runs against ONNX Runtime when present, on random input.
-        expected = _onnx_runtime(model, inputs)
-        if expected is None:
+        if importlib.util.find_spec("onnxruntime") is None:
             return CaseResult(name, "skip", "no input data, and onnxruntime is not installed")
+        expected = onnx_reference(model)[0](inputs)
     else:
         expected = _tensor(output_path)
     executable = workdir / name
@@ -120,15 +119,6 @@ def run_case(name, model, input_path, output_path, workdir: Path, atol=1e-4, rto
     bad = int((error > atol + rtol * np.abs(expected)).sum())
     detail = f"max |a-b| {error.max():.2e}"
     return CaseResult(name, "fail" if bad else "pass", detail + (f", {bad} out of tolerance" if bad else ""))
-
-
-def _onnx_runtime(model: Path, inputs: np.ndarray) -> np.ndarray | None:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: inputs})[0]
 
 
 def run_suite(suite: str, log=print) -> list[CaseResult]:

@@ -113,31 +113,27 @@ def reference_model(model_path: Path, sample_shape):
         user_input = next(n for n in program.graph.nodes if n.op == "placeholder"
                           and n.name == program.graph_signature.user_inputs[0])  # fmt: skip
         module = program.module()
-        exported_batch = int(user_input.meta["val"].shape[0])
 
-        def per_sample(inputs: np.ndarray) -> np.ndarray:
-            """The program is specialised to its example's batch: feed it batches of that size."""
+        def run(inputs: np.ndarray) -> np.ndarray:
             with torch.no_grad():
-                return np.concatenate([
-                    module(torch.from_numpy(np.repeat(x[None], exported_batch, 0)))[:1].numpy()
-                    for x in inputs
-                ])  # fmt: skip
+                return module(torch.from_numpy(inputs)).numpy()
 
-        return per_sample, tuple(sample_shape or user_input.meta["val"].shape[1:])
+        # The program is specialised to its example's batch size.
+        run = _at_fixed_batch(run, int(user_input.meta["val"].shape[0]))
+        return run, tuple(sample_shape or user_input.meta["val"].shape[1:])
     if suffix == ".onnx":
-        return _onnx_reference(model_path, sample_shape)
+        return onnx_reference(model_path, sample_shape)
     model, recorded = load_torchscript(model_path)
     return model, sample_shape_of(recorded, sample_shape)
 
 
-def _onnx_reference(model_path: Path, sample_shape):
-    from mnistc.importers.onnx import load_onnx
+def onnx_reference(model_path: Path, sample_shape=None):
+    """(function on NumPy batches, sample shape) running an ONNX model in ONNX Runtime, or
+    in ONNX's (slow) reference evaluator when ONNX Runtime is not installed."""
+    from mnistc.importers.onnx import data_inputs, input_dims, load_onnx
 
-    graph = load_onnx(model_path).graph
-    initializers = {t.name for t in graph.initializer}
-    (graph_input,) = [i for i in graph.input if i.name not in initializers]
-    dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim]
-    fixed_batch = dims[0] if dims and dims[0] > 0 else None
+    (graph_input,) = data_inputs(load_onnx(model_path).graph)
+    dims = input_dims(graph_input)
     try:
         import onnxruntime as ort
 
@@ -152,14 +148,18 @@ def _onnx_reference(model_path: Path, sample_shape):
 
         evaluator = ReferenceEvaluator(str(model_path))
         run = lambda x: evaluator.run(None, {graph_input.name: x})[0]  # noqa: E731
+    if dims and dims[0]:
+        run = _at_fixed_batch(run, dims[0])
+    return run, tuple(sample_shape or dims[1:])
 
-    def per_batch(inputs: np.ndarray) -> np.ndarray:
-        if fixed_batch is None:
-            return run(inputs)
-        # The exporter fixed the batch: run it sample by sample.
-        return np.concatenate([run(np.repeat(x[None], fixed_batch, 0))[:1] for x in inputs])
 
-    return per_batch, tuple(sample_shape or dims[1:])
+def _at_fixed_batch(run, batch: int):
+    """A model whose export fixed its batch, run sample by sample (each repeated to fill it)."""
+
+    def per_sample(inputs: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(run(np.repeat(x[None], batch, 0)))[:1] for x in inputs])
+
+    return per_sample
 
 
 def verify_model(

@@ -369,6 +369,17 @@ def _where(node) -> str:
     return f"node '{node.name}'" if node.name else f"the node producing '{node.output[0]}'"
 
 
+def data_inputs(graph) -> list:
+    """The graph inputs that carry data: old exporters also list every initializer."""
+    initializers = {t.name for t in graph.initializer}
+    return [i for i in graph.input if i.name not in initializers]
+
+
+def input_dims(value_info) -> list[int | None]:
+    """A graph input's dimensions; None where symbolic."""
+    return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
+
+
 def load_onnx(path: str | Path):
     """Load and check an ONNX file, with one clear message for every way it can fail."""
     try:
@@ -395,13 +406,13 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in initializers]
+    inputs = data_inputs(graph)
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ImportError_(
             f"{path}: models with {len(inputs)} inputs and {len(graph.output)} outputs are not "
             "supported (need 1 and 1)"
         )
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim]
+    dims = input_dims(inputs[0])
     shape = tuple(sample_shape) if sample_shape else tuple(dims[1:])
     if not shape or any(d is None or d < 1 for d in shape):
         raise ImportError_(f"{path}: the input's sample shape {dims[1:]} is not static; give --input-shape")
