@@ -1,6 +1,7 @@
 // The OpenMP kernels: general ones for every shape, fast paths chosen by the compiler
 // (conv2d_packed). See kernels.hpp for the contracts.
 #include "kernels.hpp"
+#include "kernel_support.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,40 +9,9 @@
 #include <limits>
 #include <vector>
 
+using namespace mnistc;
+
 namespace {
-
-inline float activate(float x, int64_t activation, float alpha, float beta) {
-  switch (activation) {
-    case MNISTC_ACTIVATION_RELU:
-      return std::max(x, 0.0f);
-    case MNISTC_ACTIVATION_HARDTANH:
-      return std::min(std::max(x, alpha), beta);
-    case MNISTC_ACTIVATION_LEAKY_RELU:
-      return x >= 0.0f ? x : alpha * x;
-    case MNISTC_ACTIVATION_ELU:
-      return x > 0.0f ? x : alpha * std::expm1(x);
-    case MNISTC_ACTIVATION_SIGMOID:
-      return 1.0f / (1.0f + std::exp(-x));
-    case MNISTC_ACTIVATION_TANH:
-      return std::tanh(x);
-    case MNISTC_ACTIVATION_HARDSWISH:
-      return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-    case MNISTC_ACTIVATION_GELU:
-      return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-    case MNISTC_ACTIVATION_GELU_TANH:
-      return 0.5f * x *
-             (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    default:
-      return x;
-  }
-}
-
-inline void activate_all(float* values, int64_t count, int64_t activation, float alpha,
-                         float beta) {
-  if (activation == MNISTC_ACTIVATION_NONE) return;
-  for (int64_t i = 0; i < count; ++i)
-    values[i] = activate(values[i], activation, alpha, beta);
-}
 
 // First output index whose input index o*stride + offset is >= 0.
 inline int64_t first_valid(int64_t offset, int64_t stride) {
@@ -76,20 +46,6 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
       }
     }
   }
-}
-
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4)));
-
-inline v8 load8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
-inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
-
-// A scratch buffer of the calling thread, grown as needed and never freed: kernels make
-// no allocation per call once warm.
-float* scratch(std::size_t floats) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < floats) buffer.resize(floats);
-  return buffer.data();
 }
 
 // acc[i][v] = sum_r a[r][i] * b[offsets[r] + 8v], for MR rows and NV vectors of 8 columns.

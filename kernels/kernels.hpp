@@ -53,6 +53,18 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
                           int64_t dilation_w, int64_t groups, int64_t activation,
                           float alpha, float beta);
 
+// The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: Winograd
+// F(4x4, 3x3) (kernels/conv_winograd.cpp): a quarter of the multiplications of a direct
+// convolution. `packed_weight` is the weight transformed at compile
+// time (mnistc/lowering/packing.py): U = G g G^T as [36][ceil(K / NR)][ceil(C / 8) * 8][NR],
+// zero-filled past the last channel. Other arguments as mnistc_conv2d.
+#define MNISTC_WINOGRAD_NR 16
+void mnistc_conv2d_winograd(const float* input, const float* packed_weight,
+                            const float* bias, const float* residual, float* output,
+                            int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
+                            int64_t OW, int64_t pad_h, int64_t pad_w, int64_t activation,
+                            float alpha, float beta);
+
 // input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].
 void mnistc_linear(const float* input, const float* weight, const float* bias,
                    float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation,

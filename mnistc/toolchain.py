@@ -18,10 +18,13 @@ from pathlib import Path
 from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
 
-KERNEL_SOURCES = ("kernels.cpp", "main.cpp")
-MAIN_OBJECT = "main.o"
+KERNEL_LIBRARY_SOURCES = ("kernels.cpp", "conv_winograd.cpp")
+"""The kernels that generated code calls (see kernels/kernels.hpp)."""
+MAIN_SOURCE = "main.cpp"
 """The executable's entry point; left out of shared libraries."""
-KERNEL_HEADERS = ("kernels.hpp", "model_api.hpp")
+KERNEL_SOURCES = (*KERNEL_LIBRARY_SOURCES, MAIN_SOURCE)
+MAIN_OBJECT = str(Path(MAIN_SOURCE).with_suffix(".o"))
+KERNEL_HEADERS = ("kernels.hpp", "kernel_support.hpp", "model_api.hpp")
 
 
 class BuildError(MnistcError):

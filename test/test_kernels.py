@@ -1,4 +1,4 @@
-"""Each kernel of kernels/kernels.cpp against PyTorch, on random shapes and parameters.
+"""Each kernel of kernels/ against PyTorch, on random shapes and parameters.
 
 The kernels have a C ABI, so the test builds them into a shared library and calls them
 through ctypes: no model, importer or code generator is involved.
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from mnistc.dialects import nn as nn_dialect
 from mnistc.dialects.nn import pool2d_output_shape
 from mnistc.kernels import KERNEL_DIR
+from mnistc.toolchain import KERNEL_LIBRARY_SOURCES
 
 from mnistc.lowering.convert_nn_to_cpu import ACTIVATION_CODES
 
@@ -28,7 +29,8 @@ def kernels(tmp_path_factory):
     library = tmp_path_factory.mktemp("kernels") / "libkernels.so"
     subprocess.run(
         ["g++", "-std=c++17", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp", "-shared", "-fPIC", f"-I{KERNEL_DIR}",
-         str(KERNEL_DIR / "kernels.cpp"), "-o", str(library)],
+         *(str(KERNEL_DIR / name) for name in KERNEL_LIBRARY_SOURCES),
+         "-o", str(library)],
         check=True,
     )  # fmt: skip
     return ctypes.CDLL(str(library))
@@ -91,12 +93,14 @@ def activation_args(kind, params):
     return [ACTIVATION_CODES[kind]], [*params, 0.0, 0.0][:2]
 
 
-def conv_problem(case: dict, with_bias: bool, with_residual: bool):
-    """Random input, weight, optional bias and residual, and PyTorch's result."""
+def conv_problem(case: dict, with_bias: bool, with_residual: bool, weight_scale: float = 1.0):
+    """Random input, weight (standard normal times `weight_scale`), optional bias and
+    residual, and PyTorch's result."""
     rng = np.random.default_rng(RNG_SEED)
     c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
     x = rng.standard_normal((1, c, h, w), dtype=np.float32)
     weight = rng.standard_normal((k, c // groups, case["kh"], case["kw"]), dtype=np.float32)
+    weight *= np.float32(weight_scale)
     bias = rng.standard_normal(k, dtype=np.float32) if with_bias else None
     expected = F.conv2d(
         torch.from_numpy(x), torch.from_numpy(weight),
@@ -318,6 +322,40 @@ def test_conv2d_packed(kernels, case, with_bias, with_residual):
             kernels, "conv2d_packed", [x, packed, bias, residual, out],
             [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["pad"], *case["dil"], groups, *code],
             floats,
+        )  # fmt: skip
+        assert_close(out, reference(expected))
+
+
+def winograd_cases():
+    yield dict(c=32, h=26, w=26, k=64, pad=(0, 0))
+    yield dict(c=9, h=13, w=11, k=20, pad=(1, 1))  # partial tiles and channel blocks
+    yield dict(c=64, h=8, w=8, k=64, pad=(1, 1))
+    yield dict(c=8, h=6, w=6, k=8, pad=(0, 0))  # one tile
+    yield dict(c=16, h=5, w=37, k=24, pad=(0, 1))
+
+
+@pytest.mark.parametrize("case", list(winograd_cases()), ids=str)
+@pytest.mark.parametrize("with_bias,with_residual", [(True, False), (False, True)])
+def test_conv2d_winograd(kernels, case, with_bias, with_residual):
+    """The 3x3 fast path, with weights transformed as the compiler transforms them.
+
+    Winograd's rounding error grows with the magnitude of the products it sums, so the
+    weights have the scale that initialisation and training give, 1/sqrt(fan-in): outputs
+    of unit scale, as in a trained network.
+    """
+    from mnistc.lowering.packing import pack_winograd_weight
+
+    case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
+    fan_in = case["c"] * 9
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual, fan_in**-0.5)
+    packed = pack_winograd_weight(weight)
+    for (kind, params), reference in ACTIVATIONS.items():
+        _, _, oh, ow = expected.shape
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        code, floats = activation_args(kind, params)
+        call(
+            kernels, "conv2d_winograd", [x, packed, bias, residual, out],
+            [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], *code], floats,
         )  # fmt: skip
         assert_close(out, reference(expected))
 

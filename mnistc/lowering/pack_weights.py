@@ -1,15 +1,17 @@
 """pack-weights: choose the fast kernels by shape and pre-pack their weights.
 
-At the `cpu` level, after `convert-nn-to-cpu`: a stride-1 `cpu.call @conv2d` whose
-weight is a `cpu.weight` becomes `cpu.call @conv2d_packed` reading a weight packed at
-compile time (appended to the weight file) in the layout of `mnistc/lowering/packing.py`.
-Other convolutions keep the general kernel.
+At the `cpu` level, after `convert-nn-to-cpu`: a `cpu.call @conv2d` whose weight is a
+`cpu.weight` becomes a call of the first fast path in FAST_CONV_PATHS that applies to its
+shape, reading a weight packed at compile time (appended to the weight file) in the
+layout of `mnistc/lowering/packing.py`. Other convolutions keep the general kernel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import MemRefType, ModuleOp, f32
 from xdsl.passes import ModulePass
@@ -24,51 +26,97 @@ from xdsl.rewriter import InsertPoint
 
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
-from mnistc.lowering.packing import pack_conv_weight
+from mnistc.lowering.packing import pack_conv_weight, pack_winograd_weight
 
-CONV_STRIDE = slice(8, 10)
-"""Where the strides sit in `conv2d`'s params (see _lower_conv2d)."""
-CONV_GROUPS = 14
+CONV_PARAMS = (
+    "C", "H", "W", "K", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
+    "dilation_h", "dilation_w", "groups", "activation",
+)  # fmt: skip
+"""The int params of `cpu.call @conv2d`, in order (see kernels/kernels.hpp)."""
+
+WINOGRAD_MIN_CHANNELS = 8
+"""Below this many input or output channels, padding them to whole vectors costs more
+than Winograd saves."""
+
+
+@dataclass(frozen=True)
+class ConvFastPath:
+    """A convolution kernel for some shapes, with its weight layout and int params."""
+
+    kernel: str
+    applies: Callable[[dict[str, int]], bool]
+    pack: Callable[[np.ndarray, dict[str, int]], np.ndarray]
+    params: tuple[str, ...]
+
+
+def _winograd_applies(p: dict[str, int]) -> bool:
+    geometry = ("KH", "KW", "stride_h", "stride_w", "dilation_h", "dilation_w", "groups")
+    return (
+        tuple(p[name] for name in geometry) == (3, 3, 1, 1, 1, 1, 1)
+        and min(p["C"], p["K"]) >= WINOGRAD_MIN_CHANNELS
+        and min(p["OH"], p["OW"]) >= 4
+    )
+
+
+WINOGRAD = ConvFastPath(
+    "conv2d_winograd",
+    _winograd_applies,
+    lambda weight, p: pack_winograd_weight(weight),
+    ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "activation"),
+)
+DIRECT_STRIDE_ONE = ConvFastPath(
+    "conv2d_packed",
+    lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
+    lambda weight, p: pack_conv_weight(weight, p["groups"]),
+    tuple(name for name in CONV_PARAMS if not name.startswith("stride")),
+)
+FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE)
+"""Tried in order; the first that applies wins."""
 
 
 @dataclass
-class PackStrideOneConv(RewritePattern):
+class PackConvWeights(RewritePattern):
     weights: weight_files.WeightFile
+    paths: tuple[ConvFastPath, ...]
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: cpu.CallOp, rewriter: PatternRewriter, /):
         if op.callee.string_value() != "conv2d":
             return
-        params = list(op.params.get_values())
         weight = op.inputs[1].owner
-        if params[CONV_STRIDE] != [1, 1] or not isinstance(weight, cpu.WeightOp):
+        if not isinstance(weight, cpu.WeightOp):
+            return
+        params = dict(zip(CONV_PARAMS, op.params.get_values()))
+        path = next((path for path in self.paths if path.applies(params)), None)
+        if path is None:
             return
         shape = tuple(weight.result.type.get_shape())
-        packed = pack_conv_weight(
-            self.weights.read(weight.offset.value.data, shape), params[CONV_GROUPS]
-        )
+        packed = path.pack(self.weights.read(weight.offset.value.data, shape), params)
         packed_op = cpu.WeightOp(
-            weight.key.data + "|packed",
+            f"{weight.key.data}|{path.kernel}",
             self.weights.append(packed),
             MemRefType(f32, [packed.size]),
         )
         packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
         rewriter.insert(packed_op, InsertPoint.before(weight))
         inputs = [op.inputs[0], packed_op.result, *op.inputs[2:]]
-        new_params = params[: CONV_STRIDE.start] + params[CONV_STRIDE.stop :]
+        new_params = [params[name] for name in path.params]
         fparams = op.fparams.get_values() if op.fparams else ()
-        rewriter.replace(
-            op, cpu.CallOp("conv2d_packed", inputs, list(op.outputs), new_params, fparams)
-        )
+        rewriter.replace(op, cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params, fparams))
 
 
 @dataclass(frozen=True)
 class PackWeightsPass(ModulePass):
+    """Options: `winograd=false` keeps 3x3 convolutions on the direct kernel."""
+
     name = "pack-weights"
 
+    winograd: bool = True
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        paths = FAST_CONV_PATHS if self.winograd else (DIRECT_STRIDE_ONE,)
         weights = weight_files.load(op)
         PatternRewriteWalker(
-            GreedyRewritePatternApplier([PackStrideOneConv(weights)], dce_enabled=True)
+            GreedyRewritePatternApplier([PackConvWeights(weights, paths)], dce_enabled=True)
         ).rewrite_module(op)
         weight_files.store(op, weights)

@@ -23,3 +23,32 @@ def pack_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(
         padded.reshape(groups, panels, CONV_MR, cg * kh * kw).transpose(0, 1, 3, 2)
     )
+
+
+WINOGRAD_NR = 16
+"""Output channels per GEMM block of mnistc_conv2d_winograd (MNISTC_WINOGRAD_NR)."""
+WINOGRAD_G = np.array(
+    [
+        [1 / 4, 0, 0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0, 0, 1],
+    ]
+)
+"""G of Winograd F(4x4, 3x3): the weight transform U = G g G^T."""
+
+
+def pack_winograd_weight(weight: np.ndarray) -> np.ndarray:
+    """[K, C, 3, 3] → U = G g G^T as [36][ceil(K/NR)][ceil(C/8)*8][NR], zero-filled.
+
+    The transform runs in float64 so that the only rounding is the final one.
+    """
+    k, c = weight.shape[:2]
+    u = np.einsum("ai,kcij,bj->abkc", WINOGRAD_G, weight.astype(np.float64), WINOGRAD_G)
+    kp, cp = -(-k // WINOGRAD_NR) * WINOGRAD_NR, -(-c // 8) * 8
+    padded = np.zeros((36, kp, cp))
+    padded[:, :k, :c] = u.reshape(36, k, c)
+    packed = padded.reshape(36, kp // WINOGRAD_NR, WINOGRAD_NR, cp).transpose(0, 1, 3, 2)
+    return np.ascontiguousarray(packed, dtype=np.float32)

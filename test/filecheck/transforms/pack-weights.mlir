@@ -6,7 +6,7 @@
 
 // Stride 1: the packed kernel, its weight padded to MR = 4 channels, strides dropped
 // from the params. Stride 2 keeps the general kernel.
-// CHECK:      %[[P:.*]] = cpu.weight "w|packed" offset 64 : memref<4xf32>
+// CHECK:      %[[P:.*]] = cpu.weight "w|conv2d_packed" offset 64 : memref<4xf32>
 // CHECK:      cpu.call @conv2d_packed(%{{.*}}, %[[P]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params [1, 3, 3, 2, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0] fparams [0.000000e+00, 0.000000e+00]
 // CHECK:      cpu.call @conv2d(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) params [1, 3, 3, 2, 2, 2, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0]
 // DATA: [1. 2. 0. 0.]

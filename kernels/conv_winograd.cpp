@@ -1,0 +1,239 @@
+// Winograd F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016): each 4x4 block of output pixels ("tile") costs 36
+// multiplications per input/output channel pair instead of 144. Three steps, each over
+// all tiles of one sample, with 8 channels per vector:
+//   1. input transform: the zero-padded input, channels last, 6x6 patch d of each tile
+//      -> V[p][tile][c] = (B^T d B)[p] for the 36 positions p;
+//   2. 36 independent GEMMs M[p] = V[p] . U[p], U being the weight transformed and packed
+//      at compile time (mnistc/lowering/packing.py:pack_winograd_weight);
+//   3. output transform: A^T M A per tile, then bias, residual and activation, written
+//      back channels first.
+#include <algorithm>
+#include <cstring>
+
+#include "kernel_support.hpp"
+#include "kernels.hpp"
+
+using namespace mnistc;
+
+namespace {
+
+constexpr int64_t kTile = 4;                   // output pixels per tile side
+constexpr int64_t kPatch = kTile + 2;          // input pixels per tile side
+constexpr int64_t kPositions = kPatch * kPatch;
+constexpr int64_t kTileRows = 6;               // tiles per GEMM register block
+constexpr int64_t kColumns = MNISTC_WINOGRAD_NR;  // output channels per GEMM block
+
+inline int64_t round_up(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+// r = B^T d for one column of six vectors.
+inline void input_transform_1d(const v8 d[6], v8 r[6]) {
+  const v8 four = splat(4.0f), five = splat(5.0f), two = splat(2.0f);
+  const v8 t1 = d[4] - four * d[2], t2 = d[3] - four * d[1];
+  const v8 t3 = d[4] - d[2], t4 = two * (d[3] - d[1]);
+  r[0] = four * d[0] - five * d[2] + d[4];
+  r[1] = t1 + t2;
+  r[2] = t1 - t2;
+  r[3] = t3 + t4;
+  r[4] = t3 - t4;
+  r[5] = four * d[1] - five * d[3] + d[5];
+}
+
+// o = A^T m for one column of six vectors.
+inline void output_transform_1d(const v8 m[6], v8 o[4]) {
+  const v8 a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], e = m[3] - m[4];
+  o[0] = m[0] + a + c;
+  o[1] = b + splat(2.0f) * e;
+  o[2] = a + splat(4.0f) * c;
+  o[3] = b + splat(8.0f) * e + m[5];
+}
+
+struct Geometry {
+  int64_t C, H, W, K, OH, OW, pad_h, pad_w;
+  int64_t CP, KP;        // channels rounded up to whole vectors / GEMM blocks
+  int64_t TH, TW, T;     // tiles down, across, in all
+  int64_t HP, WP;        // the padded input covers every tile's patch
+};
+
+// The input, zero-padded and channels last: padded[y][x][c] for y < HP, x < WP, c < CP.
+void pad_channels_last(const Geometry& g, const float* input, float* padded) {
+#pragma omp for schedule(static)
+  for (int64_t y = 0; y < g.HP; ++y) {
+    float* row = padded + y * g.WP * g.CP;
+    std::fill(row, row + g.WP * g.CP, 0.0f);
+    const int64_t iy = y - g.pad_h;
+    if (iy < 0 || iy >= g.H) continue;
+    const int64_t x_begin = std::max<int64_t>(0, g.pad_w);
+    const int64_t x_end = std::min(g.WP, g.W + g.pad_w);
+    for (int64_t c = 0; c < g.C; ++c) {
+      const float* in = input + (c * g.H + iy) * g.W - g.pad_w;
+      for (int64_t x = x_begin; x < x_end; ++x) row[x * g.CP + c] = in[x];
+    }
+  }
+}
+
+void transform_input(const Geometry& g, const float* padded, float* V) {
+#pragma omp for schedule(static)
+  for (int64_t t = 0; t < g.T; ++t) {
+    const int64_t y0 = t / g.TW * kTile, x0 = t % g.TW * kTile;
+    for (int64_t c = 0; c < g.CP; c += 8) {
+      v8 d[kPatch][kPatch], columns[kPatch][kPatch];
+      for (int i = 0; i < kPatch; ++i)
+        for (int j = 0; j < kPatch; ++j)
+          d[j][i] = load8(padded + ((y0 + i) * g.WP + x0 + j) * g.CP + c);
+      for (int j = 0; j < kPatch; ++j) input_transform_1d(d[j], columns[j]);
+      for (int i = 0; i < kPatch; ++i) {
+        v8 row[kPatch], out[kPatch];
+        for (int j = 0; j < kPatch; ++j) row[j] = columns[j][i];
+        input_transform_1d(row, out);
+        for (int j = 0; j < kPatch; ++j)
+          store8(V + ((i * kPatch + j) * g.T + t) * g.CP + c, out[j]);
+      }
+    }
+  }
+}
+
+// M[rows x kColumns] = A[rows x depth] . B[depth x kColumns], rows <= kTileRows; A has row
+// stride `lda`, B is a packed panel, M has row stride `ldm`.
+inline void winograd_gemm_block(const float* A, int64_t lda, const float* B, int64_t depth,
+                                float* M, int64_t ldm, int64_t rows) {
+  const float* a[kTileRows];
+  for (int64_t r = 0; r < kTileRows; ++r) a[r] = A + std::min(r, rows - 1) * lda;
+  v8 acc[kTileRows][2] = {};
+  for (int64_t k = 0; k < depth; ++k, B += kColumns) {
+    const v8 b0 = load8(B), b1 = load8(B + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kTileRows; ++r) {
+      const v8 x = splat(a[r][k]);
+      acc[r][0] += x * b0;
+      acc[r][1] += x * b1;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    store8(M + r * ldm, acc[r][0]);
+    store8(M + r * ldm + 8, acc[r][1]);
+  }
+}
+
+void multiply(const Geometry& g, const float* V, const float* U, float* M) {
+  const int64_t row_blocks = (g.T + kTileRows - 1) / kTileRows;
+  const int64_t column_blocks = g.KP / kColumns;
+#pragma omp for collapse(2) schedule(static)
+  for (int64_t p = 0; p < kPositions; ++p) {
+    for (int64_t rb = 0; rb < row_blocks; ++rb) {
+      const int64_t t0 = rb * kTileRows;
+      const int64_t rows = std::min(kTileRows, g.T - t0);
+      const float* A = V + (p * g.T + t0) * g.CP;
+      for (int64_t cb = 0; cb < column_blocks; ++cb)
+        winograd_gemm_block(A, g.CP, U + (p * column_blocks + cb) * g.CP * kColumns, g.CP,
+                            M + (p * g.T + t0) * g.KP + cb * kColumns, g.KP, rows);
+    }
+  }
+}
+
+// Stores four vectors of 8 channels, one per pixel of a tile row, as four pixels of each
+// of 8 channel planes: a 4x8 transpose in registers, then 16-byte stores.
+inline void store_row_transposed(const v8 pixels[kTile], float* out, int64_t plane) {
+  typedef int mask8 __attribute__((vector_size(32)));
+  const v8 t0 = __builtin_shuffle(pixels[0], pixels[1], mask8{0, 8, 1, 9, 4, 12, 5, 13});
+  const v8 t1 = __builtin_shuffle(pixels[0], pixels[1], mask8{2, 10, 3, 11, 6, 14, 7, 15});
+  const v8 t2 = __builtin_shuffle(pixels[2], pixels[3], mask8{0, 8, 1, 9, 4, 12, 5, 13});
+  const v8 t3 = __builtin_shuffle(pixels[2], pixels[3], mask8{2, 10, 3, 11, 6, 14, 7, 15});
+  const v8 low = __builtin_shuffle(t0, t2, mask8{0, 1, 8, 9, 4, 5, 12, 13});
+  const v8 high = __builtin_shuffle(t0, t2, mask8{2, 3, 10, 11, 6, 7, 14, 15});
+  const v8 low1 = __builtin_shuffle(t1, t3, mask8{0, 1, 8, 9, 4, 5, 12, 13});
+  const v8 high1 = __builtin_shuffle(t1, t3, mask8{2, 3, 10, 11, 6, 7, 14, 15});
+  // low = channels 0 | 4, high = 1 | 5, low1 = 2 | 6, high1 = 3 | 7.
+  const v8* by_channel[4] = {&low, &high, &low1, &high1};
+  for (int l = 0; l < 4; ++l) {
+    const float* lanes = reinterpret_cast<const float*>(by_channel[l]);
+    std::memcpy(out + l * plane, lanes, 4 * sizeof(float));
+    std::memcpy(out + (l + 4) * plane, lanes + 4, 4 * sizeof(float));
+  }
+}
+
+// out = A^T m A for one tile and 8 output channels, plus the bias.
+inline void inverse_transform(const float* M, int64_t position_stride, v8 bias,
+                              v8 out[kTile][kTile]) {
+  v8 rows_out[kPatch][kTile];
+  for (int i = 0; i < kPatch; ++i) {
+    v8 m[kPatch];
+    for (int j = 0; j < kPatch; ++j) m[j] = load8(M + (i * kPatch + j) * position_stride);
+    output_transform_1d(m, rows_out[i]);
+  }
+  for (int j = 0; j < kTile; ++j) {
+    v8 column[kPatch], pixels[kTile];
+    for (int i = 0; i < kPatch; ++i) column[i] = rows_out[i][j];
+    output_transform_1d(column, pixels);
+    for (int i = 0; i < kTile; ++i) out[i][j] = pixels[i] + bias;
+  }
+}
+
+void transform_output(const Geometry& g, const float* M, const float* bias,
+                      const float* residual, float* output, int64_t activation, float alpha,
+                      float beta) {
+  const int64_t plane = g.OH * g.OW;
+  const bool relu_only = residual == nullptr && (activation == MNISTC_ACTIVATION_RELU ||
+                                                 activation == MNISTC_ACTIVATION_NONE);
+#pragma omp for schedule(static)
+  for (int64_t t = 0; t < g.T; ++t) {
+    const int64_t y0 = t / g.TW * kTile, x0 = t % g.TW * kTile;
+    const int64_t rows = std::min(kTile, g.OH - y0), columns = std::min(kTile, g.OW - x0);
+    for (int64_t k0 = 0; k0 < g.K; k0 += 8) {
+      const int64_t lanes = std::min<int64_t>(8, g.K - k0);
+      v8 bias8 = {};
+      if (bias) std::memcpy(&bias8, bias + k0, lanes * sizeof(float));
+      v8 out[kTile][kTile];
+      inverse_transform(M + t * g.KP + k0, g.T * g.KP, bias8, out);
+      float* corner = output + (k0 * g.OH + y0) * g.OW + x0;
+      if (relu_only && lanes == 8 && rows == kTile && columns == kTile) {
+        for (int i = 0; i < kTile; ++i) {
+          if (activation == MNISTC_ACTIVATION_RELU)
+            for (int j = 0; j < kTile; ++j) out[i][j] = out[i][j] > 0.0f ? out[i][j] : 0.0f;
+          store_row_transposed(out[i], corner + i * g.OW, plane);
+        }
+        continue;
+      }
+      for (int64_t l = 0; l < lanes; ++l)
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < columns; ++j) {
+            const int64_t offset = l * plane + i * g.OW + j;
+            float value = out[i][j][l];
+            if (residual) value += residual[corner - output + offset];
+            corner[offset] = activate(value, activation, alpha, beta);
+          }
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_weight,
+                                       const float* bias, const float* residual,
+                                       float* output, int64_t C, int64_t H, int64_t W,
+                                       int64_t K, int64_t OH, int64_t OW, int64_t pad_h,
+                                       int64_t pad_w, int64_t activation, float alpha,
+                                       float beta) {
+  Geometry g{C, H, W, K, OH, OW, pad_h, pad_w};
+  g.CP = round_up(C, 8);
+  g.KP = round_up(K, kColumns);
+  g.TH = (OH + kTile - 1) / kTile;
+  g.TW = (OW + kTile - 1) / kTile;
+  g.T = g.TH * g.TW;
+  g.HP = g.TH * kTile + 2;
+  g.WP = g.TW * kTile + 2;
+  const int64_t padded_size = g.HP * g.WP * g.CP;
+  const int64_t v_size = kPositions * g.T * g.CP;
+  float* padded = scratch(padded_size + v_size + kPositions * g.T * g.KP);
+  float* V = padded + padded_size;
+  float* M = V + v_size;
+#pragma omp parallel
+  {
+    pad_channels_last(g, input, padded);
+    transform_input(g, padded, V);
+    multiply(g, V, packed_weight, M);
+    transform_output(g, M, bias, residual, output, activation, alpha, beta);
+  }
+}
