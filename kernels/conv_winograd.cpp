@@ -191,7 +191,7 @@ void transform_output(const Geometry& g, const float* M, const float* bias,
       if (relu_only && lanes == 8 && rows == kTile && columns == kTile) {
         for (int i = 0; i < kTile; ++i) {
           if (activation == MNISTC_ACTIVATION_RELU)
-            for (int j = 0; j < kTile; ++j) out[i][j] = out[i][j] > 0.0f ? out[i][j] : 0.0f;
+            for (int j = 0; j < kTile; ++j) out[i][j] = relu8(out[i][j]);
           store_row_transposed(out[i], corner + i * g.OW, plane);
         }
         continue;

@@ -51,6 +51,7 @@ typedef float v8u __attribute__((vector_size(32), aligned(4)));
 inline v8 load8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
 inline void store8(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
 inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
+inline v8 relu8(v8 x) { return x > 0.0f ? x : v8{}; }
 
 // A scratch buffer of the calling thread, grown as needed and never freed: kernels make
 // no allocation per call once warm.

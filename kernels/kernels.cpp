@@ -48,6 +48,26 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
   }
 }
 
+// PyTorch's max: NaN wins.
+inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
+inline v8 max_nan(v8 a, v8 b) { return (a > b || a != a) ? a : b; }
+
+// One output row of a 2x2, stride-2 max pool from input rows `top` and `bottom`.
+inline void max_pool_2x2_row(const float* top, const float* bottom, float* out, int64_t OW) {
+  typedef int mask8 __attribute__((vector_size(32)));
+  int64_t ow = 0;
+  for (; ow + 8 <= OW; ow += 8) {
+    const v8 a = max_nan(load8(top + 2 * ow), load8(bottom + 2 * ow));
+    const v8 b = max_nan(load8(top + 2 * ow + 8), load8(bottom + 2 * ow + 8));
+    const v8 even = __builtin_shuffle(a, b, mask8{0, 2, 4, 6, 8, 10, 12, 14});
+    const v8 odd = __builtin_shuffle(a, b, mask8{1, 3, 5, 7, 9, 11, 13, 15});
+    store8(out + ow, max_nan(even, odd));
+  }
+  for (; ow < OW; ++ow)
+    out[ow] = max_nan(max_nan(top[2 * ow], top[2 * ow + 1]),
+                      max_nan(bottom[2 * ow], bottom[2 * ow + 1]));
+}
+
 // acc[i][v] = sum_r a[r][i] * b[offsets[r] + 8v], for MR rows and NV vectors of 8 columns.
 template <int NV>
 inline void conv_micro_kernel(const float* a, const float* b, const int64_t* offsets,
@@ -122,16 +142,24 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
             const int64_t k = panel * MR + i;
             if (k >= Kg) break;
             const int64_t channel = g * Kg + k;
+            const float b = bias ? bias[channel] : 0.0f;
+            const int64_t offset = (channel * OH + oh) * OW + ow0;
+            float* out = output + offset;
+            const float* res = residual ? residual + offset : nullptr;
+            if (columns == NR) {
+              for (int64_t v = 0; v < NR / 8; ++v) {
+                v8 x = acc[i][v] + b;
+                if (res) x += load8(res + 8 * v);
+                store8(out + 8 * v, activation == MNISTC_ACTIVATION_RELU ? relu8(x) : x);
+              }
+              if (activation != MNISTC_ACTIVATION_RELU)
+                activate_all(out, columns, activation, alpha, beta);
+              continue;
+            }
             float values[NR];
             std::memcpy(values, acc[i], sizeof(float) * columns);
-            const float b = bias ? bias[channel] : 0.0f;
-            float* out = output + (channel * OH + oh) * OW + ow0;
-            for (int64_t j = 0; j < columns; ++j) out[j] = values[j] + b;
-            if (residual) {
-              const float* res = residual + (channel * OH + oh) * OW + ow0;
-              for (int64_t j = 0; j < columns; ++j) out[j] += res[j];
-            }
-            activate_all(out, columns, activation, alpha, beta);
+            for (int64_t j = 0; j < columns; ++j)
+              out[j] = activate(values[j] + b + (res ? res[j] : 0.0f), activation, alpha, beta);
           }
         }
       }
@@ -233,8 +261,15 @@ void mnistc_max_pool2d(const float* input, float* output, int64_t C, int64_t H, 
 #pragma omp parallel for schedule(static) if (C * OH * OW > 4096)
   for (int64_t c = 0; c < C; ++c) {
     const float* in = input + c * H * W;
-    if (pad_h == 0 && pad_w == 0 && dilation_h == 1 && dilation_w == 1 &&
-        (OH - 1) * stride_h + KH <= H && (OW - 1) * stride_w + KW <= W) {
+    const bool inside = pad_h == 0 && pad_w == 0 && dilation_h == 1 && dilation_w == 1 &&
+                        (OH - 1) * stride_h + KH <= H && (OW - 1) * stride_w + KW <= W;
+    if (inside && KH == 2 && KW == 2 && stride_h == 2 && stride_w == 2) {
+      for (int64_t oh = 0; oh < OH; ++oh)
+        max_pool_2x2_row(in + 2 * oh * W, in + (2 * oh + 1) * W,
+                         output + (c * OH + oh) * OW, OW);
+      continue;
+    }
+    if (inside) {
       // Every window lies inside the input: no bounds checks.
       for (int64_t oh = 0; oh < OH; ++oh) {
         float* out = output + (c * OH + oh) * OW;

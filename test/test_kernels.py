@@ -172,6 +172,21 @@ def test_max_pool2d(kernels, case):
     assert_close(out, expected)
 
 
+@pytest.mark.parametrize("case", [POOL_CASES[0], (2, 6, 38, (2, 2), (2, 2), (0, 0), (1, 1), False)], ids=str)
+def test_max_pool2d_propagates_nan(kernels, case):
+    """NaN wins a window, as in PyTorch, on the vectorised 2x2 path and its scalar tail."""
+    c, h, w, kernel, stride, padding, dilation, ceil_mode = case
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
+    x[0, 0, 0, ::5] = np.nan
+    x[0, -1, -1, -1] = np.nan
+    expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
+    _, _, oh, ow = expected.shape
+    out = np.zeros(expected.shape, dtype=np.float32)
+    call(kernels, "max_pool2d", [x, out], [c, h, w, oh, ow, *kernel, *stride, *padding, *dilation])
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected.numpy()))
+    assert_close(out, expected)
+
+
 @pytest.mark.parametrize("count", [1, 10, 1001, 100_003])
 @pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
 def test_activation(kernels, count, activation):
