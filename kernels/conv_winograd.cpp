@@ -6,8 +6,8 @@
 //      -> V[p][tile][c] = (B^T d B)[p] for the 36 positions p;
 //   2. 36 independent GEMMs M[p] = V[p] . U[p], U being the weight transformed and packed
 //      at compile time (mnistc/lowering/packing.py:pack_winograd_weight);
-//   3. output transform: A^T M A per tile, then bias, residual and activation, written
-//      back channels first.
+//   3. output transform: A^T M A per tile, then bias, residual and activation, and
+//      optionally a 2x2 max pool, written back channels first.
 #include <algorithm>
 #include <cstring>
 
@@ -58,19 +58,37 @@ struct Geometry {
 };
 
 // The input, zero-padded and channels last: padded[y][x][c] for y < HP, x < WP, c < CP.
+// Whole blocks of 8 channels x 8 pixels move through a transpose in registers.
 void pad_channels_last(const Geometry& g, const float* input, float* padded) {
+  const int64_t row_size = g.WP * g.CP;
 #pragma omp for schedule(static)
   for (int64_t y = 0; y < g.HP; ++y) {
-    float* row = padded + y * g.WP * g.CP;
-    std::fill(row, row + g.WP * g.CP, 0.0f);
+    float* row = padded + y * row_size;
     const int64_t iy = y - g.pad_h;
-    if (iy < 0 || iy >= g.H) continue;
-    const int64_t x_begin = std::max<int64_t>(0, g.pad_w);
-    const int64_t x_end = std::min(g.WP, g.W + g.pad_w);
-    for (int64_t c = 0; c < g.C; ++c) {
-      const float* in = input + (c * g.H + iy) * g.W - g.pad_w;
-      for (int64_t x = x_begin; x < x_end; ++x) row[x * g.CP + c] = in[x];
+    if (iy < 0 || iy >= g.H || g.C != g.CP) {
+      std::fill(row, row + row_size, 0.0f);
+      if (iy < 0 || iy >= g.H) continue;
+    } else {
+      std::fill(row, row + g.pad_w * g.CP, 0.0f);
+      std::fill(row + (g.pad_w + g.W) * g.CP, row + row_size, 0.0f);
     }
+    const float* in = input + iy * g.W;
+    float* interior = row + g.pad_w * g.CP;
+    const int64_t plane = g.H * g.W;
+    int64_t c = 0;
+    for (; c + 8 <= g.C; c += 8) {
+      int64_t x = 0;
+      for (; x + 8 <= g.W; x += 8) {
+        v8 block[8];
+        for (int l = 0; l < 8; ++l) block[l] = load8(in + (c + l) * plane + x);
+        transpose8x8(block);
+        for (int j = 0; j < 8; ++j) store8(interior + (x + j) * g.CP + c, block[j]);
+      }
+      for (; x < g.W; ++x)
+        for (int l = 0; l < 8; ++l) interior[x * g.CP + c + l] = in[(c + l) * plane + x];
+    }
+    for (; c < g.C; ++c)
+      for (int64_t x = 0; x < g.W; ++x) interior[x * g.CP + c] = in[c * plane + x];
   }
 }
 
@@ -136,7 +154,6 @@ void multiply(const Geometry& g, const float* V, const float* U, float* M) {
 // Stores four vectors of 8 channels, one per pixel of a tile row, as four pixels of each
 // of 8 channel planes: a 4x8 transpose in registers, then 16-byte stores.
 inline void store_row_transposed(const v8 pixels[kTile], float* out, int64_t plane) {
-  typedef int mask8 __attribute__((vector_size(32)));
   const v8 t0 = __builtin_shuffle(pixels[0], pixels[1], mask8{0, 8, 1, 9, 4, 12, 5, 13});
   const v8 t1 = __builtin_shuffle(pixels[0], pixels[1], mask8{2, 10, 3, 11, 6, 14, 7, 15});
   const v8 t2 = __builtin_shuffle(pixels[2], pixels[3], mask8{0, 8, 1, 9, 4, 12, 5, 13});
@@ -171,12 +188,41 @@ inline void inverse_transform(const float* M, int64_t position_stride, v8 bias,
   }
 }
 
+// Applies the activation lane by lane: the kinds without a vector form.
+inline v8 activate_lanes(v8 x, int64_t activation, float alpha, float beta) {
+  float lanes[8];
+  std::memcpy(lanes, &x, sizeof lanes);
+  for (float& lane : lanes) lane = activate(lane, activation, alpha, beta);
+  std::memcpy(&x, lanes, sizeof lanes);
+  return x;
+}
+
+// The 2x2 stride-2 max pool of a tile's activated outputs, written as 2x2 pixels of up
+// to 8 channel planes of the pooled [K, OH/2, OW/2] output.
+inline void store_pooled(const v8 out[kTile][kTile], const Geometry& g, int64_t y0,
+                         int64_t x0, int64_t k0, int64_t lanes, float* output) {
+  const int64_t POH = g.OH / 2, POW = g.OW / 2;
+  float pooled[2][2][8];
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b) {
+      const v8 top = max_nan(out[2 * a][2 * b], out[2 * a][2 * b + 1]);
+      const v8 bottom = max_nan(out[2 * a + 1][2 * b], out[2 * a + 1][2 * b + 1]);
+      const v8 best = max_nan(top, bottom);
+      std::memcpy(pooled[a][b], &best, sizeof best);
+    }
+  const int64_t rows = std::min<int64_t>(2, POH - y0 / 2), columns = std::min<int64_t>(2, POW - x0 / 2);
+  for (int64_t l = 0; l < lanes; ++l)
+    for (int64_t a = 0; a < rows; ++a)
+      for (int64_t b = 0; b < columns; ++b)
+        output[((k0 + l) * POH + y0 / 2 + a) * POW + x0 / 2 + b] = pooled[a][b][l];
+}
+
 void transform_output(const Geometry& g, const float* M, const float* bias,
                       const float* residual, float* output, int64_t activation, float alpha,
-                      float beta) {
+                      float beta, bool pool) {
   const int64_t plane = g.OH * g.OW;
-  const bool relu_only = residual == nullptr && (activation == MNISTC_ACTIVATION_RELU ||
-                                                 activation == MNISTC_ACTIVATION_NONE);
+  const bool vector_activation =
+      activation == MNISTC_ACTIVATION_RELU || activation == MNISTC_ACTIVATION_NONE;
 #pragma omp for schedule(static)
   for (int64_t t = 0; t < g.T; ++t) {
     const int64_t y0 = t / g.TW * kTile, x0 = t % g.TW * kTile;
@@ -187,8 +233,17 @@ void transform_output(const Geometry& g, const float* M, const float* bias,
       if (bias) std::memcpy(&bias8, bias + k0, lanes * sizeof(float));
       v8 out[kTile][kTile];
       inverse_transform(M + t * g.KP + k0, g.T * g.KP, bias8, out);
+      if (pool) {  // the pass fusing the pool guarantees: no residual
+        for (auto& row : out)
+          for (v8& x : row)
+            x = activation == MNISTC_ACTIVATION_RELU ? relu8(x)
+                : vector_activation                  ? x
+                                                     : activate_lanes(x, activation, alpha, beta);
+        store_pooled(out, g, y0, x0, k0, lanes, output);
+        continue;
+      }
       float* corner = output + (k0 * g.OH + y0) * g.OW + x0;
-      if (relu_only && lanes == 8 && rows == kTile && columns == kTile) {
+      if (vector_activation && !residual && lanes == 8 && rows == kTile && columns == kTile) {
         for (int i = 0; i < kTile; ++i) {
           if (activation == MNISTC_ACTIVATION_RELU)
             for (int j = 0; j < kTile; ++j) out[i][j] = relu8(out[i][j]);
@@ -214,8 +269,8 @@ extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_w
                                        const float* bias, const float* residual,
                                        float* output, int64_t C, int64_t H, int64_t W,
                                        int64_t K, int64_t OH, int64_t OW, int64_t pad_h,
-                                       int64_t pad_w, int64_t activation, float alpha,
-                                       float beta) {
+                                       int64_t pad_w, int64_t pool, int64_t activation,
+                                       float alpha, float beta) {
   Geometry g{C, H, W, K, OH, OW, pad_h, pad_w};
   g.CP = round_up(C, 8);
   g.KP = round_up(K, kColumns);
@@ -234,6 +289,6 @@ extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_w
     pad_channels_last(g, input, padded);
     transform_input(g, padded, V);
     multiply(g, V, packed_weight, M);
-    transform_output(g, M, bias, residual, output, activation, alpha, beta);
+    transform_output(g, M, bias, residual, output, activation, alpha, beta, pool == 2);
   }
 }

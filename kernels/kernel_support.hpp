@@ -51,7 +51,35 @@ typedef float v8u __attribute__((vector_size(32), aligned(4)));
 inline v8 load8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
 inline void store8(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
 inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
+typedef int mask8 __attribute__((vector_size(32)));
+
+// Transposes the 8x8 matrix whose rows are r[0..7] in place.
+inline void transpose8x8(v8 r[8]) {
+  const mask8 pairs_low{0, 8, 1, 9, 4, 12, 5, 13}, pairs_high{2, 10, 3, 11, 6, 14, 7, 15};
+  const mask8 quads_low{0, 1, 8, 9, 4, 5, 12, 13}, quads_high{2, 3, 10, 11, 6, 7, 14, 15};
+  const mask8 halves_low{0, 1, 2, 3, 8, 9, 10, 11}, halves_high{4, 5, 6, 7, 12, 13, 14, 15};
+  v8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shuffle(r[i], r[i + 1], pairs_low);
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], pairs_high);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = __builtin_shuffle(t[i], t[i + 2], quads_low);
+    u[i + 1] = __builtin_shuffle(t[i], t[i + 2], quads_high);
+    u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], quads_low);
+    u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], quads_high);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = __builtin_shuffle(u[i], u[i + 4], halves_low);
+    r[i + 4] = __builtin_shuffle(u[i], u[i + 4], halves_high);
+  }
+}
+
 inline v8 relu8(v8 x) { return x > 0.0f ? x : v8{}; }
+
+// PyTorch's max: NaN wins.
+inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
+inline v8 max_nan(v8 a, v8 b) { return (a > b || a != a) ? a : b; }
 
 // A scratch buffer of the calling thread, grown as needed and never freed: kernels make
 // no allocation per call once warm.

@@ -48,13 +48,8 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
   }
 }
 
-// PyTorch's max: NaN wins.
-inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
-inline v8 max_nan(v8 a, v8 b) { return (a > b || a != a) ? a : b; }
-
 // One output row of a 2x2, stride-2 max pool from input rows `top` and `bottom`.
 inline void max_pool_2x2_row(const float* top, const float* bottom, float* out, int64_t OW) {
-  typedef int mask8 __attribute__((vector_size(32)));
   int64_t ow = 0;
   for (; ow + 8 <= OW; ow += 8) {
     const v8 a = max_nan(load8(top + 2 * ow), load8(bottom + 2 * ow));

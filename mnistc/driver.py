@@ -41,7 +41,7 @@ OPTIMISATION_PIPELINE = (
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"
-CPU_OPTIMISATION_PIPELINE = "pack-weights,plan-memory"
+CPU_OPTIMISATION_PIPELINE = "pack-weights,fuse-conv-max-pool,plan-memory"
 """Fast kernels with pre-packed weights, and the static arena; skipped by -O0, which keeps
 the general kernels and gives every buffer its own storage."""
 

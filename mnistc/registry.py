@@ -48,6 +48,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return FuseActivationPass
 
+    def get_fuse_conv_max_pool():
+        from mnistc.lowering.fuse_conv_max_pool import FuseConvMaxPoolPass
+
+        return FuseConvMaxPoolPass
+
     def get_fuse_residual_add():
         from mnistc.transforms.fuse_residual_add import FuseResidualAddPass
 
@@ -73,6 +78,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "fold-batch-norm": get_fold_batch_norm,
         "fold-constants": get_fold_constants,
         "fuse-activation": get_fuse_activation,
+        "fuse-conv-max-pool": get_fuse_conv_max_pool,
         "fuse-residual-add": get_fuse_residual_add,
         "pack-weights": get_pack_weights,
         "plan-memory": get_plan_memory,

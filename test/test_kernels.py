@@ -370,9 +370,29 @@ def test_conv2d_winograd(kernels, case, with_bias, with_residual):
         code, floats = activation_args(kind, params)
         call(
             kernels, "conv2d_winograd", [x, packed, bias, residual, out],
-            [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], *code], floats,
+            [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 0, *code], floats,
         )  # fmt: skip
         assert_close(out, reference(expected))
+
+
+@pytest.mark.parametrize("case", list(winograd_cases()), ids=str)
+def test_conv2d_winograd_with_max_pool(kernels, case):
+    """pool = 2: the activated result max-pooled 2x2 with stride 2, odd sizes floored."""
+    from mnistc.lowering.packing import pack_winograd_weight
+
+    case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
+    x, weight, bias, _, expected = conv_problem(case, True, False, (case["c"] * 9) ** -0.5)
+    packed = pack_winograd_weight(weight)
+    for (kind, params), reference in ACTIVATIONS.items():
+        _, _, oh, ow = expected.shape
+        pooled = F.max_pool2d(reference(expected), 2)
+        out = np.zeros(pooled.shape, dtype=np.float32)
+        code, floats = activation_args(kind, params)
+        call(
+            kernels, "conv2d_winograd", [x, packed, bias, None, out],
+            [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 2, *code], floats,
+        )  # fmt: skip
+        assert_close(out, pooled)
 
 
 @pytest.mark.parametrize("pads,value", [((0, 0, 0, 0), 0.0), ((1, 2, 0, 3), 0.0), ((2, 0, 1, 1), -1.5)])

@@ -33,6 +33,8 @@ CONV_PARAMS = (
     "dilation_h", "dilation_w", "groups", "activation",
 )  # fmt: skip
 """The int params of `cpu.call @conv2d`, in order (see kernels/kernels.hpp)."""
+FUSED_PARAMS = {"pool": 0}
+"""Params of fast paths for what later passes may fuse in: nothing yet."""
 
 WINOGRAD_MIN_CHANNELS = 8
 """Below this many input or output channels, padding them to whole vectors costs more
@@ -62,7 +64,7 @@ WINOGRAD = ConvFastPath(
     "conv2d_winograd",
     _winograd_applies,
     lambda weight, p: pack_winograd_weight(weight),
-    ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "activation"),
+    ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "pool", "activation"),
 )
 DIRECT_STRIDE_ONE = ConvFastPath(
     "conv2d_packed",
@@ -86,7 +88,7 @@ class PackConvWeights(RewritePattern):
         weight = op.inputs[1].owner
         if not isinstance(weight, cpu.WeightOp):
             return
-        params = dict(zip(CONV_PARAMS, op.params.get_values()))
+        params = dict(zip(CONV_PARAMS, op.params.get_values())) | FUSED_PARAMS
         path = next((path for path in self.paths if path.applies(params)), None)
         if path is None:
             return

@@ -9,7 +9,7 @@
 // U = G g G^T, 36 positions x 16 output channels (8 real, 8 zero) x 8 input channels,
 // and the params keep only the geometry that the kernel reads.
 // CHECK:      %[[U:.*]] = cpu.weight "w|conv2d_winograd" offset 2304 : memref<4608xf32>
-// CHECK:      cpu.call @conv2d_winograd(%{{.*}}, %[[U]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params [8, 6, 6, 8, 4, 4, 0, 0, 1] fparams [0.000000e+00, 0.000000e+00]
+// CHECK:      cpu.call @conv2d_winograd(%{{.*}}, %[[U]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params [8, 6, 6, 8, 4, 4, 0, 0, 0, 1] fparams [0.000000e+00, 0.000000e+00]
 // Position (0, 0) of a weight of ones is g[0][0] / 16; output channels 8-15 are padding.
 // DATA: 5184 0.0625 0.0{{$}}
 

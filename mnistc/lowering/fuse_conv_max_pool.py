@@ -1,0 +1,82 @@
+"""fuse-conv-max-pool: pool inside the Winograd convolution's epilogue.
+
+At the `cpu` level, after `pack-weights`: a `cpu.call @max_pool2d` with a 2x2 window,
+stride 2 and no padding, whose input is a temporary buffer written only by a
+`cpu.call @conv2d_winograd` without residual, becomes that convolution with `pool` = 2
+writing the pooled result directly. The full-size temporary disappears, and with it a
+pass over memory.
+"""
+
+from __future__ import annotations
+
+from xdsl.context import Context
+from xdsl.dialects import memref
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from mnistc.dialects import cpu
+from mnistc.lowering.pack_weights import WINOGRAD
+
+POOL_PARAMS = (
+    "C", "H", "W", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
+    "dilation_h", "dilation_w",
+)  # fmt: skip
+"""The int params of `cpu.call @max_pool2d`, in order (see kernels/kernels.hpp)."""
+FUSABLE_POOL = {"KH": 2, "KW": 2, "stride_h": 2, "stride_w": 2, "pad_h": 0, "pad_w": 0,
+                "dilation_h": 1, "dilation_w": 1}  # fmt: skip
+POOL_SIZE = 2
+
+
+def _is_fusable_pool(params: dict[str, int]) -> bool:
+    return all(params[name] == value for name, value in FUSABLE_POOL.items()) and (
+        params["OH"],
+        params["OW"],
+    ) == (params["H"] // POOL_SIZE, params["W"] // POOL_SIZE)
+
+
+def _sole_writer(buffer: SSAValue, reader: cpu.CallOp) -> cpu.CallOp | None:
+    """The call writing `buffer`, if `buffer` is a temporary with no other user."""
+    if not isinstance(buffer.owner, memref.AllocOp) or buffer.uses.get_length() != 2:
+        return None
+    writer = next(use.operation for use in buffer.uses if use.operation is not reader)
+    if isinstance(writer, cpu.CallOp) and tuple(writer.outputs) == (buffer,):
+        return writer
+    return None
+
+
+class FuseMaxPoolIntoWinograd(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, pool: cpu.CallOp, rewriter: PatternRewriter, /):
+        if pool.callee.string_value() != "max_pool2d":
+            return
+        if not _is_fusable_pool(dict(zip(POOL_PARAMS, pool.params.get_values()))):
+            return
+        buffer = pool.inputs[0]
+        conv = _sole_writer(buffer, pool)
+        if conv is None or conv.callee.string_value() != WINOGRAD.kernel:
+            return
+        params = dict(zip(WINOGRAD.params, conv.params.get_values()))
+        if params["pool"] or not isinstance(conv.inputs[3].owner, cpu.NullOp):
+            return
+        params["pool"] = POOL_SIZE
+        fparams = conv.fparams.get_values() if conv.fparams else ()
+        fused = cpu.CallOp(
+            WINOGRAD.kernel, list(conv.inputs), list(pool.outputs), list(params.values()), fparams
+        )
+        rewriter.replace_op(pool, fused, new_results=[])
+        rewriter.erase_op(conv)
+        rewriter.erase_op(buffer.owner)
+
+
+class FuseConvMaxPoolPass(ModulePass):
+    name = "fuse-conv-max-pool"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(FuseMaxPoolIntoWinograd()).rewrite_module(op)
