@@ -70,9 +70,9 @@ class FuseMaxPoolIntoWinograd(RewritePattern):
         fused = cpu.CallOp(
             WINOGRAD.kernel, list(conv.inputs), list(pool.outputs), list(params.values()), fparams
         )
-        rewriter.replace_op(pool, fused, new_results=[])
-        rewriter.erase_op(conv)
-        rewriter.erase_op(buffer.owner)
+        rewriter.replace(pool, fused, new_results=[])
+        rewriter.erase(conv)
+        rewriter.erase(buffer.owner)
 
 
 class FuseConvMaxPoolPass(ModulePass):
