@@ -26,7 +26,7 @@ from mnistc import weights
 from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
-from mnistc.importers import import_model
+from mnistc.importers.cache import import_model_cached
 from mnistc.importers.common import ImportedModel
 from mnistc.kernels import KERNEL_DIR
 from mnistc.registry import all_passes
@@ -115,7 +115,7 @@ class Compilation:
         sample_shape: Sequence[int] | None = None,
         weights_name: str = WEIGHTS_FILE,
     ) -> Compilation:
-        return cls.from_imported(import_model(path, sample_shape), weights_name)
+        return cls.from_imported(import_model_cached(path, sample_shape), weights_name)
 
     @classmethod
     def from_imported(

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +51,9 @@ class BuildConfig:
         return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("MNISTC_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where compiled kernels and imported models are kept between compiles."""
+    base = environ.get("MNISTC_CACHE_DIR") or environ.get("XDG_CACHE_HOME")
     return Path(base or Path.home() / ".cache") / "mnistc"
 
 

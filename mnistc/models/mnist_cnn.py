@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mnistc.models import BUNDLED_MODEL
 from mnistc.models.mnist_data import HELD_OUT_SLICE, TRAIN_SLICE, load_mnist
 
-BUNDLED_MODEL = Path(__file__).with_name("mnist_cnn.pt")
 SAMPLE_SHAPE = (1, 28, 28)
 
 

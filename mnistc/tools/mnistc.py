@@ -23,7 +23,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def default_model() -> Path:
-    from mnistc.models.mnist_cnn import BUNDLED_MODEL
+    from mnistc.models import BUNDLED_MODEL
 
     return BUNDLED_MODEL
 
