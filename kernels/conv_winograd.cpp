@@ -201,20 +201,31 @@ inline v8 activate_lanes(v8 x, int64_t activation, float alpha, float beta) {
 // to 8 channel planes of the pooled [K, OH/2, OW/2] output.
 inline void store_pooled(const v8 out[kTile][kTile], const Geometry& g, int64_t y0,
                          int64_t x0, int64_t k0, int64_t lanes, float* output) {
-  const int64_t POH = g.OH / 2, POW = g.OW / 2;
-  float pooled[2][2][8];
-  for (int a = 0; a < 2; ++a)
-    for (int b = 0; b < 2; ++b) {
-      const v8 top = max_nan(out[2 * a][2 * b], out[2 * a][2 * b + 1]);
-      const v8 bottom = max_nan(out[2 * a + 1][2 * b], out[2 * a + 1][2 * b + 1]);
-      const v8 best = max_nan(top, bottom);
-      std::memcpy(pooled[a][b], &best, sizeof best);
+  const int64_t POH = g.OH / 2, POW = g.OW / 2, plane = POH * POW;
+  const int64_t rows = std::min<int64_t>(2, POH - y0 / 2);
+  const int64_t columns = std::min<int64_t>(2, POW - x0 / 2);
+  float* corner = output + (k0 * POH + y0 / 2) * POW + x0 / 2;
+  for (int64_t a = 0; a < rows; ++a) {
+    v8 pooled[2];
+    for (int b = 0; b < 2; ++b)
+      pooled[b] = max_nan(max_nan(out[2 * a][2 * b], out[2 * a][2 * b + 1]),
+                          max_nan(out[2 * a + 1][2 * b], out[2 * a + 1][2 * b + 1]));
+    // Pairs (column 0, column 1) per channel: channels 0 1 | 4 5, then 2 3 | 6 7.
+    const v8 pairs[2] = {
+        __builtin_shuffle(pooled[0], pooled[1], mask8{0, 8, 1, 9, 4, 12, 5, 13}),
+        __builtin_shuffle(pooled[0], pooled[1], mask8{2, 10, 3, 11, 6, 14, 7, 15})};
+    const float* values = reinterpret_cast<const float*>(pairs);
+    constexpr int kChannelOf[8] = {0, 1, 4, 5, 2, 3, 6, 7};
+    for (int pair = 0; pair < 8; ++pair) {
+      const int l = kChannelOf[pair];
+      if (l >= lanes) continue;
+      float* out_row = corner + l * plane + a * POW;
+      if (columns == 2)
+        std::memcpy(out_row, values + 2 * pair, 2 * sizeof(float));
+      else if (columns == 1)  // the tile's right half lies past the floored output
+        out_row[0] = values[2 * pair];
     }
-  const int64_t rows = std::min<int64_t>(2, POH - y0 / 2), columns = std::min<int64_t>(2, POW - x0 / 2);
-  for (int64_t l = 0; l < lanes; ++l)
-    for (int64_t a = 0; a < rows; ++a)
-      for (int64_t b = 0; b < columns; ++b)
-        output[((k0 + l) * POH + y0 / 2 + a) * POW + x0 / 2 + b] = pooled[a][b][l];
+  }
 }
 
 void transform_output(const Geometry& g, const float* M, const float* bias,
@@ -230,7 +241,10 @@ void transform_output(const Geometry& g, const float* M, const float* bias,
     for (int64_t k0 = 0; k0 < g.K; k0 += 8) {
       const int64_t lanes = std::min<int64_t>(8, g.K - k0);
       v8 bias8 = {};
-      if (bias) std::memcpy(&bias8, bias + k0, lanes * sizeof(float));
+      if (bias && lanes == 8)
+        bias8 = load8(bias + k0);
+      else if (bias)
+        std::memcpy(&bias8, bias + k0, lanes * sizeof(float));
       v8 out[kTile][kTile];
       inverse_transform(M + t * g.KP + k0, g.T * g.KP, bias8, out);
       if (pool) {  // the pass fusing the pool guarantees: no residual
