@@ -99,9 +99,11 @@ def test_batch_threading_strategies_agree(tmp_path, threads):
     assert_matches_torch(actual, torch_outputs(path, inputs))
 
 
-def test_target_cpu_baseline_x86_64(tmp_path):
-    """--target-cpu x86-64 (no AVX): the same kernels, portable vector code, same results."""
-    model, shape = build("conv_bn")
+@pytest.mark.parametrize("name", ["conv_bn", "mnist_cnn", "residual"])
+def test_target_cpu_baseline_x86_64(name, tmp_path):
+    """--target-cpu x86-64 (no AVX): the same kernels, portable vector code, same results;
+    mnist_cnn and residual go through Winograd (with a fused pool, with a residual)."""
+    model, shape = build(name)
     path = save_scripted(model, tmp_path / "m.pt")
     exe = tmp_path / "model"
     result = compile_model(path, exe, CompileOptions(sample_shape=shape, target_cpu="x86-64"))
