@@ -114,22 +114,29 @@ def conv_problem(case: dict, with_bias: bool, with_residual: bool, weight_scale:
     return x, weight, bias, residual, expected
 
 
+def assert_conv_kernel(kernels, kernel: str, inputs: list, params: list[int], expected: torch.Tensor, then=lambda t: t):
+    """`kernel`(inputs, out, params, activation) = then(activation(expected)) for every
+    activation; `out` starts as NaN so that unwritten elements show."""
+    for (kind, activation_params), reference in ACTIVATIONS.items():
+        wanted = then(reference(expected))
+        out = np.full(wanted.shape, np.nan, dtype=np.float32)
+        code, floats = activation_args(kind, activation_params)
+        call(kernels, kernel, [*inputs, out], [*params, *code], floats)
+        assert_close(out, wanted)
+
+
 @pytest.mark.parametrize("case", list(conv_cases()), ids=str)
 @pytest.mark.parametrize("with_bias", [True, False])
 @pytest.mark.parametrize("with_residual", [False, True])
 def test_conv2d(kernels, case, with_bias, with_residual):
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
     c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
-    for (kind, params), reference in ACTIVATIONS.items():
-        _, _, oh, ow = expected.shape
-        out = np.full(expected.shape, np.nan, dtype=np.float32)
-        code, floats = activation_args(kind, params)
-        call(
-            kernels, "conv2d", [x, weight, bias, residual, out],
-            [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["stride"], *case["pad"],
-             *case["dil"], groups, *code], floats,
-        )  # fmt: skip
-        assert_close(out, reference(expected))
+    _, _, oh, ow = expected.shape
+    assert_conv_kernel(
+        kernels, "conv2d", [x, weight, bias, residual],
+        [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["stride"], *case["pad"], *case["dil"], groups],
+        expected,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
@@ -328,17 +335,12 @@ def test_conv2d_packed(kernels, case, with_bias, with_residual):
 
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
     c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
-    packed = pack_conv_weight(weight, groups)
-    for (kind, params), reference in ACTIVATIONS.items():
-        _, _, oh, ow = expected.shape
-        out = np.full(expected.shape, np.nan, dtype=np.float32)
-        code, floats = activation_args(kind, params)
-        call(
-            kernels, "conv2d_packed", [x, packed, bias, residual, out],
-            [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["pad"], *case["dil"], groups, *code],
-            floats,
-        )  # fmt: skip
-        assert_close(out, reference(expected))
+    _, _, oh, ow = expected.shape
+    assert_conv_kernel(
+        kernels, "conv2d_packed", [x, pack_conv_weight(weight, groups), bias, residual],
+        [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["pad"], *case["dil"], groups],
+        expected,
+    )  # fmt: skip
 
 
 def winograd_cases():
@@ -363,16 +365,11 @@ def test_conv2d_winograd(kernels, case, with_bias, with_residual):
     case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
     fan_in = case["c"] * 9
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual, fan_in**-0.5)
-    packed = pack_winograd_weight(weight)
-    for (kind, params), reference in ACTIVATIONS.items():
-        _, _, oh, ow = expected.shape
-        out = np.full(expected.shape, np.nan, dtype=np.float32)
-        code, floats = activation_args(kind, params)
-        call(
-            kernels, "conv2d_winograd", [x, packed, bias, residual, out],
-            [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 0, *code], floats,
-        )  # fmt: skip
-        assert_close(out, reference(expected))
+    _, _, oh, ow = expected.shape
+    assert_conv_kernel(
+        kernels, "conv2d_winograd", [x, pack_winograd_weight(weight), bias, residual],
+        [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 0], expected,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(winograd_cases()), ids=str)
@@ -382,17 +379,12 @@ def test_conv2d_winograd_with_max_pool(kernels, case):
 
     case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
     x, weight, bias, _, expected = conv_problem(case, True, False, (case["c"] * 9) ** -0.5)
-    packed = pack_winograd_weight(weight)
-    for (kind, params), reference in ACTIVATIONS.items():
-        _, _, oh, ow = expected.shape
-        pooled = F.max_pool2d(reference(expected), 2)
-        out = np.zeros(pooled.shape, dtype=np.float32)
-        code, floats = activation_args(kind, params)
-        call(
-            kernels, "conv2d_winograd", [x, packed, bias, None, out],
-            [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 2, *code], floats,
-        )  # fmt: skip
-        assert_close(out, pooled)
+    _, _, oh, ow = expected.shape
+    assert_conv_kernel(
+        kernels, "conv2d_winograd", [x, pack_winograd_weight(weight), bias, None],
+        [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 2], expected,
+        then=lambda t: F.max_pool2d(t, 2),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("pads,value", [((0, 0, 0, 0), 0.0), ((1, 2, 0, 3), 0.0), ((2, 0, 1, 1), -1.5)])
