@@ -152,7 +152,7 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
               continue;
             }
             float values[NR];
-            std::memcpy(values, acc[i], sizeof(float) * columns);
+            std::memcpy(values, acc[i], sizeof values);
             for (int64_t j = 0; j < columns; ++j)
               out[j] = activate(values[j] + b + (res ? res[j] : 0.0f), activation, alpha, beta);
           }
