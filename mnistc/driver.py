@@ -41,9 +41,13 @@ OPTIMISATION_PIPELINE = (
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"
-CPU_OPTIMISATION_PIPELINE = "pack-weights,fuse-conv-max-pool,plan-memory"
-"""Fast kernels with pre-packed weights, and the static arena; skipped by -O0, which keeps
-the general kernels and gives every buffer its own storage."""
+
+
+def cpu_optimisation_pipeline(winograd: bool = True) -> str:
+    """Fast kernels with pre-packed weights, and the static arena; skipped by -O0, which
+    keeps the general kernels and gives every buffer its own storage."""
+    pack = "pack-weights" if winograd else "pack-weights{winograd=false}"
+    return f"{pack},fuse-conv-max-pool,plan-memory"
 
 WEIGHTS_FILE = "weights.bin"
 
@@ -52,6 +56,8 @@ WEIGHTS_FILE = "weights.bin"
 class CompileOptions:
     sample_shape: Sequence[int] | None = None
     optimise: bool = True
+    winograd: bool = True
+    """Winograd F(4x4, 3x3) for the 3x3 convolutions it suits (see README, Known limits)."""
     debug: bool = False
     kernel_dir: Path = KERNEL_DIR
     target_cpu: str = "native"
@@ -134,13 +140,14 @@ class Compilation:
             run_pipeline(self.ctx, self.module, spec)
         self.stages[stage] = print_ir(self.module)
 
-    def run_to(self, stage: str, optimise: bool = True) -> str:
+    def run_to(self, stage: str, options: CompileOptions = CompileOptions()) -> str:
         """Run the standard pipeline up to `stage` (nn, loops or cpp); return its text."""
-        if optimise:
+        if options.optimise:
             self.run("nn-optimised", OPTIMISATION_PIPELINE)
         if stage == "nn":
             return print_ir(self.module)
-        self.run("loops", LOWERING_PIPELINE + ("," + CPU_OPTIMISATION_PIPELINE if optimise else ""))
+        cpu_passes = cpu_optimisation_pipeline(options.winograd) if options.optimise else ""
+        self.run("loops", ",".join(filter(None, (LOWERING_PIPELINE, cpu_passes))))
         if stage == "loops":
             return self.stages["loops"]
         self.compact_weights()
@@ -180,7 +187,7 @@ def compile_to_stage(
     """The text of one stage (`nn`, `loops` or `cpp`), as `--emit` prints it, and the
     weights it references under `weights_name`."""
     compilation = Compilation.import_file(model, options.sample_shape, weights_name)
-    return compilation.run_to(stage, options.optimise), compilation.weights
+    return compilation.run_to(stage, options), compilation.weights
 
 
 def compile_model(
@@ -194,7 +201,7 @@ def compile_model(
         compilation = model
     else:
         compilation = Compilation.import_file(model, options.sample_shape)
-    compilation.run_to("cpp", options.optimise)
+    compilation.run_to("cpp", options)
     result = CompileResult(
         Path(output),
         compilation.function_attribute("cpu.arena_size"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -103,6 +104,17 @@ def test_emit_stages(stage, marker):
         assert 'activation "relu"' in result.stdout and "nn.dropout" not in result.stdout
     if stage == "loops":
         assert "cpu.arena_slot" in result.stdout and "memref.alloc" not in result.stdout
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-winograd",)])
+def test_winograd_and_its_pool_fusion_can_be_turned_off(flags):
+    result = mnistc("compile", "--emit", "loops", *flags)
+    assert result.returncode == 0, result.stderr
+    calls = re.findall(r"cpu\.call @(\w+)", result.stdout)
+    if flags:
+        assert calls[:3] == ["conv2d_packed", "conv2d_packed", "max_pool2d"]
+    else:  # conv2 runs Winograd with the max pool in its epilogue
+        assert calls[:2] == ["conv2d_packed", "conv2d_winograd"] and "max_pool2d" not in calls
 
 
 def test_emit_O0_keeps_the_graph_as_imported():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_matches_torch, compile_and_run, save_scripted, save_traced
+from conftest import assert_matches_torch, compile_and_run, save_scripted, save_traced, torch_outputs
 from models import MODELS, build
 
 from mnistc.driver import CompileOptions, compile_model
@@ -48,6 +48,15 @@ def test_batch_of_one_and_recorded_shape(tmp_path):
     with torch.no_grad():
         expected = torch.jit.load(str(path))(torch.from_numpy(inputs)).numpy()
     assert_matches_torch(compile_and_run(path, inputs, tmp_path), expected)
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn", "residual", "vggish"])
+def test_without_winograd_matches_torch(name, tmp_path):
+    """winograd=False: the 3x3 convolutions on the packed direct kernel, pools separate."""
+    path, shape = _save(name, "scripted", tmp_path)
+    inputs = np.random.default_rng(6).standard_normal((3, *shape), dtype=np.float32)
+    actual = compile_and_run(path, inputs, tmp_path, sample_shape=shape, winograd=False)
+    assert_matches_torch(actual, torch_outputs(path, inputs))
 
 
 def test_debug_build_matches_torch(tmp_path):

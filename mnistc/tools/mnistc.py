@@ -34,6 +34,7 @@ def _compile_options(args: argparse.Namespace):
     return CompileOptions(
         sample_shape=args.input_shape,
         optimise=not args.O0,
+        winograd=not args.no_winograd,
         debug=args.debug,
         kernel_dir=Path(args.kernel_dir) if args.kernel_dir else CompileOptions.kernel_dir,
         target_cpu=args.target_cpu,
@@ -152,6 +153,8 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
                         help="shape of one input sample (default: traced shape or 1,28,28)")
     parser.add_argument("-O0", action="store_true", help="no optimisation passes, no memory plan")
+    parser.add_argument("--no-winograd", action="store_true",
+                        help="direct kernels for 3x3 convolutions (tighter rounding, slower)")
     parser.add_argument("--debug", action="store_true",
                         help="build with -O0 -g, sanitizers and assertions")
     parser.add_argument("--kernel-dir", help="build against the kernels in this directory")
