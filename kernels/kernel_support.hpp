@@ -81,10 +81,11 @@ inline v8 relu8(v8 x) { return x > 0.0f ? x : v8{}; }
 inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
 inline v8 max_nan(v8 a, v8 b) { return (a > b || a != a) ? a : b; }
 
-// A scratch buffer of the calling thread, grown as needed and never freed: kernels make
-// no allocation per call once warm.
-inline float* scratch(std::size_t floats) {
-  thread_local std::vector<float> buffer;
+// Scratch buffers of the calling thread, grown as needed and never freed: kernels make
+// no allocation per call once warm. A kernel that needs two at once asks for two slots.
+inline float* scratch(std::size_t floats, int slot = 0) {
+  thread_local std::vector<float> buffers[2];
+  std::vector<float>& buffer = buffers[slot];
   if (buffer.size() < floats) buffer.resize(floats);
   return buffer.data();
 }
