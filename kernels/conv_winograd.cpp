@@ -19,10 +19,10 @@ using namespace mnistc;
 
 namespace {
 
-constexpr int64_t kTile = 4;                   // output pixels per tile side
-constexpr int64_t kPatch = kTile + 2;          // input pixels per tile side
+constexpr int64_t kTile = 4;           // output pixels per tile side
+constexpr int64_t kPatch = kTile + 2;  // input pixels per tile side
 constexpr int64_t kPositions = kPatch * kPatch;
-constexpr int64_t kTileRows = 6;               // tiles per GEMM register block
+constexpr int64_t kTileRows = 6;                  // tiles per GEMM register block
 constexpr int64_t kColumns = MNISTC_WINOGRAD_NR;  // output channels per GEMM block
 // Tiles transformed, multiplied and transformed back together: a block's V and M stay in
 // L1/L2 next to the transformed weight U, and small blocks share out well among threads
@@ -57,9 +57,9 @@ inline void output_transform_1d(const v8 m[6], v8 o[4]) {
 
 struct Geometry {
   int64_t C, H, W, K, OH, OW, pad_h, pad_w;
-  int64_t CP, KP;        // channels rounded up to whole vectors / GEMM blocks
-  int64_t TH, TW, T;     // tiles down, across, in all
-  int64_t HP, WP;        // the padded input covers every tile's patch
+  int64_t CP, KP;     // channels rounded up to whole vectors / GEMM blocks
+  int64_t TH, TW, T;  // tiles down, across, in all
+  int64_t HP, WP;     // the padded input covers every tile's patch
 };
 
 // The input, zero-padded and channels last: padded[y][x][c] for y < HP, x < WP, c < CP.
@@ -159,14 +159,10 @@ void multiply(const Geometry& g, const float* V, const float* U, int64_t count, 
 // Stores four vectors of 8 channels, one per pixel of a tile row, as four pixels of each
 // of 8 channel planes: a 4x8 transpose in registers, then 16-byte stores.
 inline void store_row_transposed(const v8 pixels[kTile], float* out, int64_t plane) {
-  const v8 t0 = __builtin_shuffle(pixels[0], pixels[1], mask8{0, 8, 1, 9, 4, 12, 5, 13});
-  const v8 t1 = __builtin_shuffle(pixels[0], pixels[1], mask8{2, 10, 3, 11, 6, 14, 7, 15});
-  const v8 t2 = __builtin_shuffle(pixels[2], pixels[3], mask8{0, 8, 1, 9, 4, 12, 5, 13});
-  const v8 t3 = __builtin_shuffle(pixels[2], pixels[3], mask8{2, 10, 3, 11, 6, 14, 7, 15});
-  const v8 low = __builtin_shuffle(t0, t2, mask8{0, 1, 8, 9, 4, 5, 12, 13});
-  const v8 high = __builtin_shuffle(t0, t2, mask8{2, 3, 10, 11, 6, 7, 14, 15});
-  const v8 low1 = __builtin_shuffle(t1, t3, mask8{0, 1, 8, 9, 4, 5, 12, 13});
-  const v8 high1 = __builtin_shuffle(t1, t3, mask8{2, 3, 10, 11, 6, 7, 14, 15});
+  const v8 t0 = unpack_low(pixels[0], pixels[1]), t1 = unpack_high(pixels[0], pixels[1]);
+  const v8 t2 = unpack_low(pixels[2], pixels[3]), t3 = unpack_high(pixels[2], pixels[3]);
+  const v8 low = unpack_pairs_low(t0, t2), high = unpack_pairs_high(t0, t2);
+  const v8 low1 = unpack_pairs_low(t1, t3), high1 = unpack_pairs_high(t1, t3);
   // low = channels 0 | 4, high = 1 | 5, low1 = 2 | 6, high1 = 3 | 7.
   const v8* by_channel[4] = {&low, &high, &low1, &high1};
   for (int l = 0; l < 4; ++l) {
@@ -216,9 +212,8 @@ inline void store_pooled(const v8 out[kTile][kTile], const Geometry& g, int64_t 
       pooled[b] = max_nan(max_nan(out[2 * a][2 * b], out[2 * a][2 * b + 1]),
                           max_nan(out[2 * a + 1][2 * b], out[2 * a + 1][2 * b + 1]));
     // Pairs (column 0, column 1) per channel: channels 0 1 | 4 5, then 2 3 | 6 7.
-    const v8 pairs[2] = {
-        __builtin_shuffle(pooled[0], pooled[1], mask8{0, 8, 1, 9, 4, 12, 5, 13}),
-        __builtin_shuffle(pooled[0], pooled[1], mask8{2, 10, 3, 11, 6, 14, 7, 15})};
+    const v8 pairs[2] = {unpack_low(pooled[0], pooled[1]),
+                         unpack_high(pooled[0], pooled[1])};
     const float* values = reinterpret_cast<const float*>(pairs);
     constexpr int kChannelOf[8] = {0, 1, 4, 5, 2, 3, 6, 7};
     for (int pair = 0; pair < 8; ++pair) {
@@ -256,13 +251,14 @@ void transform_output(const Geometry& g, const float* M, int64_t first, int64_t 
         for (auto& row : out)
           for (v8& x : row)
             x = activation == MNISTC_ACTIVATION_RELU ? relu8(x)
-                : vector_activation                  ? x
-                                                     : activate_lanes(x, activation, alpha, beta);
+                : vector_activation ? x
+                                    : activate_lanes(x, activation, alpha, beta);
         store_pooled(out, g, y0, x0, k0, lanes, output);
         continue;
       }
       float* corner = output + (k0 * g.OH + y0) * g.OW + x0;
-      if (vector_activation && !residual && lanes == 8 && rows == kTile && columns == kTile) {
+      if (vector_activation && !residual && lanes == 8 && rows == kTile &&
+          columns == kTile) {
         for (int i = 0; i < kTile; ++i) {
           if (activation == MNISTC_ACTIVATION_RELU)
             for (int j = 0; j < kTile; ++j) out[i][j] = relu8(out[i][j]);

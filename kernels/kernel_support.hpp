@@ -53,21 +53,35 @@ inline void store8(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
 inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
 typedef int mask8 __attribute__((vector_size(32)));
 
+// Interleaves within each 128-bit half, as AVX's unpcklps / unpckhps:
+// unpack_low = a0 b0 a1 b1 | a4 b4 a5 b5, unpack_high = a2 b2 a3 b3 | a6 b6 a7 b7.
+inline v8 unpack_low(v8 a, v8 b) {
+  return __builtin_shuffle(a, b, mask8{0, 8, 1, 9, 4, 12, 5, 13});
+}
+inline v8 unpack_high(v8 a, v8 b) {
+  return __builtin_shuffle(a, b, mask8{2, 10, 3, 11, 6, 14, 7, 15});
+}
+// The same for pairs of lanes: a0 a1 b0 b1 | a4 a5 b4 b5 and a2 a3 b2 b3 | a6 a7 b6 b7.
+inline v8 unpack_pairs_low(v8 a, v8 b) {
+  return __builtin_shuffle(a, b, mask8{0, 1, 8, 9, 4, 5, 12, 13});
+}
+inline v8 unpack_pairs_high(v8 a, v8 b) {
+  return __builtin_shuffle(a, b, mask8{2, 3, 10, 11, 6, 7, 14, 15});
+}
+
 // Transposes the 8x8 matrix whose rows are r[0..7] in place.
 inline void transpose8x8(v8 r[8]) {
-  const mask8 pairs_low{0, 8, 1, 9, 4, 12, 5, 13}, pairs_high{2, 10, 3, 11, 6, 14, 7, 15};
-  const mask8 quads_low{0, 1, 8, 9, 4, 5, 12, 13}, quads_high{2, 3, 10, 11, 6, 7, 14, 15};
   const mask8 halves_low{0, 1, 2, 3, 8, 9, 10, 11}, halves_high{4, 5, 6, 7, 12, 13, 14, 15};
   v8 t[8], u[8];
   for (int i = 0; i < 8; i += 2) {
-    t[i] = __builtin_shuffle(r[i], r[i + 1], pairs_low);
-    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], pairs_high);
+    t[i] = unpack_low(r[i], r[i + 1]);
+    t[i + 1] = unpack_high(r[i], r[i + 1]);
   }
   for (int i = 0; i < 8; i += 4) {
-    u[i] = __builtin_shuffle(t[i], t[i + 2], quads_low);
-    u[i + 1] = __builtin_shuffle(t[i], t[i + 2], quads_high);
-    u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], quads_low);
-    u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], quads_high);
+    u[i] = unpack_pairs_low(t[i], t[i + 2]);
+    u[i + 1] = unpack_pairs_high(t[i], t[i + 2]);
+    u[i + 2] = unpack_pairs_low(t[i + 1], t[i + 3]);
+    u[i + 3] = unpack_pairs_high(t[i + 1], t[i + 3]);
   }
   for (int i = 0; i < 4; ++i) {
     r[i] = __builtin_shuffle(u[i], u[i + 4], halves_low);

@@ -1,13 +1,14 @@
 // The OpenMP kernels: general ones for every shape, fast paths chosen by the compiler
 // (conv2d_packed). See kernels.hpp for the contracts.
 #include "kernels.hpp"
-#include "kernel_support.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
+
+#include "kernel_support.hpp"
 
 using namespace mnistc;
 
@@ -49,7 +50,8 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
 }
 
 // One output row of a 2x2, stride-2 max pool from input rows `top` and `bottom`.
-inline void max_pool_2x2_row(const float* top, const float* bottom, float* out, int64_t OW) {
+inline void max_pool_2x2_row(const float* top, const float* bottom, float* out,
+                             int64_t OW) {
   int64_t ow = 0;
   for (; ow + 8 <= OW; ow += 8) {
     const v8 a = max_nan(load8(top + 2 * ow), load8(bottom + 2 * ow));
@@ -154,7 +156,8 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
             float values[NR];
             std::memcpy(values, acc[i], sizeof values);
             for (int64_t j = 0; j < columns; ++j)
-              out[j] = activate(values[j] + b + (res ? res[j] : 0.0f), activation, alpha, beta);
+              out[j] =
+                  activate(values[j] + b + (res ? res[j] : 0.0f), activation, alpha, beta);
           }
         }
       }

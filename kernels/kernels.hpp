@@ -56,10 +56,10 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
 // The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: Winograd
 // F(4x4, 3x3) (kernels/conv_winograd.cpp): a quarter of the multiplications of a direct
 // convolution. `packed_weight` is the weight transformed at compile
-// time (mnistc/lowering/packing.py): U = G g G^T as [36][ceil(K / NR)][ceil(C / 8) * 8][NR],
-// zero-filled past the last channel. `pool` = 2 applies a 2x2 stride-2 max pool to the
-// activated result (output [K, OH/2, OW/2]; then `residual` must be null), 0 none. Other
-// arguments as mnistc_conv2d.
+// time (mnistc/lowering/packing.py): U = G g G^T as [36][ceil(K / NR)][ceil(C / 8) *
+// 8][NR], zero-filled past the last channel. `pool` = 2 applies a 2x2 stride-2 max pool to
+// the activated result (output [K, OH/2, OW/2]; then `residual` must be null), 0 none.
+// Other arguments as mnistc_conv2d.
 #define MNISTC_WINOGRAD_NR 16
 void mnistc_conv2d_winograd(const float* input, const float* packed_weight,
                             const float* bias, const float* residual, float* output,
