@@ -41,6 +41,7 @@ OPTIMISATION_PIPELINE = (
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"
+WEIGHTS_FILE = "weights.bin"
 
 
 def cpu_optimisation_pipeline(winograd: bool = True) -> str:
@@ -48,8 +49,6 @@ def cpu_optimisation_pipeline(winograd: bool = True) -> str:
     keeps the general kernels and gives every buffer its own storage."""
     pack = "pack-weights" if winograd else "pack-weights{winograd=false}"
     return f"{pack},fuse-conv-max-pool,plan-memory"
-
-WEIGHTS_FILE = "weights.bin"
 
 
 @dataclass(frozen=True)
