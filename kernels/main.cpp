@@ -63,13 +63,16 @@ bool write_file_atomically(const char* path, const float* data, size_t count,
 }
 
 int usage(const char* program) {
-  std::fprintf(stderr,
-               "usage: %s INPUT.bin OUTPUT.bin\n"
-               "       %s --bench N INPUT.bin\n"
-               "  INPUT: N samples of %s float32 values; OUTPUT: N x %lld float32 values\n"
-               "  --bench N: run N times on INPUT's batch; print per-inference latency\n",
-               program, program, mnistc_model_input_shape(),
-               static_cast<long long>(mnistc_model_output_size()));
+  std::fprintf(
+      stderr,
+      "usage: %s INPUT.bin OUTPUT.bin\n"
+      "       %s --bench N INPUT.bin\n"
+      "       %s --profile N INPUT.bin\n"
+      "  INPUT: N samples of %s float32 values; OUTPUT: N x %lld float32 values\n"
+      "  --bench N: run N times on INPUT's batch; print per-inference latency\n"
+      "  --profile N: run N times on INPUT's batch; print the time of each kernel call\n",
+      program, program, program, mnistc_model_input_shape(),
+      static_cast<long long>(mnistc_model_output_size()));
   return 2;
 }
 
@@ -114,15 +117,45 @@ int bench(long runs, const char* path) {
   return 0;
 }
 
+// Wall time of each kernel call over `runs` inferences (after one warm-up), per run and
+// as a share of the total, in the order of the generated code.
+int profile(long runs, const char* path) {
+  std::vector<float> input;
+  int64_t batch = 0;
+  std::string error;
+  if (!read_batch(path, input, batch, error)) return fail(error);
+  std::vector<float> output(static_cast<size_t>(batch * mnistc_model_output_size()));
+  mnistc_model_run(input.data(), output.data(), batch);
+  mnistc_model_profile(1);
+  for (long i = 0; i < runs; ++i) mnistc_model_run(input.data(), output.data(), batch);
+  mnistc_model_profile(0);
+  double total = 0.0;
+  for (int64_t i = 0; i < mnistc_model_profile_count(); ++i)
+    total += mnistc_model_profile_seconds(i);
+  std::printf(
+      "batch %lld, %ld runs, %d threads: %.1f us per run in kernels (summed over "
+      "threads)\n",
+      static_cast<long long>(batch), runs, omp_get_max_threads(), total / runs * 1e6);
+  std::printf("%4s %10s %7s  %s\n", "#", "us/run", "share", "kernel -> output");
+  for (int64_t i = 0; i < mnistc_model_profile_count(); ++i) {
+    const double seconds = mnistc_model_profile_seconds(i);
+    std::printf("%4lld %10.1f %6.1f%%  %s\n", static_cast<long long>(i),
+                seconds / runs * 1e6, total > 0 ? 100.0 * seconds / total : 0.0,
+                mnistc_model_profile_name(i));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::strcmp(argv[1], "--bench") == 0) {
+  if (argc == 4 &&
+      (std::strcmp(argv[1], "--bench") == 0 || std::strcmp(argv[1], "--profile") == 0)) {
     char* end = nullptr;
     const long runs = std::strtol(argv[2], &end, 10);
     if (*end != '\0' || runs < 1)
-      return fail(std::string("--bench needs a positive count, got '") + argv[2] + "'");
-    return bench(runs, argv[3]);
+      return fail(std::string(argv[1]) + " needs a positive count, got '" + argv[2] + "'");
+    return argv[1][2] == 'b' ? bench(runs, argv[3]) : profile(runs, argv[3]);
   }
   if (argc != 3 || argv[1][0] == '-') return usage(argv[0]);
   std::vector<float> input;

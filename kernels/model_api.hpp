@@ -17,6 +17,15 @@ int64_t mnistc_model_input_size(void);      /* float32 elements per input sample
 int64_t mnistc_model_output_size(void);     /* float32 elements per output sample */
 const char* mnistc_model_input_shape(void); /* "CxHxW", for messages */
 
+/* Profiling: mnistc_model_profile(1) zeroes the counters and from then on adds the wall
+   time of every kernel call to its entry (summed over threads, so over the elapsed time
+   when samples run in parallel); mnistc_model_profile(0) stops. Entry i is named
+   "kernel -> buffer" in the order of the generated code; stopping keeps the counts. */
+void mnistc_model_profile(int enable);
+int64_t mnistc_model_profile_count(void);
+const char* mnistc_model_profile_name(int64_t i); /* NULL out of range */
+double mnistc_model_profile_seconds(int64_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,5 @@
-"""The shared library and its Python wrapper, the executable's --bench, --target-cpu."""
+"""The shared library and its Python wrapper, the executable's --bench and --profile,
+--target-cpu."""
 
 from __future__ import annotations
 
@@ -81,6 +82,26 @@ def test_executable_bench(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("batch 3, 5 runs: median ") and "p90" in result.stdout
     bad = subprocess.run([str(exe), "--bench", "zero", str(tmp_path / "in.bin")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "positive count" in bad.stderr
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_executable_profile(tmp_path, threads):
+    """--profile: one row per kernel call, in program order, shares adding up to 100%."""
+    exe = tmp_path / "model"
+    compile_model(BUNDLED_MODEL, exe, CompileOptions())
+    np.zeros((5, 1, 28, 28), np.float32).tofile(tmp_path / "in.bin")
+    env = {**os.environ, "OMP_NUM_THREADS": threads}
+    result = subprocess.run([str(exe), "--profile", "4", str(tmp_path / "in.bin")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    header, columns, *rows = result.stdout.splitlines()
+    assert header.startswith(f"batch 5, 4 runs, {threads} threads: ")
+    assert columns.split() == ["#", "us/run", "share", "kernel", "->", "output"]
+    kernels = [row.split()[3] for row in rows]
+    assert kernels == ["conv2d_packed", "conv2d_winograd", "linear", "linear", "log_softmax"]
+    assert all(float(row.split()[1]) > 0 for row in rows)
+    assert sum(float(row.split()[2].rstrip("%")) for row in rows) == pytest.approx(100, abs=0.5)
+    bad = subprocess.run([str(exe), "--profile", "-1", str(tmp_path / "in.bin")], capture_output=True, text=True)
     assert bad.returncode != 0 and "positive count" in bad.stderr
 
 

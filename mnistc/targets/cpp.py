@@ -8,6 +8,7 @@ places planned buffers in one static arena, and defines the C ABI of
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from typing import IO
@@ -67,6 +68,8 @@ class _FunctionPrinter:
         self.names = _Names()
         self.batch_arg = batch_arg
         self.depth = 1
+        self.calls: list[str] = []
+        """What each kernel call computes, by profile index: `kernel -> output buffer`."""
 
     def line(self, text: str) -> None:
         self.out.write("  " * self.depth + text + "\n")
@@ -137,7 +140,10 @@ class _FunctionPrinter:
                 args += [str(p) for p in op.params.get_values()]
                 if op.fparams is not None:
                     args += [_float_literal(p) for p in op.fparams.get_values()]
-                self.line(f"mnistc_{op.callee.string_value()}({', '.join(args)});")
+                index = len(self.calls)
+                callee = op.callee.string_value()
+                self.calls.append(f"{callee} -> {names[op.outputs[0]]}")
+                self.line(f"{{ CallTimer timer({index}); mnistc_{callee}({', '.join(args)}); }}")
             case _:
                 raise CppEmissionError(f"cpp target: cannot print '{op.name}'")
 
@@ -196,14 +202,18 @@ class CppTarget(Target):
                 "\n// One arena per thread: samples may run in parallel.\n"
                 f"alignas(64) static thread_local unsigned char arena[{arena}];\n"
             )
+        body = io.StringIO()
+        printer = _FunctionPrinter(body, "batch")
+        printer.names.alias(function.body.block.args[0], "input")
+        printer.names.alias(function.body.block.args[1], "output")
+        printer.names.used.update(_RESERVED_NAMES)
+        printer.print_ops(function.body.block.ops)
+        names = ",\n".join(f'    "{call}"' for call in printer.calls)
+        output.write(_PROFILE.format(count=len(printer.calls), names=names or '    ""'))
         output.write(
             f"\nstatic void {ENTRY}(const float* input, float* output, int64_t batch) {{\n"
         )
-        printer = _FunctionPrinter(output, "batch")
-        printer.names.alias(function.body.block.args[0], "input")
-        printer.names.alias(function.body.block.args[1], "output")
-        printer.names.used.update({"input", "output", "batch", "arena", "mnistc_weights"})
-        printer.print_ops(function.body.block.ops)
+        output.write(body.getvalue())
         output.write("}\n")
         output.write(
             _ABI.format(
@@ -249,6 +259,34 @@ __asm__(".section .rodata\\n"
 extern "C" const unsigned char mnistc_weights[];
 """
 
+_RESERVED_NAMES = {
+    "input", "output", "batch", "arena", "mnistc_weights", "timer", "profiling",
+    "profile_seconds", "profile_names", "sample",
+}  # fmt: skip
+
+_PROFILE = """
+// Per-call wall time for `--profile` (mnistc_model_profile_*): one well-predicted branch
+// per kernel call when off.
+static const int64_t profile_count = {count};
+static const char* const profile_names[] = {{
+{names}
+}};
+static double profile_seconds[sizeof profile_names / sizeof *profile_names];
+static bool profiling = false;
+
+struct CallTimer {{
+  explicit CallTimer(int index) : index(index), start(profiling ? omp_get_wtime() : 0.0) {{}}
+  ~CallTimer() {{
+    if (!profiling) return;
+    const double elapsed = omp_get_wtime() - start;
+#pragma omp atomic
+    profile_seconds[index] += elapsed;
+  }}
+  int index;
+  double start;
+}};
+"""
+
 _ABI = """
 extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {{
   if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;
@@ -259,4 +297,17 @@ extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch
 extern "C" int64_t mnistc_model_input_size(void) {{ return {input_size}; }}
 extern "C" int64_t mnistc_model_output_size(void) {{ return {output_size}; }}
 extern "C" const char* mnistc_model_input_shape(void) {{ return "{shape}"; }}
+
+extern "C" void mnistc_model_profile(int enable) {{
+  if (enable)
+    for (double& seconds : profile_seconds) seconds = 0.0;
+  profiling = enable != 0;
+}}
+extern "C" int64_t mnistc_model_profile_count(void) {{ return profile_count; }}
+extern "C" const char* mnistc_model_profile_name(int64_t i) {{
+  return i >= 0 && i < profile_count ? profile_names[i] : nullptr;
+}}
+extern "C" double mnistc_model_profile_seconds(int64_t i) {{
+  return i >= 0 && i < profile_count ? profile_seconds[i] : 0.0;
+}}
 """
