@@ -3,7 +3,8 @@
     model = CompiledModel("libmodel.so")
     logits = model(images)          # float32 [N, C, H, W] (or [C, H, W]) → [N, outputs]
 
-Threads follow OMP_NUM_THREADS, or `model.set_num_threads(n)`.
+Threads follow OMP_NUM_THREADS, or `model.set_num_threads(n)`. `model.profile(images)`
+times each kernel call.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ class CompiledModel:
         for name in ("mnistc_model_input_size", "mnistc_model_output_size"):
             getattr(self._lib, name).restype = ctypes.c_int64
         self._lib.mnistc_model_input_shape.restype = ctypes.c_char_p
+        self._lib.mnistc_model_profile_count.restype = ctypes.c_int64
+        self._lib.mnistc_model_profile_name.restype = ctypes.c_char_p
+        self._lib.mnistc_model_profile_name.argtypes = [ctypes.c_int64]
+        self._lib.mnistc_model_profile_seconds.restype = ctypes.c_double
+        self._lib.mnistc_model_profile_seconds.argtypes = [ctypes.c_int64]
         self.input_size = int(self._lib.mnistc_model_input_size())
         self.output_size = int(self._lib.mnistc_model_output_size())
         self.input_shape = tuple(
@@ -53,6 +59,22 @@ class CompiledModel:
         if status != 0:
             raise MnistcError(f"the model failed (status {status})")
         return output
+
+    def profile(self, inputs: np.ndarray, runs: int = 100) -> list[tuple[str, float]]:
+        """Seconds per run of each kernel call ("kernel -> output buffer"), in program
+        order, over `runs` inferences of `inputs` after one warm-up; summed over threads."""
+        self(inputs)
+        self._lib.mnistc_model_profile(1)
+        try:
+            for _ in range(runs):
+                self(inputs)
+        finally:
+            self._lib.mnistc_model_profile(0)
+        return [
+            (self._lib.mnistc_model_profile_name(i).decode(),
+             self._lib.mnistc_model_profile_seconds(i) / max(runs, 1))
+            for i in range(self._lib.mnistc_model_profile_count())
+        ]  # fmt: skip
 
     def set_num_threads(self, threads: int) -> None:
         """OpenMP's thread count for this process (the library's libgomp)."""

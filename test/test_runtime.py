@@ -44,6 +44,20 @@ def test_shared_library_and_header(library):
         assert_matches_torch(model(inputs[0]), expected[:1])
 
 
+def test_library_profile(library):
+    """CompiledModel.profile: a positive time per kernel call, named, in program order."""
+    model = CompiledModel(library)
+    model.set_num_threads(1)
+    inputs = np.random.default_rng(1).random((1, 1, 28, 28), dtype=np.float32)
+    rows = model.profile(inputs, runs=20)
+    assert [name for name, _ in rows] == [
+        "conv2d_packed -> conv2d", "conv2d_winograd -> max_pool2d", "linear -> linear",
+        "linear -> linear_1", "log_softmax -> y",
+    ]  # fmt: skip
+    assert all(seconds > 0 for _, seconds in rows)
+    assert all(seconds == 0 for _, seconds in model.profile(inputs, runs=0))  # restarts at 0
+
+
 def test_library_rejects_wrong_sizes(library):
     with pytest.raises(MnistcError, match="not a whole number of 1x28x28 samples"):
         CompiledModel(library)(np.zeros(783, np.float32))
