@@ -29,23 +29,22 @@ POOL_PARAMS = (
     "dilation_h", "dilation_w",
 )  # fmt: skip
 """The int params of `cpu.call @max_pool2d`, in order (see kernels/kernels.hpp)."""
-FUSABLE_POOL = {"KH": 2, "KW": 2, "stride_h": 2, "stride_w": 2, "pad_h": 0, "pad_w": 0,
-                "dilation_h": 1, "dilation_w": 1}  # fmt: skip
 POOL_SIZE = 2
+FUSABLE_POOL = {"KH": POOL_SIZE, "KW": POOL_SIZE, "stride_h": POOL_SIZE, "stride_w": POOL_SIZE,
+                "pad_h": 0, "pad_w": 0, "dilation_h": 1, "dilation_w": 1}  # fmt: skip
+"""The pools that the Winograd kernel's epilogue computes (`pool` = POOL_SIZE)."""
 
 
 def _is_fusable_pool(params: dict[str, int]) -> bool:
-    return all(params[name] == value for name, value in FUSABLE_POOL.items()) and (
-        params["OH"],
-        params["OW"],
-    ) == (params["H"] // POOL_SIZE, params["W"] // POOL_SIZE)
+    floored = (params["OH"], params["OW"]) == (params["H"] // POOL_SIZE, params["W"] // POOL_SIZE)
+    return floored and all(params[name] == value for name, value in FUSABLE_POOL.items())
 
 
 def _sole_writer(buffer: SSAValue, reader: cpu.CallOp) -> cpu.CallOp | None:
     """The call writing `buffer`, if `buffer` is a temporary with no other user."""
     if not isinstance(buffer.owner, memref.AllocOp) or buffer.uses.get_length() != 2:
         return None
-    writer = next(use.operation for use in buffer.uses if use.operation is not reader)
+    writer = next((use.operation for use in buffer.uses if use.operation is not reader), None)
     if isinstance(writer, cpu.CallOp) and tuple(writer.outputs) == (buffer,):
         return writer
     return None
@@ -76,6 +75,8 @@ class FuseMaxPoolIntoWinograd(RewritePattern):
 
 
 class FuseConvMaxPoolPass(ModulePass):
+    """See the module docstring."""
+
     name = "fuse-conv-max-pool"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:

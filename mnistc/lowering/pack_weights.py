@@ -34,7 +34,8 @@ CONV_PARAMS = (
 )  # fmt: skip
 """The int params of `cpu.call @conv2d`, in order (see kernels/kernels.hpp)."""
 FUSED_PARAMS = {"pool": 0}
-"""Params of fast paths for what later passes may fuse in: nothing yet."""
+"""Params of fast paths that later passes set when they fuse more into the kernel
+(`fuse-conv-max-pool`); none is fused at first."""
 
 WINOGRAD_MIN_CHANNELS = 8
 """Below this many input or output channels, padding them to whole vectors costs more
