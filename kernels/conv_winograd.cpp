@@ -124,9 +124,18 @@ void transform_input(const Geometry& g, const float* padded, int64_t first, int6
 // stride `lda`, B is a packed panel, M has row stride `ldm`.
 inline void winograd_gemm_block(const float* A, int64_t lda, const float* B, int64_t depth,
                                 float* M, int64_t ldm, int64_t rows) {
+  // Every loop over the rows is unrolled, so that acc lives in registers: rows past
+  // `rows` repeat the last one and are stored to a discarded buffer.
   const float* a[kTileRows];
-  for (int64_t r = 0; r < kTileRows; ++r) a[r] = A + std::min(r, rows - 1) * lda;
-  v8 acc[kTileRows][2] = {};
+  float* m[kTileRows];
+  alignas(32) float discard[kColumns];
+  v8 acc[kTileRows][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < kTileRows; ++r) {
+    a[r] = A + std::min<int64_t>(r, rows - 1) * lda;
+    m[r] = r < rows ? M + r * ldm : discard;
+    acc[r][0] = acc[r][1] = v8{};
+  }
   for (int64_t k = 0; k < depth; ++k, B += kColumns) {
     const v8 b0 = load8(B), b1 = load8(B + 8);
 #pragma GCC unroll 6
@@ -136,9 +145,10 @@ inline void winograd_gemm_block(const float* A, int64_t lda, const float* B, int
       acc[r][1] += x * b1;
     }
   }
-  for (int64_t r = 0; r < rows; ++r) {
-    store8(M + r * ldm, acc[r][0]);
-    store8(M + r * ldm + 8, acc[r][1]);
+#pragma GCC unroll 6
+  for (int r = 0; r < kTileRows; ++r) {
+    store8(m[r], acc[r][0]);
+    store8(m[r] + 8, acc[r][1]);
   }
 }
 
