@@ -93,19 +93,30 @@ bool read_batch(const char* path, std::vector<float>& input, int64_t& batch,
   return true;
 }
 
-// Median and 90th percentile of `runs` timed inferences (after one warm-up), in
-// microseconds per inference of the whole batch and per sample.
-int bench(long runs, const char* path) {
-  std::vector<float> input;
+// The batch of an input file with room for its output, run once to warm up.
+struct Workload {
+  std::vector<float> input, output;
   int64_t batch = 0;
+
+  bool load(const char* path, std::string& error) {
+    if (!read_batch(path, input, batch, error)) return false;
+    output.resize(static_cast<size_t>(batch * mnistc_model_output_size()));
+    run();
+    return true;
+  }
+  void run() { mnistc_model_run(input.data(), output.data(), batch); }
+};
+
+// Median and 90th percentile of `runs` timed inferences, in microseconds per inference
+// of the whole batch and per sample.
+int bench(long runs, const char* path) {
+  Workload work;
   std::string error;
-  if (!read_batch(path, input, batch, error)) return fail(error);
-  std::vector<float> output(static_cast<size_t>(batch * mnistc_model_output_size()));
-  mnistc_model_run(input.data(), output.data(), batch);
+  if (!work.load(path, error)) return fail(error);
   std::vector<double> times;
   for (long i = 0; i < runs; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    mnistc_model_run(input.data(), output.data(), batch);
+    work.run();
     const auto end = std::chrono::steady_clock::now();
     times.push_back(std::chrono::duration<double, std::micro>(end - start).count());
   }
@@ -113,21 +124,18 @@ int bench(long runs, const char* path) {
   const double median = times[times.size() / 2];
   const double p90 = times[std::min(times.size() - 1, times.size() * 9 / 10)];
   std::printf("batch %lld, %ld runs: median %.1f us (%.1f us/sample), p90 %.1f us\n",
-              static_cast<long long>(batch), runs, median, median / batch, p90);
+              static_cast<long long>(work.batch), runs, median, median / work.batch, p90);
   return 0;
 }
 
-// Wall time of each kernel call over `runs` inferences (after one warm-up), per run and
-// as a share of the total, in the order of the generated code.
+// Wall time of each kernel call over `runs` inferences, per run and as a share of the
+// total, in the order of the generated code.
 int profile(long runs, const char* path) {
-  std::vector<float> input;
-  int64_t batch = 0;
+  Workload work;
   std::string error;
-  if (!read_batch(path, input, batch, error)) return fail(error);
-  std::vector<float> output(static_cast<size_t>(batch * mnistc_model_output_size()));
-  mnistc_model_run(input.data(), output.data(), batch);
+  if (!work.load(path, error)) return fail(error);
   mnistc_model_profile(1);
-  for (long i = 0; i < runs; ++i) mnistc_model_run(input.data(), output.data(), batch);
+  for (long i = 0; i < runs; ++i) work.run();
   mnistc_model_profile(0);
   double total = 0.0;
   for (int64_t i = 0; i < mnistc_model_profile_count(); ++i)
@@ -135,7 +143,7 @@ int profile(long runs, const char* path) {
   std::printf(
       "batch %lld, %ld runs, %d threads: %.1f us per run in kernels (summed over "
       "threads)\n",
-      static_cast<long long>(batch), runs, omp_get_max_threads(), total / runs * 1e6);
+      static_cast<long long>(work.batch), runs, omp_get_max_threads(), total / runs * 1e6);
   std::printf("%4s %10s %7s  %s\n", "#", "us/run", "share", "kernel -> output");
   for (int64_t i = 0; i < mnistc_model_profile_count(); ++i) {
     const double seconds = mnistc_model_profile_seconds(i);
