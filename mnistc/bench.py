@@ -2,8 +2,9 @@
 
 Everything is measured in one run on the same machine, interleaved round by round so
 that load from elsewhere hits every engine alike: latency at batch 1 and 64 with one
-and two threads (medians), cold start of a whole process on one image, compile time,
-and the executable's peak memory. Run by hand; never part of the test suite.
+and two threads (medians), where mnistc's time goes kernel by kernel, cold start of a
+whole process on one image, compile time, and the executable's peak memory. Run by
+hand; never part of the test suite.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def run_bench(model_path: Path | None, rounds: int = 15, log=print) -> None:
             log("onnxruntime not installed (pip install 'mnistc[bench]'): skipping it")
         engines = Engines(CompiledModel(scratch / "libmodel.so"), onnx_path, torch_model, label)
         _latency_table(engines, shape, rounds, log)
+        _kernel_profile(engines.compiled, shape, log)
         _process_figures(model_path, scratch, shape, onnx_path, log)
 
 
@@ -180,6 +182,17 @@ def _latency_table(engines: Engines, shape, rounds: int, log) -> None:
         for name in others:
             row += f" {medians[name]:>12.1f} {medians[name] / medians['mnistc']:>6.2f}"
         log(row + f"   ({medians['mnistc'] / batch:.1f} us/image)")
+
+
+def _kernel_profile(compiled, shape, log, runs: int = 500) -> None:
+    """Where mnistc's time goes at batch 1 on one thread, kernel call by kernel call."""
+    compiled.set_num_threads(1)
+    image = np.random.default_rng(3).random((1, *shape), dtype=np.float32)
+    rows = compiled.profile(image, runs)
+    total = sum(seconds for _, seconds in rows) or 1.0
+    log(f"\nmnistc kernel calls at batch 1, one thread ({runs} runs; us per run, share):")
+    for name, seconds in rows:
+        log(f"  {seconds * 1e6:8.1f} {100 * seconds / total:6.1f}%  {name}")
 
 
 def _compile_times(model_path: Path, scratch: Path, log) -> None:
