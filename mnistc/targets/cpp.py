@@ -260,9 +260,10 @@ extern "C" const unsigned char mnistc_weights[];
 """
 
 _RESERVED_NAMES = {
-    "input", "output", "batch", "arena", "mnistc_weights", "timer", "profiling",
-    "profile_seconds", "profile_names", "sample",
+    "input", "output", "batch", "arena", "mnistc_weights", "sample", "timer", "CallTimer",
+    "profiling", "profile_count", "profile_names", "profile_seconds",
 }  # fmt: skip
+"""Identifiers of the generated C++ that no SSA value may take."""
 
 _PROFILE = """
 // Per-call wall time for `--profile` (mnistc_model_profile_*): one well-predicted branch
