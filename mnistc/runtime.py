@@ -33,11 +33,6 @@ class CompiledModel:
         for name in ("mnistc_model_input_size", "mnistc_model_output_size"):
             getattr(self._lib, name).restype = ctypes.c_int64
         self._lib.mnistc_model_input_shape.restype = ctypes.c_char_p
-        self._lib.mnistc_model_profile_count.restype = ctypes.c_int64
-        self._lib.mnistc_model_profile_name.restype = ctypes.c_char_p
-        self._lib.mnistc_model_profile_name.argtypes = [ctypes.c_int64]
-        self._lib.mnistc_model_profile_seconds.restype = ctypes.c_double
-        self._lib.mnistc_model_profile_seconds.argtypes = [ctypes.c_int64]
         self.input_size = int(self._lib.mnistc_model_input_size())
         self.output_size = int(self._lib.mnistc_model_output_size())
         self.input_shape = tuple(
@@ -63,17 +58,24 @@ class CompiledModel:
     def profile(self, inputs: np.ndarray, runs: int = 100) -> list[tuple[str, float]]:
         """Seconds per run of each kernel call ("kernel -> output buffer"), in program
         order, over `runs` inferences of `inputs` after one warm-up; summed over threads."""
+        lib = self._lib
+        if not hasattr(lib, "mnistc_model_profile"):
+            raise MnistcError("this library predates profiling: compile it again")
+        lib.mnistc_model_profile_count.restype = ctypes.c_int64
+        lib.mnistc_model_profile_name.restype = ctypes.c_char_p
+        lib.mnistc_model_profile_name.argtypes = [ctypes.c_int64]
+        lib.mnistc_model_profile_seconds.restype = ctypes.c_double
+        lib.mnistc_model_profile_seconds.argtypes = [ctypes.c_int64]
         self(inputs)
-        self._lib.mnistc_model_profile(1)
+        lib.mnistc_model_profile(1)
         try:
             for _ in range(runs):
                 self(inputs)
         finally:
-            self._lib.mnistc_model_profile(0)
+            lib.mnistc_model_profile(0)
         return [
-            (self._lib.mnistc_model_profile_name(i).decode(),
-             self._lib.mnistc_model_profile_seconds(i) / max(runs, 1))
-            for i in range(self._lib.mnistc_model_profile_count())
+            (lib.mnistc_model_profile_name(i).decode(), lib.mnistc_model_profile_seconds(i) / max(runs, 1))
+            for i in range(lib.mnistc_model_profile_count())
         ]  # fmt: skip
 
     def set_num_threads(self, threads: int) -> None:

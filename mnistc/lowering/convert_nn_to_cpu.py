@@ -101,6 +101,19 @@ def _optional(value: SSAValue | None, shape: Sequence[int]) -> SSAValue | Null:
     return value if value is not None else Null(tuple(shape))
 
 
+CONV2D_PARAMS = (
+    "C", "H", "W", "K", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
+    "dilation_h", "dilation_w", "groups", "activation",
+)  # fmt: skip
+"""The int params of `cpu.call @conv2d`, in order (kernels/kernels.hpp); the passes that
+rewrite such calls read them by these names."""
+MAX_POOL2D_PARAMS = (
+    "C", "H", "W", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
+    "dilation_h", "dilation_w",
+)  # fmt: skip
+"""The int params of `cpu.call @max_pool2d`, in order."""
+
+
 def _lower_conv2d(op: nn.Conv2DOp) -> list[KernelCall]:
     _, c, h, w = _dims(op.input)
     k, _, kh, kw = _dims(op.weight)
@@ -112,6 +125,7 @@ def _lower_conv2d(op: nn.Conv2DOp) -> list[KernelCall]:
         *op.stride.get_values(), *op.padding.get_values(), *op.dilation.get_values(),
         op.groups.value.data, *code,
     ]  # fmt: skip
+    assert len(params) == len(CONV2D_PARAMS)
     return [KernelCall("conv2d", inputs, params, floats)]
 
 
@@ -134,6 +148,7 @@ def _pool_geometry(op: nn.MaxPool2DOp | nn.AvgPool2DOp) -> list[int]:
 
 def _lower_max_pool2d(op: nn.MaxPool2DOp) -> list[KernelCall]:
     params = [*_pool_geometry(op), *op.dilation.get_values()]
+    assert len(params) == len(MAX_POOL2D_PARAMS)
     return [KernelCall("max_pool2d", [op.input], params)]
 
 

@@ -22,13 +22,9 @@ from xdsl.pattern_rewriter import (
 )
 
 from mnistc.dialects import cpu
+from mnistc.lowering.convert_nn_to_cpu import MAX_POOL2D_PARAMS
 from mnistc.lowering.pack_weights import WINOGRAD
 
-POOL_PARAMS = (
-    "C", "H", "W", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
-    "dilation_h", "dilation_w",
-)  # fmt: skip
-"""The int params of `cpu.call @max_pool2d`, in order (see kernels/kernels.hpp)."""
 POOL_SIZE = 2
 FUSABLE_POOL = {"KH": POOL_SIZE, "KW": POOL_SIZE, "stride_h": POOL_SIZE, "stride_w": POOL_SIZE,
                 "pad_h": 0, "pad_w": 0, "dilation_h": 1, "dilation_w": 1}  # fmt: skip
@@ -53,13 +49,15 @@ def _sole_writer(buffer: SSAValue, reader: cpu.CallOp) -> cpu.CallOp | None:
 class FuseMaxPoolIntoWinograd(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, pool: cpu.CallOp, rewriter: PatternRewriter, /):
-        if pool.callee.string_value() != "max_pool2d":
+        if pool.callee.string_value() != "max_pool2d" or len(pool.params) != len(MAX_POOL2D_PARAMS):
             return
-        if not _is_fusable_pool(dict(zip(POOL_PARAMS, pool.params.get_values()))):
+        if not _is_fusable_pool(dict(zip(MAX_POOL2D_PARAMS, pool.params.get_values()))):
             return
         buffer = pool.inputs[0]
         conv = _sole_writer(buffer, pool)
         if conv is None or conv.callee.string_value() != WINOGRAD.kernel:
+            return
+        if len(conv.params) != len(WINOGRAD.params):
             return
         params = dict(zip(WINOGRAD.params, conv.params.get_values()))
         if params["pool"] or not isinstance(conv.inputs[3].owner, cpu.NullOp):

@@ -26,13 +26,9 @@ from xdsl.rewriter import InsertPoint
 
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
+from mnistc.lowering.convert_nn_to_cpu import CONV2D_PARAMS
 from mnistc.lowering.packing import pack_conv_weight, pack_winograd_weight
 
-CONV_PARAMS = (
-    "C", "H", "W", "K", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
-    "dilation_h", "dilation_w", "groups", "activation",
-)  # fmt: skip
-"""The int params of `cpu.call @conv2d`, in order (see kernels/kernels.hpp)."""
 FUSED_PARAMS = {"pool": 0}
 """Params of fast paths that later passes set when they fuse more into the kernel
 (`fuse-conv-max-pool`); none is fused at first."""
@@ -71,7 +67,7 @@ DIRECT_STRIDE_ONE = ConvFastPath(
     "conv2d_packed",
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
     lambda weight, p: pack_conv_weight(weight, p["groups"]),
-    tuple(name for name in CONV_PARAMS if not name.startswith("stride")),
+    tuple(name for name in CONV2D_PARAMS if not name.startswith("stride")),
 )
 FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE)
 """Tried in order; the first that applies wins."""
@@ -84,12 +80,12 @@ class PackConvWeights(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: cpu.CallOp, rewriter: PatternRewriter, /):
-        if op.callee.string_value() != "conv2d":
+        if op.callee.string_value() != "conv2d" or len(op.params) != len(CONV2D_PARAMS):
             return
         weight = op.inputs[1].owner
         if not isinstance(weight, cpu.WeightOp):
             return
-        params = dict(zip(CONV_PARAMS, op.params.get_values())) | FUSED_PARAMS
+        params = dict(zip(CONV2D_PARAMS, op.params.get_values())) | FUSED_PARAMS
         path = next((path for path in self.paths if path.applies(params)), None)
         if path is None:
             return
