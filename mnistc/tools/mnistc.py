@@ -44,11 +44,12 @@ def _compile_options(args: argparse.Namespace):
 
 
 def _keep_build_dir(args: argparse.Namespace) -> Path | None:
-    if args.keep_build is None:
-        return None
+    """`--build-dir DIR`, else with `--keep-build` OUT.build."""
+    if args.build_dir:
+        return Path(args.build_dir)
     if args.keep_build:
-        return Path(args.keep_build)
-    return Path(f"{getattr(args, 'output', None) or 'mnistc'}.build")
+        return Path(f"{getattr(args, 'output', None) or 'mnistc'}.build")
+    return None
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -160,9 +161,11 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel-dir", help="build against the kernels in this directory")
     parser.add_argument("--target-cpu", default="native",
                         help="g++ -march value (default: native, the build machine)")
-    parser.add_argument("--keep-build", metavar="DIR", nargs="?", const="",
+    parser.add_argument("--keep-build", action="store_true",
                         help="keep the build directory (C++, IR per stage, g++ commands) in "
-                             "DIR (default: OUT.build) and print where it is")
+                             "OUT.build and print where it is")
+    parser.add_argument("--build-dir", metavar="DIR",
+                        help="keep the build directory in DIR instead (implies --keep-build)")
 
 
 def build_parser() -> argparse.ArgumentParser:
