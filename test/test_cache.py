@@ -74,6 +74,28 @@ def test_the_loser_of_a_race_uses_the_winners_entry(private_cache):
     assert [p.name for p in private_cache.directory().iterdir()] == ["k"]
 
 
+def test_racing_processes_all_get_one_intact_entry(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from mnistc.cache import Cache\n"
+        "def fill(scratch):\n"
+        "    time.sleep(0.2)  # all four are building at once\n"
+        "    (scratch / 'a.bin').write_bytes(sys.argv[1].encode() * 100_000)\n"
+        "    (scratch / 'b.txt').write_text('b')\n"
+        "entry = Cache('test', 'test', 1 << 30).store('k', ('a.bin', 'b.txt'), fill)\n"
+        "print((entry / 'a.bin').read_bytes()[:1].decode())\n"
+    )
+    env = {**os.environ, "MNISTC_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(i)], stdout=subprocess.PIPE, env=env, text=True)
+            for i in range(4)]  # fmt: skip
+    seen = {run.communicate()[0].strip() for run in runs}
+    assert [run.returncode for run in runs] == [0] * 4
+    assert len(seen) == 1 and seen <= {"0", "1", "2", "3"}
+    directory = tmp_path / "mnistc" / "test"
+    assert [p.name for p in directory.iterdir()] == ["k"]
+    assert cache.intact_files(directory / "k", NAMES) == set(NAMES)
+
+
 def age(entry, seconds):
     then = time.time() - seconds
     os.utime(entry / MANIFEST, (then, then))
