@@ -164,14 +164,19 @@ def _move_into_place(scratch: Path, entry: Path, names: Sequence[str]) -> None:
         except OSError:
             if intact_files(entry, names) == set(names):
                 return
-        trash = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=entry.parent))
-        try:
-            entry.rename(trash / "damaged")
-        except FileNotFoundError:
-            pass  # someone else removed it: try again
-        finally:
-            shutil.rmtree(trash, ignore_errors=True)
+        _remove(entry)
     raise OSError(f"cannot store the cache entry {entry}")
+
+
+def _remove(entry: Path) -> None:
+    """Rename the entry away, then delete it: a reader sees it whole or not at all."""
+    trash = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=entry.parent))
+    try:
+        entry.rename(trash / entry.name)
+    except FileNotFoundError:
+        pass  # someone else removed it
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _entry_of(path: Path) -> Entry:
@@ -217,7 +222,7 @@ def prune_entries(entries: Iterable[Entry], max_bytes: int | None = None,
                 removed.append(entry)
                 total -= entry.size
     for entry in removed:
-        shutil.rmtree(entry.path, ignore_errors=True)
+        _remove(entry.path)
     return removed
 
 
