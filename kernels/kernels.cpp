@@ -33,7 +33,9 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
       const float* in = input + o * axis * inner + j;
       float* out = output + o * axis * inner + j;
       float max_value = -std::numeric_limits<float>::infinity();
-      for (int64_t a = 0; a < axis; ++a) max_value = std::max(max_value, in[a * inner]);
+      // A NaN max makes the whole row NaN, as in PyTorch; so does a +inf or an all -inf
+      // row, through inf - inf.
+      for (int64_t a = 0; a < axis; ++a) max_value = max_nan(max_value, in[a * inner]);
       float sum = 0.0f;
       for (int64_t a = 0; a < axis; ++a) sum += std::exp(in[a * inner] - max_value);
       if (kLog) {

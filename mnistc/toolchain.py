@@ -1,8 +1,9 @@
 """g++: builds the generated C++ against the kernels into an executable.
 
 The kernels and the executable's `main` do not depend on the model, so they are
-compiled once per (source, flags, compiler) and cached as object files; a model's
-build compiles only its generated translation unit and links.
+compiled once per (source, flags, compiler) and cached as object files (an entry of
+`mnistc.cache.KERNELS`, checked on each use); a model's build compiles only its generated
+translation unit and links.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistc.cache import KERNELS, intact_files
 from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
 
@@ -51,12 +52,6 @@ class BuildConfig:
         return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
 
 
-def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where compiled kernels and imported models are kept between compiles."""
-    base = environ.get("MNISTC_CACHE_DIR") or environ.get("XDG_CACHE_HOME")
-    return Path(base or Path.home() / ".cache") / "mnistc"
-
-
 def _run(command: list[str], cwd: Path, log: list[str]) -> None:
     log.append(" ".join(command))
     try:
@@ -85,29 +80,45 @@ def _check_kernel_dir(kernel_dir: Path) -> None:
 
 
 def kernel_objects(config: BuildConfig, log: list[str]) -> list[Path]:
-    """The compiled kernels and main, from the cache or built into it now."""
+    """The compiled kernels and main, from the cache (checked against its manifest) or
+    built into it now."""
     _check_kernel_dir(config.kernel_dir)
-    key = hashlib.sha256()
+    digest = hashlib.sha256()
     for part in (_compiler_identity(config.compiler), *config.flags()):
-        key.update(part.encode())
+        digest.update(part.encode())
     for name in sorted((*KERNEL_SOURCES, *KERNEL_HEADERS)):
-        key.update((config.kernel_dir / name).read_bytes())
-    directory = cache_dir() / f"kernels-{key.hexdigest()[:16]}"
-    objects = [directory / Path(name).with_suffix(".o") for name in KERNEL_SOURCES]
-    if all(o.is_file() for o in objects):
-        log.append(f"# kernels from cache: {directory}")
-        return objects
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory) as scratch:
-        for name, obj in zip(KERNEL_SOURCES, objects):
-            partial = Path(scratch) / obj.name
-            _run(
-                [config.compiler, *config.flags(), "-c", str(config.kernel_dir / name), "-o", str(partial)],
-                Path(scratch),
-                log,
-            )
-            os.replace(partial, obj)
-    return objects
+        digest.update((config.kernel_dir / name).read_bytes())
+    key = digest.hexdigest()[:16]
+    names = [str(Path(name).with_suffix(".o")) for name in KERNEL_SOURCES]
+    entry = KERNELS.lookup(key, names)
+    if entry is None:
+        entry = _build_kernel_entry(config, key, names, log)
+    else:
+        log.append(f"# kernels from cache: {entry}")
+    return [entry / name for name in names]
+
+
+def _build_kernel_entry(config: BuildConfig, key: str, names: list[str], log: list[str]) -> Path:
+    """Compile the kernels into a cache entry; the intact objects of a damaged entry are
+    reused, so only what was damaged is compiled again."""
+    previous = KERNELS.directory() / key
+    reusable = intact_files(previous, names)
+
+    def fill(scratch: Path) -> None:
+        for source, name in zip(KERNEL_SOURCES, names):
+            if name in reusable:
+                shutil.copyfile(previous / name, scratch / name)
+            else:
+                _run(
+                    [config.compiler, *config.flags(), "-c", str(config.kernel_dir / source), "-o", name],
+                    scratch,
+                    log,
+                )
+
+    try:
+        return KERNELS.store(key, names, fill)
+    except OSError as e:
+        raise BuildError(f"cannot write the kernel cache ({e}): see `mnistc cache`") from None
 
 
 def _link_flags(config: BuildConfig, shared: bool) -> list[str]:

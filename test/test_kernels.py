@@ -7,7 +7,9 @@ through ctypes: no model, importer or code generator is involved.
 from __future__ import annotations
 
 import ctypes
+import functools
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 from mnistc.dialects import nn as nn_dialect
 from mnistc.dialects.nn import pool2d_output_shape
 from mnistc.kernels import KERNEL_DIR
-from mnistc.toolchain import KERNEL_LIBRARY_SOURCES
+from mnistc.toolchain import KERNEL_LIBRARY_SOURCES, BuildConfig
 
 from mnistc.kernels import abi
 from mnistc.lowering.convert_nn_to_cpu import activation_params
@@ -25,16 +27,24 @@ RNG_SEED = 1234
 I64 = ctypes.c_int64
 
 
-@pytest.fixture(scope="module")
-def kernels(tmp_path_factory):
-    library = tmp_path_factory.mktemp("kernels") / "libkernels.so"
+@functools.cache
+def kernel_library(session_dir: Path) -> ctypes.CDLL:
+    """The kernels built once per session, with the flags of an optimised compile: the
+    test modules that call kernels share it."""
+    library = session_dir / "kernel-library" / "libkernels.so"
+    library.parent.mkdir()
     subprocess.run(
-        ["g++", "-std=c++17", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp", "-shared", "-fPIC", f"-I{KERNEL_DIR}",
+        ["g++", *BuildConfig().flags(), "-shared",
          *(str(KERNEL_DIR / name) for name in KERNEL_LIBRARY_SOURCES),
          "-o", str(library)],
         check=True,
     )  # fmt: skip
     return ctypes.CDLL(str(library))
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    return kernel_library(tmp_path_factory.getbasetemp())
 
 
 def ptr(array: np.ndarray | None):
