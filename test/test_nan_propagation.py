@@ -17,9 +17,14 @@ from test_kernels import (  # noqa: F401 (kernels is a fixture)
     ACTIVATIONS,
     activation_args,
     call,
+    conv_geometry,
     conv_problem,
     kernels,
+    only,
+    pool_params,
 )
+
+from mnistc.kernels import abi
 
 from mnistc.driver import CompileOptions, compile_model
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
@@ -69,7 +74,7 @@ def assert_propagates(actual: np.ndarray, expected: torch.Tensor | np.ndarray, a
 
 
 def with_activations(kernel_call, pre_activation: torch.Tensor, then=lambda t: t, exact=None, every=True):
-    """Runs `kernel_call(code, floats)` for each activation and checks its output against
+    """Runs `kernel_call(activation params)` for each activation and checks its output against
     then(activation(pre_activation)), in float32 or in float64 (`exact`, by default
     pre_activation in float64): PyTorch's float32 loops disagree on a few special values.
 
@@ -81,10 +86,9 @@ def with_activations(kernel_call, pre_activation: torch.Tensor, then=lambda t: t
     for (kind, params), reference in ACTIVATIONS.items():
         if not every and kind not in (None, "relu"):
             continue
-        code, floats = activation_args(kind, params)
         expected = then(reference(pre_activation))
         exact_expected = then(reference(exact)).float()
-        assert_propagates(kernel_call(code, floats), expected, also=exact_expected)
+        assert_propagates(kernel_call(activation_args(kind, params)), expected, also=exact_expected)
 
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
@@ -93,17 +97,16 @@ def test_activation(kernels, activation):
     specials = [np.nan, np.inf, -np.inf, FLT_MAX, -FLT_MAX, 0.0, -0.0, 1.0, -1.0, 3.0, -3.0]
     x = np.array(specials * 3, dtype=np.float32)
     out = np.zeros_like(x)
-    code, floats = activation_args(*activation)
-    call(kernels, "activation", [x, out], [x.size, *code], floats)
+    call(kernels, "activation", [x, out], count=x.size, **activation_args(*activation))
     reference = ACTIVATIONS[activation]
     t = torch.from_numpy(x)
     assert_propagates(out, reference(t), also=reference(t.double()).float())
 
 
-def conv_outputs(kernels, kernel: str, inputs: list, params: list[int], shape):
-    def run(code, floats):
+def conv_outputs(kernels, kernel: str, inputs: list, params: dict, shape):
+    def run(activation: dict):
         out = np.zeros(shape, dtype=np.float32)
-        call(kernels, kernel, [*inputs, out], [*params, *code], floats)
+        call(kernels, kernel, [*inputs, out], **only(kernel, params | activation))
         return out
 
     return run
@@ -120,18 +123,15 @@ PACKED_CASES = [
 @pytest.mark.parametrize("case", PACKED_CASES, ids=str)
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
 def test_conv2d_packed(kernels, case, poison, everywhere):
-    from mnistc.lowering.packing import pack_conv_weight
+    from mnistc.transforms.packing import pack_conv_weight
 
     x, weight, bias, _, _ = conv_problem(case, True, False)
     x = poisoned(x, poison, everywhere)
     tensors = map(torch.from_numpy, (x, weight, bias))
     expected = F.conv2d(*tensors, 1, case["pad"], case["dil"], case["groups"])
-    c, h, w, k = case["c"], case["h"], case["w"], case["k"]
-    _, _, oh, ow = expected.shape
     run = conv_outputs(
         kernels, "conv2d_packed", [x, pack_conv_weight(weight, case["groups"]), bias, None],
-        [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["pad"], *case["dil"], case["groups"]],
-        expected.shape,
+        conv_geometry(case, expected), expected.shape,
     )  # fmt: skip
     with_activations(run, expected, every=not everywhere)
 
@@ -143,11 +143,9 @@ def test_conv2d(kernels, poison, everywhere):
     x, weight, bias, _, _ = conv_problem(case, True, False)
     x = poisoned(x, poison, everywhere)
     expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), case["stride"], case["pad"], case["dil"])
-    _, _, oh, ow = expected.shape
     run = conv_outputs(
-        kernels, "conv2d", [x, weight, bias, None],
-        [3, 9, 11, 4, oh, ow, 3, 2, *case["stride"], *case["pad"], *case["dil"], 1], expected.shape,
-    )  # fmt: skip
+        kernels, "conv2d", [x, weight, bias, None], conv_geometry(case, expected), expected.shape
+    )
     with_activations(run, expected, every=not everywhere)
 
 
@@ -176,17 +174,17 @@ def test_conv2d_winograd(kernels, case, poison, everywhere):
     inside them each of PyTorch's non-finite outputs is non-finite. Every epilogue, with
     and without the fused 2x2 max pool, is then PyTorch's activation (and pool) of that
     result."""
-    from mnistc.lowering.packing import pack_winograd_weight
+    from mnistc.transforms.packing import pack_winograd_weight
 
     case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
     clean, weight, bias, _, _ = conv_problem(case, True, False, (case["c"] * 9) ** -0.5)
     x = poisoned(clean, poison, everywhere)
     expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), 1, case["pad"]).numpy()
     shape = expected.shape
-    params = [case["c"], case["h"], case["w"], case["k"], *shape[2:], *case["pad"]]
+    params = conv_geometry(case, torch.from_numpy(expected))
     inputs = [x, pack_winograd_weight(weight), bias, None]
-    unpooled = conv_outputs(kernels, "conv2d_winograd", inputs, [*params, 0], shape)
-    pre_activation = unpooled(*activation_args(None, ()))
+    unpooled = conv_outputs(kernels, "conv2d_winograd", inputs, params | {"pool": 0}, shape)
+    pre_activation = unpooled(activation_args(None, ()))
 
     spread = winograd_spread(x != clean, shape, case["pad"])
     assert_propagates(pre_activation[~spread], expected[~spread])
@@ -197,7 +195,7 @@ def test_conv2d_winograd(kernels, case, poison, everywhere):
     ours = torch.from_numpy(pre_activation)
     with_activations(unpooled, ours, every=not everywhere)
     pooled_shape = (*shape[:2], shape[2] // 2, shape[3] // 2)
-    pooled = conv_outputs(kernels, "conv2d_winograd", inputs, [*params, 2], pooled_shape)
+    pooled = conv_outputs(kernels, "conv2d_winograd", inputs, params | {"pool": 2}, pooled_shape)
     with_activations(pooled, ours, then=lambda t: F.max_pool2d(t, 2), every=not everywhere)
 
 
@@ -217,7 +215,7 @@ def test_linear(kernels, m, n_in, n_out, poison, everywhere):
     bias = rng.standard_normal(n_out, dtype=np.float32)
     expected = F.linear(*map(torch.from_numpy, (x, weight, bias)))
     exact = F.linear(*(torch.from_numpy(a).double() for a in (x, weight, bias)))
-    run = conv_outputs(kernels, "linear", [x, weight, bias], [m, n_in, n_out], expected.shape)
+    run = conv_outputs(kernels, "linear", [x, weight, bias], {"M": m, "IN": n_in, "OUT": n_out}, expected.shape)
     with_activations(run, expected, exact=exact, every=not everywhere)
 
 
@@ -233,9 +231,9 @@ def test_max_pool2d(kernels, case, poison, everywhere):
     x = np.random.default_rng(0).standard_normal((1, c, h, w), dtype=np.float32)
     x = poisoned(x, poison, everywhere)
     expected = F.max_pool2d(torch.from_numpy(x), k, stride, pad)
-    _, _, oh, ow = expected.shape
     out = np.zeros(expected.shape, dtype=np.float32)
-    call(kernels, "max_pool2d", [x, out], [c, h, w, oh, ow, k, k, stride, stride, pad, pad, 1, 1])
+    window = pool_params(x, expected, (k, k), (stride, stride), (pad, pad))
+    call(kernels, "max_pool2d", [x, out], **window, dilation_h=1, dilation_w=1)
     assert_propagates(out, expected)
 
 
@@ -245,11 +243,12 @@ def test_avg_pools(kernels, poison, everywhere):
     x = poisoned(x, poison, everywhere)
     expected = F.avg_pool2d(torch.from_numpy(x), 3, 2, 1)
     out = np.zeros(expected.shape, dtype=np.float32)
-    call(kernels, "avg_pool2d", [x, out], [2, 7, 9, *expected.shape[2:], 3, 3, 2, 2, 1, 1, 1, 0])
+    window = pool_params(x, expected, (3, 3), (2, 2), (1, 1))
+    call(kernels, "avg_pool2d", [x, out], **window, count_include_pad=1, divisor=0)
     assert_propagates(out, expected)
     expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (3, 4))
     out = np.zeros(expected.shape, dtype=np.float32)
-    call(kernels, "adaptive_avg_pool2d", [x, out], [2, 7, 9, 3, 4])
+    call(kernels, "adaptive_avg_pool2d", [x, out], C=2, H=7, W=9, OH=3, OW=4)
     assert_propagates(out, expected)
 
 
@@ -268,15 +267,13 @@ def test_softmax(kernels, log):
     for x, dim in ((rows, 1), (np.ascontiguousarray(rows.T[None]), 1)):
         outer, axis = int(np.prod(x.shape[:dim])), x.shape[dim]
         out = np.zeros_like(x)
-        call(kernels, kernel, [x, out], [outer, axis, x.size // (outer * axis)])
+        call(kernels, kernel, [x, out], outer=outer, axis=axis, inner=x.size // (outer * axis))
         assert_propagates(out, fn(torch.from_numpy(x), dim))
 
 
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
 def test_element_wise_kernels(kernels, poison, everywhere):
     """batch norm, add, mul and PReLU (poison on either side), pad, concatenation, LRN."""
-    from mnistc.lowering.convert_nn_to_cpu import BINARY_CODES
-    from mnistc.dialects import nn as nn_dialect
 
     rng = np.random.default_rng(0)
     clean = rng.standard_normal((1, 4, 3, 5), dtype=np.float32)
@@ -285,29 +282,32 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     mean, beta, slope = rng.standard_normal((3, 4), dtype=np.float32)
     var, gamma = rng.random((2, 4), dtype=np.float32) + 0.5
     out = np.zeros_like(x)
-    call(kernels, "batch_norm", [x, mean, var, gamma, beta, out], [4, 15], [1e-5])
+    call(kernels, "batch_norm", [x, mean, var, gamma, beta, out], C=4, inner=15, eps=1e-5)
     statistics = map(torch.from_numpy, (mean, var, gamma, beta))
     assert_propagates(out, F.batch_norm(t, *statistics, eps=1e-5))
 
-    same = [4 * 15, 15, 5, 1]
-    for op, reference in ((nn_dialect.AddOp, torch.add), (nn_dialect.MulOp, torch.mul)):
+    def strides(prefix: str, values) -> dict:
+        return {f"{prefix}{i}": v for i, v in enumerate(values)}
+
+    dims, same = strides("d", (1, 4, 3, 5)), (4 * 15, 15, 5, 1)
+    for op, reference in (("add", torch.add), ("mul", torch.mul)):
         for lhs, rhs in ((x, clean), (clean, x)):
-            call(kernels, "binary", [lhs, rhs, out], [BINARY_CODES[op], 1, 4, 3, 5, *same, *same])
+            code = abi.BINARY_CODES[op]
+            call(kernels, "binary", [lhs, rhs, out], op=code, **dims, **strides("l", same), **strides("r", same))
             assert_propagates(out, reference(torch.from_numpy(lhs), torch.from_numpy(rhs)))
-    per_channel = [0, 1, 0, 0]
-    prelu = BINARY_CODES[nn_dialect.PReluOp]
-    call(kernels, "binary", [x, slope, out], [prelu, 1, 4, 3, 5, *same, *per_channel])
+    per_channel = strides("r", (0, 1, 0, 0))
+    call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES["prelu"], **dims, **strides("l", same), **per_channel)
     assert_propagates(out, F.prelu(t, torch.from_numpy(slope)))
 
     padded = np.zeros((1, 4, 6, 7), dtype=np.float32)
-    call(kernels, "pad2d", [x, padded], [4, 3, 5, 1, 0, 2, 2], [0.0])
+    call(kernels, "pad2d", [x, padded], C=4, H=3, W=5, top=1, left=0, bottom=2, right=2, value=0.0)
     assert_propagates(padded, F.pad(t, (0, 2, 1, 2)))
     joined = np.zeros((1, 8, 3, 5), dtype=np.float32)
     for offset, part in ((0, clean), (60, x)):
-        call(kernels, "copy_block", [part, joined], [1, 60, 120, offset])
+        call(kernels, "copy_block", [part, joined], outer=1, inner=60, out_stride=120, offset=offset)
     assert_propagates(joined, torch.cat([torch.from_numpy(clean), t], 1))
 
-    call(kernels, "lrn", [x, out], [4, 15, 3], [1e-2, 0.75, 2.0])
+    call(kernels, "lrn", [x, out], C=4, inner=15, size=3, alpha=1e-2, beta=0.75, bias=2.0)
     assert_propagates(out, F.local_response_norm(t, 3, alpha=1e-2, beta=0.75, k=2.0))
 
 
