@@ -98,8 +98,8 @@ def test_broken_kernel_dir_reports_compiler_error(tmp_path):
     "stage,marker",
     [("nn", "nn.conv2d"), ("loops", "cpu.call @conv2d"), ("cpp", "mnistc_conv2d_packed(")],
 )
-def test_emit_stages(stage, marker):
-    result = mnistc("compile", "--emit", stage)
+def test_emit_stages(stage, marker, tmp_path):
+    result = mnistc("compile", "--emit", stage, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert marker in result.stdout
     if stage == "nn":
@@ -109,8 +109,8 @@ def test_emit_stages(stage, marker):
 
 
 @pytest.mark.parametrize("flags", [(), ("--no-winograd",)])
-def test_winograd_and_its_pool_fusion_can_be_turned_off(flags):
-    result = mnistc("compile", "--emit", "loops", *flags)
+def test_winograd_and_its_pool_fusion_can_be_turned_off(flags, tmp_path):
+    result = mnistc("compile", "--emit", "loops", *flags, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     calls = re.findall(r"cpu\.call @(\w+)", result.stdout)
     if flags:
@@ -119,8 +119,8 @@ def test_winograd_and_its_pool_fusion_can_be_turned_off(flags):
         assert calls[:2] == ["conv2d_packed", "conv2d_winograd"] and "max_pool2d" not in calls
 
 
-def test_emit_O0_keeps_the_graph_as_imported():
-    result = mnistc("compile", "--emit", "nn", "-O0")
+def test_emit_O0_keeps_the_graph_as_imported(tmp_path):
+    result = mnistc("compile", "--emit", "nn", "-O0", cwd=tmp_path)
     assert result.returncode == 0
     assert "nn.dropout" in result.stdout and "activation" not in result.stdout
 
