@@ -77,13 +77,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def _emit(stage: str, text: str, weights, output: Path | None) -> None:
     """Print or write a stage, and write the weight file it names (beside the output)."""
+    from mnistc.outputs import write_text
+
     weights.save(weights.name)
     if output is None:
         sys.stdout.write(text)
     else:
-        partial = output.with_name(f".{output.name}.partial")
-        partial.write_text(text)
-        partial.replace(output)
+        write_text(output, text)
     print(f"mnistc: the {stage} stage references the weight file {weights.name}", file=sys.stderr)
 
 
