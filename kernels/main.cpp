@@ -196,15 +196,16 @@ class Output {
   ~Output() { abandon(); }
 
   bool open(std::string& error) {
-    std::string target, reason;
     struct stat st;
-    bool exists = false;
-    if (!resolve_symlinks(path_, target, st, exists, reason)) return failed(reason, error);
-    if (exists && S_ISDIR(st.st_mode)) return failed(std::strerror(EISDIR), error);
-    if (exists && !S_ISREG(st.st_mode)) {
-      fd_ = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+    if (::stat(path_, &st) == 0 && !S_ISREG(st.st_mode)) {
+      // Opened by its own name: /dev/stdout's link to a pipe names no file to resolve.
+      if (S_ISDIR(st.st_mode)) return failed(std::strerror(EISDIR), error);
+      fd_ = ::open(path_, O_WRONLY | O_CLOEXEC);
       return fd_ >= 0 || failed(describe_errno(), error);
     }
+    std::string target, reason;
+    bool exists = false;
+    if (!resolve_symlinks(path_, target, st, exists, reason)) return failed(reason, error);
     const size_t slash = target.rfind('/');
     const std::string name = slash == std::string::npos ? target : target.substr(slash + 1);
     std::string temporary = directory_of(target) + "/." + name + ".XXXXXX";

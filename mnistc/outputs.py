@@ -27,8 +27,8 @@ def output_path(output: str | Path, executable: bool = False) -> Iterator[Path]:
     in place when the block completes and removed if it fails."""
     if os.path.isdir(output):
         raise MnistcError(f"cannot write {output}: it is a directory")
+    through = writes_through(output)
     # A device is opened by its own name: /dev/stdout's link to a pipe names no file.
-    through = os.path.exists(output) and not os.path.isfile(output)
     target = Path(output if through else os.path.realpath(output))
     descriptor, name = tempfile.mkstemp(
         prefix=f".{target.name}.", dir=None if through else target.parent
@@ -44,6 +44,11 @@ def output_path(output: str | Path, executable: bool = False) -> Iterator[Path]:
             os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def writes_through(output: str | Path) -> bool:
+    """Whether `output` is a device, FIFO or socket, which is written to, not replaced."""
+    return os.path.exists(output) and not os.path.isfile(output) and not os.path.isdir(output)
 
 
 def write_bytes(output: str | Path, data: bytes) -> None:

@@ -51,9 +51,10 @@ def test_fifo_is_written_through(tmp_path):
     assert received == [b"through"]
 
 
-def test_dev_null_stays_a_device():
-    write_bytes("/dev/null", b"discarded")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+def test_device_stays_a_device(tmp_path):
+    device = null_device(tmp_path)
+    write_bytes(device, b"discarded")
+    assert stat.S_ISCHR(device.lstat().st_mode)
 
 
 def test_directory_is_refused(tmp_path):
@@ -143,9 +144,10 @@ def test_compile_into_a_fifo(model, tmp_path):
     assert received[0].startswith(ELF)
 
 
-def test_compile_into_dev_null(model):
-    compile_to(model, "/dev/null")
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+def test_compile_into_a_device(model, tmp_path):
+    device = null_device(tmp_path)
+    compile_to(model, device)
+    assert stat.S_ISCHR(device.lstat().st_mode)
 
 
 def test_compile_into_a_full_filesystem_keeps_the_old_output(model, tmp_path, capsys):
@@ -164,15 +166,23 @@ def test_emit_through_a_symlink(model, tmp_path):
     compile_to(model, tmp_path / "link", "--emit", "nn")
     assert (tmp_path / "link").is_symlink()
     assert (tmp_path / "stage.mlir").read_text().startswith("builtin.module")
+    assert (tmp_path / "link.weights.bin").is_file()
 
 
-def test_emit_into_a_fifo(model, tmp_path):
+def test_emit_into_a_fifo(model, tmp_path, monkeypatch):
+    """The weight file the stage names goes to the working directory, not into the FIFO's."""
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
     with fifo_reader(tmp_path / "fifo") as received:
         compile_to(model, tmp_path / "fifo", "--emit", "nn")
-    assert received[0].startswith(b"builtin.module")
+    assert received[0].startswith(b'builtin.module attributes {nn.weights_file = "tiny.weights.bin"}')
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["tiny.weights.bin"]
 
 
-def test_emit_into_a_device(model, tmp_path):
-    device = null_device(tmp_path / "null")
+def test_emit_into_a_device(model, tmp_path, monkeypatch):
+    device = null_device(tmp_path)
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
     compile_to(model, device, "--emit", "nn")
     assert stat.S_ISCHR(device.lstat().st_mode)
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["tiny.weights.bin"]

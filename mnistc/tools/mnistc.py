@@ -58,7 +58,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     options = _compile_options(args)
     if args.emit:
         output = Path(args.output) if args.output else None
-        weights_path = (output.parent if output else Path()) / f"{(output or model).stem}.weights.bin"
+        weights_path = _emitted_weights_path(model, output)
         text, weights = compile_to_stage(model, args.emit, options, str(weights_path))
         _emit(args.emit, text, weights, output)
         return 0
@@ -73,6 +73,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if options.keep_build:
         print(f"mnistc: build directory kept in {options.keep_build}", file=sys.stderr)
     return 0
+
+
+def _emitted_weights_path(model: Path, output: Path | None) -> Path:
+    """Beside a file output, named after it; for stdout or a device, in the working
+    directory, named after the model."""
+    from mnistc.outputs import writes_through
+
+    if output is None or writes_through(output):
+        return Path(f"{model.stem}.weights.bin")
+    return output.parent / f"{output.stem}.weights.bin"
 
 
 def _emit(stage: str, text: str, weights, output: Path | None) -> None:
