@@ -302,9 +302,11 @@ struct Workload {
     if (!source.open(error)) return false;
     const int64_t chunk = source.batch() > 0 ? source.batch() : samples_in(kChunkBytes);
     const int64_t size = mnistc_model_input_size();
-    for (int64_t n = 0; !source.ended(); batch += n) {
+    while (!source.ended() && batch != source.batch()) {
       input.resize(static_cast<size_t>((batch + chunk) * size));
-      if ((n = source.read(input.data() + batch * size, chunk, error)) < 0) return false;
+      const int64_t n = source.read(input.data() + batch * size, chunk, error);
+      if (n < 0) return false;
+      batch += n;
     }
     input.resize(static_cast<size_t>(batch * size));
     output.resize(static_cast<size_t>(batch * mnistc_model_output_size()));

@@ -86,7 +86,7 @@ def _emitted_weights_path(model: Path, output: Path | None) -> Path:
 
 
 def _emit(stage: str, text: str, weights, output: Path | None) -> None:
-    """Print or write a stage, and write the weight file it names (beside the output)."""
+    """Print or write a stage, and write the weight file it names."""
     from mnistc.outputs import write_text
 
     weights.save(weights.name)
