@@ -109,8 +109,9 @@ def test_executable_is_self_contained(executable, tmp_path):
 
 def test_device_input_is_refused_at_once(executable, tmp_path):
     result = subprocess.run(
-        [str(executable), "/dev/zero", str(tmp_path / "out.bin")], capture_output=True, text=True, timeout=10
-    )
+        [str(executable), "/dev/zero", str(tmp_path / "out.bin")],
+        capture_output=True, text=True, timeout=10,
+    )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr == "error: input '/dev/zero' is not a regular file or pipe\n"
     assert list(tmp_path.iterdir()) == []
@@ -137,7 +138,8 @@ def test_file_over_the_limit_is_refused(executable, tmp_path):
     assert result.returncode == 1
     assert "holds more than 5 samples" in result.stderr
     assert not (tmp_path / "out.bin").exists()
-    assert run(executable, "--max-batch", "6", tmp_path / "in.bin", tmp_path / "out.bin").returncode == 0
+    result = run(executable, "--max-batch", "6", tmp_path / "in.bin", tmp_path / "out.bin")
+    assert result.returncode == 0
 
 
 @pytest.mark.parametrize("option", ["--max-batch", "--chunk"])
@@ -161,12 +163,15 @@ def test_streamed_input_matches_one_shot_in_bounded_memory(executable, tmp_path)
     inputs = np.random.default_rng(7).standard_normal((1500, 1, 28, 28), dtype=np.float32)
     inputs.tofile(tmp_path / "in.bin")
     inputs[:1].tofile(tmp_path / "one.bin")
-    status, streamed_rss = run_measured(executable, "--chunk", "64", tmp_path / "in.bin", tmp_path / "streamed.bin")
+    status, streamed_rss = run_measured(
+        executable, "--chunk", "64", tmp_path / "in.bin", tmp_path / "streamed.bin"
+    )
     assert status == 0
     status, one_rss = run_measured(executable, tmp_path / "one.bin", tmp_path / "one-out.bin")
     assert status == 0
     assert streamed_rss - one_rss < inputs.nbytes / 2 / 1024
-    assert run(executable, "--chunk", "1500", tmp_path / "in.bin", tmp_path / "whole.bin").returncode == 0
+    whole = run(executable, "--chunk", "1500", tmp_path / "in.bin", tmp_path / "whole.bin")
+    assert whole.returncode == 0
     assert (tmp_path / "streamed.bin").read_bytes() == (tmp_path / "whole.bin").read_bytes()
     assert (tmp_path / "streamed.bin").stat().st_size == 1500 * 10 * 4
 
@@ -202,7 +207,8 @@ def test_pipe_with_a_partial_sample_is_refused(executable, tmp_path):
 @pytest.fixture
 def image(tmp_path):
     """One image and the executable's output for it, written to a plain new file."""
-    np.random.default_rng(9).standard_normal((1, 28, 28), dtype=np.float32).tofile(tmp_path / "in.bin")
+    pixels = np.random.default_rng(9).standard_normal((1, 28, 28), dtype=np.float32)
+    pixels.tofile(tmp_path / "in.bin")
     return tmp_path / "in.bin"
 
 
@@ -226,7 +232,8 @@ def test_output_through_a_symlink(executable, image, tmp_path):
     assert (tmp_path / "target.bin").read_bytes() == expected
     assert (tmp_path / "new.bin").read_bytes() == expected
     assert stat.S_IMODE((tmp_path / "target.bin").stat().st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling.bin", "in.bin", "link.bin", "new.bin", "target.bin"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["dangling.bin", "in.bin", "link.bin", "new.bin", "target.bin"]
 
 
 def test_output_into_a_fifo(executable, image, tmp_path):
@@ -270,7 +277,9 @@ def test_racing_runs_into_one_output(executable, tmp_path):
     out = tmp_path / "race" / "out.bin"
     out.parent.mkdir()
     runs = [
-        subprocess.Popen([str(executable), str(tmp_path / f"in{n}.bin"), str(out)], stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [str(executable), str(tmp_path / f"in{n}.bin"), str(out)], stderr=subprocess.PIPE
+        )
         for n in range(1, 25)
     ]
     failures = [r.stderr.read() for r in runs if r.wait() != 0]
