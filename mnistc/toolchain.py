@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
-from mnistc.outputs import output_path, write_bytes
+from mnistc.outputs import output_path, write_bytes, writes_through
 
 KERNEL_LIBRARY_SOURCES = ("kernels.cpp", "conv_winograd.cpp")
 """The kernels that generated code calls (see kernels/kernels.hpp)."""
@@ -127,7 +127,7 @@ def build_executable(
     """Compile `source` (its weight file beside it) and link it into `output` by the rule
     of `mnistc.outputs` (atomically, or through to a device): an executable, or with
     `shared` a library exporting the C ABI of model_api.hpp (and its header, `output`
-    with suffix .h)."""
+    with suffix .h, unless `output` is a device or FIFO)."""
     objects = kernel_objects(config, log)
     if shared:
         objects = [o for o in objects if o.name != MAIN_OBJECT]
@@ -146,7 +146,7 @@ def build_executable(
             build_dir,
             log,
         )  # fmt: skip
-        if shared:
+        if shared and not writes_through(output):  # no header beside a device or FIFO
             write_bytes(output.with_suffix(".h"), (config.kernel_dir / "model_api.hpp").read_bytes())
 
 

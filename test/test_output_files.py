@@ -150,6 +150,13 @@ def test_compile_into_a_device(model, tmp_path):
     assert stat.S_ISCHR(device.lstat().st_mode)
 
 
+def test_library_into_a_device_gets_no_header_beside_it(model, tmp_path):
+    device = null_device(tmp_path)
+    compile_to(model, device, "--shared")
+    assert stat.S_ISCHR(device.lstat().st_mode)
+    assert not device.with_suffix(".h").exists()
+
+
 def test_compile_into_a_full_filesystem_keeps_the_old_output(model, tmp_path, capsys):
     with small_filesystem(tmp_path / "small", "64k") as small:
         (small / "exe").write_bytes(b"old")
