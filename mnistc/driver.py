@@ -22,7 +22,7 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import PassPipeline
 from xdsl.printer import Printer
 
-from mnistc import weights
+from mnistc import parsing, weights  # noqa: F401  (parsing: linear-time string literals)
 from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
