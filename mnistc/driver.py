@@ -166,7 +166,7 @@ class Compilation:
                 shape = tuple(op.result.type.get_shape())
                 key = (op.offset.value.data, shape)
                 if key not in moved:
-                    moved[key] = compact.append(self.weights.read(*key))
+                    moved[key] = compact.append_from(self.weights, *key)
                 op.offset = IntegerAttr(moved[key], i64)
         self.weights = compact
 

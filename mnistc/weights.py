@@ -10,6 +10,7 @@ there while it compiles), then on disk, relative to the working directory.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,35 +32,66 @@ class WeightFileError(MnistcError):
 
 
 class WeightFile:
-    """Tensors at byte offsets in one growing buffer."""
+    """Tensors at byte offsets in one growing buffer.
 
-    def __init__(self, data: bytes = b"", name: str = "") -> None:
-        self._data = bytearray(data)
+    Models can be large, so the buffer is copied only where it must be: a file is read
+    straight into it, tensors are appended from their own memory, and `data` is a view.
+    """
+
+    def __init__(self, data: bytes | bytearray = b"", name: str = "") -> None:
+        self._data = data if isinstance(data, bytearray) else bytearray(data)
         self.name = name
         self.modified = False
+
+    @classmethod
+    def from_file(cls, path: str | Path, name: str | None = None) -> WeightFile:
+        """The file's bytes, read into the buffer without an intermediate copy."""
+        with open(path, "rb") as file:
+            data = bytearray(os.fstat(file.fileno()).st_size)
+            size = file.readinto(data)
+        del data[size:]  # the file shrank while we read it
+        return cls(data, str(path) if name is None else name)
 
     def __len__(self) -> int:
         return len(self._data)
 
-    def data(self) -> bytes:
-        return bytes(self._data)
+    def data(self) -> memoryview:
+        """A read-only view of the bytes (no copy); release it before appending."""
+        return memoryview(self._data).toreadonly()
+
+    def _pad(self) -> int:
+        self._data.extend(bytes(-len(self._data) % ALIGNMENT))
+        self.modified = True
+        return len(self._data)
 
     def append(self, array: np.ndarray) -> int:
         """Store the array as float32; return its byte offset."""
-        self._data.extend(b"\0" * (-len(self._data) % ALIGNMENT))
-        offset = len(self._data)
-        self._data.extend(np.ascontiguousarray(array, dtype="<f4").tobytes())
-        self.modified = True
+        offset = self._pad()
+        self._data.extend(np.ascontiguousarray(array, dtype="<f4").reshape(-1).view(np.uint8))
         return offset
 
-    def read(self, offset: int, shape: Sequence[int]) -> np.ndarray:
+    def _check_span(self, offset: int, shape: Sequence[int]) -> int:
+        """The byte size of a float32 tensor at `offset`, which must lie inside the file."""
         count = int(np.prod(shape, dtype=np.int64))
         if offset < 0 or offset + 4 * count > len(self._data):
             raise WeightFileError(
                 f"weight at offset {offset} with shape {list(shape)} lies outside "
                 f"'{self.name}' ({len(self._data)} bytes)"
             )
-        return np.frombuffer(self._data, dtype="<f4", count=count, offset=offset).reshape(shape).copy()
+        return 4 * count
+
+    def read(self, offset: int, shape: Sequence[int]) -> np.ndarray:
+        """A copy of the tensor: a view would pin the buffer, which appends may move."""
+        size = self._check_span(offset, shape)
+        return np.frombuffer(self._data, dtype="<f4", count=size // 4, offset=offset).reshape(shape).copy()
+
+    def append_from(self, other: WeightFile, offset: int, shape: Sequence[int]) -> int:
+        """Copy a tensor of `other` here, byte for byte; return its new offset."""
+        size = other._check_span(offset, shape)
+        new_offset = self._pad()
+        with memoryview(other._data) as view:
+            self._data.extend(view[offset : offset + size])
+        return new_offset
 
     def save(self, path: str | Path) -> None:
         """Write by the rule of `mnistc.outputs`: readers never see a half-written file."""
@@ -105,9 +137,20 @@ def load(module: ModuleOp) -> WeightFile:
     if name in _IN_MEMORY:
         return _IN_MEMORY[name]
     try:
-        return WeightFile(Path(name).read_bytes(), name)
+        return WeightFile.from_file(name)
     except OSError as e:
         raise WeightFileError(f"cannot read weight file '{name}': {e.strerror}") from None
+
+
+def size(name: str) -> int | None:
+    """The byte size of a weight file, from memory or disk, without reading it; None
+    when there is no such file."""
+    if name in _IN_MEMORY:
+        return len(_IN_MEMORY[name])
+    try:
+        return Path(name).stat().st_size
+    except OSError:
+        return None
 
 
 def store(module: ModuleOp, weights: WeightFile) -> None:
