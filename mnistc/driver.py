@@ -152,7 +152,8 @@ class Compilation:
             return self.stages["loops"]
         self.compact_weights()
         text = io.StringIO()
-        CppTarget().emit(self.ctx, self.module, text)
+        with weights.in_memory(weights.weights_name(self.module), self.weights):
+            CppTarget().emit(self.ctx, self.module, text)
         self.stages["cpp"] = text.getvalue()
         return self.stages["cpp"]
 
