@@ -159,17 +159,12 @@ class Compilation:
 
     def compact_weights(self) -> None:
         """Keep only the weights the lowered code reads, so the executable embeds no
-        tensors that folding passes replaced."""
-        compact = WeightFile(name=self.weights.name)
-        moved: dict[tuple[int, tuple[int, ...]], int] = {}
-        for op in self.module.walk():
-            if isinstance(op, cpu.WeightOp):
-                shape = tuple(op.result.type.get_shape())
-                key = (op.offset.value.data, shape)
-                if key not in moved:
-                    moved[key] = compact.append_from(self.weights, *key)
-                op.offset = IntegerAttr(moved[key], i64)
-        self.weights = compact
+        tensors that folding passes replaced (in place: a large model is not copied)."""
+        ops = [op for op in self.module.walk() if isinstance(op, cpu.WeightOp)]
+        keys = [(op.offset.value.data, tuple(op.result.type.get_shape())) for op in ops]
+        moved = self.weights.keep_only(keys)
+        for op, key in zip(ops, keys):
+            op.offset = IntegerAttr(moved[key], i64)
 
     def function_attribute(self, key: str) -> int:
         for op in self.module.ops:

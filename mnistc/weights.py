@@ -10,9 +10,10 @@ there while it compiles), then on disk, relative to the working directory.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -85,13 +86,33 @@ class WeightFile:
         size = self._check_span(offset, shape)
         return np.frombuffer(self._data, dtype="<f4", count=size // 4, offset=offset).reshape(shape).copy()
 
-    def append_from(self, other: WeightFile, offset: int, shape: Sequence[int]) -> int:
-        """Copy a tensor of `other` here, byte for byte; return its new offset."""
-        size = other._check_span(offset, shape)
-        new_offset = self._pad()
-        with memoryview(other._data) as view:
-            self._data.extend(view[offset : offset + size])
-        return new_offset
+    def keep_only(self, tensors: Iterable[tuple[int, Sequence[int]]]) -> dict[tuple[int, tuple[int, ...]], int]:
+        """Drop every byte that none of `tensors` (offset, shape) covers, moving the rest
+        down in place (no second buffer); return each tensor's new offset. Overlapping
+        tensors move together, and every offset keeps its alignment."""
+        spans = sorted({(offset, tuple(shape)) for offset, shape in tensors})
+        regions: list[list[int]] = []  # [old start, old end, new start]
+        for offset, shape in spans:
+            end = offset + self._check_span(offset, shape)
+            if regions and offset < regions[-1][1]:
+                regions[-1][1] = max(regions[-1][1], end)
+            else:
+                regions.append([offset, end, 0])
+        cursor = 0
+        with memoryview(self._data) as view:
+            for region in regions:
+                start, end, _ = region
+                region[2] = cursor + (start - cursor) % ALIGNMENT  # <= start: moves down
+                view[region[2] : region[2] + end - start] = view[start:end]
+                cursor = region[2] + end - start
+        del self._data[cursor:]
+        self.modified = True
+        starts = [start for start, _, _ in regions]
+        moved = {}
+        for offset, shape in spans:
+            start, _, new_start = regions[bisect.bisect_right(starts, offset) - 1]
+            moved[(offset, shape)] = new_start + offset - start
+        return moved
 
     def save(self, path: str | Path) -> None:
         """Write by the rule of `mnistc.outputs`: readers never see a half-written file."""

@@ -172,3 +172,19 @@ def test_weight_file_read_from_disk_without_loss(tmp_path):
     assert bytes(loaded.data()) == bytes(file.data())
     np.testing.assert_array_equal(loaded.read(offset, (5,)), data[:5])
     np.testing.assert_array_equal(loaded.read(second, (1, 37)), data.reshape(1, 37))
+
+
+def test_keep_only_moves_tensors_down_in_place():
+    file = weights.WeightFile(name="w")
+    offsets = [file.append(np.full(n, float(n), "<f4")) for n in (3, 40, 5, 7)]
+    data = bytes(file.data())
+    # The 40-element tensor is also read as 2x2 at an unaligned offset inside it, and the
+    # 7-element one twice: overlapping tensors move together, duplicates once.
+    kept = [(offsets[1], (40,)), (offsets[1] + 8, (2, 2)), (offsets[3], (7,)), (offsets[3], (7,))]
+    moved = file.keep_only(kept)
+    assert len(file) == 192 + 28  # 160 bytes padded to 192, then 28
+    for offset, shape in kept:
+        new = moved[(offset, shape)]
+        assert new % 64 == offset % 64
+        size = 4 * int(np.prod(shape))
+        assert bytes(file.data()[new : new + size]) == data[offset : offset + size]
