@@ -6,14 +6,11 @@
 // worker thread is often descheduled for a whole time slice, and a 0.1 ms inference takes
 // tens of milliseconds. Waiting passively (OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT) only
 // lessens that and slows the uncontended case: the barrier still needs the worker. One
-// thread never waits for another. So the governor treats the two choices as
-// the arms of a bandit: it runs the one whose recent tail latency (the second largest of
-// its last kWindow runs, about a p90) is lower, and now and then tries the other for a
-// few runs (the first one, which wakes the threads, not counted): every kExplore runs,
-// backing off to every kMaxExplore runs while it keeps losing. So it notices when the
-// machine frees up or fills. It starts on all threads (OpenMP's own behaviour) and first
-// tries one after kExplore runs; each batch size has its own history. Threads are an implementation detail of a run: the kernels
-// give bitwise-identical results at every thread count.
+// thread never waits for another. So the governor treats the two choices as the arms of a
+// bandit: it runs the one whose recent tail latency (the second largest of its last
+// kWindow runs, about a p90) is lower, and now and then tries the other (see History), so
+// it notices when the machine frees up or fills. Threads are an implementation detail of
+// a run: the kernels give bitwise-identical results at every thread count.
 //
 // OMP_DYNAMIC=false (OpenMP's "never adjust the number of threads") turns it off: every
 // run then uses omp_get_max_threads() threads.
@@ -37,16 +34,15 @@ namespace mnistc {
 
 class ThreadGovernor {
  public:
-  static constexpr int kWindow = 16;            // runs remembered per choice
-  static constexpr int kBurst = 4;              // runs per try of the other choice
+  static constexpr int kWindow = 8;             // runs remembered per choice, and per try
   static constexpr int64_t kExplore = 32;       // a try at least every kExplore runs
   static constexpr int64_t kMaxExplore = 2048;  // and at most every kMaxExplore runs
+  static constexpr double kHopeless = 4.0;      // a try starting this much slower stops
   static constexpr int64_t kBatchSizes = 8;     // batch sizes followed at once
-  static constexpr double kHopeless = 4.0;
 
   struct Choice {
     bool all_threads;  // else one thread
-    bool warm_up;      // the first run of a try: its time is not recorded
+    bool warm_up;      // the first run of a try (it wakes the threads): not recorded
     bool ends_try;     // the last run of a try
   };
 
@@ -70,8 +66,10 @@ class ThreadGovernor {
     std::array<double, kWindow> seconds{};
     int64_t count = 0;
 
+    void add(double value) { seconds[count++ % kWindow] = value; }
+
     // About the 90th percentile of the last runs: the second largest of up to kWindow.
-    // Without runs, infinite: a choice is taken on evidence, or by default (all threads).
+    // Without runs, infinite.
     double score() const {
       const int n = static_cast<int>(std::min<int64_t>(count, kWindow));
       if (n == 0) return HUGE_VAL;
@@ -81,48 +79,53 @@ class ThreadGovernor {
     }
   };
 
-  // The runs of one batch size on one thread count.
+  // The runs of one batch size on one thread count. It starts on all threads (OpenMP's
+  // own behaviour). A try runs the other choice 1 + kWindow times and replaces that
+  // choice's record, so it reflects the machine of now; if it then scores better, it
+  // becomes the choice. A try that lost doubles the wait for the next one (up to
+  // kMaxExplore runs): trying a losing choice costs. When the choice changes, the other
+  // one is tried again kExplore runs later: a passing disturbance is undone soon.
   struct History {
     int64_t batch = -1;
     int threads = 0;
     std::array<Arm, 2> arms{};  // [0]: one thread, [1]: all threads
+    bool all = true;            // the choice
     int64_t runs = 0, interval = kExplore, next_try = kExplore;
     int try_left = 0;
-    bool try_all = false;
-
-    bool best_is_all() const { return arms[1].score() <= arms[0].score(); }
 
     Choice choose() {
       ++runs;
       if (try_left > 0) {
         --try_left;
-        return {try_all, false, try_left == 0};
+        return {!all, false, try_left == 0};
       }
-      if (runs >= next_try) {
-        try_all = !best_is_all();
-        try_left = kBurst - 1;
-        return {try_all, true, false};
-      }
-      return {best_is_all(), false, false};
+      if (runs < next_try) return {all, false, false};
+      try_left = kWindow;
+      arms[all ? 0 : 1] = Arm{};
+      return {!all, true, false};
     }
 
-    // A choice still worse after its try is tried half as often (down to once in
-    // kMaxExplore runs): trying a losing choice costs. A try whose first run (which wakes
-    // the threads) already took kHopeless times the best choice's score stops there.
     void record(Choice choice, double seconds) {
-      const Arm& best = arms[best_is_all() ? 1 : 0];
+      const Arm& chosen = arms[all ? 1 : 0];
+      const Arm& other = arms[all ? 0 : 1];
       if (choice.warm_up) {
-        if (seconds > kHopeless * best.score()) end_try(true);
+        if (seconds > kHopeless * chosen.score()) end_try(false);
         return;
       }
-      Arm& arm = arms[choice.all_threads ? 1 : 0];
-      arm.seconds[arm.count++ % kWindow] = seconds;
-      if (choice.ends_try) end_try(best_is_all() != choice.all_threads);
+      arms[choice.all_threads ? 1 : 0].add(seconds);
+      if (choice.ends_try) {
+        end_try(other.score() < chosen.score());
+      } else if (try_left == 0 && chosen.count >= kWindow && chosen.score() > other.score()) {
+        all = !all;  // the choice got slower than the other did in its last try
+        interval = kExplore;
+        next_try = runs + interval;
+      }
     }
 
-    void end_try(bool lost) {
+    void end_try(bool won) {
       try_left = 0;
-      interval = lost ? std::min(2 * interval, kMaxExplore) : kExplore;
+      if (won) all = !all;
+      interval = won ? kExplore : std::min(2 * interval, kMaxExplore);
       next_try = runs + interval;
     }
   };
