@@ -261,8 +261,9 @@ def _p50_p90(bench_output: str) -> tuple[float, float]:
     return float(match[1]), float(match[2])
 
 
-def concurrent_latencies(executable: Path, inputs: Path, threads: int, processes: int,
-                         runs: int = 2000) -> list[tuple[float, float]]:
+def concurrent_latencies(
+    executable: Path, inputs: Path, threads: int, processes: int, runs: int = 2000
+) -> list[tuple[float, float]]:
     """p50 and p90 (us) of each of `processes` copies of `executable --bench`, started
     together, each on `threads` OpenMP threads."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
@@ -283,17 +284,16 @@ def concurrent_latencies(executable: Path, inputs: Path, threads: int, processes
 def _contention_table(executable: Path, image: Path, log, rounds: int = 3) -> None:
     """Threads under contention: the executable alone on 1 and 2 threads, and two 2-thread
     processes at once on the same cores, configurations taking turns each round."""
-    samples: dict[tuple[str, int, int], list[tuple[float, float]]] = {c: [] for c in CONTENTION_CONFIGS}
+    samples: dict[tuple, list[list[tuple[float, float]]]] = {c: [] for c in CONTENTION_CONFIGS}
     for _ in range(rounds):
         for config in CONTENTION_CONFIGS:
-            samples[config] += concurrent_latencies(executable, image, config[1], config[2])
-    log(f"\nthreads under contention: the executable on one image, {rounds} rounds of 2000 runs "
-        f"(us; median over rounds and processes, [lowest, highest]):")  # fmt: skip
-    for (label, threads, processes), values in samples.items():
-        p50s, p90s = [p50 for p50, _ in values], [p90 for _, p90 in values]
-        log(f"  {label:<12} {threads} thread{'s' if threads > 1 else ' '} x {processes}:  "
-            f"p50 {statistics.median(p50s):8.1f} [{min(p50s):.1f}, {max(p50s):.1f}]  "
-            f"p90 {statistics.median(p90s):8.1f} [{min(p90s):.1f}, {max(p90s):.1f}]")  # fmt: skip
-    alone = statistics.median(p90 for _, p90 in samples[CONTENTION_CONFIGS[0]])
-    worst = max(p90 for _, p90 in samples[CONTENTION_CONFIGS[2]])
-    log(f"  worst p90 of two 2-thread processes / p90 alone on 1 thread: {worst / alone:.1f}x")
+            samples[config].append(concurrent_latencies(executable, image, *config[1:]))
+    log(f"\nthreads under contention: `model --bench 2000` on one image, {rounds} rounds "
+        "(p50/p90 in us of each process; rounds apart by |):")  # fmt: skip
+    for (label, threads, processes), per_round in samples.items():
+        cells = ["  ".join(f"{p50:.0f}/{p90:.0f}" for p50, p90 in r) for r in per_round]
+        log(f"  {label + f', {threads} thread' + 's' * (threads > 1):<24}" + " | ".join(cells))
+    alone = statistics.median(p90 for [(_, p90)] in samples[CONTENTION_CONFIGS[0]])
+    worst = max(p90 for r in samples[CONTENTION_CONFIGS[2]] for _, p90 in r)
+    log(f"  worst p90 of two 2-thread processes at once / median p90 alone on 1 thread: "
+        f"{worst / alone:.1f}x")  # fmt: skip
