@@ -188,11 +188,3 @@ def test_governor_off_when_omp_dynamic_is_false(governor_report):
     assert governor_report["enabled-unset"] == [(1.0,)]
     assert governor_report["enabled-false"] == [(0.0,)]
     assert governor_report["enabled-true"] == [(1.0,)]
-
-
-def test_generated_code_runs_through_the_governor(artifacts, tmp_path):
-    from mnistc.driver import compile_to_stage
-
-    text, _ = compile_to_stage(BUNDLED_MODEL, "cpp")
-    assert '#include "thread_governor.hpp"' in text
-    assert "mnistc::run_governed(governor, batch, [&] { forward(input, output, batch); });" in text
