@@ -27,7 +27,7 @@ MAIN_SOURCE = "main.cpp"
 """The executable's entry point; left out of shared libraries."""
 KERNEL_SOURCES = (*KERNEL_LIBRARY_SOURCES, MAIN_SOURCE)
 MAIN_OBJECT = str(Path(MAIN_SOURCE).with_suffix(".o"))
-KERNEL_HEADERS = ("kernels.hpp", "kernel_support.hpp", "model_api.hpp")
+KERNEL_HEADERS = ("kernels.hpp", "kernel_support.hpp", "model_api.hpp", "thread_governor.hpp")
 
 
 class BuildError(MnistcError):

@@ -278,6 +278,7 @@ _PROLOGUE = """\
 
 #include "kernels.hpp"
 #include "model_api.hpp"
+#include "thread_governor.hpp"
 """
 
 _INCBIN = """
@@ -293,7 +294,7 @@ extern "C" const unsigned char mnistc_weights[];
 
 _RESERVED_NAMES = {
     "input", "output", "batch", "arena", "mnistc_weights", "sample", "timer", "CallTimer",
-    "profiling", "profile_count", "profile_names", "profile_seconds",
+    "profiling", "profile_count", "profile_names", "profile_seconds", "governor",
 }  # fmt: skip
 """Identifiers of the generated C++ that no SSA value may take."""
 
@@ -321,9 +322,12 @@ struct CallTimer {{
 """
 
 _ABI = """
+// All threads or one, run by run: see thread_governor.hpp (threads under contention).
+static mnistc::ThreadGovernor governor;
+
 extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {{
   if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;
-  {entry}(input, output, batch);
+  mnistc::run_governed(governor, batch, [&] {{ {entry}(input, output, batch); }});
   return 0;
 }}
 
