@@ -597,6 +597,7 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
+    check_archive_storages(path)
     extra = {SHAPE_FILE: ""}
     try:
         with quiet_torch_logging():
@@ -606,7 +607,6 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
         raise ImportError_(
             f"{path}: not a readable TorchScript file (saved with torch.jit.save?): {first}"
         ) from None
-    check_archive_storages(path)
     recorded = extra[SHAPE_FILE]
     recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
     try:
@@ -870,8 +870,16 @@ def _storage_itemsize(type_name: str) -> int:
 
 def check_archive_storages(path: Path) -> None:
     """Refuse a tensor whose view lies outside its storage, or whose storage is larger
-    than the archive entry that holds its bytes; the message names the tensor."""
-    with zipfile.ZipFile(path) as archive:
+    than the archive entry that holds its bytes; the message names the tensor.
+
+    Runs before torch.jit.load, whose own checks of the same faults name no tensor; a
+    file that is not a zip archive is left to torch.jit.load to describe.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return
+    with archive:
         sizes = {info.filename.split("/", 1)[-1]: info.file_size for info in archive.infolist()}
         for pickle_name, folder in TENSOR_PICKLES.items():
             entry = next((n for n in archive.namelist() if n.split("/", 1)[-1] == pickle_name), None)
