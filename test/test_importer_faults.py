@@ -4,13 +4,14 @@ garbage, never an internal error or a traceback (issue 9, items 2, 3, 12 and 13)
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from faulty_models import (
     SAMPLE_SHAPE,
     replace_entry,
-    rewrite_zip,
     save_exported,
     save_onnx,
     save_torchscript,
@@ -219,15 +220,17 @@ def test_torchscript_conv_stride_out_of_range_is_refused(stride, originals, tmp_
     assert_one_clear_error(code, err, "aten::conv2d", f"stride must be two integers >= 1, got {stride}")
 
 
-@pytest.mark.parametrize("entry", [".data/version", "data/sample_inputs/model.pt", "models/model.json"])
-def test_corrupt_pt2_prints_one_line_and_no_torch_log(entry, originals, tmp_path, capfd):
-    """Item 13: torch.export.load logs a traceback as a warning before it raises."""
-    original = originals["pt2"]
-    damaged = rewrite_zip(original, tmp_path / "corrupt.pt2", lambda name, data: data[: len(data) // 3] if name == entry else data)
-    code, err = compile_nn(damaged, capfd)
-    assert_one_clear_error(code, err, "corrupt.pt2")
-    assert len(err.strip().splitlines()) == 1, err
-    assert not re.search(r"^[WE]\d{4} ", err, re.MULTILINE), err
+def test_corrupt_pt2_prints_one_line_and_no_torch_log(originals, tmp_path):
+    """Item 13: torch.export.load logs a 15-line traceback as a warning before it raises
+    (here on an emptied `.data/version`). torch's log handler holds the stderr of the
+    moment torch was imported, so this runs the CLI in a process of its own."""
+    damaged = replace_entry(originals["pt2"], tmp_path / "corrupt.pt2", ".data/version", b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "mnistc.tools.mnistc", "compile", str(damaged), "--emit", "nn"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_one_clear_error(result.returncode, result.stderr, "corrupt.pt2", "version")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def _entry(path, name: str) -> bytes:
