@@ -136,6 +136,8 @@ def _convert_conv(g: _Graph, node, attrs) -> tuple:
         raise _Unsupported("only 2-D convolution is supported")
     bias = g.tensor(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     kernel = nn.shape_of(w)[2:]
+    if "kernel_shape" in attrs and tuple(attrs["kernel_shape"]) != tuple(kernel):
+        raise ImportError_(f"kernel_shape {list(attrs['kernel_shape'])} is not the weight's {list(kernel)}")
     dilation = _pair(attrs.get("dilations"), 1)
     pads = _same_pads(_decode(attrs.get("auto_pad", "")), kernel, dilation)
     if pads is None:
@@ -478,6 +480,14 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     return ImportedModel(ModuleOp([function]), g.weights, origins)
 
 
+def _verify_ops_after(block: Block, last) -> None:
+    """Verify the ops a converter inserted (an explicit pad before a conv included)."""
+    op = block.first_op if last is None else last.next_op
+    while op is not None:
+        op.verify()
+        op = op.next_op
+
+
 def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
     unsupported: dict[str, list[str]] = {}
     origins: dict[SSAValue, tuple[str, str]] = {}
@@ -500,10 +510,11 @@ def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
             continue
         else:
             try:
+                last = g.builder.insertion_point.block.last_op
                 results = CONVERTERS[node.op_type](g, node, _attributes(node))
+                _verify_ops_after(g.builder.insertion_point.block, last)
                 for value in results:
                     if isinstance(value, OpResult):
-                        value.owner.verify()
                         origins.setdefault(value, (node.output[0], _where(node)))
             except _Unsupported as e:
                 unsupported.setdefault(node.op_type, []).append(f"{_where(node)} ({e})")

@@ -877,7 +877,7 @@ def check_archive_storages(path: Path) -> None:
     """
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    except Exception:  # BadZipFile, OSError, a name that is not UTF-8...
         return
     with archive:
         sizes = {info.filename.split("/", 1)[-1]: info.file_size for info in archive.infolist()}
