@@ -70,14 +70,17 @@ def zip_mutants(original: Path, folder: Path, rng: np.random.Generator) -> list[
     return mutants
 
 
-ONNX_DAMAGES = ("retype", "dims", "raw_data", "attribute", "input", "flip file", "truncate file")
-CONV_ATTRIBUTE_VALUES = {
-    "strides": ([1, 0], [0, 0], [-1, 1], [1], [1, 1, 1], [2**40, 1]),
-    "dilations": ([0, 1], [-2, 1], [1]),
-    "pads": ([0, 0, 0, -1], [-1, -1, -1, -1], [0, 0], [9, 9, 9, 9]),
-    "group": (0, -1, 3, 2**40),
-    "kernel_shape": ([0, 0], [2, 2], [3]),
-}
+ONNX_DAMAGES = (
+    "retype", "attribute", "dims", "raw_data", "attribute", "input", "flip file", "attribute",
+    "truncate file", "attribute",
+)  # fmt: skip
+CONV_ATTRIBUTES = (
+    ("strides", [1, 0]), ("dilations", [0, 1]), ("group", 0), ("pads", [0, 0, 0, -1]),
+    ("kernel_shape", [0, 0]), ("strides", [-1, 1]), ("group", -1), ("pads", [-1, -1, -1, -1]),
+    ("strides", [1]), ("dilations", [-2, 1]), ("group", 3), ("kernel_shape", [3]),
+    ("strides", [1, 1, 1]), ("pads", [9, 9, 9, 9]), ("group", 2**40), ("strides", [2**40, 1]),
+)  # fmt: skip
+"""Taken in turn: every attribute mutant is a different out-of-range value."""
 
 
 def onnx_mutants(folder: Path, rng: np.random.Generator) -> list[tuple[str, Path]]:
@@ -87,6 +90,7 @@ def onnx_mutants(folder: Path, rng: np.random.Generator) -> list[tuple[str, Path
 
     intact = save_onnx(folder / "intact.onnx").read_bytes()
     mutants = []
+    attributes = iter(CONV_ATTRIBUTES)
     for i in range(MUTANTS_PER_FRONT_END):
         damage = ONNX_DAMAGES[i % len(ONNX_DAMAGES)]
         target = folder / f"{i:02d}.onnx"
@@ -104,9 +108,7 @@ def onnx_mutants(folder: Path, rng: np.random.Generator) -> list[tuple[str, Path
             initializer.raw_data = initializer.raw_data[: int(rng.integers(len(initializer.raw_data)))]
             description = f"{initializer.name} raw_data cut"
         elif damage == "attribute":
-            name = str(rng.choice(list(CONV_ATTRIBUTE_VALUES)))
-            values = CONV_ATTRIBUTE_VALUES[name]
-            value = values[int(rng.integers(len(values)))]
+            name, value = next(attributes)
             conv = model.graph.node[0]
             kept = [a for a in conv.attribute if a.name != name]
             del conv.attribute[:]
