@@ -175,8 +175,14 @@ def import_exported(
     }
     state = {**program.state_dict, **program.constants}
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
-    user_input = next(n for n in placeholders if n.name == signature.user_inputs[0])
+    user_input = next((n for n in placeholders if n.name == signature.user_inputs[0]), None)
+    if user_input is None or any(
+        n is not user_input and constants.get(n.name) not in state for n in placeholders
+    ):
+        raise ImportError_("the exported program's inputs do not match its signature and state")
     if sample_shape is None:
+        if "val" not in user_input.meta:
+            raise ImportError_("the exported program does not record its input's shape; give --input-shape")
         sample_shape = tuple(int(d) for d in user_input.meta["val"].shape[1:])
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"

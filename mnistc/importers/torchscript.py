@@ -597,7 +597,11 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
-    check_archive_storages(path)
+    try:
+        check_archive_storages(path)
+        unreadable = None
+    except _UnreadablePickle as e:  # torch.jit.load may say better what the file is
+        unreadable = e
     extra = {SHAPE_FILE: ""}
     try:
         with quiet_torch_logging():
@@ -607,6 +611,8 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
         raise ImportError_(
             f"{path}: not a readable TorchScript file (saved with torch.jit.save?): {first}"
         ) from None
+    if unreadable is not None:
+        raise ImportError_(str(unreadable))
     recorded = extra[SHAPE_FILE]
     recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
     try:
@@ -630,8 +636,12 @@ def freeze(model: torch.jit.ScriptModule):
         raise ImportError_(
             "the model is in training mode: call model.eval() before torch.jit.save"
         )
-    frozen = torch._C._freeze_module(model._c)
-    torch._C._jit_pass_remove_mutation(forward_graph(frozen))
+    try:
+        frozen = torch._C._freeze_module(model._c)
+        torch._C._jit_pass_remove_mutation(forward_graph(frozen))
+    except RuntimeError as e:  # a model without forward, or one torch cannot freeze
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ImportError_(f"cannot freeze the model: {first}") from None
     return frozen
 
 
@@ -819,6 +829,19 @@ class _Object:
     def __setstate__(self, state: Any) -> None:
         self.state = state
 
+    def __setitem__(self, key: Any, value: Any) -> None:  # SETITEMS (OrderedDict)
+        self.args = (*self.args, {key: value})
+
+    def append(self, value: Any) -> None:  # APPENDS (list subclasses)
+        self.args = (*self.args, value)
+
+    def extend(self, values: Any) -> None:
+        self.args = (*self.args, *values)
+
+
+class _UnreadablePickle(ImportError_):
+    """A pickle of the archive that the layout reader cannot parse."""
+
 
 def _rebuild_tensor(storage, offset, shape, strides, *rest) -> _TensorRecord:
     return _TensorRecord(storage, offset, tuple(shape), tuple(strides))
@@ -891,7 +914,7 @@ def check_archive_storages(path: Path) -> None:
             except ImportError_:
                 raise
             except Exception as e:  # pickle's own errors on a damaged entry
-                raise ImportError_(f"{path}: damaged {pickle_name}: {e}") from None
+                raise _UnreadablePickle(f"{path}: damaged {pickle_name}: {e}") from None
             for name, record in tensors:
                 try:
                     _check_record(name or "tensor", record, f"{folder}/{record.storage.key}", sizes)
