@@ -5,18 +5,22 @@ whose body is an `scf.for` over the samples of the batch. Inside the loop every
 tensor is a buffer (`memref.alloc`, or an `cpu.arena_slot` once `plan-memory` ran),
 and every operator is one `cpu.call` to a C++ kernel of `kernels/kernels.hpp`.
 
-A `cpu.call` passes its buffers as pointers, in order (inputs, then outputs), then its
-`params` as `int64_t` arguments. Which integers a kernel takes is the kernel's
-signature in `kernels.hpp`; the lowering of each `nn` op builds that list.
+A `cpu.call` names a kernel of the contract in `kernels/abi.py` and passes its buffers
+as pointers, in order (inputs, then outputs), then its named parameters in the order
+of the kernel's signature; the verifier checks all three against the contract.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import struct
+
+from collections.abc import Mapping, Sequence
 
 from xdsl.dialects.builtin import (
     I64,
-    DenseArrayBase,
+    DictionaryAttr,
+    FloatAttr,
     IndexType,
     IntegerAttr,
     MemRefType,
@@ -31,14 +35,17 @@ from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
     operand_def,
-    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
     var_operand_def,
 )
+from xdsl.parser import Parser
+from xdsl.printer import Printer
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
+
+from mnistc.kernels import abi
 
 
 def _static_shape(value: SSAValue | Attribute) -> tuple[int, ...]:
@@ -174,12 +181,21 @@ class ArenaSlotOp(IRDLOperation):
             raise VerifyException("arena offset must be a non-negative multiple of 4")
 
 
+def _param_attr(value: int | float, is_float: bool) -> IntegerAttr | FloatAttr:
+    """Integer parameters are i64, float parameters f32, as in the C signatures."""
+    return FloatAttr(float(value), f32) if is_float else IntegerAttr(int(value), i64)
+
+
 @irdl_op_definition
 class CallOp(IRDLOperation):
-    """One call of a C++ kernel: `mnistc_<callee>(inputs..., outputs..., params..., fparams...)`.
+    """One call of a C++ kernel of `kernels/abi.py`: `mnistc_<callee>(inputs..., outputs...,
+    params...)`, its parameters given by name and passed in the order of the kernel's
+    signature.
 
     Inputs are read, outputs are written; nothing else is touched, which is what
     the memory planner relies on.
+
+        cpu.call @copy(%x) outs(%y) params(count = 10) : (memref<1x10xf32>) -> (memref<1x10xf32>)
     """
 
     name = "cpu.call"
@@ -187,38 +203,146 @@ class CallOp(IRDLOperation):
     callee = prop_def(SymbolRefAttr)
     inputs = var_operand_def(MemRefType)
     outputs = var_operand_def(MemRefType)
-    params = prop_def(DenseArrayBase.constr(i64))
-    fparams = opt_prop_def(DenseArrayBase.constr(f32))
+    params = prop_def(DictionaryAttr)
+    """Integer parameters as i64, float parameters as f32, by name."""
 
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
-    assembly_format = (
-        "$callee `(` $inputs `)` `outs` `(` $outputs `)` `params` $params "
-        "(`fparams` $fparams^)? attr-dict `:` `(` type($inputs) `)` `->` `(` type($outputs) `)`"
-    )
 
     def __init__(
         self,
         callee: str,
         inputs: Sequence[SSAValue],
         outputs: Sequence[SSAValue],
-        params: Sequence[int],
-        fparams: Sequence[float] = (),
+        params: Mapping[str, int | float],
     ):
+        known = abi.KERNELS.get(callee)
+
+        def is_float(name: str, value: int | float) -> bool:
+            return name in known.fparams if known else isinstance(value, float)
+
+        attrs = {n: _param_attr(v, is_float(n, v)) for n, v in params.items()}
         super().__init__(
             operands=[inputs, outputs],
-            properties={
-                "callee": SymbolRefAttr(callee),
-                "params": DenseArrayBase.from_list(i64, list(params)),
-                "fparams": DenseArrayBase.from_list(f32, list(fparams)) if fparams else None,
-            },
+            properties={"callee": SymbolRefAttr(callee), "params": DictionaryAttr(attrs)},
         )
 
+    @property
+    def kernel(self) -> abi.Kernel:
+        return abi.kernel(self.callee.string_value())
+
+    def param(self, name: str) -> int | float:
+        """The value of one named parameter (`call.param("KH")`)."""
+        attr = self.params.data[name]
+        assert isinstance(attr, IntegerAttr | FloatAttr)
+        return attr.value.data
+
+    def param_values(self) -> dict[str, int | float]:
+        """Every parameter by name, in the kernel's order."""
+        return {name: self.param(name) for name in self.params.data}
+
     def verify_(self) -> None:
-        if not self.outputs:
-            raise VerifyException("a kernel call must write at least one output")
+        callee = self.callee.string_value()
+        if callee not in abi.KERNELS:
+            raise VerifyException(f"'{callee}' is not a kernel of kernels/abi.py")
+        kernel = abi.KERNELS[callee]
+        if (len(self.inputs), len(self.outputs)) != (len(kernel.inputs), len(kernel.outputs)):
+            raise VerifyException(
+                f"@{callee} takes {len(kernel.inputs)} inputs and {len(kernel.outputs)} "
+                f"outputs, got {len(self.inputs)} and {len(self.outputs)}"
+            )
+        expected = (*kernel.params, *kernel.fparams)
+        if tuple(sorted(self.params.data)) != tuple(sorted(expected)):
+            raise VerifyException(
+                f"@{callee} takes params ({', '.join(expected)}), got "
+                f"({', '.join(self.params.data)})"
+            )
+        for name, attr in self.params.data.items():
+            is_float = name in kernel.fparams
+            if not isinstance(attr, FloatAttr if is_float else IntegerAttr):
+                kind = "a float (f32)" if is_float else "an integer (i64)"
+                raise VerifyException(f"@{callee}: param {name} must be {kind}")
+        for name, value in zip(kernel.inputs, self.inputs):
+            if isinstance(value.owner, NullOp) and name not in kernel.optional:
+                raise VerifyException(f"@{callee}: input '{name}' may not be null")
         for value in (*self.inputs, *self.outputs):
             if any(dim < 0 for dim in _static_shape(value)):
                 raise VerifyException("kernel buffers must have static shapes")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_attribute(self.callee)
+        printer.print_string("(")
+        printer.print_list(self.inputs, printer.print_operand)
+        printer.print_string(") outs(")
+        printer.print_list(self.outputs, printer.print_operand)
+        printer.print_string(") params(")
+        printer.print_list(self.params.data.items(), lambda item: _print_param(printer, *item))
+        printer.print_string(")")
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : (")
+        printer.print_list((v.type for v in self.inputs), printer.print_attribute)
+        printer.print_string(") -> (")
+        printer.print_list((v.type for v in self.outputs), printer.print_attribute)
+        printer.print_string(")")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> CallOp:
+        callee = parser.parse_symbol_name().data
+        paren = parser.Delimiter.PAREN
+        inputs = parser.parse_comma_separated_list(paren, parser.parse_unresolved_operand)
+        parser.parse_keyword("outs")
+        outputs = parser.parse_comma_separated_list(paren, parser.parse_unresolved_operand)
+        parser.parse_keyword("params")
+        params = dict(parser.parse_comma_separated_list(paren, lambda: _parse_param(parser)))
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        input_types = parser.parse_comma_separated_list(paren, parser.parse_type)
+        parser.parse_punctuation("->")
+        output_types = parser.parse_comma_separated_list(paren, parser.parse_type)
+        if len(input_types) != len(inputs) or len(output_types) != len(outputs):
+            parser.raise_error("cpu.call: one type per buffer expected")
+        op = cls(
+            callee,
+            [parser.resolve_operand(v, t) for v, t in zip(inputs, input_types)],
+            [parser.resolve_operand(v, t) for v, t in zip(outputs, output_types)],
+            params,
+        )
+        op.attributes |= attributes
+        return op
+
+
+def _print_param(printer: Printer, name: str, attr: Attribute) -> None:
+    assert isinstance(attr, IntegerAttr | FloatAttr)
+    value = attr.value.data
+    printer.print_string(f"{name} = {_f32_literal(value) if isinstance(attr, FloatAttr) else value}")
+
+
+def _f32_literal(value: float) -> str:
+    """The shortest literal that reads back as the same float32, always with a point
+    (`0.5`, `1.0e-05`), or `inf`, `-inf`, `nan`."""
+    if math.isnan(value) or math.isinf(value):
+        return repr(value)
+    rounded = struct.unpack("f", struct.pack("f", value))[0]
+    text = next(
+        text
+        for digits in range(1, 10)
+        if struct.unpack("f", struct.pack("f", float(text := f"{rounded:.{digits}g}")))[0]
+        == rounded
+    )
+    mantissa, e, exponent = text.partition("e")
+    return (mantissa if "." in mantissa else mantissa + ".0") + e + exponent
+
+
+def _parse_param(parser: Parser) -> tuple[str, int | float]:
+    """`name = 3`, `name = 0.5`, `name = -inf` or `name = nan`."""
+    name = parser.parse_identifier()
+    parser.parse_punctuation("=")
+    sign = -1 if parser.parse_optional_punctuation("-") else 1
+    if parser.parse_optional_keyword("inf"):
+        return name, sign * math.inf
+    if parser.parse_optional_keyword("nan"):
+        return name, math.nan
+    return name, sign * parser.parse_number()
 
 
 CPU = Dialect(

@@ -6,7 +6,7 @@
 //   1. input transform: the 6x6 patch d of each tile
 //      -> V[p][tile][c] = (B^T d B)[p] for the 36 positions p;
 //   2. 36 independent GEMMs M[p] = V[p] . U[p], U being the weight transformed and packed
-//      at compile time (mnistc/lowering/packing.py:pack_winograd_weight);
+//      at compile time (mnistc/transforms/packing.py:pack_winograd_weight);
 //   3. output transform: A^T M A per tile, then bias, residual and activation, and
 //      optionally a 2x2 max pool, written back channels first.
 #include <algorithm>
@@ -24,6 +24,7 @@ constexpr int64_t kPatch = kTile + 2;  // input pixels per tile side
 constexpr int64_t kPositions = kPatch * kPatch;
 constexpr int64_t kTileRows = 6;                  // tiles per GEMM register block
 constexpr int64_t kColumns = MNISTC_WINOGRAD_NR;  // output channels per GEMM block
+static_assert(MNISTC_CHANNEL_BLOCK == 8, "the packed weight holds one v8 of input channels per block");
 // Tiles transformed, multiplied and transformed back together: a block's V and M stay in
 // L1/L2 next to the transformed weight U, and small blocks share out well among threads
 // at batch 1 (measured against blocks of 12, 18 and all 36 tiles of MNIST's conv2).
@@ -297,7 +298,7 @@ extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_w
                                        int64_t pad_w, int64_t pool, int64_t activation,
                                        float alpha, float beta) {
   Geometry g{C, H, W, K, OH, OW, pad_h, pad_w};
-  g.CP = round_up(C, 8);
+  g.CP = round_up(C, MNISTC_CHANNEL_BLOCK);
   g.KP = round_up(K, kColumns);
   g.TH = (OH + kTile - 1) / kTile;
   g.TW = (OW + kTile - 1) / kTile;

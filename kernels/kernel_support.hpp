@@ -14,6 +14,8 @@ namespace mnistc {
 
 inline float activate(float x, int64_t activation, float alpha, float beta) {
   switch (activation) {
+    // std::max(a, b) is `a < b ? b : a` and std::min(a, b) `b < a ? b : a`: with x
+    // first, a NaN x comes through, as in PyTorch's relu and clamp.
     case MNISTC_ACTIVATION_RELU:
       return std::max(x, 0.0f);
     case MNISTC_ACTIVATION_HARDTANH:
@@ -89,7 +91,9 @@ inline void transpose8x8(v8 r[8]) {
   }
 }
 
-inline v8 relu8(v8 x) { return x > 0.0f ? x : v8{}; }
+// PyTorch's relu keeps NaN: only lanes known negative become 0 (`x > 0 ? x : 0` would
+// zero NaN). The same two instructions as that form (compare, and-not).
+inline v8 relu8(v8 x) { return x < 0.0f ? v8{} : x; }
 
 // PyTorch's max: NaN wins.
 inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }

@@ -33,7 +33,9 @@ void softmax_impl(const float* input, float* output, int64_t outer, int64_t axis
       const float* in = input + o * axis * inner + j;
       float* out = output + o * axis * inner + j;
       float max_value = -std::numeric_limits<float>::infinity();
-      for (int64_t a = 0; a < axis; ++a) max_value = std::max(max_value, in[a * inner]);
+      // A NaN max makes the whole row NaN, as in PyTorch; so does a +inf or an all -inf
+      // row, through inf - inf.
+      for (int64_t a = 0; a < axis; ++a) max_value = max_nan(max_value, in[a * inner]);
       float sum = 0.0f;
       for (int64_t a = 0; a < axis; ++a) sum += std::exp(in[a * inner] - max_value);
       if (kLog) {
@@ -378,9 +380,9 @@ void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op
         const float* a = lhs + i0 * l0 + i1 * l1 + i2 * l2;
         const float* b = rhs + i0 * r0 + i1 * r1 + i2 * r2;
         float* out = output + ((i0 * d1 + i1) * d2 + i2) * d3;
-        if (op == 0) {
+        if (op == MNISTC_BINARY_ADD) {
           for (int64_t i3 = 0; i3 < d3; ++i3) out[i3] = a[i3 * l3] + b[i3 * r3];
-        } else if (op == 1) {
+        } else if (op == MNISTC_BINARY_MUL) {
           for (int64_t i3 = 0; i3 < d3; ++i3) out[i3] = a[i3 * l3] * b[i3 * r3];
         } else {
           for (int64_t i3 = 0; i3 < d3; ++i3) {

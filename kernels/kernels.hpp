@@ -1,10 +1,10 @@
 // mnistc kernels: the operators that generated code calls, one function per `cpu.call`.
 //
-// Conventions (see dialects/cpu.py): `cpu.call @name` calls `mnistc_name`; buffers are
-// dense row-major float32 (optional ones may be nullptr); inputs come first, then
-// outputs, then the call's int64_t `params`, then its float `fparams`, in the order
-// documented here. Every kernel processes one sample (batch dimension 1) and
-// parallelises with OpenMP. The C ABI lets tests call the kernels through ctypes.
+// GENERATED from kernels/abi.py by `python -m mnistc.kernels.abi`: edit the table there.
+// Buffers are dense row-major float32 (optional ones may be nullptr): inputs, then
+// outputs, then the int64_t params, then the float params. Every kernel processes one
+// sample (batch dimension 1) and parallelises with OpenMP; the C ABI lets tests call them
+// through ctypes.
 #pragma once
 
 #include <stdint.h>
@@ -13,9 +13,8 @@
 extern "C" {
 #endif
 
-// Activations applied element-wise or in an epilogue, with two float parameters
-// (alpha, beta) whose meaning depends on the kind. The codes match
-// mnistc/lowering/convert_nn_to_cpu.py:ACTIVATION_CODES.
+// Activations, applied element-wise or in an epilogue, with two float parameters
+// (alpha, beta) whose meaning depends on the kind.
 enum {
   MNISTC_ACTIVATION_NONE = 0,
   MNISTC_ACTIVATION_RELU = 1,
@@ -25,9 +24,22 @@ enum {
   MNISTC_ACTIVATION_SIGMOID = 5,
   MNISTC_ACTIVATION_TANH = 6,
   MNISTC_ACTIVATION_HARDSWISH = 7,
-  MNISTC_ACTIVATION_GELU = 8,       // exact, with erf
-  MNISTC_ACTIVATION_GELU_TANH = 9,  // tanh approximation
+  MNISTC_ACTIVATION_GELU = 8,        // exact, with erf
+  MNISTC_ACTIVATION_GELU_TANH = 9,   // tanh approximation
 };
+
+// The `op` of mnistc_binary.
+enum {
+  MNISTC_BINARY_ADD = 0,    // lhs + rhs
+  MNISTC_BINARY_MUL = 1,    // lhs * rhs
+  MNISTC_BINARY_PRELU = 2,  // lhs >= 0 ? lhs : lhs * rhs
+};
+
+// Tile sizes shared with the compile-time weight packing.
+#define MNISTC_CONV_MR 4
+#define MNISTC_CONV_NR 24
+#define MNISTC_WINOGRAD_NR 16
+#define MNISTC_CHANNEL_BLOCK 8
 
 // NCHW input [C,H,W], weight [K, C/groups, KH, KW], optional bias [K], optional
 // residual [K,OH,OW] added after the bias, output [K,OH,OW] = act(conv + bias + residual).
@@ -41,26 +53,23 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
 // The fast path for stride-1 convolutions (any padding, dilation, groups): a register-
 // blocked micro-kernel computing MNISTC_CONV_MR output channels x MNISTC_CONV_NR pixels of
 // one output row at a time, reading the zero-padded input directly (no im2col).
-// `packed_weight` is the weight pre-packed at compile time (mnistc/lowering/packing.py):
+// `packed_weight` is the weight pre-packed at compile time (mnistc/transforms/packing.py):
 // [groups][ceil(K/groups / MR)][C/groups * KH * KW][MR], zero-filled past the last channel.
 // Other arguments as mnistc_conv2d.
-#define MNISTC_CONV_MR 4
-#define MNISTC_CONV_NR 24
-void mnistc_conv2d_packed(const float* input, const float* packed_weight, const float* bias,
-                          const float* residual, float* output, int64_t C, int64_t H,
-                          int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
-                          int64_t KW, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
-                          int64_t dilation_w, int64_t groups, int64_t activation,
-                          float alpha, float beta);
+void mnistc_conv2d_packed(const float* input, const float* packed_weight,
+                          const float* bias, const float* residual, float* output,
+                          int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
+                          int64_t OW, int64_t KH, int64_t KW, int64_t pad_h,
+                          int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                          int64_t groups, int64_t activation, float alpha, float beta);
 
 // The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: Winograd
 // F(4x4, 3x3) (kernels/conv_winograd.cpp): a quarter of the multiplications of a direct
-// convolution. `packed_weight` is the weight transformed at compile
-// time (mnistc/lowering/packing.py): U = G g G^T as [36][ceil(K / NR)][ceil(C / 8) *
-// 8][NR], zero-filled past the last channel. `pool` = 2 applies a 2x2 stride-2 max pool to
-// the activated result (output [K, OH/2, OW/2]; then `residual` must be null), 0 none.
+// convolution. `packed_weight` is the weight transformed at compile time
+// (mnistc/transforms/packing.py): U = G g G^T as [36][ceil(K / NR)][ceil(C / 8) * 8][NR],
+// zero-filled past the last channel. `pool` = 2 applies a 2x2 stride-2 max pool to the
+// activated result (output [K, OH/2, OW/2]; then `residual` must be null), 0 none.
 // Other arguments as mnistc_conv2d.
-#define MNISTC_WINOGRAD_NR 16
 void mnistc_conv2d_winograd(const float* input, const float* packed_weight,
                             const float* bias, const float* residual, float* output,
                             int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
@@ -90,8 +99,8 @@ void mnistc_adaptive_avg_pool2d(const float* input, float* output, int64_t C, in
                                 int64_t W, int64_t OH, int64_t OW);
 
 // Element-wise activation of `count` values.
-void mnistc_activation(const float* input, float* output, int64_t count, int64_t activation,
-                       float alpha, float beta);
+void mnistc_activation(const float* input, float* output, int64_t count,
+                       int64_t activation, float alpha, float beta);
 
 // Inference batch norm of [C, inner]: (x - mean) / sqrt(var + eps) * gamma + beta.
 void mnistc_batch_norm(const float* input, const float* mean, const float* var,
@@ -99,11 +108,11 @@ void mnistc_batch_norm(const float* input, const float* mean, const float* var,
                        int64_t inner, float eps);
 
 // output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; each operand is
-// read through its own strides (0 where it broadcasts). op: 0 add, 1 multiply,
-// 2 PReLU (lhs >= 0 ? lhs : lhs * rhs).
+// read through its own strides (0 where it broadcasts); `op` is an MNISTC_BINARY_* code.
 void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op,
                    int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1,
-                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3);
+                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2,
+                   int64_t r3);
 
 // Constant padding of each of C planes [H, W] by top, left, bottom, right.
 void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
@@ -121,9 +130,12 @@ void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t
 // Softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t axis,
                     int64_t inner);
+
+// Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_log_softmax(const float* input, float* output, int64_t outer, int64_t axis,
                         int64_t inner);
 
+// output = input.
 void mnistc_copy(const float* input, float* output, int64_t count);
 
 #ifdef __cplusplus

@@ -26,6 +26,7 @@ from mnistc import weights
 from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
+from mnistc.errors import MnistcError
 from mnistc.importers.cache import import_model_cached
 from mnistc.importers.common import ImportedModel
 from mnistc.kernels import KERNEL_DIR
@@ -196,6 +197,9 @@ def compile_model(
 ) -> CompileResult:
     """Compile a model file (TorchScript, .onnx, .pt2) or an imported `Compilation` into a
     self-contained executable (or with `options.shared`, a library) at `output`."""
+    keep_build = options.keep_build
+    if keep_build and Path(keep_build).exists() and not Path(keep_build).is_dir():
+        raise MnistcError(f"cannot keep the build in {keep_build}: it is not a directory")
     if isinstance(model, Compilation):
         compilation = model
     else:

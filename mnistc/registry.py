@@ -49,7 +49,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         return FuseActivationPass
 
     def get_fuse_conv_max_pool():
-        from mnistc.lowering.fuse_conv_max_pool import FuseConvMaxPoolPass
+        from mnistc.transforms.fuse_conv_max_pool import FuseConvMaxPoolPass
 
         return FuseConvMaxPoolPass
 
@@ -59,7 +59,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         return FuseResidualAddPass
 
     def get_pack_weights():
-        from mnistc.lowering.pack_weights import PackWeightsPass
+        from mnistc.transforms.pack_weights import PackWeightsPass
 
         return PackWeightsPass
 

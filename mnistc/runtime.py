@@ -4,12 +4,16 @@
     logits = model(images)          # float32 [N, C, H, W] (or [C, H, W]) → [N, outputs]
 
 Threads follow OMP_NUM_THREADS, or `model.set_num_threads(n)`. `model.profile(images)`
-times each kernel call.
+times each kernel call. A library compiled again in place is loaded afresh: a new
+`CompiledModel` computes the new model, and older ones keep computing the old one.
 """
 
 from __future__ import annotations
 
 import ctypes
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +22,42 @@ from mnistc.errors import MnistcError
 
 _FLOATS = ctypes.POINTER(ctypes.c_float)
 
+_libraries: dict[tuple[Path, tuple[int, ...]], ctypes.CDLL] = {}
+"""Every library this process loaded, by path and the identity of the file it named."""
+_libraries_lock = threading.Lock()
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    stat = path.stat()
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _load_library(path: Path) -> ctypes.CDLL:
+    """dlopen `path`; a private copy of it when another file of that path was loaded
+    before, since dlopen matches by name and would return the old library."""
+    with _libraries_lock:
+        key = (path, _identity(path))
+        if key not in _libraries:
+            if any(loaded == path for loaded, _ in _libraries):
+                _libraries[key] = _load_copy(path)
+            else:
+                _libraries[key] = ctypes.CDLL(str(path))
+        return _libraries[key]
+
+
+def _load_copy(path: Path) -> ctypes.CDLL:
+    with tempfile.TemporaryDirectory(prefix="mnistc-lib-") as scratch:
+        copy = Path(scratch) / path.name
+        shutil.copyfile(path, copy)
+        return ctypes.CDLL(str(copy))  # stays mapped after the copy is removed
+
 
 class CompiledModel:
     """A shared library built by `mnistc compile --shared`, callable on NumPy arrays."""
 
     def __init__(self, path: str | Path):
         try:
-            self._lib = ctypes.CDLL(str(Path(path).resolve()))
+            self._lib = _load_library(Path(path).resolve())
             run = self._lib.mnistc_model_run
         except (OSError, AttributeError) as e:
             raise MnistcError(f"{path}: not a library built by `mnistc compile --shared`: {e}") from None

@@ -1,8 +1,9 @@
 """g++: builds the generated C++ against the kernels into an executable.
 
 The kernels and the executable's `main` do not depend on the model, so they are
-compiled once per (source, flags, compiler) and cached as object files; a model's
-build compiles only its generated translation unit and links.
+compiled once per (source, flags, compiler) and cached as object files (an entry of
+`mnistc.cache.KERNELS`, checked on each use); a model's build compiles only its generated
+translation unit and links.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistc.cache import KERNELS, intact_files
 from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
+from mnistc.outputs import output_path, write_bytes, writes_through
 
 KERNEL_LIBRARY_SOURCES = ("kernels.cpp", "conv_winograd.cpp")
 """The kernels that generated code calls (see kernels/kernels.hpp)."""
@@ -51,12 +53,6 @@ class BuildConfig:
         return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
 
 
-def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where compiled kernels and imported models are kept between compiles."""
-    base = environ.get("MNISTC_CACHE_DIR") or environ.get("XDG_CACHE_HOME")
-    return Path(base or Path.home() / ".cache") / "mnistc"
-
-
 def _run(command: list[str], cwd: Path, log: list[str]) -> None:
     log.append(" ".join(command))
     try:
@@ -85,29 +81,45 @@ def _check_kernel_dir(kernel_dir: Path) -> None:
 
 
 def kernel_objects(config: BuildConfig, log: list[str]) -> list[Path]:
-    """The compiled kernels and main, from the cache or built into it now."""
+    """The compiled kernels and main, from the cache (checked against its manifest) or
+    built into it now."""
     _check_kernel_dir(config.kernel_dir)
-    key = hashlib.sha256()
+    digest = hashlib.sha256()
     for part in (_compiler_identity(config.compiler), *config.flags()):
-        key.update(part.encode())
+        digest.update(part.encode())
     for name in sorted((*KERNEL_SOURCES, *KERNEL_HEADERS)):
-        key.update((config.kernel_dir / name).read_bytes())
-    directory = cache_dir() / f"kernels-{key.hexdigest()[:16]}"
-    objects = [directory / Path(name).with_suffix(".o") for name in KERNEL_SOURCES]
-    if all(o.is_file() for o in objects):
-        log.append(f"# kernels from cache: {directory}")
-        return objects
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory) as scratch:
-        for name, obj in zip(KERNEL_SOURCES, objects):
-            partial = Path(scratch) / obj.name
-            _run(
-                [config.compiler, *config.flags(), "-c", str(config.kernel_dir / name), "-o", str(partial)],
-                Path(scratch),
-                log,
-            )
-            os.replace(partial, obj)
-    return objects
+        digest.update((config.kernel_dir / name).read_bytes())
+    key = digest.hexdigest()[:16]
+    names = [str(Path(name).with_suffix(".o")) for name in KERNEL_SOURCES]
+    entry = KERNELS.lookup(key, names)
+    if entry is None:
+        entry = _build_kernel_entry(config, key, names, log)
+    else:
+        log.append(f"# kernels from cache: {entry}")
+    return [entry / name for name in names]
+
+
+def _build_kernel_entry(config: BuildConfig, key: str, names: list[str], log: list[str]) -> Path:
+    """Compile the kernels into a cache entry; the intact objects of a damaged entry are
+    reused, so only what was damaged is compiled again."""
+    previous = KERNELS.directory() / key
+    reusable = intact_files(previous, names)
+
+    def fill(scratch: Path) -> None:
+        for source, name in zip(KERNEL_SOURCES, names):
+            if name in reusable:
+                shutil.copyfile(previous / name, scratch / name)
+            else:
+                _run(
+                    [config.compiler, *config.flags(), "-c", str(config.kernel_dir / source), "-o", name],
+                    scratch,
+                    log,
+                )
+
+    try:
+        return KERNELS.store(key, names, fill)
+    except OSError as e:
+        raise BuildError(f"cannot write the kernel cache ({e}): see `mnistc cache`") from None
 
 
 def _link_flags(config: BuildConfig, shared: bool) -> list[str]:
@@ -123,9 +135,10 @@ def _link_flags(config: BuildConfig, shared: bool) -> list[str]:
 def build_executable(
     source: Path, output: Path, config: BuildConfig, log: list[str], shared: bool = False
 ) -> None:
-    """Compile `source` (its weight file beside it) and link it into `output` atomically:
-    an executable, or with `shared` a library exporting the C ABI of model_api.hpp (and
-    its header, `output` with suffix .h)."""
+    """Compile `source` (its weight file beside it) and link it into `output` by the rule
+    of `mnistc.outputs` (atomically, or through to a device): an executable, or with
+    `shared` a library exporting the C ABI of model_api.hpp (and its header, `output`
+    with suffix .h, unless `output` is a device or FIFO)."""
     objects = kernel_objects(config, log)
     if shared:
         objects = [o for o in objects if o.name != MAIN_OBJECT]
@@ -137,24 +150,15 @@ def build_executable(
         log,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    os.close(descriptor)
-    partial = Path(name)
-    try:
+    with output_path(output, executable=True) as partial:
         _run(
             [config.compiler, *config.flags(), *_link_flags(config, shared),
              str(model_object), *map(str, objects), "-o", str(partial)],
             build_dir,
             log,
         )  # fmt: skip
-        partial.chmod(0o755)
-        if shared:
-            header = output.with_suffix(".h")
-            shutil.copyfile(config.kernel_dir / "model_api.hpp", header.with_name(f".{header.name}"))
-            os.replace(header.with_name(f".{header.name}"), header)
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+        if shared and not writes_through(output):  # no header beside a device or FIFO
+            write_bytes(output.with_suffix(".h"), (config.kernel_dir / "model_api.hpp").read_bytes())
 
 
 def have_compiler(compiler: str = "g++") -> bool:

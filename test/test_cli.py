@@ -6,12 +6,14 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import save_scripted
 from models import build
 
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
+from mnistc.verify import run_executable
 
 
 def mnistc(*args, cwd=None):
@@ -96,8 +98,8 @@ def test_broken_kernel_dir_reports_compiler_error(tmp_path):
     "stage,marker",
     [("nn", "nn.conv2d"), ("loops", "cpu.call @conv2d"), ("cpp", "mnistc_conv2d_packed(")],
 )
-def test_emit_stages(stage, marker):
-    result = mnistc("compile", "--emit", stage)
+def test_emit_stages(stage, marker, tmp_path):
+    result = mnistc("compile", "--emit", stage, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert marker in result.stdout
     if stage == "nn":
@@ -107,8 +109,8 @@ def test_emit_stages(stage, marker):
 
 
 @pytest.mark.parametrize("flags", [(), ("--no-winograd",)])
-def test_winograd_and_its_pool_fusion_can_be_turned_off(flags):
-    result = mnistc("compile", "--emit", "loops", *flags)
+def test_winograd_and_its_pool_fusion_can_be_turned_off(flags, tmp_path):
+    result = mnistc("compile", "--emit", "loops", *flags, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     calls = re.findall(r"cpu\.call @(\w+)", result.stdout)
     if flags:
@@ -117,15 +119,15 @@ def test_winograd_and_its_pool_fusion_can_be_turned_off(flags):
         assert calls[:2] == ["conv2d_packed", "conv2d_winograd"] and "max_pool2d" not in calls
 
 
-def test_emit_O0_keeps_the_graph_as_imported():
-    result = mnistc("compile", "--emit", "nn", "-O0")
+def test_emit_O0_keeps_the_graph_as_imported(tmp_path):
+    result = mnistc("compile", "--emit", "nn", "-O0", cwd=tmp_path)
     assert result.returncode == 0
     assert "nn.dropout" in result.stdout and "activation" not in result.stdout
 
 
 def test_keep_build(tmp_path):
     build_dir = tmp_path / "build"
-    result = mnistc("compile", "-o", tmp_path / "m", "--keep-build", build_dir)
+    result = mnistc("compile", "-o", tmp_path / "m", "--build-dir", build_dir)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in build_dir.iterdir())
     assert {"model.cpp", "weights.bin", "build.sh", "00-nn.mlir", "02-loops.mlir"} <= set(names)
@@ -135,6 +137,22 @@ def test_keep_build(tmp_path):
     assert default.returncode == 0, default.stderr
     assert (tmp_path / "m2.build" / "model.cpp").is_file()
     assert f"{tmp_path / 'm2.build'}" in default.stderr
+
+
+def test_keep_build_does_not_take_the_model(tmp_path):
+    """`--keep-build` is a flag: the next word stays the model (issue 9, item 8)."""
+    path = save_scripted(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)), tmp_path / "tiny.pt")
+    result = mnistc("compile", "--keep-build", path, "--input-shape", "1,2,2", "-o", "kb", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert run_executable(tmp_path / "kb", np.ones((2, 1, 2, 2), np.float32)).shape == (2, 3)
+    assert (tmp_path / "kb.build" / "model.cpp").is_file()
+
+
+def test_build_dir_that_is_a_file_leaves_no_output(tmp_path):
+    (tmp_path / "taken").write_text("")
+    result = mnistc("compile", "--build-dir", tmp_path / "taken", "-o", tmp_path / "m")
+    assert_clean_failure(result, "mnistc: error:", "not a directory")
+    assert not (tmp_path / "m").exists()
 
 
 def test_input_shape_flag(tmp_path):

@@ -54,6 +54,18 @@ def test_a_damaged_entry_is_imported_again(tmp_path, private_cache):
     assert print_ir(import_model_cached(path, shape).module) == fresh
 
 
+def test_an_emptied_weight_file_is_imported_again(tmp_path, private_cache, capsys):
+    """A file cut after it was cached is found by its manifest, not trusted."""
+    model, shape = build(min(MODELS))
+    path = save_scripted(model, tmp_path / "m.pt")
+    fresh = import_model_cached(path, shape).weights.data()
+    (entry,) = private_cache.iterdir()
+    (entry / "weights.bin").write_bytes(b"")
+    assert import_model_cached(path, shape).weights.data() == fresh
+    assert "import cache entry" in capsys.readouterr().err
+    assert (entry / "weights.bin").read_bytes() == fresh  # and the entry is whole again
+
+
 def test_a_repeated_compile_does_not_import_torch(tmp_path, private_cache):
     model, shape = build("lenet")
     path = save_scripted(model, tmp_path / "m.pt")

@@ -7,7 +7,9 @@ through ctypes: no model, importer or code generator is involved.
 from __future__ import annotations
 
 import ctypes
+import functools
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,24 +18,33 @@ import torch.nn.functional as F
 from mnistc.dialects import nn as nn_dialect
 from mnistc.dialects.nn import pool2d_output_shape
 from mnistc.kernels import KERNEL_DIR
-from mnistc.toolchain import KERNEL_LIBRARY_SOURCES
+from mnistc.toolchain import KERNEL_LIBRARY_SOURCES, BuildConfig
 
-from mnistc.lowering.convert_nn_to_cpu import ACTIVATION_CODES
+from mnistc.kernels import abi
+from mnistc.lowering.convert_nn_to_cpu import activation_params
 
 RNG_SEED = 1234
 I64 = ctypes.c_int64
 
 
-@pytest.fixture(scope="module")
-def kernels(tmp_path_factory):
-    library = tmp_path_factory.mktemp("kernels") / "libkernels.so"
+@functools.cache
+def kernel_library(session_dir: Path) -> ctypes.CDLL:
+    """The kernels built once per session, with the flags of an optimised compile: the
+    test modules that call kernels share it."""
+    library = session_dir / "kernel-library" / "libkernels.so"
+    library.parent.mkdir()
     subprocess.run(
-        ["g++", "-std=c++17", "-O2", "-march=native", "-ffp-contract=fast", "-fopenmp", "-shared", "-fPIC", f"-I{KERNEL_DIR}",
+        ["g++", *BuildConfig().flags(), "-shared",
          *(str(KERNEL_DIR / name) for name in KERNEL_LIBRARY_SOURCES),
          "-o", str(library)],
         check=True,
     )  # fmt: skip
     return ctypes.CDLL(str(library))
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    return kernel_library(tmp_path_factory.getbasetemp())
 
 
 def ptr(array: np.ndarray | None):
@@ -43,10 +54,22 @@ def ptr(array: np.ndarray | None):
     return array.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
 
 
-def call(kernels, name: str, buffers: list, params: list[int], fparams: list[float] = ()) -> None:
-    getattr(kernels, f"mnistc_{name}")(
-        *map(ptr, buffers), *(I64(p) for p in params), *(ctypes.c_float(f) for f in fparams)
+def call(kernels, name: str, buffers: list, **params: int | float) -> None:
+    """Calls kernel `name` of kernels/abi.py with its parameters by name."""
+    kernel = abi.kernel(name)
+    assert len(buffers) == len(kernel.inputs) + len(kernel.outputs)
+    assert set(params) == {*kernel.params, *kernel.fparams}, sorted(params)
+    values = kernel.arguments(params)
+    ints, floats = values[: len(kernel.params)], values[len(kernel.params) :]
+    getattr(kernels, kernel.symbol)(
+        *map(ptr, buffers), *(I64(p) for p in ints), *(ctypes.c_float(f) for f in floats)
     )
+
+
+def only(kernel: str, params: dict) -> dict:
+    """The entries of `params` that `kernel` takes (one geometry serves every conv kernel)."""
+    k = abi.kernel(kernel)
+    return {name: params[name] for name in (*k.params, *k.fparams) if name in params}
 
 
 def assert_close(actual: np.ndarray, expected: torch.Tensor) -> None:
@@ -89,8 +112,8 @@ ACTIVATIONS = {
 }
 
 
-def activation_args(kind, params):
-    return [ACTIVATION_CODES[kind]], [*params, 0.0, 0.0][:2]
+def activation_args(kind, params) -> dict:
+    return activation_params(None if kind is None else nn_dialect.Activation(kind, tuple(params)))
 
 
 def conv_problem(case: dict, with_bias: bool, with_residual: bool, weight_scale: float = 1.0):
@@ -114,14 +137,25 @@ def conv_problem(case: dict, with_bias: bool, with_residual: bool, weight_scale:
     return x, weight, bias, residual, expected
 
 
-def assert_conv_kernel(kernels, kernel: str, inputs: list, params: list[int], expected: torch.Tensor, then=lambda t: t):
+def conv_geometry(case: dict, expected: torch.Tensor) -> dict:
+    """The convolution parameters of a case, by the names of kernels/abi.py."""
+    _, _, oh, ow = expected.shape
+    return {
+        "C": case["c"], "H": case["h"], "W": case["w"], "K": case["k"], "OH": oh, "OW": ow,
+        "KH": case["kh"], "KW": case["kw"], "groups": case["groups"],
+        **dict(zip(("stride_h", "stride_w"), case.get("stride", (1, 1)))),
+        **dict(zip(("pad_h", "pad_w"), case["pad"])),
+        **dict(zip(("dilation_h", "dilation_w"), case["dil"])),
+    }  # fmt: skip
+
+
+def assert_conv_kernel(kernels, kernel: str, inputs: list, params: dict, expected: torch.Tensor, then=lambda t: t):
     """`kernel`(inputs, out, params, activation) = then(activation(expected)) for every
     activation; `out` starts as NaN so that unwritten elements show."""
-    for (kind, activation_params), reference in ACTIVATIONS.items():
+    for (kind, parameters), reference in ACTIVATIONS.items():
         wanted = then(reference(expected))
         out = np.full(wanted.shape, np.nan, dtype=np.float32)
-        code, floats = activation_args(kind, activation_params)
-        call(kernels, kernel, [*inputs, out], [*params, *code], floats)
+        call(kernels, kernel, [*inputs, out], **only(kernel, params | activation_args(kind, parameters)))
         assert_close(out, wanted)
 
 
@@ -130,13 +164,9 @@ def assert_conv_kernel(kernels, kernel: str, inputs: list, params: list[int], ex
 @pytest.mark.parametrize("with_residual", [False, True])
 def test_conv2d(kernels, case, with_bias, with_residual):
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
-    c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
-    _, _, oh, ow = expected.shape
     assert_conv_kernel(
-        kernels, "conv2d", [x, weight, bias, residual],
-        [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["stride"], *case["pad"], *case["dil"], groups],
-        expected,
-    )  # fmt: skip
+        kernels, "conv2d", [x, weight, bias, residual], conv_geometry(case, expected), expected
+    )
 
 
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
@@ -151,9 +181,21 @@ def test_linear(kernels, m, n_in, n_out, with_bias):
     )
     for (kind, params), reference in ACTIVATIONS.items():
         out = np.full((m, n_out), np.nan, dtype=np.float32)
-        code, floats = activation_args(kind, params)
-        call(kernels, "linear", [x, weight, bias, out], [m, n_in, n_out, *code], floats)
+        call(kernels, "linear", [x, weight, bias, out], M=m, IN=n_in, OUT=n_out, **activation_args(kind, params))
         assert_close(out, reference(expected))
+
+
+def pairs(prefix: str, values) -> dict:
+    return {f"{prefix}_h": values[0], f"{prefix}_w": values[1]}
+
+
+def pool_params(x: np.ndarray, expected: torch.Tensor, kernel, stride, padding) -> dict:
+    _, c, h, w = x.shape
+    _, _, oh, ow = expected.shape
+    return {
+        "C": c, "H": h, "W": w, "OH": oh, "OW": ow, "KH": kernel[0], "KW": kernel[1],
+        **pairs("stride", stride), **pairs("pad", padding),
+    }  # fmt: skip
 
 
 POOL_CASES = [
@@ -173,9 +215,8 @@ def test_max_pool2d(kernels, case):
     x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
     expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
     assert tuple(expected.shape) == pool2d_output_shape(x.shape, kernel, stride, padding, dilation, ceil_mode)
-    _, _, oh, ow = expected.shape
     out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "max_pool2d", [x, out], [c, h, w, oh, ow, *kernel, *stride, *padding, *dilation])
+    call(kernels, "max_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding), **pairs("dilation", dilation))
     assert_close(out, expected)
 
 
@@ -187,9 +228,8 @@ def test_max_pool2d_propagates_nan(kernels, case):
     x[0, 0, 0, ::5] = np.nan
     x[0, -1, -1, -1] = np.nan
     expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
-    _, _, oh, ow = expected.shape
     out = np.zeros(expected.shape, dtype=np.float32)
-    call(kernels, "max_pool2d", [x, out], [c, h, w, oh, ow, *kernel, *stride, *padding, *dilation])
+    call(kernels, "max_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding), **pairs("dilation", dilation))
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected.numpy()))
     assert_close(out, expected)
 
@@ -199,8 +239,7 @@ def test_max_pool2d_propagates_nan(kernels, case):
 def test_activation(kernels, count, activation):
     x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32) * 4
     out = np.full(count, np.nan, dtype=np.float32)
-    code, floats = activation_args(*activation)
-    call(kernels, "activation", [x, out], [count, *code], floats)
+    call(kernels, "activation", [x, out], count=count, **activation_args(*activation))
     assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
 
 
@@ -208,7 +247,7 @@ def test_activation(kernels, count, activation):
 def test_copy(kernels, count):
     x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32)
     out = np.full(count, np.nan, dtype=np.float32)
-    call(kernels, "copy", [x, out], [count])
+    call(kernels, "copy", [x, out], count=count)
     np.testing.assert_array_equal(out, x)
 
 
@@ -230,10 +269,9 @@ def test_avg_pool2d(kernels, case):
     expected = F.avg_pool2d(
         torch.from_numpy(x), kernel, stride, padding, ceil_mode, include_pad, divisor or None
     )
-    _, _, oh, ow = expected.shape
     out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "avg_pool2d", [x, out],
-         [c, h, w, oh, ow, *kernel, *stride, *padding, int(include_pad), divisor])  # fmt: skip
+    call(kernels, "avg_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding),
+         count_include_pad=int(include_pad), divisor=divisor)  # fmt: skip
     assert_close(out, expected)
 
 
@@ -242,7 +280,7 @@ def test_adaptive_avg_pool2d(kernels, h, w, oh, ow):
     x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, h, w), dtype=np.float32)
     expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (oh, ow))
     out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "adaptive_avg_pool2d", [x, out], [3, h, w, oh, ow])
+    call(kernels, "adaptive_avg_pool2d", [x, out], C=3, H=h, W=w, OH=oh, OW=ow)
     assert_close(out, expected)
 
 
@@ -255,7 +293,7 @@ def test_batch_norm(kernels, shape):
     var, gamma = rng.random((2, c), dtype=np.float32) + 0.5
     expected = F.batch_norm(torch.from_numpy(x), *map(torch.from_numpy, (mean, var, gamma, beta)), eps=1e-3)
     out = np.full(shape, np.nan, dtype=np.float32)
-    call(kernels, "batch_norm", [x, mean, var, gamma, beta, out], [c, int(np.prod(shape[2:]))], [1e-3])
+    call(kernels, "batch_norm", [x, mean, var, gamma, beta, out], C=c, inner=int(np.prod(shape[2:])), eps=1e-3)
     assert_close(out, expected)
 
 
@@ -272,7 +310,7 @@ BINARY_CASES = [
 @pytest.mark.parametrize("lhs_shape,rhs_shape", BINARY_CASES, ids=str)
 @pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp, nn_dialect.PReluOp])
 def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
-    from mnistc.lowering.convert_nn_to_cpu import BINARY_CODES, _as_rank4, _broadcast_strides
+    from mnistc.lowering.convert_nn_to_cpu import BINARY_OPS, _as_rank4, _broadcast_strides
 
     rng = np.random.default_rng(RNG_SEED)
     lhs = rng.standard_normal(lhs_shape, dtype=np.float32)
@@ -289,7 +327,8 @@ def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
         _broadcast_strides(rhs_shape, expected.shape),
     )
     out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "binary", [lhs, rhs, out], [BINARY_CODES[op], *shape, *ls, *rs])
+    dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
+    call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[BINARY_OPS[op]], **dims)
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
@@ -300,7 +339,7 @@ def test_copy_block_concatenates(kernels):
     offset = 0
     for part in parts:
         inner = part.shape[1] * 6
-        call(kernels, "copy_block", [part, out], [1, inner, 8 * 6, offset])
+        call(kernels, "copy_block", [part, out], outer=1, inner=inner, out_stride=8 * 6, offset=offset)
         offset += inner
     np.testing.assert_array_equal(out, np.concatenate(parts, axis=1))
 
@@ -312,7 +351,7 @@ def test_softmax(kernels, shape, dim, log):
     outer = int(np.prod(shape[:dim]))
     inner = int(np.prod(shape[dim + 1 :]))
     out = np.full(shape, np.nan, dtype=np.float32)
-    call(kernels, "log_softmax" if log else "softmax", [x, out], [outer, shape[dim], inner])
+    call(kernels, "log_softmax" if log else "softmax", [x, out], outer=outer, axis=shape[dim], inner=inner)
     fn = F.log_softmax if log else F.softmax
     assert_close(out, fn(torch.from_numpy(x), dim))
 
@@ -331,15 +370,12 @@ def stride_one_cases():
 @pytest.mark.parametrize("with_bias,with_residual", [(True, False), (False, True)])
 def test_conv2d_packed(kernels, case, with_bias, with_residual):
     """The stride-1 fast path, with weights packed as the compiler packs them."""
-    from mnistc.lowering.packing import pack_conv_weight
+    from mnistc.transforms.packing import pack_conv_weight
 
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
-    c, h, w, k, groups = case["c"], case["h"], case["w"], case["k"], case["groups"]
-    _, _, oh, ow = expected.shape
     assert_conv_kernel(
-        kernels, "conv2d_packed", [x, pack_conv_weight(weight, groups), bias, residual],
-        [c, h, w, k, oh, ow, case["kh"], case["kw"], *case["pad"], *case["dil"], groups],
-        expected,
+        kernels, "conv2d_packed", [x, pack_conv_weight(weight, case["groups"]), bias, residual],
+        conv_geometry(case, expected), expected,
     )  # fmt: skip
 
 
@@ -360,30 +396,27 @@ def test_conv2d_winograd(kernels, case, with_bias, with_residual):
     weights have the scale that initialisation and training give, 1/sqrt(fan-in): outputs
     of unit scale, as in a trained network.
     """
-    from mnistc.lowering.packing import pack_winograd_weight
+    from mnistc.transforms.packing import pack_winograd_weight
 
     case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
     fan_in = case["c"] * 9
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual, fan_in**-0.5)
-    _, _, oh, ow = expected.shape
     assert_conv_kernel(
         kernels, "conv2d_winograd", [x, pack_winograd_weight(weight), bias, residual],
-        [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 0], expected,
+        conv_geometry(case, expected) | {"pool": 0}, expected,
     )  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(winograd_cases()), ids=str)
 def test_conv2d_winograd_with_max_pool(kernels, case):
     """pool = 2: the activated result max-pooled 2x2 with stride 2, odd sizes floored."""
-    from mnistc.lowering.packing import pack_winograd_weight
+    from mnistc.transforms.packing import pack_winograd_weight
 
     case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
     x, weight, bias, _, expected = conv_problem(case, True, False, (case["c"] * 9) ** -0.5)
-    _, _, oh, ow = expected.shape
     assert_conv_kernel(
         kernels, "conv2d_winograd", [x, pack_winograd_weight(weight), bias, None],
-        [case["c"], case["h"], case["w"], case["k"], oh, ow, *case["pad"], 2], expected,
-        then=lambda t: F.max_pool2d(t, 2),
+        conv_geometry(case, expected) | {"pool": 2}, expected, then=lambda t: F.max_pool2d(t, 2),
     )  # fmt: skip
 
 
@@ -393,7 +426,7 @@ def test_pad2d(kernels, pads, value):
     top, left, bottom, right = pads
     expected = F.pad(torch.from_numpy(x), (left, right, top, bottom), value=value)
     out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "pad2d", [x, out], [3, 4, 5, *pads], [value])
+    call(kernels, "pad2d", [x, out], C=3, H=4, W=5, **dict(zip(("top", "left", "bottom", "right"), pads)), value=value)
     np.testing.assert_array_equal(out, expected.numpy())
 
 
@@ -403,5 +436,5 @@ def test_lrn(kernels, size):
     x = np.random.default_rng(RNG_SEED).standard_normal((1, 7, 3, 4), dtype=np.float32)
     expected = F.local_response_norm(torch.from_numpy(x), size, alpha=1e-2, beta=0.75, k=2.0)
     out = np.full(x.shape, np.nan, dtype=np.float32)
-    call(kernels, "lrn", [x, out], [7, 12, size], [1e-2, 0.75, 2.0])
+    call(kernels, "lrn", [x, out], C=7, inner=12, size=size, alpha=1e-2, beta=0.75, bias=2.0)
     assert_close(out, expected)

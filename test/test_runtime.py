@@ -69,6 +69,24 @@ def test_not_a_library(tmp_path):
         CompiledModel(tmp_path / "x.so")
 
 
+def test_a_library_compiled_again_in_place_is_loaded_afresh(tmp_path):
+    """dlopen returns a loaded library by name: the second load must see the new file
+    (issue 9, item 11), and the first model keeps computing the old one."""
+    path = tmp_path / "lib.so"
+    inputs = np.random.default_rng(5).standard_normal((2, 1, 2, 2), dtype=np.float32)
+    models, expected = [], []
+    for outputs in (3, 5):
+        module = save_scripted(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, outputs)),
+                               tmp_path / f"m{outputs}.pt")  # fmt: skip
+        compile_model(module, path, CompileOptions(sample_shape=(1, 2, 2), shared=True))
+        models.append(CompiledModel(path))
+        expected.append(torch_outputs(module, inputs))
+    assert [m.output_size for m in models] == [3, 5]
+    for model, want in zip(models, expected):
+        assert_matches_torch(model(inputs), want)
+    assert CompiledModel(path).output_size == 5  # unchanged since: the same library again
+
+
 def test_library_from_c(library, tmp_path):
     """The header and the library are enough for a C program."""
     source = tmp_path / "use.c"

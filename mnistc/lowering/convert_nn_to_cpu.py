@@ -6,9 +6,8 @@
 becomes one `cpu.call` writing a fresh `memref.alloc` (or the output sample directly,
 for the op producing the result), and reshape/dropout become `cpu.view` aliases.
 
-Adding an op: write a `_lower_<name>` function that returns its kernel calls (kernel
-name, inputs, params matching the kernel's signature in kernels/kernels.hpp) and add it
-to `KERNEL_LOWERINGS`.
+Adding an op: write a `_lower_<name>` function that returns its kernel calls (a kernel
+of kernels/abi.py, its inputs and its params by name) and add it to `KERNEL_LOWERINGS`.
 """
 
 from __future__ import annotations
@@ -33,19 +32,14 @@ from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import cpu, nn
 from mnistc.errors import MnistcError
-
-ACTIVATION_CODES = {
-    None: 0, "relu": 1, "hardtanh": 2, "leaky_relu": 3, "elu": 4, "sigmoid": 5,
-    "tanh": 6, "hardswish": 7, "gelu": 8, "gelu_tanh": 9,
-}  # fmt: skip
-"""Values of the MNISTC_ACTIVATION_* enum in kernels/kernels.hpp."""
+from mnistc.kernels.abi import ACTIVATION_CODES, BINARY_CODES
 
 PARALLEL_SAMPLES = "cpu.parallel_samples"
 """Marks the batch loop: its iterations share nothing but read-only weights, so a target
 may run them in parallel, each with its own arena."""
 
-BINARY_CODES = {nn.AddOp: 0, nn.MulOp: 1, nn.PReluOp: 2}
-"""The `op` parameter of mnistc_binary."""
+BINARY_OPS = {nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu"}
+"""The `op` of the `binary` kernel that computes each element-wise `nn` op."""
 
 
 class LoweringError(MnistcError):
@@ -74,20 +68,19 @@ class Null:
 
 @dataclass(frozen=True)
 class KernelCall:
-    """One call writing (part of) the op's result: kernel name, inputs, int and float params."""
+    """One call writing (part of) the op's result: kernel name, inputs, params by name."""
 
     kernel: str
     inputs: Sequence[SSAValue | Null]
-    params: Sequence[int]
-    fparams: Sequence[float] = ()
+    params: dict[str, int | float]
 
 
-def _activation_args(activation: nn.Activation | None) -> tuple[list[int], list[float]]:
-    """The (code) and (alpha, beta) that the kernels take for an activation."""
+def activation_params(activation: nn.Activation | None) -> dict[str, int | float]:
+    """The `activation` code and its `alpha`, `beta` that the kernels take."""
     if activation is None:
-        return [ACTIVATION_CODES[None]], [0.0, 0.0]
-    params = [*activation.params, 0.0, 0.0][:2]
-    return [ACTIVATION_CODES[activation.kind]], params
+        return {"activation": ACTIVATION_CODES["none"], "alpha": 0.0, "beta": 0.0}
+    alpha, beta = [*activation.params, 0.0, 0.0][:2]
+    return {"activation": ACTIVATION_CODES[activation.kind], "alpha": alpha, "beta": beta}
 
 
 def _product(values: Sequence[int]) -> int:
@@ -101,76 +94,74 @@ def _optional(value: SSAValue | None, shape: Sequence[int]) -> SSAValue | Null:
     return value if value is not None else Null(tuple(shape))
 
 
-CONV2D_PARAMS = (
-    "C", "H", "W", "K", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
-    "dilation_h", "dilation_w", "groups", "activation",
-)  # fmt: skip
-"""The int params of `cpu.call @conv2d`, in order (kernels/kernels.hpp); the passes that
-rewrite such calls read them by these names."""
-MAX_POOL2D_PARAMS = (
-    "C", "H", "W", "OH", "OW", "KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w",
-    "dilation_h", "dilation_w",
-)  # fmt: skip
-"""The int params of `cpu.call @max_pool2d`, in order."""
+def _pairs(prefix: str, values: Sequence[int]) -> dict[str, int]:
+    """`stride` (2, 1) → {"stride_h": 2, "stride_w": 1}."""
+    height, width = values
+    return {f"{prefix}_h": height, f"{prefix}_w": width}
 
 
 def _lower_conv2d(op: nn.Conv2DOp) -> list[KernelCall]:
     _, c, h, w = _dims(op.input)
     k, _, kh, kw = _dims(op.weight)
     _, _, oh, ow = _dims(op.output)
-    code, floats = _activation_args(op.fused_activation())
     inputs = [op.input, op.weight, _optional(op.bias, (k,)), _optional(op.residual, _dims(op.output))]
-    params = [
-        c, h, w, k, oh, ow, kh, kw,
-        *op.stride.get_values(), *op.padding.get_values(), *op.dilation.get_values(),
-        op.groups.value.data, *code,
-    ]  # fmt: skip
-    assert len(params) == len(CONV2D_PARAMS)
-    return [KernelCall("conv2d", inputs, params, floats)]
+    params = {
+        "C": c, "H": h, "W": w, "K": k, "OH": oh, "OW": ow, "KH": kh, "KW": kw,
+        **_pairs("stride", op.stride.get_values()), **_pairs("pad", op.padding.get_values()),
+        **_pairs("dilation", op.dilation.get_values()), "groups": op.groups.value.data,
+        **activation_params(op.fused_activation()),
+    }  # fmt: skip
+    return [KernelCall("conv2d", inputs, params)]
 
 
 def _lower_linear(op: nn.LinearOp) -> list[KernelCall]:
     m, n_in = _dims(op.input)
     n_out = _dims(op.weight)[0]
-    code, floats = _activation_args(op.fused_activation())
     inputs = [op.input, op.weight, _optional(op.bias, (n_out,))]
-    return [KernelCall("linear", inputs, [m, n_in, n_out, *code], floats)]
+    params = {"M": m, "IN": n_in, "OUT": n_out, **activation_params(op.fused_activation())}
+    return [KernelCall("linear", inputs, params)]
 
 
-def _pool_geometry(op: nn.MaxPool2DOp | nn.AvgPool2DOp) -> list[int]:
+def _pool_geometry(op: nn.MaxPool2DOp | nn.AvgPool2DOp) -> dict[str, int]:
     _, c, h, w = _dims(op.input)
     _, _, oh, ow = _dims(op.output)
-    return [
-        c, h, w, oh, ow, *op.kernel.get_values(), *op.stride.get_values(),
-        *op.padding.get_values(),
-    ]  # fmt: skip
+    kh, kw = op.kernel.get_values()
+    return {
+        "C": c, "H": h, "W": w, "OH": oh, "OW": ow, "KH": kh, "KW": kw,
+        **_pairs("stride", op.stride.get_values()), **_pairs("pad", op.padding.get_values()),
+    }  # fmt: skip
 
 
 def _lower_max_pool2d(op: nn.MaxPool2DOp) -> list[KernelCall]:
-    params = [*_pool_geometry(op), *op.dilation.get_values()]
-    assert len(params) == len(MAX_POOL2D_PARAMS)
+    params = {**_pool_geometry(op), **_pairs("dilation", op.dilation.get_values())}
     return [KernelCall("max_pool2d", [op.input], params)]
 
 
 def _lower_avg_pool2d(op: nn.AvgPool2DOp) -> list[KernelCall]:
-    params = [*_pool_geometry(op), op.count_include_pad.value.data, op.divisor.value.data]
+    params = {
+        **_pool_geometry(op),
+        "count_include_pad": op.count_include_pad.value.data,
+        "divisor": op.divisor.value.data,
+    }
     return [KernelCall("avg_pool2d", [op.input], params)]
 
 
 def _lower_adaptive_avg_pool2d(op: nn.AdaptiveAvgPool2DOp) -> list[KernelCall]:
     _, c, h, w = _dims(op.input)
-    return [KernelCall("adaptive_avg_pool2d", [op.input], [c, h, w, *_dims(op.output)[2:]])]
+    oh, ow = _dims(op.output)[2:]
+    return [KernelCall("adaptive_avg_pool2d", [op.input], {"C": c, "H": h, "W": w, "OH": oh, "OW": ow})]
 
 
 def _lower_activation(op: nn.ActivationOp) -> list[KernelCall]:
-    code, floats = _activation_args(op.activation())
-    return [KernelCall("activation", [op.input], [_count(op.input), *code], floats)]
+    params = {"count": _count(op.input), **activation_params(op.activation())}
+    return [KernelCall("activation", [op.input], params)]
 
 
 def _lower_batch_norm(op: nn.BatchNormOp) -> list[KernelCall]:
     dims = _dims(op.input)
     inputs = [op.input, op.mean, op.var, op.gamma, op.beta]
-    return [KernelCall("batch_norm", inputs, [dims[1], _product(dims[2:])], [op.eps.value.data])]
+    params = {"C": dims[1], "inner": _product(dims[2:]), "eps": op.eps.value.data}
+    return [KernelCall("batch_norm", inputs, params)]
 
 
 def _broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[int]:
@@ -204,20 +195,32 @@ def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
     shape, lhs, rhs = _as_rank4(
         out, _broadcast_strides(_dims(op.lhs), out), _broadcast_strides(_dims(op.rhs), out)
     )
-    params = [BINARY_CODES[type(op)], *shape, *lhs, *rhs]
+    params = {
+        "op": BINARY_CODES[BINARY_OPS[type(op)]],
+        **{f"d{i}": d for i, d in enumerate(shape)},
+        **{f"l{i}": s for i, s in enumerate(lhs)},
+        **{f"r{i}": s for i, s in enumerate(rhs)},
+    }
     return [KernelCall("binary", [op.lhs, op.rhs], params)]
 
 
 def _lower_pad2d(op: nn.Pad2DOp) -> list[KernelCall]:
     *lead, h, w = _dims(op.input)
-    params = [_product(lead), h, w, *op.pads.get_values()]
-    return [KernelCall("pad2d", [op.input], params, [op.value.value.data])]
+    top, left, bottom, right = op.pads.get_values()
+    params = {
+        "C": _product(lead), "H": h, "W": w, "top": top, "left": left, "bottom": bottom,
+        "right": right, "value": op.value.value.data,
+    }  # fmt: skip
+    return [KernelCall("pad2d", [op.input], params)]
 
 
 def _lower_lrn(op: nn.LRNOp) -> list[KernelCall]:
     dims = _dims(op.input)
-    floats = [op.alpha.value.data, op.beta.value.data, op.bias.value.data]
-    return [KernelCall("lrn", [op.input], [dims[1], _product(dims[2:]), op.size.value.data], floats)]
+    params = {
+        "C": dims[1], "inner": _product(dims[2:]), "size": op.size.value.data,
+        "alpha": op.alpha.value.data, "beta": op.beta.value.data, "bias": op.bias.value.data,
+    }  # fmt: skip
+    return [KernelCall("lrn", [op.input], params)]
 
 
 def _lower_concat(op: nn.ConcatOp) -> list[KernelCall]:
@@ -226,7 +229,8 @@ def _lower_concat(op: nn.ConcatOp) -> list[KernelCall]:
     calls, offset = [], 0
     for value in op.inputs:
         inner = _dims(value)[dim] * trailing
-        calls.append(KernelCall("copy_block", [value], [outer, inner, out[dim] * trailing, offset]))
+        params = {"outer": outer, "inner": inner, "out_stride": out[dim] * trailing, "offset": offset}
+        calls.append(KernelCall("copy_block", [value], params))
         offset += inner
     return calls
 
@@ -234,7 +238,9 @@ def _lower_concat(op: nn.ConcatOp) -> list[KernelCall]:
 def _softmax_lowering(kernel: str) -> Callable[[nn.SoftmaxBase], list[KernelCall]]:
     def lower(op: nn.SoftmaxBase) -> list[KernelCall]:
         dims, axis = _dims(op.input), op.dim.value.data
-        params = [_product(dims[:axis]), dims[axis], _product(dims[axis + 1 :])]
+        params = {
+            "outer": _product(dims[:axis]), "axis": dims[axis], "inner": _product(dims[axis + 1 :])
+        }  # fmt: skip
         return [KernelCall(kernel, [op.input], params)]
 
     return lower
@@ -312,7 +318,7 @@ class _FunctionLowering:
         for call in calls:
             inputs = [self._input(value, op) for value in call.inputs]
             self.body.insert(
-                cpu.CallOp(call.kernel, inputs, [destination], call.params, call.fparams)
+                cpu.CallOp(call.kernel, inputs, [destination], call.params)
             )
         self.buffers[result] = destination
 
@@ -328,7 +334,7 @@ class _FunctionLowering:
         buffer = self.buffers[returned]
         if buffer is not self.output_sample:
             self.body.insert(
-                cpu.CallOp("copy", [buffer], [self.output_sample], [_count(returned)])
+                cpu.CallOp("copy", [buffer], [self.output_sample], {"count": _count(returned)})
             )
         self.body.insert(scf.YieldOp())
 

@@ -136,14 +136,13 @@ class _FunctionPrinter:
                 count = _elements(op.memref.type)
                 self.line(f"alignas(64) static thread_local float {names[op.memref]}[{count}];")
             case cpu.CallOp():
+                kernel = op.kernel
                 args = [names[v] for v in (*op.inputs, *op.outputs)]
-                args += [str(p) for p in op.params.get_values()]
-                if op.fparams is not None:
-                    args += [_float_literal(p) for p in op.fparams.get_values()]
+                args += [str(op.param(n)) for n in kernel.params]
+                args += [_float_literal(op.param(n)) for n in kernel.fparams]
                 index = len(self.calls)
-                callee = op.callee.string_value()
-                self.calls.append(f"{callee} -> {names[op.outputs[0]]}")
-                self.line(f"{{ CallTimer timer({index}); mnistc_{callee}({', '.join(args)}); }}")
+                self.calls.append(f"{kernel.name} -> {names[op.outputs[0]]}")
+                self.line(f"{{ CallTimer timer({index}); {kernel.symbol}({', '.join(args)}); }}")
             case _:
                 raise CppEmissionError(f"cpp target: cannot print '{op.name}'")
 

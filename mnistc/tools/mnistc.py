@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,11 +45,12 @@ def _compile_options(args: argparse.Namespace):
 
 
 def _keep_build_dir(args: argparse.Namespace) -> Path | None:
-    if args.keep_build is None:
-        return None
+    """`--build-dir DIR`, else with `--keep-build` OUT.build."""
+    if args.build_dir:
+        return Path(args.build_dir)
     if args.keep_build:
-        return Path(args.keep_build)
-    return Path(f"{getattr(args, 'output', None) or 'mnistc'}.build")
+        return Path(f"{getattr(args, 'output', None) or 'mnistc'}.build")
+    return None
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -58,7 +60,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     options = _compile_options(args)
     if args.emit:
         output = Path(args.output) if args.output else None
-        weights_path = (output.parent if output else Path()) / f"{(output or model).stem}.weights.bin"
+        weights_path = _emitted_weights_path(model, output)
         text, weights = compile_to_stage(model, args.emit, options, str(weights_path))
         _emit(args.emit, text, weights, output)
         return 0
@@ -75,15 +77,25 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emitted_weights_path(model: Path, output: Path | None) -> Path:
+    """Beside a file output, named after it; for stdout or a device, in the working
+    directory, named after the model."""
+    from mnistc.outputs import writes_through
+
+    if output is None or writes_through(output):
+        return Path(f"{model.stem}.weights.bin")
+    return output.parent / f"{output.stem}.weights.bin"
+
+
 def _emit(stage: str, text: str, weights, output: Path | None) -> None:
-    """Print or write a stage, and write the weight file it names (beside the output)."""
+    """Print or write a stage, and write the weight file it names."""
+    from mnistc.outputs import write_text
+
     weights.save(weights.name)
     if output is None:
         sys.stdout.write(text)
     else:
-        partial = output.with_name(f".{output.name}.partial")
-        partial.write_text(text)
-        partial.replace(output)
+        write_text(output, text)
     print(f"mnistc: the {stage} stage references the weight file {weights.name}", file=sys.stderr)
 
 
@@ -148,6 +160,49 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_size(text: str) -> int:
+    """Bytes from `500M`, `2G`, `100K`, `1.5GiB` or a plain number."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if not match:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 500M or 2G")
+    number, unit = match.groups()
+    return int(float(number) * (1 << (10 * " KMGT".index(unit or " "))))
+
+
+def parse_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of days") from None
+    if not days >= 0:
+        raise argparse.ArgumentTypeError(f"'{text}': a number of days cannot be negative")
+    return days
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MB"
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from mnistc import cache
+
+    if args.action == "info":
+        print(f"cache directory: {cache.cache_dir()}")
+        for c in cache.CACHES:
+            entries = c.entries()
+            print(f"{c.name}s: {len(entries)} entries, {_megabytes(sum(e.size for e in entries))}"
+                  f" (bound {_megabytes(c.max_bytes)}) in {c.directory()}")  # fmt: skip
+        return 0
+    if args.action == "clear":
+        removed = cache.clear()
+    else:
+        older_than = None if args.older_than is None else args.older_than * 86400
+        removed = cache.prune(args.max_size, older_than)
+    print(f"mnistc: removed {len(removed)} entries ({_megabytes(sum(e.size for e in removed))})",
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help="TorchScript file (default: the bundled MNIST CNN)")
     parser.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
@@ -160,9 +215,11 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel-dir", help="build against the kernels in this directory")
     parser.add_argument("--target-cpu", default="native",
                         help="g++ -march value (default: native, the build machine)")
-    parser.add_argument("--keep-build", metavar="DIR", nargs="?", const="",
+    parser.add_argument("--keep-build", action="store_true",
                         help="keep the build directory (C++, IR per stage, g++ commands) in "
-                             "DIR (default: OUT.build) and print where it is")
+                             "OUT.build and print where it is")
+    parser.add_argument("--build-dir", metavar="DIR",
+                        help="keep the build directory in DIR instead (implies --keep-build)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conformance.add_argument("--suite", action="append", choices=("pytorch-converted", "light"))
     conformance.set_defaults(run=cmd_conformance)
+
+    cache = commands.add_parser(
+        "cache", help="show, clear or prune the kernel and import caches ($MNISTC_CACHE_DIR)"
+    )
+    actions = cache.add_subparsers(dest="action", required=True)
+    actions.add_parser("info", help="where the caches are, their entries and sizes")
+    actions.add_parser("clear", help="remove every entry")
+    prune = actions.add_parser(
+        "prune", help="remove the least recently used entries (with no option: down to each "
+                      "cache's own bound)")  # fmt: skip
+    prune.add_argument("--max-size", type=parse_size, metavar="SIZE",
+                       help="keep at most SIZE (like 500M, 2G) over both caches")
+    prune.add_argument("--older-than", type=parse_days, metavar="DAYS",
+                       help="remove entries unused for more than DAYS days")
+    cache.set_defaults(run=cmd_cache)
 
     train = commands.add_parser("train", help="train the default model on MNIST images 0-7999")
     train.add_argument("--data", required=True, help="directory with MNIST's idx files")

@@ -33,17 +33,17 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK-NEXT:     %[[B0:.*]] = memref.alloc() : memref<1x2x6x6xf32>
 // CHECK-NEXT:     %[[NULL:.*]] = cpu.null : memref<2xf32>
 // CHECK-NEXT:     %[[NULL2:.*]] = cpu.null : memref<1x2x6x6xf32>
-// CHECK-NEXT:     cpu.call @conv2d(%[[X]], %[[W]], %[[NULL]], %[[NULL2]]) outs(%[[B0]]) params [1, 6, 6, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1] fparams [0.000000e+00, 0.000000e+00]
+// CHECK-NEXT:     cpu.call @conv2d(%[[X]], %[[W]], %[[NULL]], %[[NULL2]]) outs(%[[B0]]) params(C = 1, H = 6, W = 6, K = 2, OH = 6, OW = 6, KH = 3, KW = 3, stride_h = 1, stride_w = 1, pad_h = 1, pad_w = 1, dilation_h = 1, dilation_w = 1, groups = 1, activation = 1, alpha = 0.0, beta = 0.0)
 // CHECK-NEXT:     %[[B1:.*]] = memref.alloc() : memref<1x2x3x3xf32>
-// CHECK-NEXT:     cpu.call @max_pool2d(%[[B0]]) outs(%[[B1]]) params [2, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0, 1, 1]
+// CHECK-NEXT:     cpu.call @max_pool2d(%[[B0]]) outs(%[[B1]]) params(C = 2, H = 6, W = 6, OH = 3, OW = 3, KH = 2, KW = 2, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1)
 // Dropout and reshape alias their input.
 // CHECK-NEXT:     %[[D:.*]] = cpu.view %[[B1]] : memref<1x2x3x3xf32> -> memref<1x2x3x3xf32>
 // CHECK-NEXT:     %[[V:.*]] = cpu.view %[[D]] : memref<1x2x3x3xf32> -> memref<1x18xf32>
 // CHECK-NEXT:     %[[B2:.*]] = memref.alloc() : memref<1x4xf32>
-// CHECK-NEXT:     cpu.call @linear(%[[V]], %[[FW]], %[[FB]]) outs(%[[B2]]) params [1, 18, 4, 0]
+// CHECK-NEXT:     cpu.call @linear(%[[V]], %[[FW]], %[[FB]]) outs(%[[B2]]) params(M = 1, IN = 18, OUT = 4, activation = 0, alpha = 0.0, beta = 0.0)
 // CHECK-NEXT:     %[[B3:.*]] = memref.alloc() : memref<1x4xf32>
-// CHECK-NEXT:     cpu.call @activation(%[[B2]]) outs(%[[B3]]) params [4, 1] fparams [0.000000e+00, 0.000000e+00]
+// CHECK-NEXT:     cpu.call @activation(%[[B2]]) outs(%[[B3]]) params(count = 4, activation = 1, alpha = 0.0, beta = 0.0)
 // The last op writes the output sample directly.
-// CHECK-NEXT:     cpu.call @log_softmax(%[[B3]]) outs(%[[Y]]) params [1, 4, 1]
+// CHECK-NEXT:     cpu.call @log_softmax(%[[B3]]) outs(%[[Y]]) params(outer = 1, axis = 4, inner = 1)
 // CHECK-NEXT:   }
 // CHECK-NEXT:   func.return

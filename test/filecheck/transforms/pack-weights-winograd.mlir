@@ -9,7 +9,7 @@
 // U = G g G^T, 36 positions x 16 output channels (8 real, 8 zero) x 8 input channels,
 // and the params keep only the geometry that the kernel reads.
 // CHECK:      %[[U:.*]] = cpu.weight "w|conv2d_winograd" offset 2304 : memref<4608xf32>
-// CHECK:      cpu.call @conv2d_winograd(%{{.*}}, %[[U]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params [8, 6, 6, 8, 4, 4, 0, 0, 0, 1] fparams [0.000000e+00, 0.000000e+00]
+// CHECK:      cpu.call @conv2d_winograd(%{{.*}}, %[[U]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 8, H = 6, W = 6, K = 8, OH = 4, OW = 4, pad_h = 0, pad_w = 0, pool = 0, activation = 1, alpha = 0.0, beta = 0.0)
 // Position (0, 0) of a weight of ones is g[0][0] / 16; output channels 8-15 are padding.
 // DATA: 5184 0.0625 0.0{{$}}
 
@@ -25,7 +25,7 @@ builtin.module attributes {nn.weights_file = "p.weights.bin"} {
     %y = cpu.sample %output[%c0] : memref<?x8x4x4xf32> -> memref<1x8x4x4xf32>
     %b = cpu.null : memref<8xf32>
     %r = cpu.null : memref<1x8x4x4xf32>
-    cpu.call @conv2d(%x, %w, %b, %r) outs(%y) params [8, 6, 6, 8, 4, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1] fparams [0.0, 0.0] : (memref<1x8x6x6xf32>, memref<8x8x3x3xf32>, memref<8xf32>, memref<1x8x4x4xf32>) -> (memref<1x8x4x4xf32>)
+    cpu.call @conv2d(%x, %w, %b, %r) outs(%y) params(C = 8, H = 6, W = 6, K = 8, OH = 4, OW = 4, KH = 3, KW = 3, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 1, activation = 1, alpha = 0.0, beta = 0.0) : (memref<1x8x6x6xf32>, memref<8x8x3x3xf32>, memref<8xf32>, memref<1x8x4x4xf32>) -> (memref<1x8x4x4xf32>)
     func.return
   }
 }

@@ -7,8 +7,8 @@
 // Stride 1: the packed kernel, its weight padded to MR = 4 channels, strides dropped
 // from the params. Stride 2 keeps the general kernel.
 // CHECK:      %[[P:.*]] = cpu.weight "w|conv2d_packed" offset 64 : memref<4xf32>
-// CHECK:      cpu.call @conv2d_packed(%{{.*}}, %[[P]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params [1, 3, 3, 2, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0] fparams [0.000000e+00, 0.000000e+00]
-// CHECK:      cpu.call @conv2d(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) params [1, 3, 3, 2, 2, 2, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0]
+// CHECK:      cpu.call @conv2d_packed(%{{.*}}, %[[P]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 1, H = 3, W = 3, K = 2, OH = 3, OW = 3, KH = 1, KW = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 1, activation = 0, alpha = 0.0, beta = 0.0)
+// CHECK:      cpu.call @conv2d(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 1, H = 3, W = 3, K = 2, OH = 2, OW = 2, KH = 1, KW = 1, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 1, activation = 0, alpha = 0.0, beta = 0.0)
 // DATA: [1. 2. 0. 0.]
 
 builtin.module attributes {nn.weights_file = "p.weights.bin"} {
@@ -19,10 +19,10 @@ builtin.module attributes {nn.weights_file = "p.weights.bin"} {
     %y = cpu.sample %output[%c0] : memref<?x2x3x3xf32> -> memref<1x2x3x3xf32>
     %b = cpu.null : memref<2xf32>
     %r = cpu.null : memref<1x2x3x3xf32>
-    cpu.call @conv2d(%x, %w, %b, %r) outs(%y) params [1, 3, 3, 2, 3, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0] fparams [0.0, 0.0] : (memref<1x1x3x3xf32>, memref<2x1x1x1xf32>, memref<2xf32>, memref<1x2x3x3xf32>) -> (memref<1x2x3x3xf32>)
+    cpu.call @conv2d(%x, %w, %b, %r) outs(%y) params(C = 1, H = 3, W = 3, K = 2, OH = 3, OW = 3, KH = 1, KW = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 1, activation = 0, alpha = 0.0, beta = 0.0) : (memref<1x1x3x3xf32>, memref<2x1x1x1xf32>, memref<2xf32>, memref<1x2x3x3xf32>) -> (memref<1x2x3x3xf32>)
     %t = memref.alloc() : memref<1x2x2x2xf32>
     %r2 = cpu.null : memref<1x2x2x2xf32>
-    cpu.call @conv2d(%x, %w, %b, %r2) outs(%t) params [1, 3, 3, 2, 2, 2, 1, 1, 2, 2, 0, 0, 1, 1, 1, 0] fparams [0.0, 0.0] : (memref<1x1x3x3xf32>, memref<2x1x1x1xf32>, memref<2xf32>, memref<1x2x2x2xf32>) -> (memref<1x2x2x2xf32>)
+    cpu.call @conv2d(%x, %w, %b, %r2) outs(%t) params(C = 1, H = 3, W = 3, K = 2, OH = 2, OW = 2, KH = 1, KW = 1, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 1, activation = 0, alpha = 0.0, beta = 0.0) : (memref<1x1x3x3xf32>, memref<2x1x1x1xf32>, memref<2xf32>, memref<1x2x2x2xf32>) -> (memref<1x2x2x2xf32>)
     func.return
   }
 }

@@ -21,17 +21,17 @@ func.func @forward(%input: memref<?x256xf32>, %output: memref<?x64xf32>) {
     %x = cpu.sample %input[%n] : memref<?x256xf32> -> memref<1x256xf32>
     %y = cpu.sample %output[%n] : memref<?x64xf32> -> memref<1x64xf32>
     %a = memref.alloc() : memref<1x256xf32>
-    cpu.call @relu(%x) outs(%a) params [256] : (memref<1x256xf32>) -> (memref<1x256xf32>)
+    cpu.call @copy(%x) outs(%a) params(count = 256) : (memref<1x256xf32>) -> (memref<1x256xf32>)
     %b = memref.alloc() : memref<1x512xf32>
     %null = cpu.null : memref<512xf32>
-    cpu.call @linear(%a, %w1, %null) outs(%b) params [1, 256, 512, 0] : (memref<1x256xf32>, memref<512x256xf32>, memref<512xf32>) -> (memref<1x512xf32>)
+    cpu.call @linear(%a, %w1, %null) outs(%b) params(M = 1, IN = 256, OUT = 512, activation = 0, alpha = 0.0, beta = 0.0) : (memref<1x256xf32>, memref<512x256xf32>, memref<512xf32>) -> (memref<1x512xf32>)
     %c = memref.alloc() : memref<1x64xf32>
     %null2 = cpu.null : memref<64xf32>
-    cpu.call @linear(%b, %w2, %null2) outs(%c) params [1, 512, 64, 0] : (memref<1x512xf32>, memref<64x512xf32>, memref<64xf32>) -> (memref<1x64xf32>)
+    cpu.call @linear(%b, %w2, %null2) outs(%c) params(M = 1, IN = 512, OUT = 64, activation = 0, alpha = 0.0, beta = 0.0) : (memref<1x512xf32>, memref<64x512xf32>, memref<64xf32>) -> (memref<1x64xf32>)
     %bv = cpu.view %b : memref<1x512xf32> -> memref<512xf32>
     %cv = cpu.view %c : memref<1x64xf32> -> memref<64xf32>
     %bv2 = cpu.view %bv : memref<512xf32> -> memref<1x512xf32>
-    cpu.call @linear(%bv2, %w3, %cv) outs(%y) params [1, 512, 64, 0] : (memref<1x512xf32>, memref<64x512xf32>, memref<64xf32>) -> (memref<1x64xf32>)
+    cpu.call @linear(%bv2, %w3, %cv) outs(%y) params(M = 1, IN = 512, OUT = 64, activation = 0, alpha = 0.0, beta = 0.0) : (memref<1x512xf32>, memref<64x512xf32>, memref<64xf32>) -> (memref<1x64xf32>)
   }
   func.return
 }

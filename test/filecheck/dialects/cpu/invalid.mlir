@@ -17,15 +17,15 @@ func.func @sample_shape(%x: memref<?x16xf32>, %i: index) {
 // -----
 
 func.func @no_outputs(%x: memref<1x16xf32>) {
-  cpu.call @relu(%x) outs() params [16] : (memref<1x16xf32>) -> ()
+  cpu.call @copy(%x) outs() params(count = 16) : (memref<1x16xf32>) -> ()
   func.return
 }
-// CHECK: a kernel call must write at least one output
+// CHECK: @copy takes 1 inputs and 1 outputs, got 1 and 0
 
 // -----
 
 func.func @dynamic_buffer(%x: memref<?x16xf32>, %y: memref<1x16xf32>) {
-  cpu.call @relu(%x) outs(%y) params [16] : (memref<?x16xf32>) -> (memref<1x16xf32>)
+  cpu.call @copy(%x) outs(%y) params(count = 16) : (memref<?x16xf32>) -> (memref<1x16xf32>)
   func.return
 }
 // CHECK: kernel buffers must have static shapes
@@ -37,3 +37,28 @@ func.func @slot_offset() {
   func.return
 }
 // CHECK: arena offset must be a non-negative multiple of 4
+
+// -----
+
+func.func @unknown_kernel(%x: memref<1x16xf32>, %y: memref<1x16xf32>) {
+  cpu.call @relu(%x) outs(%y) params(count = 16) : (memref<1x16xf32>) -> (memref<1x16xf32>)
+  func.return
+}
+// CHECK: 'relu' is not a kernel of kernels/abi.py
+
+// -----
+
+func.func @missing_param(%x: memref<1x16xf32>, %y: memref<1x16xf32>) {
+  cpu.call @activation(%x) outs(%y) params(count = 16, alpha = 0.0, beta = 0.0) : (memref<1x16xf32>) -> (memref<1x16xf32>)
+  func.return
+}
+// CHECK: @activation takes params (count, activation, alpha, beta), got (count, alpha, beta)
+
+// -----
+
+func.func @null_input(%y: memref<1x16xf32>) {
+  %x = cpu.null : memref<1x16xf32>
+  cpu.call @copy(%x) outs(%y) params(count = 16) : (memref<1x16xf32>) -> (memref<1x16xf32>)
+  func.return
+}
+// CHECK: @copy: input 'input' may not be null

@@ -9,8 +9,8 @@ func.func @forward(%input: memref<?x1x4x4xf32>, %output: memref<?x16xf32>) {
   %v = cpu.view %x : memref<1x1x4x4xf32> -> memref<1x16xf32>
   %b = cpu.null : memref<16xf32>
   %t = cpu.arena_slot offset 128 : memref<1x16xf32>
-  cpu.call @linear(%v, %w, %b) outs(%t) params [1, 16, 16, 1] : (memref<1x16xf32>, memref<16x16xf32>, memref<16xf32>) -> (memref<1x16xf32>)
-  cpu.call @copy(%t) outs(%y) params [16] : (memref<1x16xf32>) -> (memref<1x16xf32>)
+  cpu.call @linear(%v, %w, %b) outs(%t) params(M = 1, IN = 16, OUT = 16, activation = 1, alpha = 0.0, beta = 0.0) : (memref<1x16xf32>, memref<16x16xf32>, memref<16xf32>) -> (memref<1x16xf32>)
+  cpu.call @copy(%t) outs(%y) params(count = 16) : (memref<1x16xf32>) -> (memref<1x16xf32>)
   func.return
 }
 
@@ -20,5 +20,5 @@ func.func @forward(%input: memref<?x1x4x4xf32>, %output: memref<?x16xf32>) {
 // CHECK-NEXT: %[[V:.*]] = cpu.view %[[X]] : memref<1x1x4x4xf32> -> memref<1x16xf32>
 // CHECK-NEXT: %[[B:.*]] = cpu.null : memref<16xf32>
 // CHECK-NEXT: %[[T:.*]] = cpu.arena_slot offset 128 : memref<1x16xf32>
-// CHECK-NEXT: cpu.call @linear(%[[V]], %[[W]], %[[B]]) outs(%[[T]]) params [1, 16, 16, 1] : (memref<1x16xf32>, memref<16x16xf32>, memref<16xf32>) -> (memref<1x16xf32>)
-// CHECK-NEXT: cpu.call @copy(%[[T]]) outs(%[[Y]]) params [16] : (memref<1x16xf32>) -> (memref<1x16xf32>)
+// CHECK-NEXT: cpu.call @linear(%[[V]], %[[W]], %[[B]]) outs(%[[T]]) params(M = 1, IN = 16, OUT = 16, activation = 1, alpha = 0.0, beta = 0.0) : (memref<1x16xf32>, memref<16x16xf32>, memref<16xf32>) -> (memref<1x16xf32>)
+// CHECK-NEXT: cpu.call @copy(%[[T]]) outs(%[[Y]]) params(count = 16) : (memref<1x16xf32>) -> (memref<1x16xf32>)

@@ -3,7 +3,7 @@
 At the `cpu` level, after `convert-nn-to-cpu`: a `cpu.call @conv2d` whose weight is a
 `cpu.weight` becomes a call of the first fast path in FAST_CONV_PATHS that applies to its
 shape, reading a weight packed at compile time (appended to the weight file) in the
-layout of `mnistc/lowering/packing.py`. Other convolutions keep the general kernel.
+layout of `mnistc/transforms/packing.py`. Other convolutions keep the general kernel.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from xdsl.rewriter import InsertPoint
 
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
-from mnistc.lowering.convert_nn_to_cpu import CONV2D_PARAMS
-from mnistc.lowering.packing import pack_conv_weight, pack_winograd_weight
+from mnistc.kernels import abi
+from mnistc.transforms.packing import pack_conv_weight, pack_winograd_weight
 
 FUSED_PARAMS = {"pool": 0}
 """Params of fast paths that later passes set when they fuse more into the kernel
 (`fuse-conv-max-pool`); none is fused at first."""
+
+Params = dict[str, int | float]
 
 WINOGRAD_MIN_CHANNELS = 8
 """Below this many input or output channels, padding them to whole vectors costs more
@@ -40,15 +42,15 @@ than Winograd saves."""
 
 @dataclass(frozen=True)
 class ConvFastPath:
-    """A convolution kernel for some shapes, with its weight layout and int params."""
+    """A convolution kernel of kernels/abi.py for some shapes, with its weight layout; it
+    takes the params of its own signature out of the general conv2d's."""
 
     kernel: str
-    applies: Callable[[dict[str, int]], bool]
-    pack: Callable[[np.ndarray, dict[str, int]], np.ndarray]
-    params: tuple[str, ...]
+    applies: Callable[[Params], bool]
+    pack: Callable[[np.ndarray, Params], np.ndarray]
 
 
-def _winograd_applies(p: dict[str, int]) -> bool:
+def _winograd_applies(p: Params) -> bool:
     geometry = ("KH", "KW", "stride_h", "stride_w", "dilation_h", "dilation_w", "groups")
     return (
         tuple(p[name] for name in geometry) == (3, 3, 1, 1, 1, 1, 1)
@@ -61,13 +63,11 @@ WINOGRAD = ConvFastPath(
     "conv2d_winograd",
     _winograd_applies,
     lambda weight, p: pack_winograd_weight(weight),
-    ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "pool", "activation"),
 )
 DIRECT_STRIDE_ONE = ConvFastPath(
     "conv2d_packed",
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
-    lambda weight, p: pack_conv_weight(weight, p["groups"]),
-    tuple(name for name in CONV2D_PARAMS if not name.startswith("stride")),
+    lambda weight, p: pack_conv_weight(weight, int(p["groups"])),
 )
 FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE)
 """Tried in order; the first that applies wins."""
@@ -80,12 +80,12 @@ class PackConvWeights(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: cpu.CallOp, rewriter: PatternRewriter, /):
-        if op.callee.string_value() != "conv2d" or len(op.params) != len(CONV2D_PARAMS):
+        if op.callee.string_value() != "conv2d":
             return
         weight = op.inputs[1].owner
         if not isinstance(weight, cpu.WeightOp):
             return
-        params = dict(zip(CONV2D_PARAMS, op.params.get_values())) | FUSED_PARAMS
+        params = op.param_values() | FUSED_PARAMS
         path = next((path for path in self.paths if path.applies(params)), None)
         if path is None:
             return
@@ -99,9 +99,9 @@ class PackConvWeights(RewritePattern):
         packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
         rewriter.insert(packed_op, InsertPoint.before(weight))
         inputs = [op.inputs[0], packed_op.result, *op.inputs[2:]]
-        new_params = [params[name] for name in path.params]
-        fparams = op.fparams.get_values() if op.fparams else ()
-        rewriter.replace(op, cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params, fparams))
+        fast = abi.kernel(path.kernel)
+        new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
+        rewriter.replace(op, cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params))
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from mnistc.dialects import cpu
-from mnistc.lowering.convert_nn_to_cpu import MAX_POOL2D_PARAMS
-from mnistc.lowering.pack_weights import WINOGRAD
+from mnistc.transforms.pack_weights import WINOGRAD
 
 POOL_SIZE = 2
 FUSABLE_POOL = {"KH": POOL_SIZE, "KW": POOL_SIZE, "stride_h": POOL_SIZE, "stride_w": POOL_SIZE,
@@ -31,9 +30,10 @@ FUSABLE_POOL = {"KH": POOL_SIZE, "KW": POOL_SIZE, "stride_h": POOL_SIZE, "stride
 """The pools that the Winograd kernel's epilogue computes (`pool` = POOL_SIZE)."""
 
 
-def _is_fusable_pool(params: dict[str, int]) -> bool:
-    floored = (params["OH"], params["OW"]) == (params["H"] // POOL_SIZE, params["W"] // POOL_SIZE)
-    return floored and all(params[name] == value for name, value in FUSABLE_POOL.items())
+def _is_fusable_pool(pool: cpu.CallOp) -> bool:
+    p = pool.param
+    floored = (p("OH"), p("OW")) == (p("H") // POOL_SIZE, p("W") // POOL_SIZE)
+    return floored and all(p(name) == value for name, value in FUSABLE_POOL.items())
 
 
 def _sole_writer(buffer: SSAValue, reader: cpu.CallOp) -> cpu.CallOp | None:
@@ -49,24 +49,16 @@ def _sole_writer(buffer: SSAValue, reader: cpu.CallOp) -> cpu.CallOp | None:
 class FuseMaxPoolIntoWinograd(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, pool: cpu.CallOp, rewriter: PatternRewriter, /):
-        if pool.callee.string_value() != "max_pool2d" or len(pool.params) != len(MAX_POOL2D_PARAMS):
-            return
-        if not _is_fusable_pool(dict(zip(MAX_POOL2D_PARAMS, pool.params.get_values()))):
+        if pool.callee.string_value() != "max_pool2d" or not _is_fusable_pool(pool):
             return
         buffer = pool.inputs[0]
         conv = _sole_writer(buffer, pool)
         if conv is None or conv.callee.string_value() != WINOGRAD.kernel:
             return
-        if len(conv.params) != len(WINOGRAD.params):
+        if conv.param("pool") or not isinstance(conv.inputs[3].owner, cpu.NullOp):
             return
-        params = dict(zip(WINOGRAD.params, conv.params.get_values()))
-        if params["pool"] or not isinstance(conv.inputs[3].owner, cpu.NullOp):
-            return
-        params["pool"] = POOL_SIZE
-        fparams = conv.fparams.get_values() if conv.fparams else ()
-        fused = cpu.CallOp(
-            WINOGRAD.kernel, list(conv.inputs), list(pool.outputs), list(params.values()), fparams
-        )
+        params = conv.param_values() | {"pool": POOL_SIZE}
+        fused = cpu.CallOp(WINOGRAD.kernel, list(conv.inputs), list(pool.outputs), params)
         rewriter.replace(pool, fused, new_results=[])
         rewriter.erase(conv)
         rewriter.erase(buffer.owner)

@@ -1,15 +1,14 @@
 """Weight layouts that the fast kernels read, computed at compile time.
 
-Each function mirrors a layout documented in kernels/kernels.hpp; the kernel tests pack
-with these same functions.
+Each function produces a layout documented in kernels/abi.py, with the tile sizes
+declared there; the kernel tests pack with these same functions.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-CONV_MR = 4
-"""Output channels per register tile of mnistc_conv2d_packed (MNISTC_CONV_MR)."""
+from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, WINOGRAD_NR
 
 
 def pack_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -25,8 +24,6 @@ def pack_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     )
 
 
-WINOGRAD_NR = 16
-"""Output channels per GEMM block of mnistc_conv2d_winograd (MNISTC_WINOGRAD_NR)."""
 WINOGRAD_G = np.array(
     [
         [1 / 4, 0, 0],
@@ -41,13 +38,14 @@ WINOGRAD_G = np.array(
 
 
 def pack_winograd_weight(weight: np.ndarray) -> np.ndarray:
-    """[K, C, 3, 3] → U = G g G^T as [36][ceil(K/NR)][ceil(C/8)*8][NR], zero-filled.
+    """[K, C, 3, 3] → U = G g G^T as [36][ceil(K/NR)][ceil(C/8)*8][NR], zero-filled
+    (NR = WINOGRAD_NR, 8 = CHANNEL_BLOCK).
 
     The transform runs in float64 so that the only rounding is the final one.
     """
     k, c = weight.shape[:2]
     u = np.einsum("ai,kcij,bj->abkc", WINOGRAD_G, weight.astype(np.float64), WINOGRAD_G)
-    kp, cp = -(-k // WINOGRAD_NR) * WINOGRAD_NR, -(-c // 8) * 8
+    kp, cp = -(-k // WINOGRAD_NR) * WINOGRAD_NR, -(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK
     padded = np.zeros((36, kp, cp))
     padded[:, :k, :c] = u.reshape(36, k, c)
     packed = padded.reshape(36, kp // WINOGRAD_NR, WINOGRAD_NR, cp).transpose(0, 1, 3, 2)

@@ -1,0 +1,320 @@
+"""The kernel contract: every C++ kernel that a `cpu.call` may name, declared once.
+
+For each kernel the table gives its buffers (inputs, then outputs; optional ones may be
+null), its named integer parameters and its named float parameters, in the order of the
+C signature. The shared constants (activation and binary-op codes, tile sizes) live
+here too. Everything else derives from this file:
+
+- `kernels/kernels.hpp`, the C declarations, is generated from it
+  (`python -m mnistc.kernels.abi > kernels/kernels.hpp`; a test checks it is current);
+- `cpu.call` verifies its callee, buffers and parameter names against it, and the `cpp`
+  target orders the arguments by it;
+- the lowering, the passes and the kernel tests build and read parameters by name.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+ACTIVATIONS = (
+    ("none", ""),
+    ("relu", ""),
+    ("hardtanh", "clamp(x, alpha, beta)"),
+    ("leaky_relu", "x >= 0 ? x : alpha * x"),
+    ("elu", "x > 0 ? x : alpha * (exp(x) - 1)"),
+    ("sigmoid", ""),
+    ("tanh", ""),
+    ("hardswish", ""),
+    ("gelu", "exact, with erf"),
+    ("gelu_tanh", "tanh approximation"),
+)
+"""Activation kinds by code (MNISTC_ACTIVATION_*), with what alpha and beta mean."""
+ACTIVATION_CODES = {name: code for code, (name, _) in enumerate(ACTIVATIONS)}
+
+BINARY_OPS = (("add", "lhs + rhs"), ("mul", "lhs * rhs"), ("prelu", "lhs >= 0 ? lhs : lhs * rhs"))
+"""The `op` parameter of `binary` by code (MNISTC_BINARY_*)."""
+BINARY_CODES = {name: code for code, (name, _) in enumerate(BINARY_OPS)}
+
+CONV_MR = 4
+"""Output channels per register tile of conv2d_packed."""
+CONV_NR = 24
+"""Output pixels per register tile of conv2d_packed."""
+WINOGRAD_NR = 16
+"""Output channels per GEMM block of conv2d_winograd."""
+CHANNEL_BLOCK = 8
+"""Input channels per vector in conv2d_winograd's packed weight (one AVX register)."""
+
+TILE_SIZES = {
+    "CONV_MR": CONV_MR,
+    "CONV_NR": CONV_NR,
+    "WINOGRAD_NR": WINOGRAD_NR,
+    "CHANNEL_BLOCK": CHANNEL_BLOCK,
+}
+"""The tile sizes that the compiler's weight packing and the kernels share."""
+
+ACTIVATION_FPARAMS = ("alpha", "beta")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One C++ kernel `mnistc_<name>(inputs..., outputs..., params..., fparams...)`."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    params: tuple[str, ...] = ()
+    fparams: tuple[str, ...] = ()
+    optional: frozenset[str] = frozenset()
+    """Input buffers that may be null."""
+    doc: str = ""
+
+    @property
+    def symbol(self) -> str:
+        return f"mnistc_{self.name}"
+
+    def arguments(self, values: Mapping[str, int | float]) -> list[int | float]:
+        """The integer then float arguments, in the C signature's order."""
+        missing = [n for n in (*self.params, *self.fparams) if n not in values]
+        if missing:
+            raise KeyError(f"{self.name}: missing parameters {', '.join(missing)}")
+        return [values[n] for n in (*self.params, *self.fparams)]
+
+    def declaration(self) -> str:
+        """The C prototype, wrapped as clang-format would at 90 columns."""
+        arguments = [
+            *(f"const float* {n}" for n in self.inputs),
+            *(f"float* {n}" for n in self.outputs),
+            *(f"int64_t {n}" for n in self.params),
+            *(f"float {n}" for n in self.fparams),
+        ]
+        head = f"void {self.symbol}("
+        lines, line = [], head
+        for i, argument in enumerate(arguments):
+            text = argument + (");" if i == len(arguments) - 1 else ",")
+            if len(line) + len(text) + (0 if line.endswith("(") else 1) > 90:
+                lines.append(line)
+                line = " " * len(head) + text
+            else:
+                line += text if line.endswith("(") else " " + text
+        return "\n".join([*lines, line])
+
+
+def _conv(name: str, weight: str, params: Sequence[str], doc: str) -> Kernel:
+    return Kernel(
+        name,
+        inputs=("input", weight, "bias", "residual"),
+        outputs=("output",),
+        params=tuple(params),
+        fparams=ACTIVATION_FPARAMS,
+        optional=frozenset({"bias", "residual"}),
+        doc=doc,
+    )
+
+
+_CONV_GEOMETRY = ("C", "H", "W", "K", "OH", "OW", "KH", "KW")
+_WINDOW = ("KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w")
+_POOL_GEOMETRY = ("C", "H", "W", "OH", "OW", *_WINDOW)
+
+KERNELS: dict[str, Kernel] = {
+    k.name: k
+    for k in (
+        _conv(
+            "conv2d",
+            "weight",
+            (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
+             "dilation_w", "groups", "activation"),  # fmt: skip
+            "NCHW input [C,H,W], weight [K, C/groups, KH, KW], optional bias [K], optional\n"
+            "residual [K,OH,OW] added after the bias, output [K,OH,OW] = act(conv + bias + "
+            "residual).",
+        ),
+        _conv(
+            "conv2d_packed",
+            "packed_weight",
+            (*_CONV_GEOMETRY, "pad_h", "pad_w", "dilation_h", "dilation_w", "groups",
+             "activation"),  # fmt: skip
+            "The fast path for stride-1 convolutions (any padding, dilation, groups): a "
+            "register-\nblocked micro-kernel computing MNISTC_CONV_MR output channels x "
+            "MNISTC_CONV_NR pixels of\none output row at a time, reading the zero-padded "
+            "input directly (no im2col).\n`packed_weight` is the weight pre-packed at "
+            "compile time (mnistc/transforms/packing.py):\n[groups][ceil(K/groups / MR)]"
+            "[C/groups * KH * KW][MR], zero-filled past the last channel.\nOther arguments "
+            "as mnistc_conv2d.",
+        ),
+        _conv(
+            "conv2d_winograd",
+            "packed_weight",
+            ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "pool", "activation"),
+            "The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: "
+            "Winograd\nF(4x4, 3x3) (kernels/conv_winograd.cpp): a quarter of the "
+            "multiplications of a direct\nconvolution. `packed_weight` is the weight "
+            "transformed at compile time\n(mnistc/transforms/packing.py): U = G g G^T as "
+            "[36][ceil(K / NR)][ceil(C / 8) * 8][NR],\nzero-filled past the last channel. "
+            "`pool` = 2 applies a 2x2 stride-2 max pool to the\nactivated result (output "
+            "[K, OH/2, OW/2]; then `residual` must be null), 0 none.\nOther arguments as "
+            "mnistc_conv2d.",
+        ),
+        Kernel(
+            "linear",
+            ("input", "weight", "bias"),
+            ("output",),
+            ("M", "IN", "OUT", "activation"),
+            ACTIVATION_FPARAMS,
+            frozenset({"bias"}),
+            "input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].",
+        ),
+        Kernel(
+            "max_pool2d",
+            ("input",),
+            ("output",),
+            (*_POOL_GEOMETRY, "dilation_h", "dilation_w"),
+            doc="Max over windows; padded positions never win (PyTorch semantics).",
+        ),
+        Kernel(
+            "avg_pool2d",
+            ("input",),
+            ("output",),
+            (*_POOL_GEOMETRY, "count_include_pad", "divisor"),
+            doc="Average over windows, dividing as PyTorch does: by `divisor` if non-zero, "
+            "else by the\nwindow clipped to the padded input (count_include_pad) or to the "
+            "input.",
+        ),
+        Kernel(
+            "adaptive_avg_pool2d",
+            ("input",),
+            ("output",),
+            ("C", "H", "W", "OH", "OW"),
+            doc="Average over PyTorch's adaptive windows [floor(i*H/OH), ceil((i+1)*H/OH)).",
+        ),
+        Kernel(
+            "activation",
+            ("input",),
+            ("output",),
+            ("count", "activation"),
+            ACTIVATION_FPARAMS,
+            doc="Element-wise activation of `count` values.",
+        ),
+        Kernel(
+            "batch_norm",
+            ("input", "mean", "var", "gamma", "beta"),
+            ("output",),
+            ("C", "inner"),
+            ("eps",),
+            doc="Inference batch norm of [C, inner]: (x - mean) / sqrt(var + eps) * gamma "
+            "+ beta.",
+        ),
+        Kernel(
+            "binary",
+            ("lhs", "rhs"),
+            ("output",),
+            ("op", "d0", "d1", "d2", "d3", "l0", "l1", "l2", "l3", "r0", "r1", "r2", "r3"),
+            doc="output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; "
+            "each operand is\nread through its own strides (0 where it broadcasts); `op` "
+            "is an MNISTC_BINARY_* code.",
+        ),
+        Kernel(
+            "pad2d",
+            ("input",),
+            ("output",),
+            ("C", "H", "W", "top", "left", "bottom", "right"),
+            ("value",),
+            doc="Constant padding of each of C planes [H, W] by top, left, bottom, right.",
+        ),
+        Kernel(
+            "lrn",
+            ("input",),
+            ("output",),
+            ("C", "inner", "size"),
+            ("alpha", "beta", "bias"),
+            doc="Local response normalisation of [C, inner] across channels (ONNX LRN "
+            "semantics).",
+        ),
+        Kernel(
+            "copy_block",
+            ("input",),
+            ("output",),
+            ("outer", "inner", "out_stride", "offset"),
+            doc="For o < outer: output[o * out_stride + offset + i] = input[o * inner + i], "
+            "i < inner.\nOne call per input of a concatenation.",
+        ),
+        Kernel(
+            "softmax",
+            ("input",),
+            ("output",),
+            ("outer", "axis", "inner"),
+            doc="Softmax over the middle axis of a tensor seen as [outer, axis, inner].",
+        ),
+        Kernel(
+            "log_softmax",
+            ("input",),
+            ("output",),
+            ("outer", "axis", "inner"),
+            doc="Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].",
+        ),
+        Kernel("copy", ("input",), ("output",), ("count",), doc="output = input."),
+    )
+}
+"""Every kernel by `cpu.call` callee name."""
+
+
+def kernel(name: str) -> Kernel:
+    """The kernel a `cpu.call @name` calls; KeyError naming the known ones if none."""
+    try:
+        return KERNELS[name]
+    except KeyError:
+        raise KeyError(f"no kernel '{name}' (known: {', '.join(sorted(KERNELS))})") from None
+
+
+def _comment(text: str) -> list[str]:
+    return [f"// {line}".rstrip() for line in text.splitlines()]
+
+
+def _enum(prefix: str, entries: Sequence[tuple[str, str]]) -> list[str]:
+    names = [f"  MNISTC_{prefix}_{name.upper()} = {code}," for code, (name, _) in enumerate(entries)]
+    width = max(map(len, names)) + 2
+    lines = [f"{n:<{width}}// {meaning}" if meaning else n for n, (_, meaning) in zip(names, entries)]
+    return ["enum {", *lines, "};"]
+
+
+def render_header() -> str:
+    """The text of kernels/kernels.hpp."""
+    lines = [
+        "// mnistc kernels: the operators that generated code calls, one function per "
+        "`cpu.call`.",
+        "//",
+        "// GENERATED from kernels/abi.py by `python -m mnistc.kernels.abi`: edit the table "
+        "there.",
+        "// Buffers are dense row-major float32 (optional ones may be nullptr): inputs, "
+        "then",
+        "// outputs, then the int64_t params, then the float params. Every kernel "
+        "processes one",
+        "// sample (batch dimension 1) and parallelises with OpenMP; the C ABI lets tests "
+        "call them",
+        "// through ctypes.",
+        "#pragma once",
+        "",
+        "#include <stdint.h>",
+        "",
+        "#ifdef __cplusplus",
+        'extern "C" {',
+        "#endif",
+        "",
+        "// Activations, applied element-wise or in an epilogue, with two float parameters",
+        "// (alpha, beta) whose meaning depends on the kind.",
+        *_enum("ACTIVATION", ACTIVATIONS),
+        "",
+        "// The `op` of mnistc_binary.",
+        *_enum("BINARY", BINARY_OPS),
+        "",
+        "// Tile sizes shared with the compile-time weight packing.",
+        *(f"#define MNISTC_{name} {value}" for name, value in TILE_SIZES.items()),
+    ]
+    for k in KERNELS.values():
+        lines += ["", *_comment(k.doc), k.declaration()]
+    lines += ["", "#ifdef __cplusplus", '}  // extern "C"', "#endif", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_header())

@@ -1,0 +1,28 @@
+"""The kernel contract (kernels/abi.py) is the one source of the C declarations."""
+
+from __future__ import annotations
+
+import re
+
+from mnistc.kernels import KERNEL_DIR, abi
+
+
+def test_header_is_generated_from_the_table():
+    """kernels.hpp is exactly what `python -m mnistc.kernels.abi` prints: edit the table,
+    then regenerate the header."""
+    assert (KERNEL_DIR / "kernels.hpp").read_text() == abi.render_header()
+
+
+def test_every_kernel_is_defined_once_in_the_sources():
+    """Each declared kernel has one definition in the kernel sources, and the sources
+    define no `mnistc_` kernel that the table lacks."""
+    sources = "".join(p.read_text() for p in KERNEL_DIR.glob("*.cpp") if p.name != "main.cpp")
+    defined = re.findall(r"^(?:extern \"C\" )?void (mnistc_\w+)\(", sources, re.MULTILINE)
+    assert sorted(defined) == sorted(k.symbol for k in abi.KERNELS.values())
+
+
+def test_parameter_names_are_unique_per_kernel():
+    for kernel in abi.KERNELS.values():
+        names = [*kernel.inputs, *kernel.outputs, *kernel.params, *kernel.fparams]
+        assert len(names) == len(set(names)), kernel.name
+        assert kernel.optional <= set(kernel.inputs), kernel.name
