@@ -156,7 +156,8 @@ def _convert_gemm(g: _Graph, node, attrs) -> tuple:
     w = g.builder.insert(weight_op(g.weights, node.input[1], weight)).result
     bias = None
     if len(node.input) > 2 and node.input[2]:
-        c = np.broadcast_to(g.float_constant(node.input[2], "Gemm's C") * attrs.get("beta", 1.0), (weight.shape[0],))
+        c = g.float_constant(node.input[2], "Gemm's C") * attrs.get("beta", 1.0)
+        c = np.broadcast_to(c, (weight.shape[0],))
         bias = g.builder.insert(weight_op(g.weights, node.input[2], c)).result
     return g.insert(nn.LinearOp(x, w, bias))
 

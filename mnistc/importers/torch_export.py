@@ -130,7 +130,10 @@ def check_payload_storages(path: Path) -> None:
         sizes = {info.filename.split("/", 1)[-1]: info.file_size for info in archive.infolist()}
         for entry in archive.namelist():
             inner = entry.split("/", 1)[-1]
-            folder = next((f for f, end in PAYLOAD_CONFIGS.items() if inner.startswith(f) and inner.endswith(end)), None)
+            folder = next(
+                (f for f, end in PAYLOAD_CONFIGS.items() if inner.startswith(f) and inner.endswith(end)),
+                None,
+            )
             if folder is None or "/" in inner.removeprefix(folder):
                 continue
             try:
@@ -182,7 +185,9 @@ def import_exported(
         raise ImportError_("the exported program's inputs do not match its signature and state")
     if sample_shape is None:
         if "val" not in user_input.meta:
-            raise ImportError_("the exported program does not record its input's shape; give --input-shape")
+            raise ImportError_(
+                "the exported program does not record its input's shape; give --input-shape"
+            )
         sample_shape = tuple(int(d) for d in user_input.meta["val"].shape[1:])
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
