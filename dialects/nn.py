@@ -101,7 +101,14 @@ def pair(values: Sequence[int] | int) -> DenseArrayBase:
 def window_output_size(
     size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool = False
 ) -> int:
-    """Output length of a sliding window, with PyTorch's rules (ceil_mode included)."""
+    """Output length of a sliding window, with PyTorch's rules (ceil_mode included).
+
+    Parameters out of range (a stride, dilation or kernel below 1) give 0 rather than a
+    division by zero: builders can then construct the op and its verifier names the
+    attribute that is wrong.
+    """
+    if stride < 1 or dilation < 1 or kernel < 1:
+        return 0
     span = dilation * (kernel - 1) + 1
     numerator = size + 2 * pad - span
     if ceil_mode:
@@ -110,6 +117,11 @@ def window_output_size(
             out -= 1
         return out
     return numerator // stride + 1
+
+
+def _are_pairs(*values: Sequence[int]) -> bool:
+    """Whether every per-dimension window parameter has one value for H and one for W."""
+    return all(len(v) == 2 for v in values)
 
 
 def conv2d_output_shape(
@@ -121,6 +133,8 @@ def conv2d_output_shape(
 ) -> tuple[int, ...]:
     n, _, h, w = input_shape
     k, _, kh, kw = weight_shape
+    if not _are_pairs(stride, padding, dilation):
+        return (n, k, 0, 0)
     return (
         n,
         k,
@@ -138,6 +152,8 @@ def pool2d_output_shape(
     ceil_mode: bool,
 ) -> tuple[int, ...]:
     n, c, h, w = input_shape
+    if not _are_pairs(kernel, stride, padding, dilation):
+        return (n, c, 0, 0)
     return (
         n,
         c,
@@ -299,6 +315,8 @@ class Conv2DOp(FusedActivationOp):
         self.verify_activation()
         n, c, h, w = _verify_rank("conv2d input", self.input, 4)
         k, cg, kh, kw = _verify_rank("conv2d weight", self.weight, 4)
+        if min(k, cg, kh, kw) < 1:
+            raise VerifyException(f"conv2d weight shape {[k, cg, kh, kw]} has an empty dimension")
         groups = self.groups.value.data
         if groups < 1 or c % groups or k % groups:
             raise VerifyException(
