@@ -17,18 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xdsl.context import Context
-from xdsl.dialects import arith, builtin, func, memref, scf
+from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import PassPipeline
-from xdsl.printer import Printer
 
-from mnistc import parsing, weights  # noqa: F401  (parsing: linear-time string literals)
+from mnistc import weights
 from mnistc.dialects import cpu
-from mnistc.dialects.cpu import CPU
-from mnistc.dialects.nn import NN
 from mnistc.errors import MnistcError
 from mnistc.importers.cache import import_model_cached
 from mnistc.importers.common import ImportedModel
+from mnistc.ir import make_context, print_ir  # noqa: F401  (part of the library API)
 from mnistc.kernels import KERNEL_DIR
 from mnistc.registry import all_passes
 from mnistc.targets.cpp import ENTRY, CppTarget
@@ -76,19 +74,6 @@ class CompileResult:
     commands: list[str] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)
     """IR text after each stage, by stage name."""
-
-
-def make_context() -> Context:
-    ctx = Context()
-    for dialect in (builtin.Builtin, func.Func, arith.Arith, memref.MemRef, scf.Scf, NN, CPU):
-        ctx.load_dialect(dialect)
-    return ctx
-
-
-def print_ir(module: ModuleOp) -> str:
-    text = io.StringIO()
-    Printer(stream=text).print_op(module)
-    return text.getvalue() + "\n"
 
 
 def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> None:

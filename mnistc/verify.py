@@ -271,13 +271,13 @@ def check_passes(
     """Run the `nn` IR in the reference interpreter after import and after each pass."""
     from mnistc import weights as weight_files
     from mnistc.driver import OPTIMISATION_PIPELINE, WEIGHTS_FILE, Compilation, make_context
-    from mnistc.importers.torchscript import forward_graph, freeze, import_graph
+    from mnistc.importers.cache import import_model_cached
+    from mnistc.importers.torchscript import freeze
     from mnistc.interpreters.nn import run_batch
 
     model, recorded = load_torchscript(model_path)
     shape = sample_shape_of(recorded, sample_shape)
-    frozen = freeze(model)
-    imported = import_graph(forward_graph(frozen), shape)
+    imported = import_model_cached(model_path, sample_shape)
     weight_files.set_weights_name(imported.module, WEIGHTS_FILE)
     inputs = np.random.default_rng(seed).standard_normal((samples, *shape), dtype=np.float32)
     expected = reference_outputs(model, inputs)
@@ -291,7 +291,7 @@ def check_passes(
 
     check("import")
     if not report.passed:
-        report.divergence = first_diverging_layer(frozen, imported, inputs[:1], atol, rtol)
+        report.divergence = first_diverging_layer(freeze(model), imported, inputs[:1], atol, rtol)
     for spec in split_pipeline(OPTIMISATION_PIPELINE if pipeline is None else pipeline):
         compilation.run(spec, spec)
         check(spec)
@@ -299,19 +299,24 @@ def check_passes(
 
 
 def first_diverging_layer(frozen, imported, sample: np.ndarray, atol: float, rtol: float) -> str | None:
-    """The first `nn` op whose interpreted result differs from PyTorch's same tensor."""
+    """The first `nn` op whose interpreted result differs from PyTorch's same tensor: the
+    op's location in the IR names the TorchScript value it computes and where."""
     from mnistc.importers.torchscript import intermediate_values
     from mnistc.interpreters.nn import evaluate
+    from mnistc.locations import ModelLocation
 
     reference = intermediate_values(frozen, torch.from_numpy(sample))
     ours = evaluate(imported.module, sample, imported.weights)
-    for value, (name, location) in imported.origins.items():
-        if name not in reference or value not in ours:
+    for op in imported.module.walk():
+        location = ModelLocation.of(op)
+        if location is None or location.value not in reference or not op.results:
             continue
-        theirs = reference[name].numpy()
-        mine = ours[value]
+        if op.results[0] not in ours:
+            continue
+        theirs = reference[location.value].numpy()
+        mine = ours[op.results[0]]
         if mine.shape != theirs.shape or not np.all(
             np.abs(mine - theirs) <= atol + rtol * np.abs(theirs)
         ):
-            return f"{value.owner.name} (TorchScript %{name}, {location})"
+            return f"{op.name} (TorchScript %{location.value}, {location.describe()})"
     return None

@@ -21,6 +21,7 @@ from pathlib import Path
 from mnistc.cache import IMPORTS
 from mnistc.importers import import_model
 from mnistc.importers.common import ImportedModel
+from mnistc.ir import parse_ir, print_ir
 from mnistc.weights import WeightFile
 
 
@@ -38,12 +39,11 @@ VERSIONED_PACKAGES = ("torch", "onnx", "xdsl")
 @cache
 def _sources_fingerprint() -> str:
     """A hash of mnistc's Python sources: importers, dialects and everything they use."""
-    import mnistc
-    import mnistc.dialects
+    from mnistc import dialects
 
     digest = hashlib.sha256()
-    for package in (mnistc, mnistc.dialects):
-        for path in sorted(Path(package.__file__).parent.rglob("*.py")):
+    for directory in (Path(__file__).resolve().parents[1], Path(dialects.__file__).parent):
+        for path in sorted(directory.rglob("*.py")):
             digest.update(path.read_bytes())
     for name in VERSIONED_PACKAGES:
         try:
@@ -62,25 +62,19 @@ def cache_key(path: Path, sample_shape: Sequence[int] | None) -> str:
 
 def _load(key: str) -> ImportedModel | None:
     """The cached import, or None when there is none or it cannot be read back."""
-    from xdsl.parser import Parser
-
-    from mnistc.driver import make_context
-
     entry = IMPORTS.lookup(key, ENTRY_FILES)
     if entry is None:
         return None
     try:
         text = (entry / MODULE_FILE).read_text()
         weights = WeightFile.from_file(entry / WEIGHTS_FILE, name="")
-        module = Parser(make_context(), text).parse_module()
+        module = parse_ir(text)
     except Exception:  # removed meanwhile, or not parseable by this xDSL: import afresh
         return None
     return ImportedModel(module, weights)
 
 
 def _store(key: str, imported: ImportedModel) -> None:
-    from mnistc.driver import print_ir
-
     def fill(scratch: Path) -> None:
         (scratch / MODULE_FILE).write_text(print_ir(imported.module))
         (scratch / WEIGHTS_FILE).write_bytes(imported.weights.data())

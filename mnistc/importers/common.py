@@ -6,12 +6,13 @@ import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import SSAValue
+from xdsl.ir import Block, Operation, OpResult
 
 from mnistc.errors import MnistcError
+from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
 
 ENTRY = "forward"
@@ -24,12 +25,23 @@ class ImportError_(MnistcError):
 
 @dataclass
 class ImportedModel:
-    """An `nn` module, the weight file it references, and where its values came from."""
+    """An `nn` module and the weight file it references; every op carries its model
+    location (`mnistc.locations`)."""
 
     module: ModuleOp
     weights: WeightFile
-    origins: dict[SSAValue, tuple[str, str]] = field(default_factory=dict)
-    """Result of an `nn` op → (source value name, source location)."""
+
+
+def locate_and_verify(block: Block, last: Operation | None, location: ModelLocation, results) -> None:
+    """Give the ops a converter inserted after `last` the node's location (with the
+    value name on those whose results are the node's outputs), and verify them (an
+    explicit pad before a conv included)."""
+    outputs = {r.owner for r in results if isinstance(r, OpResult)}
+    op = block.first_op if last is None else last.next_op
+    while op is not None:
+        op.location = location.attr(with_value=op in outputs)
+        op.verify()
+        op = op.next_op
 
 
 MALFORMED_MODEL_ERRORS = (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError)

@@ -20,7 +20,7 @@ import numpy as np
 from xdsl.builder import Builder
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, OpResult, Region, SSAValue
+from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
@@ -30,7 +30,9 @@ from mnistc.importers.common import (
     MALFORMED_MODEL_ERRORS,
     ImportedModel,
     ImportError_,
+    locate_and_verify,
 )
+from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile, weight_op
 
 
@@ -472,26 +474,17 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     g = _Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, dims[0] or 1)
     g.values.update({k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in initializers.items()})
     g.values[inputs[0].name] = block.args[0]
-    origins = _walk(g, graph.node, shape)
+    _walk(g, graph.node, shape)
     output = g.values.get(graph.output[0].name)
     if not isinstance(output, SSAValue):
         raise ImportError_(f"{path}: the output is not computed from the input")
     g.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
-    return ImportedModel(ModuleOp([function]), g.weights, origins)
+    return ImportedModel(ModuleOp([function]), g.weights)
 
 
-def _verify_ops_after(block: Block, last) -> None:
-    """Verify the ops a converter inserted (an explicit pad before a conv included)."""
-    op = block.first_op if last is None else last.next_op
-    while op is not None:
-        op.verify()
-        op = op.next_op
-
-
-def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
+def _walk(g: _Graph, nodes, shape) -> None:
     unsupported: dict[str, list[str]] = {}
-    origins: dict[SSAValue, tuple[str, str]] = {}
     for node in nodes:
         inputs = [g.values.get(n) if n else None for n in node.input]
         if any(v is None and n for v, n in zip(inputs, node.input)):
@@ -511,12 +504,10 @@ def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
             continue
         else:
             try:
-                last = g.builder.insertion_point.block.last_op
+                block = g.builder.insertion_point.block
+                last = block.last_op
                 results = CONVERTERS[node.op_type](g, node, _attributes(node))
-                _verify_ops_after(g.builder.insertion_point.block, last)
-                for value in results:
-                    if isinstance(value, OpResult):
-                        origins.setdefault(value, (node.output[0], _where(node)))
+                locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
             except _Unsupported as e:
                 unsupported.setdefault(node.op_type, []).append(f"{_where(node)} ({e})")
                 continue
@@ -536,4 +527,3 @@ def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
         raise ImportError_(
             f"unsupported ONNX operators:\n{listed}\nsupported: {', '.join(sorted(CONVERTERS))}"
         )
-    return origins

@@ -1,10 +1,10 @@
-"""torch.export → `nn` dialect, reusing the TorchScript importer's aten converters.
+"""torch.export → `nn` dialect, through the aten converters TorchScript uses.
 
 An ExportedProgram's graph calls the same aten operators TorchScript records, with the
-same schemas, so each FX node is presented to the converters of
-`mnistc.importers.torchscript` through a small adapter (arguments completed from the
-schema's defaults, parameters named by their state-dict keys, locations from the
-`stack_trace` and `nn_module_stack` metadata).
+same schemas, so each FX node is translated into the converters' neutral `Node`
+(`mnistc.importers.aten.graph`): arguments completed from the schema's defaults,
+parameters named by their state-dict keys, the location from the `stack_trace` and
+`nn_module_stack` metadata.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,63 +19,20 @@ import torch
 from xdsl.builder import Builder
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, OpResult, Region, SSAValue
+from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
-from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
+from mnistc.importers.aten import convert_node, supported_ops
+from mnistc.importers.aten.graph import ConversionContext, Node, source_location
 from mnistc.importers.common import (
     ENTRY,
-    MALFORMED_MODEL_ERRORS,
     ImportedModel,
     ImportError_,
     check_storage,
     quiet_torch_logging,
 )
-from mnistc.importers.torchscript import (
-    UNSUPPORTED,
-    _Context,
-    _converter,
-    _NodeError,
-    _RunTimeTensor,
-    node_location,
-)
 from mnistc.weights import WeightFile
-
-
-@dataclass(frozen=True)
-class _Value:
-    """A graph value as the converters see it: a key with a `debugName`."""
-
-    name: str
-
-    def debugName(self) -> str:  # noqa: N802 (TorchScript's spelling)
-        return self.name
-
-
-class _Node:
-    """An FX node with the parts of torch._C.Node's interface the converters use."""
-
-    def __init__(self, node: torch.fx.Node, inputs: list[_Value]):
-        self.node, self.inputs = node, inputs
-
-    def kind(self) -> str:
-        schema = getattr(self.node.target, "_schema", None)
-        return schema.name if schema is not None else str(self.node.target)
-
-    def inputsAt(self, index: int) -> _Value:  # noqa: N802
-        return self.inputs[index]
-
-    def outputsSize(self) -> int:  # noqa: N802
-        return 1
-
-    def sourceRange(self) -> str:  # noqa: N802
-        return self.node.meta.get("stack_trace", "") or ""
-
-    def getModuleHierarchy(self) -> str:  # noqa: N802
-        stack = self.node.meta.get("nn_module_stack") or {}
-        parts = [f"{path.split('.')[-1]}({kind.split('.')[-1]})" for path, kind in stack.values() if path]
-        return ".".join(parts)
 
 
 def _arguments(node: torch.fx.Node) -> list[Any]:
@@ -91,6 +47,20 @@ def _arguments(node: torch.fx.Node) -> list[Any]:
         else:
             values.append(argument.default_value if argument.has_default_value() else None)
     return values
+
+
+def _kind(node: torch.fx.Node) -> str:
+    schema = getattr(node.target, "_schema", None)
+    return schema.name if schema is not None else str(node.target)
+
+
+def _module_path(node: torch.fx.Node) -> str:
+    """`features.0 (Conv2d)`: the innermost module on the node's `nn_module_stack`."""
+    stack = [(path, kind) for path, kind in (node.meta.get("nn_module_stack") or {}).values() if path]
+    if not stack:
+        return ""
+    path, kind = stack[-1]
+    return f"{path} ({str(kind).split('.')[-1]})"
 
 
 def load_exported(path: str | Path) -> torch.export.ExportedProgram:
@@ -191,67 +161,45 @@ def import_exported(
         sample_shape = tuple(int(d) for d in user_input.meta["val"].shape[1:])
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
-    ctx = _Context(Builder(InsertPoint.at_end(block)), WeightFile(), {}, sample_shape)
-    keys: dict[torch.fx.Node, _Value] = {}
+    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
+    values: dict[torch.fx.Node, Any] = {}
+    names: dict[torch.fx.Node, str] = {}
     for node in placeholders:
         if node is user_input:
-            keys[node] = _Value(node.name)
-            ctx.values[keys[node]] = block.args[0]
+            values[node], names[node] = block.args[0], node.name
         else:
-            keys[node] = _Value(constants[node.name])
-            ctx.values[keys[node]] = state[constants[node.name]].detach()
+            values[node] = state[constants[node.name]].detach()
+            names[node] = constants[node.name]
     output = None
     for node in program.graph.nodes:
         if node.op == "call_function":
-            _convert(ctx, node, keys)
+            (values[node], *_) = convert_node(ctx, _as_node(node, values, names))
+            names[node] = node.name
         elif node.op == "output":
             (result,) = node.args[0]
-            output = ctx.values.get(keys.get(result))
-    ctx.problems.raise_if_any()
+            output = values.get(result)
+    ctx.problems.raise_if_any(supported_ops())
     if not isinstance(output, SSAValue):
         raise ImportError_("the model must return one tensor computed from its input")
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
-    return ImportedModel(ModuleOp([function]), ctx.weights, ctx.origins)
+    return ImportedModel(ModuleOp([function]), ctx.weights)
 
 
-def _resolve(value: Any, keys: dict[torch.fx.Node, _Value], ctx: _Context) -> Any:
+def _resolve(value: Any, values: dict[torch.fx.Node, Any]) -> Any:
     if isinstance(value, torch.fx.Node):
-        return ctx.values.get(keys[value])
+        return values.get(value)
     if isinstance(value, list | tuple):
-        return [_resolve(v, keys, ctx) for v in value]
+        return [_resolve(v, values) for v in value]
     return value
 
 
-def _convert(ctx: _Context, fx_node: torch.fx.Node, keys: dict[torch.fx.Node, _Value]) -> None:
-    raw = _arguments(fx_node) if hasattr(fx_node.target, "_schema") else list(fx_node.args)
-    inputs = []
-    for i, value in enumerate(raw):
-        if isinstance(value, torch.fx.Node):
-            inputs.append(keys[value])
-        else:
-            inputs.append(_Value(f"{fx_node.name}_arg{i}"))
-            ctx.values[inputs[-1]] = _resolve(value, keys, ctx)
-    node = _Node(fx_node, inputs)
-    keys[fx_node] = _Value(fx_node.name)
-    args = [ctx.values.get(v) for v in inputs]
-    converter = _converter(node.kind())
-    if converter is None or any(a is UNSUPPORTED for a in args):
-        if converter is None:
-            ctx.problems.add(node)
-        ctx.values[keys[fx_node]] = UNSUPPORTED
-        return
-    try:
-        results = converter(ctx, args, node)
-        for value in results:
-            if isinstance(value, OpResult):
-                value.owner.verify()
-                ctx.origins.setdefault(value, (fx_node.name, node_location(node)))
-    except _RunTimeTensor:
-        ctx.problems.add(node, "on tensors")
-        results = (UNSUPPORTED,)
-    except VerifyException as e:
-        raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
-    except (_NodeError, *MALFORMED_MODEL_ERRORS) as e:
-        raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
-    ctx.values[keys[fx_node]] = results[0]
+def _as_node(node: torch.fx.Node, values: dict[torch.fx.Node, Any], names: dict[torch.fx.Node, str]) -> Node:
+    """The FX node as the aten converters see it."""
+    raw = _arguments(node) if hasattr(node.target, "_schema") else list(node.args)
+    arg_names = [
+        names[v] if isinstance(v, torch.fx.Node) else f"{node.name}_arg{i}" for i, v in enumerate(raw)
+    ]
+    trace = node.meta.get("stack_trace", "") or ""
+    location = source_location(trace, _module_path(node), node.name)
+    return Node(_kind(node), [_resolve(v, values) for v in raw], arg_names, 1, location)

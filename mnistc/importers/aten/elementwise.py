@@ -1,0 +1,74 @@
+"""aten add, sub, mul and prelu → `nn.add`, `nn.mul`, `nn.prelu` (folded in Python when
+both sides are constants)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from xdsl.ir import SSAValue
+
+from mnistc.dialects import nn
+from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
+
+
+def _operand(ctx: ConversionContext, node: Node, index: int, scale: float = 1.0) -> SSAValue:
+    """A tensor operand of add/mul: a run-time tensor, or a constant turned into a weight."""
+    value = node.args[index]
+    if isinstance(value, SSAValue):
+        if scale != 1:
+            raise NodeError("add with alpha != 1 on run-time tensors is not supported")
+        return value
+    tensor = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    return ctx.weight(node.arg_names[index], tensor.float() * scale)
+
+
+def _folds(args: list[Any]) -> bool:
+    return not any(isinstance(a, SSAValue) for a in args[:2])
+
+
+def _arithmetic(op_type: type[nn.BinaryOp], fold: Callable) -> Callable:
+    """add/mul: folded in Python when both sides are constants, else an `nn` op."""
+
+    def convert(ctx: ConversionContext, node: Node) -> tuple:
+        args = node.args
+        alpha = args[2] if len(args) > 2 and op_type is nn.AddOp else 1
+        if _folds(args):
+            return (fold(args[0], args[1] * alpha if alpha != 1 else args[1]),)
+        return ctx.insert(op_type(_operand(ctx, node, 0), _operand(ctx, node, 1, alpha)))
+
+    return convert
+
+
+def convert_sub(ctx: ConversionContext, node: Node) -> tuple:
+    """a - alpha * b as add(a, mul(b, -alpha)), or a constant add when b is constant."""
+    args = node.args
+    alpha = args[2] if len(args) > 2 else 1
+    if _folds(args):
+        return (args[0] - args[1] * alpha,)
+    lhs = _operand(ctx, node, 0)
+    if isinstance(args[1], SSAValue):
+        factor = ctx.weight("negated", torch.tensor(-float(alpha)))
+        (rhs,) = ctx.insert(nn.MulOp(args[1], factor))
+    else:
+        rhs = _operand(ctx, node, 1, -alpha)
+    return ctx.insert(nn.AddOp(lhs, rhs))
+
+
+def convert_prelu(ctx: ConversionContext, node: Node) -> tuple:
+    x = ctx.tensor(node, 0)
+    slope = node.args[1]
+    if not isinstance(slope, torch.Tensor):
+        raise NodeError("prelu with a slope computed at run time")
+    rank = len(nn.shape_of(x))
+    shaped = slope.reshape((-1,) + (1,) * (rank - 2)) if slope.numel() > 1 and rank > 2 else slope
+    return ctx.insert(nn.PReluOp(x, ctx.weight(node.arg_names[1], shaped)))
+
+
+CONVERTERS = {
+    "aten::add": _arithmetic(nn.AddOp, lambda a, b: a + b),
+    "aten::mul": _arithmetic(nn.MulOp, lambda a, b: a * b),
+    "aten::prelu": convert_prelu,
+    "aten::sub": convert_sub,
+}

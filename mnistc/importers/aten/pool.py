@@ -1,0 +1,52 @@
+"""aten pooling (and `mean` over H, W) → `nn.max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d`."""
+
+from __future__ import annotations
+
+from mnistc.dialects import nn
+from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
+from mnistc.importers.aten.shape import ints, reshape
+
+
+def convert_max_pool2d(ctx: ConversionContext, node: Node) -> tuple:
+    args = node.args
+    kernel = ints(args[1])
+    stride = ints(args[2]) if args[2] else kernel
+    x = ctx.tensor(node, 0)
+    return ctx.insert(nn.MaxPool2DOp(x, kernel, stride, ints(args[3]), ints(args[4]), bool(args[5])))
+
+
+def convert_avg_pool2d(ctx: ConversionContext, node: Node) -> tuple:
+    args = node.args
+    kernel = ints(args[1])
+    stride = ints(args[2]) if args[2] else kernel
+    divisor = args[6] if len(args) > 6 and args[6] is not None else 0
+    x = ctx.tensor(node, 0)
+    return ctx.insert(
+        nn.AvgPool2DOp(x, kernel, stride, ints(args[3]), bool(args[4]), bool(args[5]), divisor)
+    )
+
+
+def convert_adaptive_avg_pool2d(ctx: ConversionContext, node: Node) -> tuple:
+    x = ctx.tensor(node, 0)
+    size = tuple(s if s is not None else d for s, d in zip(ints(node.args[1]), nn.shape_of(x)[2:]))
+    return ctx.insert(nn.AdaptiveAvgPool2DOp(x, size))
+
+
+def convert_mean(ctx: ConversionContext, node: Node) -> tuple:
+    """`mean` over H and W of NCHW: a global average pool (reshaped unless keepdim)."""
+    args = node.args
+    x = ctx.tensor(node, 0)
+    rank = len(nn.shape_of(x))
+    dims = sorted(d % rank for d in (args[1] if isinstance(args[1], list) else [args[1]]))
+    if rank != 4 or dims != [2, 3]:
+        raise NodeError(f"mean over dims {args[1]} is not supported (only H, W of NCHW)")
+    (pooled,) = ctx.insert(nn.AdaptiveAvgPool2DOp(x, (1, 1)))
+    return (pooled,) if args[2] else reshape(ctx, pooled, nn.shape_of(pooled)[:2])
+
+
+CONVERTERS = {
+    "aten::adaptive_avg_pool2d": convert_adaptive_avg_pool2d,
+    "aten::avg_pool2d": convert_avg_pool2d,
+    "aten::max_pool2d": convert_max_pool2d,
+    "aten::mean": convert_mean,
+}
