@@ -6,6 +6,8 @@ Below both the driver and the import cache, which each print and parse modules.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
+from typing import IO
 
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, func, memref, scf
@@ -13,6 +15,7 @@ from xdsl.dialects.builtin import ModuleOp, UnknownLoc
 from xdsl.ir import Operation
 from xdsl.parser import Parser
 from xdsl.printer import Printer
+from xdsl.targets.mlir import MLIRTarget
 
 from mnistc import parsing  # noqa: F401  (linear-time string literals)
 from mnistc.dialects.cpu import CPU
@@ -37,6 +40,23 @@ class LocatedPrinter(Printer):
             super().print_op(op)
         finally:
             self.print_debuginfo = saved
+
+
+@dataclass(frozen=True)
+class LocatedMLIRTarget(MLIRTarget):
+    """xDSL's `mlir` target printing the ops' model locations, for `mnistc-opt`."""
+
+    def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
+        if self.print_debuginfo or self.syntax_highlight:
+            return super().emit(ctx, module, output)
+        printer = LocatedPrinter(
+            stream=output,
+            print_generic_format=self.print_generic_format,
+            print_properties_as_attributes=self.print_properties_as_attributes,
+        )
+        printer.print_op(module)
+        printer.print_metadata(ctx.loaded_dialects)
+        print("\n", file=output)
 
 
 def print_ir(module: ModuleOp) -> str:

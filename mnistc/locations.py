@@ -72,8 +72,8 @@ class ModelLocation:
 
 def from_attr(loc: Attribute) -> ModelLocation | None:
     """Read back what `ModelLocation.attr` wrote (the first part of a fused location)."""
-    if isinstance(loc, FusedLoc) and loc.locations:
-        return from_attr(loc.locations[0])
+    if isinstance(loc, FusedLoc) and loc.locations.data:
+        return from_attr(loc.locations.data[0])
     value, module = "", ""
     while isinstance(loc, NameLoc):
         name = loc.desc.data
@@ -96,8 +96,11 @@ def describe_op(op: Operation) -> str | None:
     return location.describe() if location is not None else None
 
 
-def located(new: Operation, old: Operation) -> Operation:
-    """`new`, carrying `old`'s location: what a pass calls on the op that replaces another."""
-    if isinstance(new.location, UnknownLoc):
-        new.location = old.location
+def located(new: Operation, *old: Operation) -> Operation:
+    """`new`, carrying the location of the op it replaces: what a pass calls on the op it
+    builds. Ops merged into one (a conv and the activation fused into it) give a fused
+    location, the first op's first, so `ModelLocation.of` names the first."""
+    known = list(dict.fromkeys(op.location for op in old if not isinstance(op.location, UnknownLoc)))
+    if isinstance(new.location, UnknownLoc) and known:
+        new.location = known[0] if len(known) == 1 else FusedLoc(tuple(known), NoneAttr())
     return new

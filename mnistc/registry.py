@@ -92,7 +92,12 @@ def get_all_targets() -> dict[str, Callable[[], type[Target]]]:
 
         return CppTarget
 
-    return {"cpp": get_cpp}
+    def get_mlir():
+        from mnistc.ir import LocatedMLIRTarget
+
+        return LocatedMLIRTarget
+
+    return {"cpp": get_cpp, "mlir": get_mlir}
 
 
 def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:

@@ -201,5 +201,5 @@ def _as_node(node: torch.fx.Node, values: dict[torch.fx.Node, Any], names: dict[
         names[v] if isinstance(v, torch.fx.Node) else f"{node.name}_arg{i}" for i, v in enumerate(raw)
     ]
     trace = node.meta.get("stack_trace", "") or ""
-    location = source_location(trace, _module_path(node), node.name)
+    location = source_location(trace, _module_path(node), node.name, innermost=True)
     return Node(_kind(node), [_resolve(v, values) for v in raw], arg_names, 1, location)

@@ -146,12 +146,19 @@ def forward_graph(frozen) -> torch._C.Graph:
 
 
 def intermediate_values(frozen, sample: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every tensor the frozen graph computes at top level, by debug name (for debugging)."""
-    graph = forward_graph(frozen).copy()
-    values = [
-        v for n in graph.nodes() if n.kind() != "prim::Constant" for v in n.outputs()
-        if isinstance(v.type(), torch._C.TensorType)
-    ]  # fmt: skip
+    """Every tensor the frozen graph computes at top level, by the debug name the importer
+    sees (the copy that is run renumbers unnamed values, so names come from the original)."""
+    original = forward_graph(frozen)
+    graph = original.copy()
+
+    def tensors(g: torch._C.Graph) -> list[torch._C.Value]:
+        return [
+            v for n in g.nodes() if n.kind() != "prim::Constant" for v in n.outputs()
+            if isinstance(v.type(), torch._C.TensorType)
+        ]  # fmt: skip
+
+    names = [v.debugName() for v in tensors(original)]
+    values = tensors(graph)
     graph.eraseOutput(0)
     node = graph.insertNode(graph.create("prim::TupleConstruct", values))
     node.output().setType(torch._C.TupleType([v.type() for v in values]))
@@ -159,7 +166,7 @@ def intermediate_values(frozen, sample: torch.Tensor) -> dict[str, torch.Tensor]
     function = torch._C._create_function_from_graph("intermediate_values", graph)
     with torch.no_grad():
         results = function(frozen, sample)
-    return {v.debugName(): r for v, r in zip(values, results)}
+    return dict(zip(names, results, strict=True))
 
 
 def _constant(node: torch._C.Node) -> Any:

@@ -33,6 +33,7 @@ from xdsl.rewriter import InsertPoint
 from mnistc.dialects import cpu, nn
 from mnistc.errors import MnistcError
 from mnistc.kernels.abi import ACTIVATION_CODES, BINARY_CODES
+from mnistc.locations import located
 
 PARALLEL_SAMPLES = "cpu.parallel_samples"
 """Marks the batch loop: its iterations share nothing but read-only weights, so a target
@@ -318,7 +319,7 @@ class _FunctionLowering:
         for call in calls:
             inputs = [self._input(value, op) for value in call.inputs]
             self.body.insert(
-                cpu.CallOp(call.kernel, inputs, [destination], call.params)
+                located(cpu.CallOp(call.kernel, inputs, [destination], call.params), op)
             )
         self.buffers[result] = destination
 

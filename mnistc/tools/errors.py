@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from xdsl.ir import Operation
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from mnistc.errors import MnistcError
+from mnistc.locations import describe_op
 
 USER_ERRORS = (MnistcError, ParseError, DiagnosticException, VerifyException, OSError, ValueError)
 
@@ -36,15 +38,29 @@ def source_line(op_text: str, source: str) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def failing_operation(error: BaseException) -> Operation | None:
+    """The op whose verification failed: the one xDSL raised its diagnostic for."""
+    found, frame = None, error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name == "raise_exception":
+            ir = frame.tb_frame.f_locals.get("ir")
+            found = ir if isinstance(ir, Operation) else found
+        frame = frame.tb_next
+    return found
+
+
 def describe(error: BaseException, input_file: str | None = None) -> str:
-    """The user-facing text of an error from any stage."""
+    """The user-facing text of an error from any stage; a verifier error names the op,
+    its line in the input and, when the op carries one, its place in the model."""
     text = str(error).strip() or type(error).__name__
     if isinstance(error, VerifyException | DiagnosticException) and (op := failing_op(error)):
         where = ""
         if input_file and Path(input_file).is_file():
             line = source_line(op, Path(input_file).read_text(errors="replace"))
             where = f"{input_file}:{line}: " if line else f"{input_file}: "
-        return f"{where}{text}\n  in: {op}"
+        operation = failing_operation(error)
+        model = describe_op(operation) if operation is not None else None
+        return f"{where}{text}\n  in: {op}" + (f"\n  from the model at: {model}" if model else "")
     return text
 
 

@@ -26,6 +26,7 @@ from xdsl.rewriter import InsertPoint
 from mnistc import weights as weight_files
 from mnistc.dialects import nn
 from mnistc.transforms.fuse_activation import sole_producer
+from mnistc.locations import located
 
 
 def constant(value: SSAValue | None, weights: weight_files.WeightFile) -> np.ndarray | None:
@@ -39,7 +40,7 @@ def new_weight(
     rewriter: PatternRewriter, before, weights: weight_files.WeightFile, key: str, data: np.ndarray
 ) -> SSAValue:
     op = weight_files.weight_op(weights, key, data)
-    rewriter.insert(op, InsertPoint.before(before))
+    rewriter.insert(located(op, before), InsertPoint.before(before))
     return op.result
 
 
@@ -66,7 +67,7 @@ class FoldBatchNormIntoProducer(RewritePattern):
         key = producer.weight.owner.key.data.removesuffix(".weight")
         new_w = new_weight(rewriter, op, self.weights, f"{key}.weight+bn", folded_weight)
         new_b = new_weight(rewriter, op, self.weights, f"{key}.bias+bn", folded_bias)
-        rewriter.replace(op, producer.with_changes(weight=new_w, bias=new_b))
+        rewriter.replace(op, located(producer.with_changes(weight=new_w, bias=new_b), producer, op))
         rewriter.erase(producer)
 
 

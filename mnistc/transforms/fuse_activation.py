@@ -21,6 +21,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from mnistc.dialects import nn
+from mnistc.locations import located
 
 
 def sole_producer(value, types: tuple[type, ...]):
@@ -39,7 +40,7 @@ class FuseActivationIntoProducer(RewritePattern):
         producer = sole_producer(op.input, (nn.Conv2DOp, nn.LinearOp))
         if producer is None or producer.activation is not None:
             return
-        rewriter.replace(op, producer.with_changes(activation=op.activation()))
+        rewriter.replace(op, located(producer.with_changes(activation=op.activation()), producer, op))
         rewriter.erase(producer)
 
 

@@ -23,6 +23,7 @@ from xdsl.pattern_rewriter import (
 
 from mnistc.dialects import cpu
 from mnistc.transforms.pack_weights import WINOGRAD
+from mnistc.locations import located
 
 POOL_SIZE = 2
 FUSABLE_POOL = {"KH": POOL_SIZE, "KW": POOL_SIZE, "stride_h": POOL_SIZE, "stride_w": POOL_SIZE,
@@ -58,7 +59,7 @@ class FuseMaxPoolIntoWinograd(RewritePattern):
         if conv.param("pool") or not isinstance(conv.inputs[3].owner, cpu.NullOp):
             return
         params = conv.param_values() | {"pool": POOL_SIZE}
-        fused = cpu.CallOp(WINOGRAD.kernel, list(conv.inputs), list(pool.outputs), params)
+        fused = located(cpu.CallOp(WINOGRAD.kernel, list(conv.inputs), list(pool.outputs), params), conv, pool)
         rewriter.replace(pool, fused, new_results=[])
         rewriter.erase(conv)
         rewriter.erase(buffer.owner)

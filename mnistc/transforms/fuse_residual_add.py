@@ -21,6 +21,7 @@ from xdsl.pattern_rewriter import (
 
 from mnistc.dialects import nn
 from mnistc.transforms.fuse_activation import sole_producer
+from mnistc.locations import located
 
 
 class FuseAddIntoConv(RewritePattern):
@@ -36,7 +37,7 @@ class FuseAddIntoConv(RewritePattern):
                 and conv.residual is None
                 and other.type == op.output.type
             ):
-                rewriter.replace(op, conv.with_changes(residual=other))
+                rewriter.replace(op, located(conv.with_changes(residual=other), conv, op))
                 rewriter.erase(conv)
                 return
 

@@ -28,6 +28,7 @@ from mnistc import weights as weight_files
 from mnistc.dialects import cpu
 from mnistc.kernels import abi
 from mnistc.transforms.packing import pack_conv_weight, pack_winograd_weight
+from mnistc.locations import located
 
 FUSED_PARAMS = {"pool": 0}
 """Params of fast paths that later passes set when they fuse more into the kernel
@@ -91,17 +92,17 @@ class PackConvWeights(RewritePattern):
             return
         shape = tuple(weight.result.type.get_shape())
         packed = path.pack(self.weights.read(weight.offset.value.data, shape), params)
-        packed_op = cpu.WeightOp(
+        packed_op = located(cpu.WeightOp(
             f"{weight.key.data}|{path.kernel}",
             self.weights.append(packed),
             MemRefType(f32, [packed.size]),
-        )
+        ), weight)
         packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
         rewriter.insert(packed_op, InsertPoint.before(weight))
         inputs = [op.inputs[0], packed_op.result, *op.inputs[2:]]
         fast = abi.kernel(path.kernel)
         new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
-        rewriter.replace(op, cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params))
+        rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
 
 
 @dataclass(frozen=True)

@@ -127,12 +127,19 @@ class ConversionContext:
         return value
 
 
-def source_location(trace: str, module: str = "", value: str = "") -> ModelLocation:
+TORCHSCRIPT_TORCH_CODE = "code/__torch__/torch/"
+"""Where a TorchScript archive keeps its serialized copy of torch's own modules."""
+
+
+def source_location(trace: str, module: str = "", value: str = "", innermost: bool = False) -> ModelLocation:
     """A location from torch's record of a node's Python stack (TorchScript's source
-    range, FX's `stack_trace`): the first frame outside torch itself, else the first."""
+    range, FX's `stack_trace`): the first frame outside torch itself (the last with
+    `innermost`, for a stack listed outermost first), else the first frame."""
     lines = re.findall(r'File "([^"]+)", line (\d+)|([^\s(]+\.py)\((\d+)\)', trace)
     frames = [(a or c, int(b or d)) for a, b, c, d in lines]
     torch_dir = str(Path(torch.__file__).parent)
-    user = [f for f in frames if not f[0].startswith(torch_dir)]
+    user = [f for f in frames if not f[0].startswith((torch_dir, TORCHSCRIPT_TORCH_CODE))]
+    if innermost:
+        user.reverse()
     file, line = user[0] if user else (frames[0] if frames else ("", 0))
     return ModelLocation(value, module, file, line)

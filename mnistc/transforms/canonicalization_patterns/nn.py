@@ -5,6 +5,7 @@ from __future__ import annotations
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 
 from mnistc.dialects import nn
+from mnistc.locations import located
 
 
 class RemoveIdentityReshape(RewritePattern):
@@ -22,4 +23,4 @@ class ComposeReshapes(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.ReshapeOp, rewriter: PatternRewriter, /):
         if isinstance(inner := op.input.owner, nn.ReshapeOp):
-            rewriter.replace(op, nn.ReshapeOp(inner.input, nn.shape_of(op.output)))
+            rewriter.replace(op, located(nn.ReshapeOp(inner.input, nn.shape_of(op.output)), op))
