@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from xdsl.dialects.builtin import (
     I64,
     DictionaryAttr,
+    Float64Type,
     FloatAttr,
     IndexType,
     IntegerAttr,
@@ -27,6 +28,7 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolRefAttr,
     f32,
+    f64,
     i64,
 )
 from xdsl.ir import Attribute, Dialect, SSAValue
@@ -87,6 +89,23 @@ class WeightOp(IRDLOperation):
     def verify_(self) -> None:
         if self.offset.value.data < 0 or self.offset.value.data % 4:
             raise VerifyException("weight offset must be a non-negative multiple of 4")
+
+
+@irdl_op_definition
+class SplatOp(IRDLOperation):
+    """A buffer whose elements all hold `value`: static storage, filled once (a zero fill
+    not at all), so that the executable holds no copy of it."""
+
+    name = "cpu.splat"
+
+    value = prop_def(FloatAttr[Float64Type])
+    result = result_def(MemRefType)
+
+    traits = traits_def(Pure())
+    assembly_format = "$value attr-dict `:` type($result)"
+
+    def __init__(self, value: float, type: MemRefType):
+        super().__init__(properties={"value": FloatAttr(float(value), f64)}, result_types=[type])
 
 
 @irdl_op_definition
@@ -347,6 +366,6 @@ def _parse_param(parser: Parser) -> tuple[str, int | float]:
 
 CPU = Dialect(
     "cpu",
-    [ArenaSlotOp, CallOp, NullOp, SampleOp, ViewOp, WeightOp],
+    [ArenaSlotOp, CallOp, NullOp, SampleOp, SplatOp, ViewOp, WeightOp],
     [],
 )

@@ -240,6 +240,28 @@ class WeightOp(IRDLOperation):
 
 
 @irdl_op_definition
+class SplatOp(IRDLOperation):
+    """A constant tensor whose elements all hold `value` (ONNX's `ConstantOfShape`).
+
+    Only the value is kept, so a large fill costs nothing in the IR, the weight file or
+    the executable; the lowering fills a buffer once, when the model first runs.
+    """
+
+    name = "nn.splat"
+
+    value = prop_def(FloatAttr[Float64Type])
+    result = result_def(FloatTensor)
+
+    traits = traits_def(Pure())
+    assembly_format = "$value attr-dict `:` type($result)"
+
+    def __init__(self, value: float, shape: Sequence[int]):
+        super().__init__(
+            properties={"value": FloatAttr(float(value), f64)}, result_types=[tensor(shape)]
+        )
+
+
+@irdl_op_definition
 class Conv2DOp(FusedActivationOp):
     """2-D convolution, NCHW input and KCHW weight.
 
@@ -1056,6 +1078,7 @@ NN = Dialect(
         ReshapeOp,
         SigmoidOp,
         SoftmaxOp,
+        SplatOp,
         TanhOp,
         WeightOp,
     ],

@@ -56,9 +56,16 @@ class _Graph:
         if isinstance(value, SSAValue):
             return value
         if name not in self.weight_values:
-            op = weight_op(self.weights, name, _float_array(name, value))
-            self.weight_values[name] = self.builder.insert(op).result
+            self.weight_values[name] = self.weight(name, value)
         return self.weight_values[name]
+
+    def weight(self, name: str, value: Any) -> SSAValue:
+        """A constant as an `nn.weight` in the weight file, or as an `nn.splat` when all
+        its elements are one value held once (`ConstantOfShape`)."""
+        array = _float_array(name, value)
+        if is_splat(array):
+            return self.builder.insert(nn.SplatOp(float(array.flat[0]), array.shape)).result
+        return self.builder.insert(weight_op(self.weights, name, array)).result
 
     def constant(self, name: str, what: str) -> np.ndarray:
         value = self.values.get(name)
@@ -76,14 +83,52 @@ class _Graph:
 
 def _float_array(name: str, value: Any) -> np.ndarray:
     """A constant as float32, refusing integer and boolean tensors where a float tensor
-    is required (ONNX Runtime refuses such a model; converting would hide the damage)."""
+    is required (ONNX Runtime refuses such a model; converting would hide the damage).
+    A splat stays one value broadcast to its shape."""
     array = np.asarray(value)
     if not np.issubdtype(array.dtype, np.floating):
         raise ImportError_(
             f"tensor '{name}' has element type {array.dtype}, where a floating-point tensor "
             "is required"
         )
+    if is_splat(array):
+        return splat(array.flat[0].astype(np.float32), array.shape)
     return array.astype(np.float32)
+
+
+def splat(value: Any, shape: Sequence[int]) -> np.ndarray:
+    """A read-only array of `shape` whose elements are all `value`, stored once."""
+    return np.broadcast_to(np.asarray(value).reshape(()), tuple(shape))
+
+
+def is_splat(array: np.ndarray) -> bool:
+    """An array made by `splat` (or a transpose or broadcast of one): no element stored
+    twice. Such a constant becomes an `nn.splat`, never expanded."""
+    return array.size > 1 and all(stride == 0 for stride in array.strides)
+
+
+def _scaled(array: np.ndarray, factor: float) -> np.ndarray:
+    """array * factor, a splat staying a splat."""
+    if factor == 1:
+        return array
+    return splat(array.flat[0] * np.float32(factor), array.shape) if is_splat(array) else array * factor
+
+
+def _constant_of_shape(node, shape: np.ndarray) -> np.ndarray:
+    """ConstantOfShape: its value (a one-element tensor, 0.0 by default) as a splat."""
+    from onnx import numpy_helper
+
+    try:
+        value = _attributes(node).get("value")
+        values = numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
+        dims = [int(d) for d in np.asarray(shape).reshape(-1)]
+    except MALFORMED_MODEL_ERRORS + (AttributeError,) as e:
+        raise ImportError_(f"ConstantOfShape at {_where(node)}: {type(e).__name__}: {e}") from None
+    if values.size != 1 or any(d < 0 for d in dims):
+        raise ImportError_(
+            f"ConstantOfShape at {_where(node)}: a value of {values.size} elements, shape {dims}"
+        )
+    return splat(values[0], dims)
 
 
 def _attributes(node) -> dict[str, Any]:
@@ -153,14 +198,14 @@ def _convert_gemm(g: _Graph, node, attrs) -> tuple:
     if attrs.get("transA", 0):
         raise _Unsupported("Gemm with transA")
     x = g.tensor(node.input[0])
-    b = g.float_constant(node.input[1], "Gemm's B") * attrs.get("alpha", 1.0)
+    b = _scaled(g.float_constant(node.input[1], "Gemm's B"), attrs.get("alpha", 1.0))
     weight = b if attrs.get("transB", 0) else b.T
-    w = g.builder.insert(weight_op(g.weights, node.input[1], weight)).result
+    w = g.weight(node.input[1], weight)
     bias = None
     if len(node.input) > 2 and node.input[2]:
-        c = g.float_constant(node.input[2], "Gemm's C") * attrs.get("beta", 1.0)
-        c = np.broadcast_to(c, (weight.shape[0],))
-        bias = g.builder.insert(weight_op(g.weights, node.input[2], c)).result
+        c = _scaled(g.float_constant(node.input[2], "Gemm's C"), attrs.get("beta", 1.0))
+        c = splat(c.flat[0], (weight.shape[0],)) if c.size == 1 or is_splat(c) else c
+        bias = g.weight(node.input[2], np.broadcast_to(c, (weight.shape[0],)))
     return g.insert(nn.LinearOp(x, w, bias))
 
 
@@ -169,8 +214,7 @@ def _convert_matmul(g: _Graph, node, attrs) -> tuple:
     b = g.float_constant(node.input[1], "MatMul's right operand")
     if b.ndim != 2 or len(nn.shape_of(x)) != 2:
         raise _Unsupported("MatMul of a [N, K] input by a constant [K, M] matrix only")
-    w = g.builder.insert(weight_op(g.weights, node.input[1], b.T)).result
-    return g.insert(nn.LinearOp(x, w))
+    return g.insert(nn.LinearOp(x, g.weight(node.input[1], b.T)))
 
 
 def _unary(build: Callable[[SSAValue, dict], Any]) -> Callable:
@@ -230,7 +274,7 @@ def _aligned(g: _Graph, node, index: int, like: SSAValue, attrs) -> SSAValue:
         rank = len(nn.shape_of(like))
         axis = attrs.get("axis", rank - value.ndim) % rank
         value = value.reshape((1,) * axis + value.shape + (1,) * (rank - axis - value.ndim))
-        return g.builder.insert(weight_op(g.weights, name, _float_array(name, value))).result
+        return g.weight(name, value)
     return g.tensor(name)
 
 
@@ -248,8 +292,7 @@ def _convert_prelu(g: _Graph, node, attrs) -> tuple:
     rank = len(nn.shape_of(x))
     if slope.ndim == 1 and rank > 2 and slope.size == nn.shape_of(x)[1]:
         slope = slope.reshape((-1,) + (1,) * (rank - 2))  # opset < 7: one slope per channel
-    w = g.builder.insert(weight_op(g.weights, node.input[1], slope)).result
-    return g.insert(nn.PReluOp(x, w))
+    return g.insert(nn.PReluOp(x, g.weight(node.input[1], slope)))
 
 
 def _convert_pad(g: _Graph, node, attrs) -> tuple:
@@ -494,7 +537,9 @@ def _walk(g: _Graph, nodes, shape) -> None:
         if node.domain not in ("", "ai.onnx"):
             unsupported.setdefault(f"{node.domain}.{node.op_type}", []).append(_where(node))
             continue
-        if not any(isinstance(v, SSAValue) for v in inputs):
+        if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
+            results = [_constant_of_shape(node, inputs[0])]  # kept a splat, never expanded
+        elif not any(isinstance(v, SSAValue) for v in inputs):
             try:
                 results = _fold(node, [v for v in inputs if v is not None], g.opset)
             except Exception as e:  # the reference evaluator's own errors

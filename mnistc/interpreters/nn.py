@@ -185,6 +185,10 @@ class NNFunctions(InterpreterFunctions):
     def run_weight(self, interpreter: Interpreter, op: nn.WeightOp, args: tuple[Any, ...]):
         return (self.weights.read(op.offset.value.data, nn.shape_of(op.result)),)
 
+    @impl(nn.SplatOp)
+    def run_splat(self, interpreter: Interpreter, op: nn.SplatOp, args: tuple[Any, ...]):
+        return (np.full(nn.shape_of(op.result), op.value.value.data, dtype=np.float32),)
+
     @impl(nn.Conv2DOp)
     def run_conv2d(self, interpreter: Interpreter, op: nn.Conv2DOp, args: tuple[Any, ...]):
         x, weight, *rest = args
