@@ -300,6 +300,7 @@ class _FunctionLowering:
             self.buffers[op.result] = self.hoisted.insert(weight).result
         elif isinstance(op, nn.SplatOp):
             splat = located(cpu.SplatOp(op.value.value.data, buffer_type(op.result.type)), op)
+            splat.result.name_hint = op.result.name_hint
             self.buffers[op.result] = self.hoisted.insert(splat).result
         elif isinstance(op, VIEW_OPS):
             view = cpu.ViewOp(self.buffers[op.operands[0]], buffer_type(op.results[0].type))
