@@ -67,7 +67,8 @@ def splat_model(tmp_path_factory):
     return path
 
 
-def test_fills_stay_splats_in_the_ir_and_the_weight_file(splat_model):
+def test_fills_stay_splats_in_the_ir_and_the_weight_file(splat_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNISTC_CACHE_DIR", str(tmp_path))  # an import cache of this model only
     text, weights = compile_to_stage(splat_model, "loops")
     assert text.count("cpu.splat") == 3
     assert len(weights) < 4 * FEATURES + 4096, "an expanded fill reached the weight file"

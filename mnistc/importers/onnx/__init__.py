@@ -1,0 +1,210 @@
+"""ONNX → `nn` dialect (the `onnx` package is an optional dependency).
+
+Like the aten front ends, one walk over the graph: tensors computed from the input
+become `nn` SSA values with static shapes (batch 1), and every node whose inputs are all
+constants (initializers, `Constant`, `Shape`, `Gather`, ...) is evaluated at import time
+by ONNX's reference evaluator; a `ConstantOfShape` stays one value (a splat, `nn.splat`).
+Constants that reach an `nn` op become weights.
+
+The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`; `graph.py` holds what
+they share. Adding an ONNX op: a converter in its family's module, listed in that
+module's `CONVERTERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from xdsl.builder import Builder
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.rewriter import InsertPoint
+from xdsl.utils.exceptions import VerifyException
+
+from mnistc.dialects import nn
+from mnistc.importers.common import (
+    ENTRY,
+    MALFORMED_MODEL_ERRORS,
+    ImportedModel,
+    ImportError_,
+    locate_and_verify,
+)
+from mnistc.importers.onnx import (
+    activation,
+    conv,
+    elementwise,
+    linear,
+    norm,
+    pool,
+    shape,
+    softmax,
+)
+from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
+from mnistc.locations import ModelLocation
+from mnistc.weights import WeightFile
+
+CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
+    **activation.CONVERTERS,
+    **conv.CONVERTERS,
+    **elementwise.CONVERTERS,
+    **linear.CONVERTERS,
+    **norm.CONVERTERS,
+    **pool.CONVERTERS,
+    **shape.CONVERTERS,
+    **softmax.CONVERTERS,
+}
+"""ONNX ops on run-time tensors. Any op on constants only is folded instead."""
+
+
+def _fold(node, inputs: list[np.ndarray], opset: int) -> list[np.ndarray]:
+    """Evaluate one node on constants with ONNX's reference implementation."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    graph = onnx.helper.make_graph(
+        [node], "fold",
+        [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in node.input if n],
+        [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in node.output],
+    )  # fmt: skip
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+    feeds = dict(zip([n for n in node.input if n], inputs))
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+def data_inputs(graph) -> list:
+    """The graph inputs that carry data: old exporters also list every initializer."""
+    initializers = {t.name for t in graph.initializer}
+    return [i for i in graph.input if i.name not in initializers]
+
+
+def input_dims(value_info) -> list[int | None]:
+    """A graph input's dimensions; None where symbolic."""
+    return [d.dim_value if d.HasField("dim_value") else None for d in value_info.type.tensor_type.shape.dim]
+
+
+def load_onnx(path: str | Path):
+    """Load and check an ONNX file, with one clear message for every way it can fail.
+
+    onnx.load refuses external data outside the model's directory or shorter than its
+    tensor. Element types and attribute values are checked where they are used (the
+    importer's constants, the `nn` verifiers): the checker's strict shape inference
+    would also refuse models that exporters write and ONNX Runtime runs.
+    """
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError_("reading ONNX needs the onnx package: pip install onnx") from None
+    path = Path(path)
+    if not path.is_file():
+        raise ImportError_(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as e:  # protobuf DecodeError, ValidationError, ...
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ImportError_(f"{path}: not a valid ONNX model: {first}") from None
+    return model
+
+
+def _initializer_array(path: str | Path, tensor) -> np.ndarray:
+    """An initializer's data, refused (by name) unless its bytes match its dims and type."""
+    from onnx import helper, numpy_helper
+
+    try:
+        if tensor.HasField("raw_data"):
+            dims = list(tensor.dims)
+            itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+            needed = int(np.prod(dims, dtype=np.int64)) * itemsize
+            if len(tensor.raw_data) != needed:
+                raise ImportError_(
+                    f"tensor '{tensor.name}': raw_data holds {len(tensor.raw_data)} bytes, "
+                    f"not the {needed} of shape {dims}: the file is truncated or corrupt"
+                )
+        return numpy_helper.to_array(tensor)
+    except ImportError_ as e:
+        raise ImportError_(f"{path}: {e}") from None
+    except Exception as e:  # an unknown data_type, or typed data of the wrong length
+        raise ImportError_(f"{path}: tensor '{tensor.name}': {type(e).__name__}: {e}") from None
+
+
+def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
+    """Import an ONNX model; its graph input's first dimension is the batch."""
+    model = load_onnx(path)
+    graph = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
+    inputs = data_inputs(graph)
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ImportError_(
+            f"{path}: models with {len(inputs)} inputs and {len(graph.output)} outputs are not "
+            "supported (need 1 and 1)"
+        )
+    dims = input_dims(inputs[0])
+    shape = tuple(sample_shape) if sample_shape else tuple(dims[1:])
+    if not shape or any(d is None or d < 1 for d in shape):
+        raise ImportError_(f"{path}: the input's sample shape {dims[1:]} is not static; give --input-shape")
+    block = Block(arg_types=[nn.tensor((1, *shape))])
+    block.args[0].name_hint = "input"
+    g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, dims[0] or 1)
+    g.values.update({k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in initializers.items()})
+    g.values[inputs[0].name] = block.args[0]
+    _walk(g, graph.node, shape)
+    output = g.values.get(graph.output[0].name)
+    if not isinstance(output, SSAValue):
+        raise ImportError_(f"{path}: the output is not computed from the input")
+    g.builder.insert(func.ReturnOp(output))
+    function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
+    return ImportedModel(ModuleOp([function]), g.weights)
+
+
+def _walk(g: Graph, nodes, shape) -> None:
+    unsupported: dict[str, list[str]] = {}
+    for node in nodes:
+        inputs = [g.values.get(n) if n else None for n in node.input]
+        if any(v is None and n for v, n in zip(inputs, node.input)):
+            for name in node.output:  # downstream of an unsupported op
+                g.values.pop(name, None)
+            continue
+        if node.domain not in ("", "ai.onnx"):
+            unsupported.setdefault(f"{node.domain}.{node.op_type}", []).append(where(node))
+            continue
+        if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
+            results = [constant_of_shape(node, inputs[0])]  # kept a splat, never expanded
+        elif not any(isinstance(v, SSAValue) for v in inputs):
+            try:
+                results = _fold(node, [v for v in inputs if v is not None], g.opset)
+            except Exception as e:  # the reference evaluator's own errors
+                raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
+        elif node.op_type not in CONVERTERS:
+            unsupported.setdefault(node.op_type, []).append(where(node))
+            continue
+        else:
+            try:
+                block = g.builder.insertion_point.block
+                last = block.last_op
+                results = CONVERTERS[node.op_type](g, node, attributes(node))
+                locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
+            except Unsupported as e:
+                unsupported.setdefault(node.op_type, []).append(f"{where(node)} ({e})")
+                continue
+            except VerifyException as e:
+                raise ImportError_(
+                    f"{node.op_type} at {where(node)}: {e} (the input sample shape is "
+                    f"{','.join(map(str, shape))}; see --input-shape)"
+                ) from None
+            except ImportError_ as e:
+                raise ImportError_(f"{node.op_type} at {where(node)}: {e}") from None
+            except MALFORMED_MODEL_ERRORS as e:
+                raise ImportError_(f"{node.op_type} at {where(node)}: {type(e).__name__}: {e}") from None
+        for name, value in zip(node.output, results):
+            g.values[name] = value
+    if unsupported:
+        listed = "\n".join(f"  {op} at {'; '.join(places)}" for op, places in unsupported.items())
+        raise ImportError_(
+            f"unsupported ONNX operators:\n{listed}\nsupported: {', '.join(sorted(CONVERTERS))}"
+        )

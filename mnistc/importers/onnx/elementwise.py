@@ -1,0 +1,54 @@
+"""ONNX Add, Mul, Sum and PRelu → `nn.add`, `nn.mul`, `nn.prelu`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.ir import SSAValue
+
+from mnistc.dialects import nn
+from mnistc.importers.onnx.graph import Graph
+
+
+def _aligned(g: Graph, node, index: int, like: SSAValue, attrs) -> SSAValue:
+    """An operand of Add/Mul; opset < 7 broadcasting (`broadcast`, `axis`) made explicit."""
+    name = node.input[index]
+    value = g.values[name]
+    if index == 1 and attrs.get("broadcast") and not isinstance(value, SSAValue):
+        rank = len(nn.shape_of(like))
+        axis = attrs.get("axis", rank - value.ndim) % rank
+        value = value.reshape((1,) * axis + value.shape + (1,) * (rank - axis - value.ndim))
+        return g.weight(name, value)
+    return g.tensor(name)
+
+
+def _binary(op_type: type[nn.BinaryOp]) -> Callable:
+    def convert(g: Graph, node, attrs) -> tuple:
+        lhs = g.tensor(node.input[0])
+        return g.insert(op_type(lhs, _aligned(g, node, 1, lhs, attrs)))
+
+    return convert
+
+
+def convert_prelu(g: Graph, node, attrs) -> tuple:
+    x = g.tensor(node.input[0])
+    slope = g.float_constant(node.input[1], "PRelu's slope")
+    rank = len(nn.shape_of(x))
+    if slope.ndim == 1 and rank > 2 and slope.size == nn.shape_of(x)[1]:
+        slope = slope.reshape((-1,) + (1,) * (rank - 2))  # opset < 7: one slope per channel
+    return g.insert(nn.PReluOp(x, g.weight(node.input[1], slope)))
+
+
+def convert_sum(g: Graph, node, attrs) -> tuple:
+    total = g.tensor(node.input[0])
+    for name in node.input[1:]:
+        (total,) = g.insert(nn.AddOp(total, g.tensor(name)))
+    return (total,)
+
+
+CONVERTERS = {
+    "Add": _binary(nn.AddOp),
+    "Mul": _binary(nn.MulOp),
+    "PRelu": convert_prelu,
+    "Sum": convert_sum,
+}
