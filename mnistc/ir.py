@@ -17,7 +17,7 @@ from xdsl.parser import Parser
 from xdsl.printer import Printer
 from xdsl.targets.mlir import MLIRTarget
 
-from mnistc import parsing  # noqa: F401  (linear-time string literals)
+from mnistc import parsing  # noqa: F401  (imported for its effect: linear-time string literals)
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
 

@@ -127,7 +127,7 @@ def test_torch_export_locations():
 
 def test_per_pass_names_the_layer_from_a_cached_import(model_file, tmp_path, monkeypatch):
     """The divergence is found from the locations in the IR of a cache hit."""
-    from mnistc.importers.torchscript import forward_graph, freeze, load_torchscript
+    from mnistc.importers.torchscript import freeze, load_torchscript
 
     monkeypatch.setenv("MNISTC_CACHE_DIR", str(tmp_path / "cache"))
     import_model_cached(model_file, SHAPE)
