@@ -21,6 +21,7 @@ from xdsl.utils.target import Target
 
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
+from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.errors import MnistcError
 
 ENTRY = "forward"
@@ -31,10 +32,7 @@ class CppEmissionError(MnistcError):
 
 
 def _elements(type_: MemRefType, skip_batch: bool = False) -> int:
-    count = 1
-    for d in type_.get_shape()[1 if skip_batch else 0 :]:
-        count *= d
-    return count
+    return element_count(shape_of(type_)[1 if skip_batch else 0 :])
 
 
 @dataclass

@@ -1,0 +1,107 @@
+"""The `nn` dialect: neural-network operators on tensors.
+
+This is the level the importers produce and the graph optimisations work on. Every
+op is value-semantic (`Pure`), carries its hyper-parameters as properties, and its
+typed builder infers the result type, so the verifier and the importer share one
+definition of each op's shape rule.
+
+Batch convention: tensors carry the batch dimension, and the importers emit it as 1.
+The lowering runs the graph once per sample, so the executable accepts any batch.
+
+Op families. Each family has one file of the same name at every level: here
+(`dialects/nn/<family>.py`), in the reference interpreter
+(`mnistc/interpreters/nn/<family>.py`), in the lowering to the `cpu` level
+(`mnistc/lowering/nn_to_cpu/<family>.py`) and in the C++ kernels
+(`kernels/<family>.cpp`, or `kernels/<family>/` for a family with several kernels):
+
+- `weight`: `weight` (a constant tensor of the weight file);
+- `conv`: `conv2d`;
+- `linear`: `linear`;
+- `pool`: `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d`;
+- `activation`: `relu`, `sigmoid`, `tanh`, `hardswish`, `hardtanh`, `leaky_relu`, `elu`,
+  `gelu`, and the `Activation` that conv2d and linear fuse;
+- `norm`: `batch_norm`, `lrn`;
+- `elementwise`: `add`, `mul`, `prelu` (binary, with broadcasting);
+- `shape`: `reshape`, `concat`, `pad2d`, `dropout` (moving elements, no arithmetic);
+- `softmax`: `softmax`, `log_softmax`.
+
+`base.py` holds what the families share (the tensor type, property builders, the
+verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
+"""
+
+from xdsl.ir import Dialect
+
+from mnistc.dialects.nn.activation import (
+    ACTIVATIONS,
+    Activation,
+    ActivationOp,
+    ElementwiseUnaryOp,
+    EluOp,
+    FusedActivationOp,
+    GeluOp,
+    HardswishOp,
+    HardtanhOp,
+    LeakyReluOp,
+    OneParameterActivationOp,
+    ReluOp,
+    SigmoidOp,
+    TanhOp,
+)
+from mnistc.dialects.nn.base import FloatTensor, pair, tensor, window_output_size
+from mnistc.dialects.nn.conv import Conv2DOp, conv2d_output_shape
+from mnistc.dialects.nn.elementwise import AddOp, BinaryOp, MulOp, PReluOp, broadcast_shape
+from mnistc.dialects.nn.linear import LinearOp
+from mnistc.dialects.nn.norm import BatchNormOp, LRNOp
+from mnistc.dialects.nn.pool import (
+    AdaptiveAvgPool2DOp,
+    AvgPool2DOp,
+    MaxPool2DOp,
+    pool2d_output_shape,
+)
+from mnistc.dialects.nn.shape import ConcatOp, DropoutOp, Pad2DOp, ReshapeOp
+from mnistc.dialects.nn.softmax import LogSoftmaxOp, SoftmaxBase, SoftmaxOp
+from mnistc.dialects.nn.weight import WeightOp
+from mnistc.dialects.shapes import shape_of
+
+NN = Dialect(
+    "nn",
+    [
+        AdaptiveAvgPool2DOp,
+        AddOp,
+        AvgPool2DOp,
+        BatchNormOp,
+        ConcatOp,
+        Conv2DOp,
+        DropoutOp,
+        EluOp,
+        GeluOp,
+        HardswishOp,
+        HardtanhOp,
+        LeakyReluOp,
+        LinearOp,
+        LogSoftmaxOp,
+        LRNOp,
+        MaxPool2DOp,
+        MulOp,
+        Pad2DOp,
+        PReluOp,
+        ReluOp,
+        ReshapeOp,
+        SigmoidOp,
+        SoftmaxOp,
+        TanhOp,
+        WeightOp,
+    ],
+    [],
+)
+
+__all__ = [
+    "ACTIVATIONS", "Activation", "ActivationOp", "AdaptiveAvgPool2DOp", "AddOp",
+    "AvgPool2DOp", "BatchNormOp", "BinaryOp", "ConcatOp", "Conv2DOp", "DropoutOp",
+    "ElementwiseUnaryOp", "EluOp", "FloatTensor", "FusedActivationOp", "GeluOp",
+    "HardswishOp", "HardtanhOp", "LeakyReluOp", "LinearOp", "LogSoftmaxOp", "LRNOp",
+    "MaxPool2DOp", "MulOp", "NN", "OneParameterActivationOp", "Pad2DOp", "PReluOp",
+    "ReluOp", "ReshapeOp", "SigmoidOp", "SoftmaxBase", "SoftmaxOp", "TanhOp", "WeightOp",
+    "broadcast_shape", "conv2d_output_shape", "pair", "pool2d_output_shape", "shape_of",
+    "tensor", "window_output_size",
+]  # fmt: skip
