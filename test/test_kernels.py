@@ -21,7 +21,7 @@ from mnistc.kernels import KERNEL_DIR
 from mnistc.toolchain import KERNEL_LIBRARY_SOURCES, BuildConfig
 
 from mnistc.kernels import abi
-from mnistc.lowering.convert_nn_to_cpu import activation_params
+from mnistc.lowering.nn_to_cpu.activation import activation_params
 
 RNG_SEED = 1234
 I64 = ctypes.c_int64
@@ -310,7 +310,7 @@ BINARY_CASES = [
 @pytest.mark.parametrize("lhs_shape,rhs_shape", BINARY_CASES, ids=str)
 @pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp, nn_dialect.PReluOp])
 def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
-    from mnistc.lowering.convert_nn_to_cpu import BINARY_OPS, _as_rank4, _broadcast_strides
+    from mnistc.lowering.nn_to_cpu.elementwise import BINARY_OPS, _as_rank4, _broadcast_strides
 
     rng = np.random.default_rng(RNG_SEED)
     lhs = rng.standard_normal(lhs_shape, dtype=np.float32)
