@@ -2,8 +2,9 @@
 
 For each kernel the table gives its buffers (inputs, then outputs; optional ones may be
 null), its named integer parameters and its named float parameters, in the order of the
-C signature. The shared constants (activation and binary-op codes, tile sizes) live
-here too. Everything else derives from this file:
+C signature, grouped by the op family whose source file defines them (`kernels/<family>.cpp`,
+or `kernels/conv/` for the convolutions). The shared constants (activation and binary-op
+codes, tile sizes) live here too. Everything else derives from this file:
 
 - `kernels/kernels.hpp`, the C declarations, is generated from it
   (`python -m mnistc.kernels.abi > kernels/kernels.hpp`; a test checks it is current);
@@ -120,6 +121,7 @@ _POOL_GEOMETRY = ("C", "H", "W", "OH", "OW", *_WINDOW)
 KERNELS: dict[str, Kernel] = {
     k.name: k
     for k in (
+        # conv (kernels/conv/*.cpp)
         _conv(
             "conv2d",
             "weight",
@@ -147,7 +149,7 @@ KERNELS: dict[str, Kernel] = {
             "packed_weight",
             ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "pool", "activation"),
             "The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: "
-            "Winograd\nF(4x4, 3x3) (kernels/conv_winograd.cpp): a quarter of the "
+            "Winograd\nF(4x4, 3x3) (kernels/conv/winograd.cpp): a quarter of the "
             "multiplications of a direct\nconvolution. `packed_weight` is the weight "
             "transformed at compile time\n(mnistc/transforms/packing.py): U = G g G^T as "
             "[36][ceil(K / NR)][ceil(C / 8) * 8][NR],\nzero-filled past the last channel. "
@@ -155,6 +157,7 @@ KERNELS: dict[str, Kernel] = {
             "[K, OH/2, OW/2]; then `residual` must be null), 0 none.\nOther arguments as "
             "mnistc_conv2d.",
         ),
+        # linear (kernels/linear.cpp)
         Kernel(
             "linear",
             ("input", "weight", "bias"),
@@ -164,6 +167,7 @@ KERNELS: dict[str, Kernel] = {
             frozenset({"bias"}),
             "input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].",
         ),
+        # pool (kernels/pool.cpp)
         Kernel(
             "max_pool2d",
             ("input",),
@@ -187,6 +191,7 @@ KERNELS: dict[str, Kernel] = {
             ("C", "H", "W", "OH", "OW"),
             doc="Average over PyTorch's adaptive windows [floor(i*H/OH), ceil((i+1)*H/OH)).",
         ),
+        # activation (kernels/activation.cpp)
         Kernel(
             "activation",
             ("input",),
@@ -195,6 +200,7 @@ KERNELS: dict[str, Kernel] = {
             ACTIVATION_FPARAMS,
             doc="Element-wise activation of `count` values.",
         ),
+        # norm (kernels/norm.cpp)
         Kernel(
             "batch_norm",
             ("input", "mean", "var", "gamma", "beta"),
@@ -205,6 +211,16 @@ KERNELS: dict[str, Kernel] = {
             "+ beta.",
         ),
         Kernel(
+            "lrn",
+            ("input",),
+            ("output",),
+            ("C", "inner", "size"),
+            ("alpha", "beta", "bias"),
+            doc="Local response normalisation of [C, inner] across channels (ONNX LRN "
+            "semantics).",
+        ),
+        # elementwise (kernels/elementwise.cpp)
+        Kernel(
             "binary",
             ("lhs", "rhs"),
             ("output",),
@@ -213,6 +229,7 @@ KERNELS: dict[str, Kernel] = {
             "each operand is\nread through its own strides (0 where it broadcasts); `op` "
             "is an MNISTC_BINARY_* code.",
         ),
+        # shape (kernels/shape.cpp)
         Kernel(
             "pad2d",
             ("input",),
@@ -222,15 +239,6 @@ KERNELS: dict[str, Kernel] = {
             doc="Constant padding of each of C planes [H, W] by top, left, bottom, right.",
         ),
         Kernel(
-            "lrn",
-            ("input",),
-            ("output",),
-            ("C", "inner", "size"),
-            ("alpha", "beta", "bias"),
-            doc="Local response normalisation of [C, inner] across channels (ONNX LRN "
-            "semantics).",
-        ),
-        Kernel(
             "copy_block",
             ("input",),
             ("output",),
@@ -238,6 +246,8 @@ KERNELS: dict[str, Kernel] = {
             doc="For o < outer: output[o * out_stride + offset + i] = input[o * inner + i], "
             "i < inner.\nOne call per input of a concatenation.",
         ),
+        Kernel("copy", ("input",), ("output",), ("count",), doc="output = input."),
+        # softmax (kernels/softmax.cpp)
         Kernel(
             "softmax",
             ("input",),
@@ -252,7 +262,6 @@ KERNELS: dict[str, Kernel] = {
             ("outer", "axis", "inner"),
             doc="Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].",
         ),
-        Kernel("copy", ("input",), ("output",), ("count",), doc="output = input."),
     )
 }
 """Every kernel by `cpu.call` callee name."""
