@@ -63,6 +63,12 @@ from mnistc.dialects.nn.softmax import LogSoftmaxOp, SoftmaxBase, SoftmaxOp
 from mnistc.dialects.nn.weight import WeightOp
 from mnistc.dialects.shapes import shape_of
 
+FAMILIES = (
+    "weight", "conv", "linear", "pool", "activation", "norm", "elementwise", "shape", "softmax",
+)  # fmt: skip
+"""The op families of the list above: the module names at every level (test_families.py
+checks them)."""
+
 NN = Dialect(
     "nn",
     [
@@ -98,7 +104,7 @@ NN = Dialect(
 __all__ = [
     "ACTIVATIONS", "Activation", "ActivationOp", "AdaptiveAvgPool2DOp", "AddOp",
     "AvgPool2DOp", "BatchNormOp", "BinaryOp", "ConcatOp", "Conv2DOp", "DropoutOp",
-    "ElementwiseUnaryOp", "EluOp", "FloatTensor", "FusedActivationOp", "GeluOp",
+    "ElementwiseUnaryOp", "EluOp", "FAMILIES", "FloatTensor", "FusedActivationOp", "GeluOp",
     "HardswishOp", "HardtanhOp", "LeakyReluOp", "LinearOp", "LogSoftmaxOp", "LRNOp",
     "MaxPool2DOp", "MulOp", "NN", "OneParameterActivationOp", "Pad2DOp", "PReluOp",
     "ReluOp", "ReshapeOp", "SigmoidOp", "SoftmaxBase", "SoftmaxOp", "TanhOp", "WeightOp",
