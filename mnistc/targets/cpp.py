@@ -31,10 +31,6 @@ class CppEmissionError(MnistcError):
     pass
 
 
-def _elements(type_: MemRefType, skip_batch: bool = False) -> int:
-    return element_count(shape_of(type_)[1 if skip_batch else 0 :])
-
-
 @dataclass
 class _Names:
     """Unique, valid C++ identifiers for SSA values, from their name hints."""
@@ -112,7 +108,7 @@ class _FunctionPrinter:
             case scf.YieldOp() | func.ReturnOp():
                 pass
             case cpu.SampleOp():
-                stride = _elements(op.batch.type, skip_batch=True)
+                stride = element_count(shape_of(op.batch.type)[1:])
                 self.line(
                     f"auto* {names[op.result]} = {names[op.batch]} + {names[op.index]} * {stride};"
                 )
@@ -131,7 +127,7 @@ class _FunctionPrinter:
                     f"reinterpret_cast<float*>(arena + {op.offset.value.data});"
                 )
             case memref.AllocOp():
-                count = _elements(op.memref.type)
+                count = element_count(shape_of(op.memref.type))
                 self.line(f"alignas(64) static thread_local float {names[op.memref]}[{count}];")
             case cpu.CallOp():
                 kernel = op.kernel
@@ -215,8 +211,8 @@ class CppTarget(Target):
         output.write(
             _ABI.format(
                 entry=ENTRY,
-                input_size=_elements(input_type, skip_batch=True),
-                output_size=_elements(output_type, skip_batch=True),
+                input_size=element_count(shape_of(input_type)[1:]),
+                output_size=element_count(shape_of(output_type)[1:]),
                 shape=sample_shape,
             )
         )
