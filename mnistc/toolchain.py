@@ -21,6 +21,7 @@ from pathlib import Path
 from mnistc.cache import KERNELS, intact_files
 from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
+from mnistc.outputs import output_path, write_bytes, writes_through
 
 MAIN_SOURCE = "main.cpp"
 """The executable's entry point; left out of shared libraries."""
@@ -174,9 +175,10 @@ def _link_flags(config: BuildConfig, shared: bool) -> list[str]:
 def build_executable(
     source: Path, output: Path, config: BuildConfig, log: list[str], shared: bool = False
 ) -> None:
-    """Compile `source` (its weight file beside it) and link it into `output` atomically:
-    an executable, or with `shared` a library exporting the C ABI of model_api.hpp (and
-    its header, `output` with suffix .h)."""
+    """Compile `source` (its weight file beside it) and link it into `output` by the rule
+    of `mnistc.outputs` (atomically, or through to a device): an executable, or with
+    `shared` a library exporting the C ABI of model_api.hpp (and its header, `output`
+    with suffix .h, unless `output` is a device or FIFO)."""
     objects = kernel_objects(config, log)
     if shared:
         objects = [o for o in objects if o.name != MAIN_OBJECT]
@@ -188,24 +190,15 @@ def build_executable(
         log,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    os.close(descriptor)
-    partial = Path(name)
-    try:
+    with output_path(output, executable=True) as partial:
         _run(
             [config.compiler, *config.flags(), *_link_flags(config, shared),
              str(model_object), *map(str, objects), "-o", str(partial)],
             build_dir,
             log,
         )  # fmt: skip
-        partial.chmod(0o755)
-        if shared:
-            header = output.with_suffix(".h")
-            shutil.copyfile(config.kernel_dir / "model_api.hpp", header.with_name(f".{header.name}"))
-            os.replace(header.with_name(f".{header.name}"), header)
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+        if shared and not writes_through(output):  # no header beside a device or FIFO
+            write_bytes(output.with_suffix(".h"), (config.kernel_dir / "model_api.hpp").read_bytes())
 
 
 def have_compiler(compiler: str = "g++") -> bool:

@@ -10,7 +10,6 @@ there while it compiles), then on disk, relative to the working directory.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 from mnistc.dialects import nn
 from mnistc.errors import MnistcError
+from mnistc.outputs import write_bytes
 
 ATTRIBUTE = "nn.weights_file"
 ALIGNMENT = 64
@@ -62,11 +62,8 @@ class WeightFile:
         return np.frombuffer(self._data, dtype="<f4", count=count, offset=offset).reshape(shape).copy()
 
     def save(self, path: str | Path) -> None:
-        """Write atomically: readers never see a half-written file."""
-        path = Path(path)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_bytes(self._data)
-        os.replace(partial, path)
+        """Write by the rule of `mnistc.outputs`: readers never see a half-written file."""
+        write_bytes(path, self._data)
         self.modified = False
 
 

@@ -60,7 +60,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     options = _compile_options(args)
     if args.emit:
         output = Path(args.output) if args.output else None
-        weights_path = (output.parent if output else Path()) / f"{(output or model).stem}.weights.bin"
+        weights_path = _emitted_weights_path(model, output)
         text, weights = compile_to_stage(model, args.emit, options, str(weights_path))
         _emit(args.emit, text, weights, output)
         return 0
@@ -77,15 +77,25 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emitted_weights_path(model: Path, output: Path | None) -> Path:
+    """Beside a file output, named after it; for stdout or a device, in the working
+    directory, named after the model."""
+    from mnistc.outputs import writes_through
+
+    if output is None or writes_through(output):
+        return Path(f"{model.stem}.weights.bin")
+    return output.parent / f"{output.stem}.weights.bin"
+
+
 def _emit(stage: str, text: str, weights, output: Path | None) -> None:
-    """Print or write a stage, and write the weight file it names (beside the output)."""
+    """Print or write a stage, and write the weight file it names."""
+    from mnistc.outputs import write_text
+
     weights.save(weights.name)
     if output is None:
         sys.stdout.write(text)
     else:
-        partial = output.with_name(f".{output.name}.partial")
-        partial.write_text(text)
-        partial.replace(output)
+        write_text(output, text)
     print(f"mnistc: the {stage} stage references the weight file {weights.name}", file=sys.stderr)
 
 
