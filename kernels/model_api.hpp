@@ -1,6 +1,12 @@
 /* The C ABI of a compiled model: the generated C++ defines these functions, and
    `mnistc compile --shared -o libNAME.so` installs this header beside the library as
-   libNAME.h. Usable from C and C++. Threads follow OMP_NUM_THREADS. */
+   libNAME.h. Usable from C and C++.
+
+   Threads: up to OMP_NUM_THREADS (or omp_set_num_threads) per call. Unless OMP_DYNAMIC is
+   false, each call runs on all of them or on one, whichever has had the lower tail
+   latency lately: when other processes compete for the cores, threads waiting for each
+   other at barriers would stall a call for a whole time slice. The result is bitwise the
+   same either way. */
 #pragma once
 
 #include <stdint.h>
@@ -11,7 +17,8 @@ extern "C" {
 
 /* Runs `batch` samples: input holds batch * input_size floats, output receives
    batch * output_size floats. Returns 0 on success, non-zero on invalid arguments.
-   Not reentrant: one call at a time per process. */
+   Reentrant: several threads may call it at once (each calling thread has its own
+   working memory), with the same results as one call at a time. */
 int mnistc_model_run(const float* input, float* output, int64_t batch);
 int64_t mnistc_model_input_size(void);      /* float32 elements per input sample */
 int64_t mnistc_model_output_size(void);     /* float32 elements per output sample */

@@ -3,7 +3,8 @@
 Everything is measured in one run on the same machine, interleaved round by round so
 that load from elsewhere hits every engine alike: latency at batch 1 and 64 with one
 and two threads (medians), where mnistc's time goes kernel by kernel, cold start of a
-whole process on one image, compile time, and the executable's peak memory. Run by
+whole process on one image, the executable's p50 and p90 with a second process competing
+for the cores, compile time, and the executable's peak memory. Run by
 hand; never part of the test suite.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -237,6 +239,7 @@ def _process_figures(model_path: Path, scratch: Path, shape, onnx_path, log) -> 
     )
     log(f"  python + torchscript     {_median_wall_ms([python, '-c', ts_script], 3):8.1f} ms")
 
+    _contention_table(Path(exe), image, log)
     _compile_times(model_path, scratch, log)
 
     for name, data in (("1 image", image), ("64 images", batch)):
@@ -244,3 +247,53 @@ def _process_figures(model_path: Path, scratch: Path, shape, onnx_path, log) -> 
         if peak is not None:
             log(f"peak memory of the executable on {name}: {peak:.1f} MB (max RSS)")
     log(f"executable size: {Path(exe).stat().st_size / 1e6:.1f} MB")
+
+
+CONTENTION_CONFIGS = (("alone", 1, 1), ("alone", 2, 1), ("two at once", 2, 2))
+"""(label, threads per process, processes running at once) measured under contention."""
+
+
+def _p50_p90(bench_output: str) -> tuple[float, float]:
+    """The median and p90 (us) from the executable's `--bench` line."""
+    match = re.search(r"median ([\d.]+) us.*p90 ([\d.]+) us", bench_output)
+    if match is None:
+        raise MnistcError(f"unexpected --bench output: {bench_output.strip()!r}")
+    return float(match[1]), float(match[2])
+
+
+def concurrent_latencies(
+    executable: Path, inputs: Path, threads: int, processes: int, runs: int = 2000
+) -> list[tuple[float, float]]:
+    """p50 and p90 (us) of each of `processes` copies of `executable --bench`, started
+    together, each on `threads` OpenMP threads."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    command = [str(executable), "--bench", str(runs), str(inputs)]
+    started = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(processes)
+    ]  # fmt: skip
+    results = []
+    for process in started:
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise MnistcError(f"{executable} --bench failed: {err.strip()}")
+        results.append(_p50_p90(out))
+    return results
+
+
+def _contention_table(executable: Path, image: Path, log, rounds: int = 3) -> None:
+    """Threads under contention: the executable alone on 1 and 2 threads, and two 2-thread
+    processes at once on the same cores, configurations taking turns each round."""
+    samples: dict[tuple, list[list[tuple[float, float]]]] = {c: [] for c in CONTENTION_CONFIGS}
+    for _ in range(rounds):
+        for config in CONTENTION_CONFIGS:
+            samples[config].append(concurrent_latencies(executable, image, *config[1:]))
+    log(f"\nthreads under contention: `model --bench 2000` on one image, {rounds} rounds "
+        "(p50/p90 in us of each process; rounds apart by |):")  # fmt: skip
+    for (label, threads, processes), per_round in samples.items():
+        cells = ["  ".join(f"{p50:.0f}/{p90:.0f}" for p50, p90 in r) for r in per_round]
+        log(f"  {label + f', {threads} thread' + 's' * (threads > 1):<24}" + " | ".join(cells))
+    alone = statistics.median(p90 for [(_, p90)] in samples[CONTENTION_CONFIGS[0]])
+    worst = max(p90 for r in samples[CONTENTION_CONFIGS[2]] for _, p90 in r)
+    log(f"  worst p90 of two 2-thread processes at once / median p90 alone on 1 thread: "
+        f"{worst / alone:.1f}x")  # fmt: skip

@@ -22,7 +22,7 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import PassPipeline
 from xdsl.printer import Printer
 
-from mnistc import weights
+from mnistc import parsing, weights  # noqa: F401  (parsing: linear-time string literals)
 from mnistc.dialects import cpu
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
@@ -152,23 +152,19 @@ class Compilation:
             return self.stages["loops"]
         self.compact_weights()
         text = io.StringIO()
-        CppTarget().emit(self.ctx, self.module, text)
+        with weights.in_memory(weights.weights_name(self.module), self.weights):
+            CppTarget().emit(self.ctx, self.module, text)
         self.stages["cpp"] = text.getvalue()
         return self.stages["cpp"]
 
     def compact_weights(self) -> None:
         """Keep only the weights the lowered code reads, so the executable embeds no
-        tensors that folding passes replaced."""
-        compact = WeightFile(name=self.weights.name)
-        moved: dict[tuple[int, tuple[int, ...]], int] = {}
-        for op in self.module.walk():
-            if isinstance(op, cpu.WeightOp):
-                shape = tuple(op.result.type.get_shape())
-                key = (op.offset.value.data, shape)
-                if key not in moved:
-                    moved[key] = compact.append(self.weights.read(*key))
-                op.offset = IntegerAttr(moved[key], i64)
-        self.weights = compact
+        tensors that folding passes replaced (in place: a large model is not copied)."""
+        ops = [op for op in self.module.walk() if isinstance(op, cpu.WeightOp)]
+        keys = [(op.offset.value.data, tuple(op.result.type.get_shape())) for op in ops]
+        moved = self.weights.keep_only(keys)
+        for op, key in zip(ops, keys):
+            op.offset = IntegerAttr(moved[key], i64)
 
     def function_attribute(self, key: str) -> int:
         for op in self.module.ops:

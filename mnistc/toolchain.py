@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from mnistc.outputs import output_path, write_bytes, writes_through
 MAIN_SOURCE = "main.cpp"
 """The executable's entry point; left out of shared libraries."""
 MAIN_OBJECT = str(Path(MAIN_SOURCE).with_suffix(".o"))
-KERNEL_HEADERS = ("kernels.hpp", "kernel_support.hpp", "model_api.hpp")
+KERNEL_HEADERS = ("kernels.hpp", "kernel_support.hpp", "model_api.hpp", "thread_governor.hpp")
 """The headers that the sources and generated code include."""
 
 

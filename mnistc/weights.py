@@ -10,8 +10,10 @@ there while it compiles), then on disk, relative to the working directory.
 
 from __future__ import annotations
 
+import bisect
+import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,35 +33,86 @@ class WeightFileError(MnistcError):
 
 
 class WeightFile:
-    """Tensors at byte offsets in one growing buffer."""
+    """Tensors at byte offsets in one growing buffer.
 
-    def __init__(self, data: bytes = b"", name: str = "") -> None:
-        self._data = bytearray(data)
+    Models can be large, so the buffer is copied only where it must be: a file is read
+    straight into it, tensors are appended from their own memory, and `data` is a view.
+    """
+
+    def __init__(self, data: bytes | bytearray = b"", name: str = "") -> None:
+        self._data = data if isinstance(data, bytearray) else bytearray(data)
         self.name = name
         self.modified = False
+
+    @classmethod
+    def from_file(cls, path: str | Path, name: str | None = None) -> WeightFile:
+        """The file's bytes, read into the buffer without an intermediate copy."""
+        with open(path, "rb") as file:
+            data = bytearray(os.fstat(file.fileno()).st_size)
+            size = file.readinto(data)
+        del data[size:]  # the file shrank while we read it
+        return cls(data, str(path) if name is None else name)
 
     def __len__(self) -> int:
         return len(self._data)
 
-    def data(self) -> bytes:
-        return bytes(self._data)
+    def data(self) -> memoryview:
+        """A read-only view of the bytes (no copy); release it before appending."""
+        return memoryview(self._data).toreadonly()
+
+    def _pad(self) -> int:
+        self._data.extend(bytes(-len(self._data) % ALIGNMENT))
+        self.modified = True
+        return len(self._data)
 
     def append(self, array: np.ndarray) -> int:
         """Store the array as float32; return its byte offset."""
-        self._data.extend(b"\0" * (-len(self._data) % ALIGNMENT))
-        offset = len(self._data)
-        self._data.extend(np.ascontiguousarray(array, dtype="<f4").tobytes())
-        self.modified = True
+        offset = self._pad()
+        self._data.extend(np.ascontiguousarray(array, dtype="<f4").reshape(-1).view(np.uint8))
         return offset
 
-    def read(self, offset: int, shape: Sequence[int]) -> np.ndarray:
+    def _check_span(self, offset: int, shape: Sequence[int]) -> int:
+        """The byte size of a float32 tensor at `offset`, which must lie inside the file."""
         count = int(np.prod(shape, dtype=np.int64))
         if offset < 0 or offset + 4 * count > len(self._data):
             raise WeightFileError(
                 f"weight at offset {offset} with shape {list(shape)} lies outside "
                 f"'{self.name}' ({len(self._data)} bytes)"
             )
-        return np.frombuffer(self._data, dtype="<f4", count=count, offset=offset).reshape(shape).copy()
+        return 4 * count
+
+    def read(self, offset: int, shape: Sequence[int]) -> np.ndarray:
+        """A copy of the tensor: a view would pin the buffer, which appends may move."""
+        size = self._check_span(offset, shape)
+        return np.frombuffer(self._data, dtype="<f4", count=size // 4, offset=offset).reshape(shape).copy()
+
+    def keep_only(self, tensors: Iterable[tuple[int, Sequence[int]]]) -> dict[tuple[int, tuple[int, ...]], int]:
+        """Drop every byte that none of `tensors` (offset, shape) covers, moving the rest
+        down in place (no second buffer); return each tensor's new offset. Overlapping
+        tensors move together, and every offset keeps its alignment."""
+        spans = sorted({(offset, tuple(shape)) for offset, shape in tensors})
+        regions: list[list[int]] = []  # [old start, old end, new start]
+        for offset, shape in spans:
+            end = offset + self._check_span(offset, shape)
+            if regions and offset < regions[-1][1]:
+                regions[-1][1] = max(regions[-1][1], end)
+            else:
+                regions.append([offset, end, 0])
+        cursor = 0
+        with memoryview(self._data) as view:
+            for region in regions:
+                start, end, _ = region
+                region[2] = cursor + (start - cursor) % ALIGNMENT  # <= start: moves down
+                view[region[2] : region[2] + end - start] = view[start:end]
+                cursor = region[2] + end - start
+        del self._data[cursor:]
+        self.modified = True
+        starts = [start for start, _, _ in regions]
+        moved = {}
+        for offset, shape in spans:
+            start, _, new_start = regions[bisect.bisect_right(starts, offset) - 1]
+            moved[(offset, shape)] = new_start + offset - start
+        return moved
 
     def save(self, path: str | Path) -> None:
         """Write by the rule of `mnistc.outputs`: readers never see a half-written file."""
@@ -105,9 +158,20 @@ def load(module: ModuleOp) -> WeightFile:
     if name in _IN_MEMORY:
         return _IN_MEMORY[name]
     try:
-        return WeightFile(Path(name).read_bytes(), name)
+        return WeightFile.from_file(name)
     except OSError as e:
         raise WeightFileError(f"cannot read weight file '{name}': {e.strerror}") from None
+
+
+def size(name: str) -> int | None:
+    """The byte size of a weight file, from memory or disk, without reading it; None
+    when there is no such file."""
+    if name in _IN_MEMORY:
+        return len(_IN_MEMORY[name])
+    try:
+        return Path(name).stat().st_size
+    except OSError:
+        return None
 
 
 def store(module: ModuleOp, weights: WeightFile) -> None:

@@ -28,7 +28,14 @@ def pair(values: Sequence[int] | int) -> DenseArrayBase:
 def window_output_size(
     size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool = False
 ) -> int:
-    """Output length of a sliding window, with PyTorch's rules (ceil_mode included)."""
+    """Output length of a sliding window, with PyTorch's rules (ceil_mode included).
+
+    Parameters out of range (a stride, dilation or kernel below 1) give 0 rather than a
+    division by zero: builders can then construct the op and its verifier names the
+    attribute that is wrong.
+    """
+    if stride < 1 or dilation < 1 or kernel < 1:
+        return 0
     span = dilation * (kernel - 1) + 1
     numerator = size + 2 * pad - span
     if ceil_mode:
@@ -37,6 +44,11 @@ def window_output_size(
             out -= 1
         return out
     return numerator // stride + 1
+
+
+def are_pairs(*values: Sequence[int]) -> bool:
+    """Whether every per-dimension window parameter has one value for H and one for W."""
+    return all(len(v) == 2 for v in values)
 
 
 def verify_pair(name: str, values: tuple[int, ...], minimum: int) -> None:

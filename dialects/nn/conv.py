@@ -21,6 +21,7 @@ from xdsl.utils.exceptions import VerifyException
 from mnistc.dialects.nn.activation import Activation, FusedActivationOp, activation_properties
 from mnistc.dialects.nn.base import (
     FloatTensor,
+    are_pairs,
     pair,
     tensor,
     verify_pair,
@@ -40,6 +41,8 @@ def conv2d_output_shape(
 ) -> tuple[int, ...]:
     n, _, h, w = input_shape
     k, _, kh, kw = weight_shape
+    if not are_pairs(stride, padding, dilation):
+        return (n, k, 0, 0)
     return (
         n,
         k,
@@ -124,6 +127,8 @@ class Conv2DOp(FusedActivationOp):
         self.verify_activation()
         n, c, h, w = verify_rank("conv2d input", self.input, 4)
         k, cg, kh, kw = verify_rank("conv2d weight", self.weight, 4)
+        if min(k, cg, kh, kw) < 1:
+            raise VerifyException(f"conv2d weight shape {[k, cg, kh, kw]} has an empty dimension")
         groups = self.groups.value.data
         if groups < 1 or c % groups or k % groups:
             raise VerifyException(

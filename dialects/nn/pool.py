@@ -19,6 +19,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.base import (
     FloatTensor,
+    are_pairs,
     pair,
     tensor,
     verify_pair,
@@ -38,6 +39,8 @@ def pool2d_output_shape(
     ceil_mode: bool,
 ) -> tuple[int, ...]:
     n, c, h, w = input_shape
+    if not are_pairs(kernel, stride, padding, dilation):
+        return (n, c, 0, 0)
     return (
         n,
         c,

@@ -71,11 +71,11 @@ def _load(key: str) -> ImportedModel | None:
         return None
     try:
         text = (entry / MODULE_FILE).read_text()
-        data = (entry / WEIGHTS_FILE).read_bytes()
+        weights = WeightFile.from_file(entry / WEIGHTS_FILE, name="")
         module = Parser(make_context(), text).parse_module()
     except Exception:  # removed meanwhile, or not parseable by this xDSL: import afresh
         return None
-    return ImportedModel(module, WeightFile(data))
+    return ImportedModel(module, weights)
 
 
 def _store(key: str, imported: ImportedModel) -> None:

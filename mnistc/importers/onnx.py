@@ -25,7 +25,12 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
-from mnistc.importers.common import ENTRY, ImportedModel, ImportError_
+from mnistc.importers.common import (
+    ENTRY,
+    MALFORMED_MODEL_ERRORS,
+    ImportedModel,
+    ImportError_,
+)
 from mnistc.weights import WeightFile, weight_op
 
 
@@ -49,7 +54,7 @@ class _Graph:
         if isinstance(value, SSAValue):
             return value
         if name not in self.weight_values:
-            op = weight_op(self.weights, name, np.asarray(value, dtype=np.float32))
+            op = weight_op(self.weights, name, _float_array(name, value))
             self.weight_values[name] = self.builder.insert(op).result
         return self.weight_values[name]
 
@@ -59,8 +64,24 @@ class _Graph:
             raise _Unsupported(f"{what} must be a constant")
         return value
 
+    def float_constant(self, name: str, what: str) -> np.ndarray:
+        """A constant that becomes a weight: floating point, as ONNX's type rules require."""
+        return _float_array(name, self.constant(name, what))
+
     def insert(self, op) -> tuple[SSAValue]:
         return (self.builder.insert(op).results[0],)
+
+
+def _float_array(name: str, value: Any) -> np.ndarray:
+    """A constant as float32, refusing integer and boolean tensors where a float tensor
+    is required (ONNX Runtime refuses such a model; converting would hide the damage)."""
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ImportError_(
+            f"tensor '{name}' has element type {array.dtype}, where a floating-point tensor "
+            "is required"
+        )
+    return array.astype(np.float32)
 
 
 def _attributes(node) -> dict[str, Any]:
@@ -115,6 +136,8 @@ def _convert_conv(g: _Graph, node, attrs) -> tuple:
         raise _Unsupported("only 2-D convolution is supported")
     bias = g.tensor(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     kernel = nn.shape_of(w)[2:]
+    if "kernel_shape" in attrs and tuple(attrs["kernel_shape"]) != tuple(kernel):
+        raise ImportError_(f"kernel_shape {list(attrs['kernel_shape'])} is not the weight's {list(kernel)}")
     dilation = _pair(attrs.get("dilations"), 1)
     pads = _same_pads(_decode(attrs.get("auto_pad", "")), kernel, dilation)
     if pads is None:
@@ -128,19 +151,20 @@ def _convert_gemm(g: _Graph, node, attrs) -> tuple:
     if attrs.get("transA", 0):
         raise _Unsupported("Gemm with transA")
     x = g.tensor(node.input[0])
-    b = g.constant(node.input[1], "Gemm's B") * attrs.get("alpha", 1.0)
+    b = g.float_constant(node.input[1], "Gemm's B") * attrs.get("alpha", 1.0)
     weight = b if attrs.get("transB", 0) else b.T
     w = g.builder.insert(weight_op(g.weights, node.input[1], weight)).result
     bias = None
     if len(node.input) > 2 and node.input[2]:
-        c = np.broadcast_to(g.constant(node.input[2], "Gemm's C") * attrs.get("beta", 1.0), (weight.shape[0],))
+        c = g.float_constant(node.input[2], "Gemm's C") * attrs.get("beta", 1.0)
+        c = np.broadcast_to(c, (weight.shape[0],))
         bias = g.builder.insert(weight_op(g.weights, node.input[2], c)).result
     return g.insert(nn.LinearOp(x, w, bias))
 
 
 def _convert_matmul(g: _Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
-    b = g.constant(node.input[1], "MatMul's right operand")
+    b = g.float_constant(node.input[1], "MatMul's right operand")
     if b.ndim != 2 or len(nn.shape_of(x)) != 2:
         raise _Unsupported("MatMul of a [N, K] input by a constant [K, M] matrix only")
     w = g.builder.insert(weight_op(g.weights, node.input[1], b.T)).result
@@ -204,7 +228,7 @@ def _aligned(g: _Graph, node, index: int, like: SSAValue, attrs) -> SSAValue:
         rank = len(nn.shape_of(like))
         axis = attrs.get("axis", rank - value.ndim) % rank
         value = value.reshape((1,) * axis + value.shape + (1,) * (rank - axis - value.ndim))
-        return g.builder.insert(weight_op(g.weights, name, value)).result
+        return g.builder.insert(weight_op(g.weights, name, _float_array(name, value))).result
     return g.tensor(name)
 
 
@@ -218,7 +242,7 @@ def _binary(op_type: type[nn.BinaryOp]) -> Callable:
 
 def _convert_prelu(g: _Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
-    slope = g.constant(node.input[1], "PRelu's slope")
+    slope = g.float_constant(node.input[1], "PRelu's slope")
     rank = len(nn.shape_of(x))
     if slope.ndim == 1 and rank > 2 and slope.size == nn.shape_of(x)[1]:
         slope = slope.reshape((-1,) + (1,) * (rank - 2))  # opset < 7: one slope per channel
@@ -381,7 +405,13 @@ def input_dims(value_info) -> list[int | None]:
 
 
 def load_onnx(path: str | Path):
-    """Load and check an ONNX file, with one clear message for every way it can fail."""
+    """Load and check an ONNX file, with one clear message for every way it can fail.
+
+    onnx.load refuses external data outside the model's directory or shorter than its
+    tensor. Element types and attribute values are checked where they are used (the
+    importer's constants, the `nn` verifiers): the checker's strict shape inference
+    would also refuse models that exporters write and ONNX Runtime runs.
+    """
     try:
         import onnx
     except ImportError:
@@ -398,6 +428,27 @@ def load_onnx(path: str | Path):
     return model
 
 
+def _initializer_array(path: str | Path, tensor) -> np.ndarray:
+    """An initializer's data, refused (by name) unless its bytes match its dims and type."""
+    from onnx import helper, numpy_helper
+
+    try:
+        if tensor.HasField("raw_data"):
+            dims = list(tensor.dims)
+            itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+            needed = int(np.prod(dims, dtype=np.int64)) * itemsize
+            if len(tensor.raw_data) != needed:
+                raise ImportError_(
+                    f"tensor '{tensor.name}': raw_data holds {len(tensor.raw_data)} bytes, "
+                    f"not the {needed} of shape {dims}: the file is truncated or corrupt"
+                )
+        return numpy_helper.to_array(tensor)
+    except ImportError_ as e:
+        raise ImportError_(f"{path}: {e}") from None
+    except Exception as e:  # an unknown data_type, or typed data of the wrong length
+        raise ImportError_(f"{path}: tensor '{tensor.name}': {type(e).__name__}: {e}") from None
+
+
 def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
     """Import an ONNX model; its graph input's first dimension is the batch."""
     from onnx import numpy_helper
@@ -405,7 +456,7 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     model = load_onnx(path)
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-    initializers = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
     inputs = data_inputs(graph)
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ImportError_(
@@ -430,6 +481,14 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     return ImportedModel(ModuleOp([function]), g.weights, origins)
 
 
+def _verify_ops_after(block: Block, last) -> None:
+    """Verify the ops a converter inserted (an explicit pad before a conv included)."""
+    op = block.first_op if last is None else last.next_op
+    while op is not None:
+        op.verify()
+        op = op.next_op
+
+
 def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
     unsupported: dict[str, list[str]] = {}
     origins: dict[SSAValue, tuple[str, str]] = {}
@@ -452,10 +511,11 @@ def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
             continue
         else:
             try:
+                last = g.builder.insertion_point.block.last_op
                 results = CONVERTERS[node.op_type](g, node, _attributes(node))
+                _verify_ops_after(g.builder.insertion_point.block, last)
                 for value in results:
                     if isinstance(value, OpResult):
-                        value.owner.verify()
                         origins.setdefault(value, (node.output[0], _where(node)))
             except _Unsupported as e:
                 unsupported.setdefault(node.op_type, []).append(f"{_where(node)} ({e})")
@@ -465,6 +525,10 @@ def _walk(g: _Graph, nodes, shape) -> dict[SSAValue, tuple[str, str]]:
                     f"{node.op_type} at {_where(node)}: {e} (the input sample shape is "
                     f"{','.join(map(str, shape))}; see --input-shape)"
                 ) from None
+            except ImportError_ as e:
+                raise ImportError_(f"{node.op_type} at {_where(node)}: {e}") from None
+            except MALFORMED_MODEL_ERRORS as e:
+                raise ImportError_(f"{node.op_type} at {_where(node)}: {type(e).__name__}: {e}") from None
         for name, value in zip(node.output, results):
             g.values[name] = value
     if unsupported:

@@ -9,6 +9,8 @@ schema's defaults, parameters named by their state-dict keys, locations from the
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,14 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
-from mnistc.importers.common import ENTRY, ImportedModel, ImportError_
+from mnistc.importers.common import (
+    ENTRY,
+    MALFORMED_MODEL_ERRORS,
+    ImportedModel,
+    ImportError_,
+    check_storage,
+    quiet_torch_logging,
+)
 from mnistc.importers.torchscript import (
     UNSUPPORTED,
     _Context,
@@ -85,14 +94,74 @@ def _arguments(node: torch.fx.Node) -> list[Any]:
 
 
 def load_exported(path: str | Path) -> torch.export.ExportedProgram:
+    """Load a `torch.export.save`d file; every failure is one message, torch's own log
+    output (a traceback logged as a warning) is kept off stderr and quoted instead."""
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
     try:
-        return torch.export.load(str(path))
+        check_payload_storages(path)
+    except ImportError_ as e:
+        raise ImportError_(f"{path}: {e}") from None
+    try:
+        with quiet_torch_logging() as logged:
+            return torch.export.load(str(path))
     except Exception as e:  # zip, pickle and version errors
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        cause = next((m for m in reversed(logged) if m), "")
+        if cause and "error when deserializing" in first:
+            first = cause
         raise ImportError_(f"{path}: not a torch.export file (torch.export.save): {first}") from None
+
+
+PAYLOAD_CONFIGS = {"data/weights/": "_weights_config.json", "data/constants/": "_constants_config.json"}
+"""Where a .pt2 archive describes its tensors: folder → suffix of the JSON config in it."""
+
+
+def check_payload_storages(path: Path) -> None:
+    """Refuse a weight or constant whose shape, strides and offset reach past the bytes
+    of its archive entry. torch.export.load checks a short entry, but loads an empty
+    one as zeros; either is a damaged file. The message names the tensor."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except Exception:  # BadZipFile, OSError, a name that is not UTF-8...
+        return  # torch.export.load says what is wrong
+    with archive:
+        sizes = {info.filename.split("/", 1)[-1]: info.file_size for info in archive.infolist()}
+        for entry in archive.namelist():
+            inner = entry.split("/", 1)[-1]
+            folder = next(
+                (f for f, end in PAYLOAD_CONFIGS.items() if inner.startswith(f) and inner.endswith(end)),
+                None,
+            )
+            if folder is None or "/" in inner.removeprefix(folder):
+                continue
+            try:
+                config = json.loads(archive.read(entry))["config"]
+                for name, payload in config.items():
+                    _check_payload(name, payload, folder, sizes)
+            except ImportError_:
+                raise
+            except Exception as e:  # malformed JSON or fields of the wrong type
+                raise ImportError_(f"damaged {inner}: {type(e).__name__}: {e}") from None
+
+
+def _check_payload(name: str, payload: dict, folder: str, sizes: dict[str, int]) -> None:
+    if payload.get("use_pickle") or payload.get("tensor_meta") is None:
+        return  # pickled tensors are checked by torch.load, then by the importer
+    meta = payload["tensor_meta"]
+    shape = [d["as_int"] for d in meta["sizes"]]
+    strides = [d["as_int"] for d in meta["strides"]]
+    offset = meta["storage_offset"]["as_int"]
+    from torch._export.serde.schema import ScalarType
+    from torch._export.serde.serialize import _SERIALIZE_TO_TORCH_DTYPE
+
+    dtype = _SERIALIZE_TO_TORCH_DTYPE.get(ScalarType(meta["dtype"]))
+    if dtype is None:
+        raise ImportError_(f"tensor '{name}' has an unknown element type {meta['dtype']}")
+    entry = folder + payload["path_name"]
+    itemsize = torch.empty(0, dtype=dtype).element_size()
+    check_storage(name, shape, strides, offset, itemsize, sizes.get(entry, 0), f"its entry {entry}")
 
 
 def import_exported(
@@ -109,8 +178,16 @@ def import_exported(
     }
     state = {**program.state_dict, **program.constants}
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
-    user_input = next(n for n in placeholders if n.name == signature.user_inputs[0])
+    user_input = next((n for n in placeholders if n.name == signature.user_inputs[0]), None)
+    if user_input is None or any(
+        n is not user_input and constants.get(n.name) not in state for n in placeholders
+    ):
+        raise ImportError_("the exported program's inputs do not match its signature and state")
     if sample_shape is None:
+        if "val" not in user_input.meta:
+            raise ImportError_(
+                "the exported program does not record its input's shape; give --input-shape"
+            )
         sample_shape = tuple(int(d) for d in user_input.meta["val"].shape[1:])
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
@@ -175,6 +252,6 @@ def _convert(ctx: _Context, fx_node: torch.fx.Node, keys: dict[torch.fx.Node, _V
         results = (UNSUPPORTED,)
     except VerifyException as e:
         raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
-    except (_NodeError, ValueError, IndexError, TypeError) as e:
+    except (_NodeError, *MALFORMED_MODEL_ERRORS) as e:
         raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
     ctx.values[keys[fx_node]] = results[0]

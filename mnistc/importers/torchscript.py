@@ -11,8 +11,10 @@ Adding an aten op: write a `_convert_<name>` function and add it to `CONVERTERS`
 
 from __future__ import annotations
 
+import pickle
 import re
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,14 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
-from mnistc.importers.common import ENTRY, ImportedModel, ImportError_
+from mnistc.importers.common import (
+    ENTRY,
+    MALFORMED_MODEL_ERRORS,
+    ImportedModel,
+    ImportError_,
+    check_storage,
+    quiet_torch_logging,
+)
 from mnistc.weights import WeightFile, weight_op
 
 
@@ -41,6 +50,7 @@ class _Context:
 
     def weight(self, key: str, tensor: torch.Tensor) -> SSAValue:
         """An `nn.weight` holding the tensor, appended to the weight file."""
+        check_tensor(key, tensor)
         array = tensor.detach().to(torch.float32).contiguous().numpy()
         return self.builder.insert(weight_op(self.weights, key, array)).result
 
@@ -64,6 +74,20 @@ class _NodeError(Exception):
 
 class _RunTimeTensor(_NodeError):
     """A scalar op (add, mul, ...) applied to a tensor computed at run time."""
+
+
+def check_tensor(name: str, tensor: torch.Tensor) -> None:
+    """Refuse a constant that cannot be a float weight: an integer, boolean or complex
+    element type (a model computing in float32 has none), or a view outside its storage."""
+    if not tensor.is_floating_point():
+        raise ImportError_(
+            f"tensor '{name}' has element type {str(tensor.dtype).removeprefix('torch.')}, "
+            "where a floating-point weight is expected"
+        )
+    check_storage(
+        name, tensor.shape, tensor.stride(), tensor.storage_offset(), tensor.element_size(),
+        tensor.untyped_storage().nbytes(),
+    )
 
 
 def _weight_name(value: torch._C.Value) -> str:
@@ -251,7 +275,8 @@ def _convert_pad(ctx: _Context, args: list[Any], node) -> tuple:
 
 def _convert_cat(ctx: _Context, args: list[Any], node) -> tuple:
     tensors = [
-        v if isinstance(v, SSAValue) else ctx.weight("const", torch.as_tensor(v)) for v in args[0]
+        v if isinstance(v, SSAValue) else ctx.weight("const", torch.as_tensor(v).float())
+        for v in args[0]
     ]
     return _insert(ctx, nn.ConcatOp(tensors, args[1]))
 
@@ -532,13 +557,21 @@ def module_path(node) -> str:
 
 
 def node_location(node) -> str:
-    """The model's module path and the first source line outside torch itself."""
-    lines = re.findall(r'File "([^"]+)", line (\d+)|([^\s(]+\.py)\((\d+)\)', node.sourceRange())
+    """The model's module path and the first source line outside torch itself.
+
+    Never raises: the debug information is read lazily from the archive's `debug_pkl`
+    entries, and a damaged one costs the location, not the compile.
+    """
+    try:
+        source, path = node.sourceRange(), module_path(node)
+    except Exception:  # torch's RuntimeError on a damaged debug_pkl, or anything else
+        source, path = "", ""
+    lines = re.findall(r'File "([^"]+)", line (\d+)|([^\s(]+\.py)\((\d+)\)', source)
     frames = [(a or c, b or d) for a, b, c, d in lines]
     user = [f for f in frames if not f[0].startswith(_torch_dir())]
     where = user[0] if user else (frames[0] if frames else None)
     parts = []
-    if path := module_path(node):
+    if path:
         parts.append(f"module {path}")
     if where:
         parts.append(f"{where[0]}:{where[1]}")
@@ -564,14 +597,22 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
+    try:
+        check_archive_storages(path)
+        unreadable = None
+    except _UnreadablePickle as e:  # torch.jit.load may say better what the file is
+        unreadable = e
     extra = {SHAPE_FILE: ""}
     try:
-        model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        with quiet_torch_logging():
+            model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as e:  # torch raises RuntimeError, ValueError, zipfile errors...
         first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
         raise ImportError_(
             f"{path}: not a readable TorchScript file (saved with torch.jit.save?): {first}"
         ) from None
+    if unreadable is not None:
+        raise ImportError_(str(unreadable))
     recorded = extra[SHAPE_FILE]
     recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
     try:
@@ -595,8 +636,12 @@ def freeze(model: torch.jit.ScriptModule):
         raise ImportError_(
             "the model is in training mode: call model.eval() before torch.jit.save"
         )
-    frozen = torch._C._freeze_module(model._c)
-    torch._C._jit_pass_remove_mutation(forward_graph(frozen))
+    try:
+        frozen = torch._C._freeze_module(model._c)
+        torch._C._jit_pass_remove_mutation(forward_graph(frozen))
+    except RuntimeError as e:  # a model without forward, or one torch cannot freeze
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ImportError_(f"cannot freeze the model: {first}") from None
     return frozen
 
 
@@ -713,7 +758,7 @@ def _walk(ctx: _Context, nodes) -> None:
                 f"(the input sample shape is {','.join(map(str, ctx.sample_shape))}; "
                 "is that right? see --input-shape)"
             ) from None
-        except (_NodeError, ValueError, IndexError, TypeError) as e:
+        except (_NodeError, *MALFORMED_MODEL_ERRORS) as e:
             raise ImportError_(f"{node.kind()} at {node_location(node)}: {e}") from None
         for value, result in zip(node.outputs(), results, strict=True):
             ctx.values[value] = result
@@ -746,3 +791,145 @@ def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = No
     model, recorded = load_torchscript(path)
     return import_graph(forward_graph(freeze(model)), sample_shape_of(recorded, sample_shape))
 
+
+
+# The storages of a TorchScript archive, checked against the bytes the archive holds.
+# torch.jit.load sizes each storage from `data.pkl` and fills it from the `data/<key>`
+# entry without comparing the two, so a truncated entry loads as a tensor whose tail is
+# whatever memory followed.
+
+TENSOR_PICKLES = {"data.pkl": "data", "constants.pkl": "constants"}
+"""Pickles of an archive that hold tensors → the folder of their storages."""
+
+
+@dataclass(frozen=True)
+class _Storage:
+    key: str
+    type_name: str
+    numel: int
+
+
+@dataclass(frozen=True)
+class _TensorRecord:
+    storage: _Storage
+    offset: int
+    shape: tuple
+    strides: tuple
+
+
+class _Object:
+    """Any class a pickle names (modules, OrderedDict, ...): its state is kept, not run."""
+
+    args: tuple = ()
+    state: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.state = args, None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __setitem__(self, key: Any, value: Any) -> None:  # SETITEMS (OrderedDict)
+        self.args = (*self.args, {key: value})
+
+    def append(self, value: Any) -> None:  # APPENDS (list subclasses)
+        self.args = (*self.args, value)
+
+    def extend(self, values: Any) -> None:
+        self.args = (*self.args, *values)
+
+
+class _UnreadablePickle(ImportError_):
+    """A pickle of the archive that the layout reader cannot parse."""
+
+
+def _rebuild_tensor(storage, offset, shape, strides, *rest) -> _TensorRecord:
+    return _TensorRecord(storage, offset, tuple(shape), tuple(strides))
+
+
+class _TensorLayoutReader(pickle.Unpickler):
+    """Reads a TorchScript pickle without importing or running anything it names."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if (module, name) == ("torch._utils", "_rebuild_parameter"):
+            return lambda tensor, *rest: tensor
+        if module == "torch" and name.endswith("Storage"):
+            return name
+        return type(name, (_Object,), {})
+
+    def persistent_load(self, pid: Any) -> _Storage:
+        _, type_name, key, _, numel = pid
+        return _Storage(str(key), str(type_name), int(numel))
+
+
+def _named_tensors(value: Any, name: str, seen: set[int]) -> Iterator[tuple[str, _TensorRecord]]:
+    """Every tensor record reachable from `value`, named by its attribute path."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, _TensorRecord):
+        yield name, value
+    elif isinstance(value, _Object):
+        yield from _named_tensors(value.state, name, seen)
+        for i, arg in enumerate(value.args):
+            yield from _named_tensors(arg, f"{name}.{i}" if name else str(i), seen)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _named_tensors(item, f"{name}.{key}" if name else str(key), seen)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _named_tensors(item, f"{name}.{i}" if name else str(i), seen)
+
+
+def _storage_itemsize(type_name: str) -> int:
+    """Bytes per element of a pickled storage type (`FloatStorage`: 4), as torch maps it."""
+    dtype = torch.storage._storage_type_to_dtype_map().get(type_name)
+    if dtype is None:
+        raise ImportError_(f"unknown tensor storage type '{type_name}': the file is corrupt")
+    return torch.empty(0, dtype=dtype).element_size()
+
+
+def check_archive_storages(path: Path) -> None:
+    """Refuse a tensor whose view lies outside its storage, or whose storage is larger
+    than the archive entry that holds its bytes; the message names the tensor.
+
+    Runs before torch.jit.load, whose own checks of the same faults name no tensor; a
+    file that is not a zip archive is left to torch.jit.load to describe.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except Exception:  # BadZipFile, OSError, a name that is not UTF-8...
+        return
+    with archive:
+        sizes = {info.filename.split("/", 1)[-1]: info.file_size for info in archive.infolist()}
+        for pickle_name, folder in TENSOR_PICKLES.items():
+            entry = next((n for n in archive.namelist() if n.split("/", 1)[-1] == pickle_name), None)
+            if entry is None:
+                continue
+            try:
+                root = _TensorLayoutReader(archive.open(entry)).load()
+                tensors = list(_named_tensors(root, "constants" if folder == "constants" else "", set()))
+            except ImportError_:
+                raise
+            except Exception as e:  # pickle's own errors on a damaged entry
+                raise _UnreadablePickle(f"{path}: damaged {pickle_name}: {e}") from None
+            for name, record in tensors:
+                try:
+                    _check_record(name or "tensor", record, f"{folder}/{record.storage.key}", sizes)
+                except ImportError_ as e:
+                    raise ImportError_(f"{path}: {e}") from None
+
+
+def _check_record(name: str, record: _TensorRecord, entry: str, sizes: dict[str, int]) -> None:
+    storage = record.storage
+    itemsize = _storage_itemsize(storage.type_name)
+    declared = storage.numel * itemsize
+    stored = sizes.get(entry, 0)
+    if stored < declared:
+        raise ImportError_(
+            f"tensor '{name}': its storage {entry} holds {stored} bytes, the file declares "
+            f"{declared}: the file is truncated or corrupt"
+        )
+    check_storage(name, record.shape, record.strides, record.offset, itemsize, declared)

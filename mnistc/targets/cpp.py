@@ -3,7 +3,8 @@
 The output is one translation unit that includes `kernels.hpp`, embeds the weight
 file with the assembler's `.incbin` (so the executable needs no file at run time),
 places planned buffers in one static arena, and defines the C ABI of
-`kernels/model_api.hpp` around the entry function.
+`kernels/model_api.hpp` around the entry function. Weights or per-thread buffers over
+`STATIC_STORAGE_LIMIT` are refused before any of it is written.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.errors import MnistcError
 
 ENTRY = "forward"
+
+STATIC_STORAGE_LIMIT = 2**31 - 2**26
+"""The most bytes of weights, and separately of one thread's buffers, that the generated
+code may hold: g++'s default (small) code model on x86-64 reaches static data and
+thread-local storage through signed 32-bit offsets, 2 GiB, of which 64 MiB are kept for
+the code and the C++ runtime. Beyond it the linker fails with "relocation truncated"."""
 
 
 class CppEmissionError(MnistcError):
@@ -172,6 +179,30 @@ def _int_attr(function: func.FuncOp, key: str) -> int:
     return attr.value.data if isinstance(attr, IntegerAttr) else 0
 
 
+def thread_local_bytes(function: func.FuncOp) -> int:
+    """The per-thread storage of the printed function: the arena, and every buffer that
+    `plan-memory` left as `memref.alloc` (all of them at -O0), each 64-byte aligned."""
+    total = _int_attr(function, "cpu.arena_size")
+    for op in function.walk():
+        if isinstance(op, memref.AllocOp):
+            total += -(-4 * element_count(shape_of(op.memref.type)) // 64) * 64
+    return total
+
+
+def check_storage_limits(weight_bytes: int, thread_bytes: int) -> None:
+    """Refuse, before any C++ is compiled, storage that the linker could not place."""
+    for what, size, hint in (
+        ("the weights", weight_bytes, "weights this large are not supported"),
+        ("the buffers of one sample", thread_bytes, "a smaller input shape needs less"),
+    ):
+        if size > STATIC_STORAGE_LIMIT:
+            raise CppEmissionError(
+                f"cpp target: {what} take {size} bytes ({size / 2**30:.2f} GiB), over the "
+                f"limit of {STATIC_STORAGE_LIMIT} bytes (2 GiB less 64 MiB for code) that "
+                f"x86-64's small code model can address; {hint}"
+            )
+
+
 @dataclass(frozen=True)
 class CppTarget(Target):
     """Options: `weights` overrides the module's `nn.weights_file` for `.incbin`."""
@@ -183,6 +214,8 @@ class CppTarget(Target):
         function = _entry(module)
         input_type, output_type = _check_lowered(function)
         weights = self.weights or _weights_file(module)
+        weight_bytes = (weight_files.size(weights) or 0) if weights else 0
+        check_storage_limits(weight_bytes, thread_local_bytes(function))
         arena = _int_attr(function, "cpu.arena_size")
         sample_shape = "x".join(str(d) for d in input_type.get_shape()[1:])
         output.write(_PROLOGUE)
@@ -239,6 +272,7 @@ _PROLOGUE = """\
 
 #include "kernels.hpp"
 #include "model_api.hpp"
+#include "thread_governor.hpp"
 """
 
 _INCBIN = """
@@ -254,7 +288,7 @@ extern "C" const unsigned char mnistc_weights[];
 
 _RESERVED_NAMES = {
     "input", "output", "batch", "arena", "mnistc_weights", "sample", "timer", "CallTimer",
-    "profiling", "profile_count", "profile_names", "profile_seconds",
+    "profiling", "profile_count", "profile_names", "profile_seconds", "governor",
 }  # fmt: skip
 """Identifiers of the generated C++ that no SSA value may take."""
 
@@ -282,9 +316,12 @@ struct CallTimer {{
 """
 
 _ABI = """
+// All threads or one, run by run: see thread_governor.hpp (threads under contention).
+static mnistc::ThreadGovernor governor;
+
 extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {{
   if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;
-  {entry}(input, output, batch);
+  mnistc::run_governed(governor, batch, [&] {{ {entry}(input, output, batch); }});
   return 0;
 }}
 

@@ -58,6 +58,14 @@ def exit_on_user_error(tool: str, input_file: str | None = None) -> Iterator[Non
     except USER_ERRORS as e:
         print(f"{tool}: error: {describe(e, input_file)}", file=sys.stderr)
         sys.exit(1)
+    except RecursionError:  # xDSL's parser and printer recurse once per level of nesting
+        where = f"{input_file}: " if input_file else ""
+        print(
+            f"{tool}: error: {where}the input nests too deeply "
+            f"(Python's recursion limit, {sys.getrecursionlimit()}, was reached)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     except Exception as e:  # a bug in mnistc or xDSL: still one message, but say it is one
         print(
             f"{tool}: internal error ({type(e).__name__}): {e}\n"

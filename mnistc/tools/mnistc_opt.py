@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from mnistc import __version__
+from mnistc import __version__, parsing  # noqa: F401  (linear-time string literals)
 from mnistc.registry import get_all_dialects, get_all_passes, get_all_targets
 from mnistc.tools.errors import exit_on_user_error
 

@@ -42,9 +42,9 @@ class FoldConstantOp(RewritePattern):
             or not op.operands
         ):
             return
+        if not all(isinstance(v.owner, nn.WeightOp) for v in op.operands):
+            return  # checked before reading any: a layer's weights are not copied for nothing
         inputs = [constant(v, self.weights) for v in op.operands]
-        if any(i is None for i in inputs):
-            return
         (value,) = self.interpreter.run_op(op, tuple(inputs))
         key = "+".join(v.owner.key.data for v in op.operands) + f"|{op.name.removeprefix('nn.')}"
         rewriter.replace(op, [], [new_weight(rewriter, op, self.weights, key, value)])

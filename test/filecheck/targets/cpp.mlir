@@ -17,6 +17,7 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 }
 
 // CHECK:       #include "kernels.hpp"
+// CHECK:       #include "thread_governor.hpp"
 // CHECK:       ".incbin \"w.bin\"\n"
 // CHECK:       alignas(64) static thread_local unsigned char arena[448];
 // CHECK:       static void forward(const float* input, float* output, int64_t batch) {
@@ -42,7 +43,10 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK-NEXT:      for (int64_t n = c0; n < batch; n += c1) sample(n);
 // CHECK-NEXT:    }
 // CHECK-NEXT:  }
+// CHECK:       static mnistc::ThreadGovernor governor;
 // CHECK:       extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {
+// CHECK-NEXT:    if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;
+// CHECK-NEXT:    mnistc::run_governed(governor, batch, [&] { forward(input, output, batch); });
 // CHECK:       extern "C" int64_t mnistc_model_input_size(void) { return 36; }
 // CHECK:       extern "C" int64_t mnistc_model_output_size(void) { return 4; }
 // CHECK:       extern "C" const char* mnistc_model_input_shape(void) { return "1x6x6"; }

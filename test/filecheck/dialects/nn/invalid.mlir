@@ -200,3 +200,71 @@ func.func @pad_shape(%x: tensor<1x2x3x3xf32>) -> tensor<1x2x4x4xf32> {
   func.return %0 : tensor<1x2x4x4xf32>
 }
 // CHECK: result shape [1, 2, 4, 4] does not match the expected [1, 2, 5, 5]
+
+// -----
+
+func.func @negative_dilation(%x: tensor<1x1x28x28xf32>) -> tensor<1x32x26x26xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x3x3xf32>
+  %0 = nn.conv2d %x, %w stride [1, 1] padding [0, 0] dilation [1, -1] groups 1 : tensor<1x1x28x28xf32>, tensor<32x1x3x3xf32> -> tensor<1x32x26x26xf32>
+  func.return %0 : tensor<1x32x26x26xf32>
+}
+// CHECK: dilation must be two integers >= 1, got [1, -1]
+
+// -----
+
+func.func @zero_groups(%x: tensor<1x1x28x28xf32>) -> tensor<1x32x26x26xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x3x3xf32>
+  %0 = nn.conv2d %x, %w stride [1, 1] padding [0, 0] dilation [1, 1] groups 0 : tensor<1x1x28x28xf32>, tensor<32x1x3x3xf32> -> tensor<1x32x26x26xf32>
+  func.return %0 : tensor<1x32x26x26xf32>
+}
+// CHECK: groups (0) must divide input channels (1) and output channels (32)
+
+// -----
+
+func.func @three_strides(%x: tensor<1x1x28x28xf32>) -> tensor<1x32x26x26xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x3x3xf32>
+  %0 = nn.conv2d %x, %w stride [1, 1, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x1x28x28xf32>, tensor<32x1x3x3xf32> -> tensor<1x32x26x26xf32>
+  func.return %0 : tensor<1x32x26x26xf32>
+}
+// CHECK: stride must be two integers >= 1, got [1, 1, 1]
+
+// -----
+
+func.func @empty_kernel(%x: tensor<1x1x28x28xf32>) -> tensor<1x32x28x29xf32> {
+  %w = nn.weight "w" offset 0 : tensor<32x1x0x0xf32>
+  %0 = nn.conv2d %x, %w stride [1, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x1x28x28xf32>, tensor<32x1x0x0xf32> -> tensor<1x32x28x29xf32>
+  func.return %0 : tensor<1x32x28x29xf32>
+}
+// CHECK: conv2d weight shape [32, 1, 0, 0] has an empty dimension
+
+// -----
+
+func.func @zero_pool_kernel(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32> {
+  %0 = nn.max_pool2d %x kernel [0, 2] stride [2, 2] padding [0, 0] dilation [1, 1] ceil_mode 0 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
+  func.return %0 : tensor<1x4x4x4xf32>
+}
+// CHECK: kernel must be two integers >= 1, got [0, 2]
+
+// -----
+
+func.func @zero_pool_dilation(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32> {
+  %0 = nn.max_pool2d %x kernel [2, 2] stride [2, 2] padding [0, 0] dilation [0, 1] ceil_mode 0 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
+  func.return %0 : tensor<1x4x4x4xf32>
+}
+// CHECK: dilation must be two integers >= 1, got [0, 1]
+
+// -----
+
+func.func @negative_avg_pool_stride(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32> {
+  %0 = nn.avg_pool2d %x kernel [2, 2] stride [-2, 2] padding [0, 0] ceil_mode 0 count_include_pad 1 divisor 0 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
+  func.return %0 : tensor<1x4x4x4xf32>
+}
+// CHECK: stride must be two integers >= 1, got [-2, 2]
+
+// -----
+
+func.func @negative_avg_pool_padding(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32> {
+  %0 = nn.avg_pool2d %x kernel [2, 2] stride [2, 2] padding [0, -1] ceil_mode 0 count_include_pad 1 divisor 0 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
+  func.return %0 : tensor<1x4x4x4xf32>
+}
+// CHECK: padding must be two integers >= 0, got [0, -1]
