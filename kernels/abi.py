@@ -20,19 +20,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 ACTIVATIONS = (
-    ("none", ""),
-    ("relu", ""),
-    ("hardtanh", "clamp(x, alpha, beta)"),
-    ("leaky_relu", "x >= 0 ? x : alpha * x"),
-    ("elu", "x > 0 ? x : alpha * (exp(x) - 1)"),
-    ("sigmoid", ""),
-    ("tanh", ""),
-    ("hardswish", ""),
-    ("gelu", "exact, with erf"),
-    ("gelu_tanh", "tanh approximation"),
+    ("none", 0, ""),
+    ("relu", 0, ""),
+    ("hardtanh", 2, "clamp(x, alpha, beta)"),
+    ("leaky_relu", 1, "x >= 0 ? x : alpha * x"),
+    ("elu", 1, "x > 0 ? x : alpha * (exp(x) - 1)"),
+    ("sigmoid", 0, ""),
+    ("tanh", 0, ""),
+    ("hardswish", 0, ""),
+    ("gelu", 0, "exact, with erf"),
+    ("gelu_tanh", 0, "tanh approximation"),
 )
-"""Activation kinds by code (MNISTC_ACTIVATION_*), with what alpha and beta mean."""
-ACTIVATION_CODES = {name: code for code, (name, _) in enumerate(ACTIVATIONS)}
+"""Activation kinds by code (MNISTC_ACTIVATION_*): name, how many of the float parameters
+alpha and beta it takes, and what they mean. The `nn` dialect's fusable activations are
+these kinds (but "none")."""
+ACTIVATION_CODES = {name: code for code, (name, _, _) in enumerate(ACTIVATIONS)}
 
 BINARY_OPS = (("add", "lhs + rhs"), ("mul", "lhs * rhs"), ("prelu", "lhs >= 0 ? lhs : lhs * rhs"))
 """The `op` parameter of `binary` by code (MNISTC_BINARY_*)."""
@@ -311,7 +313,7 @@ def render_header() -> str:
         "",
         "// Activations, applied element-wise or in an epilogue, with two float parameters",
         "// (alpha, beta) whose meaning depends on the kind.",
-        *_enum("ACTIVATION", ACTIVATIONS),
+        *_enum("ACTIVATION", [(name, meaning) for name, _, meaning in ACTIVATIONS]),
         "",
         "// The `op` of mnistc_binary.",
         *_enum("BINARY", BINARY_OPS),

@@ -31,83 +31,33 @@ verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for e
 
 from xdsl.ir import Dialect
 
-from mnistc.dialects.nn.activation import (
-    ACTIVATIONS,
-    Activation,
-    ActivationOp,
-    ElementwiseUnaryOp,
-    EluOp,
-    FusedActivationOp,
-    GeluOp,
-    HardswishOp,
-    HardtanhOp,
-    LeakyReluOp,
-    OneParameterActivationOp,
-    ReluOp,
-    SigmoidOp,
-    TanhOp,
+from mnistc.dialects.nn import (
+    activation,
+    conv,
+    elementwise,
+    linear,
+    norm,
+    pool,
+    shape,
+    softmax,
+    weight,
 )
+from mnistc.dialects.nn.activation import *  # noqa: F403
 from mnistc.dialects.nn.base import FloatTensor, pair, tensor, window_output_size
-from mnistc.dialects.nn.conv import Conv2DOp, conv2d_output_shape
-from mnistc.dialects.nn.elementwise import AddOp, BinaryOp, MulOp, PReluOp, broadcast_shape
-from mnistc.dialects.nn.linear import LinearOp
-from mnistc.dialects.nn.norm import BatchNormOp, LRNOp
-from mnistc.dialects.nn.pool import (
-    AdaptiveAvgPool2DOp,
-    AvgPool2DOp,
-    MaxPool2DOp,
-    pool2d_output_shape,
-)
-from mnistc.dialects.nn.shape import ConcatOp, DropoutOp, Pad2DOp, ReshapeOp
-from mnistc.dialects.nn.softmax import LogSoftmaxOp, SoftmaxBase, SoftmaxOp
-from mnistc.dialects.nn.weight import WeightOp
+from mnistc.dialects.nn.conv import *  # noqa: F403
+from mnistc.dialects.nn.elementwise import *  # noqa: F403
+from mnistc.dialects.nn.linear import *  # noqa: F403
+from mnistc.dialects.nn.norm import *  # noqa: F403
+from mnistc.dialects.nn.pool import *  # noqa: F403
+from mnistc.dialects.nn.shape import *  # noqa: F403
+from mnistc.dialects.nn.softmax import *  # noqa: F403
+from mnistc.dialects.nn.weight import *  # noqa: F403
 from mnistc.dialects.shapes import shape_of
 
-FAMILIES = (
-    "weight", "conv", "linear", "pool", "activation", "norm", "elementwise", "shape", "softmax",
-)  # fmt: skip
-"""The op families of the list above: the module names at every level (test_families.py
-checks them)."""
+FAMILY_MODULES = (weight, conv, linear, pool, activation, norm, elementwise, shape, softmax)
+"""One module per family of the list above; each exports its ops and helpers (`__all__`)
+and lists its ops in `OPS`."""
+FAMILIES = tuple(module.__name__.rpartition(".")[2] for module in FAMILY_MODULES)
+"""The module names at every level (test_families.py checks them)."""
 
-NN = Dialect(
-    "nn",
-    [
-        AdaptiveAvgPool2DOp,
-        AddOp,
-        AvgPool2DOp,
-        BatchNormOp,
-        ConcatOp,
-        Conv2DOp,
-        DropoutOp,
-        EluOp,
-        GeluOp,
-        HardswishOp,
-        HardtanhOp,
-        LeakyReluOp,
-        LinearOp,
-        LogSoftmaxOp,
-        LRNOp,
-        MaxPool2DOp,
-        MulOp,
-        Pad2DOp,
-        PReluOp,
-        ReluOp,
-        ReshapeOp,
-        SigmoidOp,
-        SoftmaxOp,
-        TanhOp,
-        WeightOp,
-    ],
-    [],
-)
-
-__all__ = [
-    "ACTIVATIONS", "Activation", "ActivationOp", "AdaptiveAvgPool2DOp", "AddOp",
-    "AvgPool2DOp", "BatchNormOp", "BinaryOp", "ConcatOp", "Conv2DOp", "DropoutOp",
-    "ElementwiseUnaryOp", "EluOp", "FAMILIES", "FloatTensor", "FusedActivationOp", "GeluOp",
-    "HardswishOp", "HardtanhOp", "LeakyReluOp", "LinearOp", "LogSoftmaxOp", "LRNOp",
-    "MaxPool2DOp", "MulOp", "NN", "OneParameterActivationOp", "Pad2DOp", "PReluOp",
-    "ReluOp", "ReshapeOp", "SigmoidOp", "SoftmaxBase", "SoftmaxOp", "TanhOp", "WeightOp",
-    "broadcast_shape", "conv2d_output_shape", "pair", "pool2d_output_shape", "shape_of",
-    "tensor", "window_output_size",
-]  # fmt: skip
+NN = Dialect("nn", [op for module in FAMILY_MODULES for op in module.OPS], [])

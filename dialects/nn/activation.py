@@ -23,20 +23,14 @@ from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.base import FloatTensor
+from mnistc.kernels import abi
 
 ACTIVATIONS: dict[str, int] = {
-    "elu": 1,
-    "gelu": 0,
-    "gelu_tanh": 0,
-    "hardswish": 0,
-    "hardtanh": 2,
-    "leaky_relu": 1,
-    "relu": 0,
-    "sigmoid": 0,
-    "tanh": 0,
+    name: parameters for name, parameters, _ in abi.ACTIVATIONS if name != "none"
 }
 """Element-wise activations that conv2d and linear can apply in their epilogue, with the
-number of float parameters each takes (elu: alpha; hardtanh: min, max; leaky_relu: slope)."""
+number of float parameters each takes (elu: alpha; hardtanh: min, max; leaky_relu: slope):
+the kinds of the kernel contract."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ class Activation:
     def verify(self) -> None:
         if self.kind not in ACTIVATIONS:
             raise VerifyException(
-                f"unknown activation '{self.kind}' (supported: {', '.join(ACTIVATIONS)})"
+                f"unknown activation '{self.kind}' (supported: {', '.join(sorted(ACTIVATIONS))})"
             )
         if len(self.params) != ACTIVATIONS[self.kind]:
             raise VerifyException(
@@ -227,3 +221,9 @@ class GeluOp(ActivationOp):
     def verify_(self) -> None:
         if self.approximate.data not in ("none", "tanh"):
             raise VerifyException("gelu approximate must be \"none\" or \"tanh\"")
+
+
+OPS = (ReluOp, SigmoidOp, TanhOp, HardswishOp, HardtanhOp, LeakyReluOp, EluOp, GeluOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["Activation", "activation_properties", "ActivationOp", "ACTIVATIONS", "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardswishOp", "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp", "TanhOp"]

@@ -156,3 +156,9 @@ class Conv2DOp(FusedActivationOp):
             raise VerifyException(
                 f"residual shape {list(shape_of(self.residual))} must be {list(expected)}"
             )
+
+
+OPS = (Conv2DOp,)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["conv2d_output_shape", "Conv2DOp"]

@@ -70,3 +70,9 @@ class PReluOp(BinaryOp):
     """lhs if lhs >= 0 else slope * lhs, the slope (rhs) broadcasting (per channel)."""
 
     name = "nn.prelu"
+
+
+OPS = (AddOp, MulOp, PReluOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["AddOp", "BinaryOp", "broadcast_shape", "MulOp", "PReluOp"]

@@ -67,3 +67,9 @@ class LinearOp(FusedActivationOp):
                 f"bias shape {list(shape_of(self.bias))} must be [{out_features}]"
             )
         verify_result_shape(self, (n, out_features))
+
+
+OPS = (LinearOp,)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["LinearOp"]

@@ -100,3 +100,9 @@ class LRNOp(IRDLOperation):
         if self.size.value.data < 1:
             raise VerifyException("lrn size must be >= 1")
         verify_rank("lrn input", self.input, 4)
+
+
+OPS = (BatchNormOp, LRNOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["BatchNormOp", "LRNOp"]

@@ -206,3 +206,9 @@ class AdaptiveAvgPool2DOp(IRDLOperation):
         out = verify_rank("adaptive_avg_pool2d result", self.output, 4)
         if out[:2] != (n, c) or min(out[2:]) < 1:
             raise VerifyException(f"result {list(out)} must be [{n}, {c}, OH >= 1, OW >= 1]")
+
+
+OPS = (MaxPool2DOp, AvgPool2DOp, AdaptiveAvgPool2DOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["AdaptiveAvgPool2DOp", "AvgPool2DOp", "MaxPool2DOp", "pool2d_output_shape"]

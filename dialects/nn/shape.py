@@ -178,3 +178,9 @@ class ReshapeOp(IRDLOperation):
                 f"reshape from {list(src.get_shape())} to {list(dst.get_shape())} "
                 "changes the number of elements"
             )
+
+
+OPS = (DropoutOp, Pad2DOp, ConcatOp, ReshapeOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["ConcatOp", "DropoutOp", "Pad2DOp", "ReshapeOp"]

@@ -62,3 +62,9 @@ class LogSoftmaxOp(SoftmaxBase):
     """x - log(sum(exp(x))) along `dim`."""
 
     name = "nn.log_softmax"
+
+
+OPS = (SoftmaxOp, LogSoftmaxOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["LogSoftmaxOp", "SoftmaxBase", "SoftmaxOp"]

@@ -39,3 +39,9 @@ class WeightOp(IRDLOperation):
     def verify_(self) -> None:
         if self.offset.value.data < 0 or self.offset.value.data % 4:
             raise VerifyException("weight offset must be a non-negative multiple of 4")
+
+
+OPS = (WeightOp,)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["WeightOp"]
