@@ -30,6 +30,7 @@ ACTIVATIONS = (
     ("hardswish", 0, ""),
     ("gelu", 0, "exact, with erf"),
     ("gelu_tanh", 0, "tanh approximation"),
+    ("silu", 0, "x * sigmoid(x)"),
 )
 """Activation kinds by code (MNISTC_ACTIVATION_*): name, how many of the float parameters
 alpha and beta it takes, and what they mean. The `nn` dialect's fusable activations are

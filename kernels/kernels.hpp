@@ -26,6 +26,7 @@ enum {
   MNISTC_ACTIVATION_HARDSWISH = 7,
   MNISTC_ACTIVATION_GELU = 8,        // exact, with erf
   MNISTC_ACTIVATION_GELU_TANH = 9,   // tanh approximation
+  MNISTC_ACTIVATION_SILU = 10,       // x * sigmoid(x)
 };
 
 // The `op` of mnistc_binary.

@@ -90,6 +90,7 @@ ACTIVATIONS = {
     ("hardswish", ()): F.hardswish,
     ("gelu", ()): F.gelu,
     ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
+    ("silu", ()): F.silu,
 }
 
 

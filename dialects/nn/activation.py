@@ -127,6 +127,13 @@ class TanhOp(ActivationOp):
 
 
 @irdl_op_definition
+class SiluOp(ActivationOp):
+    """x * sigmoid(x) (swish)."""
+
+    name = "nn.silu"
+
+
+@irdl_op_definition
 class HardswishOp(ActivationOp):
     """x * relu6(x + 3) / 6."""
 
@@ -223,7 +230,7 @@ class GeluOp(ActivationOp):
             raise VerifyException("gelu approximate must be \"none\" or \"tanh\"")
 
 
-OPS = (ReluOp, SigmoidOp, TanhOp, HardswishOp, HardtanhOp, LeakyReluOp, EluOp, GeluOp)
+OPS = (ReluOp, SigmoidOp, TanhOp, SiluOp, HardswishOp, HardtanhOp, LeakyReluOp, EluOp, GeluOp)
 """The family's ops, as the `NN` dialect lists them."""
 
-__all__ = ["Activation", "activation_properties", "ActivationOp", "ACTIVATIONS", "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardswishOp", "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp", "TanhOp"]
+__all__ = ["Activation", "activation_properties", "ActivationOp", "ACTIVATIONS", "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardswishOp", "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp", "SiluOp", "TanhOp"]

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from xdsl.ir import SSAValue
 from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, result_def, traits_def
-from xdsl.traits import Pure
+from xdsl.pattern_rewriter import RewritePattern
+from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.base import FloatTensor, tensor, verify_result_shape
@@ -58,11 +59,21 @@ class AddOp(BinaryOp):
     name = "nn.add"
 
 
+class MulOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from mnistc.transforms.canonicalization_patterns.nn import FoldSwish
+
+        return (FoldSwish(),)
+
+
 @irdl_op_definition
 class MulOp(BinaryOp):
     """lhs * rhs, broadcasting."""
 
     name = "nn.mul"
+
+    traits = traits_def(Pure(), MulOpHasCanonicalizationPatterns())
 
 
 @irdl_op_definition

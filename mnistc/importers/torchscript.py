@@ -166,6 +166,7 @@ ACTIVATION_CONVERTERS = {
     "aten::relu": _activation_converter(lambda x, a: nn.ReluOp(x)),
     "aten::relu6": _activation_converter(lambda x, a: nn.HardtanhOp(x, 0.0, 6.0)),
     "aten::sigmoid": _activation_converter(lambda x, a: nn.SigmoidOp(x)),
+    "aten::silu": _activation_converter(lambda x, a: nn.SiluOp(x)),
     "aten::tanh": _activation_converter(lambda x, a: nn.TanhOp(x)),
 }
 

@@ -31,6 +31,8 @@ def activation(x, kind: str, params: Sequence[float] = ()):
         return 1 / (1 + np.exp(-x))
     if kind == "tanh":
         return np.tanh(x)
+    if kind == "silu":
+        return x / (1 + np.exp(-x))
     if kind == "hardswish":
         return x * np.clip(x + 3, 0, 6) / 6
     if kind == "gelu":
@@ -45,41 +47,17 @@ def fused(op: nn.FusedActivationOp, value: np.ndarray) -> np.ndarray:
     return value if fused is None else activation(value, fused.kind, fused.params)
 
 
+def _run_activation(
+    self: InterpreterFunctions, interpreter: Interpreter, op: nn.ActivationOp, args: tuple[Any, ...]
+):
+    spec = op.activation()
+    return as_f32(activation(args[0], spec.kind, spec.params))
+
+
 class ActivationFunctions(InterpreterFunctions):
-    """One @impl per activation op, all through `activation`."""
+    """Every op of the family through `activation`: one @impl per op, made below from the
+    family's list, so an activation needs only its formula there."""
 
-    def _activation(self, op: nn.ActivationOp, args: tuple[Any, ...]):
-        spec = op.activation()
-        return as_f32(activation(args[0], spec.kind, spec.params))
 
-    @impl(nn.ReluOp)
-    def run_relu(self, interpreter: Interpreter, op: nn.ReluOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
-
-    @impl(nn.SigmoidOp)
-    def run_sigmoid(self, interpreter: Interpreter, op: nn.SigmoidOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
-
-    @impl(nn.TanhOp)
-    def run_tanh(self, interpreter: Interpreter, op: nn.TanhOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
-
-    @impl(nn.HardswishOp)
-    def run_hardswish(self, interpreter: Interpreter, op: nn.HardswishOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
-
-    @impl(nn.HardtanhOp)
-    def run_hardtanh(self, interpreter: Interpreter, op: nn.HardtanhOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
-
-    @impl(nn.LeakyReluOp)
-    def run_leaky_relu(self, interpreter: Interpreter, op: nn.LeakyReluOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
-
-    @impl(nn.EluOp)
-    def run_elu(self, interpreter: Interpreter, op: nn.EluOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
-
-    @impl(nn.GeluOp)
-    def run_gelu(self, interpreter: Interpreter, op: nn.GeluOp, args: tuple[Any, ...]):
-        return self._activation(op, args)
+for _op in nn.activation.OPS:
+    setattr(ActivationFunctions, f"run_{_op.name.removeprefix('nn.')}", impl(_op)(_run_activation))

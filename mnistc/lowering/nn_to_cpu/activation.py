@@ -27,12 +27,6 @@ def _lower_activation(op: nn.ActivationOp) -> list[KernelCall]:
 
 
 LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
-    nn.EluOp: _lower_activation,
-    nn.GeluOp: _lower_activation,
-    nn.HardswishOp: _lower_activation,
-    nn.HardtanhOp: _lower_activation,
-    nn.LeakyReluOp: _lower_activation,
-    nn.ReluOp: _lower_activation,
-    nn.SigmoidOp: _lower_activation,
-    nn.TanhOp: _lower_activation,
+    op: _lower_activation for op in nn.activation.OPS
 }
+"""Every activation is one call of the `activation` kernel, its kind a code."""
