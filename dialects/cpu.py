@@ -47,24 +47,12 @@ from xdsl.printer import Printer
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
+from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.kernels import abi
-
-
-def _static_shape(value: SSAValue | Attribute) -> tuple[int, ...]:
-    memref = value.type if isinstance(value, SSAValue) else value
-    assert isinstance(memref, MemRefType)
-    return tuple(memref.get_shape())
 
 
 def _format_shape(shape: Sequence[int]) -> str:
     return "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
-
-
-def _element_count(shape: Sequence[int]) -> int:
-    count = 1
-    for dim in shape:
-        count *= dim
-    return count
 
 
 @irdl_op_definition
@@ -139,7 +127,7 @@ class SampleOp(IRDLOperation):
     )
 
     def __init__(self, batch: SSAValue, index: SSAValue):
-        shape = _static_shape(batch)
+        shape = shape_of(batch)
         assert isinstance(batch.type, MemRefType)
         super().__init__(
             operands=[batch, index],
@@ -147,7 +135,7 @@ class SampleOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
-        batch, sample = _static_shape(self.batch), _static_shape(self.result)
+        batch, sample = shape_of(self.batch), shape_of(self.result)
         if not batch or batch[1:] != sample[1:] or sample[0] != 1:
             raise VerifyException(
                 f"a sample of {_format_shape(batch)} has shape "
@@ -171,8 +159,8 @@ class ViewOp(IRDLOperation):
         super().__init__(operands=[source], result_types=[type])
 
     def verify_(self) -> None:
-        src, dst = _static_shape(self.source), _static_shape(self.result)
-        if _element_count(src) != _element_count(dst):
+        src, dst = shape_of(self.source), shape_of(self.result)
+        if element_count(src) != element_count(dst):
             raise VerifyException(
                 f"view from {list(src)} to {list(dst)} changes the number of elements"
             )
@@ -284,7 +272,7 @@ class CallOp(IRDLOperation):
             if isinstance(value.owner, NullOp) and name not in kernel.optional:
                 raise VerifyException(f"@{callee}: input '{name}' may not be null")
         for value in (*self.inputs, *self.outputs):
-            if any(dim < 0 for dim in _static_shape(value)):
+            if any(dim < 0 for dim in shape_of(value)):
                 raise VerifyException("kernel buffers must have static shapes")
 
     def print(self, printer: Printer) -> None:

@@ -1,4 +1,6 @@
-"""The C++ OpenMP kernels (kernels.hpp / kernels.cpp) and the executable's main."""
+"""The C++ OpenMP kernels, one source file per op family (`<family>.cpp`, or a directory
+`<family>/` for a family with several kernels; declared in kernels.hpp, generated from
+abi.py), the helpers they share (kernel_support.hpp) and the executable's main."""
 
 from pathlib import Path
 

@@ -2,8 +2,9 @@
 
 For each kernel the table gives its buffers (inputs, then outputs; optional ones may be
 null), its named integer parameters and its named float parameters, in the order of the
-C signature. The shared constants (activation and binary-op codes, tile sizes) live
-here too. Everything else derives from this file:
+C signature, grouped by the op family whose source file defines them (`kernels/<family>.cpp`,
+or `kernels/conv/` for the convolutions). The shared constants (activation and binary-op
+codes, tile sizes) live here too. Everything else derives from this file:
 
 - `kernels/kernels.hpp`, the C declarations, is generated from it
   (`python -m mnistc.kernels.abi > kernels/kernels.hpp`; a test checks it is current);
@@ -19,19 +20,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 ACTIVATIONS = (
-    ("none", ""),
-    ("relu", ""),
-    ("hardtanh", "clamp(x, alpha, beta)"),
-    ("leaky_relu", "x >= 0 ? x : alpha * x"),
-    ("elu", "x > 0 ? x : alpha * (exp(x) - 1)"),
-    ("sigmoid", ""),
-    ("tanh", ""),
-    ("hardswish", ""),
-    ("gelu", "exact, with erf"),
-    ("gelu_tanh", "tanh approximation"),
+    ("none", 0, ""),
+    ("relu", 0, ""),
+    ("hardtanh", 2, "clamp(x, alpha, beta)"),
+    ("leaky_relu", 1, "x >= 0 ? x : alpha * x"),
+    ("elu", 1, "x > 0 ? x : alpha * (exp(x) - 1)"),
+    ("sigmoid", 0, ""),
+    ("tanh", 0, ""),
+    ("hardswish", 0, ""),
+    ("gelu", 0, "exact, with erf"),
+    ("gelu_tanh", 0, "tanh approximation"),
+    ("silu", 0, "x * sigmoid(x)"),
 )
-"""Activation kinds by code (MNISTC_ACTIVATION_*), with what alpha and beta mean."""
-ACTIVATION_CODES = {name: code for code, (name, _) in enumerate(ACTIVATIONS)}
+"""Activation kinds by code (MNISTC_ACTIVATION_*): name, how many of the float parameters
+alpha and beta it takes, and what they mean. The `nn` dialect's fusable activations are
+these kinds (but "none")."""
+ACTIVATION_CODES = {name: code for code, (name, _, _) in enumerate(ACTIVATIONS)}
 
 BINARY_OPS = (("add", "lhs + rhs"), ("mul", "lhs * rhs"), ("prelu", "lhs >= 0 ? lhs : lhs * rhs"))
 """The `op` parameter of `binary` by code (MNISTC_BINARY_*)."""
@@ -120,6 +124,7 @@ _POOL_GEOMETRY = ("C", "H", "W", "OH", "OW", *_WINDOW)
 KERNELS: dict[str, Kernel] = {
     k.name: k
     for k in (
+        # conv (kernels/conv/*.cpp)
         _conv(
             "conv2d",
             "weight",
@@ -147,7 +152,7 @@ KERNELS: dict[str, Kernel] = {
             "packed_weight",
             ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "pool", "activation"),
             "The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: "
-            "Winograd\nF(4x4, 3x3) (kernels/conv_winograd.cpp): a quarter of the "
+            "Winograd\nF(4x4, 3x3) (kernels/conv/winograd.cpp): a quarter of the "
             "multiplications of a direct\nconvolution. `packed_weight` is the weight "
             "transformed at compile time\n(mnistc/transforms/packing.py): U = G g G^T as "
             "[36][ceil(K / NR)][ceil(C / 8) * 8][NR],\nzero-filled past the last channel. "
@@ -155,6 +160,7 @@ KERNELS: dict[str, Kernel] = {
             "[K, OH/2, OW/2]; then `residual` must be null), 0 none.\nOther arguments as "
             "mnistc_conv2d.",
         ),
+        # linear (kernels/linear.cpp)
         Kernel(
             "linear",
             ("input", "weight", "bias"),
@@ -164,6 +170,7 @@ KERNELS: dict[str, Kernel] = {
             frozenset({"bias"}),
             "input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].",
         ),
+        # pool (kernels/pool.cpp)
         Kernel(
             "max_pool2d",
             ("input",),
@@ -187,6 +194,7 @@ KERNELS: dict[str, Kernel] = {
             ("C", "H", "W", "OH", "OW"),
             doc="Average over PyTorch's adaptive windows [floor(i*H/OH), ceil((i+1)*H/OH)).",
         ),
+        # activation (kernels/activation.cpp)
         Kernel(
             "activation",
             ("input",),
@@ -195,6 +203,7 @@ KERNELS: dict[str, Kernel] = {
             ACTIVATION_FPARAMS,
             doc="Element-wise activation of `count` values.",
         ),
+        # norm (kernels/norm.cpp)
         Kernel(
             "batch_norm",
             ("input", "mean", "var", "gamma", "beta"),
@@ -205,6 +214,16 @@ KERNELS: dict[str, Kernel] = {
             "+ beta.",
         ),
         Kernel(
+            "lrn",
+            ("input",),
+            ("output",),
+            ("C", "inner", "size"),
+            ("alpha", "beta", "bias"),
+            doc="Local response normalisation of [C, inner] across channels (ONNX LRN "
+            "semantics).",
+        ),
+        # elementwise (kernels/elementwise.cpp)
+        Kernel(
             "binary",
             ("lhs", "rhs"),
             ("output",),
@@ -213,6 +232,7 @@ KERNELS: dict[str, Kernel] = {
             "each operand is\nread through its own strides (0 where it broadcasts); `op` "
             "is an MNISTC_BINARY_* code.",
         ),
+        # shape (kernels/shape.cpp)
         Kernel(
             "pad2d",
             ("input",),
@@ -222,15 +242,6 @@ KERNELS: dict[str, Kernel] = {
             doc="Constant padding of each of C planes [H, W] by top, left, bottom, right.",
         ),
         Kernel(
-            "lrn",
-            ("input",),
-            ("output",),
-            ("C", "inner", "size"),
-            ("alpha", "beta", "bias"),
-            doc="Local response normalisation of [C, inner] across channels (ONNX LRN "
-            "semantics).",
-        ),
-        Kernel(
             "copy_block",
             ("input",),
             ("output",),
@@ -238,6 +249,8 @@ KERNELS: dict[str, Kernel] = {
             doc="For o < outer: output[o * out_stride + offset + i] = input[o * inner + i], "
             "i < inner.\nOne call per input of a concatenation.",
         ),
+        Kernel("copy", ("input",), ("output",), ("count",), doc="output = input."),
+        # softmax (kernels/softmax.cpp)
         Kernel(
             "softmax",
             ("input",),
@@ -252,7 +265,6 @@ KERNELS: dict[str, Kernel] = {
             ("outer", "axis", "inner"),
             doc="Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].",
         ),
-        Kernel("copy", ("input",), ("output",), ("count",), doc="output = input."),
     )
 }
 """Every kernel by `cpu.call` callee name."""
@@ -302,7 +314,7 @@ def render_header() -> str:
         "",
         "// Activations, applied element-wise or in an epilogue, with two float parameters",
         "// (alpha, beta) whose meaning depends on the kind.",
-        *_enum("ACTIVATION", ACTIVATIONS),
+        *_enum("ACTIVATION", [(name, meaning) for name, _, meaning in ACTIVATIONS]),
         "",
         "// The `op` of mnistc_binary.",
         *_enum("BINARY", BINARY_OPS),

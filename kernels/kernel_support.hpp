@@ -35,6 +35,8 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
     case MNISTC_ACTIVATION_GELU_TANH:
       return 0.5f * x *
              (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case MNISTC_ACTIVATION_SILU:
+      return x / (1.0f + std::exp(-x));
     default:
       return x;
   }

@@ -26,6 +26,7 @@ enum {
   MNISTC_ACTIVATION_HARDSWISH = 7,
   MNISTC_ACTIVATION_GELU = 8,        // exact, with erf
   MNISTC_ACTIVATION_GELU_TANH = 9,   // tanh approximation
+  MNISTC_ACTIVATION_SILU = 10,       // x * sigmoid(x)
 };
 
 // The `op` of mnistc_binary.
@@ -64,7 +65,7 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight,
                           int64_t groups, int64_t activation, float alpha, float beta);
 
 // The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: Winograd
-// F(4x4, 3x3) (kernels/conv_winograd.cpp): a quarter of the multiplications of a direct
+// F(4x4, 3x3) (kernels/conv/winograd.cpp): a quarter of the multiplications of a direct
 // convolution. `packed_weight` is the weight transformed at compile time
 // (mnistc/transforms/packing.py): U = G g G^T as [36][ceil(K / NR)][ceil(C / 8) * 8][NR],
 // zero-filled past the last channel. `pool` = 2 applies a 2x2 stride-2 max pool to the
@@ -107,6 +108,10 @@ void mnistc_batch_norm(const float* input, const float* mean, const float* var,
                        const float* gamma, const float* beta, float* output, int64_t C,
                        int64_t inner, float eps);
 
+// Local response normalisation of [C, inner] across channels (ONNX LRN semantics).
+void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int64_t size,
+                float alpha, float beta, float bias);
+
 // output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; each operand is
 // read through its own strides (0 where it broadcasts); `op` is an MNISTC_BINARY_* code.
 void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op,
@@ -118,14 +123,13 @@ void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op
 void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
                   int64_t top, int64_t left, int64_t bottom, int64_t right, float value);
 
-// Local response normalisation of [C, inner] across channels (ONNX LRN semantics).
-void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int64_t size,
-                float alpha, float beta, float bias);
-
 // For o < outer: output[o * out_stride + offset + i] = input[o * inner + i], i < inner.
 // One call per input of a concatenation.
 void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t inner,
                        int64_t out_stride, int64_t offset);
+
+// output = input.
+void mnistc_copy(const float* input, float* output, int64_t count);
 
 // Softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t axis,
@@ -134,9 +138,6 @@ void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t ax
 // Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_log_softmax(const float* input, float* output, int64_t outer, int64_t axis,
                         int64_t inner);
-
-// output = input.
-void mnistc_copy(const float* input, float* output, int64_t count);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -112,5 +112,6 @@ class CompiledModel:
         ]  # fmt: skip
 
     def set_num_threads(self, threads: int) -> None:
-        """OpenMP's thread count for this process (the library's libgomp)."""
+        """OpenMP's thread count for calls from the calling Python thread (an OpenMP
+        setting is per thread; other threads keep OMP_NUM_THREADS)."""
         self._lib.omp_set_num_threads(ctypes.c_int(threads))

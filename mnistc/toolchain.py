@@ -12,7 +12,8 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +22,30 @@ from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
 from mnistc.outputs import output_path, write_bytes, writes_through
 
-KERNEL_LIBRARY_SOURCES = ("kernels.cpp", "conv_winograd.cpp")
-"""The kernels that generated code calls (see kernels/kernels.hpp)."""
 MAIN_SOURCE = "main.cpp"
 """The executable's entry point; left out of shared libraries."""
-KERNEL_SOURCES = (*KERNEL_LIBRARY_SOURCES, MAIN_SOURCE)
 MAIN_OBJECT = str(Path(MAIN_SOURCE).with_suffix(".o"))
 KERNEL_HEADERS = ("kernels.hpp", "kernel_support.hpp", "model_api.hpp", "thread_governor.hpp")
+"""The headers that the sources and generated code include."""
+
+
+def _files(kernel_dir: Path, pattern: str) -> list[str]:
+    """The files matching `pattern` anywhere under `kernel_dir`, relative to it, sorted."""
+    return sorted(p.relative_to(kernel_dir).as_posix() for p in kernel_dir.rglob(pattern))
+
+
+def kernel_library_sources(kernel_dir: Path = KERNEL_DIR) -> tuple[str, ...]:
+    """The kernels that generated code calls (see kernels/kernels.hpp): every `.cpp` file
+    under the kernel directory but `main.cpp`, so a new family's file needs no list."""
+    return tuple(name for name in _files(kernel_dir, "*.cpp") if name != MAIN_SOURCE)
+
+
+def kernel_sources(kernel_dir: Path) -> tuple[str, ...]:
+    return (*kernel_library_sources(kernel_dir), MAIN_SOURCE)
+
+
+KERNEL_LIBRARY_SOURCES = kernel_library_sources()
+"""The bundled kernels' sources, relative to KERNEL_DIR."""
 
 
 class BuildError(MnistcError):
@@ -55,6 +73,19 @@ class BuildConfig:
 
 def _run(command: list[str], cwd: Path, log: list[str]) -> None:
     log.append(" ".join(command))
+    _execute(command, cwd)
+
+
+def _run_all(commands: list[list[str]], cwd: Path, log: list[str]) -> None:
+    """`_run` of independent commands, logged in order, run side by side on the machine's
+    cores: one file per kernel family means many small compiles."""
+    log.extend(" ".join(command) for command in commands)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for future in [pool.submit(_execute, command, cwd) for command in commands]:
+            future.result()
+
+
+def _execute(command: list[str], cwd: Path) -> None:
     try:
         result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     except FileNotFoundError:
@@ -75,7 +106,9 @@ def _compiler_identity(compiler: str) -> str:
 
 
 def _check_kernel_dir(kernel_dir: Path) -> None:
-    missing = [n for n in (*KERNEL_SOURCES, *KERNEL_HEADERS) if not (kernel_dir / n).is_file()]
+    missing = [n for n in (MAIN_SOURCE, *KERNEL_HEADERS) if not (kernel_dir / n).is_file()]
+    if not kernel_dir.is_dir() or not kernel_library_sources(kernel_dir):
+        missing.append("kernel sources (*.cpp)")
     if missing:
         raise BuildError(f"kernel directory {kernel_dir} lacks {', '.join(missing)}")
 
@@ -87,34 +120,40 @@ def kernel_objects(config: BuildConfig, log: list[str]) -> list[Path]:
     digest = hashlib.sha256()
     for part in (_compiler_identity(config.compiler), *config.flags()):
         digest.update(part.encode())
-    for name in sorted((*KERNEL_SOURCES, *KERNEL_HEADERS)):
+    sources = kernel_sources(config.kernel_dir)
+    for name in sorted({*sources, *_files(config.kernel_dir, "*.hpp")}):
+        digest.update(name.encode())
         digest.update((config.kernel_dir / name).read_bytes())
     key = digest.hexdigest()[:16]
-    names = [str(Path(name).with_suffix(".o")) for name in KERNEL_SOURCES]
+    names = [str(Path(name).with_suffix(".o")) for name in sources]
     entry = KERNELS.lookup(key, names)
     if entry is None:
-        entry = _build_kernel_entry(config, key, names, log)
+        entry = _build_kernel_entry(config, key, sources, names, log)
     else:
         log.append(f"# kernels from cache: {entry}")
     return [entry / name for name in names]
 
 
-def _build_kernel_entry(config: BuildConfig, key: str, names: list[str], log: list[str]) -> Path:
-    """Compile the kernels into a cache entry; the intact objects of a damaged entry are
-    reused, so only what was damaged is compiled again."""
+def _build_kernel_entry(
+    config: BuildConfig, key: str, sources: Sequence[str], names: list[str], log: list[str]
+) -> Path:
+    """Compile the kernels into a cache entry (objects named and placed as their sources);
+    the intact objects of a damaged entry are reused, so only what was damaged is compiled
+    again."""
     previous = KERNELS.directory() / key
     reusable = intact_files(previous, names)
 
     def fill(scratch: Path) -> None:
-        for source, name in zip(KERNEL_SOURCES, names):
+        compiles = []
+        for source, name in zip(sources, names):
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
             if name in reusable:
                 shutil.copyfile(previous / name, scratch / name)
             else:
-                _run(
-                    [config.compiler, *config.flags(), "-c", str(config.kernel_dir / source), "-o", name],
-                    scratch,
-                    log,
+                compiles.append(
+                    [config.compiler, *config.flags(), "-c", str(config.kernel_dir / source), "-o", name]
                 )
+        _run_all(compiles, scratch, log)
 
     try:
         return KERNELS.store(key, names, fill)

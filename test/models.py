@@ -111,7 +111,8 @@ class ResidualNet(nn.Module):
 
 
 class ActivationZoo(nn.Module):
-    """Every standalone activation, leaky_relu and elu fused, gelu both ways, mean over H,W."""
+    """Every standalone activation, leaky_relu and elu fused, gelu both ways, SiLU both
+    ways (F.silu, and x * sigmoid(x), which canonicalize folds), mean over H,W."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -122,6 +123,7 @@ class ActivationZoo(nn.Module):
     def forward(self, x):
         x = F.leaky_relu(self.c1(x), 0.1)
         x = F.elu(self.c2(x), alpha=0.7)
+        x = F.silu(x) - x * torch.sigmoid(x) * 0.5
         x = torch.sigmoid(x) + torch.tanh(x) * F.gelu(x) - 0.0
         x = F.gelu(x, approximate="tanh") + F.hardtanh(x, -0.5, 0.5)
         x = x.mean([2, 3])

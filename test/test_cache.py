@@ -160,16 +160,16 @@ def test_relative_cache_dir_and_a_damaged_kernel_object(tmp_path):
     first = mnistc("compile", "-o", "m1", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     (entry,) = (tmp_path / "rel/cache/mnistc/kernels").iterdir()
-    (entry / "conv_winograd.o").write_bytes(b"")
+    (entry / "conv/winograd.o").write_bytes(b"")
     second = mnistc("compile", "-o", "m2", "--keep-build", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
     assert f"kernel cache entry {entry} is damaged" in second.stderr
     compiled = [line for line in (tmp_path / "m2.build/build.sh").read_text().splitlines() if " -c " in line]
     assert [Path(line.split(" -c ")[1].split()[0]).name for line in compiled] == [
-        "conv_winograd.cpp", "model.cpp"
+        "winograd.cpp", "model.cpp"
     ]  # fmt: skip
-    assert cache.intact_files(entry, ["kernels.o", "conv_winograd.o", "main.o"]) == {
-        "kernels.o", "conv_winograd.o", "main.o"
+    assert cache.intact_files(entry, ["linear.o", "conv/winograd.o", "main.o"]) == {
+        "linear.o", "conv/winograd.o", "main.o"
     }  # fmt: skip
     images = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     np.testing.assert_array_equal(run_executable(tmp_path / "m2", images), run_executable(tmp_path / "m1", images))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -75,20 +76,18 @@ def test_failed_compile_keeps_previous_output(tmp_path):
 
 
 def copy_of_kernels(tmp_path):
-    """A writable copy of the kernel directory, for --kernel-dir."""
+    """A writable copy of the kernel directory (its C++ sources and headers, family
+    subdirectories included), for --kernel-dir."""
     from mnistc.kernels import KERNEL_DIR
 
     kernels = tmp_path / "kernels"
-    kernels.mkdir()
-    for source in KERNEL_DIR.iterdir():
-        if source.suffix in (".cpp", ".hpp"):
-            (kernels / source.name).write_text(source.read_text())
+    shutil.copytree(KERNEL_DIR, kernels, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     return kernels
 
 
 def test_broken_kernel_dir_reports_compiler_error(tmp_path):
     kernels = copy_of_kernels(tmp_path)
-    (kernels / "kernels.cpp").write_text("this is not C++\n")
+    (kernels / "linear.cpp").write_text("this is not C++\n")
     result = mnistc("compile", "--kernel-dir", kernels, "-o", tmp_path / "out")
     assert_clean_failure(result, "'g++' failed")
     assert not (tmp_path / "out").exists()
@@ -188,9 +187,9 @@ def test_verify_passes_on_default_model():
 def test_verify_fails_when_kernels_are_wrong(tmp_path):
     """A kernel that computes the wrong thing makes `mnistc verify` exit non-zero."""
     kernels = copy_of_kernels(tmp_path)
-    broken = (kernels / "kernels.cpp").read_text().replace("sum + (bias ? bias[o] : 0.0f)", "sum")
-    assert broken != (kernels / "kernels.cpp").read_text()
-    (kernels / "kernels.cpp").write_text(broken)
+    broken = (kernels / "linear.cpp").read_text().replace("sum + (bias ? bias[o] : 0.0f)", "sum")
+    assert broken != (kernels / "linear.cpp").read_text()
+    (kernels / "linear.cpp").write_text(broken)
     result = mnistc("verify", "--batches", "1", "--kernel-dir", kernels)
     assert result.returncode == 1
     assert "FAIL" in result.stdout

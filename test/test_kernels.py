@@ -1,7 +1,8 @@
 """Each kernel of kernels/ against PyTorch, on random shapes and parameters.
 
 The kernels have a C ABI, so the test builds them into a shared library and calls them
-through ctypes: no model, importer or code generator is involved.
+through ctypes: no model, importer or code generator is involved. After the shared
+harness, one section per op family, in the order and with the names of kernels/abi.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mnistc.kernels import KERNEL_DIR
 from mnistc.toolchain import KERNEL_LIBRARY_SOURCES, BuildConfig
 
 from mnistc.kernels import abi
-from mnistc.lowering.convert_nn_to_cpu import activation_params
+from mnistc.lowering.nn_to_cpu.activation import activation_params
 
 RNG_SEED = 1234
 I64 = ctypes.c_int64
@@ -76,6 +77,29 @@ def assert_close(actual: np.ndarray, expected: torch.Tensor) -> None:
     np.testing.assert_allclose(actual, expected.numpy(), rtol=1e-4, atol=1e-4)
 
 
+# (kind, params) → the PyTorch function it must match.
+ACTIVATIONS = {
+    (None, ()): lambda t: t,
+    ("relu", ()): F.relu,
+    ("hardtanh", (-0.5, 1.5)): lambda t: F.hardtanh(t, -0.5, 1.5),
+    ("hardtanh", (0.0, 6.0)): F.relu6,
+    ("leaky_relu", (0.1,)): lambda t: F.leaky_relu(t, 0.1),
+    ("elu", (0.7,)): lambda t: F.elu(t, 0.7),
+    ("sigmoid", ()): torch.sigmoid,
+    ("tanh", ()): torch.tanh,
+    ("hardswish", ()): F.hardswish,
+    ("gelu", ()): F.gelu,
+    ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
+    ("silu", ()): F.silu,
+}
+
+
+def activation_args(kind, params) -> dict:
+    return activation_params(None if kind is None else nn_dialect.Activation(kind, tuple(params)))
+
+
+# conv (kernels/conv/)
+
 def conv_cases():
     rng = np.random.default_rng(RNG_SEED)
     yield dict(c=1, h=28, w=28, k=32, kh=3, kw=3, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1)
@@ -94,26 +118,6 @@ def conv_cases():
             kh=kh, kw=kw, stride=tuple(int(v) for v in rng.integers(1, 4, 2)), pad=pad, dil=dil,
             groups=groups,
         )  # fmt: skip
-
-
-# (kind, params) → the PyTorch function it must match.
-ACTIVATIONS = {
-    (None, ()): lambda t: t,
-    ("relu", ()): F.relu,
-    ("hardtanh", (-0.5, 1.5)): lambda t: F.hardtanh(t, -0.5, 1.5),
-    ("hardtanh", (0.0, 6.0)): F.relu6,
-    ("leaky_relu", (0.1,)): lambda t: F.leaky_relu(t, 0.1),
-    ("elu", (0.7,)): lambda t: F.elu(t, 0.7),
-    ("sigmoid", ()): torch.sigmoid,
-    ("tanh", ()): torch.tanh,
-    ("hardswish", ()): F.hardswish,
-    ("gelu", ()): F.gelu,
-    ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
-}
-
-
-def activation_args(kind, params) -> dict:
-    return activation_params(None if kind is None else nn_dialect.Activation(kind, tuple(params)))
 
 
 def conv_problem(case: dict, with_bias: bool, with_residual: bool, weight_scale: float = 1.0):
@@ -167,193 +171,6 @@ def test_conv2d(kernels, case, with_bias, with_residual):
     assert_conv_kernel(
         kernels, "conv2d", [x, weight, bias, residual], conv_geometry(case, expected), expected
     )
-
-
-@pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_linear(kernels, m, n_in, n_out, with_bias):
-    rng = np.random.default_rng(RNG_SEED)
-    x = rng.standard_normal((m, n_in), dtype=np.float32)
-    weight = rng.standard_normal((n_out, n_in), dtype=np.float32)
-    bias = rng.standard_normal(n_out, dtype=np.float32) if with_bias else None
-    expected = F.linear(
-        torch.from_numpy(x), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias)
-    )
-    for (kind, params), reference in ACTIVATIONS.items():
-        out = np.full((m, n_out), np.nan, dtype=np.float32)
-        call(kernels, "linear", [x, weight, bias, out], M=m, IN=n_in, OUT=n_out, **activation_args(kind, params))
-        assert_close(out, reference(expected))
-
-
-def pairs(prefix: str, values) -> dict:
-    return {f"{prefix}_h": values[0], f"{prefix}_w": values[1]}
-
-
-def pool_params(x: np.ndarray, expected: torch.Tensor, kernel, stride, padding) -> dict:
-    _, c, h, w = x.shape
-    _, _, oh, ow = expected.shape
-    return {
-        "C": c, "H": h, "W": w, "OH": oh, "OW": ow, "KH": kernel[0], "KW": kernel[1],
-        **pairs("stride", stride), **pairs("pad", padding),
-    }  # fmt: skip
-
-
-POOL_CASES = [
-    # c, h, w, kernel, stride, padding, dilation, ceil_mode
-    (64, 24, 24, (2, 2), (2, 2), (0, 0), (1, 1), False),
-    (3, 7, 9, (3, 3), (2, 2), (1, 1), (1, 1), False),
-    (3, 7, 9, (3, 3), (2, 2), (1, 1), (1, 1), True),
-    (2, 10, 6, (2, 3), (3, 1), (1, 0), (2, 1), True),
-    (1, 5, 5, (5, 5), (1, 1), (2, 2), (1, 1), False),
-    (4, 13, 13, (2, 2), (2, 2), (0, 0), (1, 1), True),
-]
-
-
-@pytest.mark.parametrize("case", POOL_CASES, ids=str)
-def test_max_pool2d(kernels, case):
-    c, h, w, kernel, stride, padding, dilation, ceil_mode = case
-    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
-    expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
-    assert tuple(expected.shape) == pool2d_output_shape(x.shape, kernel, stride, padding, dilation, ceil_mode)
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "max_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding), **pairs("dilation", dilation))
-    assert_close(out, expected)
-
-
-@pytest.mark.parametrize("case", [POOL_CASES[0], (2, 6, 38, (2, 2), (2, 2), (0, 0), (1, 1), False)], ids=str)
-def test_max_pool2d_propagates_nan(kernels, case):
-    """NaN wins a window, as in PyTorch, on the vectorised 2x2 path and its scalar tail."""
-    c, h, w, kernel, stride, padding, dilation, ceil_mode = case
-    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
-    x[0, 0, 0, ::5] = np.nan
-    x[0, -1, -1, -1] = np.nan
-    expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
-    out = np.zeros(expected.shape, dtype=np.float32)
-    call(kernels, "max_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding), **pairs("dilation", dilation))
-    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected.numpy()))
-    assert_close(out, expected)
-
-
-@pytest.mark.parametrize("count", [1, 10, 1001, 100_003])
-@pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
-def test_activation(kernels, count, activation):
-    x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32) * 4
-    out = np.full(count, np.nan, dtype=np.float32)
-    call(kernels, "activation", [x, out], count=count, **activation_args(*activation))
-    assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
-
-
-@pytest.mark.parametrize("count", [1, 1001])
-def test_copy(kernels, count):
-    x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32)
-    out = np.full(count, np.nan, dtype=np.float32)
-    call(kernels, "copy", [x, out], count=count)
-    np.testing.assert_array_equal(out, x)
-
-
-AVG_POOL_CASES = [
-    # c, h, w, kernel, stride, padding, ceil_mode, count_include_pad, divisor
-    (3, 8, 8, (2, 2), (2, 2), (0, 0), False, True, 0),
-    (2, 7, 9, (3, 3), (2, 2), (1, 1), False, True, 0),
-    (2, 7, 9, (3, 3), (2, 2), (1, 1), True, False, 0),
-    (2, 5, 6, (2, 3), (3, 1), (1, 1), True, True, 0),
-    (1, 6, 6, (3, 2), (1, 2), (1, 0), False, False, 5),
-    (4, 13, 13, (2, 2), (2, 2), (1, 1), True, False, 0),
-]
-
-
-@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=str)
-def test_avg_pool2d(kernels, case):
-    c, h, w, kernel, stride, padding, ceil_mode, include_pad, divisor = case
-    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
-    expected = F.avg_pool2d(
-        torch.from_numpy(x), kernel, stride, padding, ceil_mode, include_pad, divisor or None
-    )
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "avg_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding),
-         count_include_pad=int(include_pad), divisor=divisor)  # fmt: skip
-    assert_close(out, expected)
-
-
-@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1)])
-def test_adaptive_avg_pool2d(kernels, h, w, oh, ow):
-    x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, h, w), dtype=np.float32)
-    expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (oh, ow))
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "adaptive_avg_pool2d", [x, out], C=3, H=h, W=w, OH=oh, OW=ow)
-    assert_close(out, expected)
-
-
-@pytest.mark.parametrize("shape", [(1, 5, 4, 3), (1, 7), (1, 2, 33)])
-def test_batch_norm(kernels, shape):
-    rng = np.random.default_rng(RNG_SEED)
-    c = shape[1]
-    x = rng.standard_normal(shape, dtype=np.float32)
-    mean, beta = rng.standard_normal((2, c), dtype=np.float32)
-    var, gamma = rng.random((2, c), dtype=np.float32) + 0.5
-    expected = F.batch_norm(torch.from_numpy(x), *map(torch.from_numpy, (mean, var, gamma, beta)), eps=1e-3)
-    out = np.full(shape, np.nan, dtype=np.float32)
-    call(kernels, "batch_norm", [x, mean, var, gamma, beta, out], C=c, inner=int(np.prod(shape[2:])), eps=1e-3)
-    assert_close(out, expected)
-
-
-BINARY_CASES = [
-    ((1, 4, 3, 3), (1, 4, 3, 3)),
-    ((1, 4, 3, 3), (4, 1, 1)),
-    ((1, 4, 3, 3), (1, 1, 1, 3)),
-    ((1, 4, 1, 3), (1, 1, 5, 1)),
-    ((1, 6), ()),
-    ((1, 2, 3, 4, 5), (2, 1, 4, 1)),
-]
-
-
-@pytest.mark.parametrize("lhs_shape,rhs_shape", BINARY_CASES, ids=str)
-@pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp, nn_dialect.PReluOp])
-def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
-    from mnistc.lowering.convert_nn_to_cpu import BINARY_OPS, _as_rank4, _broadcast_strides
-
-    rng = np.random.default_rng(RNG_SEED)
-    lhs = rng.standard_normal(lhs_shape, dtype=np.float32)
-    rhs = rng.standard_normal(rhs_shape, dtype=np.float32)
-    expected = {
-        nn_dialect.AddOp: lambda: lhs + rhs,
-        nn_dialect.MulOp: lambda: lhs * rhs,
-        nn_dialect.PReluOp: lambda: F.prelu(torch.from_numpy(lhs), torch.from_numpy(rhs).reshape(-1)).numpy()
-        if rhs.size > 1 and lhs.ndim > 1 and rhs.size == lhs.shape[1] else np.where(lhs >= 0, lhs, lhs * rhs),
-    }[op]()
-    shape, ls, rs = _as_rank4(
-        expected.shape,
-        _broadcast_strides(lhs_shape, expected.shape),
-        _broadcast_strides(rhs_shape, expected.shape),
-    )
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
-    dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
-    call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[BINARY_OPS[op]], **dims)
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
-
-
-def test_copy_block_concatenates(kernels):
-    rng = np.random.default_rng(RNG_SEED)
-    parts = [rng.standard_normal((1, c, 3, 2), dtype=np.float32) for c in (2, 5, 1)]
-    out = np.full((1, 8, 3, 2), np.nan, dtype=np.float32)
-    offset = 0
-    for part in parts:
-        inner = part.shape[1] * 6
-        call(kernels, "copy_block", [part, out], outer=1, inner=inner, out_stride=8 * 6, offset=offset)
-        offset += inner
-    np.testing.assert_array_equal(out, np.concatenate(parts, axis=1))
-
-
-@pytest.mark.parametrize("shape,dim", [((1, 10), 1), ((2, 3, 4), 1), ((5, 7), 0), ((1, 3, 2, 2), 3)])
-@pytest.mark.parametrize("log", [False, True])
-def test_softmax(kernels, shape, dim, log):
-    x = np.random.default_rng(RNG_SEED).standard_normal(shape, dtype=np.float32) * 20
-    outer = int(np.prod(shape[:dim]))
-    inner = int(np.prod(shape[dim + 1 :]))
-    out = np.full(shape, np.nan, dtype=np.float32)
-    call(kernels, "log_softmax" if log else "softmax", [x, out], outer=outer, axis=shape[dim], inner=inner)
-    fn = F.log_softmax if log else F.softmax
-    assert_close(out, fn(torch.from_numpy(x), dim))
 
 
 def stride_one_cases():
@@ -420,14 +237,132 @@ def test_conv2d_winograd_with_max_pool(kernels, case):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("pads,value", [((0, 0, 0, 0), 0.0), ((1, 2, 0, 3), 0.0), ((2, 0, 1, 1), -1.5)])
-def test_pad2d(kernels, pads, value):
-    x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, 4, 5), dtype=np.float32)
-    top, left, bottom, right = pads
-    expected = F.pad(torch.from_numpy(x), (left, right, top, bottom), value=value)
+# linear (kernels/linear.cpp)
+
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear(kernels, m, n_in, n_out, with_bias):
+    rng = np.random.default_rng(RNG_SEED)
+    x = rng.standard_normal((m, n_in), dtype=np.float32)
+    weight = rng.standard_normal((n_out, n_in), dtype=np.float32)
+    bias = rng.standard_normal(n_out, dtype=np.float32) if with_bias else None
+    expected = F.linear(
+        torch.from_numpy(x), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias)
+    )
+    for (kind, params), reference in ACTIVATIONS.items():
+        out = np.full((m, n_out), np.nan, dtype=np.float32)
+        call(kernels, "linear", [x, weight, bias, out], M=m, IN=n_in, OUT=n_out, **activation_args(kind, params))
+        assert_close(out, reference(expected))
+
+
+# pool (kernels/pool.cpp)
+
+def pairs(prefix: str, values) -> dict:
+    return {f"{prefix}_h": values[0], f"{prefix}_w": values[1]}
+
+
+def pool_params(x: np.ndarray, expected: torch.Tensor, kernel, stride, padding) -> dict:
+    _, c, h, w = x.shape
+    _, _, oh, ow = expected.shape
+    return {
+        "C": c, "H": h, "W": w, "OH": oh, "OW": ow, "KH": kernel[0], "KW": kernel[1],
+        **pairs("stride", stride), **pairs("pad", padding),
+    }  # fmt: skip
+
+
+POOL_CASES = [
+    # c, h, w, kernel, stride, padding, dilation, ceil_mode
+    (64, 24, 24, (2, 2), (2, 2), (0, 0), (1, 1), False),
+    (3, 7, 9, (3, 3), (2, 2), (1, 1), (1, 1), False),
+    (3, 7, 9, (3, 3), (2, 2), (1, 1), (1, 1), True),
+    (2, 10, 6, (2, 3), (3, 1), (1, 0), (2, 1), True),
+    (1, 5, 5, (5, 5), (1, 1), (2, 2), (1, 1), False),
+    (4, 13, 13, (2, 2), (2, 2), (0, 0), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_max_pool2d(kernels, case):
+    c, h, w, kernel, stride, padding, dilation, ceil_mode = case
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
+    expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
+    assert tuple(expected.shape) == pool2d_output_shape(x.shape, kernel, stride, padding, dilation, ceil_mode)
     out = np.full(expected.shape, np.nan, dtype=np.float32)
-    call(kernels, "pad2d", [x, out], C=3, H=4, W=5, **dict(zip(("top", "left", "bottom", "right"), pads)), value=value)
-    np.testing.assert_array_equal(out, expected.numpy())
+    call(kernels, "max_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding), **pairs("dilation", dilation))
+    assert_close(out, expected)
+
+
+@pytest.mark.parametrize("case", [POOL_CASES[0], (2, 6, 38, (2, 2), (2, 2), (0, 0), (1, 1), False)], ids=str)
+def test_max_pool2d_propagates_nan(kernels, case):
+    """NaN wins a window, as in PyTorch, on the vectorised 2x2 path and its scalar tail."""
+    c, h, w, kernel, stride, padding, dilation, ceil_mode = case
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
+    x[0, 0, 0, ::5] = np.nan
+    x[0, -1, -1, -1] = np.nan
+    expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation, ceil_mode)
+    out = np.zeros(expected.shape, dtype=np.float32)
+    call(kernels, "max_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding), **pairs("dilation", dilation))
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected.numpy()))
+    assert_close(out, expected)
+
+
+AVG_POOL_CASES = [
+    # c, h, w, kernel, stride, padding, ceil_mode, count_include_pad, divisor
+    (3, 8, 8, (2, 2), (2, 2), (0, 0), False, True, 0),
+    (2, 7, 9, (3, 3), (2, 2), (1, 1), False, True, 0),
+    (2, 7, 9, (3, 3), (2, 2), (1, 1), True, False, 0),
+    (2, 5, 6, (2, 3), (3, 1), (1, 1), True, True, 0),
+    (1, 6, 6, (3, 2), (1, 2), (1, 0), False, False, 5),
+    (4, 13, 13, (2, 2), (2, 2), (1, 1), True, False, 0),
+]
+
+
+@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=str)
+def test_avg_pool2d(kernels, case):
+    c, h, w, kernel, stride, padding, ceil_mode, include_pad, divisor = case
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, c, h, w), dtype=np.float32)
+    expected = F.avg_pool2d(
+        torch.from_numpy(x), kernel, stride, padding, ceil_mode, include_pad, divisor or None
+    )
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "avg_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding),
+         count_include_pad=int(include_pad), divisor=divisor)  # fmt: skip
+    assert_close(out, expected)
+
+
+@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1)])
+def test_adaptive_avg_pool2d(kernels, h, w, oh, ow):
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, h, w), dtype=np.float32)
+    expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (oh, ow))
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "adaptive_avg_pool2d", [x, out], C=3, H=h, W=w, OH=oh, OW=ow)
+    assert_close(out, expected)
+
+
+# activation (kernels/activation.cpp)
+
+@pytest.mark.parametrize("count", [1, 10, 1001, 100_003])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
+def test_activation(kernels, count, activation):
+    x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32) * 4
+    out = np.full(count, np.nan, dtype=np.float32)
+    call(kernels, "activation", [x, out], count=count, **activation_args(*activation))
+    assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
+
+
+# norm (kernels/norm.cpp)
+
+@pytest.mark.parametrize("shape", [(1, 5, 4, 3), (1, 7), (1, 2, 33)])
+def test_batch_norm(kernels, shape):
+    rng = np.random.default_rng(RNG_SEED)
+    c = shape[1]
+    x = rng.standard_normal(shape, dtype=np.float32)
+    mean, beta = rng.standard_normal((2, c), dtype=np.float32)
+    var, gamma = rng.random((2, c), dtype=np.float32) + 0.5
+    expected = F.batch_norm(torch.from_numpy(x), *map(torch.from_numpy, (mean, var, gamma, beta)), eps=1e-3)
+    out = np.full(shape, np.nan, dtype=np.float32)
+    call(kernels, "batch_norm", [x, mean, var, gamma, beta, out], C=c, inner=int(np.prod(shape[2:])), eps=1e-3)
+    assert_close(out, expected)
 
 
 @pytest.mark.parametrize("size", [1, 3, 5])
@@ -438,3 +373,86 @@ def test_lrn(kernels, size):
     out = np.full(x.shape, np.nan, dtype=np.float32)
     call(kernels, "lrn", [x, out], C=7, inner=12, size=size, alpha=1e-2, beta=0.75, bias=2.0)
     assert_close(out, expected)
+
+
+# elementwise (kernels/elementwise.cpp)
+
+BINARY_CASES = [
+    ((1, 4, 3, 3), (1, 4, 3, 3)),
+    ((1, 4, 3, 3), (4, 1, 1)),
+    ((1, 4, 3, 3), (1, 1, 1, 3)),
+    ((1, 4, 1, 3), (1, 1, 5, 1)),
+    ((1, 6), ()),
+    ((1, 2, 3, 4, 5), (2, 1, 4, 1)),
+]
+
+
+@pytest.mark.parametrize("lhs_shape,rhs_shape", BINARY_CASES, ids=str)
+@pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp, nn_dialect.PReluOp])
+def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
+    from mnistc.lowering.nn_to_cpu.elementwise import BINARY_OPS, _as_rank4, _broadcast_strides
+
+    rng = np.random.default_rng(RNG_SEED)
+    lhs = rng.standard_normal(lhs_shape, dtype=np.float32)
+    rhs = rng.standard_normal(rhs_shape, dtype=np.float32)
+    expected = {
+        nn_dialect.AddOp: lambda: lhs + rhs,
+        nn_dialect.MulOp: lambda: lhs * rhs,
+        nn_dialect.PReluOp: lambda: F.prelu(torch.from_numpy(lhs), torch.from_numpy(rhs).reshape(-1)).numpy()
+        if rhs.size > 1 and lhs.ndim > 1 and rhs.size == lhs.shape[1] else np.where(lhs >= 0, lhs, lhs * rhs),
+    }[op]()
+    shape, ls, rs = _as_rank4(
+        expected.shape,
+        _broadcast_strides(lhs_shape, expected.shape),
+        _broadcast_strides(rhs_shape, expected.shape),
+    )
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
+    call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[BINARY_OPS[op]], **dims)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+# shape (kernels/shape.cpp)
+
+@pytest.mark.parametrize("pads,value", [((0, 0, 0, 0), 0.0), ((1, 2, 0, 3), 0.0), ((2, 0, 1, 1), -1.5)])
+def test_pad2d(kernels, pads, value):
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, 4, 5), dtype=np.float32)
+    top, left, bottom, right = pads
+    expected = F.pad(torch.from_numpy(x), (left, right, top, bottom), value=value)
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    call(kernels, "pad2d", [x, out], C=3, H=4, W=5, **dict(zip(("top", "left", "bottom", "right"), pads)), value=value)
+    np.testing.assert_array_equal(out, expected.numpy())
+
+
+def test_copy_block_concatenates(kernels):
+    rng = np.random.default_rng(RNG_SEED)
+    parts = [rng.standard_normal((1, c, 3, 2), dtype=np.float32) for c in (2, 5, 1)]
+    out = np.full((1, 8, 3, 2), np.nan, dtype=np.float32)
+    offset = 0
+    for part in parts:
+        inner = part.shape[1] * 6
+        call(kernels, "copy_block", [part, out], outer=1, inner=inner, out_stride=8 * 6, offset=offset)
+        offset += inner
+    np.testing.assert_array_equal(out, np.concatenate(parts, axis=1))
+
+
+@pytest.mark.parametrize("count", [1, 1001])
+def test_copy(kernels, count):
+    x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32)
+    out = np.full(count, np.nan, dtype=np.float32)
+    call(kernels, "copy", [x, out], count=count)
+    np.testing.assert_array_equal(out, x)
+
+
+# softmax (kernels/softmax.cpp)
+
+@pytest.mark.parametrize("shape,dim", [((1, 10), 1), ((2, 3, 4), 1), ((5, 7), 0), ((1, 3, 2, 2), 3)])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax(kernels, shape, dim, log):
+    x = np.random.default_rng(RNG_SEED).standard_normal(shape, dtype=np.float32) * 20
+    outer = int(np.prod(shape[:dim]))
+    inner = int(np.prod(shape[dim + 1 :]))
+    out = np.full(shape, np.nan, dtype=np.float32)
+    call(kernels, "log_softmax" if log else "softmax", [x, out], outer=outer, axis=shape[dim], inner=inner)
+    fn = F.log_softmax if log else F.softmax
+    assert_close(out, fn(torch.from_numpy(x), dim))

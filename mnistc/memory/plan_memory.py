@@ -22,6 +22,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from mnistc.dialects import cpu
+from mnistc.dialects.shapes import element_count, shape_of
 
 DEFAULT_ALIGNMENT = 64
 """Bytes; a cache line, and what the C++ target aligns the arena to."""
@@ -40,10 +41,7 @@ class BufferLife:
 
 
 def buffer_bytes(type_: MemRefType, alignment: int = DEFAULT_ALIGNMENT) -> int:
-    count = 1
-    for d in type_.get_shape():
-        count *= d
-    size = count * 4
+    size = element_count(shape_of(type_)) * 4
     return size + (-size % alignment)
 
 

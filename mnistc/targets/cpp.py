@@ -22,6 +22,7 @@ from xdsl.utils.target import Target
 
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
+from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.errors import MnistcError
 
 ENTRY = "forward"
@@ -35,13 +36,6 @@ the code and the C++ runtime. Beyond it the linker fails with "relocation trunca
 
 class CppEmissionError(MnistcError):
     pass
-
-
-def _elements(type_: MemRefType, skip_batch: bool = False) -> int:
-    count = 1
-    for d in type_.get_shape()[1 if skip_batch else 0 :]:
-        count *= d
-    return count
 
 
 @dataclass
@@ -125,7 +119,7 @@ class _FunctionPrinter:
             case scf.YieldOp() | func.ReturnOp():
                 pass
             case cpu.SampleOp():
-                stride = _elements(op.batch.type, skip_batch=True)
+                stride = element_count(shape_of(op.batch.type)[1:])
                 self.line(
                     f"auto* {names[op.result]} = {names[op.batch]} + {names[op.index]} * {stride};"
                 )
@@ -136,7 +130,7 @@ class _FunctionPrinter:
                 )
             case cpu.SplatOp():
                 # Static storage, zeros until filled once (thread-safe, on the first run).
-                name, count = names[op.result], _elements(op.result.type)
+                name, count = names[op.result], element_count(shape_of(op.result.type))
                 self.line(f"alignas(64) static float {name}[{count}];")
                 if op.value.value.data != 0:
                     filled = names.fresh(f"{name}_filled")
@@ -153,7 +147,7 @@ class _FunctionPrinter:
                     f"reinterpret_cast<float*>(arena + {op.offset.value.data});"
                 )
             case memref.AllocOp():
-                count = _elements(op.memref.type)
+                count = element_count(shape_of(op.memref.type))
                 self.line(f"alignas(64) static thread_local float {names[op.memref]}[{count}];")
             case cpu.CallOp():
                 kernel = op.kernel
@@ -204,7 +198,7 @@ def thread_local_bytes(function: func.FuncOp) -> int:
     total = _int_attr(function, "cpu.arena_size")
     for op in function.walk():
         if isinstance(op, memref.AllocOp):
-            total += -(-4 * _elements(op.memref.type) // 64) * 64
+            total += -(-4 * element_count(shape_of(op.memref.type)) // 64) * 64
     return total
 
 
@@ -235,7 +229,7 @@ class CppTarget(Target):
         weights = self.weights or _weights_file(module)
         weight_bytes = (weight_files.size(weights) or 0) if weights else 0
         splat_bytes = sum(
-            4 * _elements(op.result.type) for op in function.walk() if isinstance(op, cpu.SplatOp)
+            4 * element_count(shape_of(op.result)) for op in function.walk() if isinstance(op, cpu.SplatOp)
         )
         check_storage_limits(weight_bytes + splat_bytes, thread_local_bytes(function))
         arena = _int_attr(function, "cpu.arena_size")
@@ -266,8 +260,8 @@ class CppTarget(Target):
         output.write(
             _ABI.format(
                 entry=ENTRY,
-                input_size=_elements(input_type, skip_batch=True),
-                output_size=_elements(output_type, skip_batch=True),
+                input_size=element_count(shape_of(input_type)[1:]),
+                output_size=element_count(shape_of(output_type)[1:]),
                 shape=sample_shape,
             )
         )

@@ -35,5 +35,6 @@ CONVERTERS = {
     "aten::relu": _activation(lambda x, a: nn.ReluOp(x)),
     "aten::relu6": _activation(lambda x, a: nn.HardtanhOp(x, 0.0, 6.0)),
     "aten::sigmoid": _activation(lambda x, a: nn.SigmoidOp(x)),
+    "aten::silu": _activation(lambda x, a: nn.SiluOp(x)),
     "aten::tanh": _activation(lambda x, a: nn.TanhOp(x)),
 }

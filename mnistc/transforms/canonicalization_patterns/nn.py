@@ -17,6 +17,18 @@ class RemoveIdentityReshape(RewritePattern):
             rewriter.replace(op, [], [op.input])
 
 
+class FoldSwish(RewritePattern):
+    """x * sigmoid(x), in either order → silu(x): how ONNX exports and some models write
+    SiLU; one kernel call (or none, fused into a conv) and one buffer instead of two."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.MulOp, rewriter: PatternRewriter, /):
+        for x, gate in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            if isinstance(gate.owner, nn.SigmoidOp) and gate.owner.input is x:
+                rewriter.replace(op, nn.SiluOp(x))
+                return
+
+
 class ComposeReshapes(RewritePattern):
     """reshape(reshape(x)) → reshape(x): only the final shape matters."""
 

@@ -1,0 +1,63 @@
+"""The `nn` dialect: neural-network operators on tensors.
+
+This is the level the importers produce and the graph optimisations work on. Every
+op is value-semantic (`Pure`), carries its hyper-parameters as properties, and its
+typed builder infers the result type, so the verifier and the importer share one
+definition of each op's shape rule.
+
+Batch convention: tensors carry the batch dimension, and the importers emit it as 1.
+The lowering runs the graph once per sample, so the executable accepts any batch.
+
+Op families. Each family has one file of the same name at every level: here
+(`dialects/nn/<family>.py`), in the reference interpreter
+(`mnistc/interpreters/nn/<family>.py`), in the lowering to the `cpu` level
+(`mnistc/lowering/nn_to_cpu/<family>.py`) and in the C++ kernels
+(`kernels/<family>.cpp`, or `kernels/<family>/` for a family with several kernels):
+
+- `weight`: `weight` (a constant tensor of the weight file), `splat` (one value, any shape);
+- `conv`: `conv2d`;
+- `linear`: `linear`;
+- `pool`: `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d`;
+- `activation`: `relu`, `sigmoid`, `tanh`, `hardswish`, `hardtanh`, `leaky_relu`, `elu`,
+  `gelu`, and the `Activation` that conv2d and linear fuse;
+- `norm`: `batch_norm`, `lrn`;
+- `elementwise`: `add`, `mul`, `prelu` (binary, with broadcasting);
+- `shape`: `reshape`, `concat`, `pad2d`, `dropout` (moving elements, no arithmetic);
+- `softmax`: `softmax`, `log_softmax`.
+
+`base.py` holds what the families share (the tensor type, property builders, the
+verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
+"""
+
+from xdsl.ir import Dialect
+
+from mnistc.dialects.nn import (
+    activation,
+    conv,
+    elementwise,
+    linear,
+    norm,
+    pool,
+    shape,
+    softmax,
+    weight,
+)
+from mnistc.dialects.nn.activation import *  # noqa: F403
+from mnistc.dialects.nn.base import FloatTensor, pair, tensor, window_output_size
+from mnistc.dialects.nn.conv import *  # noqa: F403
+from mnistc.dialects.nn.elementwise import *  # noqa: F403
+from mnistc.dialects.nn.linear import *  # noqa: F403
+from mnistc.dialects.nn.norm import *  # noqa: F403
+from mnistc.dialects.nn.pool import *  # noqa: F403
+from mnistc.dialects.nn.shape import *  # noqa: F403
+from mnistc.dialects.nn.softmax import *  # noqa: F403
+from mnistc.dialects.nn.weight import *  # noqa: F403
+from mnistc.dialects.shapes import shape_of
+
+FAMILY_MODULES = (weight, conv, linear, pool, activation, norm, elementwise, shape, softmax)
+"""One module per family of the list above; each exports its ops and helpers (`__all__`)
+and lists its ops in `OPS`."""
+FAMILIES = tuple(module.__name__.rpartition(".")[2] for module in FAMILY_MODULES)
+"""The module names at every level (test_families.py checks them)."""
+
+NN = Dialect("nn", [op for module in FAMILY_MODULES for op in module.OPS], [])

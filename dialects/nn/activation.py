@@ -1,0 +1,236 @@
+"""The `activation` family: element-wise activations, and the `Activation` that conv2d and
+linear fuse into their epilogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from xdsl.dialects.builtin import DenseArrayBase, Float64Type, FloatAttr, StringAttr, f64
+from xdsl.ir import Attribute, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+from mnistc.dialects.nn.base import FloatTensor
+from mnistc.kernels import abi
+
+ACTIVATIONS: dict[str, int] = {
+    name: parameters for name, parameters, _ in abi.ACTIVATIONS if name != "none"
+}
+"""Element-wise activations that conv2d and linear can apply in their epilogue, with the
+number of float parameters each takes (elu: alpha; hardtanh: min, max; leaky_relu: slope):
+the kinds of the kernel contract."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation with its parameters, as fused ops and activation ops describe it."""
+
+    kind: str
+    params: tuple[float, ...] = ()
+
+    def verify(self) -> None:
+        if self.kind not in ACTIVATIONS:
+            raise VerifyException(
+                f"unknown activation '{self.kind}' (supported: {', '.join(sorted(ACTIVATIONS))})"
+            )
+        if len(self.params) != ACTIVATIONS[self.kind]:
+            raise VerifyException(
+                f"activation '{self.kind}' takes {ACTIVATIONS[self.kind]} parameters, "
+                f"got {len(self.params)}"
+            )
+
+
+def activation_properties(activation: Activation | None) -> dict[str, Attribute | None]:
+    if activation is None:
+        return {"activation": None, "activation_params": None}
+    params = DenseArrayBase.from_list(f64, list(activation.params)) if activation.params else None
+    return {"activation": StringAttr(activation.kind), "activation_params": params}
+
+
+class FusedActivationOp(IRDLOperation):
+    """Base of ops with an optional activation applied to their result (conv2d, linear)."""
+
+    activation = opt_prop_def(StringAttr)
+    activation_params = opt_prop_def(DenseArrayBase.constr(f64))
+
+    def fused_activation(self) -> Activation | None:
+        if self.activation is None:
+            return None
+        params = self.activation_params.get_values() if self.activation_params else ()
+        return Activation(self.activation.data, tuple(params))
+
+    def verify_activation(self) -> None:
+        if self.activation is None and self.activation_params is not None:
+            raise VerifyException("activation_params without an activation")
+        if (activation := self.fused_activation()) is not None:
+            activation.verify()
+
+
+class ElementwiseUnaryOp(IRDLOperation):
+    """Base of ops whose result has the operand's type."""
+
+    T: ClassVar = VarConstraint("T", base(FloatTensor))
+    input = operand_def(T)
+    output = result_def(T)
+
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue):
+        super().__init__(operands=[input], result_types=[input.type])
+
+
+class ActivationOp(ElementwiseUnaryOp):
+    """Base of element-wise activations: each describes itself as an `Activation`."""
+
+    def activation(self) -> Activation:
+        return Activation(self.name.removeprefix("nn."))
+
+
+def _float_param(op: IRDLOperation, name: str) -> float:
+    attr = op.properties[name]
+    assert isinstance(attr, FloatAttr)
+    return attr.value.data
+
+
+@irdl_op_definition
+class ReluOp(ActivationOp):
+    """max(x, 0)."""
+
+    name = "nn.relu"
+
+
+@irdl_op_definition
+class SigmoidOp(ActivationOp):
+    """1 / (1 + exp(-x))."""
+
+    name = "nn.sigmoid"
+
+
+@irdl_op_definition
+class TanhOp(ActivationOp):
+    """tanh(x)."""
+
+    name = "nn.tanh"
+
+
+@irdl_op_definition
+class SiluOp(ActivationOp):
+    """x * sigmoid(x) (swish)."""
+
+    name = "nn.silu"
+
+
+@irdl_op_definition
+class HardswishOp(ActivationOp):
+    """x * relu6(x + 3) / 6."""
+
+    name = "nn.hardswish"
+
+
+@irdl_op_definition
+class HardtanhOp(ActivationOp):
+    """clamp(x, min, max); relu6 is hardtanh(0, 6)."""
+
+    name = "nn.hardtanh"
+
+    min = prop_def(FloatAttr[Float64Type])
+    max = prop_def(FloatAttr[Float64Type])
+    assembly_format = "$input `min` $min `max` $max attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue, min: float, max: float):
+        IRDLOperation.__init__(
+            self,
+            operands=[input],
+            result_types=[input.type],
+            properties={"min": FloatAttr(min, f64), "max": FloatAttr(max, f64)},
+        )
+
+    def activation(self) -> Activation:
+        return Activation("hardtanh", (_float_param(self, "min"), _float_param(self, "max")))
+
+    def verify_(self) -> None:
+        if _float_param(self, "min") > _float_param(self, "max"):
+            raise VerifyException("hardtanh min must not exceed max")
+
+
+class OneParameterActivationOp(ActivationOp):
+    """Base of activations with one float parameter, a property named by `PARAMETER`."""
+
+    PARAMETER: ClassVar[str]
+
+    def __init__(self, input: SSAValue, value: float):
+        IRDLOperation.__init__(
+            self,
+            operands=[input],
+            result_types=[input.type],
+            properties={self.PARAMETER: FloatAttr(value, f64)},
+        )
+
+    def activation(self) -> Activation:
+        return Activation(self.name.removeprefix("nn."), (_float_param(self, self.PARAMETER),))
+
+
+@irdl_op_definition
+class LeakyReluOp(OneParameterActivationOp):
+    """x if x >= 0 else slope * x."""
+
+    name = "nn.leaky_relu"
+    PARAMETER: ClassVar[str] = "slope"
+
+    slope = prop_def(FloatAttr[Float64Type])
+    assembly_format = "$input `slope` $slope attr-dict `:` type($input)"
+
+
+@irdl_op_definition
+class EluOp(OneParameterActivationOp):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+
+    name = "nn.elu"
+    PARAMETER: ClassVar[str] = "alpha"
+
+    alpha = prop_def(FloatAttr[Float64Type])
+    assembly_format = "$input `alpha` $alpha attr-dict `:` type($input)"
+
+
+@irdl_op_definition
+class GeluOp(ActivationOp):
+    """x * Phi(x), exactly (erf) or with the tanh approximation."""
+
+    name = "nn.gelu"
+
+    approximate = prop_def(StringAttr)
+    assembly_format = "$input `approximate` $approximate attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue, approximate: str = "none"):
+        IRDLOperation.__init__(
+            self,
+            operands=[input],
+            result_types=[input.type],
+            properties={"approximate": StringAttr(approximate)},
+        )
+
+    def activation(self) -> Activation:
+        return Activation("gelu_tanh" if self.approximate.data == "tanh" else "gelu")
+
+    def verify_(self) -> None:
+        if self.approximate.data not in ("none", "tanh"):
+            raise VerifyException("gelu approximate must be \"none\" or \"tanh\"")
+
+
+OPS = (ReluOp, SigmoidOp, TanhOp, SiluOp, HardswishOp, HardtanhOp, LeakyReluOp, EluOp, GeluOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["Activation", "activation_properties", "ActivationOp", "ACTIVATIONS", "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardswishOp", "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp", "SiluOp", "TanhOp"]

@@ -1,0 +1,89 @@
+"""The `elementwise` family: binary ops with broadcasting (add, mul, prelu)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.ir import SSAValue
+from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, result_def, traits_def
+from xdsl.pattern_rewriter import RewritePattern
+from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
+from xdsl.utils.exceptions import VerifyException
+
+from mnistc.dialects.nn.base import FloatTensor, tensor, verify_result_shape
+from mnistc.dialects.shapes import shape_of
+
+
+def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | None:
+    """NumPy/PyTorch broadcasting of two shapes, or None if they do not broadcast."""
+    rank = max(len(a), len(b))
+    a = (1,) * (rank - len(a)) + tuple(a)
+    b = (1,) * (rank - len(b)) + tuple(b)
+    result = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            return None
+        result.append(max(x, y))
+    return tuple(result)
+
+
+class BinaryOp(IRDLOperation):
+    """Base of element-wise binary ops with broadcasting."""
+
+    lhs = operand_def(FloatTensor)
+    rhs = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($output)"
+    )
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        shape = broadcast_shape(shape_of(lhs), shape_of(rhs))
+        super().__init__(operands=[lhs, rhs], result_types=[tensor(shape or shape_of(lhs))])
+
+    def verify_(self) -> None:
+        expected = broadcast_shape(shape_of(self.lhs), shape_of(self.rhs))
+        if expected is None:
+            raise VerifyException(
+                f"shapes {list(shape_of(self.lhs))} and {list(shape_of(self.rhs))} do not broadcast"
+            )
+        verify_result_shape(self, expected)
+
+
+@irdl_op_definition
+class AddOp(BinaryOp):
+    """lhs + rhs, broadcasting."""
+
+    name = "nn.add"
+
+
+class MulOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from mnistc.transforms.canonicalization_patterns.nn import FoldSwish
+
+        return (FoldSwish(),)
+
+
+@irdl_op_definition
+class MulOp(BinaryOp):
+    """lhs * rhs, broadcasting."""
+
+    name = "nn.mul"
+
+    traits = traits_def(Pure(), MulOpHasCanonicalizationPatterns())
+
+
+@irdl_op_definition
+class PReluOp(BinaryOp):
+    """lhs if lhs >= 0 else slope * lhs, the slope (rhs) broadcasting (per channel)."""
+
+    name = "nn.prelu"
+
+
+OPS = (AddOp, MulOp, PReluOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["AddOp", "BinaryOp", "broadcast_shape", "MulOp", "PReluOp"]

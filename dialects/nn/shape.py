@@ -1,0 +1,186 @@
+"""The `shape` family: ops that move or reinterpret elements without arithmetic
+(reshape, concat, pad2d) and dropout, the identity at inference."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    I64,
+    DenseArrayBase,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    TensorType,
+    f64,
+    i64,
+)
+from xdsl.ir import SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.pattern_rewriter import RewritePattern
+from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
+from xdsl.utils.exceptions import VerifyException
+
+from mnistc.dialects.nn.base import FloatTensor, tensor, verify_rank, verify_result_shape
+from mnistc.dialects.shapes import shape_of
+
+
+@irdl_op_definition
+class DropoutOp(IRDLOperation):
+    """Dropout with probability `p`: the identity at inference, kept so imports are faithful."""
+
+    name = "nn.dropout"
+
+    T: ClassVar = VarConstraint("T", base(FloatTensor))
+    input = operand_def(T)
+    output = result_def(T)
+    p = prop_def(FloatAttr[Float64Type])
+
+    traits = traits_def(Pure())
+    assembly_format = "$input `p` $p attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue, p: float):
+        super().__init__(
+            operands=[input],
+            result_types=[input.type],
+            properties={"p": FloatAttr(p, f64)},
+        )
+
+    def verify_(self) -> None:
+        if not 0.0 <= self.p.value.data <= 1.0:
+            raise VerifyException(f"dropout probability {self.p.value.data} not in [0, 1]")
+
+
+@irdl_op_definition
+class Pad2DOp(IRDLOperation):
+    """Constant padding of the last two dimensions: `pads` = [top, left, bottom, right]."""
+
+    name = "nn.pad2d"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+    pads = prop_def(DenseArrayBase.constr(i64))
+    value = prop_def(FloatAttr[Float64Type])
+
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `pads` $pads `value` $value attr-dict `:` type($input) `->` type($output)"
+    )
+
+    def __init__(self, input: SSAValue, pads: Sequence[int], value: float = 0.0):
+        *lead, h, w = shape_of(input)
+        top, left, bottom, right = pads
+        super().__init__(
+            operands=[input],
+            result_types=[tensor((*lead, h + top + bottom, w + left + right))],
+            properties={
+                "pads": DenseArrayBase.from_list(i64, list(pads)),
+                "value": FloatAttr(value, f64),
+            },
+        )
+
+    def verify_(self) -> None:
+        pads = self.pads.get_values()
+        if len(pads) != 4 or min(pads) < 0:
+            raise VerifyException(f"pads must be 4 integers >= 0, got {list(pads)}")
+        *lead, h, w = verify_rank("pad2d input", self.input, 4)
+        top, left, bottom, right = pads
+        verify_result_shape(self, (*lead, h + top + bottom, w + left + right))
+
+
+@irdl_op_definition
+class ConcatOp(IRDLOperation):
+    """Concatenation along `dim`."""
+
+    name = "nn.concat"
+
+    inputs = var_operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+    dim = prop_def(IntegerAttr[I64])
+
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$inputs `dim` $dim attr-dict `:` type($inputs) `->` type($output)"
+    )
+
+    def __init__(self, inputs: Sequence[SSAValue], dim: int):
+        shapes = [shape_of(v) for v in inputs]
+        dim %= len(shapes[0])
+        shape = list(shapes[0])
+        shape[dim] = sum(s[dim] for s in shapes)
+        super().__init__(
+            operands=[inputs],
+            result_types=[tensor(shape)],
+            properties={"dim": IntegerAttr(dim, i64)},
+        )
+
+    def verify_(self) -> None:
+        if not self.inputs:
+            raise VerifyException("concat needs at least one input")
+        shapes = [shape_of(v) for v in self.inputs]
+        dim = self.dim.value.data
+        if not 0 <= dim < len(shapes[0]):
+            raise VerifyException(f"dim {dim} out of range for rank {len(shapes[0])}")
+        for shape in shapes:
+            if len(shape) != len(shapes[0]) or any(
+                a != b for i, (a, b) in enumerate(zip(shape, shapes[0])) if i != dim
+            ):
+                raise VerifyException(
+                    f"concat inputs {[list(s) for s in shapes]} differ outside dim {dim}"
+                )
+        expected = list(shapes[0])
+        expected[dim] = sum(s[dim] for s in shapes)
+        verify_result_shape(self, expected)
+
+
+class ReshapeOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from mnistc.transforms.canonicalization_patterns.nn import (
+            ComposeReshapes,
+            RemoveIdentityReshape,
+        )
+
+        return (RemoveIdentityReshape(), ComposeReshapes())
+
+
+@irdl_op_definition
+class ReshapeOp(IRDLOperation):
+    """Reinterpret the elements (row-major) under a new static shape: flatten, view."""
+
+    name = "nn.reshape"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    traits = traits_def(Pure(), ReshapeOpHasCanonicalizationPatterns())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, shape: Sequence[int]):
+        super().__init__(operands=[input], result_types=[tensor(shape)])
+
+    def verify_(self) -> None:
+        src, dst = self.input.type, self.output.type
+        assert isinstance(src, TensorType) and isinstance(dst, TensorType)
+        if src.element_count() != dst.element_count():
+            raise VerifyException(
+                f"reshape from {list(src.get_shape())} to {list(dst.get_shape())} "
+                "changes the number of elements"
+            )
+
+
+OPS = (DropoutOp, Pad2DOp, ConcatOp, ReshapeOp)
+"""The family's ops, as the `NN` dialect lists them."""
+
+__all__ = ["ConcatOp", "DropoutOp", "Pad2DOp", "ReshapeOp"]

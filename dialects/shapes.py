@@ -1,0 +1,23 @@
+"""Static shapes of tensors and buffers, read and counted in one place for every level
+(the `nn` and `cpu` dialects, the lowering, the memory plan and the C++ target)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import MemRefType, TensorType
+from xdsl.ir import Attribute, SSAValue
+
+
+def shape_of(value: SSAValue | Attribute) -> tuple[int, ...]:
+    """The shape of a tensor or memref value, or of such a type (dynamic dimensions are
+    negative)."""
+    type_ = value.type if isinstance(value, SSAValue) else value
+    assert isinstance(type_, TensorType | MemRefType), type_
+    return tuple(type_.get_shape())
+
+
+def element_count(shape: Sequence[int]) -> int:
+    """The number of elements of a static shape (1 for a scalar's empty shape)."""
+    return math.prod(shape)

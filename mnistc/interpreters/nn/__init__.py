@@ -1,0 +1,82 @@
+"""Reference semantics of the `nn` dialect in NumPy, through xDSL's interpreter.
+
+One module per op family, named as in `dialects/nn/`: each has plain NumPy functions
+(used by the constant-folding passes too) and an `InterpreterFunctions` class with an
+`@impl` per op; `NNFunctions` registers them together, and `run_function` executes an
+`nn`-level module without g++. The functions compute in float64 and round to float32
+once, so they are a sharper reference than the float32 kernels they check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.interpreter import Interpreter, register_impls
+from xdsl.ir import SSAValue
+
+from mnistc import weights as weight_files
+from mnistc.interpreters.nn.activation import ActivationFunctions
+from mnistc.interpreters.nn.conv import ConvFunctions
+from mnistc.interpreters.nn.elementwise import ElementwiseFunctions
+from mnistc.interpreters.nn.linear import LinearFunctions
+from mnistc.interpreters.nn.norm import NormFunctions
+from mnistc.interpreters.nn.pool import PoolFunctions
+from mnistc.interpreters.nn.shape import ShapeFunctions
+from mnistc.interpreters.nn.softmax import SoftmaxFunctions
+from mnistc.interpreters.nn.weight import WeightFunctions
+
+
+@register_impls
+class NNFunctions(
+    WeightFunctions,
+    ConvFunctions,
+    LinearFunctions,
+    PoolFunctions,
+    ActivationFunctions,
+    NormFunctions,
+    ElementwiseFunctions,
+    ShapeFunctions,
+    SoftmaxFunctions,
+):
+    """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""
+
+
+def run_function(
+    module: ModuleOp, sample: np.ndarray, weights: weight_files.WeightFile | None = None,
+    entry: str = "forward",
+) -> np.ndarray:  # fmt: skip
+    """Run an `nn`-level function on one sample ([1, C, H, W]); return its result."""
+    from xdsl.interpreters.func import FuncFunctions  # the package imports every dialect's
+
+    interpreter = Interpreter(module)
+    interpreter.register_implementations(FuncFunctions())
+    interpreter.register_implementations(NNFunctions(weights or weight_files.load(module)))
+    (result,) = interpreter.call_op(entry, (np.asarray(sample, dtype=np.float32),))
+    return result
+
+
+def evaluate(
+    module: ModuleOp, sample: np.ndarray, weights: weight_files.WeightFile, entry: str = "forward"
+) -> dict[SSAValue, np.ndarray]:
+    """Every value of the entry function on one sample: for finding where results diverge."""
+    interpreter = Interpreter(module)
+    interpreter.register_implementations(NNFunctions(weights))
+    function = next(
+        op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == entry
+    )
+    values: dict[SSAValue, np.ndarray] = {function.body.block.args[0]: sample.astype(np.float32)}
+    for op in function.body.block.ops:
+        if isinstance(op, func.ReturnOp):
+            break
+        results = interpreter.run_op(op, tuple(values[v] for v in op.operands))
+        values.update(zip(op.results, results))
+    return values
+
+
+def run_batch(
+    module: ModuleOp, inputs: np.ndarray, weights: weight_files.WeightFile | None = None
+) -> np.ndarray:
+    """Run the per-sample function over a batch, as the compiled executable does."""
+    weights = weights or weight_files.load(module)
+    return np.concatenate([run_function(module, sample[None], weights) for sample in inputs])

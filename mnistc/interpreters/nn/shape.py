@@ -1,0 +1,33 @@
+"""Reference semantics of the `shape` family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from xdsl.interpreter import Interpreter, InterpreterFunctions, impl
+
+from mnistc.dialects import nn
+from mnistc.interpreters.nn.common import as_f32
+
+
+class ShapeFunctions(InterpreterFunctions):
+    """pad2d, concat, reshape and dropout (the identity)."""
+
+    @impl(nn.Pad2DOp)
+    def run_pad2d(self, interpreter: Interpreter, op: nn.Pad2DOp, args: tuple[Any, ...]):
+        top, left, bottom, right = op.pads.get_values()
+        widths = [(0, 0)] * (args[0].ndim - 2) + [(top, bottom), (left, right)]
+        return as_f32(np.pad(args[0], widths, constant_values=op.value.value.data))
+
+    @impl(nn.ConcatOp)
+    def run_concat(self, interpreter: Interpreter, op: nn.ConcatOp, args: tuple[Any, ...]):
+        return as_f32(np.concatenate(args, axis=op.dim.value.data))
+
+    @impl(nn.ReshapeOp)
+    def run_reshape(self, interpreter: Interpreter, op: nn.ReshapeOp, args: tuple[Any, ...]):
+        return (args[0].reshape(nn.shape_of(op.output)),)
+
+    @impl(nn.DropoutOp)
+    def run_dropout(self, interpreter: Interpreter, op: nn.DropoutOp, args: tuple[Any, ...]):
+        return (args[0],)
