@@ -159,14 +159,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         if args.model:
             raise MnistcError("give a model file or --networks, not both")
+        rounds = 11 if args.rounds is None else args.rounds
         run_network_bench(
-            args.networks or "all", args.configs, args.rounds or 11, args.frontend,
-            args.governor, args.quick,
-        )  # fmt: skip
+            args.networks or "all", args.configs, rounds, args.frontend, args.governor, args.quick
+        )
         return 0
+    if args.configs != "all" or args.frontend != "torchscript" or args.governor:
+        raise MnistcError("--configs, --frontend and --governor go with --networks")
     from mnistc.bench import run_bench
 
-    run_bench(Path(args.model) if args.model else None, rounds=args.rounds or 15)
+    run_bench(Path(args.model) if args.model else None, rounds=15 if args.rounds is None else args.rounds)
     return 0
 
 
