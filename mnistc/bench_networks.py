@@ -78,12 +78,12 @@ QUICK_CONFIG = "64-b1-t1"
 
 def parse_list(text: str, known: Sequence[str], what: str) -> list[str]:
     """Names from a comma-separated list (`all` for every one), in the order given."""
-    names = list(known) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list(known) if names == ["all"] else names
     unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise MnistcError(
-            f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(known)} or all"
-        )
+        raise MnistcError(f"unknown {what} {', '.join(unknown) or repr(text)}; "
+                          f"choose from {', '.join(known)} or all")  # fmt: skip
     return list(dict.fromkeys(names))
 
 
@@ -103,7 +103,8 @@ def import_torchvision_models():
     global _TORCHVISION_SCHEMAS
     _TORCHVISION_SCHEMAS = torch.library.Library("torchvision", "FRAGMENT")
     for op in ("nms", "qnms"):
-        _TORCHVISION_SCHEMAS.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        schema = "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor"
+        _TORCHVISION_SCHEMAS.define(op + schema)
     import torchvision.models as models
 
     return models
@@ -114,14 +115,13 @@ _TORCHVISION_SCHEMAS = None
 
 
 def have_requirements() -> str | None:
-    """Why the benchmark cannot run here (a missing package), or None."""
-    for package, hint in (("onnxruntime", "pip install 'mnistc[bench]'"), ("torchvision", "see README")):
-        try:
-            __import__(package)
-        except ImportError:
-            return f"{package} is not installed ({hint})"
-        except RuntimeError:
-            pass  # torchvision's C++ ops: handled by import_torchvision_models
+    """Why the benchmark cannot run here (a missing package), or None. Nothing is
+    imported: torchvision may need `import_torchvision_models` to import at all."""
+    from importlib.util import find_spec
+
+    for package in ("onnxruntime", "torchvision"):
+        if find_spec(package) is None:
+            return f"{package} is not installed (pip install 'mnistc[bench]')"
     return None
 
 
@@ -301,7 +301,8 @@ class Row:
     @property
     def verdict(self) -> str:
         """`yes`, or which half of the contract failed."""
-        failed = [n for n, ok in (("tolerance", self.within_tolerance), ("argmax", self.same_argmax)) if not ok]
+        checks = (("tolerance", self.within_tolerance), ("argmax", self.same_argmax))
+        failed = [name for name, ok in checks if not ok]
         return f"NO ({' and '.join(failed)})" if failed else "yes"
 
     @property
@@ -337,7 +338,9 @@ def calls_per_round(runners: dict[str, Callable[[], object]], seconds: float = 0
     return max(1, min(50, round(seconds / max(slowest, 1e-6))))
 
 
-def time_engines(compiled, onnx_path: Path, inputs: np.ndarray, threads: int, rounds: int, row: Row) -> None:
+def time_engines(
+    compiled, onnx_path: Path, inputs: np.ndarray, threads: int, rounds: int, row: Row
+) -> None:
     """Median and p90 of mnistc and ONNX Runtime, interleaved round by round."""
     compiled.set_num_threads(threads)
     session = ort_session(onnx_path, threads)
@@ -442,7 +445,8 @@ class NetworkBench:
             return self.add_skipped(network, configs, one_line_reason(e))
         for config in configs:
             row = Row(network, config, gflop=gflop, build=build)
-            inputs = np.random.default_rng(0).standard_normal((config.batch, *shape), dtype=np.float32)
+            rng = np.random.default_rng(0)
+            inputs = rng.standard_normal((config.batch, *shape), dtype=np.float32)
             check_against_torch(model, compiled, inputs, row)
             time_engines(compiled, onnx_path, inputs, config.threads, self.rounds, row)
             row.measured_bytes = measured_peak_bytes(build.library, config.threads, config.batch)
