@@ -1,8 +1,8 @@
 """`mnistc bench --networks`: torchvision's classifiers, mnistc against ONNX Runtime.
 
 The instrument issue 11's targets are judged by. Each network gets random weights (a
-fixed seed) and random batch-norm statistics, so that folding batch norm is exercised,
-and runs in eval mode. For each sample shape it is exported twice from the same weights
+fixed seed) and non-trivial batch-norm statistics, so that folding batch norm is
+exercised, and runs in eval mode. For each sample shape it is exported twice from the same weights
 (TorchScript, torch.export or ONNX for mnistc; ONNX for ONNX Runtime), compiled by
 mnistc with each stage timed, checked against PyTorch, then timed against ONNX Runtime's
 default CPU session, the two interleaved round by round in one process. A network that
@@ -39,7 +39,7 @@ QUICK_NETWORK = "squeezenet1_1"
 by mnistc today, unlike the smaller mobilenet_v3_small and shufflenet_v2_x1_0."""
 
 FMA_PEAK_GFLOPS_PER_CORE = 97.0
-"""This machine's FP32 peak: two 8-wide FMA units at about 3 GHz."""
+"""FP32 FMA peak of one core of the machine issue 11 was measured on (AVX2, 2 FMA units)."""
 
 FRONTENDS = {"torchscript": ".pt", "export": ".pt2", "onnx": ".onnx"}
 """What mnistc compiles, by the file suffix its importer takes."""
@@ -225,7 +225,8 @@ class Build:
 
 def compile_timed(model_file: Path, library: Path) -> Build:
     """Compile `model_file` to a shared library, timing import (uncached, as for a new
-    model), the passes down to C++, and g++."""
+    model, but with torch imported already), the passes down to C++, and g++ (the kernel
+    library cached)."""
     from mnistc.driver import Compilation, CompileOptions, compile_model
     from mnistc.importers import import_model
 
