@@ -38,15 +38,34 @@ def _per_call_us(fn: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e6
 
 
-def interleaved_medians(engines: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, float]:
-    """Median over rounds of the mean time per call, engines taking turns each round."""
+def interleaved_samples(
+    engines: dict[str, Callable[[], object]], rounds: int, calls: int
+) -> dict[str, list[float]]:
+    """The mean time per call (us) in each round, engines taking turns each round so that
+    load from elsewhere hits them alike."""
     for fn in engines.values():
         fn()  # warm-up: thread pools, caches, lazy initialisation
     samples: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(rounds):
         for name, fn in engines.items():
             samples[name].append(_per_call_us(fn, calls))
+    return samples
+
+
+def interleaved_medians(engines: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, float]:
+    """Median over rounds of the mean time per call, engines taking turns each round."""
+    samples = interleaved_samples(engines, rounds, calls)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def ort_session(onnx_path: Path, threads: int):
+    """ONNX Runtime's default CPU session on `threads` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
 @dataclass
@@ -71,21 +90,15 @@ class Engines:
 
         runners = {"mnistc": lambda: self.compiled(inputs)}
         if self.ort_path is not None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            session = ort.InferenceSession(
-                str(self.ort_path), options, providers=["CPUExecutionProvider"]
-            )
+            session = ort_session(self.ort_path, threads)
             name = session.get_inputs()[0].name
             runners["onnxruntime"] = lambda: session.run(None, {name: inputs})
         runners[self.torch_label] = run_torch
         return runners
 
 
-def _export_onnx(torch_model, sample_shape, path: Path) -> Path | None:
+def export_onnx(torch_model, sample_shape, path: Path) -> Path | None:
+    """The model as ONNX with a dynamic batch, for ONNX Runtime; None without it."""
     try:
         import onnxruntime  # noqa: F401
         import torch
@@ -152,7 +165,7 @@ def run_bench(model_path: Path | None, rounds: int = 15, log=print) -> None:
         scratch = Path(scratch)
         compile_model(model_path, scratch / "libmodel.so", CompileOptions(shared=True))
         compile_model(model_path, scratch / "model", CompileOptions())
-        onnx_path = _export_onnx(torch_model, shape, scratch / "model.onnx")
+        onnx_path = export_onnx(torch_model, shape, scratch / "model.onnx")
         if onnx_path is None:
             log("onnxruntime not installed (pip install 'mnistc[bench]'): skipping it")
         engines = Engines(CompiledModel(scratch / "libmodel.so"), onnx_path, torch_model, label)

@@ -177,7 +177,8 @@ def compile_model(
     options: CompileOptions = CompileOptions(),
 ) -> CompileResult:
     """Compile a model file (TorchScript, .onnx, .pt2) or an imported `Compilation` into a
-    self-contained executable (or with `options.shared`, a library) at `output`."""
+    self-contained executable (or with `options.shared`, a library) at `output`. A
+    `Compilation` already run to the `cpp` stage is only built."""
     keep_build = options.keep_build
     if keep_build and Path(keep_build).exists() and not Path(keep_build).is_dir():
         raise MnistcError(f"cannot keep the build in {keep_build}: it is not a directory")
@@ -185,7 +186,8 @@ def compile_model(
         compilation = model
     else:
         compilation = Compilation.import_file(model, options.sample_shape)
-    compilation.run_to("cpp", options)
+    if "cpp" not in compilation.stages:  # else lowered already (timed apart by `bench`)
+        compilation.run_to("cpp", options)
     result = CompileResult(
         Path(output),
         compilation.function_attribute("cpu.arena_size"),

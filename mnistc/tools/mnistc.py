@@ -154,9 +154,21 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.networks is not None or args.quick:
+        from mnistc.bench_networks import run_network_bench
+
+        if args.model:
+            raise MnistcError("give a model file or --networks, not both")
+        rounds = 11 if args.rounds is None else args.rounds
+        run_network_bench(
+            args.networks or "all", args.configs, rounds, args.frontend, args.governor, args.quick
+        )
+        return 0
+    if args.configs != "all" or args.frontend != "torchscript" or args.governor:
+        raise MnistcError("--configs, --frontend and --governor go with --networks")
     from mnistc.bench import run_bench
 
-    run_bench(Path(args.model) if args.model else None, rounds=args.rounds)
+    run_bench(Path(args.model) if args.model else None, rounds=15 if args.rounds is None else args.rounds)
     return 0
 
 
@@ -259,7 +271,20 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="time the compiled model against ONNX Runtime and PyTorch (by hand)"
     )
     bench.add_argument("model", nargs="?", help="TorchScript file (default: the bundled model)")
-    bench.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds")
+    bench.add_argument("--rounds", type=int, help="interleaved timing rounds (default 15; 11 with --networks)")
+    bench.add_argument("--networks", metavar="LIST",
+                       help="torchvision networks against ONNX Runtime instead: comma-separated "
+                            "names or all (needs torchvision and onnxruntime)")
+    bench.add_argument("--configs", metavar="LIST", default="all",
+                       help="with --networks: 224-b1-t1, 224-b1-t2, 224-b16-t2, 64-b1-t1 "
+                            "(input size, batch, threads), comma-separated, or all")
+    bench.add_argument("--frontend", choices=("torchscript", "export", "onnx"), default="torchscript",
+                       help="with --networks: the export mnistc compiles")
+    bench.add_argument("--governor", action="store_true",
+                       help="with --networks: leave mnistc's thread governor on (default "
+                            "OMP_DYNAMIC=false: every run on the configured threads)")
+    bench.add_argument("--quick", action="store_true",
+                       help="--networks on one small network at 3x64x64, batch 1, 1 thread, 3 rounds")
     bench.set_defaults(run=cmd_bench)
 
     conformance = commands.add_parser(
