@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import PassPipeline
@@ -26,6 +25,7 @@ from mnistc.dialects import cpu
 from mnistc.errors import MnistcError
 from mnistc.importers.cache import import_model_cached
 from mnistc.importers.common import ImportedModel
+from mnistc.context import MnistcContext
 from mnistc.ir import make_context, print_ir  # noqa: F401  (part of the library API)
 from mnistc.kernels import KERNEL_DIR
 from mnistc.registry import all_passes
@@ -76,7 +76,7 @@ class CompileResult:
     """IR text after each stage, by stage name."""
 
 
-def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> None:
+def run_pipeline(ctx: MnistcContext, module: ModuleOp, spec: str) -> None:
     """Run a `mnistc-opt`-style pipeline, verifying the module after every pass."""
     if not spec:
         return
@@ -90,14 +90,17 @@ def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> None:
 class Compilation:
     """A model on its way through the pipeline: the module, its weights, the IR so far.
 
-    Passes find the weights through `mnistc.weights` under the module's weight-file name,
-    which `run` serves from memory, so nothing touches the disk before the build.
+    The weights sit in the context's store under the module's weight-file name, where the
+    passes find them, so nothing touches the disk before the build.
     """
 
-    ctx: Context
+    ctx: MnistcContext
     module: ModuleOp
     weights: WeightFile
     stages: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ctx.weights.add(weights.weights_name(self.module), self.weights)
 
     @classmethod
     def import_file(
@@ -121,8 +124,7 @@ class Compilation:
 
     def run(self, stage: str, spec: str) -> None:
         """Run a pipeline and record the IR after it as `stage`."""
-        with weights.in_memory(weights.weights_name(self.module), self.weights):
-            run_pipeline(self.ctx, self.module, spec)
+        run_pipeline(self.ctx, self.module, spec)
         self.stages[stage] = print_ir(self.module)
 
     def run_to(self, stage: str, options: CompileOptions = CompileOptions()) -> str:
@@ -137,8 +139,7 @@ class Compilation:
             return self.stages["loops"]
         self.compact_weights()
         text = io.StringIO()
-        with weights.in_memory(weights.weights_name(self.module), self.weights):
-            CppTarget().emit(self.ctx, self.module, text)
+        CppTarget().emit(self.ctx, self.module, text)
         self.stages["cpp"] = text.getvalue()
         return self.stages["cpp"]
 

@@ -18,12 +18,14 @@ from xdsl.printer import Printer
 from xdsl.targets.mlir import MLIRTarget
 
 from mnistc import parsing  # noqa: F401  (imported for its effect: linear-time string literals)
+from mnistc.context import MnistcContext
 from mnistc.dialects.cpu import CPU
 from mnistc.dialects.nn import NN
 
 
-def make_context() -> Context:
-    ctx = Context()
+def make_context() -> MnistcContext:
+    """mnistc's dialects loaded, and an empty weight store for the passes."""
+    ctx = MnistcContext()
     for dialect in (builtin.Builtin, func.Func, arith.Arith, memref.MemRef, scf.Scf, NN, CPU):
         ctx.load_dialect(dialect)
     return ctx

@@ -4,8 +4,10 @@ Raw little-endian float32 tensors, each starting at a multiple of 64 bytes; the 
 `nn.weights_file` attribute names the file. Passes that compute new constants (batch-norm
 folding, constant folding, weight packing) append to it, so earlier offsets stay valid.
 
-A file is found in the in-memory registry first (the driver keeps the model's weights
-there while it compiles), then on disk, relative to the working directory.
+Passes reach the file through the `WeightStore` of the pipeline's context
+(`mnistc.context.MnistcContext`, see `of`): the driver puts the model's weights there,
+and `mnistc-opt` lets the store read a file from disk on first use. The store never writes:
+whoever owns the pipeline decides where appended weights go.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 from mnistc.dialects import nn
@@ -128,23 +130,6 @@ def weight_op(weights: WeightFile, key: str, array: np.ndarray) -> nn.WeightOp:
     return op
 
 
-_IN_MEMORY: dict[str, WeightFile] = {}
-
-
-@contextmanager
-def in_memory(name: str, weights: WeightFile) -> Iterator[WeightFile]:
-    """Serve `name` from memory for the duration (how the driver runs passes)."""
-    previous = _IN_MEMORY.get(name)
-    _IN_MEMORY[name] = weights
-    try:
-        yield weights
-    finally:
-        if previous is None:
-            del _IN_MEMORY[name]
-        else:
-            _IN_MEMORY[name] = previous
-
-
 def weights_name(module: ModuleOp) -> str:
     attr = module.attributes.get(ATTRIBUTE)
     if not isinstance(attr, StringAttr):
@@ -152,34 +137,91 @@ def weights_name(module: ModuleOp) -> str:
     return attr.data
 
 
-def load(module: ModuleOp) -> WeightFile:
-    """The weight file of a module, from memory or disk."""
-    name = weights_name(module)
-    if name in _IN_MEMORY:
-        return _IN_MEMORY[name]
+def set_weights_name(module: ModuleOp, name: str) -> ModuleOp:
+    module.attributes[ATTRIBUTE] = StringAttr(name)
+    return module
+
+
+def read_file(name: str) -> WeightFile:
+    """A weight file from disk, relative to the working directory."""
     try:
         return WeightFile.from_file(name)
     except OSError as e:
         raise WeightFileError(f"cannot read weight file '{name}': {e.strerror}") from None
 
 
-def size(name: str) -> int | None:
-    """The byte size of a weight file, from memory or disk, without reading it; None
-    when there is no such file."""
-    if name in _IN_MEMORY:
-        return len(_IN_MEMORY[name])
+def load(module: ModuleOp) -> WeightFile:
+    """The weight file that a module names, read from disk."""
+    return read_file(weights_name(module))
+
+
+class WeightStore:
+    """The weight files of one pipeline, by the name that `nn.weights_file` gives.
+
+    A name that nobody added is read from disk on first use; after that every pass works
+    on the same buffer, so what one pass appends the next one sees. Nothing is written
+    back: `modified()` tells the pipeline's owner what changed.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, WeightFile] = {}
+
+    def add(self, name: str, weights: WeightFile) -> WeightFile:
+        """Serve `weights` under `name` (the driver's in-memory model, an output's name)."""
+        self._files[name] = weights
+        return weights
+
+    def get(self, name: str) -> WeightFile:
+        if name not in self._files:
+            self._files[name] = read_file(name)
+        return self._files[name]
+
+    def size(self, name: str) -> int | None:
+        """The byte size of a weight file, without reading it; None if there is none."""
+        if name in self._files:
+            return len(self._files[name])
+        return file_size(name)
+
+    def modified(self) -> dict[str, WeightFile]:
+        """The files that passes appended to since they were read or last saved."""
+        return {name: weights for name, weights in self._files.items() if weights.modified}
+
+    def clone(self) -> WeightStore:
+        """An independent copy (for `Context.clone`): appends to it leave this one alone."""
+        copy = WeightStore()
+        for name, weights in self._files.items():
+            duplicate = copy._files[name] = WeightFile(bytearray(weights.data()), weights.name)
+            duplicate.modified = weights.modified
+        return copy
+
+
+def store_of(ctx: Context) -> WeightStore | None:
+    """The weight store that the pipeline's context owns, if it is mnistc's context."""
+    store = getattr(ctx, "weights", None)
+    return store if isinstance(store, WeightStore) else None
+
+
+def of(ctx: Context, module: ModuleOp) -> WeightFile:
+    """The weight file of `module`, as the pass pipeline running in `ctx` holds it."""
+    store = store_of(ctx)
+    if store is None:
+        raise WeightFileError(
+            "this pass reads and adds weights through the context's weight store: run it in "
+            "a mnistc.context.MnistcContext (mnistc.driver.make_context(), as mnistc-opt "
+            "does), not a plain xDSL Context"
+        )
+    return store.get(weights_name(module))
+
+
+def file_size(name: str) -> int | None:
     try:
         return Path(name).stat().st_size
     except OSError:
         return None
 
 
-def store(module: ModuleOp, weights: WeightFile) -> None:
-    """Persist what a pass appended (a no-op for in-memory files)."""
-    if weights.modified and not any(w is weights for w in _IN_MEMORY.values()):
-        weights.save(weights.name)
-
-
-def set_weights_name(module: ModuleOp, name: str) -> ModuleOp:
-    module.attributes[ATTRIBUTE] = StringAttr(name)
-    return module
+def size(ctx: Context, name: str) -> int | None:
+    """The byte size of weight file `name` as a pipeline in `ctx` sees it (the store's
+    copy, else the file on disk); None when there is no such file."""
+    store = store_of(ctx)
+    return store.size(name) if store is not None else file_size(name)

@@ -34,12 +34,15 @@ MUTANTS = 300
 TIME_LIMIT = 2.0
 """Seconds per case: generous for inputs of a few KiB, short of any exponential blow-up."""
 WEIGHT_FILE_BYTES = 1 << 16
+WEIGHTS_OUT = ["--weights-out", "out.weights.bin"]
+"""Where the passes that add weights may write them."""
 
 DEFAULT_PIPELINE = [
     "-p",
     f"{OPTIMISATION_PIPELINE},{LOWERING_PIPELINE},{cpu_optimisation_pipeline()}",
     "-t",
     "cpp",
+    *WEIGHTS_OUT,
 ]
 INSERTIONS = ('"', '"', "\\", "{", "}", "(", ")", "<", ">", "[", "]", "%", "@", ":", "x", "\n", "//")
 
@@ -90,7 +93,8 @@ def lit_inputs() -> list[LitInput]:
         pipelines = [[], ["--print-op-generic"], DEFAULT_PIPELINE]
         for line in lines:
             if "RUN:" in line and (spec := re.search(r"-p '?([\w{}=,-]+)'?", line)):
-                pipelines.append(["-p", spec[1], *(["-t", "cpp"] if "-t cpp" in line else [])])
+                target = ["-t", "cpp"] if "-t cpp" in line else []
+                pipelines.append(["-p", spec[1], *target, *WEIGHTS_OUT])
         text = "".join(line for line in lines if not line.lstrip().startswith("//"))
         weight_files = sorted(set(re.findall(r'"([\w.]+\.bin)"', text)))
         inputs.append(LitInput(str(path.relative_to(FILECHECK)), text, pipelines, weight_files))
@@ -149,7 +153,8 @@ def run_opt(path: Path, args: list[str]) -> tuple[int, str, float]:
 
 @pytest.fixture
 def in_tmp(tmp_path, monkeypatch):
-    """Passes read and append weight files relative to the working directory."""
+    """Passes read weight files, and --weights-out writes one, relative to the working
+    directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import save_scripted
+from xdsl.context import Context
 
 from mnistc import driver, weights
 from mnistc.dialects import cpu
@@ -132,13 +133,15 @@ def test_cpp_target_refuses_weights_over_the_limit(tmp_path, monkeypatch):
     )
 
 
-def test_weight_file_size_from_memory_or_disk(tmp_path, monkeypatch):
+def test_weight_file_size_from_the_context_or_disk(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with weights.in_memory("held.bin", weights.WeightFile(bytes(100))):
-        assert weights.size("held.bin") == 100
+    ctx = driver.make_context()
+    ctx.weights.add("held.bin", weights.WeightFile(bytes(100)))
     (tmp_path / "disk.bin").write_bytes(bytes(36))
-    assert weights.size("disk.bin") == 36
-    assert weights.size("missing.bin") is None
+    assert weights.size(ctx, "held.bin") == 100
+    assert weights.size(Context(), "held.bin") is None  # only ctx's store holds it
+    assert weights.size(ctx, "disk.bin") == weights.size(Context(), "disk.bin") == 36
+    assert weights.size(ctx, "missing.bin") is None
 
 
 def test_compact_copies_only_the_referenced_tensors(tiny_conv):

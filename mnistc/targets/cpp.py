@@ -227,7 +227,7 @@ class CppTarget(Target):
         function = _entry(module)
         input_type, output_type = _check_lowered(function)
         weights = self.weights or _weights_file(module)
-        weight_bytes = (weight_files.size(weights) or 0) if weights else 0
+        weight_bytes = (weight_files.size(ctx, weights) or 0) if weights else 0
         splat_bytes = sum(
             4 * element_count(shape_of(op.result)) for op in function.walk() if isinstance(op, cpu.SplatOp)
         )

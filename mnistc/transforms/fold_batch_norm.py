@@ -76,8 +76,7 @@ class FoldBatchNormPass(ModulePass):
     name = "fold-batch-norm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        weights = weight_files.load(op)
+        weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
             GreedyRewritePatternApplier([FoldBatchNormIntoProducer(weights)], dce_enabled=False)
         ).rewrite_module(op)
-        weight_files.store(op, weights)

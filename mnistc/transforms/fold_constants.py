@@ -55,10 +55,9 @@ class FoldConstantsPass(ModulePass):
     name = "fold-constants"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        weights = weight_files.load(op)
+        weights = weight_files.of(ctx, op)
         interpreter = Interpreter(op)
         interpreter.register_implementations(NNFunctions(weights))
         PatternRewriteWalker(
             GreedyRewritePatternApplier([FoldConstantOp(weights, interpreter)], dce_enabled=False)
         ).rewrite_module(op)
-        weight_files.store(op, weights)

@@ -115,8 +115,7 @@ class PackWeightsPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         paths = FAST_CONV_PATHS if self.winograd else (DIRECT_STRIDE_ONE,)
-        weights = weight_files.load(op)
+        weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
             GreedyRewritePatternApplier([PackConvWeights(weights, paths)], dce_enabled=True)
         ).rewrite_module(op)
-        weight_files.store(op, weights)

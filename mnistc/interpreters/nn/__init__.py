@@ -51,7 +51,9 @@ def run_function(
 
     interpreter = Interpreter(module)
     interpreter.register_implementations(FuncFunctions())
-    interpreter.register_implementations(NNFunctions(weights or weight_files.load(module)))
+    if weights is None:
+        weights = weight_files.load(module)
+    interpreter.register_implementations(NNFunctions(weights))
     (result,) = interpreter.call_op(entry, (np.asarray(sample, dtype=np.float32),))
     return result
 
@@ -78,5 +80,5 @@ def run_batch(
     module: ModuleOp, inputs: np.ndarray, weights: weight_files.WeightFile | None = None
 ) -> np.ndarray:
     """Run the per-sample function over a batch, as the compiled executable does."""
-    weights = weights or weight_files.load(module)
+    weights = weight_files.load(module) if weights is None else weights
     return np.concatenate([run_function(module, sample[None], weights) for sample in inputs])

@@ -5,8 +5,8 @@
 // [2, 1] and the folded bias (b - mean) * scale + beta = [-1, -0.5].
 // RUN: rm -rf %t && mkdir -p %t && cd %t
 // RUN: %python -c "import numpy as np; b = bytearray(384); [b.__setitem__(slice(o, o + 8), np.array(v, '<f4').tobytes()) for o, v in [(0, [1, 2]), (64, [0.5, -1]), (128, [1, 2]), (192, [3, 15]), (256, [4, 2]), (320, [0, 1])]]; open('bn.weights.bin', 'wb').write(b)"
-// RUN: mnistc-opt %s -p fold-batch-norm,dce | filecheck %s
-// RUN: %python -c "import numpy as np; d = np.fromfile('bn.weights.bin', '<f4'); print(d[96:98], d[112:114])" | filecheck %s --check-prefix=DATA
+// RUN: mnistc-opt %s -p fold-batch-norm,dce --weights-out out.weights.bin | filecheck %s
+// RUN: %python -c "import numpy as np; d = np.fromfile('out.weights.bin', '<f4'); print(d[96:98], d[112:114])" | filecheck %s --check-prefix=DATA
 
 // CHECK:      %[[W:.*]] = nn.weight "conv.weight+bn" offset 384 : tensor<2x1x1x1xf32>
 // CHECK-NEXT: %[[B:.*]] = nn.weight "conv.bias+bn" offset 448 : tensor<2xf32>

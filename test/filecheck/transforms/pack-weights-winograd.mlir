@@ -1,9 +1,9 @@
 // The weight file holds an [8,8,3,3] conv weight of ones at offset 0.
 // RUN: rm -rf %t && mkdir -p %t && cd %t
 // RUN: %python -c "import numpy as np; np.ones(576, '<f4').tofile('p.weights.bin')"
-// RUN: mnistc-opt %s -p pack-weights | filecheck %s
-// RUN: %python -c "import numpy as np; w = np.fromfile('p.weights.bin', '<f4'); print(w.size, w[576], w[576 + 8])" | filecheck %s --check-prefix=DATA
-// RUN: mnistc-opt %s -p 'pack-weights{winograd=false}' | filecheck %s --check-prefix=DIRECT
+// RUN: mnistc-opt %s -p pack-weights --weights-out out.weights.bin | filecheck %s
+// RUN: %python -c "import numpy as np; w = np.fromfile('out.weights.bin', '<f4'); print(w.size, w[576], w[576 + 8])" | filecheck %s --check-prefix=DATA
+// RUN: mnistc-opt %s -p 'pack-weights{winograd=false}' --weights-out direct.weights.bin | filecheck %s --check-prefix=DIRECT
 
 // 3x3, stride 1, 8 channels in and out: Winograd F(4x4, 3x3). The weight becomes
 // U = G g G^T, 36 positions x 16 output channels (8 real, 8 zero) x 8 input channels,

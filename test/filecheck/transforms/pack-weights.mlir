@@ -1,8 +1,8 @@
 // The weight file holds a [2,1,1,1] conv weight [1, 2] at offset 0.
 // RUN: rm -rf %t && mkdir -p %t && cd %t
 // RUN: %python -c "import numpy as np; np.array([1, 2], '<f4').tofile('p.weights.bin')"
-// RUN: mnistc-opt %s -p pack-weights | filecheck %s
-// RUN: %python -c "import numpy as np; print(np.fromfile('p.weights.bin', '<f4')[16:20])" | filecheck %s --check-prefix=DATA
+// RUN: mnistc-opt %s -p pack-weights --weights-out out.weights.bin | filecheck %s
+// RUN: %python -c "import numpy as np; print(np.fromfile('out.weights.bin', '<f4')[16:20])" | filecheck %s --check-prefix=DATA
 
 // Stride 1: the packed kernel, its weight padded to MR = 4 channels, strides dropped
 // from the params. Stride 2 keeps the general kernel.
