@@ -44,6 +44,7 @@ def test_skips_say_why(results):
             assert result.detail.startswith(("unsupported: ", "not 2-D")), (name, result.detail)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     __import__("importlib").util.find_spec("onnxruntime") is None,
     reason="light/ models ship no input: they are compared with onnxruntime, not installed",
