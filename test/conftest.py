@@ -1,15 +1,19 @@
-"""Shared fixtures: a private kernel cache, and helpers to save and compile torch models."""
+"""Shared fixtures: a private kernel cache, the kernels built once into it, and helpers to
+save and compile torch models."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from mnistc.cache import KERNELS
 from mnistc.driver import CompileOptions, compile_model
+from mnistc.toolchain import MAIN_OBJECT, BuildConfig, kernel_objects
 from mnistc.verify import run_executable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +25,25 @@ def private_kernel_cache(tmp_path_factory):
     """Build the kernels once per session, away from the user's cache."""
     os.environ["MNISTC_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-cache"))
     yield
+
+
+@pytest.fixture(scope="session")
+def session_kernels(private_kernel_cache) -> list[Path]:
+    """The optimised kernel objects (no `main`), compiled once into the session's cache:
+    what every default compile links, and what the kernel tests load."""
+    return [o for o in kernel_objects(BuildConfig(), []) if o.name != MAIN_OBJECT]
+
+
+@pytest.fixture
+def seed_kernels(session_kernels):
+    """Copies the session's kernel cache into another MNISTC_CACHE_DIR, so that a test of
+    a fresh cache (imports, say) does not compile the kernels again."""
+    kernels = session_kernels[0].parents[1]  # <cache>/mnistc/kernels/<key>/kernels.o
+
+    def seed(cache_dir: Path) -> None:
+        shutil.copytree(kernels, KERNELS.directory({"MNISTC_CACHE_DIR": str(cache_dir)}))
+
+    return seed
 
 
 def save_scripted(module: torch.nn.Module, path: Path) -> Path:

@@ -6,7 +6,10 @@ import pytest
 
 from mnistc.conformance import cases, onnx_test_data_dir, run_case
 
-pytestmark = pytest.mark.skipif(onnx_test_data_dir() is None, reason="the onnx package is not installed")
+pytestmark = [
+    pytest.mark.skipif(onnx_test_data_dir() is None, reason="the onnx package is not installed"),
+    pytest.mark.slow,  # a compile per case: 38 layer-level cases, 7 whole networks
+]
 
 CASES = cases("pytorch-converted")
 
@@ -44,7 +47,6 @@ def test_skips_say_why(results):
             assert result.detail.startswith(("unsupported: ", "not 2-D")), (name, result.detail)
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(
     __import__("importlib").util.find_spec("onnxruntime") is None,
     reason="light/ models ship no input: they are compared with onnxruntime, not installed",

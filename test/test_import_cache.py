@@ -66,7 +66,8 @@ def test_an_emptied_weight_file_is_imported_again(tmp_path, private_cache, capsy
     assert (entry / "weights.bin").read_bytes() == fresh  # and the entry is whole again
 
 
-def test_a_repeated_compile_does_not_import_torch(tmp_path, private_cache):
+def test_a_repeated_compile_does_not_import_torch(tmp_path, private_cache, seed_kernels):
+    seed_kernels(tmp_path / "cache")  # the imports are what this is about
     model, shape = build("lenet")
     path = save_scripted(model, tmp_path / "m.pt")
     script = (

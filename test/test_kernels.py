@@ -18,8 +18,7 @@ import torch
 import torch.nn.functional as F
 from mnistc.dialects import nn as nn_dialect
 from mnistc.dialects.nn import pool2d_output_shape
-from mnistc.kernels import KERNEL_DIR
-from mnistc.toolchain import KERNEL_LIBRARY_SOURCES, BuildConfig
+from mnistc.toolchain import BuildConfig
 
 from mnistc.kernels import abi
 from mnistc.lowering.nn_to_cpu.activation import activation_params
@@ -29,23 +28,21 @@ I64 = ctypes.c_int64
 
 
 @functools.cache
-def kernel_library(session_dir: Path) -> ctypes.CDLL:
-    """The kernels built once per session, with the flags of an optimised compile: the
-    test modules that call kernels share it."""
+def kernel_library(session_dir: Path, objects: tuple[Path, ...]) -> ctypes.CDLL:
+    """The session's kernel objects (compiled once, as for an optimised compile) linked
+    into one library, which the test modules that call kernels share."""
     library = session_dir / "kernel-library" / "libkernels.so"
     library.parent.mkdir()
     subprocess.run(
-        ["g++", *BuildConfig().flags(), "-shared",
-         *(str(KERNEL_DIR / name) for name in KERNEL_LIBRARY_SOURCES),
-         "-o", str(library)],
+        ["g++", *BuildConfig().flags(), "-shared", *map(str, objects), "-o", str(library)],
         check=True,
-    )  # fmt: skip
+    )
     return ctypes.CDLL(str(library))
 
 
 @pytest.fixture(scope="module")
-def kernels(tmp_path_factory):
-    return kernel_library(tmp_path_factory.getbasetemp())
+def kernels(tmp_path_factory, session_kernels):
+    return kernel_library(tmp_path_factory.getbasetemp(), tuple(session_kernels))
 
 
 def ptr(array: np.ndarray | None):
