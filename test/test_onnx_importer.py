@@ -95,3 +95,27 @@ def test_verify_an_onnx_model_with_a_fixed_batch(tmp_path):
     torch.onnx.export(model, (torch.zeros(2, *shape),), str(tmp_path / "m.onnx"), dynamo=False)
     report = verify_model(tmp_path / "m.onnx", batches=2)
     assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_onnx_lrn_matches_the_reference(tmp_path, size):
+    """LRN comes from ONNX only (PyTorch's is not one aten op): a small graph through the
+    whole pipeline, so that the default run covers nn.lrn end to end without the slow
+    whole-network conformance cases (AlexNet, ZFNet)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from mnistc.verify import onnx_reference
+
+    graph = helper.make_graph(
+        [helper.make_node("LRN", ["x"], ["y"], size=size, alpha=1e-2, beta=0.75, bias=2.0)],
+        "lrn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 7, 5, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 7, 5, 4])],
+    )
+    path = tmp_path / "lrn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    compile_model(path, tmp_path / "lrn", CompileOptions())
+    inputs = 3 * np.random.default_rng(size).standard_normal((3, 7, 5, 4), dtype=np.float32)
+    reference, _ = onnx_reference(path)
+    assert_matches_torch(run_executable(tmp_path / "lrn", inputs), reference(inputs))

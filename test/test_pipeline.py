@@ -107,6 +107,7 @@ def test_the_model_suite_covers_every_op(tmp_path):
         seen |= {op.name for op in compilation.module.walk()}
         compilation.run_to("nn")
         seen |= {op.name for op in compilation.module.walk()}
-    # nn.lrn comes from ONNX only (PyTorch's LRN is not one aten op): the light/ AlexNet and
-    # ZFNet conformance cases cover it. nn.splat too (ConstantOfShape): test_onnx_splats.py.
+    # nn.lrn comes from ONNX only (PyTorch's LRN is not one aten op): an LRN graph in
+    # test_onnx_importer.py and the light/ AlexNet and ZFNet conformance cases cover it.
+    # nn.splat too (ConstantOfShape): test_onnx_splats.py.
     assert {op.name for op in NN.operations} - seen == {"nn.lrn", "nn.splat"}
