@@ -34,11 +34,17 @@ def session_kernels(private_kernel_cache) -> list[Path]:
     return [o for o in kernel_objects(BuildConfig(), []) if o.name != MAIN_OBJECT]
 
 
+@pytest.fixture(scope="session")
+def session_kernel_cache(session_kernels) -> Path:
+    """The session's kernel cache directory, holding those kernels."""
+    return KERNELS.directory()
+
+
 @pytest.fixture
-def seed_kernels(session_kernels):
+def seed_kernels(session_kernel_cache):
     """Copies the session's kernel cache into another MNISTC_CACHE_DIR, so that a test of
     a fresh cache (imports, say) does not compile the kernels again."""
-    kernels = session_kernels[0].parents[1]  # <cache>/mnistc/kernels/<key>/kernels.o
+    kernels = session_kernel_cache
 
     def seed(cache_dir: Path) -> None:
         shutil.copytree(kernels, KERNELS.directory({"MNISTC_CACHE_DIR": str(cache_dir)}))
