@@ -207,7 +207,7 @@ def of(ctx: Context, module: ModuleOp) -> WeightFile:
     if store is None:
         raise WeightFileError(
             "this pass reads and adds weights through the context's weight store: run it in "
-            "a mnistc.context.MnistcContext (mnistc.driver.make_context(), as mnistc-opt "
+            "a mnistc.context.MnistcContext (mnistc.ir.make_context(), as mnistc-opt "
             "does), not a plain xDSL Context"
         )
     return store.get(weights_name(module))
