@@ -13,9 +13,12 @@ import pytest
 from mnistc.bench_networks import QUICK_NETWORK, have_requirements
 from mnistc.tools.mnistc import main
 
-pytestmark = pytest.mark.skipif(
-    have_requirements() is not None, reason=f"network benchmark: {have_requirements()}"
-)
+pytestmark = [
+    pytest.mark.slow,  # two compiles of a torchvision network; .ci/run installs the bench extra
+    pytest.mark.skipif(
+        have_requirements() is not None, reason=f"network benchmark: {have_requirements()}"
+    ),
+]
 
 
 def test_quick_run_reports_the_network_with_positive_times_and_a_summary(capsys):
