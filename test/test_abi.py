@@ -28,3 +28,15 @@ def test_parameter_names_are_unique_per_kernel():
         names = [*kernel.inputs, *kernel.outputs, *kernel.params, *kernel.fparams]
         assert len(names) == len(set(names)), kernel.name
         assert kernel.optional <= set(kernel.inputs), kernel.name
+
+
+def test_definitions_take_the_parameters_of_the_table():
+    """The compiler checks the definitions' types against the generated header; this
+    checks their names and order, so two int64_t parameters cannot trade places."""
+    sources = "".join((KERNEL_DIR / name).read_text() for name in KERNEL_LIBRARY_SOURCES)
+    definitions = re.findall(r"^(?:extern \"C\" )?void (mnistc_\w+)\(([^)]*)\)\s*\{", sources, re.MULTILINE)
+    assert definitions
+    for symbol, parameters in definitions:
+        kernel = abi.kernel(symbol.removeprefix("mnistc_"))
+        names = [p.split()[-1].lstrip("*") for p in parameters.split(",")]
+        assert names == [*kernel.inputs, *kernel.outputs, *kernel.params, *kernel.fparams], symbol
