@@ -148,6 +148,17 @@ KERNELS: dict[str, Kernel] = {
             "as mnistc_conv2d.",
         ),
         _conv(
+            "conv2d_im2col",
+            "packed_weight",
+            (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
+             "dilation_w", "activation"),  # fmt: skip
+            "The fast path for strided convolutions with one group: the input unrolled into "
+            "an im2col\nmatrix [C*KH*KW, OH, OW] (thread scratch), then conv2d_packed as a "
+            "1x1 convolution over it,\nso the packed micro-kernel serves any stride. "
+            "`packed_weight` is the weight packed as a\n1x1 convolution of C*KH*KW "
+            "channels (mnistc/transforms/packing.py). Other arguments as\nmnistc_conv2d.",
+        ),
+        _conv(
             "conv2d_winograd",
             "packed_weight",
             ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "pool", "activation"),

@@ -193,6 +193,27 @@ def test_conv2d_packed(kernels, case, with_bias, with_residual):
     )  # fmt: skip
 
 
+def strided_cases():
+    yield dict(c=3, h=32, w=32, k=16, kh=7, kw=7, stride=(2, 2), pad=(3, 3), dil=(1, 1), groups=1)  # a stem
+    yield dict(c=16, h=8, w=8, k=24, kh=3, kw=3, stride=(2, 2), pad=(1, 1), dil=(1, 1), groups=1)
+    yield dict(c=8, h=9, w=7, k=5, kh=1, kw=1, stride=(2, 2), pad=(0, 0), dil=(1, 1), groups=1)  # downsample
+    yield dict(c=3, h=11, w=13, k=4, kh=3, kw=2, stride=(3, 1), pad=(1, 2), dil=(2, 1), groups=1)
+    yield dict(c=4, h=5, w=5, k=3, kh=3, kw=3, stride=(1, 2), pad=(0, 1), dil=(1, 1), groups=1)
+
+
+@pytest.mark.parametrize("case", list(strided_cases()), ids=str)
+@pytest.mark.parametrize("with_bias,with_residual", [(True, False), (False, True)])
+def test_conv2d_im2col(kernels, case, with_bias, with_residual):
+    """The strided fast path, with weights packed as the compiler packs them."""
+    from mnistc.transforms.packing import pack_im2col_weight
+
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
+    assert_conv_kernel(
+        kernels, "conv2d_im2col", [x, pack_im2col_weight(weight), bias, residual],
+        conv_geometry(case, expected), expected,
+    )  # fmt: skip
+
+
 def winograd_cases():
     yield dict(c=32, h=26, w=26, k=64, pad=(0, 0))
     yield dict(c=9, h=13, w=11, k=20, pad=(1, 1))  # partial tiles and channel blocks

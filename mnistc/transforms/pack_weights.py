@@ -27,7 +27,7 @@ from xdsl.rewriter import InsertPoint
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
 from mnistc.kernels import abi
-from mnistc.transforms.packing import pack_conv_weight, pack_winograd_weight
+from mnistc.transforms.packing import pack_conv_weight, pack_im2col_weight, pack_winograd_weight
 from mnistc.locations import located
 
 FUSED_PARAMS = {"pool": 0}
@@ -70,7 +70,12 @@ DIRECT_STRIDE_ONE = ConvFastPath(
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
     lambda weight, p: pack_conv_weight(weight, int(p["groups"])),
 )
-FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE)
+IM2COL = ConvFastPath(
+    "conv2d_im2col",
+    lambda p: p["groups"] == 1 and (p["stride_h"], p["stride_w"]) != (1, 1),
+    lambda weight, p: pack_im2col_weight(weight),
+)
+FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
 """Tried in order; the first that applies wins."""
 
 
@@ -114,7 +119,7 @@ class PackWeightsPass(ModulePass):
     winograd: bool = True
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        paths = FAST_CONV_PATHS if self.winograd else (DIRECT_STRIDE_ONE,)
+        paths = tuple(p for p in FAST_CONV_PATHS if self.winograd or p is not WINOGRAD)
         weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
             GreedyRewritePatternApplier([PackConvWeights(weights, paths)], dce_enabled=True)

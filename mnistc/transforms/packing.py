@@ -24,6 +24,12 @@ def pack_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     )
 
 
+def pack_im2col_weight(weight: np.ndarray) -> np.ndarray:
+    """[K, C, KH, KW] → the packed weight of a 1x1 convolution of C*KH*KW channels, which
+    conv2d_im2col runs over its unrolled input (rows ordered c, kh, kw, as it unrolls)."""
+    return pack_conv_weight(weight.reshape(weight.shape[0], -1, 1, 1), 1)
+
+
 WINOGRAD_G = np.array(
     [
         [1 / 4, 0, 0],
