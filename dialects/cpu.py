@@ -244,7 +244,7 @@ class CallOp(IRDLOperation):
         return attr.value.data
 
     def param_values(self) -> dict[str, int | float]:
-        """Every parameter by name, in the kernel's order."""
+        """Every parameter by name (the C++ target orders them by the kernel's signature)."""
         return {name: self.param(name) for name in self.params.data}
 
     def verify_(self) -> None:
