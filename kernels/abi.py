@@ -148,16 +148,6 @@ KERNELS: dict[str, Kernel] = {
             "as mnistc_conv2d.",
         ),
         _conv(
-            "conv2d_depthwise",
-            "weight",
-            (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
-             "dilation_w", "activation"),  # fmt: skip
-            "The fast path for depthwise convolutions (groups = C, K a multiple of C; any "
-            "stride,\npadding and dilation): each output plane accumulated row by row from "
-            "its zero-padded\ninput plane. `weight` as mnistc_conv2d's [K, 1, KH, KW]; other "
-            "arguments as mnistc_conv2d.",
-        ),
-        _conv(
             "conv2d_im2col",
             "packed_weight",
             (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",

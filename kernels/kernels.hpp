@@ -64,17 +64,6 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight,
                           int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
                           int64_t groups, int64_t activation, float alpha, float beta);
 
-// The fast path for depthwise convolutions (groups = C, K a multiple of C; any stride,
-// padding and dilation): each output plane accumulated row by row from its zero-padded
-// input plane. `weight` as mnistc_conv2d's [K, 1, KH, KW]; other arguments as mnistc_conv2d.
-void mnistc_conv2d_depthwise(const float* input, const float* weight, const float* bias,
-                             const float* residual, float* output, int64_t C, int64_t H,
-                             int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
-                             int64_t KW, int64_t stride_h, int64_t stride_w,
-                             int64_t pad_h, int64_t pad_w, int64_t dilation_h,
-                             int64_t dilation_w, int64_t activation, float alpha,
-                             float beta);
-
 // The fast path for strided convolutions with one group: the input unrolled into an im2col
 // matrix [C*KH*KW, OH, OW] (thread scratch), then conv2d_packed as a 1x1 convolution over it,
 // so the packed micro-kernel serves any stride. `packed_weight` is the weight packed as a

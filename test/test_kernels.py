@@ -214,23 +214,6 @@ def test_conv2d_im2col(kernels, case, with_bias, with_residual):
     )  # fmt: skip
 
 
-def depthwise_cases():
-    yield dict(c=8, h=12, w=30, k=8, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=8)
-    yield dict(c=6, h=9, w=11, k=6, kh=3, kw=3, stride=(2, 2), pad=(1, 1), dil=(1, 1), groups=6)
-    yield dict(c=4, h=10, w=9, k=8, kh=5, kw=5, stride=(2, 1), pad=(2, 2), dil=(1, 1), groups=4)  # multiplier 2
-    yield dict(c=3, h=11, w=13, k=3, kh=3, kw=2, stride=(1, 3), pad=(0, 1), dil=(2, 1), groups=3)
-
-
-@pytest.mark.parametrize("case", list(depthwise_cases()), ids=str)
-@pytest.mark.parametrize("with_bias,with_residual", [(True, False), (False, True)])
-def test_conv2d_depthwise(kernels, case, with_bias, with_residual):
-    """The depthwise fast path, on the weight as the model has it."""
-    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
-    assert_conv_kernel(
-        kernels, "conv2d_depthwise", [x, weight, bias, residual], conv_geometry(case, expected), expected
-    )
-
-
 def winograd_cases():
     yield dict(c=32, h=26, w=26, k=64, pad=(0, 0))
     yield dict(c=9, h=13, w=11, k=20, pad=(1, 1))  # partial tiles and channel blocks

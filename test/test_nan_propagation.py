@@ -136,19 +136,18 @@ def test_conv2d_packed(kernels, case, poison, everywhere):
     with_activations(run, expected, every=not everywhere)
 
 
-@pytest.mark.parametrize("kernel", ["conv2d", "conv2d_im2col", "conv2d_depthwise"])
+@pytest.mark.parametrize("kernel", ["conv2d", "conv2d_im2col"])
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
 def test_strided_conv2d(kernels, kernel, poison, everywhere):
-    """The general kernel (grouped strided convolutions, and every convolution at -O0), the
-    im2col path (strided convolutions with one group) and the depthwise path."""
+    """The general kernel (grouped strided convolutions, and every convolution at -O0) and
+    the im2col path (strided convolutions with one group)."""
     from mnistc.transforms.packing import pack_im2col_weight
 
-    groups, k = (3, 3) if kernel == "conv2d_depthwise" else (1, 4)
-    case = dict(c=3, h=9, w=11, k=k, kh=3, kw=2, stride=(2, 1), pad=(1, 1), dil=(1, 1), groups=groups)
+    case = dict(c=3, h=9, w=11, k=4, kh=3, kw=2, stride=(2, 1), pad=(1, 1), dil=(1, 1), groups=1)
     x, weight, bias, _, _ = conv_problem(case, True, False)
     x = poisoned(x, poison, everywhere)
-    expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), case["stride"], case["pad"], case["dil"], groups)
-    packed = pack_im2col_weight(weight) if kernel == "conv2d_im2col" else weight
+    expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), case["stride"], case["pad"], case["dil"])
+    packed = weight if kernel == "conv2d" else pack_im2col_weight(weight)
     run = conv_outputs(
         kernels, kernel, [x, packed, bias, None], conv_geometry(case, expected), expected.shape
     )

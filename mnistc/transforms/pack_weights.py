@@ -70,17 +70,12 @@ DIRECT_STRIDE_ONE = ConvFastPath(
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
     lambda weight, p: pack_conv_weight(weight, int(p["groups"])),
 )
-DEPTHWISE = ConvFastPath(
-    "conv2d_depthwise",
-    lambda p: p["groups"] > 1 and p["groups"] == p["C"],
-    lambda weight, p: weight,
-)
 IM2COL = ConvFastPath(
     "conv2d_im2col",
     lambda p: p["groups"] == 1 and (p["stride_h"], p["stride_w"]) != (1, 1),
     lambda weight, p: pack_im2col_weight(weight),
 )
-FAST_CONV_PATHS = (WINOGRAD, DEPTHWISE, DIRECT_STRIDE_ONE, IM2COL)
+FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
 """Tried in order; the first that applies wins."""
 
 

@@ -6,13 +6,12 @@
 
 // Stride 1: the packed kernel, its weight padded to MR = 4 channels, strides dropped
 // from the params. Stride 2 with one group: the im2col kernel, its weight packed as a 1x1
-// convolution. Depthwise (groups = channels): the depthwise kernel, on the weight as it is.
+// convolution; with groups it keeps the general kernel.
 // CHECK:      %[[P:.*]] = cpu.weight "w|conv2d_packed" offset 64 : memref<4xf32>
 // CHECK:      %[[I:.*]] = cpu.weight "w|conv2d_im2col" offset 128 : memref<4xf32>
-// CHECK:      %[[D:.*]] = cpu.weight "w|conv2d_depthwise" offset 192 : memref<2xf32>
 // CHECK:      cpu.call @conv2d_packed(%{{.*}}, %[[P]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 1, H = 3, W = 3, K = 2, OH = 3, OW = 3, KH = 1, KW = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 1, activation = 0, alpha = 0.0, beta = 0.0)
 // CHECK:      cpu.call @conv2d_im2col(%{{.*}}, %[[I]], %{{.*}}, %{{.*}}) outs(%[[T:.*]]) params(C = 1, H = 3, W = 3, K = 2, OH = 2, OW = 2, KH = 1, KW = 1, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, activation = 0, alpha = 0.0, beta = 0.0)
-// CHECK:      cpu.call @conv2d_depthwise(%[[T]], %[[D]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 2, H = 2, W = 2, K = 2, OH = 1, OW = 1, KH = 1, KW = 1, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, activation = 0, alpha = 0.0, beta = 0.0)
+// CHECK:      cpu.call @conv2d(%[[T]], %{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 2, H = 2, W = 2, K = 2, OH = 1, OW = 1, KH = 1, KW = 1, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 2, activation = 0, alpha = 0.0, beta = 0.0)
 // DATA: [1. 2. 0. 0.]
 
 builtin.module attributes {nn.weights_file = "p.weights.bin"} {
