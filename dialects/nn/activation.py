@@ -233,4 +233,9 @@ class GeluOp(ActivationOp):
 OPS = (ReluOp, SigmoidOp, TanhOp, SiluOp, HardswishOp, HardtanhOp, LeakyReluOp, EluOp, GeluOp)
 """The family's ops, as the `NN` dialect lists them."""
 
-__all__ = ["Activation", "activation_properties", "ActivationOp", "ACTIVATIONS", "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardswishOp", "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp", "SiluOp", "TanhOp"]
+__all__ = [
+    "Activation", "activation_properties", "ActivationOp", "ACTIVATIONS",
+    "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardswishOp",
+    "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp",
+    "SiluOp", "TanhOp",
+]
