@@ -21,14 +21,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
 from mnistc.errors import MnistcError
 
-CONFIGS = ((1, 1), (1, 2), (64, 1), (64, 2))
-"""(batch, threads) pairs measured."""
+CONFIGS = {"b1-t1": (1, 1), "b1-t2": (1, 2), "b64-t1": (64, 1), "b64-t2": (64, 2)}
+"""(batch, threads) measured, by the name `--configs` takes."""
 
 
 def _per_call_us(fn: Callable[[], object], calls: int) -> float:
@@ -58,6 +59,16 @@ def interleaved_medians(engines: dict[str, Callable[[], object]], rounds: int, c
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def calls_per_round(runners: dict[str, Callable[[], object]], seconds: float = 0.1) -> int:
+    """Calls enough for a round of about `seconds` for the slower engine (at least 1)."""
+    slowest = 0.0
+    for fn in runners.values():
+        start = time.perf_counter()
+        fn()
+        slowest = max(slowest, time.perf_counter() - start)
+    return max(1, min(50, round(seconds / max(slowest, 1e-6))))
+
+
 def ort_session(onnx_path: Path, threads: int):
     """ONNX Runtime's default CPU session on `threads` intra-op threads."""
     import onnxruntime as ort
@@ -70,11 +81,13 @@ def ort_session(onnx_path: Path, threads: int):
 
 @dataclass
 class Engines:
-    """The three ways to run the model, with a knob for their thread counts."""
+    """The compiled model and what it is checked and timed against: the source model in
+    PyTorch (None for an ONNX file) and ONNX Runtime on an ONNX form of it (None without
+    onnxruntime, or when the model does not export)."""
 
     compiled: object
     ort_path: Path | None
-    torch_model: object
+    torch_model: object | None
     torch_label: str
 
     def runners(self, inputs: np.ndarray, threads: int) -> dict[str, Callable[[], object]]:
@@ -82,19 +95,37 @@ class Engines:
 
         self.compiled.set_num_threads(threads)
         torch.set_num_threads(threads)
-        tensor = torch.from_numpy(inputs)
-
-        def run_torch():
-            with torch.no_grad():
-                return self.torch_model(tensor)
-
         runners = {"mnistc": lambda: self.compiled(inputs)}
         if self.ort_path is not None:
             session = ort_session(self.ort_path, threads)
             name = session.get_inputs()[0].name
-            runners["onnxruntime"] = lambda: session.run(None, {name: inputs})
-        runners[self.torch_label] = run_torch
+            runners["onnxruntime"] = lambda: session.run(None, {name: inputs})[0]
+        if self.torch_model is not None:
+            tensor = torch.from_numpy(inputs)
+
+            def run_torch():
+                with torch.no_grad():
+                    return self.torch_model(tensor)
+
+            runners[self.torch_label] = run_torch
         return runners
+
+    @property
+    def reference(self) -> str:
+        """The engine whose outputs are the contract: PyTorch, or ONNX Runtime for ONNX."""
+        return self.torch_label if self.torch_model is not None else "onnxruntime"
+
+    def expected(self, inputs: np.ndarray) -> np.ndarray:
+        """The reference engine's outputs, one row per sample: sample by sample when the
+        source takes only the batch it was exported with."""
+        def run(batch: np.ndarray) -> np.ndarray:
+            output = self.runners(batch, 1)[self.reference]()
+            return np.asarray(output).reshape(len(batch), -1)
+
+        try:
+            return run(inputs)
+        except Exception:  # noqa: BLE001 - a fixed-batch export; any other failure recurs below
+            return np.concatenate([run(inputs[i : i + 1]) for i in range(len(inputs))])
 
 
 def export_onnx(torch_model, sample_shape, path: Path) -> Path | None:
@@ -110,6 +141,45 @@ def export_onnx(torch_model, sample_shape, path: Path) -> Path | None:
         dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
     )  # fmt: skip
     return path
+
+
+def source_model(model_path: Path):
+    """The model file in PyTorch, with its label: TorchScript (the bundled model as the
+    eager module it was trained as), a torch.export program's module, or (None, "") for
+    ONNX, which ONNX Runtime runs as it is."""
+    from mnistc.models.mnist_cnn import BUNDLED_MODEL, MnistCNN
+
+    suffix = model_path.suffix.lower()
+    if suffix == ".onnx":
+        return None, ""
+    if suffix == ".pt2":
+        from mnistc.importers.torch_export import load_exported
+
+        return load_exported(model_path).module(), "torch.export"
+    from mnistc.importers.torchscript import load_torchscript
+
+    scripted, _ = load_torchscript(model_path)
+    if model_path == BUNDLED_MODEL:
+        eager = MnistCNN()
+        eager.load_state_dict(scripted.state_dict())
+        return eager.eval(), "torch eager"
+    return scripted, "torchscript"
+
+
+def onnx_for_ort(model_path: Path, torch_model, shape, scratch: Path, log) -> Path | None:
+    """The ONNX file ONNX Runtime runs: the model itself, or its export (None, said in the
+    log, when onnxruntime is missing or the export fails)."""
+    if find_spec("onnxruntime") is None:
+        log("onnxruntime not installed (pip install 'mnistc[bench]'): skipping it")
+        return None
+    if torch_model is None:
+        return model_path
+    try:
+        return export_onnx(torch_model, shape, scratch / "model.onnx")
+    except Exception as e:  # noqa: BLE001 - any exporter failure only drops ORT from the table
+        log(f"the model does not export to ONNX ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
+            "skipping ONNX Runtime")  # fmt: skip
+        return None
 
 
 def _median_wall_ms(command: list[str], runs: int, env=None) -> float:
@@ -143,51 +213,52 @@ def machine() -> str:
     return f"{name}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def run_bench(model_path: Path | None, rounds: int = 15, log=print) -> None:
+def run_bench(
+    model_path: Path | None, rounds: int = 15, configs: str = "all", log=print
+) -> None:
+    """Any model file mnistc compiles (TorchScript, torch.export, ONNX; default the
+    bundled model) against ONNX Runtime and PyTorch, in the configurations named."""
+    from mnistc.bench_networks import parse_list
     from mnistc.driver import CompileOptions, compile_model
-    from mnistc.importers.torchscript import load_torchscript, sample_shape_of
-    from mnistc.models.mnist_cnn import BUNDLED_MODEL, MnistCNN
+    from mnistc.models.mnist_cnn import BUNDLED_MODEL
     from mnistc.runtime import CompiledModel
 
+    chosen = [CONFIGS[c] for c in parse_list(configs, list(CONFIGS), "configuration")]
+    if rounds < 1:
+        raise MnistcError("--rounds must be at least 1")
     model_path = Path(model_path or BUNDLED_MODEL)
-    scripted, recorded = load_torchscript(model_path)
-    shape = sample_shape_of(recorded, None)
-    if model_path == BUNDLED_MODEL:
-        torch_model, label = MnistCNN(), "torch eager"
-        torch_model.load_state_dict(scripted.state_dict())
-        torch_model.eval()
-    else:
-        torch_model, label = scripted, "torchscript"
-    log(f"machine: {machine()}")
-    log(f"model: {model_path.name}, sample {'x'.join(map(str, shape))}")
-
     with tempfile.TemporaryDirectory(prefix="mnistc-bench-") as scratch:
         scratch = Path(scratch)
         compile_model(model_path, scratch / "libmodel.so", CompileOptions(shared=True))
         compile_model(model_path, scratch / "model", CompileOptions())
-        onnx_path = export_onnx(torch_model, shape, scratch / "model.onnx")
-        if onnx_path is None:
-            log("onnxruntime not installed (pip install 'mnistc[bench]'): skipping it")
-        engines = Engines(CompiledModel(scratch / "libmodel.so"), onnx_path, torch_model, label)
-        _latency_table(engines, shape, rounds, log)
+        compiled = CompiledModel(scratch / "libmodel.so")
+        shape = compiled.input_shape
+        log(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start")
+        log(f"model: {model_path.name}, sample {'x'.join(map(str, shape))}")
+        torch_model, label = source_model(model_path)
+        onnx_path = onnx_for_ort(model_path, torch_model, shape, scratch, log)
+        engines = Engines(compiled, onnx_path, torch_model, label)
+        if engines.torch_model is None and engines.ort_path is None:
+            raise MnistcError("nothing to compare against: an ONNX model needs onnxruntime")
+        _latency_table(engines, shape, chosen, rounds, log)
         _kernel_profile(engines.compiled, shape, log)
-        _process_figures(model_path, scratch, shape, onnx_path, log)
+        _process_figures(model_path, scratch, shape, engines, log)
 
 
-def _latency_table(engines: Engines, shape, rounds: int, log) -> None:
+def _latency_table(engines: Engines, shape, configs, rounds: int, log) -> None:
     rng = np.random.default_rng(0)
     log("\nlatency per inference, median of interleaved rounds (us; ratio = other / mnistc):")
     header = None
-    for batch, threads in CONFIGS:
+    for batch, threads in configs:
         inputs = rng.random((batch, *shape), dtype=np.float32)
+        expected = engines.expected(inputs)
         runners = engines.runners(inputs, threads)
-        expected = np.asarray(runners[engines.torch_label]()).reshape(batch, -1)
         actual = engines.compiled(inputs)
         if not np.all(np.abs(actual - expected) <= 1e-4 + 1e-4 * np.abs(expected)):
-            raise MnistcError("the compiled model disagrees with PyTorch; not benchmarking it")
-        calls = max(1, 200 // batch)
-        medians = interleaved_medians(runners, rounds, calls)
-        others = [n for n in medians if n != "mnistc"]
+            raise MnistcError(f"the compiled model disagrees with {engines.reference}; not benchmarking it")
+        others = [n for n in runners if n != "mnistc"]
+        _drop_failing(runners, batch, log)
+        medians = interleaved_medians(runners, rounds, calls_per_round(runners))
         if header is None:
             header = f"{'batch':>5} {'threads':>7} {'mnistc':>10}" + "".join(
                 f" {n:>12} {'ratio':>6}" for n in others
@@ -195,8 +266,22 @@ def _latency_table(engines: Engines, shape, rounds: int, log) -> None:
             log(header)
         row = f"{batch:>5} {threads:>7} {medians['mnistc']:>10.1f}"
         for name in others:
-            row += f" {medians[name]:>12.1f} {medians[name] / medians['mnistc']:>6.2f}"
+            if name in medians:
+                row += f" {medians[name]:>12.1f} {medians[name] / medians['mnistc']:>6.2f}"
+            else:
+                row += f" {'n/a':>12} {'':>6}"
         log(row + f"   ({medians['mnistc'] / batch:.1f} us/image)")
+
+
+def _drop_failing(runners: dict[str, Callable[[], object]], batch: int, log) -> None:
+    """Leave out of this row an engine that cannot run the batch (a model exported with
+    a fixed batch of 1, say), saying why."""
+    for name in [n for n in runners if n != "mnistc"]:
+        try:
+            runners[name]()
+        except Exception as e:  # noqa: BLE001 - any engine failure only drops it from the row
+            log(f"  {name} fails at batch {batch} ({type(e).__name__}: {str(e).splitlines()[0][:100]})")
+            del runners[name]
 
 
 def _kernel_profile(compiled, shape, log, runs: int = 500) -> None:
@@ -229,7 +314,30 @@ def _compile_times(model_path: Path, scratch: Path, log) -> None:
         f"torch alone takes {import_torch / 1e3:.2f} s), {cold / 1e3:.2f} s from an empty cache")  # fmt: skip
 
 
-def _process_figures(model_path: Path, scratch: Path, shape, onnx_path, log) -> None:
+def _cold_start_scripts(model_path: Path, image: Path, shape, engines: Engines) -> dict[str, str]:
+    """Python one-liners that load each other engine and run it on one image, by label."""
+    load_image = f"np.fromfile({str(image)!r}, np.float32).reshape(1, {', '.join(map(str, shape))})"
+    scripts = {}
+    if engines.ort_path is not None:
+        scripts["python + onnxruntime"] = (
+            "import numpy as np, onnxruntime as ort; "
+            f"s = ort.InferenceSession({str(engines.ort_path)!r}, providers=['CPUExecutionProvider']); "
+            f"s.run(None, {{s.get_inputs()[0].name: {load_image}}})"
+        )
+    if engines.torch_label == "torch.export":
+        scripts["python + torch.export"] = (
+            "import numpy as np, torch; "
+            f"m = torch.export.load({str(model_path)!r}).module(); m(torch.from_numpy({load_image}))"
+        )
+    elif engines.torch_model is not None:
+        scripts["python + torchscript"] = (
+            "import numpy as np, torch; "
+            f"m = torch.jit.load({str(model_path)!r}); m(torch.from_numpy({load_image}))"
+        )
+    return scripts
+
+
+def _process_figures(model_path: Path, scratch: Path, shape, engines: Engines, log) -> None:
     image = scratch / "image.bin"
     np.random.default_rng(1).random(shape, dtype=np.float32).tofile(image)
     batch = scratch / "batch64.bin"
@@ -237,20 +345,8 @@ def _process_figures(model_path: Path, scratch: Path, shape, onnx_path, log) -> 
     exe = str(scratch / "model")
     log("\nwhole process on one image, cold (median wall time):")
     log(f"  mnistc executable        {_median_wall_ms([exe, str(image), str(scratch / 'o.bin')], 21):8.1f} ms")
-    python = sys.executable
-    if onnx_path is not None:
-        ort_script = (
-            "import numpy as np, onnxruntime as ort; "
-            f"s = ort.InferenceSession({str(onnx_path)!r}, providers=['CPUExecutionProvider']); "
-            f"s.run(None, {{'input': np.fromfile({str(image)!r}, np.float32).reshape(1, {', '.join(map(str, shape))})}})"
-        )
-        log(f"  python + onnxruntime     {_median_wall_ms([python, '-c', ort_script], 5):8.1f} ms")
-    ts_script = (
-        "import numpy as np, torch; "
-        f"m = torch.jit.load({str(model_path)!r}); "
-        f"m(torch.from_numpy(np.fromfile({str(image)!r}, np.float32).reshape(1, {', '.join(map(str, shape))})))"
-    )
-    log(f"  python + torchscript     {_median_wall_ms([python, '-c', ts_script], 3):8.1f} ms")
+    for label, script in _cold_start_scripts(model_path, image, shape, engines).items():
+        log(f"  {label:<24} {_median_wall_ms([sys.executable, '-c', script], 3):8.1f} ms")
 
     _contention_table(Path(exe), image, log)
     _compile_times(model_path, scratch, log)

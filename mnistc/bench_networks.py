@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistc.bench import export_onnx, interleaved_samples, machine, ort_session
+from mnistc.bench import calls_per_round, export_onnx, interleaved_samples, machine, ort_session
 from mnistc.errors import MnistcError
 
 NETWORKS = (
@@ -327,16 +327,6 @@ def check_against_torch(model, compiled, inputs: np.ndarray, row: Row) -> None:
     row.max_abs_diff = float(difference.max())
     row.within_tolerance = bool(np.all(difference <= 1e-4 + 1e-4 * np.abs(expected)))
     row.same_argmax = bool(np.array_equal(actual.argmax(1), expected.argmax(1)))
-
-
-def calls_per_round(runners: dict[str, Callable[[], object]], seconds: float = 0.1) -> int:
-    """Calls enough for a round of about `seconds` for the slower engine (at least 1)."""
-    slowest = 0.0
-    for fn in runners.values():
-        start = time.perf_counter()
-        fn()
-        slowest = max(slowest, time.perf_counter() - start)
-    return max(1, min(50, round(seconds / max(slowest, 1e-6))))
 
 
 def time_engines(

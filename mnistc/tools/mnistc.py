@@ -164,11 +164,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             args.networks or "all", args.configs, rounds, args.frontend, args.governor, args.quick
         )
         return 0
-    if args.configs != "all" or args.frontend != "torchscript" or args.governor:
-        raise MnistcError("--configs, --frontend and --governor go with --networks")
+    if args.frontend != "torchscript" or args.governor:
+        raise MnistcError("--frontend and --governor go with --networks")
     from mnistc.bench import run_bench
 
-    run_bench(Path(args.model) if args.model else None, rounds=15 if args.rounds is None else args.rounds)
+    rounds = 15 if args.rounds is None else args.rounds
+    run_bench(Path(args.model) if args.model else None, rounds, args.configs)
     return 0
 
 
@@ -270,14 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", help="time the compiled model against ONNX Runtime and PyTorch (by hand)"
     )
-    bench.add_argument("model", nargs="?", help="TorchScript file (default: the bundled model)")
+    bench.add_argument("model", nargs="?",
+                       help="model file: TorchScript, torch.export (.pt2) or ONNX (.onnx) "
+                            "(default: the bundled model)")
     bench.add_argument("--rounds", type=int, help="interleaved timing rounds (default 15; 11 with --networks)")
     bench.add_argument("--networks", metavar="LIST",
                        help="torchvision networks against ONNX Runtime instead: comma-separated "
                             "names or all (needs torchvision and onnxruntime)")
     bench.add_argument("--configs", metavar="LIST", default="all",
-                       help="with --networks: 224-b1-t1, 224-b1-t2, 224-b16-t2, 64-b1-t1 "
-                            "(input size, batch, threads), comma-separated, or all")
+                       help="comma-separated, or all: for a model b1-t1, b1-t2, b64-t1, b64-t2 "
+                            "(batch, threads); with --networks 224-b1-t1, 224-b1-t2, 224-b16-t2, "
+                            "64-b1-t1 (input size, batch, threads)")
     bench.add_argument("--frontend", choices=("torchscript", "export", "onnx"), default="torchscript",
                        help="with --networks: the export mnistc compiles")
     bench.add_argument("--governor", action="store_true",
