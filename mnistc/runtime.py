@@ -1,7 +1,14 @@
 """Calling a compiled model in process: `mnistc compile --shared -o libmodel.so`, then
 
     model = CompiledModel("libmodel.so")
-    logits = model(images)          # float32 [N, C, H, W] (or [C, H, W]) → [N, outputs]
+    logits = model(images)          # [N, C, H, W] (or one [C, H, W] sample) → [N, outputs]
+
+The input must have the model's sample shape, with or without a leading batch dimension.
+NumPy arrays give NumPy arrays and torch tensors give torch tensors (on the CPU, float32).
+Floating-point inputs of other precisions are converted to float32, as the model computes
+in float32; integer and boolean inputs are refused, since pixels in 0..255 are rarely what
+a model was trained on. A `CompiledModel` pickles as its library's path, so it passes to
+worker processes (multiprocessing, Ray, Dask), which load the library afresh.
 
 Threads follow OMP_NUM_THREADS, or `model.set_num_threads(n)`. `model.profile(images)`
 times each kernel call. A library compiled again in place is loaded afresh: a new
@@ -52,12 +59,18 @@ def _load_copy(path: Path) -> ctypes.CDLL:
         return ctypes.CDLL(str(copy))  # stays mapped after the copy is removed
 
 
+def _is_torch_tensor(value) -> bool:
+    """Whether `value` is a torch tensor, without importing torch for NumPy callers."""
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
 class CompiledModel:
     """A shared library built by `mnistc compile --shared`, callable on NumPy arrays."""
 
     def __init__(self, path: str | Path):
+        self.path = Path(path).resolve()
         try:
-            self._lib = _load_library(Path(path).resolve())
+            self._lib = _load_library(self.path)
             run = self._lib.mnistc_model_run
         except (OSError, AttributeError) as e:
             raise MnistcError(f"{path}: not a library built by `mnistc compile --shared`: {e}") from None
@@ -72,21 +85,47 @@ class CompiledModel:
             int(d) for d in self._lib.mnistc_model_input_shape().decode().split("x")
         )
 
-    def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        inputs = np.ascontiguousarray(inputs, dtype=np.float32)
-        if inputs.size == 0 or inputs.size % self.input_size:
-            raise MnistcError(
-                f"input of shape {inputs.shape} is not a whole number of "
-                f"{'x'.join(map(str, self.input_shape))} samples"
-            )
-        batch = inputs.size // self.input_size
+    def __call__(self, inputs):
+        """The model on a batch [N, *input_shape] or one sample [*input_shape]: [N, outputs]
+        of the input's kind (NumPy or torch)."""
+        array = self._checked(inputs)
+        batch = array.shape[0]
         output = np.empty((batch, self.output_size), dtype=np.float32)
         status = self._lib.mnistc_model_run(
-            inputs.ctypes.data_as(_FLOATS), output.ctypes.data_as(_FLOATS), batch
+            array.ctypes.data_as(_FLOATS), output.ctypes.data_as(_FLOATS), batch
         )
         if status != 0:
             raise MnistcError(f"the model failed (status {status})")
+        if _is_torch_tensor(inputs):
+            import torch
+
+            return torch.from_numpy(output)
         return output
+
+    def _checked(self, inputs) -> np.ndarray:
+        """`inputs` as a C-contiguous float32 [N, *input_shape] array, or a clear refusal."""
+        if _is_torch_tensor(inputs):
+            inputs = inputs.detach().cpu().numpy()
+        array = np.asarray(inputs)
+        sample = "x".join(map(str, self.input_shape))
+        if array.dtype.kind != "f":
+            raise MnistcError(
+                f"input of dtype {array.dtype} refused: the model takes float32 {sample} "
+                "samples (convert and scale the data first, e.g. pixels / 255 as float32)"
+            )
+        if array.shape == self.input_shape:
+            array = array[np.newaxis]
+        if array.shape[1:] != self.input_shape or array.shape[0] == 0:
+            raise MnistcError(
+                f"input of shape {list(array.shape)} refused: expected [N, "
+                f"{', '.join(map(str, self.input_shape))}] with N >= 1, or one sample "
+                f"{list(self.input_shape)}"
+            )
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    def __reduce__(self):
+        """Pickled as the library's path: a worker process loads the library afresh."""
+        return (CompiledModel, (str(self.path),))
 
     def profile(self, inputs: np.ndarray, runs: int = 100) -> list[tuple[str, float]]:
         """Seconds per run of each kernel call ("kernel -> output buffer"), in program

@@ -58,9 +58,54 @@ def test_library_profile(library):
     assert all(seconds == 0 for _, seconds in model.profile(inputs, runs=0))  # restarts at 0
 
 
-def test_library_rejects_wrong_sizes(library):
-    with pytest.raises(MnistcError, match="not a whole number of 1x28x28 samples"):
-        CompiledModel(library)(np.zeros(783, np.float32))
+@pytest.mark.parametrize("shape", [(783,), (784,), (28, 28), (28, 28, 1), (2, 28, 28, 1), (0, 1, 28, 28)])
+def test_library_refuses_inputs_not_of_the_sample_shape(library, shape):
+    """A [28, 28, 3]-like array is not taken as a batch of something: the message says
+    what the model expects (issue 14, item 7)."""
+    with pytest.raises(MnistcError, match=r"expected \[N, 1, 28, 28\] with N >= 1, or one sample \[1, 28, 28\]"):
+        CompiledModel(library)(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.bool_])
+def test_library_refuses_integer_inputs(library, dtype):
+    with pytest.raises(MnistcError, match=f"input of dtype {np.dtype(dtype)} refused: the model takes float32"):
+        CompiledModel(library)(np.zeros((1, 1, 28, 28), dtype))
+
+
+def test_library_converts_other_float_precisions(library):
+    inputs = np.random.default_rng(2).random((2, 1, 28, 28))
+    model = CompiledModel(library)
+    expected = model(inputs.astype(np.float32))
+    for dtype in (np.float64, np.float16):
+        converted = inputs.astype(dtype)
+        np.testing.assert_array_equal(model(converted), model(converted.astype(np.float32)))
+    assert model(inputs).dtype == np.float32
+    np.testing.assert_array_equal(model(inputs), expected)
+
+
+def test_library_gives_torch_out_for_torch_in(library):
+    model = CompiledModel(library)
+    inputs = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    out = model(inputs)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32 and out.shape == (3, 10)
+    np.testing.assert_array_equal(out.numpy(), model(inputs.numpy()))
+
+
+def _predict_in_worker(model, inputs):
+    return model(inputs)
+
+
+def test_library_pickles_into_a_worker_process(library):
+    """Pickled as its path: a process pool's worker loads the library afresh."""
+    import multiprocessing
+    import pickle
+
+    model = CompiledModel(library)
+    assert pickle.loads(pickle.dumps(model)).path == model.path
+    inputs = np.random.default_rng(4).random((2, 1, 28, 28), dtype=np.float32)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        out = pool.apply(_predict_in_worker, (model, inputs))
+    np.testing.assert_array_equal(out, model(inputs))
 
 
 def test_not_a_library(tmp_path):
