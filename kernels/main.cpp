@@ -278,14 +278,16 @@ int usage(const char* program) {
       "usage: %s [--max-batch N] [--chunk N] INPUT.bin OUTPUT.bin\n"
       "       %s --bench N [--max-batch N] INPUT.bin\n"
       "       %s --profile N [--max-batch N] INPUT.bin\n"
+      "       %s --shape\n"
       "  INPUT: N samples of %s float32 values, a regular file or a pipe\n"
       "  OUTPUT: N x %lld float32 values; a regular file (or a symlink's target) is\n"
       "    replaced atomically when complete, a device or FIFO is written through\n"
       "  --max-batch N: refuse an input of more than N samples (default %lld, 4 GiB)\n"
       "  --chunk N: read, run and write N samples at a time (default %lld, 4 MiB)\n"
       "  --bench N: run N times on INPUT's batch; print per-inference latency\n"
-      "  --profile N: run N times on INPUT's batch; print the time of each kernel call\n",
-      program, program, program, mnistc_model_input_shape(),
+      "  --profile N: run N times on INPUT's batch; print the time of each kernel call\n"
+      "  --shape: print the sample shape (CxHxW) and the outputs per sample\n",
+      program, program, program, program, mnistc_model_input_shape(),
       static_cast<long long>(mnistc_model_output_size()),
       static_cast<long long>(samples_in(kMaxInputBytes)),
       static_cast<long long>(samples_in(kChunkBytes)));
@@ -413,6 +415,11 @@ int main(int argc, char** argv) {
   const char* mode = nullptr;
   std::vector<const char*> paths;
   std::string error;
+  if (argc == 2 && std::strcmp(argv[1], "--shape") == 0) {
+    std::printf("%s %lld\n", mnistc_model_input_shape(),
+                static_cast<long long>(mnistc_model_output_size()));
+    return 0;
+  }
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.size() < 2 || arg[0] != '-') {

@@ -99,6 +99,21 @@ def _emit(stage: str, text: str, weights, output: Path | None) -> None:
     print(f"mnistc: the {stage} stage references the weight file {weights.name}", file=sys.stderr)
 
 
+def parse_floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of numbers") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mnistc.run import Preprocessing, run
+
+    prep = Preprocessing(args.scale, args.mean or (0.0,), args.std or (1.0,))
+    run(args.target, args.inputs, args.top, args.labels, args.output, prep)
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from mnistc.verify import verify_model
 
@@ -251,6 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--emit", choices=("nn", "loops", "cpp"),
                           help="stop after this stage and print it (to -o if given)")
     compile_.set_defaults(run=cmd_compile)
+
+    run = commands.add_parser(
+        "run", help="classify inputs (images, .npy, MNIST idx, raw float32) and print the top classes"
+    )
+    run.add_argument("target", help="a model file (.pt, .pt2, .onnx), or a library or executable "
+                                    "built by `mnistc compile`")
+    run.add_argument("inputs", nargs="+", help="PNG/JPEG images (needs Pillow), .npy arrays, MNIST "
+                                               "idx files, raw float32 files, or directories of them")
+    run.add_argument("--top", type=int, default=3, help="classes printed per sample (default 3)")
+    run.add_argument("--labels", help="text file naming the classes, one per line")
+    run.add_argument("-o", "--output", help="write every output row to this .npy file")
+    run.add_argument("--scale", type=float,
+                     help="multiply the data by this first (default: 1/255 for images, idx files "
+                          "and integer arrays, 1 for float data)")
+    run.add_argument("--mean", type=parse_floats, help="subtract, after scaling: one value or one per channel")
+    run.add_argument("--std", type=parse_floats, help="then divide by: one value or one per channel")
+    run.set_defaults(run=cmd_run)
 
     verify = commands.add_parser("verify", help="compile and compare with PyTorch")
     _add_compile_arguments(verify)
