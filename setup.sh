@@ -83,9 +83,10 @@ PY
 
 run_tests() {
   cd "$repo"
+  export PATH="$venv/bin:$PATH"  # the lit tests run mnistc-opt and FileCheck by name
   say "the test suite (pytest -q), then its slow cases (pytest -q -m slow)"
-  "$venv/bin/pytest" -q
-  "$venv/bin/pytest" -q -m slow
+  pytest -q
+  pytest -q -m slow
 }
 
 case "${1:-}" in
