@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -78,13 +79,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _emitted_weights_path(model: Path, output: Path | None) -> Path:
-    """Beside a file output, named after it; for stdout or a device, in the working
-    directory, named after the model."""
+    """Beside the file the output lands in (through symlinks: `-o /dev/stdout` redirected
+    to `x.mlir` gives `x.weights.bin`, not a file in /dev), named after it; for stdout or
+    a device, in the working directory, named after the model."""
     from mnistc.outputs import writes_through
 
     if output is None or writes_through(output):
         return Path(f"{model.stem}.weights.bin")
-    return output.parent / f"{output.stem}.weights.bin"
+    target = output.resolve()
+    return Path(os.path.relpath(target.parent / f"{target.stem}.weights.bin"))  # as the IR names it
 
 
 def _emit(stage: str, text: str, weights, output: Path | None) -> None:
@@ -232,7 +235,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="TorchScript file (default: the bundled MNIST CNN)")
+    parser.add_argument("model", nargs="?",
+                        help="model file: TorchScript (.pt), torch.export (.pt2) or ONNX (.onnx) "
+                             "(default: the bundled MNIST CNN)")
     parser.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
                         help="shape of one input sample (default: traced shape or 1,28,28)")
     parser.add_argument("-O0", action="store_true", help="no optimisation passes, no memory plan")
@@ -291,8 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--per-pass", action="store_true",
                         help="also run the nn IR in the reference interpreter after import and "
                              "after each pass; report the first pass that changes the outputs")
-    verify.add_argument("--atol", type=float, default=1e-4)
-    verify.add_argument("--rtol", type=float, default=1e-4)
+    verify.add_argument("--atol", type=float, default=1e-4,
+                        help="absolute tolerance: pass when |mnistc - torch| <= atol + rtol * |torch| "
+                             "(default 1e-4)")
+    verify.add_argument("--rtol", type=float, default=1e-4,
+                        help="relative tolerance, as in --atol (default 1e-4)")
     verify.set_defaults(run=cmd_verify)
 
     export = commands.add_parser("export-model", help="write the default model as TorchScript")
