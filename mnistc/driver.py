@@ -20,7 +20,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import PassPipeline
 
-from mnistc import weights
+from mnistc import progress, weights
 from mnistc.dialects import cpu
 from mnistc.errors import MnistcError
 from mnistc.importers.cache import import_model_cached
@@ -77,13 +77,14 @@ class CompileResult:
 
 
 def run_pipeline(ctx: MnistcContext, module: ModuleOp, spec: str) -> None:
-    """Run a `mnistc-opt`-style pipeline, verifying the module after every pass."""
+    """Run a `mnistc-opt`-style pipeline, verifying the module after every pass (each
+    pass a step of the progress report)."""
     if not spec:
         return
-    pipeline = PassPipeline.parse_spec(
-        all_passes(), spec, lambda _prev, mod, _next: mod.verify()
-    )
-    pipeline.apply(ctx, module)
+    for module_pass in PassPipeline.parse_spec(all_passes(), spec).passes:
+        with progress.step(f"pass {module_pass.name}"):
+            module_pass.apply(ctx, module)
+            module.verify()
 
 
 @dataclass
@@ -109,7 +110,9 @@ class Compilation:
         sample_shape: Sequence[int] | None = None,
         weights_name: str = WEIGHTS_FILE,
     ) -> Compilation:
-        return cls.from_imported(import_model_cached(path, sample_shape), weights_name)
+        with progress.step(f"import {Path(path).name}"):
+            imported = import_model_cached(path, sample_shape)
+        return cls.from_imported(imported, weights_name)
 
     @classmethod
     def from_imported(
@@ -139,7 +142,8 @@ class Compilation:
             return self.stages["loops"]
         self.compact_weights()
         text = io.StringIO()
-        CppTarget().emit(self.ctx, self.module, text)
+        with progress.step("emit C++"):
+            CppTarget().emit(self.ctx, self.module, text)
         self.stages["cpp"] = text.getvalue()
         return self.stages["cpp"]
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistc import progress
 from mnistc.cache import KERNELS, intact_files
 from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
@@ -71,17 +72,26 @@ class BuildConfig:
         return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
 
 
-def _run(command: list[str], cwd: Path, log: list[str]) -> None:
+def _run(command: list[str], cwd: Path, log: list[str], what: str) -> None:
     log.append(" ".join(command))
-    _execute(command, cwd)
+    with progress.step(what):
+        _execute(command, cwd)
 
 
 def _run_all(commands: list[list[str]], cwd: Path, log: list[str]) -> None:
-    """`_run` of independent commands, logged in order, run side by side on the machine's
-    cores: one file per kernel family means many small compiles."""
+    """`_run` of independent compiles, logged in order, run side by side on the machine's
+    cores (one file per kernel family means many small compiles); each is a step of the
+    progress report, named by its source."""
     log.extend(" ".join(command) for command in commands)
+    reporter = progress.current()  # the pool's threads do not inherit the context
+
+    def compile_one(index: int, command: list[str]) -> None:
+        source = Path(command[command.index("-c") + 1]).name
+        with reporter.step(f"g++ {source} [{index + 1}/{len(commands)}]", announce_slow=False):
+            _execute(command, cwd)
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for future in [pool.submit(_execute, command, cwd) for command in commands]:
+        for future in [pool.submit(compile_one, i, c) for i, c in enumerate(commands)]:
             future.result()
 
 
@@ -153,6 +163,10 @@ def _build_kernel_entry(
                 compiles.append(
                     [config.compiler, *config.flags(), "-c", str(config.kernel_dir / source), "-o", name]
                 )
+        if compiles:
+            progress.current().note(
+                f"building the kernel library ({len(compiles)} files; cached afterwards)"
+            )
         _run_all(compiles, scratch, log)
 
     try:
@@ -187,6 +201,7 @@ def build_executable(
         [config.compiler, *config.flags(), f"-Wa,-I{build_dir}", "-c", source.name, "-o", model_object.name],
         build_dir,
         log,
+        f"g++ {source.name}",
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     with output_path(output, executable=True) as partial:
@@ -195,6 +210,7 @@ def build_executable(
              str(model_object), *map(str, objects), "-o", str(partial)],
             build_dir,
             log,
+            "link",
         )  # fmt: skip
         if shared and not writes_through(output):  # no header beside a device or FIFO
             write_bytes(output.with_suffix(".h"), (config.kernel_dir / "model_api.hpp").read_bytes())

@@ -68,6 +68,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not args.output:
         raise MnistcError("missing -o OUT (or use --emit nn|loops|cpp to print a stage)")
     result = compile_model(model, args.output, options)
+    if args.quiet:
+        return 0
     print(
         f"mnistc: wrote {result.output} (weights {result.weight_bytes} bytes, "
         f"arena {result.arena_bytes} bytes, unshared buffers {result.unshared_bytes} bytes)",
@@ -253,6 +255,21 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
                              "OUT.build and print where it is")
     parser.add_argument("--build-dir", metavar="DIR",
                         help="keep the build directory in DIR instead (implies --keep-build)")
+    _add_progress_arguments(parser)
+
+
+def _add_progress_arguments(parser: argparse.ArgumentParser) -> None:
+    volume = parser.add_mutually_exclusive_group()
+    volume.add_argument("-v", "--verbose", action="store_true",
+                        help="print the time of every step (import, each pass, each g++ run)")
+    volume.add_argument("-q", "--quiet", action="store_true",
+                        help="print nothing but errors (default: steps that take over a second)")
+
+
+def _progress_mode(args: argparse.Namespace) -> str:
+    if getattr(args, "quiet", False):
+        return "quiet"
+    return "verbose" if getattr(args, "verbose", False) else "normal"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "and integer arrays, 1 for float data)")
     run.add_argument("--mean", type=parse_floats, help="subtract, after scaling: one value or one per channel")
     run.add_argument("--std", type=parse_floats, help="then divide by: one value or one per channel")
+    _add_progress_arguments(run)
     run.set_defaults(run=cmd_run)
 
     verify = commands.add_parser("verify", help="compile and compare with PyTorch")
@@ -362,8 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mnistc.progress import reporting
+
     args = build_parser().parse_args(argv)
-    with exit_on_user_error("mnistc"):
+    with exit_on_user_error("mnistc"), reporting(_progress_mode(args)):
         return args.run(args)
     return 1
 
