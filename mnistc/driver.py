@@ -63,6 +63,8 @@ class CompileOptions:
     """Keep the build directory here (generated C++, IR after each stage, g++ commands)."""
     shared: bool = False
     """Build a shared library with the C ABI of kernels/model_api.hpp, not an executable."""
+    static: bool = False
+    """An executable whose only shared libraries are libc and libm (OpenMP linked in)."""
 
 
 @dataclass
@@ -185,6 +187,8 @@ def compile_model(
     self-contained executable (or with `options.shared`, a library) at `output`. A
     `Compilation` already run to the `cpp` stage is only built."""
     keep_build = options.keep_build
+    if options.static and (options.shared or options.debug):
+        raise MnistcError("--static builds an optimised executable: not with --shared or --debug")
     if keep_build and Path(keep_build).exists() and not Path(keep_build).is_dir():
         raise MnistcError(f"cannot keep the build in {keep_build}: it is not a directory")
     if isinstance(model, Compilation):
@@ -204,8 +208,9 @@ def compile_model(
         build_dir = Path(scratch)
         _write_build_inputs(build_dir, compilation)
         config = BuildConfig(
-            debug=options.debug, target_cpu=options.target_cpu, kernel_dir=Path(options.kernel_dir)
-        )
+            debug=options.debug, target_cpu=options.target_cpu,
+            kernel_dir=Path(options.kernel_dir), static_openmp=options.static,
+        )  # fmt: skip
         try:
             build_executable(
                 build_dir / "model.cpp", Path(output), config, result.commands, options.shared

@@ -61,6 +61,8 @@ class BuildConfig:
     target_cpu: str = "native"
     compiler: str = "g++"
     kernel_dir: Path = KERNEL_DIR
+    static_openmp: bool = False
+    """Link OpenMP's runtime into the executable (see `_openmp_link_flags`)."""
 
     def flags(self) -> list[str]:
         common = ["-std=c++17", "-fopenmp", "-fPIC", "-ffp-contract=fast", f"-I{self.kernel_dir}"]
@@ -185,6 +187,20 @@ def _link_flags(config: BuildConfig, shared: bool) -> list[str]:
     return [] if config.debug else ["-static-libstdc++", "-static-libgcc"]
 
 
+def _openmp_link_flags(config: BuildConfig) -> list[str]:
+    """After the objects: OpenMP's runtime shared (libgomp.so.1 needed at run time), or
+    with `static_openmp` its archive linked in, leaving libc (and libm) as the only
+    shared libraries."""
+    if not config.static_openmp:
+        return ["-fopenmp"]
+    archive = subprocess.run(
+        [config.compiler, "-print-file-name=libgomp.a"], capture_output=True, text=True
+    ).stdout.strip()
+    if not Path(archive).is_absolute() or not Path(archive).is_file():
+        raise BuildError(f"a static build needs libgomp.a, which {config.compiler} does not have")
+    return [archive, "-pthread"]
+
+
 def build_executable(
     source: Path, output: Path, config: BuildConfig, log: list[str], shared: bool = False
 ) -> None:
@@ -205,9 +221,10 @@ def build_executable(
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     with output_path(output, executable=True) as partial:
+        link_flags = [f for f in config.flags() if f != "-fopenmp"]
         _run(
-            [config.compiler, *config.flags(), *_link_flags(config, shared),
-             str(model_object), *map(str, objects), "-o", str(partial)],
+            [config.compiler, *link_flags, *_link_flags(config, shared),
+             str(model_object), *map(str, objects), *_openmp_link_flags(config), "-o", str(partial)],
             build_dir,
             log,
             "link",

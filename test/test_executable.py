@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 
@@ -13,6 +14,7 @@ from conftest import assert_matches_torch
 from file_faults import fifo_reader, null_device, small_filesystem
 
 from mnistc.driver import CompileOptions, compile_model
+from mnistc.errors import MnistcError
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
 
 SAMPLE_BYTES = 28 * 28 * 4
@@ -102,6 +104,32 @@ def test_executable_is_self_contained(executable, tmp_path):
     assert run(moved, "in.bin", "out.bin", cwd=tmp_path).returncode == 0
     libraries = subprocess.run(["ldd", str(moved)], capture_output=True, text=True).stdout
     assert "mnistc" not in libraries
+
+
+def needed_libraries(path) -> set[str]:
+    dynamic = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dynamic))
+
+
+def test_a_static_build_needs_only_libc_and_computes_the_same(executable, tmp_path):
+    """`--static` links OpenMP's runtime in (issue 14, item 6); the default needs
+    libgomp.so.1 beside libc."""
+    assert "libgomp.so.1" in needed_libraries(executable)
+    static = tmp_path / "static_model"
+    compile_model(BUNDLED_MODEL, static, CompileOptions(static=True))
+    glibc = {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2"}  # the loader: glibc's TLS
+    assert needed_libraries(static) <= glibc
+    np.random.default_rng(3).random((5, 1, 28, 28), dtype=np.float32).tofile(tmp_path / "in.bin")
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        for exe, out in ((executable, "a.bin"), (static, "b.bin")):
+            subprocess.run([str(exe), "in.bin", out], cwd=tmp_path, check=True, env=env)
+        assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
+
+
+def test_static_is_refused_for_a_library(tmp_path):
+    with pytest.raises(MnistcError, match="--static builds an optimised executable"):
+        compile_model(BUNDLED_MODEL, tmp_path / "lib.so", CompileOptions(static=True, shared=True))
 
 
 # The input: a regular file or a pipe, within --max-batch, streamed in chunks.

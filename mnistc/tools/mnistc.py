@@ -42,6 +42,7 @@ def _compile_options(args: argparse.Namespace):
         target_cpu=args.target_cpu,
         keep_build=_keep_build_dir(args),
         shared=getattr(args, "shared", False),
+        static=getattr(args, "static", False),
     )
 
 
@@ -285,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--shared", action="store_true",
                           help="build a shared library exporting mnistc_model_run (C ABI, "
                                "header written beside it as OUT with suffix .h)")
+    compile_.add_argument("--static", action="store_true",
+                          help="an executable needing no shared library but libc: OpenMP's "
+                               "runtime linked in (by default it needs libgomp.so.1)")
     compile_.add_argument("--emit", choices=("nn", "loops", "cpp"),
                           help="stop after this stage and print it (to -o if given)")
     compile_.set_defaults(run=cmd_compile)
