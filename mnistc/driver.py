@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.passes import PassPipeline
 
 from mnistc import progress, weights
@@ -28,6 +28,8 @@ from mnistc.importers.common import ImportedModel
 from mnistc.context import MnistcContext
 from mnistc.ir import make_context, print_ir  # noqa: F401  (part of the library API)
 from mnistc.kernels import KERNEL_DIR
+from mnistc.preprocessing import ATTRIBUTE as PREPROCESSING
+from mnistc.preprocessing import Preprocessing, declared_beside
 from mnistc.registry import all_passes
 from mnistc.targets.cpp import ENTRY, CppTarget
 from mnistc.toolchain import BuildConfig, build_executable
@@ -65,6 +67,9 @@ class CompileOptions:
     """Build a shared library with the C ABI of kernels/model_api.hpp, not an executable."""
     static: bool = False
     """An executable whose only shared libraries are libc and libm (OpenMP linked in)."""
+    preprocessing: Preprocessing | None = None
+    """Recorded in the artifact (mnistc/preprocessing.py); None: the model file's
+    `MODEL.preprocessing.json`, if any."""
 
 
 @dataclass
@@ -114,7 +119,9 @@ class Compilation:
     ) -> Compilation:
         with progress.step(f"import {Path(path).name}"):
             imported = import_model_cached(path, sample_shape)
-        return cls.from_imported(imported, weights_name)
+        compilation = cls.from_imported(imported, weights_name)
+        compilation.declare_preprocessing(declared_beside(path))
+        return compilation
 
     @classmethod
     def from_imported(
@@ -127,6 +134,11 @@ class Compilation:
         compilation.stages["nn"] = print_ir(imported.module)
         return compilation
 
+    def declare_preprocessing(self, preprocessing: Preprocessing | None) -> None:
+        """Record what raw pixels go through (the module attribute the C++ target reads)."""
+        if preprocessing is not None:
+            self.module.attributes[PREPROCESSING] = StringAttr(preprocessing.to_json())
+
     def run(self, stage: str, spec: str) -> None:
         """Run a pipeline and record the IR after it as `stage`."""
         run_pipeline(self.ctx, self.module, spec)
@@ -134,6 +146,7 @@ class Compilation:
 
     def run_to(self, stage: str, options: CompileOptions = CompileOptions()) -> str:
         """Run the standard pipeline up to `stage` (nn, loops or cpp); return its text."""
+        self.declare_preprocessing(options.preprocessing)
         if options.optimise:
             self.run("nn-optimised", OPTIMISATION_PIPELINE)
         if stage == "nn":

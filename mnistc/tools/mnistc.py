@@ -43,6 +43,7 @@ def _compile_options(args: argparse.Namespace):
         keep_build=_keep_build_dir(args),
         shared=getattr(args, "shared", False),
         static=getattr(args, "static", False),
+        preprocessing=_preprocessing(args) if hasattr(args, "scale") else None,
     )
 
 
@@ -113,11 +114,26 @@ def parse_floats(text: str) -> tuple[float, ...]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mnistc.run import Preprocessing, run
+    from mnistc.run import run
 
-    prep = Preprocessing(args.scale, args.mean or (0.0,), args.std or (1.0,))
-    run(args.target, args.inputs, args.top, args.labels, args.output, prep)
+    run(args.target, args.inputs, args.top, args.labels, args.output, _preprocessing(args))
     return 0
+
+
+def _add_preprocessing_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--scale", type=float, help=f"{what}: multiply raw pixels by this first (e.g. 0.00392156862745098 for / 255)")
+    parser.add_argument("--mean", type=parse_floats, help=f"{what}: then subtract this (one value, or one per channel)")
+    parser.add_argument("--std", type=parse_floats, help=f"{what}: then divide by this (one value, or one per channel)")
+    parser.add_argument("--channel-order", choices=("rgb", "bgr"), help=f"{what}: of 3-channel images (default rgb)")
+
+
+def _preprocessing(args: argparse.Namespace):
+    """The Preprocessing the flags declare, or None when no flag is given."""
+    from mnistc.preprocessing import Preprocessing
+
+    flags = {"scale": args.scale, "mean": args.mean, "std": args.std, "channel_order": args.channel_order}
+    given = {k: v for k, v in flags.items() if v is not None}
+    return Preprocessing(**given) if given else None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -286,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--shared", action="store_true",
                           help="build a shared library exporting mnistc_model_run (C ABI, "
                                "header written beside it as OUT with suffix .h)")
+    _add_preprocessing_arguments(
+        compile_, "preprocessing recorded in the artifact, which `mnistc run` and CompiledModel "
+                  "apply to raw pixels (default: MODEL.preprocessing.json beside the model)")  # fmt: skip
     compile_.add_argument("--static", action="store_true",
                           help="an executable needing no shared library but libc: OpenMP's "
                                "runtime linked in (by default it needs libgomp.so.1)")
@@ -303,11 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--top", type=int, default=3, help="classes printed per sample (default 3)")
     run.add_argument("--labels", help="text file naming the classes, one per line")
     run.add_argument("-o", "--output", help="write every output row to this .npy file")
-    run.add_argument("--scale", type=float,
-                     help="multiply the data by this first (default: 1/255 for images, idx files "
-                          "and integer arrays, 1 for float data)")
-    run.add_argument("--mean", type=parse_floats, help="subtract, after scaling: one value or one per channel")
-    run.add_argument("--std", type=parse_floats, help="then divide by: one value or one per channel")
+    _add_preprocessing_arguments(
+        run, "instead of what the model declares (which applies to images, idx files and "
+             "integer arrays; float data is taken as it is), for every input")  # fmt: skip
     _add_progress_arguments(run)
     run.set_defaults(run=cmd_run)
 
