@@ -136,6 +136,19 @@ def _preprocessing(args: argparse.Namespace):
     return Preprocessing(**given) if given else None
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from mnistc.outputs import write_text
+    from mnistc.report import build_report
+
+    if args.runs < 1:
+        raise MnistcError("--runs must be at least 1")
+    model = Path(args.model) if args.model else default_model()
+    write_text(args.output, build_report(model, args.input_shape, args.runs))
+    if not args.quiet:
+        print(f"mnistc: wrote {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from mnistc.verify import verify_model
 
@@ -327,6 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
              "integer arrays; float data is taken as it is), for every input")  # fmt: skip
     _add_progress_arguments(run)
     run.set_defaults(run=cmd_run)
+
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page: graph, memory plan, profile, compile times"
+    )
+    report.add_argument("model", nargs="?", help="model file (default: the bundled MNIST CNN)")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
+                        help="shape of one input sample (default: traced shape or 1,28,28)")
+    report.add_argument("--runs", type=int, default=20, help="profiled inferences (default 20)")
+    _add_progress_arguments(report)
+    report.set_defaults(run=cmd_report)
 
     verify = commands.add_parser("verify", help="compile and compare with PyTorch")
     _add_compile_arguments(verify)
