@@ -50,11 +50,22 @@ WINOGRAD_NR = 16
 CHANNEL_BLOCK = 8
 """Input channels per vector in conv2d_winograd's packed weight (one AVX register)."""
 
+# The GEMM core (kernels/gemm.hpp) and conv2d_gemm.
+GEMM_MR = 6
+"""Rows of A (output channels) per register tile and per packed weight panel."""
+GEMM_NR = 16
+"""Columns of B (output pixels) per register tile and per packed B panel."""
+GEMM_KC = 256
+"""Rows of B per packed block: a KC x NR panel (16 KB) stays in L1."""
+
 TILE_SIZES = {
     "CONV_MR": CONV_MR,
     "CONV_NR": CONV_NR,
     "WINOGRAD_NR": WINOGRAD_NR,
     "CHANNEL_BLOCK": CHANNEL_BLOCK,
+    "GEMM_MR": GEMM_MR,
+    "GEMM_NR": GEMM_NR,
+    "GEMM_KC": GEMM_KC,
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
@@ -147,16 +158,21 @@ KERNELS: dict[str, Kernel] = {
             "[C/groups * KH * KW][MR], zero-filled past the last channel.\nOther arguments "
             "as mnistc_conv2d.",
         ),
+        # the GEMM core's convolution (kernels/conv/gemm.cpp)
         _conv(
-            "conv2d_im2col",
+            "conv2d_gemm",
             "packed_weight",
             (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
-             "dilation_w", "activation"),  # fmt: skip
-            "The fast path for strided convolutions with one group: the input unrolled into "
-            "an im2col\nmatrix [C*KH*KW, OH, OW] (thread scratch), then conv2d_packed as a "
-            "1x1 convolution over it,\nso the packed micro-kernel serves any stride. "
-            "`packed_weight` is the weight packed as a\n1x1 convolution of C*KH*KW "
-            "channels (mnistc/transforms/packing.py). Other arguments as\nmnistc_conv2d.",
+             "dilation_w", "groups", "activation"),  # fmt: skip
+            "The fast path for convolutions with one group or a few (any kernel size, "
+            "stride, padding,\ndilation): per group a GEMM on the GEMM core "
+            "(kernels/gemm.hpp), output [K/g, OH*OW] =\nweight [K/g, C/g*KH*KW] . "
+            "im2col(input), the im2col panels gathered straight from the\ninput (a 1x1 "
+            "stride-1 convolution reads the input as the matrix). `packed_weight` is\n"
+            "the weight packed at compile time (mnistc/transforms/packing.py): "
+            "[groups][ceil(K/groups /\nMNISTC_GEMM_MR)][C/groups * KH * KW]"
+            "[MNISTC_GEMM_MR], zero-filled past the last channel.\nOther arguments as "
+            "mnistc_conv2d.",
         ),
         _conv(
             "conv2d_winograd",

@@ -41,6 +41,9 @@ enum {
 #define MNISTC_CONV_NR 24
 #define MNISTC_WINOGRAD_NR 16
 #define MNISTC_CHANNEL_BLOCK 8
+#define MNISTC_GEMM_MR 6
+#define MNISTC_GEMM_NR 16
+#define MNISTC_GEMM_KC 256
 
 // NCHW input [C,H,W], weight [K, C/groups, KH, KW], optional bias [K], optional
 // residual [K,OH,OW] added after the bias, output [K,OH,OW] = act(conv + bias + residual).
@@ -64,18 +67,19 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight,
                           int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
                           int64_t groups, int64_t activation, float alpha, float beta);
 
-// The fast path for strided convolutions with one group: the input unrolled into an im2col
-// matrix [C*KH*KW, OH, OW] (thread scratch), then conv2d_packed as a 1x1 convolution over it,
-// so the packed micro-kernel serves any stride. `packed_weight` is the weight packed as a
-// 1x1 convolution of C*KH*KW channels (mnistc/transforms/packing.py). Other arguments as
-// mnistc_conv2d.
-void mnistc_conv2d_im2col(const float* input, const float* packed_weight,
-                          const float* bias, const float* residual, float* output,
-                          int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
-                          int64_t OW, int64_t KH, int64_t KW, int64_t stride_h,
-                          int64_t stride_w, int64_t pad_h, int64_t pad_w,
-                          int64_t dilation_h, int64_t dilation_w, int64_t activation,
-                          float alpha, float beta);
+// The fast path for convolutions with one group or a few (any kernel size, stride, padding,
+// dilation): per group a GEMM on the GEMM core (kernels/gemm.hpp), output [K/g, OH*OW] =
+// weight [K/g, C/g*KH*KW] . im2col(input), the im2col panels gathered straight from the
+// input (a 1x1 stride-1 convolution reads the input as the matrix). `packed_weight` is
+// the weight packed at compile time (mnistc/transforms/packing.py): [groups][ceil(K/groups /
+// MNISTC_GEMM_MR)][C/groups * KH * KW][MNISTC_GEMM_MR], zero-filled past the last channel.
+// Other arguments as mnistc_conv2d.
+void mnistc_conv2d_gemm(const float* input, const float* packed_weight, const float* bias,
+                        const float* residual, float* output, int64_t C, int64_t H,
+                        int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
+                        int64_t KW, int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                        int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                        int64_t groups, int64_t activation, float alpha, float beta);
 
 // The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: Winograd
 // F(4x4, 3x3) (kernels/conv/winograd.cpp): a quarter of the multiplications of a direct

@@ -193,23 +193,33 @@ def test_conv2d_packed(kernels, case, with_bias, with_residual):
     )  # fmt: skip
 
 
-def strided_cases():
+def gemm_cases():
     yield dict(c=3, h=32, w=32, k=16, kh=7, kw=7, stride=(2, 2), pad=(3, 3), dil=(1, 1), groups=1)  # a stem
     yield dict(c=16, h=8, w=8, k=24, kh=3, kw=3, stride=(2, 2), pad=(1, 1), dil=(1, 1), groups=1)
     yield dict(c=8, h=9, w=7, k=5, kh=1, kw=1, stride=(2, 2), pad=(0, 0), dil=(1, 1), groups=1)  # downsample
     yield dict(c=3, h=11, w=13, k=4, kh=3, kw=2, stride=(3, 1), pad=(1, 2), dil=(2, 1), groups=1)
     yield dict(c=4, h=5, w=5, k=3, kh=3, kw=3, stride=(1, 2), pad=(0, 1), dil=(1, 1), groups=1)
+    # 1x1 stride 1 (B read as a matrix): M over several MC blocks, 7x7 = 3 x 16 + 1 columns.
+    yield dict(c=13, h=7, w=7, k=150, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1)
+    # A reduction of two KC blocks (40 * 9 = 360 rows), N over two NC blocks (576 columns).
+    yield dict(c=40, h=24, w=24, k=70, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1)
+    yield dict(c=5, h=1, w=1, k=7, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1)  # 1x1 map
+    yield dict(c=3, h=4, w=4, k=5, kh=2, kw=2, stride=(3, 3), pad=(3, 3), dil=(1, 1), groups=1)  # pad > kernel
+    yield dict(c=6, h=12, w=12, k=9, kh=3, kw=3, stride=(1, 1), pad=(2, 2), dil=(2, 2), groups=1)
+    yield dict(c=6, h=9, w=11, k=4, kh=3, kw=3, stride=(2, 2), pad=(1, 1), dil=(1, 1), groups=2)
+    yield dict(c=9, h=10, w=10, k=15, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=3)
+    yield dict(c=12, h=5, w=6, k=9, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=3)
 
 
-@pytest.mark.parametrize("case", list(strided_cases()), ids=str)
+@pytest.mark.parametrize("case", list(gemm_cases()), ids=str)
 @pytest.mark.parametrize("with_bias,with_residual", [(True, False), (False, True)])
-def test_conv2d_im2col(kernels, case, with_bias, with_residual):
-    """The strided fast path, with weights packed as the compiler packs them."""
-    from mnistc.transforms.packing import pack_im2col_weight
+def test_conv2d_gemm(kernels, case, with_bias, with_residual):
+    """The GEMM core's convolution, with weights packed as the compiler packs them."""
+    from mnistc.transforms.packing import pack_gemm_weight
 
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
     assert_conv_kernel(
-        kernels, "conv2d_im2col", [x, pack_im2col_weight(weight), bias, residual],
+        kernels, "conv2d_gemm", [x, pack_gemm_weight(weight, case["groups"]), bias, residual],
         conv_geometry(case, expected), expected,
     )  # fmt: skip
 

@@ -136,21 +136,51 @@ def test_conv2d_packed(kernels, case, poison, everywhere):
     with_activations(run, expected, every=not everywhere)
 
 
-@pytest.mark.parametrize("kernel", ["conv2d", "conv2d_im2col"])
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
-def test_strided_conv2d(kernels, kernel, poison, everywhere):
-    """The general kernel (grouped strided convolutions, and every convolution at -O0) and
-    the im2col path (strided convolutions with one group)."""
-    from mnistc.transforms.packing import pack_im2col_weight
-
-    case = dict(c=3, h=9, w=11, k=4, kh=3, kw=2, stride=(2, 1), pad=(1, 1), dil=(1, 1), groups=1)
+def test_strided_conv2d(kernels, poison, everywhere):
+    """The general kernel (strided depthwise convolutions, and every convolution at -O0)."""
+    case = GEMM_CASES[0]
     x, weight, bias, _, _ = conv_problem(case, True, False)
     x = poisoned(x, poison, everywhere)
     expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), case["stride"], case["pad"], case["dil"])
-    packed = weight if kernel == "conv2d" else pack_im2col_weight(weight)
     run = conv_outputs(
-        kernels, kernel, [x, packed, bias, None], conv_geometry(case, expected), expected.shape
+        kernels, "conv2d", [x, weight, bias, None], conv_geometry(case, expected), expected.shape
     )
+    with_activations(run, expected, every=not everywhere)
+
+
+# The GEMM core through conv2d_gemm: B gathered as im2col panels (strided), read as a
+# matrix (1x1, with groups), and a reduction of two KC blocks (30 * 9 = 270 rows) with
+# column tails. FLT_MAX everywhere overflows that long a sum to +inf, -inf or NaN by the
+# order of its terms (PyTorch's own float64 result is finite; the packed kernel, summing
+# in the GEMM's order, gets the same kinds as it), so the long reduction takes NaN and
+# the infinities only: their kinds do not depend on the order.
+GEMM_CASES = [
+    dict(c=3, h=9, w=11, k=4, kh=3, kw=2, stride=(2, 1), pad=(1, 1), dil=(1, 1), groups=1),
+    dict(c=12, h=5, w=7, k=9, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=3),
+]
+LONG_REDUCTION = dict(c=30, h=6, w=6, k=7, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1)
+GEMM_POISONINGS = [
+    *((case, *poisoning) for case in GEMM_CASES for poisoning in POISONINGS),
+    *((LONG_REDUCTION, *poisoning) for poisoning in POISONINGS if poisoning != ("max", True)),
+]
+
+
+@pytest.mark.parametrize(
+    "case,poison,everywhere", GEMM_POISONINGS,
+    ids=[f"{case['c']}x{case['kh']}x{case['kw']}-{'all' if e else 'one'}-{p}" for case, p, e in GEMM_POISONINGS],
+)  # fmt: skip
+def test_conv2d_gemm(kernels, case, poison, everywhere):
+    from mnistc.transforms.packing import pack_gemm_weight
+
+    x, weight, bias, _, _ = conv_problem(case, True, False)
+    x = poisoned(x, poison, everywhere)
+    tensors = map(torch.from_numpy, (x, weight, bias))
+    expected = F.conv2d(*tensors, case["stride"], case["pad"], case["dil"], case["groups"])
+    run = conv_outputs(
+        kernels, "conv2d_gemm", [x, pack_gemm_weight(weight, case["groups"]), bias, None],
+        conv_geometry(case, expected), expected.shape,
+    )  # fmt: skip
     with_activations(run, expected, every=not everywhere)
 
 

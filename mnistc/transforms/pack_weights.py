@@ -27,7 +27,7 @@ from xdsl.rewriter import InsertPoint
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
 from mnistc.kernels import abi
-from mnistc.transforms.packing import pack_conv_weight, pack_im2col_weight, pack_winograd_weight
+from mnistc.transforms.packing import pack_conv_weight, pack_gemm_weight, pack_winograd_weight
 from mnistc.locations import located
 
 FUSED_PARAMS = {"pool": 0}
@@ -65,18 +65,53 @@ WINOGRAD = ConvFastPath(
     _winograd_applies,
     lambda weight, p: pack_winograd_weight(weight),
 )
+
+# The GEMM core (conv2d_gemm).
+GEMM_MIN_CHANNELS_PER_GROUP = 64
+"""A stride-1 convolution with a kernel larger than 1x1 goes to the GEMM only with at
+least this many output channels per group (see _gemm_applies)."""
+
+
+def _gemm_applies(p: Params) -> bool:
+    """The cost rule of the GEMM core (conv2d_gemm), measured on one core against the
+    kernels it replaces (mnistc's ResNet, GoogLeNet and RegNet layers, 7x7 to 112x112
+    maps):
+
+    - not depthwise convolutions (groups = C): the GEMM would have one input channel
+      per group; nor a 1x1 kernel on a single output pixel, a matrix-vector product;
+    - strided convolutions: always (1.7-2x the im2col matrix through the packed kernel
+      with one group; 5-10x the general kernel with a few groups);
+    - 1x1 kernels: always (1.4-2.4x the packed kernel, which uses 7 of its 24 columns
+      on a 7x7 map and does not block the reduction for the caches);
+    - other stride-1 convolutions: with at least GEMM_MIN_CHANNELS_PER_GROUP output
+      channels per group. The GEMM gathers each input element into its B panels once
+      and reuses it for every output channel; the packed kernel reads the input in place.
+      With 64 output channels or more they are even on large maps (5x5: 85 GFLOP/s
+      both) and the GEMM wins on small ones (3x3 on 7x7: 2x; on 2x2: 2.3x); with fewer
+      the packed kernel wins (RegNet's 16-channel groups: 1.5x).
+    """
+    kernel, stride = (p["KH"], p["KW"]), (p["stride_h"], p["stride_w"])
+    if p["groups"] == p["C"] or (kernel == (1, 1) and (p["OH"], p["OW"]) == (1, 1)):
+        return False
+    wide = p["K"] // p["groups"] >= GEMM_MIN_CHANNELS_PER_GROUP
+    return stride != (1, 1) or kernel == (1, 1) or wide
+
+
+GEMM = ConvFastPath(
+    "conv2d_gemm",
+    _gemm_applies,
+    lambda weight, p: pack_gemm_weight(weight, int(p["groups"])),
+)
+# End of the GEMM core's block.
+
 DIRECT_STRIDE_ONE = ConvFastPath(
     "conv2d_packed",
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
     lambda weight, p: pack_conv_weight(weight, int(p["groups"])),
 )
-IM2COL = ConvFastPath(
-    "conv2d_im2col",
-    lambda p: p["groups"] == 1 and (p["stride_h"], p["stride_w"]) != (1, 1),
-    lambda weight, p: pack_im2col_weight(weight),
-)
-FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
-"""Tried in order; the first that applies wins."""
+FAST_CONV_PATHS = (WINOGRAD, GEMM, DIRECT_STRIDE_ONE)
+"""Tried in order; the first that applies wins. Other convolutions (strided depthwise
+ones) keep the general kernel."""
 
 
 @dataclass
