@@ -224,6 +224,38 @@ def test_conv2d_gemm(kernels, case, with_bias, with_residual):
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        # Columns split between the threads (576 columns, two KC blocks).
+        dict(c=40, h=24, w=24, k=70, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1),
+        # One panel of 16 columns: the threads split the weight panels instead.
+        dict(c=128, h=4, w=4, k=150, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1),
+    ],
+    ids=str,
+)
+def test_conv2d_gemm_same_bits_at_one_and_two_threads(kernels, case):
+    """Threads share out columns or weight panels, never a sum: the bits do not change."""
+    from mnistc.transforms.packing import pack_gemm_weight
+
+    x, weight, bias, _, expected = conv_problem(case, True, False)
+    inputs = [x, pack_gemm_weight(weight, case["groups"]), bias, None]
+    params = only("conv2d_gemm", conv_geometry(case, expected) | activation_args(None, ()))
+    openmp = ctypes.CDLL("libgomp.so.1")
+    outputs = []
+    before = openmp.omp_get_max_threads()
+    try:
+        for threads in (1, 2):
+            openmp.omp_set_num_threads(threads)
+            out = np.empty(expected.shape, dtype=np.float32)
+            call(kernels, "conv2d_gemm", [*inputs, out], **params)
+            outputs.append(out)
+    finally:
+        openmp.omp_set_num_threads(before)
+    assert_close(outputs[0], expected)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
 def winograd_cases():
     yield dict(c=32, h=26, w=26, k=64, pad=(0, 0))
     yield dict(c=9, h=13, w=11, k=20, pad=(1, 1))  # partial tiles and channel blocks
