@@ -167,6 +167,18 @@ void MatrixSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, float* pa
   }
 }
 
+namespace {
+
+// out[t] = in[2t] for t < length (a multiple of 8): the taps of a stride-2 convolution
+// (the 7x7 stems), two vectors in, one out.
+inline void gather_even(const float* in, float* out, int64_t length) {
+  const mask8 even{0, 2, 4, 6, 8, 10, 12, 14};
+  for (int64_t t = 0; t < length; t += 8)
+    store8(out + t, __builtin_shuffle(load8(in + 2 * t), load8(in + 2 * t + 8), even));
+}
+
+}  // namespace
+
 void Im2colSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, float* panels) const {
   const ConvGeometry& g = g_;
   // Per row r = (c, kh, kw) of the block: where its taps start (divisions once per block).
@@ -202,6 +214,8 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, float* pa
         if (w0 >= 0 && w0 + (length - 1) * sw < g.W) {
           if (sw == 1)
             for (int64_t t = 0; t < length; ++t) out[t] = row[w0 + t];
+          else if (sw == 2 && length % 8 == 0 && w0 + 2 * length <= g.W)
+            gather_even(row + w0, out, length);
           else
             for (int64_t t = 0; t < length; ++t) out[t] = row[w0 + t * sw];
           continue;
