@@ -150,9 +150,10 @@ KERNELS: dict[str, Kernel] = {
             "packed_weight",
             (*_CONV_GEOMETRY, "pad_h", "pad_w", "dilation_h", "dilation_w", "groups",
              "activation"),  # fmt: skip
-            "The fast path for stride-1 convolutions (any padding, dilation, groups): a "
-            "register-\nblocked micro-kernel computing MNISTC_CONV_MR output channels x "
-            "MNISTC_CONV_NR pixels of\none output row at a time, reading the zero-padded "
+            "The fast path for stride-1 convolutions that the GEMM core does not take "
+            "(depthwise, or\nfew output channels per group; any padding, dilation): a "
+            "register-blocked micro-kernel\ncomputing MNISTC_CONV_MR output channels x "
+            "MNISTC_CONV_NR pixels of one output row at a\ntime, reading the zero-padded "
             "input directly (no im2col).\n`packed_weight` is the weight pre-packed at "
             "compile time (mnistc/transforms/packing.py):\n[groups][ceil(K/groups / MR)]"
             "[C/groups * KH * KW][MR], zero-filled past the last channel.\nOther arguments "

@@ -88,7 +88,8 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
   }
   alignas(32) float buffer[MR * NR] = {};
   if (!first)
-    for (int64_t i = 0; i < m; ++i) std::memcpy(buffer + i * NR, at + i * ldc, n * sizeof(float));
+    for (int64_t i = 0; i < m; ++i)
+      std::memcpy(buffer + i * NR, at + i * ldc, n * sizeof(float));
   if (n <= 8)
     micro_kernel<1>(a, b, kc, buffer, NR, first, nullptr);
   else
@@ -102,8 +103,10 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
     }
     const float shift = bias ? bias[i] : 0.0f;
     const float* res = residual ? residual + i * ldc : nullptr;
-    for (int64_t j = 0; j < n; ++j)
-      out[j] = activate(sums[j] + shift + (res ? res[j] : 0.0f), e.activation, e.alpha, e.beta);
+    for (int64_t j = 0; j < n; ++j) {
+      const float sum = sums[j] + shift + (res ? res[j] : 0.0f);
+      out[j] = activate(sum, e.activation, e.alpha, e.beta);
+    }
   }
 }
 
@@ -121,8 +124,8 @@ void gemm_block(const float* packed_a, const BSource& source, float* c, int64_t 
       for (int64_t j = n0; j < n1; j += NR) {
         const float* b = block + (j - n0) / NR * kc * NR;
         for (int64_t p = m0; p < m1; ++p)
-          tile(packed_a + (p * K + k0) * MR, b, kc, c, ldc, p * MR, j, std::min(MR, M - p * MR),
-               std::min(NR, n1 - j), first, last, e);
+          tile(packed_a + (p * K + k0) * MR, b, kc, c, ldc, p * MR, j,
+               std::min(MR, M - p * MR), std::min(NR, n1 - j), first, last, e);
       }
     }
   }
@@ -150,7 +153,8 @@ void gemm(const float* packed_a, const BSource& b, float* c, int64_t ldc, int64_
   }
 }
 
-void MatrixSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, float* panels) const {
+void MatrixSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n,
+                        float* panels) const {
   for (int64_t q = 0; q < n; q += NR, panels += kc * NR) {
     const int64_t width = std::min(NR, n - q);
     const float* row = b_ + k0 * stride_ + j0 + q;
@@ -179,7 +183,8 @@ inline void gather_even(const float* in, float* out, int64_t length) {
 
 }  // namespace
 
-void Im2colSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, float* panels) const {
+void Im2colSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n,
+                        float* panels) const {
   const ConvGeometry& g = g_;
   // Per row r = (c, kh, kw) of the block: where its taps start (divisions once per block).
   struct Tap {
@@ -196,7 +201,8 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, float* pa
   for (int64_t q = 0; q < n; q += NR, panels += kc * NR) {
     const int64_t width = std::min(NR, n - q);
     if (width < NR)
-      for (int64_t r = 0; r < kc; ++r) std::fill(panels + r * NR + width, panels + (r + 1) * NR, 0.0f);
+      for (int64_t r = 0; r < kc; ++r)
+        std::fill(panels + r * NR + width, panels + (r + 1) * NR, 0.0f);
     // The panel's columns as runs along one output row.
     for (int64_t column = 0; column < width;) {
       const int64_t j = j0 + q + column, oh = j / g.OW, ow = j % g.OW;

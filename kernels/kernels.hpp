@@ -54,9 +54,10 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
                    int64_t dilation_h, int64_t dilation_w, int64_t groups,
                    int64_t activation, float alpha, float beta);
 
-// The fast path for stride-1 convolutions (any padding, dilation, groups): a register-
-// blocked micro-kernel computing MNISTC_CONV_MR output channels x MNISTC_CONV_NR pixels of
-// one output row at a time, reading the zero-padded input directly (no im2col).
+// The fast path for stride-1 convolutions that the GEMM core does not take (depthwise, or
+// few output channels per group; any padding, dilation): a register-blocked micro-kernel
+// computing MNISTC_CONV_MR output channels x MNISTC_CONV_NR pixels of one output row at a
+// time, reading the zero-padded input directly (no im2col).
 // `packed_weight` is the weight pre-packed at compile time (mnistc/transforms/packing.py):
 // [groups][ceil(K/groups / MR)][C/groups * KH * KW][MR], zero-filled past the last channel.
 // Other arguments as mnistc_conv2d.
