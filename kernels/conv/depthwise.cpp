@@ -1,0 +1,233 @@
+// conv2d_depthwise, the fast path for depthwise convolutions (one channel per group,
+// multiplier 1) with 3x3 or 5x5 windows, stride 1 or 2 and dilation 1 that pack-weights
+// chooses (see kernels.hpp).
+//
+// Each channel is a small independent convolution, too little work per weight for the
+// register tiles of the GEMM-like kernels (conv2d_packed would leave 3 of its 4 channel
+// rows idle). Here a thread takes whole channels: it copies the channel's input into a
+// zero-padded plane in its scratch (for stride 2, each row split into its even and odd
+// columns, so that every tap reads 8 consecutive floats), then computes ROWS output rows
+// x 8 output columns at a time with the accumulators in registers: each input row of the
+// window is loaded once and feeds every output row it is a tap row of. The epilogue (bias,
+// residual, activation) is applied to the registers before the one store.
+#include "kernels.hpp"
+
+#include <algorithm>
+
+#include "kernel_support.hpp"
+
+using namespace mnistc;
+
+namespace {
+
+constexpr int64_t V = 8;  // output columns per vector
+
+inline int64_t round_up(int64_t n, int64_t multiple) {
+  return (n + multiple - 1) / multiple * multiple;
+}
+
+// Where a channel's zero-padded input lives in scratch: `rows` padded rows of `pitch`
+// floats. For stride 2 a row holds its even padded columns then its odd ones, `half`
+// floats each (pitch = 2 * half); padded column x is at (x & 1) * half + x / 2.
+struct Plane {
+  int64_t rows, pitch, half;
+};
+
+// Wide enough that every vector load of every output column block stays in the row (the
+// 8 lanes of the last block may run past OW: their results are not stored, and a tap
+// reads at most K - 1 < 8 columns further), and that the input and the 8 lanes of its
+// last vector store fit.
+Plane plane_layout(int64_t W, int64_t OH, int64_t OW, int64_t K, int64_t stride,
+                   int64_t pad_w) {
+  const int64_t rows = stride * (OH - 1) + K, columns = round_up(OW, V) + V;
+  if (stride == 1) return {rows, round_up(std::max(columns, pad_w + W + V), V), 0};
+  const int64_t half = round_up(std::max(columns, (pad_w + W + 1) / 2 + V), V);
+  return {rows, 2 * half, half};
+}
+
+// p[0, count) then zeros, for count <= 8: the one vector load, its lanes past count (the
+// next row's) dropped, when those 8 floats lie before `end`, the end of the tensor; else
+// element by element (a slower load: the store does not forward to it).
+inline v8 load_upto(const float* p, int64_t count, const float* end) {
+  if (p + V <= end) {
+    const v8 lane{0, 1, 2, 3, 4, 5, 6, 7};
+    return lane < splat(static_cast<float>(count)) ? load8(p) : v8{};
+  }
+  float lanes[V] = {};
+  for (int64_t j = 0; j < count; ++j) lanes[j] = p[j];
+  return load8(lanes);
+}
+
+// out[0, count) = x[0, count), for count < 8, without a call to memcpy.
+inline void store_upto(float* out, v8 x, int64_t count) {
+#pragma GCC unroll 8
+  for (int j = 0; j < V - 1; ++j)
+    if (j < count) out[j] = x[j];
+}
+
+// Copies input row `in` (W floats) to padded row `row` from padded column pad_w, whole
+// vectors at a time (the layout leaves room for the last one).
+void copy_row(const float* in, const float* input_end, float* row, int64_t W, int64_t pad_w,
+              const Plane& plane) {
+  if (plane.half == 0) {
+    int64_t i = 0;
+    for (; i + V <= W; i += V) store8(row + pad_w + i, load8(in + i));
+    if (i < W) store8(row + pad_w + i, load_upto(in + i, W - i, input_end));
+    return;
+  }
+  // Input column w is padded column pad_w + w: the even input columns go to one half and
+  // the odd ones to the other, which ones depending on the parity of pad_w.
+  const int64_t parity = pad_w & 1;
+  float* evens = row + parity * plane.half + pad_w / 2;
+  float* odds = row + (1 - parity) * plane.half + (pad_w + 1) / 2;
+  const auto deinterleave = [&](int64_t i, v8 a, v8 b) {
+    store8(evens + i, __builtin_shuffle(a, b, mask8{0, 2, 4, 6, 8, 10, 12, 14}));
+    store8(odds + i, __builtin_shuffle(a, b, mask8{1, 3, 5, 7, 9, 11, 13, 15}));
+  };
+  int64_t i = 0;  // input columns 2i, 2i + 1 are evens[i], odds[i]
+  for (; 2 * i + 2 * V <= W; i += V) deinterleave(i, load8(in + 2 * i), load8(in + 2 * i + V));
+  const int64_t rest = W - 2 * i;
+  if (rest > V)
+    deinterleave(i, load8(in + 2 * i), load_upto(in + 2 * i + V, rest - V, input_end));
+  else if (rest > 0)
+    deinterleave(i, load_upto(in + 2 * i, rest, input_end), v8{});
+}
+
+// The padded plane of channel `in` [H, W]: its input rows into their padded rows (the
+// padding stays zero from the first channel on).
+void fill_plane(const float* in, const float* input_end, float* plane_data, int64_t H,
+                int64_t W, int64_t pad_h, int64_t pad_w, const Plane& plane) {
+  const int64_t first = std::max<int64_t>(0, -pad_h);
+  const int64_t end = std::min(H, plane.rows - pad_h);
+  for (int64_t h = first; h < end; ++h)
+    copy_row(in + h * W, input_end, plane_data + (h + pad_h) * plane.pitch, W, pad_w, plane);
+}
+
+struct Epilogue {
+  const float* residual;  // this channel's plane [OH, OW], or null
+  const float* residual_end;  // the end of the residual tensor
+  int64_t activation;
+  float alpha, beta;
+};
+
+// act(x + residual) for the `count` <= 8 columns of one output row at `out`: in registers
+// for the activations that are one or two vector instructions, else element by element
+// after the store.
+inline void finish(v8 x, float* out, const float* residual, int64_t count,
+                   const Epilogue& e) {
+  if (residual) x += count == V ? load8(residual) : load_upto(residual, count, e.residual_end);
+  bool done = true;
+  switch (e.activation) {
+    case MNISTC_ACTIVATION_NONE:
+      break;
+    case MNISTC_ACTIVATION_RELU:
+      x = relu8(x);
+      break;
+    case MNISTC_ACTIVATION_HARDTANH: {
+      // x first, as std::max and std::min in activate(): NaN comes through.
+      const v8 lo = splat(e.alpha), hi = splat(e.beta);
+      x = x < lo ? lo : x;
+      x = hi < x ? hi : x;
+      break;
+    }
+    default:
+      done = false;
+  }
+  if (count == V)
+    store8(out, x);
+  else
+    store_upto(out, x, count);
+  if (!done) activate_all(out, count, e.activation, e.alpha, e.beta);
+}
+
+// Output rows [oh0, oh0 + ROWS) of one channel: for each block of 8 columns, ROWS
+// accumulators (started at the bias) take every tap from the input rows
+// S*oh0 .. S*(oh0+ROWS-1) + K-1, each row loaded once as K shifted vectors.
+template <int K, int S, int ROWS>
+void output_rows(const float* plane_data, const Plane& plane, const v8* w, float bias,
+                 int64_t oh0, int64_t OW, float* out, const Epilogue& e) {
+  constexpr int IN_ROWS = S * (ROWS - 1) + K;
+  const float* top = plane_data + S * oh0 * plane.pitch;
+  for (int64_t ow = 0; ow < OW; ow += V) {
+    v8 acc[ROWS];
+#pragma GCC unroll 8
+    for (int o = 0; o < ROWS; ++o) acc[o] = splat(bias);
+#pragma GCC unroll 16
+    for (int r = 0; r < IN_ROWS; ++r) {
+      const float* row = top + r * plane.pitch + ow;
+      v8 x[K];
+#pragma GCC unroll 5
+      for (int kw = 0; kw < K; ++kw)
+        x[kw] = S == 1 ? load8(row + kw) : load8(row + (kw & 1) * plane.half + kw / 2);
+#pragma GCC unroll 8
+      for (int o = 0; o < ROWS; ++o) {
+        const int kh = r - S * o;
+        if (kh < 0 || kh >= K) continue;
+#pragma GCC unroll 5
+        for (int kw = 0; kw < K; ++kw) acc[o] += w[kh * K + kw] * x[kw];
+      }
+    }
+    const int64_t count = std::min(V, OW - ow);
+#pragma GCC unroll 8
+    for (int o = 0; o < ROWS; ++o) {
+      const int64_t offset = (oh0 + o) * OW + ow;
+      finish(acc[o], out + offset, e.residual ? e.residual + offset : nullptr, count, e);
+    }
+  }
+}
+
+// Output rows per register tile, by window and stride: enough rows to reuse each loaded
+// input row several times, few enough that accumulators, inputs and (for 3x3) the
+// weights stay in the 16 AVX registers.
+template <int K, int S>
+constexpr int kRows = K == 3 ? (S == 1 ? 4 : 2) : (S == 1 ? 4 : 2);
+
+// One channel's output plane [OH, OW].
+template <int K, int S>
+void channel(const float* plane_data, const Plane& plane, const float* weight, float bias,
+             int64_t OH, int64_t OW, float* out, const Epilogue& e) {
+  constexpr int ROWS = kRows<K, S>;
+  v8 w[K * K];
+  for (int i = 0; i < K * K; ++i) w[i] = splat(weight[i]);
+  int64_t oh = 0;
+  for (; oh + ROWS <= OH; oh += ROWS)
+    output_rows<K, S, ROWS>(plane_data, plane, w, bias, oh, OW, out, e);
+  for (; oh < OH; ++oh) output_rows<K, S, 1>(plane_data, plane, w, bias, oh, OW, out, e);
+}
+
+template <int K, int S>
+void depthwise(const float* input, const float* weight, const float* bias,
+               const float* residual, float* output, int64_t C, int64_t H, int64_t W,
+               int64_t OH, int64_t OW, int64_t pad_h, int64_t pad_w, int64_t activation,
+               float alpha, float beta) {
+  const Plane plane = plane_layout(W, OH, OW, K, S, pad_w);
+#pragma omp parallel if (C * OH * OW > 4096)
+  {
+    float* plane_data = scratch(plane.rows * plane.pitch);
+    std::fill(plane_data, plane_data + plane.rows * plane.pitch, 0.0f);
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < C; ++c) {
+      fill_plane(input + c * H * W, input + C * H * W, plane_data, H, W, pad_h, pad_w, plane);
+      const Epilogue e{residual ? residual + c * OH * OW : nullptr,
+                       residual ? residual + C * OH * OW : nullptr, activation, alpha, beta};
+      channel<K, S>(plane_data, plane, weight + c * K * K, bias ? bias[c] : 0.0f, OH, OW,
+                    output + c * OH * OW, e);
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" void mnistc_conv2d_depthwise(const float* input, const float* weight,
+                                        const float* bias, const float* residual,
+                                        float* output, int64_t C, int64_t H, int64_t W,
+                                        int64_t K, int64_t OH, int64_t OW, int64_t KH,
+                                        int64_t KW, int64_t stride_h, int64_t stride_w,
+                                        int64_t pad_h, int64_t pad_w, int64_t activation,
+                                        float alpha, float beta) {
+  (void)K, (void)KW, (void)stride_w;  // = C, KH and stride_h: checked by pack-weights
+  const auto run = stride_h == 1 ? (KH == 3 ? depthwise<3, 1> : depthwise<5, 1>)
+                                 : (KH == 3 ? depthwise<3, 2> : depthwise<5, 2>);
+  run(input, weight, bias, residual, output, C, H, W, OH, OW, pad_h, pad_w, activation,
+      alpha, beta);
+}
