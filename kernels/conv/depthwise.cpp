@@ -93,27 +93,38 @@ void copy_row(const float* in, const float* input_end, float* row, int64_t W, in
     deinterleave(i, load_upto(in + 2 * i, rest, input_end), v8{});
 }
 
-// The padded plane of channel `in` [H, W]: its input rows into their padded rows (the
-// padding stays zero from the first channel on).
-void fill_plane(const float* in, const float* input_end, float* plane_data, int64_t H,
-                int64_t W, int64_t pad_h, int64_t pad_w, const Plane& plane) {
-  const int64_t first = std::max<int64_t>(0, -pad_h);
-  const int64_t end = std::min(H, plane.rows - pad_h);
+// One channel's input [H, W] and where its padded rows go.
+struct Source {
+  const float* in;
+  const float* input_end;  // the end of the input tensor
+  int64_t H, W, pad_h, pad_w;
+};
+
+// Padded rows [from, to) of the plane that hold input rows (the padding stays zero from
+// the first channel on).
+void fill_rows(const Source& src, float* plane_data, const Plane& plane, int64_t from,
+               int64_t to) {
+  const int64_t first = std::max<int64_t>(from - src.pad_h, 0);
+  const int64_t end = std::min(to - src.pad_h, src.H);
   for (int64_t h = first; h < end; ++h)
-    copy_row(in + h * W, input_end, plane_data + (h + pad_h) * plane.pitch, W, pad_w, plane);
+    copy_row(src.in + h * src.W, src.input_end, plane_data + (h + src.pad_h) * plane.pitch,
+             src.W, src.pad_w, plane);
 }
 
 struct Epilogue {
   const float* residual;  // this channel's plane [OH, OW], or null
   const float* residual_end;  // the end of the residual tensor
+  int64_t size;  // OH * OW
   int64_t activation;
   float alpha, beta;
 };
 
-// act(x + residual) for the `count` <= 8 columns of one output row at `out`: in registers
-// for the activations that are one or two vector instructions, else element by element
-// after the store.
-inline void finish(v8 x, float* out, const float* residual, int64_t count,
+// act(x + residual) for the `count` <= 8 columns of one output row at `out`, `offset`
+// floats into the channel's plane: in registers for the activations that are one or two
+// vector instructions, else element by element after the store. A partial row is stored
+// as 8 lanes when they stay in the plane: the extra ones land on the next rows' first
+// columns, which output_rows writes later.
+inline void finish(v8 x, float* out, const float* residual, int64_t offset, int64_t count,
                    const Epilogue& e) {
   if (residual) x += count == V ? load8(residual) : load_upto(residual, count, e.residual_end);
   bool done = true;
@@ -133,7 +144,7 @@ inline void finish(v8 x, float* out, const float* residual, int64_t count,
     default:
       done = false;
   }
-  if (count == V)
+  if (count == V || offset + V <= e.size)
     store8(out, x);
   else
     store_upto(out, x, count);
@@ -142,13 +153,21 @@ inline void finish(v8 x, float* out, const float* residual, int64_t count,
 
 // Output rows [oh0, oh0 + ROWS) of one channel: for each block of 8 columns, ROWS
 // accumulators (started at the bias) take every tap from the input rows
-// S*oh0 .. S*(oh0+ROWS-1) + K-1, each row loaded once as K shifted vectors.
+// S*oh0 .. S*(oh0+ROWS-1) + K-1, each row loaded once as K shifted vectors. A partial
+// last block comes first, and the rows top to bottom, so that what its whole-vector store
+// spills onto the following rows is overwritten later (see finish).
 template <int K, int S, int ROWS>
 void output_rows(const float* plane_data, const Plane& plane, const v8* w, float bias,
                  int64_t oh0, int64_t OW, float* out, const Epilogue& e) {
   constexpr int IN_ROWS = S * (ROWS - 1) + K;
   const float* top = plane_data + S * oh0 * plane.pitch;
-  for (int64_t ow = 0; ow < OW; ow += V) {
+  v8 taps[K * K];  // locals, which the compiler keeps in registers when they fit
+#pragma GCC unroll 25
+  for (int i = 0; i < K * K; ++i) taps[i] = w[i];
+  const int64_t last = (OW - 1) / V * V;
+  const bool partial = OW - last < V;
+  for (int64_t block = 0; block * V < OW; ++block) {
+    const int64_t ow = !partial ? block * V : block == 0 ? last : (block - 1) * V;
     v8 acc[ROWS];
 #pragma GCC unroll 8
     for (int o = 0; o < ROWS; ++o) acc[o] = splat(bias);
@@ -164,14 +183,15 @@ void output_rows(const float* plane_data, const Plane& plane, const v8* w, float
         const int kh = r - S * o;
         if (kh < 0 || kh >= K) continue;
 #pragma GCC unroll 5
-        for (int kw = 0; kw < K; ++kw) acc[o] += w[kh * K + kw] * x[kw];
+        for (int kw = 0; kw < K; ++kw) acc[o] += taps[kh * K + kw] * x[kw];
       }
     }
     const int64_t count = std::min(V, OW - ow);
 #pragma GCC unroll 8
     for (int o = 0; o < ROWS; ++o) {
       const int64_t offset = (oh0 + o) * OW + ow;
-      finish(acc[o], out + offset, e.residual ? e.residual + offset : nullptr, count, e);
+      finish(acc[o], out + offset, e.residual ? e.residual + offset : nullptr, offset, count,
+             e);
     }
   }
 }
@@ -182,17 +202,44 @@ void output_rows(const float* plane_data, const Plane& plane, const v8* w, float
 template <int K, int S>
 constexpr int kRows = K == 3 ? (S == 1 ? 4 : 2) : (S == 1 ? 4 : 2);
 
-// One channel's output plane [OH, OW].
+// The last `rows` < ROWS output rows of a channel, as one tile.
+template <int K, int S, int ROWS>
+void remaining_rows(int64_t rows, const float* plane_data, const Plane& plane, const v8* w,
+                    float bias, int64_t oh0, int64_t OW, float* out, const Epilogue& e) {
+  if constexpr (ROWS > 0) {
+    if (rows == ROWS)
+      output_rows<K, S, ROWS>(plane_data, plane, w, bias, oh0, OW, out, e);
+    else
+      remaining_rows<K, S, ROWS - 1>(rows, plane_data, plane, w, bias, oh0, OW, out, e);
+  }
+}
+
+// Floats of the plane copied at a time: a part of the L1 cache, where the tiles that
+// follow find them.
+constexpr int64_t kFillChunk = 4096;
+
+// One channel's output plane [OH, OW]. The input rows go into the plane a chunk at a time,
+// just before the tiles that read them.
 template <int K, int S>
-void channel(const float* plane_data, const Plane& plane, const float* weight, float bias,
-             int64_t OH, int64_t OW, float* out, const Epilogue& e) {
+void channel(const Source& src, float* plane_data, const Plane& plane, const float* weight,
+             float bias, int64_t OH, int64_t OW, float* out, const Epilogue& e) {
   constexpr int ROWS = kRows<K, S>;
   v8 w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = splat(weight[i]);
-  int64_t oh = 0;
-  for (; oh + ROWS <= OH; oh += ROWS)
+  const int64_t chunk_rows = std::max<int64_t>(kFillChunk / plane.pitch, 1);
+  int64_t oh = 0, filled = 0;
+  const auto fill_to = [&](int64_t end) {
+    if (end <= filled) return;
+    end = std::min(std::max(end, filled + chunk_rows), plane.rows);
+    fill_rows(src, plane_data, plane, filled, end);
+    filled = end;
+  };
+  for (; oh + ROWS <= OH; oh += ROWS) {
+    fill_to(S * (oh + ROWS - 1) + K);
     output_rows<K, S, ROWS>(plane_data, plane, w, bias, oh, OW, out, e);
-  for (; oh < OH; ++oh) output_rows<K, S, 1>(plane_data, plane, w, bias, oh, OW, out, e);
+  }
+  fill_to(plane.rows);
+  if (oh < OH) remaining_rows<K, S, ROWS - 1>(OH - oh, plane_data, plane, w, bias, oh, OW, out, e);
 }
 
 template <int K, int S>
@@ -207,11 +254,12 @@ void depthwise(const float* input, const float* weight, const float* bias,
     std::fill(plane_data, plane_data + plane.rows * plane.pitch, 0.0f);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < C; ++c) {
-      fill_plane(input + c * H * W, input + C * H * W, plane_data, H, W, pad_h, pad_w, plane);
+      const Source src{input + c * H * W, input + C * H * W, H, W, pad_h, pad_w};
       const Epilogue e{residual ? residual + c * OH * OW : nullptr,
-                       residual ? residual + C * OH * OW : nullptr, activation, alpha, beta};
-      channel<K, S>(plane_data, plane, weight + c * K * K, bias ? bias[c] : 0.0f, OH, OW,
-                    output + c * OH * OW, e);
+                       residual ? residual + C * OH * OW : nullptr, OH * OW, activation,
+                       alpha, beta};
+      channel<K, S>(src, plane_data, plane, weight + c * K * K, bias ? bias[c] : 0.0f, OH,
+                    OW, output + c * OH * OW, e);
     }
   }
 }
