@@ -6,10 +6,12 @@
 // register tiles of the GEMM-like kernels (conv2d_packed would leave 3 of its 4 channel
 // rows idle). Here a thread takes whole channels: it copies the channel's input into a
 // zero-padded plane in its scratch (for stride 2, each row split into its even and odd
-// columns, so that every tap reads 8 consecutive floats), then computes ROWS output rows
-// x 8 output columns at a time with the accumulators in registers: each input row of the
-// window is loaded once and feeds every output row it is a tap row of. The epilogue (bias,
-// residual, activation) is applied to the registers before the one store.
+// columns, so that every tap reads 8 consecutive floats), a chunk of rows at a time just
+// before they are read, then computes ROWS output rows x 8 output columns at a time with
+// the accumulators in registers: each input row of the window is loaded once and feeds
+// every output row it is a tap row of. The bias starts the sums; the residual and the
+// activations of one or two vector instructions (ReLU, hardtanh) are applied in registers
+// before the one store, the others to each stored tile of rows.
 #include "kernels.hpp"
 
 #include <algorithm>
@@ -45,20 +47,24 @@ Plane plane_layout(int64_t W, int64_t OH, int64_t OW, int64_t K, int64_t stride,
   return {rows, 2 * half, half};
 }
 
-// p[0, count) then zeros, for count <= 8: the one vector load, its lanes past count (the
-// next row's) dropped, when those 8 floats lie before `end`, the end of the tensor; else
-// element by element (a slower load: the store does not forward to it).
-inline v8 load_upto(const float* p, int64_t count, const float* end) {
-  if (p + V <= end) {
-    const v8 lane{0, 1, 2, 3, 4, 5, 6, 7};
-    return lane < splat(static_cast<float>(count)) ? load8(p) : v8{};
-  }
+// p[0, count) then zeros, for count < 8, element by element: at the end of a tensor.
+// Out of line, as a rare path that the vector loops should not make room for.
+[[gnu::noinline, gnu::cold]] v8 load_at_end(const float* p, int64_t count) {
   float lanes[V] = {};
   for (int64_t j = 0; j < count; ++j) lanes[j] = p[j];
   return load8(lanes);
 }
 
-// out[0, count) = x[0, count), for count < 8, without a call to memcpy.
+// p[0, count) then zeros, for count <= 8: the one vector load, its lanes past count (the
+// next row's) dropped, when those 8 floats lie before `end`, the end of the tensor.
+inline v8 load_upto(const float* p, int64_t count, const float* end) {
+  if (p + V > end) return load_at_end(p, count);
+  const v8 lane{0, 1, 2, 3, 4, 5, 6, 7};
+  return lane < splat(static_cast<float>(count)) ? load8(p) : v8{};
+}
+
+// out[0, count) = x[0, count), for count < 8, without a call to memcpy: at the end of a
+// channel's output.
 inline void store_upto(float* out, v8 x, int64_t count) {
 #pragma GCC unroll 8
   for (int j = 0; j < V - 1; ++j)
@@ -85,7 +91,8 @@ void copy_row(const float* in, const float* input_end, float* row, int64_t W, in
     store8(odds + i, __builtin_shuffle(a, b, mask8{1, 3, 5, 7, 9, 11, 13, 15}));
   };
   int64_t i = 0;  // input columns 2i, 2i + 1 are evens[i], odds[i]
-  for (; 2 * i + 2 * V <= W; i += V) deinterleave(i, load8(in + 2 * i), load8(in + 2 * i + V));
+  for (; 2 * i + 2 * V <= W; i += V)
+    deinterleave(i, load8(in + 2 * i), load8(in + 2 * i + V));
   const int64_t rest = W - 2 * i;
   if (rest > V)
     deinterleave(i, load8(in + 2 * i), load_upto(in + 2 * i + V, rest - V, input_end));
@@ -102,8 +109,8 @@ struct Source {
 
 // Padded rows [from, to) of the plane that hold input rows (the padding stays zero from
 // the first channel on).
-void fill_rows(const Source& src, float* plane_data, const Plane& plane, int64_t from,
-               int64_t to) {
+[[gnu::noinline]] void fill_rows(const Source& src, float* plane_data, const Plane& plane,
+                                 int64_t from, int64_t to) {
   const int64_t first = std::max<int64_t>(from - src.pad_h, 0);
   const int64_t end = std::min(to - src.pad_h, src.H);
   for (int64_t h = first; h < end; ++h)
@@ -119,37 +126,41 @@ struct Epilogue {
   float alpha, beta;
 };
 
-// act(x + residual) for the `count` <= 8 columns of one output row at `out`, `offset`
-// floats into the channel's plane: in registers for the activations that are one or two
-// vector instructions, else element by element after the store. A partial row is stored
-// as 8 lanes when they stay in the plane: the extra ones land on the next rows' first
-// columns, which output_rows writes later.
-inline void finish(v8 x, float* out, const float* residual, int64_t offset, int64_t count,
-                   const Epilogue& e) {
-  if (residual) x += count == V ? load8(residual) : load_upto(residual, count, e.residual_end);
-  bool done = true;
-  switch (e.activation) {
-    case MNISTC_ACTIVATION_NONE:
-      break;
-    case MNISTC_ACTIVATION_RELU:
-      x = relu8(x);
-      break;
-    case MNISTC_ACTIVATION_HARDTANH: {
-      // x first, as std::max and std::min in activate(): NaN comes through.
-      const v8 lo = splat(e.alpha), hi = splat(e.beta);
-      x = x < lo ? lo : x;
-      x = hi < x ? hi : x;
-      break;
-    }
-    default:
-      done = false;
+// The activations that finish applies in registers (one or two vector instructions);
+// channel applies the others to each tile of rows once stored.
+inline bool in_registers(int64_t activation) {
+  return activation == MNISTC_ACTIVATION_NONE || activation == MNISTC_ACTIVATION_RELU ||
+         activation == MNISTC_ACTIVATION_HARDTANH;
+}
+
+// x + residual, activated if in_registers, for the `count` <= 8 columns of one output row
+// at `out`, `offset` floats into the channel's plane. A partial row is stored as 8 lanes
+// when they stay in the plane: the extra ones land on the next rows' first columns, which
+// output_rows writes later.
+[[gnu::always_inline]] inline void finish(v8 x, float* out, const float* residual,
+                                          int64_t offset, int64_t count,
+                                          const Epilogue& e) {
+  if (residual)
+    x += count == V ? load8(residual) : load_upto(residual, count, e.residual_end);
+  if (e.activation == MNISTC_ACTIVATION_RELU) {
+    x = relu8(x);
+  } else if (e.activation == MNISTC_ACTIVATION_HARDTANH) {
+    // x first, as std::max and std::min in activate(): NaN comes through.
+    const v8 lo = splat(e.alpha), hi = splat(e.beta);
+    x = x < lo ? lo : x;
+    x = hi < x ? hi : x;
   }
   if (count == V || offset + V <= e.size)
     store8(out, x);
   else
     store_upto(out, x, count);
-  if (!done) activate_all(out, count, e.activation, e.alpha, e.beta);
 }
+
+// Output rows per register tile, by window and stride: enough rows to reuse each loaded
+// input row several times, few enough that accumulators, inputs and (for 3x3) the
+// weights stay in registers. Measured on mobilenet_v2's and efficientnet_b0's layers.
+template <int K, int S>
+constexpr int kRows = S == 2 && K == 5 ? 3 : 4;
 
 // Output rows [oh0, oh0 + ROWS) of one channel: for each block of 8 columns, ROWS
 // accumulators (started at the bias) take every tap from the input rows
@@ -157,8 +168,9 @@ inline void finish(v8 x, float* out, const float* residual, int64_t offset, int6
 // last block comes first, and the rows top to bottom, so that what its whole-vector store
 // spills onto the following rows is overwritten later (see finish).
 template <int K, int S, int ROWS>
-void output_rows(const float* plane_data, const Plane& plane, const v8* w, float bias,
-                 int64_t oh0, int64_t OW, float* out, const Epilogue& e) {
+[[gnu::always_inline]] inline void output_rows(const float* plane_data, const Plane& plane,
+                                               const v8* w, float bias, int64_t oh0,
+                                               int64_t OW, float* out, const Epilogue& e) {
   constexpr int IN_ROWS = S * (ROWS - 1) + K;
   const float* top = plane_data + S * oh0 * plane.pitch;
   v8 taps[K * K];  // locals, which the compiler keeps in registers when they fit
@@ -190,17 +202,11 @@ void output_rows(const float* plane_data, const Plane& plane, const v8* w, float
 #pragma GCC unroll 8
     for (int o = 0; o < ROWS; ++o) {
       const int64_t offset = (oh0 + o) * OW + ow;
-      finish(acc[o], out + offset, e.residual ? e.residual + offset : nullptr, offset, count,
-             e);
+      const float* residual = e.residual ? e.residual + offset : nullptr;
+      finish(acc[o], out + offset, residual, offset, count, e);
     }
   }
 }
-
-// Output rows per register tile, by window and stride: enough rows to reuse each loaded
-// input row several times, few enough that accumulators, inputs and (for 3x3) the
-// weights stay in the 16 AVX registers.
-template <int K, int S>
-constexpr int kRows = K == 3 ? (S == 1 ? 4 : 2) : (S == 1 ? 4 : 2);
 
 // The last `rows` < ROWS output rows of a channel, as one tile.
 template <int K, int S, int ROWS>
@@ -234,12 +240,20 @@ void channel(const Source& src, float* plane_data, const Plane& plane, const flo
     fill_rows(src, plane_data, plane, filled, end);
     filled = end;
   };
+  const auto activate_rows = [&](int64_t from, int64_t to) {
+    if (!in_registers(e.activation))
+      activate_all(out + from * OW, (to - from) * OW, e.activation, e.alpha, e.beta);
+  };
   for (; oh + ROWS <= OH; oh += ROWS) {
     fill_to(S * (oh + ROWS - 1) + K);
     output_rows<K, S, ROWS>(plane_data, plane, w, bias, oh, OW, out, e);
+    activate_rows(oh, oh + ROWS);
   }
   fill_to(plane.rows);
-  if (oh < OH) remaining_rows<K, S, ROWS - 1>(OH - oh, plane_data, plane, w, bias, oh, OW, out, e);
+  if (oh < OH) {
+    remaining_rows<K, S, ROWS - 1>(OH - oh, plane_data, plane, w, bias, oh, OW, out, e);
+    activate_rows(oh, OH);
+  }
 }
 
 template <int K, int S>
