@@ -175,6 +175,17 @@ KERNELS: dict[str, Kernel] = {
             "[MNISTC_GEMM_MR], zero-filled past the last channel.\nOther arguments as "
             "mnistc_conv2d.",
         ),
+        # depthwise (kernels/conv/depthwise.cpp)
+        _conv(
+            "conv2d_depthwise",
+            "weight",
+            (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "activation"),
+            "The fast path for depthwise convolutions with channel multiplier 1 (groups = C "
+            "= K), a 3x3\nor 5x5 window (KH = KW), stride 1 or 2 (stride_h = stride_w), "
+            "dilation 1 and any padding:\neach channel's zero-padded input plane in thread "
+            "scratch, several output rows x 8\ncolumns accumulated in registers. `weight` "
+            "as mnistc_conv2d's [C, 1, KH, KW]; other\narguments as mnistc_conv2d.",
+        ),
         _conv(
             "conv2d_winograd",
             "packed_weight",

@@ -82,6 +82,18 @@ void mnistc_conv2d_gemm(const float* input, const float* packed_weight, const fl
                         int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
                         int64_t groups, int64_t activation, float alpha, float beta);
 
+// The fast path for depthwise convolutions with channel multiplier 1 (groups = C = K), a 3x3
+// or 5x5 window (KH = KW), stride 1 or 2 (stride_h = stride_w), dilation 1 and any padding:
+// each channel's zero-padded input plane in thread scratch, several output rows x 8
+// columns accumulated in registers. `weight` as mnistc_conv2d's [C, 1, KH, KW]; other
+// arguments as mnistc_conv2d.
+void mnistc_conv2d_depthwise(const float* input, const float* weight, const float* bias,
+                             const float* residual, float* output, int64_t C, int64_t H,
+                             int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
+                             int64_t KW, int64_t stride_h, int64_t stride_w,
+                             int64_t pad_h, int64_t pad_w, int64_t activation,
+                             float alpha, float beta);
+
 // The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: Winograd
 // F(4x4, 3x3) (kernels/conv/winograd.cpp): a quarter of the multiplications of a direct
 // convolution. `packed_weight` is the weight transformed at compile time

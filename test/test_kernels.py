@@ -256,6 +256,42 @@ def test_conv2d_gemm_same_bits_at_one_and_two_threads(kernels, case):
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+def depthwise_cases():
+    """Depthwise convolutions of every shape conv2d_depthwise takes: widths below, at and
+    past a vector of 8, 1x1 and 2x2 maps, odd and even sizes, paddings 0 to 3 (also past
+    the window's half), unequal paddings, and row counts that leave partial row tiles."""
+    for kh, stride, c, h, w, pad in [
+        (3, 1, 5, 13, 19, (1, 1)),
+        (3, 1, 4, 6, 5, (0, 0)),
+        (3, 1, 3, 1, 1, (1, 1)),
+        (3, 1, 9, 23, 40, (2, 2)),
+        (3, 1, 2, 7, 16, (3, 0)),
+        (3, 2, 3, 2, 2, (1, 1)),
+        (3, 2, 6, 17, 24, (1, 1)),
+        (3, 2, 4, 10, 11, (0, 0)),
+        (3, 2, 3, 8, 9, (3, 3)),
+        (3, 2, 5, 12, 35, (0, 2)),
+        (5, 1, 3, 9, 7, (2, 2)),
+        (5, 1, 2, 4, 3, (3, 3)),
+        (5, 1, 4, 14, 26, (1, 2)),
+        (5, 2, 5, 15, 33, (2, 2)),
+        (5, 2, 2, 2, 2, (2, 2)),
+        (5, 2, 3, 1, 1, (2, 3)),
+        (5, 2, 4, 20, 18, (0, 1)),
+    ]:
+        yield dict(c=c, h=h, w=w, k=c, kh=kh, kw=kh, stride=(stride, stride), pad=pad, dil=(1, 1), groups=c)
+
+
+@pytest.mark.parametrize("case", list(depthwise_cases()), ids=str)
+@pytest.mark.parametrize("with_bias,with_residual", [(False, False), (True, True)])
+def test_conv2d_depthwise(kernels, case, with_bias, with_residual):
+    """The depthwise fast path, on the weight as the model has it."""
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
+    assert_conv_kernel(
+        kernels, "conv2d_depthwise", [x, weight, bias, residual], conv_geometry(case, expected), expected
+    )
+
+
 def winograd_cases():
     yield dict(c=32, h=26, w=26, k=64, pad=(0, 0))
     yield dict(c=9, h=13, w=11, k=20, pad=(1, 1))  # partial tiles and channel blocks

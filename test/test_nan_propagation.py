@@ -184,6 +184,29 @@ def test_conv2d_gemm(kernels, case, poison, everywhere):
     with_activations(run, expected, every=not everywhere)
 
 
+# Both strides and windows, with partial row tiles and column vectors, padding past the
+# window's half.
+DEPTHWISE_CASES = [
+    dict(c=3, h=9, w=11, k=3, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=3),
+    dict(c=2, h=10, w=13, k=2, kh=3, kw=3, stride=(2, 2), pad=(2, 1), dil=(1, 1), groups=2),
+    dict(c=2, h=7, w=12, k=2, kh=5, kw=5, stride=(1, 1), pad=(2, 3), dil=(1, 1), groups=2),
+    dict(c=3, h=11, w=9, k=3, kh=5, kw=5, stride=(2, 2), pad=(2, 2), dil=(1, 1), groups=3),
+]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=str)
+@pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
+def test_conv2d_depthwise(kernels, case, poison, everywhere):
+    x, weight, bias, _, _ = conv_problem(case, True, False)
+    x = poisoned(x, poison, everywhere)
+    tensors = map(torch.from_numpy, (x, weight, bias))
+    expected = F.conv2d(*tensors, case["stride"], case["pad"], case["dil"], case["groups"])
+    run = conv_outputs(
+        kernels, "conv2d_depthwise", [x, weight, bias, None], conv_geometry(case, expected), expected.shape
+    )
+    with_activations(run, expected, every=not everywhere)
+
+
 def winograd_spread(poisoned_input: np.ndarray, out_shape, pad) -> np.ndarray:
     """The outputs a poison may reach in the Winograd kernel: the 4x4 output tiles whose 6x6
     input patch (padded rows and columns 4t .. 4t + 5) holds a poisoned element."""

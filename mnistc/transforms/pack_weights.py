@@ -3,7 +3,8 @@
 At the `cpu` level, after `convert-nn-to-cpu`: a `cpu.call @conv2d` whose weight is a
 `cpu.weight` becomes a call of the first fast path in FAST_CONV_PATHS that applies to its
 shape, reading a weight packed at compile time (appended to the weight file) in the
-layout of `mnistc/transforms/packing.py`. Other convolutions keep the general kernel.
+layout of `mnistc/transforms/packing.py`, or the weight as it is if the path needs no
+packing. Other convolutions keep the general kernel.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import MemRefType, ModuleOp, f32
+from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -48,7 +50,8 @@ class ConvFastPath:
 
     kernel: str
     applies: Callable[[Params], bool]
-    pack: Callable[[np.ndarray, Params], np.ndarray]
+    pack: Callable[[np.ndarray, Params], np.ndarray] | None
+    """None: the kernel reads the weight as the model has it."""
 
 
 def _winograd_applies(p: Params) -> bool:
@@ -109,9 +112,27 @@ DIRECT_STRIDE_ONE = ConvFastPath(
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
     lambda weight, p: pack_conv_weight(weight, int(p["groups"])),
 )
-FAST_CONV_PATHS = (WINOGRAD, GEMM, DIRECT_STRIDE_ONE)
-"""Tried in order; the first that applies wins. Other convolutions (strided depthwise
-ones) keep the general kernel."""
+# Depthwise (kernels/conv/depthwise.cpp): one channel per group leaves the register tiles
+# of conv2d_packed 1 of MNISTC_CONV_MR channel rows busy, and the general kernel has no
+# register blocking; the depthwise kernel tiles each channel's own output plane instead.
+DEPTHWISE_WINDOWS = (3, 5)
+DEPTHWISE_STRIDES = (1, 2)
+
+
+def _depthwise_applies(p: Params) -> bool:
+    return (
+        p["groups"] == p["C"] == p["K"]
+        and p["KH"] == p["KW"] in DEPTHWISE_WINDOWS
+        and p["stride_h"] == p["stride_w"] in DEPTHWISE_STRIDES
+        and (p["dilation_h"], p["dilation_w"]) == (1, 1)
+    )
+
+
+DEPTHWISE = ConvFastPath("conv2d_depthwise", _depthwise_applies, None)
+
+FAST_CONV_PATHS = (WINOGRAD, DEPTHWISE, GEMM, DIRECT_STRIDE_ONE)
+"""Tried in order; the first that applies wins. Other convolutions (depthwise ones with
+other windows, strides or dilations, or a channel multiplier) keep the general kernel."""
 
 
 @dataclass
@@ -130,6 +151,18 @@ class PackConvWeights(RewritePattern):
         path = next((path for path in self.paths if path.applies(params)), None)
         if path is None:
             return
+        inputs = [op.inputs[0], self.packed_weight(weight, path, params, rewriter), *op.inputs[2:]]
+        fast = abi.kernel(path.kernel)
+        new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
+        rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
+
+    def packed_weight(
+        self, weight: cpu.WeightOp, path: ConvFastPath, params: Params, rewriter: PatternRewriter
+    ) -> SSAValue:
+        """The weight in `path`'s layout: a new `cpu.weight` appended to the weight file, or
+        the model's own if the path reads it as it is."""
+        if path.pack is None:
+            return weight.result
         shape = tuple(weight.result.type.get_shape())
         packed = path.pack(self.weights.read(weight.offset.value.data, shape), params)
         packed_op = located(cpu.WeightOp(
@@ -139,10 +172,7 @@ class PackConvWeights(RewritePattern):
         ), weight)
         packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
         rewriter.insert(packed_op, InsertPoint.before(weight))
-        inputs = [op.inputs[0], packed_op.result, *op.inputs[2:]]
-        fast = abi.kernel(path.kernel)
-        new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
-        rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
+        return packed_op.result
 
 
 @dataclass(frozen=True)

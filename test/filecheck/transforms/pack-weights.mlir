@@ -13,7 +13,8 @@
 // 3. the same 3x3 with stride 2: the GEMM core;
 // 4. a 1x1 kernel on a single output pixel (a matrix-vector product): not the GEMM, and
 //    not stride 1, so the general kernel;
-// 5. a depthwise convolution (groups = C = 4), stride 2: not the GEMM, the general kernel.
+// 5. a depthwise convolution (groups = C = 4), stride 2: not the GEMM, the depthwise
+//    kernel, on the weight as it is.
 // CHECK:      %[[G:.*]] = cpu.weight "w|conv2d_gemm" offset 832 : memref<24xf32>
 // CHECK:      %[[P:.*]] = cpu.weight "v|conv2d_packed" offset 960 : memref<144xf32>
 // CHECK:      %[[S:.*]] = cpu.weight "v|conv2d_gemm" offset 1536 : memref<216xf32>
@@ -21,7 +22,7 @@
 // CHECK:      cpu.call @conv2d_packed(%{{.*}}, %[[P]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 4, H = 3, W = 3, K = 4, OH = 3, OW = 3, KH = 3, KW = 3, pad_h = 1, pad_w = 1, dilation_h = 1, dilation_w = 1, groups = 1, activation = 0, alpha = 0.0, beta = 0.0)
 // CHECK:      cpu.call @conv2d_gemm(%{{.*}}, %[[S]], %{{.*}}, %{{.*}}) outs(%{{.*}}) params(C = 4, H = 3, W = 3, K = 4, OH = 2, OW = 2, KH = 3, KW = 3, stride_h = 2, stride_w = 2, pad_h = 1, pad_w = 1, dilation_h = 1, dilation_w = 1, groups = 1, activation = 0, alpha = 0.0, beta = 0.0)
 // CHECK:      cpu.call @conv2d(%{{.*}}) outs(%{{.*}}) params(C = 4, H = 3, W = 3, K = 4, OH = 1, OW = 1, KH = 1, KW = 1, stride_h = 3
-// CHECK:      cpu.call @conv2d(%{{.*}}) outs(%{{.*}}) params(C = 4, H = 3, W = 3, K = 4, OH = 2, OW = 2, KH = 3, KW = 3, stride_h = 2, stride_w = 2, pad_h = 1, pad_w = 1, dilation_h = 1, dilation_w = 1, groups = 4,
+// CHECK:      cpu.call @conv2d_depthwise(%{{.*}}, %d, %{{.*}}) outs(%{{.*}}) params(C = 4, H = 3, W = 3, K = 4, OH = 2, OW = 2, KH = 3, KW = 3, stride_h = 2, stride_w = 2, pad_h = 1, pad_w = 1, activation = 0,
 // The GEMM weight of w: group 0 is rows (1 2) and (3 4) of w, row c of the panel holding
 // input channel c of both output channels, then 4 zero channels; then group 1.
 // DATA: [1. 3. 0. 0. 0. 0. 2. 4. 0. 0. 0. 0. 5. 7. 0. 0. 0. 0. 6. 8. 0. 0. 0. 0.]
