@@ -16,19 +16,27 @@ from mnistc.dialects import nn
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError, RunTimeTensor
 
 
-def _holds_tensor(value: Any) -> bool:
+def holds_tensor(value: Any) -> bool:
+    """Whether a value, or any item of a (nested) list or tuple, is a run-time tensor."""
     if isinstance(value, list | tuple):
-        return any(_holds_tensor(v) for v in value)
+        return any(holds_tensor(v) for v in value)
     return isinstance(value, SSAValue)
 
 
 def _python(fn: Callable[..., Any]) -> Callable:
     def convert(ctx: ConversionContext, node: Node) -> tuple:
-        if _holds_tensor(node.args):
+        if holds_tensor(node.args):
             raise RunTimeTensor()
         return (fn(*node.args),)
 
+    VALUES_ONLY.add(convert)
     return convert
+
+
+VALUES_ONLY: set[Callable] = set()
+"""The converters that evaluate their op on constants only: applied to the result of a
+refused op (a run-time tensor), such an op is refused too; the others (lists, sizes,
+checks) handle run-time tensors."""
 
 
 def _rounded_div(a, b, mode: str):
@@ -42,6 +50,36 @@ def _divide(a, b, *mode):
 def convert_size(ctx: ConversionContext, node: Node) -> tuple:
     shape = nn.shape_of(ctx.tensor(node, 0))
     return (list(shape) if len(node.args) == 1 else shape[node.args[1]],)
+
+
+def convert_numel(ctx: ConversionContext, node: Node) -> tuple:
+    count = 1
+    for d in nn.shape_of(ctx.tensor(node, 0)):
+        count *= d
+    return (count,)
+
+
+def convert_getitem(ctx: ConversionContext, node: Node) -> tuple:
+    """An item of a list or tuple, which may hold tensors (the outputs of `split`); an
+    item of a run-time tensor (`x[0]`) is an indexing op, not evaluated here."""
+    container, index = node.args[:2]
+    if not isinstance(container, list | tuple):
+        raise RunTimeTensor() if isinstance(container, SSAValue) else NodeError(
+            f"cannot index {type(container).__name__}"
+        )
+    return (container[index],)
+
+
+def _slice(values, start=None, end=None, step=1):
+    """aten::slice.t of a list (`x.shape[-2:]`)."""
+    return list(values)[start:end:step]
+
+
+def convert_check(ctx: ConversionContext, node: Node) -> tuple:
+    """torch.export's run-time checks (`_assert_scalar`, `_assert_tensor_metadata`,
+    range constraints): proved by the exporter for the shapes it traced, and the
+    per-sample IR runs batch 1 whatever the guards on the batch say."""
+    return (None,)
 
 
 def convert_dim(ctx: ConversionContext, node: Node) -> tuple:
@@ -63,17 +101,22 @@ def convert_raise(ctx: ConversionContext, node: Node) -> tuple:
 
 def condition(value: Any) -> bool:
     """The folded condition of a `prim::If` (TorchScript walks the taken branch)."""
-    if _holds_tensor(value):
+    if holds_tensor(value):
         raise RunTimeTensor()
     return bool(value)
 
 
 CONVERTERS = {
     "aten::Int": _python(int),
+    "aten::_assert_async": convert_check,
+    "aten::_assert_scalar": convert_check,
+    "aten::_assert_tensor_metadata": convert_check,
+    "aten::sym_constrain_range": convert_check,
+    "aten::sym_constrain_range_for_size": convert_check,
     "aten::ScalarImplicit": _python(lambda x: x),
     "aten::__and__": _python(lambda a, b: a and b),
     "aten::__contains__": _python(lambda container, item: item in container),
-    "aten::__getitem__": _python(lambda xs, i: xs[i]),
+    "aten::__getitem__": convert_getitem,
     "aten::__is__": _python(lambda a, b: a is b),
     "aten::__isnot__": _python(lambda a, b: a is not b),
     "aten::__not__": _python(lambda a: not a),
@@ -92,7 +135,11 @@ CONVERTERS = {
     "aten::ne": _python(lambda a, b: a != b),
     "aten::neg": _python(lambda a: -a),
     "aten::remainder": _python(lambda a, b: a % b),
+    "aten::numel": convert_numel,
     "aten::size": convert_size,
+    "aten::slice": _python(_slice),
+    "aten::sym_numel": convert_numel,
+    "aten::sym_size": convert_size,
     "aten::t": _python(lambda t: t.t()),
     "aten::transpose": _python(lambda t, a, b: t.transpose(a, b)),
     "aten::warn": _python(lambda *a: None),

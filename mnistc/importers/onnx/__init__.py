@@ -29,9 +29,10 @@ from xdsl.utils.exceptions import VerifyException
 from mnistc.dialects import nn
 from mnistc.importers.common import (
     ENTRY,
-    MALFORMED_MODEL_ERRORS,
     ImportedModel,
     ImportError_,
+    Problems,
+    converter_failure,
     locate_and_verify,
 )
 from mnistc.importers.onnx import (
@@ -162,49 +163,98 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     return ImportedModel(ModuleOp([function]), g.weights)
 
 
+class _Placeholder:
+    """The value of a node that was not converted: the import goes on past it, so that
+    the refusal lists every unsupported op."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return self.what
+
+
+REFUSED = _Placeholder("REFUSED")
+"""A run-time tensor computed by a refused op (or from one)."""
+UNKNOWN = _Placeholder("UNKNOWN")
+"""A constant that would fold from a refused op's result (its `Shape`, and what is
+computed from that): the ops on it are not run-time ops, so none is refused."""
+
+SHAPE_OPS = ("Shape", "Size")
+"""Ops that read only the static shape of a run-time tensor: folded, never converted."""
+
+
+def static_shape(node, x: SSAValue, attrs: dict) -> np.ndarray:
+    """`Shape` (with opset 15's start and end) or `Size` of a run-time tensor: the static
+    shape of one sample, whose batch is 1 as in the per-sample `nn` IR (the executable
+    loops over the batch, whatever its size)."""
+    dims = nn.shape_of(x)
+    if node.op_type == "Size":
+        return np.array(int(np.prod(dims)), dtype=np.int64)
+    return np.array(dims[attrs.get("start", 0) : attrs.get("end", len(dims))], dtype=np.int64)
+
+
 def _walk(g: Graph, nodes, shape) -> None:
-    unsupported: dict[str, list[str]] = {}
+    """Convert the nodes in order; an op that cannot be converted is recorded and its
+    outputs become placeholders, and the model is refused at the end with all of them."""
+    problems = Problems()
     for node in nodes:
-        inputs = [g.values.get(n) if n else None for n in node.input]
-        if any(v is None and n for v, n in zip(inputs, node.input)):
-            for name in node.output:  # downstream of an unsupported op
-                g.values.pop(name, None)
-            continue
-        if node.domain not in ("", "ai.onnx"):
-            unsupported.setdefault(f"{node.domain}.{node.op_type}", []).append(where(node))
-            continue
-        if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
-            results = [constant_of_shape(node, inputs[0])]  # kept a splat, never expanded
-        elif not any(isinstance(v, SSAValue) for v in inputs):
-            try:
-                results = _fold(node, [v for v in inputs if v is not None], g.opset)
-            except Exception as e:  # the reference evaluator's own errors
-                raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
-        elif node.op_type not in CONVERTERS:
-            unsupported.setdefault(node.op_type, []).append(where(node))
-            continue
-        else:
-            try:
-                block = g.builder.insertion_point.block
-                last = block.last_op
-                results = CONVERTERS[node.op_type](g, node, attributes(node))
-                locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
-            except Unsupported as e:
-                unsupported.setdefault(node.op_type, []).append(f"{where(node)} ({e})")
-                continue
-            except VerifyException as e:
-                raise ImportError_(
-                    f"{node.op_type} at {where(node)}: {e} (the input sample shape is "
-                    f"{','.join(map(str, shape))}; see --input-shape)"
-                ) from None
-            except ImportError_ as e:
-                raise ImportError_(f"{node.op_type} at {where(node)}: {e}") from None
-            except MALFORMED_MODEL_ERRORS as e:
-                raise ImportError_(f"{node.op_type} at {where(node)}: {type(e).__name__}: {e}") from None
+        results = _node_results(g, node, shape, problems)
         for name, value in zip(node.output, results):
             g.values[name] = value
-    if unsupported:
-        listed = "\n".join(f"  {op} at {'; '.join(places)}" for op, places in unsupported.items())
+    problems.raise_if_any("unsupported ONNX operators", sorted(CONVERTERS))
+
+
+def _node_results(g: Graph, node, shape, problems: Problems) -> list:
+    """The values of the node's outputs: folded constants, `nn` values or placeholders."""
+    inputs = [g.values.get(n, UNKNOWN) if n else None for n in node.input]
+    placeholders = [v for v in inputs if isinstance(v, _Placeholder)]
+    run_time = any(v is REFUSED or isinstance(v, SSAValue) for v in inputs)
+    refused = [REFUSED] * len(node.output)
+    if node.domain not in ("", "ai.onnx"):
+        problems.add(f"{node.domain}.{node.op_type}", where(node))
+        return refused
+    if placeholders:
+        if node.op_type in SHAPE_OPS or not run_time:
+            return [UNKNOWN] * len(node.output)
+        if node.op_type not in CONVERTERS:
+            problems.add(node.op_type, where(node))
+        return refused
+    if node.op_type in SHAPE_OPS and isinstance(inputs[0], SSAValue):
+        return [_guarded(node, lambda: static_shape(node, inputs[0], attributes(node)))]
+    if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
+        return [constant_of_shape(node, inputs[0])]  # kept a splat, never expanded
+    if not run_time:
+        try:
+            return _fold(node, [v for v in inputs if v is not None], g.opset)
+        except Exception as e:  # the reference evaluator's own errors
+            raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
+    if node.op_type not in CONVERTERS:
+        problems.add(node.op_type, where(node))
+        return refused
+    block = g.builder.insertion_point.block
+    last = block.last_op
+    try:
+        results = CONVERTERS[node.op_type](g, node, attributes(node))
+        locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
+    except Unsupported as e:
+        problems.add(node.op_type, where(node), str(e))
+        return refused
+    except VerifyException as e:
         raise ImportError_(
-            f"unsupported ONNX operators:\n{listed}\nsupported: {', '.join(sorted(CONVERTERS))}"
-        )
+            f"{node.op_type} at {where(node)}: {e} (the input sample shape is "
+            f"{','.join(map(str, shape))}; see --input-shape)"
+        ) from None
+    except ImportError_ as e:
+        raise ImportError_(f"{node.op_type} at {where(node)}: {e}") from None
+    except Exception as e:  # a malformed model, or a converter's own bug
+        raise converter_failure(node.op_type, where(node), e) from None
+    return list(results)
+
+
+def _guarded(node, compute: Callable[[], Any]) -> Any:
+    """`compute()`, any exception (an attribute of the wrong type) a refusal naming the node."""
+    try:
+        return compute()
+    except Exception as e:
+        raise converter_failure(node.op_type, where(node), e) from None
