@@ -24,7 +24,7 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import nn
-from mnistc.importers.aten import convert_node, refuse_if_any
+from mnistc.importers.aten import convert_node, python, refuse_if_any
 from mnistc.importers.aten.graph import ConversionContext, Node, source_location
 from mnistc.importers.common import (
     ENTRY,
@@ -86,28 +86,18 @@ def _kind(node: torch.fx.Node) -> str:
     return named or getattr(node.target, "__name__", None) or str(node.target)
 
 
-BATCH_SHAPE_ARGUMENT = {
-    "aten::view": 1, "aten::reshape": 1, "aten::_unsafe_view": 1, "aten::expand": 1,
-    "aten::broadcast_to": 1, "aten::new_zeros": 1, "aten::new_ones": 1, "aten::new_full": 1,
-    "aten::new_empty": 1, "aten::zeros": 0, "aten::ones": 0, "aten::full": 0, "aten::empty": 0,
-}  # fmt: skip
-"""Ops with a shape argument (its index) whose first size is the batch: a program
-exported with a fixed batch carries it there as a number (`x.view(x.size(0), -1)`
-records `view(x, [2, -1])`)."""
-
-
-def per_sample(kind: str, args: list[Any], batch: int) -> list[Any]:
-    """The arguments with a fixed export batch in a shape argument replaced by 1: the
-    `nn` IR is per sample, and the executable loops over any batch."""
-    index = BATCH_SHAPE_ARGUMENT.get(kind)
+def fixed_batch_as_batch_size(kind: str, args: list[Any], batch: int) -> list[Any]:
+    """The arguments with a fixed export batch, first in a shape argument, as the
+    `BatchSize` that `x.size(0)` gives in a dynamic program."""
+    index = python.BATCH_SHAPE_ARGUMENT.get(kind)
     if batch == 1 or index is None or index >= len(args):
         return args
     shape = args[index]
-    if not isinstance(shape, list | tuple) or not shape or shape[0] != batch:
+    if not isinstance(shape, list | tuple) or not shape or type(shape[0]) is not int or shape[0] != batch:
         return args
     if index == 1 and not (isinstance(args[0], SSAValue) and nn.shape_of(args[0])[:1] == (1,)):
         return args
-    return [*args[:index], [1, *shape[1:]], *args[index + 1 :]]
+    return [*args[:index], [python.BATCH, *shape[1:]], *args[index + 1 :]]
 
 
 def _num_outputs(node: torch.fx.Node) -> int:
@@ -281,7 +271,7 @@ def _convert(
     location = _location(node)
     try:
         aten = _as_node(node, values, names, location)
-        aten.args = per_sample(aten.kind, aten.args, batch)
+        aten.args = fixed_batch_as_batch_size(aten.kind, aten.args, batch)
         results = convert_node(ctx, aten)
     except ImportError_:
         raise

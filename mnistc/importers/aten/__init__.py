@@ -94,6 +94,8 @@ def convert_node(ctx: ConversionContext, node: Node) -> tuple:
     block = ctx.builder.insertion_point.block
     last = block.last_op
     try:
+        if convert not in python.EVALUATED and python.makes_run_time_tensor(node):
+            node.args = python.per_sample_arguments(node)
         results = convert(ctx, node)
         locate_and_verify(block, last, node.location, results)
     except RunTimeTensor:

@@ -2,11 +2,18 @@
 
 Shape arithmetic (`x.size(0)`, `view(n, -1)`) folds this way; applied to a tensor
 computed at run time, such an op is refused (`RunTimeTensor`).
+
+The `nn` IR is per sample: a run-time tensor's first dimension, the batch, is 1 there,
+and the executable loops over any batch. A size read from it is a `BatchSize`, which
+is 1 in arithmetic and tests but remembers that it scales with the batch, so that it is
+accepted where the per-sample IR means the same as the model (the first size of a
+`view`) and refused elsewhere (`x * x.size(0)`, `view(2 * n, -1)`), never folded into a
+wrong constant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -21,6 +28,133 @@ def holds_tensor(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(holds_tensor(v) for v in value)
     return isinstance(value, SSAValue)
+
+
+class BatchSize(int):
+    """An integer computed from the batch size: its value at batch 1, and `degree` k
+    when it is that value times batch**k (`x.numel()`: k = 1), None when it is not of
+    that form (`n + 1`). Arithmetic keeps track; a result of degree 0 is a plain int."""
+
+    degree: int | None
+
+    def __new__(cls, value: int, degree: int | None = 1) -> int:
+        if degree == 0:
+            return int(value)
+        number = super().__new__(cls, value)
+        number.degree = degree
+        return number
+
+    def __repr__(self) -> str:
+        return f"{int(self)}*batch" + (f"^{self.degree}" if self.degree != 1 else "")
+
+    def _sum(self, other: Any, value: int) -> Any:
+        if not isinstance(other, int):
+            return value
+        degree = self.degree if degree_of(other) == self.degree else None
+        return BatchSize(value, degree)
+
+    def _product(self, other: Any, value: Any, sign: int) -> Any:
+        if not isinstance(other, int) or not isinstance(value, int | float):
+            return value
+        a, b = self.degree, degree_of(other)
+        return BatchSize(int(value), None if a is None or b is None else a + sign * b)
+
+    def __add__(self, other):
+        return self._sum(other, int(self) + other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self._sum(other, int(self) - other)
+
+    def __rsub__(self, other):
+        return self._sum(other, other - int(self))
+
+    def __neg__(self):
+        return BatchSize(-int(self), self.degree)
+
+    def __mul__(self, other):
+        return self._product(other, int(self) * other, 1)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        if isinstance(other, int) and other and int(self) % int(other):
+            return BatchSize(int(self) // other, None)
+        return self._product(other, int(self) // other, -1)
+
+    def __rfloordiv__(self, other):
+        if isinstance(other, int) and int(self) and int(other) % int(self):
+            return BatchSize(other // int(self), None)
+        return BatchSize(other // int(self), None if self.degree is None else -self.degree)
+
+    def __truediv__(self, other):
+        if isinstance(other, int) and other and not int(self) % int(other):
+            return self.__floordiv__(other)
+        raise NodeError("divides the batch size into a fraction")
+
+    def __rtruediv__(self, other):
+        if isinstance(other, int) and int(self) and not int(other) % int(self):
+            return self.__rfloordiv__(other)
+        raise NodeError("divides by the batch size into a fraction")
+
+    def __mod__(self, other):
+        return BatchSize(int(self) % other, None)
+
+    def __rmod__(self, other):
+        return BatchSize(other % int(self), None)
+
+
+def degree_of(value: int) -> int | None:
+    """How a size scales with the batch: 0 for a plain int."""
+    return value.degree if isinstance(value, BatchSize) else 0
+
+
+BATCH = BatchSize(1)
+"""The batch size, 1 in the per-sample IR."""
+
+
+def with_batch(shape: Sequence[int]) -> list[int]:
+    """A run-time tensor's sizes, the first as a `BatchSize`: it is the batch (or a
+    multiple of it, after `view(2 * n, ...)`) in the model, its value in one sample."""
+    return [BatchSize(d) if i == 0 else d for i, d in enumerate(shape)]
+
+
+BATCH_SHAPE_ARGUMENT = {
+    "aten::view": 1, "aten::reshape": 1, "aten::_unsafe_view": 1, "aten::expand": 1,
+    "aten::broadcast_to": 1, "aten::new_zeros": 1, "aten::new_ones": 1, "aten::new_full": 1,
+    "aten::new_empty": 1, "aten::zeros": 0, "aten::ones": 0, "aten::full": 0, "aten::empty": 0,
+}  # fmt: skip
+"""Tensor ops with a shape argument (its index) whose first size may scale with the
+batch: `x.view(x.size(0), -1)` and `x.view(2 * x.size(0), -1)` keep each sample's
+elements together, so they are the same per sample."""
+
+
+def makes_run_time_tensor(node: Node) -> bool:
+    """Whether a tensor op's result is computed at run time: from a run-time tensor, or
+    a new tensor of a given shape; a traced `x.size(0) * 2` is a tensor op on sizes."""
+    return node.kind in BATCH_SHAPE_ARGUMENT or holds_tensor(node.args)
+
+
+def per_sample_arguments(node: Node) -> list[Any]:
+    """The arguments of a tensor op with a multiple of the batch, first in its shape
+    argument, replaced by its value in one sample; any other size computed from the
+    batch refused, as the per-sample IR would compute it with batch 1."""
+    args = list(node.args)
+    index = BATCH_SHAPE_ARGUMENT.get(node.kind)
+    if index is not None and index < len(args) and isinstance(args[index], list | tuple) and args[index]:
+        first, *rest = args[index]
+        if isinstance(first, BatchSize) and first.degree == 1:
+            args[index] = [int(first), *rest]
+    if _holds_batch_size(args):
+        raise NodeError("computes with the batch size, which is compiled only as the first size of a shape")
+    return args
+
+
+def _holds_batch_size(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_holds_batch_size(v) for v in value)
+    return isinstance(value, BatchSize)
 
 
 def _python(fn: Callable[..., Any]) -> Callable:
@@ -47,15 +181,24 @@ def _divide(a, b, *mode):
     return a / b if not mode or mode[0] is None else _rounded_div(a, b, mode[0])
 
 
+def _sizes(ctx: ConversionContext, node: Node) -> list[int]:
+    """The sizes of the node's first argument: a constant's own, a run-time tensor's
+    with its batch (`with_batch`)."""
+    value = node.args[0]
+    if isinstance(value, torch.Tensor):
+        return list(value.shape)
+    return with_batch(nn.shape_of(ctx.tensor(node, 0)))
+
+
 def convert_size(ctx: ConversionContext, node: Node) -> tuple:
-    shape = nn.shape_of(ctx.tensor(node, 0))
+    shape = _sizes(ctx, node)
     return (list(shape) if len(node.args) == 1 else shape[node.args[1]],)
 
 
 def convert_numel(ctx: ConversionContext, node: Node) -> tuple:
     count = 1
-    for d in nn.shape_of(ctx.tensor(node, 0)):
-        count *= d
+    for d in _sizes(ctx, node):
+        count = d * count
     return (count,)
 
 
@@ -107,7 +250,7 @@ def condition(value: Any) -> bool:
 
 
 CONVERTERS = {
-    "aten::Int": _python(int),
+    "aten::Int": _python(lambda x: x if isinstance(x, int) else int(x)),
     "aten::_assert_async": convert_check,
     "aten::_assert_scalar": convert_check,
     "aten::_assert_tensor_metadata": convert_check,
@@ -155,3 +298,6 @@ CONVERTERS = {
 }
 """Ops evaluated in Python on constants (shape arithmetic); `prim::If` is the front
 end's, which walks the branch that `condition` picks."""
+
+EVALUATED = set(CONVERTERS.values())
+"""The converters above: they compute sizes, so a `BatchSize` may flow through them."""
