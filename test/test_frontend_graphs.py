@@ -213,6 +213,16 @@ def test_the_batch_size_as_a_value_is_refused(front_end):
     ]
 
 
+def test_the_batch_size_as_a_value_is_refused_through_onnx(tmp_path):
+    """ONNX: `Shape` -> `Gather` -> `Cast` -> `Mul` by the batch, as the exporter writes it."""
+    with pytest.raises(ImportError_) as error:
+        Compilation.import_file(export_onnx(BatchTimes(), tmp_path / "times.onnx"))
+    assert listed(str(error.value)) == [
+        "  Mul at node '/Mul' (computes with the batch size, which is compiled only as the "
+        "first size of a shape)"
+    ]
+
+
 class Split(nn.Module):
     def __init__(self):
         super().__init__()
@@ -238,8 +248,9 @@ def test_getitem_of_a_multi_output_op_is_plumbing_not_an_op():
 
 class ShapeComputations(nn.Module):
     """What models compute from their input's shape: `x.size(1)`, `x.shape[-2:]`,
-    `view(x.size(0), -1)`, `reshape(x.shape[0], C, -1)`, a buffer and a constant tensor
-    attribute (a lifted constant in torch.export)."""
+    `view(x.size(0), -1)`, `reshape(x.shape[0], C, -1)`, products and quotients of sizes
+    (ONNX `Mul` and `Div` on shape scalars), a buffer and a constant tensor attribute (a
+    lifted constant in torch.export)."""
 
     def __init__(self):
         super().__init__()
@@ -253,7 +264,7 @@ class ShapeComputations(nn.Module):
         channels = y.size(1)
         h, w = y.shape[-2:]
         y = torch.relu(y.reshape(y.shape[0], channels, h * w))
-        z = y.reshape(x.shape[0], 4, -1).view(x.size(0), -1)
+        z = y.reshape(x.shape[0], channels // 2, -1).view(x.size(0), -1)
         return self.fc(z) + self.fc(y.flatten(1))
 
 

@@ -5,10 +5,10 @@ computed at run time, such an op is refused (`RunTimeTensor`).
 
 The `nn` IR is per sample: a run-time tensor's first dimension, the batch, is 1 there,
 and the executable loops over any batch. A size read from it is a `BatchSize`, which
-is 1 in arithmetic and tests but remembers that it scales with the batch, so that it is
-accepted where the per-sample IR means the same as the model (the first size of a
-`view`) and refused elsewhere (`x * x.size(0)`, `view(2 * n, -1)`), never folded into a
-wrong constant.
+has its per-sample value in arithmetic and tests but remembers how it scales with the
+batch, so that it is accepted where the per-sample IR means the same as the model (the
+first size of a `view`: `x.view(x.size(0), -1)`) and refused elsewhere
+(`x * x.size(0)`), never folded into a wrong constant.
 """
 
 from __future__ import annotations
@@ -48,14 +48,12 @@ class BatchSize(int):
         return f"{int(self)}*batch" + (f"^{self.degree}" if self.degree != 1 else "")
 
     def _sum(self, other: Any, value: int) -> Any:
-        if not isinstance(other, int):
-            return value
+        _check_integer(other)
         degree = self.degree if degree_of(other) == self.degree else None
         return BatchSize(value, degree)
 
     def _product(self, other: Any, value: Any, sign: int) -> Any:
-        if not isinstance(other, int) or not isinstance(value, int | float):
-            return value
+        _check_integer(other)
         a, b = self.degree, degree_of(other)
         return BatchSize(int(value), None if a is None or b is None else a + sign * b)
 
@@ -103,6 +101,13 @@ class BatchSize(int):
 
     def __rmod__(self, other):
         return BatchSize(other % int(self), None)
+
+
+def _check_integer(other: Any) -> None:
+    """Arithmetic of the batch size with a float or a tensor: its result could not be
+    told from a per-sample constant."""
+    if not isinstance(other, int):
+        raise NodeError(f"computes with the batch size and a {type(other).__name__}")
 
 
 def degree_of(value: int) -> int | None:

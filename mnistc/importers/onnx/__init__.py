@@ -2,9 +2,12 @@
 
 Like the aten front ends, one walk over the graph: tensors computed from the input
 become `nn` SSA values with static shapes (batch 1), and every node whose inputs are all
-constants (initializers, `Constant`, `Shape`, `Gather`, ...) is evaluated at import time
-by ONNX's reference evaluator; a `ConstantOfShape` stays one value (a splat, `nn.splat`).
-Constants that reach an `nn` op become weights.
+constants (initializers, `Constant`, `Gather`, ...) is evaluated at import time by
+ONNX's reference evaluator; a `ConstantOfShape` stays one value (a splat, `nn.splat`).
+`Shape` and `Size` of a run-time tensor are its static per-sample shape, so that the
+`Shape` -> `Gather` -> `Concat` -> `Reshape` chains of a dynamic batch fold. Constants
+that reach an `nn` op become weights. An op that cannot be converted is recorded and
+the walk goes on; the refusal lists them all.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
 `pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`; `graph.py` holds what
@@ -45,6 +48,7 @@ from mnistc.importers.onnx import (
     shape,
     softmax,
 )
+from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
@@ -198,14 +202,15 @@ def _walk(g: Graph, nodes, shape) -> None:
     """Convert the nodes in order; an op that cannot be converted is recorded and its
     outputs become placeholders, and the model is refused at the end with all of them."""
     problems = Problems()
+    batch = BatchDegrees()
     for node in nodes:
-        results = _node_results(g, node, shape, problems)
+        results = _node_results(g, node, shape, problems, batch)
         for name, value in zip(node.output, results):
             g.values[name] = value
     problems.raise_if_any("unsupported ONNX operators", sorted(CONVERTERS))
 
 
-def _node_results(g: Graph, node, shape, problems: Problems) -> list:
+def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees) -> list:
     """The values of the node's outputs: folded constants, `nn` values or placeholders."""
     inputs = [g.values.get(n, UNKNOWN) if n else None for n in node.input]
     placeholders = [v for v in inputs if isinstance(v, _Placeholder)]
@@ -221,12 +226,18 @@ def _node_results(g: Graph, node, shape, problems: Problems) -> list:
             problems.add(node.op_type, where(node))
         return refused
     if node.op_type in SHAPE_OPS and isinstance(inputs[0], SSAValue):
-        return [_guarded(node, lambda: static_shape(node, inputs[0], attributes(node)))]
+        attrs = _guarded(node, lambda: attributes(node))
+        batch.record_shape(node, attrs, len(nn.shape_of(inputs[0])))
+        return [_guarded(node, lambda: static_shape(node, inputs[0], attrs))]
     if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
-        return [constant_of_shape(node, inputs[0])]  # kept a splat, never expanded
+        value = constant_of_shape(node, inputs[0])  # kept a splat, never expanded
+        batch.record_constant_of_shape(node, value)
+        return [value]
     if not run_time:
         try:
-            return _fold(node, [v for v in inputs if v is not None], g.opset)
+            results = _fold(node, [v for v in inputs if v is not None], g.opset)
+            batch.propagate(node, inputs, results, lambda moved: _fold(node, moved, g.opset))
+            return results
         except Exception as e:  # the reference evaluator's own errors
             raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
     if node.op_type not in CONVERTERS:
@@ -235,6 +246,7 @@ def _node_results(g: Graph, node, shape, problems: Problems) -> list:
     block = g.builder.insertion_point.block
     last = block.last_op
     try:
+        batch.check_run_time_use(node)
         results = CONVERTERS[node.op_type](g, node, attributes(node))
         locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
     except Unsupported as e:
