@@ -249,8 +249,9 @@ def test_getitem_of_a_multi_output_op_is_plumbing_not_an_op():
 class ShapeComputations(nn.Module):
     """What models compute from their input's shape: `x.size(1)`, `x.shape[-2:]`,
     `view(x.size(0), -1)`, `reshape(x.shape[0], C, -1)`, products and quotients of sizes
-    (ONNX `Mul` and `Div` on shape scalars), a buffer and a constant tensor attribute (a
-    lifted constant in torch.export)."""
+    (ONNX `Mul` and `Div` on shape scalars), a buffer, a constant tensor attribute and a
+    `torch.tensor` (lifted constants in torch.export), conversions to float32, `clone`
+    and `detach`."""
 
     def __init__(self):
         super().__init__()
@@ -260,7 +261,8 @@ class ShapeComputations(nn.Module):
         self.scale = torch.randn(1, 4, 1, 1)
 
     def forward(self, x):
-        y = self.conv(x) * self.scale + self.shift
+        weights = torch.tensor([0.5, 1.5, -1.0, 2.0]).reshape(1, 4, 1, 1)
+        y = (self.conv(x.float().clone().detach()) * self.scale + self.shift).type_as(x) * weights
         channels = y.size(1)
         h, w = y.shape[-2:]
         y = torch.relu(y.reshape(y.shape[0], channels, h * w))

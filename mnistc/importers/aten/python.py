@@ -223,6 +223,55 @@ def _slice(values, start=None, end=None, step=1):
     return list(values)[start:end:step]
 
 
+def convert_identity(ctx: ConversionContext, node: Node) -> tuple:
+    """Ops that return their input's value (`clone`, `detach`, torch.export's
+    `lift_fresh_copy` of a lifted constant): the value itself, constant or run-time."""
+    return (node.args[0],)
+
+
+SCALAR_TYPES = {
+    3: torch.int32, 4: torch.int64, 5: torch.float16, 6: torch.float32, 7: torch.float64, 11: torch.bool,
+}
+"""TorchScript's numbers for the element types (c10::ScalarType) a model converts to."""
+
+
+def _target_dtype(args: list[Any]) -> Any:
+    """The element type an `aten::to`-like op converts to: the first dtype among its
+    arguments (TorchScript's a number; `to.other` and `type_as` another tensor's); None
+    when the op keeps it (`to(device)`)."""
+    for a in args[1:]:
+        if isinstance(a, torch.dtype):
+            return a
+        if type(a) is int:
+            return SCALAR_TYPES.get(a, f"element type #{a}")
+        if isinstance(a, torch.Tensor):
+            return a.dtype
+        if isinstance(a, SSAValue):
+            return torch.float32
+    return None
+
+
+def _tensor(data, dtype=None, *_) -> torch.Tensor:
+    """aten::tensor of a constant list (TorchScript keeps `torch.tensor([...])` an op)."""
+    if _holds_batch_size(data):
+        raise NodeError("makes a tensor of the batch size")
+    dtype = SCALAR_TYPES.get(dtype, dtype) if type(dtype) is int else dtype
+    tensor = torch.tensor(data, dtype=dtype)
+    return tensor.float() if dtype is None and tensor.is_floating_point() else tensor
+
+
+def convert_to(ctx: ConversionContext, node: Node) -> tuple:
+    """`to`, `_to_copy`, `type_as`: a run-time tensor stays itself when converted to
+    float32 (a model computes in float32), a constant is converted; a run-time tensor
+    converted to another element type is refused."""
+    value, dtype = node.args[0], _target_dtype(node.args)
+    if isinstance(value, torch.Tensor) and isinstance(dtype, torch.dtype):
+        return (value.to(dtype),)
+    if isinstance(value, SSAValue) and dtype not in (None, torch.float32):
+        raise NodeError(f"conversion of a run-time tensor to {str(dtype).removeprefix('torch.')}")
+    return (value,)
+
+
 def convert_check(ctx: ConversionContext, node: Node) -> tuple:
     """torch.export's run-time checks (`_assert_scalar`, `_assert_tensor_metadata`,
     range constraints): proved by the exporter for the shapes it traced, and the
@@ -265,6 +314,13 @@ CONVERTERS = {
     "aten::__and__": _python(lambda a, b: a and b),
     "aten::__contains__": _python(lambda container, item: item in container),
     "aten::__getitem__": convert_getitem,
+    "aten::_to_copy": convert_to,
+    "aten::alias": convert_identity,
+    "aten::clone": convert_identity,
+    "aten::detach": convert_identity,
+    "aten::detach_": convert_identity,
+    "aten::lift_fresh": convert_identity,
+    "aten::lift_fresh_copy": convert_identity,
     "aten::__is__": _python(lambda a, b: a is b),
     "aten::__isnot__": _python(lambda a, b: a is not b),
     "aten::__not__": _python(lambda a: not a),
@@ -289,7 +345,10 @@ CONVERTERS = {
     "aten::sym_numel": convert_numel,
     "aten::sym_size": convert_size,
     "aten::t": _python(lambda t: t.t()),
+    "aten::tensor": _python(_tensor),
+    "aten::to": convert_to,
     "aten::transpose": _python(lambda t, a, b: t.transpose(a, b)),
+    "aten::type_as": convert_to,
     "aten::warn": _python(lambda *a: None),
     "prim::ListConstruct": convert_list,
     "prim::ListUnpack": convert_unpack,

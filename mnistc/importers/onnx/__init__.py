@@ -53,7 +53,24 @@ from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
 
+def convert_cast(g: Graph, node, attrs) -> tuple:
+    """`Cast` (`CastLike`) of a run-time tensor to float32, as exporters write
+    `x.float()` and `type_as`: the tensor itself; to another element type refused."""
+    import onnx
+
+    if node.op_type == "CastLike":
+        like = g.values.get(node.input[1])
+        to_float = isinstance(like, SSAValue) or np.asarray(like).dtype == np.float32
+    else:
+        to_float = attrs.get("to") == onnx.TensorProto.FLOAT
+    if not to_float:
+        raise Unsupported("a cast of a run-time tensor to another element type than float32")
+    return (g.values[node.input[0]],)
+
+
 CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
+    "Cast": convert_cast,
+    "CastLike": convert_cast,
     **activation.CONVERTERS,
     **conv.CONVERTERS,
     **elementwise.CONVERTERS,
