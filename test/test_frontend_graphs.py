@@ -201,26 +201,40 @@ class BatchTimes(nn.Module):
         return (x * x.size(0)).flatten(1)
 
 
-@pytest.mark.parametrize("front_end", sorted(ATEN_FRONT_ENDS))
-def test_the_batch_size_as_a_value_is_refused(front_end):
+class BatchInside(nn.Module):
+    """The batch as a later size of a shape interleaves the samples."""
+
+    def forward(self, x):
+        return x.reshape(3, x.size(0), -1).flatten(1)
+
+
+BATCH_VALUES = {"times": (BatchTimes, "mul", "Mul"), "inside": (BatchInside, "reshape", "Reshape")}
+REASON = "computes with the batch size, which is compiled only as the first size of a shape"
+
+
+@pytest.mark.parametrize(
+    "front_end,model",
+    [
+        (f, m) for f in sorted(ATEN_FRONT_ENDS) for m in sorted(BATCH_VALUES)
+        if (f, m) != ("exported", "inside")
+    ],
+)  # torch.export itself refuses `inside` with a dynamic batch (it cannot prove its guards)
+def test_the_batch_size_as_a_value_is_refused(front_end, model):
     """The IR is per sample: folding `x.size(0)` to 1 here would compute a wrong model."""
+    module, op, _ = BATCH_VALUES[model]
     with pytest.raises(ImportError_) as error:
-        ATEN_FRONT_ENDS[front_end](BatchTimes())
-    line = line_of(BatchTimes.forward, "x.size(0)")
-    assert listed(str(error.value)) == [
-        f"  aten::mul at {__file__}:{line} (computes with the batch size, which is compiled "
-        "only as the first size of a shape)"
-    ]
+        ATEN_FRONT_ENDS[front_end](module())
+    line = line_of(module.forward, "x.size(0)")
+    assert listed(str(error.value)) == [f"  aten::{op} at {__file__}:{line} ({REASON})"]
 
 
-def test_the_batch_size_as_a_value_is_refused_through_onnx(tmp_path):
-    """ONNX: `Shape` -> `Gather` -> `Cast` -> `Mul` by the batch, as the exporter writes it."""
+@pytest.mark.parametrize("model", sorted(BATCH_VALUES))
+def test_the_batch_size_as_a_value_is_refused_through_onnx(model, tmp_path):
+    """ONNX: `Shape` -> `Gather` -> ... -> `Mul` or `Reshape`, as the exporter writes it."""
+    module, _, op = BATCH_VALUES[model]
     with pytest.raises(ImportError_) as error:
-        Compilation.import_file(export_onnx(BatchTimes(), tmp_path / "times.onnx"))
-    assert listed(str(error.value)) == [
-        "  Mul at node '/Mul' (computes with the batch size, which is compiled only as the "
-        "first size of a shape)"
-    ]
+        Compilation.import_file(export_onnx(module(), tmp_path / "batch.onnx"))
+    assert listed(str(error.value)) == [f"  {op} at node '/{op}' ({REASON})"]
 
 
 class Split(nn.Module):
@@ -279,6 +293,17 @@ def shape_model() -> nn.Module:
         torch.manual_seed(0)
         _MODEL["model"] = ShapeComputations().eval()
     return _MODEL["model"]
+
+
+def test_exported_graphs_are_taken_as_they_come():
+    """The nodes torch.export writes for the shape model (a dynamic batch): size reads,
+    metadata checks, lifted constants; all accepted, none listed."""
+    program = export(shape_model())
+    kinds = {n.target._schema.name for n in program.graph.nodes if hasattr(n.target, "_schema")}
+    assert {"aten::sym_size", "aten::_assert_tensor_metadata", "aten::lift_fresh_copy"} <= kinds
+    signature = program.graph_signature
+    assert signature.inputs_to_buffers and signature.inputs_to_lifted_tensor_constants
+    import_exported(program)
 
 
 def save_torchscript(tmp_path, traced: bool):

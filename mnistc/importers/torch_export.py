@@ -89,7 +89,7 @@ def _kind(node: torch.fx.Node) -> str:
 def fixed_batch_as_batch_size(kind: str, args: list[Any], batch: int) -> list[Any]:
     """The arguments with a fixed export batch, first in a shape argument, as the
     `BatchSize` that `x.size(0)` gives in a dynamic program."""
-    index = python.BATCH_SHAPE_ARGUMENT.get(kind)
+    index = python.SHAPE_ARGUMENT.get(kind)
     if batch == 1 or index is None or index >= len(args):
         return args
     shape = args[index]

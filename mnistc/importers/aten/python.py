@@ -4,11 +4,14 @@ Shape arithmetic (`x.size(0)`, `view(n, -1)`) folds this way; applied to a tenso
 computed at run time, such an op is refused (`RunTimeTensor`).
 
 The `nn` IR is per sample: a run-time tensor's first dimension, the batch, is 1 there,
-and the executable loops over any batch. A size read from it is a `BatchSize`, which
-has its per-sample value in arithmetic and tests but remembers how it scales with the
-batch, so that it is accepted where the per-sample IR means the same as the model (the
-first size of a `view`: `x.view(x.size(0), -1)`) and refused elsewhere
-(`x * x.size(0)`), never folded into a wrong constant.
+and the executable runs it on each sample of any batch. That computes the model when
+each sample's result depends on that sample only, and on the batch size only through
+the shapes of tensors: a size read from a run-time tensor is a `BatchSize`, which has
+its per-sample value in arithmetic and tests but remembers how it scales with the
+batch, so that it is accepted as the first size of a shape (`x.view(x.size(0), -1)`,
+`cls.expand(x.size(0), -1, -1)`), where one sample's result is its share of the
+batch's, and refused elsewhere (`x * x.size(0)`, `x.view(-1, x.size(0))`), never folded
+into a wrong constant.
 """
 
 from __future__ import annotations
@@ -125,20 +128,22 @@ def with_batch(shape: Sequence[int]) -> list[int]:
     return [BatchSize(d) if i == 0 else d for i, d in enumerate(shape)]
 
 
-BATCH_SHAPE_ARGUMENT = {
+SHAPE_ARGUMENT = {
     "aten::view": 1, "aten::reshape": 1, "aten::_unsafe_view": 1, "aten::expand": 1,
-    "aten::broadcast_to": 1, "aten::new_zeros": 1, "aten::new_ones": 1, "aten::new_full": 1,
-    "aten::new_empty": 1, "aten::zeros": 0, "aten::ones": 0, "aten::full": 0, "aten::empty": 0,
+    "aten::broadcast_to": 1, "aten::repeat": 1, "aten::new_zeros": 1, "aten::new_ones": 1,
+    "aten::new_full": 1, "aten::new_empty": 1, "aten::zeros": 0, "aten::ones": 0,
+    "aten::full": 0, "aten::empty": 0,
 }  # fmt: skip
-"""Tensor ops with a shape argument (its index) whose first size may scale with the
-batch: `x.view(x.size(0), -1)` and `x.view(2 * x.size(0), -1)` keep each sample's
-elements together, so they are the same per sample."""
+"""Tensor ops with a shape argument (its index), whose first size may be a multiple of
+the batch (`view(x.size(0), -1)`, `view(2 * x.size(0), -1)`): the batch's elements are
+ordered sample by sample, so run on one sample such a shape gives the sample's share.
+Elsewhere in the shape the batch would interleave the samples."""
 
 
 def makes_run_time_tensor(node: Node) -> bool:
     """Whether a tensor op's result is computed at run time: from a run-time tensor, or
     a new tensor of a given shape; a traced `x.size(0) * 2` is a tensor op on sizes."""
-    return node.kind in BATCH_SHAPE_ARGUMENT or holds_tensor(node.args)
+    return node.kind in SHAPE_ARGUMENT or holds_tensor(node.args)
 
 
 def per_sample_arguments(node: Node) -> list[Any]:
@@ -146,11 +151,10 @@ def per_sample_arguments(node: Node) -> list[Any]:
     argument, replaced by its value in one sample; any other size computed from the
     batch refused, as the per-sample IR would compute it with batch 1."""
     args = list(node.args)
-    index = BATCH_SHAPE_ARGUMENT.get(node.kind)
+    index = SHAPE_ARGUMENT.get(node.kind)
     if index is not None and index < len(args) and isinstance(args[index], list | tuple) and args[index]:
         first, *rest = args[index]
-        if isinstance(first, BatchSize) and first.degree == 1:
-            args[index] = [int(first), *rest]
+        args[index] = [int(first) if degree_of(first) == 1 else first, *rest]
     if _holds_batch_size(args):
         raise NodeError("computes with the batch size, which is compiled only as the first size of a shape")
     return args

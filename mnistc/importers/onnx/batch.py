@@ -4,9 +4,10 @@ The `nn` IR is per sample (batch 1): `Shape` of a run-time tensor folds to the s
 one sample, whose first size is the batch. Each constant folded from it carries an
 array of degrees, one per element: the element is its folded value times batch**k
 (`UNKNOWN_DEGREE` when it is not of that form, `Add` of the batch and 1). A run-time op
-may take such a constant only as the first size of a shape (`Reshape`, `Expand`), where
-it means the same per sample; anywhere else the op is refused, never compiled with the
-batch folded to 1 (the aten front ends' `BatchSize` does the same).
+may take a multiple of the batch only as the first size of a shape (`Reshape`,
+`Expand`, `Tile`), where run on one sample it gives the sample's share; anywhere else
+the op is refused, never compiled with the batch folded to 1 (as the aten front ends'
+`BatchSize`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ DATA_MOVES = {
 """Ops that move elements without computing, and which inputs are their data (None:
 all): run on the degrees, they place them where the values go."""
 
-SHAPE_INPUT = {"Reshape": 1, "Expand": 1}
-"""Run-time ops whose input (by index) is a shape that may start with the batch."""
+SHAPE_INPUT = {"Reshape": 1, "Expand": 1, "Tile": 1}
+"""Run-time ops whose input (by index) is a shape, whose first size may be a multiple of
+the batch."""
 
 
 def _saturated(degrees: np.ndarray) -> np.ndarray:
@@ -58,9 +60,9 @@ class BatchDegrees:
         self.degrees[node.output[0]] = first[attrs.get("start", 0) : attrs.get("end", rank)]
 
     def record_constant_of_shape(self, node, value: np.ndarray) -> None:
-        """`ConstantOfShape` of a shape computed from the batch: the same per sample
-        when the batch is only its first size, else unknown, so that no run-time op
-        takes it."""
+        """`ConstantOfShape` of a shape computed from the batch: the sample's share when
+        only its first size is a multiple of the batch, else unknown, so that no
+        run-time op takes it."""
         shape = self.degrees.get(node.input[0])
         if shape is not None and shape.any() and not _first_size_only(shape):
             self.degrees[node.output[0]] = np.broadcast_to(np.int64(UNKNOWN_DEGREE), np.shape(value))
@@ -102,7 +104,7 @@ class BatchDegrees:
         return degrees if degrees is not None else np.zeros(np.shape(value), dtype=np.int64)
 
     def check_run_time_use(self, node) -> None:
-        """Refuse a run-time op that takes a size computed from the batch other than as
+        """Refuse a run-time op that takes a value computed from the batch other than as
         the first size of its shape input."""
         for index, name in enumerate(node.input):
             if not self._tainted(name):
