@@ -149,6 +149,30 @@ def test_the_cli_refuses_with_the_list_and_exit_1(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_onnx_shape_with_start_folds_per_sample(tmp_path):
+    """Opset 15's `Shape(start=2)` of the input, its product, `Concat` with -1 and
+    `Reshape`: the reshape takes the folded [-1, 36] (without `start`, [-1, 72])."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], start=2),
+        helper.make_node("ReduceProd", ["s"], ["p"], keepdims=1),
+        helper.make_node("Constant", [], ["m"], value=helper.make_tensor("m", TensorProto.INT64, [1], [-1])),
+        helper.make_node("Concat", ["m", "p"], ["t"], axis=0),
+        helper.make_node("Reshape", ["x", "t"], ["r"]),
+        helper.make_node("Relu", ["r"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", *SAMPLE])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n2", 36])],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), tmp_path / "s.onnx")
+    imported = Compilation.import_file(tmp_path / "s.onnx")
+    reshapes = [op for op in imported.module.walk() if op.name == "nn.reshape"]
+    assert [str(op.results[0].type) for op in reshapes] == ["tensor<2x36xf32>"]
+
+
 class Relu(nn.Module):
     def forward(self, x):
         y = torch.relu(x)
