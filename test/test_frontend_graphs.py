@@ -288,8 +288,8 @@ class ShapeComputations(nn.Module):
     """What models compute from their input's shape: `x.size(1)`, `x.shape[-2:]`,
     `view(x.size(0), -1)`, `reshape(x.shape[0], C, -1)`, products and quotients of sizes
     (ONNX `Mul` and `Div` on shape scalars), a buffer, a constant tensor attribute and a
-    `torch.tensor` (lifted constants in torch.export), conversions to float32, `clone`
-    and `detach`."""
+    `torch.tensor` (lifted constants in torch.export), conversions to float32 and to the
+    input's own dtype and device, `clone` and `detach`."""
 
     def __init__(self):
         super().__init__()
@@ -300,6 +300,7 @@ class ShapeComputations(nn.Module):
 
     def forward(self, x):
         weights = torch.tensor([0.5, 1.5, -1.0, 2.0]).reshape(1, 4, 1, 1)
+        x = x.to(x.dtype).to(x.device)
         y = (self.conv(x.float().clone().detach()) * self.scale + self.shift).type_as(x) * weights
         channels = y.size(1)
         h, w = y.shape[-2:]

@@ -276,6 +276,16 @@ def convert_to(ctx: ConversionContext, node: Node) -> tuple:
     return (value,)
 
 
+def _constant(value: Any) -> Callable:
+    """An op whose result is known whatever its argument, a run-time tensor included
+    (`x.dtype`: a model computes in float32 on the CPU)."""
+
+    def convert(ctx: ConversionContext, node: Node) -> tuple:
+        return (value,)
+
+    return convert
+
+
 def convert_check(ctx: ConversionContext, node: Node) -> tuple:
     """torch.export's run-time checks (`_assert_scalar`, `_assert_tensor_metadata`,
     range constraints): proved by the exporter for the shapes it traced, and the
@@ -361,8 +371,8 @@ CONVERTERS = {
     "prim::TupleConstruct": convert_list,
     "prim::TupleUnpack": convert_unpack,
     "prim::Uninitialized": _python(lambda: None),
-    "prim::device": _python(lambda *_: "cpu"),
-    "prim::dtype": _python(lambda *_: torch.float32),
+    "prim::device": _constant("cpu"),
+    "prim::dtype": _constant(torch.float32),
 }
 """Ops evaluated in Python on constants (shape arithmetic); `prim::If` is the front
 end's, which walks the branch that `condition` picks."""
