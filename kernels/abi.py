@@ -31,6 +31,7 @@ ACTIVATIONS = (
     ("gelu", 0, "exact, with erf"),
     ("gelu_tanh", 0, "tanh approximation"),
     ("silu", 0, "x * sigmoid(x)"),
+    ("hardsigmoid", 2, "clamp(alpha * x + beta, 0, 1)"),
 )
 """Activation kinds by code (MNISTC_ACTIVATION_*): name, how many of the float parameters
 alpha and beta it takes, and what they mean. The `nn` dialect's fusable activations are

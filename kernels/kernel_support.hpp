@@ -37,6 +37,8 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
              (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     case MNISTC_ACTIVATION_SILU:
       return x / (1.0f + std::exp(-x));
+    case MNISTC_ACTIVATION_HARDSIGMOID:
+      return std::min(std::max(alpha * x + beta, 0.0f), 1.0f);
     default:
       return x;
   }

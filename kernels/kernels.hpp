@@ -18,15 +18,16 @@ extern "C" {
 enum {
   MNISTC_ACTIVATION_NONE = 0,
   MNISTC_ACTIVATION_RELU = 1,
-  MNISTC_ACTIVATION_HARDTANH = 2,    // clamp(x, alpha, beta)
-  MNISTC_ACTIVATION_LEAKY_RELU = 3,  // x >= 0 ? x : alpha * x
-  MNISTC_ACTIVATION_ELU = 4,         // x > 0 ? x : alpha * (exp(x) - 1)
+  MNISTC_ACTIVATION_HARDTANH = 2,      // clamp(x, alpha, beta)
+  MNISTC_ACTIVATION_LEAKY_RELU = 3,    // x >= 0 ? x : alpha * x
+  MNISTC_ACTIVATION_ELU = 4,           // x > 0 ? x : alpha * (exp(x) - 1)
   MNISTC_ACTIVATION_SIGMOID = 5,
   MNISTC_ACTIVATION_TANH = 6,
   MNISTC_ACTIVATION_HARDSWISH = 7,
-  MNISTC_ACTIVATION_GELU = 8,        // exact, with erf
-  MNISTC_ACTIVATION_GELU_TANH = 9,   // tanh approximation
-  MNISTC_ACTIVATION_SILU = 10,       // x * sigmoid(x)
+  MNISTC_ACTIVATION_GELU = 8,          // exact, with erf
+  MNISTC_ACTIVATION_GELU_TANH = 9,     // tanh approximation
+  MNISTC_ACTIVATION_SILU = 10,         // x * sigmoid(x)
+  MNISTC_ACTIVATION_HARDSIGMOID = 11,  // clamp(alpha * x + beta, 0, 1)
 };
 
 // The `op` of mnistc_binary.
