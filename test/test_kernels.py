@@ -88,6 +88,8 @@ ACTIVATIONS = {
     ("gelu", ()): F.gelu,
     ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
     ("silu", ()): F.silu,
+    ("hardsigmoid", (1 / 6, 0.5)): F.hardsigmoid,
+    ("hardsigmoid", (0.2, 0.5)): lambda t: torch.clamp(0.2 * t + 0.5, 0, 1),  # ONNX's default
 }
 
 
@@ -402,6 +404,9 @@ BINARY_CASES = [
     ((1, 4, 1, 3), (1, 1, 5, 1)),
     ((1, 6), ()),
     ((1, 2, 3, 4, 5), (2, 1, 4, 1)),
+    ((1, 13, 5, 5), (1, 13, 1, 1)),  # a squeeze-excite channel scale: vector rows of 25
+    ((1, 3, 1, 1), (1, 3, 7, 9)),  # the scale on the left, as torchvision writes it
+    ((1, 5, 4, 3), (1, 5, 4, 3)),  # dense: one row of 60
 ]
 
 

@@ -303,6 +303,13 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     per_channel = strides("r", (0, 1, 0, 0))
     call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES["prelu"], **dims, **strides("l", same), **per_channel)
     assert_propagates(out, F.prelu(t, torch.from_numpy(slope)))
+    # The same per-channel operand as the lowering merges it (rows of 15: a vector and a
+    # tail): a squeeze-excite scale, and prelu.
+    rows = strides("d", (1, 1, 4, 15)) | strides("l", (0, 0, 15, 1)) | strides("r", (0, 0, 1, 0))
+    per_channel_slope = torch.from_numpy(slope).reshape(1, 4, 1, 1)
+    for op, reference in (("mul", torch.mul(t, per_channel_slope)), ("prelu", F.prelu(t, torch.from_numpy(slope)))):
+        call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES[op], **rows)
+        assert_propagates(out, reference)
 
     padded = np.zeros((1, 4, 6, 7), dtype=np.float32)
     call(kernels, "pad2d", [x, padded], C=4, H=3, W=5, top=1, left=0, bottom=2, right=2, value=0.0)

@@ -3,7 +3,8 @@
 At the `cpu` level, after `convert-nn-to-cpu`: a `cpu.call @conv2d` whose weight is a
 `cpu.weight` becomes a call of the first fast path in FAST_CONV_PATHS that applies to its
 shape, reading a weight packed at compile time (appended to the weight file) in the
-layout of `mnistc/transforms/packing.py`. Other convolutions keep the general kernel.
+layout of `mnistc/transforms/packing.py`, or the weight as it is (a convolution with one
+output pixel runs on the `linear` GEMV). Other convolutions keep the general kernel.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import MemRefType, ModuleOp, f32
 from xdsl.passes import ModulePass
+from xdsl.ir import SSAValue
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -48,7 +50,10 @@ class ConvFastPath:
 
     kernel: str
     applies: Callable[[Params], bool]
-    pack: Callable[[np.ndarray, Params], np.ndarray]
+    pack: Callable[[np.ndarray, Params], np.ndarray] | None
+    """The packed weight; None: the kernel reads the weight as it is."""
+    extra_params: Callable[[Params], Params] = lambda p: {}
+    """Params of the kernel's signature that the general conv2d has not, from its params."""
 
 
 def _winograd_applies(p: Params) -> bool:
@@ -75,7 +80,31 @@ IM2COL = ConvFastPath(
     lambda p: p["groups"] == 1 and (p["stride_h"], p["stride_w"]) != (1, 1),
     lambda weight, p: pack_im2col_weight(weight),
 )
-FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
+
+# --- One output pixel: the GEMV (issue 11; the squeeze-excite blocks' 1x1 convolutions) ---
+def _gemv_applies(p: Params) -> bool:
+    """One output pixel whose window is the whole unpadded input, one group and no
+    residual: a matrix-vector product with the weight [K, C*KH*KW] as it is stored. The
+    packed kernel would fill 1 of its CONV_NR columns; the GEMV streams the weight once
+    with every vector lane busy."""
+    return (
+        (p["OH"], p["OW"]) == (1, 1)
+        and (p["KH"], p["KW"]) == (p["H"], p["W"])
+        and (p["pad_h"], p["pad_w"]) == (0, 0)
+        and p["groups"] == 1
+        and not p["has_residual"]
+    )
+
+
+GEMV_ONE_PIXEL = ConvFastPath(
+    "linear",
+    _gemv_applies,
+    None,
+    lambda p: {"M": 1, "IN": p["C"] * p["KH"] * p["KW"], "OUT": p["K"]},
+)
+# --- end of the GEMV block ---
+
+FAST_CONV_PATHS = (GEMV_ONE_PIXEL, WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
 """Tried in order; the first that applies wins."""
 
 
@@ -91,10 +120,25 @@ class PackConvWeights(RewritePattern):
         weight = op.inputs[1].owner
         if not isinstance(weight, cpu.WeightOp):
             return
-        params = op.param_values() | FUSED_PARAMS
+        has_residual = not isinstance(op.inputs[3].owner, cpu.NullOp)
+        params = op.param_values() | FUSED_PARAMS | {"has_residual": has_residual}
         path = next((path for path in self.paths if path.applies(params)), None)
         if path is None:
             return
+        fast = abi.kernel(path.kernel)
+        by_name = dict(zip(op.kernel.inputs, op.inputs))
+        by_name[fast.inputs[1]] = self.packed_weight(weight, path, params, rewriter)
+        inputs = [by_name[name] for name in fast.inputs]
+        params |= path.extra_params(params)
+        new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
+        rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
+
+    def packed_weight(
+        self, weight: cpu.WeightOp, path: ConvFastPath, params: Params, rewriter: PatternRewriter
+    ) -> SSAValue:
+        """The weight in `path`'s layout, appended to the weight file (or as it is)."""
+        if path.pack is None:
+            return weight.result
         shape = tuple(weight.result.type.get_shape())
         packed = path.pack(self.weights.read(weight.offset.value.data, shape), params)
         packed_op = located(cpu.WeightOp(
@@ -104,10 +148,7 @@ class PackConvWeights(RewritePattern):
         ), weight)
         packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
         rewriter.insert(packed_op, InsertPoint.before(weight))
-        inputs = [op.inputs[0], packed_op.result, *op.inputs[2:]]
-        fast = abi.kernel(path.kernel)
-        new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
-        rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
+        return packed_op.result
 
 
 @dataclass(frozen=True)
