@@ -350,7 +350,7 @@ def test_avg_pool2d(kernels, case):
     assert_close(out, expected)
 
 
-@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1)])
+@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1), (13, 11, 1, 1), (112, 112, 1, 1)])
 def test_adaptive_avg_pool2d(kernels, h, w, oh, ow):
     x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, h, w), dtype=np.float32)
     expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (oh, ow))

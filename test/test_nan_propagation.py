@@ -255,6 +255,9 @@ def test_avg_pools(kernels, poison, everywhere):
     out = np.zeros(expected.shape, dtype=np.float32)
     call(kernels, "adaptive_avg_pool2d", [x, out], C=2, H=7, W=9, OH=3, OW=4)
     assert_propagates(out, expected)
+    mean = np.zeros((1, 2, 1, 1), dtype=np.float32)  # global: the vector sum
+    call(kernels, "adaptive_avg_pool2d", [x, mean], C=2, H=7, W=9, OH=1, OW=1)
+    assert_propagates(mean, F.adaptive_avg_pool2d(torch.from_numpy(x), 1))
 
 
 @pytest.mark.parametrize("log", [False, True])
