@@ -370,6 +370,18 @@ def test_activation(kernels, count, activation):
     assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
 
 
+@pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
+def test_activation_wide_range(kernels, activation):
+    """Every float32 magnitude that the vector exponential treats apart: near 0, the
+    polynomial's whole range, the clamps at -87 and 88, and overflow (FLT_MAX: test_nan_propagation)."""
+    edges = [0.0, 1e-30, 1e-8, 0.3466, 0.3467, 20.0, 86.9, 87.1, 87.9, 88.1, 88.8, 1e5, 1e30]
+    x = np.array(edges + [-e for e in edges], dtype=np.float32)
+    x = np.concatenate([x, np.linspace(-120, 120, 2401, dtype=np.float32)])
+    out = np.full(x.size, np.nan, dtype=np.float32)
+    call(kernels, "activation", [x, out], count=x.size, **activation_args(*activation))
+    assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
+
+
 # norm (kernels/norm.cpp)
 
 @pytest.mark.parametrize("shape", [(1, 5, 4, 3), (1, 7), (1, 2, 33)])
