@@ -441,10 +441,12 @@ def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
         _broadcast_strides(lhs_shape, expected.shape),
         _broadcast_strides(rhs_shape, expected.shape),
     )
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
     dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
-    call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[BINARY_OPS[op]], **dims)
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    for (kind, params), reference in ACTIVATIONS.items():  # the fused activation
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        code = abi.BINARY_CODES[BINARY_OPS[op]]
+        call(kernels, "binary", [lhs, rhs, out], op=code, **dims, **activation_args(kind, params))
+        assert_close(out, reference(torch.from_numpy(expected)))
 
 
 # shape (kernels/shape.cpp)

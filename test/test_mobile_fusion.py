@@ -157,6 +157,6 @@ def test_mobile_v3_like_squeeze_excite_runs_on_the_gemv_and_vector_rows(mobile):
     assert sorted(gemvs) == sorted([("13", "5"), ("5", "13"), ("24", "6"), ("6", "24"), ("32", "20"), ("20", "10")])
     scales = re.findall(r"cpu\.call @binary\(.*params\(op = 1, (.*?)\)", loops)
     assert scales == [
-        "d0 = 1, d1 = 1, d2 = 13, d3 = 72, l0 = 0, l1 = 0, l2 = 1, l3 = 0, r0 = 0, r1 = 0, r2 = 72, r3 = 1",
-        "d0 = 1, d1 = 1, d2 = 24, d3 = 20, l0 = 0, l1 = 0, l2 = 1, l3 = 0, r0 = 0, r1 = 0, r2 = 20, r3 = 1",
+        "d0 = 1, d1 = 1, d2 = 13, d3 = 72, l0 = 0, l1 = 0, l2 = 1, l3 = 0, r0 = 0, r1 = 0, r2 = 72, r3 = 1, activation = 0, alpha = 0.0, beta = 0.0",
+        "d0 = 1, d1 = 1, d2 = 24, d3 = 20, l0 = 0, l1 = 0, l2 = 1, l3 = 0, r0 = 0, r1 = 0, r2 = 20, r3 = 1, activation = 0, alpha = 0.0, beta = 0.0",
     ]

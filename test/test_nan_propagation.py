@@ -297,7 +297,7 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     def strides(prefix: str, values) -> dict:
         return {f"{prefix}{i}": v for i, v in enumerate(values)}
 
-    dims, same = strides("d", (1, 4, 3, 5)), (4 * 15, 15, 5, 1)
+    dims, same = strides("d", (1, 4, 3, 5)) | activation_args(None, ()), (4 * 15, 15, 5, 1)
     for op, reference in (("add", torch.add), ("mul", torch.mul)):
         for lhs, rhs in ((x, clean), (clean, x)):
             code = abi.BINARY_CODES[op]
@@ -309,6 +309,7 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     # The same per-channel operand as the lowering merges it (rows of 15: a vector and a
     # tail): a squeeze-excite scale, and prelu.
     rows = strides("d", (1, 1, 4, 15)) | strides("l", (0, 0, 15, 1)) | strides("r", (0, 0, 1, 0))
+    rows |= activation_args(None, ())
     per_channel_slope = torch.from_numpy(slope).reshape(1, 4, 1, 1)
     for op, reference in (("mul", torch.mul(t, per_channel_slope)), ("prelu", F.prelu(t, torch.from_numpy(slope)))):
         call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES[op], **rows)

@@ -10,6 +10,7 @@ from xdsl.ir import Operation
 from mnistc.dialects import nn
 from mnistc.dialects.shapes import shape_of
 from mnistc.kernels.abi import BINARY_CODES
+from mnistc.lowering.nn_to_cpu.activation import activation_params
 from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
 BINARY_OPS = {nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu"}
@@ -60,6 +61,7 @@ def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
         **{f"d{i}": d for i, d in enumerate(shape)},
         **{f"l{i}": s for i, s in enumerate(lhs)},
         **{f"r{i}": s for i, s in enumerate(rhs)},
+        **activation_params(op.fused_activation()),
     }
     return [KernelCall("binary", [op.lhs, op.rhs], params)]
 

@@ -48,3 +48,22 @@ func.func @swish(%x: tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> {
   %2 = nn.mul %0, %1 : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32> -> tensor<1x2x4x4xf32>
   func.return %2 : tensor<1x2x4x4xf32>
 }
+
+// Element-wise ops have an activation epilogue too: a channel scale followed by
+// hardswish, and relu(a + b) where neither side is a convolution, are one pass each.
+// CHECK-LABEL: func.func @elementwise
+// CHECK-NEXT:    %[[M:.*]] = nn.mul %x, %s activation "hardswish" : tensor<1x2x4x4xf32>, tensor<1x2x1x1xf32> -> tensor<1x2x4x4xf32>
+// CHECK-NEXT:    %[[A:.*]] = nn.add %[[M]], %x activation "relu" : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32> -> tensor<1x2x4x4xf32>
+// CHECK-NEXT:    %[[P:.*]] = nn.prelu %[[A]], %s : tensor<1x2x4x4xf32>, tensor<1x2x1x1xf32> -> tensor<1x2x4x4xf32>
+// CHECK-NEXT:    %[[R:.*]] = nn.relu %[[P]] : tensor<1x2x4x4xf32>
+// CHECK-NEXT:    func.return %[[P]], %[[R]]
+func.func @elementwise(%x: tensor<1x2x4x4xf32>, %s: tensor<1x2x1x1xf32>) -> (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) {
+  %0 = nn.mul %x, %s : tensor<1x2x4x4xf32>, tensor<1x2x1x1xf32> -> tensor<1x2x4x4xf32>
+  %1 = nn.hardswish %0 : tensor<1x2x4x4xf32>
+  %2 = nn.add %1, %x : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32> -> tensor<1x2x4x4xf32>
+  %3 = nn.relu %2 : tensor<1x2x4x4xf32>
+  %4 = nn.prelu %3, %s : tensor<1x2x4x4xf32>, tensor<1x2x1x1xf32> -> tensor<1x2x4x4xf32>
+  // A second use of %4: the relu cannot take its place.
+  %5 = nn.relu %4 : tensor<1x2x4x4xf32>
+  func.return %4, %5 : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>
+}

@@ -21,7 +21,7 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
   %10 = nn.adaptive_avg_pool2d %8 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
   %s = nn.weight "scale" offset 640 : tensor<4x1x1xf32>
   %11 = nn.mul %10, %s : tensor<1x4x4x4xf32>, tensor<4x1x1xf32> -> tensor<1x4x4x4xf32>
-  %12 = nn.add %11, %9 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
+  %12 = nn.add %11, %9 activation "hardtanh" params [0.0, 6.0] : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
   %13 = nn.concat %12, %9 dim 1 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x8x4x4xf32>
   %p = nn.weight "slope" offset 704 : tensor<8x1x1xf32>
   %14 = nn.prelu %13, %p : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
@@ -45,7 +45,7 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
 // CHECK-NEXT: nn.adaptive_avg_pool2d %{{.*}} : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
 // CHECK-NEXT: nn.weight "scale" offset 640 : tensor<4x1x1xf32>
 // CHECK-NEXT: nn.mul %{{.*}}, %{{.*}} : tensor<1x4x4x4xf32>, tensor<4x1x1xf32> -> tensor<1x4x4x4xf32>
-// CHECK-NEXT: nn.add %{{.*}}, %{{.*}} : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
+// CHECK-NEXT: nn.add %{{.*}}, %{{.*}} activation "hardtanh" params [0.000000e+00, 6.000000e+00] : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
 // CHECK-NEXT: nn.concat %{{.*}}, %{{.*}} dim 1 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x8x4x4xf32>
 // CHECK-NEXT: nn.weight "slope" offset 704 : tensor<8x1x1xf32>
 // CHECK-NEXT: nn.prelu %{{.*}}, %{{.*}} : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
