@@ -257,6 +257,28 @@ def test_conv2d_winograd_with_max_pool(kernels, case):
     )  # fmt: skip
 
 
+def gemv_cases():
+    yield dict(c=13, h=1, w=1, k=7, kh=1, kw=1)  # a squeeze-excite 1x1 convolution
+    yield dict(c=5, h=3, w=2, k=9, kh=3, kw=2)  # a window over the whole input
+    yield dict(c=1, h=1, w=1, k=1, kh=1, kw=1)
+    yield dict(c=37, h=1, w=1, k=18, kh=1, kw=1)
+
+
+@pytest.mark.parametrize("case", list(gemv_cases()), ids=str)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_one_pixel_conv2d_on_the_gemv(kernels, case, with_bias):
+    """The fast path of convolutions with one output pixel: `linear` on the weight as
+    stored, with the params that pack-weights gives it."""
+    from mnistc.transforms.pack_weights import FAST_CONV_PATHS, GEMV_ONE_PIXEL
+
+    case = dict(case, pad=(0, 0), dil=(1, 1), groups=1)
+    x, weight, bias, _, expected = conv_problem(case, with_bias, False)
+    params = conv_geometry(case, expected) | {"has_residual": False, "pool": 0}
+    assert next(p for p in FAST_CONV_PATHS if p.applies(params)) is GEMV_ONE_PIXEL
+    params |= GEMV_ONE_PIXEL.extra_params(params)
+    assert_conv_kernel(kernels, "linear", [x, weight, bias], params, expected)
+
+
 # linear (kernels/linear.cpp)
 
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
