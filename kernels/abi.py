@@ -31,6 +31,7 @@ ACTIVATIONS = (
     ("gelu", 0, "exact, with erf"),
     ("gelu_tanh", 0, "tanh approximation"),
     ("silu", 0, "x * sigmoid(x)"),
+    ("hardsigmoid", 2, "clamp(alpha * x + beta, 0, 1)"),
 )
 """Activation kinds by code (MNISTC_ACTIVATION_*): name, how many of the float parameters
 alpha and beta it takes, and what they mean. The `nn` dialect's fusable activations are
@@ -266,9 +267,11 @@ KERNELS: dict[str, Kernel] = {
             "binary",
             ("lhs", "rhs"),
             ("output",),
-            ("op", "d0", "d1", "d2", "d3", "l0", "l1", "l2", "l3", "r0", "r1", "r2", "r3"),
-            doc="output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; "
-            "each operand is\nread through its own strides (0 where it broadcasts); `op` "
+            ("op", "d0", "d1", "d2", "d3", "l0", "l1", "l2", "l3", "r0", "r1", "r2", "r3",
+             "activation"),  # fmt: skip
+            ACTIVATION_FPARAMS,
+            doc="output[i0,i1,i2,i3] = act(lhs[...] op rhs[...]) over a rank-4 output shape; "
+            "each operand\nis read through its own strides (0 where it broadcasts); `op` "
             "is an MNISTC_BINARY_* code.",
         ),
         # shape (kernels/shape.cpp)

@@ -18,15 +18,16 @@ extern "C" {
 enum {
   MNISTC_ACTIVATION_NONE = 0,
   MNISTC_ACTIVATION_RELU = 1,
-  MNISTC_ACTIVATION_HARDTANH = 2,    // clamp(x, alpha, beta)
-  MNISTC_ACTIVATION_LEAKY_RELU = 3,  // x >= 0 ? x : alpha * x
-  MNISTC_ACTIVATION_ELU = 4,         // x > 0 ? x : alpha * (exp(x) - 1)
+  MNISTC_ACTIVATION_HARDTANH = 2,      // clamp(x, alpha, beta)
+  MNISTC_ACTIVATION_LEAKY_RELU = 3,    // x >= 0 ? x : alpha * x
+  MNISTC_ACTIVATION_ELU = 4,           // x > 0 ? x : alpha * (exp(x) - 1)
   MNISTC_ACTIVATION_SIGMOID = 5,
   MNISTC_ACTIVATION_TANH = 6,
   MNISTC_ACTIVATION_HARDSWISH = 7,
-  MNISTC_ACTIVATION_GELU = 8,        // exact, with erf
-  MNISTC_ACTIVATION_GELU_TANH = 9,   // tanh approximation
-  MNISTC_ACTIVATION_SILU = 10,       // x * sigmoid(x)
+  MNISTC_ACTIVATION_GELU = 8,          // exact, with erf
+  MNISTC_ACTIVATION_GELU_TANH = 9,     // tanh approximation
+  MNISTC_ACTIVATION_SILU = 10,         // x * sigmoid(x)
+  MNISTC_ACTIVATION_HARDSIGMOID = 11,  // clamp(alpha * x + beta, 0, 1)
 };
 
 // The `op` of mnistc_binary.
@@ -142,12 +143,12 @@ void mnistc_batch_norm(const float* input, const float* mean, const float* var,
 void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int64_t size,
                 float alpha, float beta, float bias);
 
-// output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; each operand is
-// read through its own strides (0 where it broadcasts); `op` is an MNISTC_BINARY_* code.
+// output[i0,i1,i2,i3] = act(lhs[...] op rhs[...]) over a rank-4 output shape; each operand
+// is read through its own strides (0 where it broadcasts); `op` is an MNISTC_BINARY_* code.
 void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op,
                    int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1,
-                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2,
-                   int64_t r3);
+                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3,
+                   int64_t activation, float alpha, float beta);
 
 // Constant padding of each of C planes [H, W] by top, left, bottom, right.
 void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,

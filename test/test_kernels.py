@@ -88,6 +88,8 @@ ACTIVATIONS = {
     ("gelu", ()): F.gelu,
     ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
     ("silu", ()): F.silu,
+    ("hardsigmoid", (1 / 6, 0.5)): F.hardsigmoid,
+    ("hardsigmoid", (0.2, 0.5)): lambda t: torch.clamp(0.2 * t + 0.5, 0, 1),  # ONNX's default
 }
 
 
@@ -333,6 +335,28 @@ def test_conv2d_winograd_with_max_pool(kernels, case):
     )  # fmt: skip
 
 
+def gemv_cases():
+    yield dict(c=13, h=1, w=1, k=7, kh=1, kw=1)  # a squeeze-excite 1x1 convolution
+    yield dict(c=5, h=3, w=2, k=9, kh=3, kw=2)  # a window over the whole input
+    yield dict(c=1, h=1, w=1, k=1, kh=1, kw=1)
+    yield dict(c=37, h=1, w=1, k=18, kh=1, kw=1)
+
+
+@pytest.mark.parametrize("case", list(gemv_cases()), ids=str)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_one_pixel_conv2d_on_the_gemv(kernels, case, with_bias):
+    """The fast path of convolutions with one output pixel: `linear` on the weight as
+    stored, with the params that pack-weights gives it."""
+    from mnistc.transforms.pack_weights import FAST_CONV_PATHS, GEMV_ONE_PIXEL
+
+    case = dict(case, pad=(0, 0), dil=(1, 1), groups=1)
+    x, weight, bias, _, expected = conv_problem(case, with_bias, False)
+    params = conv_geometry(case, expected) | {"has_residual": False, "pool": 0}
+    assert next(p for p in FAST_CONV_PATHS if p.applies(params)) is GEMV_ONE_PIXEL
+    params |= GEMV_ONE_PIXEL.extra_params(params)
+    assert_conv_kernel(kernels, "linear", [x, weight, bias], params, expected)
+
+
 # linear (kernels/linear.cpp)
 
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
@@ -426,7 +450,7 @@ def test_avg_pool2d(kernels, case):
     assert_close(out, expected)
 
 
-@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1)])
+@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1), (13, 11, 1, 1), (112, 112, 1, 1)])
 def test_adaptive_avg_pool2d(kernels, h, w, oh, ow):
     x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, h, w), dtype=np.float32)
     expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (oh, ow))
@@ -443,6 +467,18 @@ def test_activation(kernels, count, activation):
     x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32) * 4
     out = np.full(count, np.nan, dtype=np.float32)
     call(kernels, "activation", [x, out], count=count, **activation_args(*activation))
+    assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
+def test_activation_wide_range(kernels, activation):
+    """Every float32 magnitude that the vector exponential treats apart: near 0, the
+    polynomial's whole range, the clamps at -87 and 88, and overflow (FLT_MAX: test_nan_propagation)."""
+    edges = [0.0, 1e-30, 1e-8, 0.3466, 0.3467, 20.0, 86.9, 87.1, 87.9, 88.1, 88.8, 1e5, 1e30]
+    x = np.array(edges + [-e for e in edges], dtype=np.float32)
+    x = np.concatenate([x, np.linspace(-120, 120, 2401, dtype=np.float32)])
+    out = np.full(x.size, np.nan, dtype=np.float32)
+    call(kernels, "activation", [x, out], count=x.size, **activation_args(*activation))
     assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
 
 
@@ -480,6 +516,9 @@ BINARY_CASES = [
     ((1, 4, 1, 3), (1, 1, 5, 1)),
     ((1, 6), ()),
     ((1, 2, 3, 4, 5), (2, 1, 4, 1)),
+    ((1, 13, 5, 5), (1, 13, 1, 1)),  # a squeeze-excite channel scale: vector rows of 25
+    ((1, 3, 1, 1), (1, 3, 7, 9)),  # the scale on the left, as torchvision writes it
+    ((1, 5, 4, 3), (1, 5, 4, 3)),  # dense: one row of 60
 ]
 
 
@@ -502,10 +541,12 @@ def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
         _broadcast_strides(lhs_shape, expected.shape),
         _broadcast_strides(rhs_shape, expected.shape),
     )
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
     dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
-    call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[BINARY_OPS[op]], **dims)
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    for (kind, params), reference in ACTIVATIONS.items():  # the fused activation
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        code = abi.BINARY_CODES[BINARY_OPS[op]]
+        call(kernels, "binary", [lhs, rhs, out], op=code, **dims, **activation_args(kind, params))
+        assert_close(out, reference(torch.from_numpy(expected)))
 
 
 # shape (kernels/shape.cpp)

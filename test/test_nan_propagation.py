@@ -308,6 +308,9 @@ def test_avg_pools(kernels, poison, everywhere):
     out = np.zeros(expected.shape, dtype=np.float32)
     call(kernels, "adaptive_avg_pool2d", [x, out], C=2, H=7, W=9, OH=3, OW=4)
     assert_propagates(out, expected)
+    mean = np.zeros((1, 2, 1, 1), dtype=np.float32)  # global: the vector sum
+    call(kernels, "adaptive_avg_pool2d", [x, mean], C=2, H=7, W=9, OH=1, OW=1)
+    assert_propagates(mean, F.adaptive_avg_pool2d(torch.from_numpy(x), 1))
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -347,7 +350,7 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     def strides(prefix: str, values) -> dict:
         return {f"{prefix}{i}": v for i, v in enumerate(values)}
 
-    dims, same = strides("d", (1, 4, 3, 5)), (4 * 15, 15, 5, 1)
+    dims, same = strides("d", (1, 4, 3, 5)) | activation_args(None, ()), (4 * 15, 15, 5, 1)
     for op, reference in (("add", torch.add), ("mul", torch.mul)):
         for lhs, rhs in ((x, clean), (clean, x)):
             code = abi.BINARY_CODES[op]
@@ -356,6 +359,14 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     per_channel = strides("r", (0, 1, 0, 0))
     call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES["prelu"], **dims, **strides("l", same), **per_channel)
     assert_propagates(out, F.prelu(t, torch.from_numpy(slope)))
+    # The same per-channel operand as the lowering merges it (rows of 15: a vector and a
+    # tail): a squeeze-excite scale, and prelu.
+    rows = strides("d", (1, 1, 4, 15)) | strides("l", (0, 0, 15, 1)) | strides("r", (0, 0, 1, 0))
+    rows |= activation_args(None, ())
+    per_channel_slope = torch.from_numpy(slope).reshape(1, 4, 1, 1)
+    for op, reference in (("mul", torch.mul(t, per_channel_slope)), ("prelu", F.prelu(t, torch.from_numpy(slope)))):
+        call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES[op], **rows)
+        assert_propagates(out, reference)
 
     padded = np.zeros((1, 4, 6, 7), dtype=np.float32)
     call(kernels, "pad2d", [x, padded], C=4, H=3, W=5, top=1, left=0, bottom=2, right=2, value=0.0)

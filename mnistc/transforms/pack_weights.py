@@ -3,8 +3,8 @@
 At the `cpu` level, after `convert-nn-to-cpu`: a `cpu.call @conv2d` whose weight is a
 `cpu.weight` becomes a call of the first fast path in FAST_CONV_PATHS that applies to its
 shape, reading a weight packed at compile time (appended to the weight file) in the
-layout of `mnistc/transforms/packing.py`, or the weight as it is if the path needs no
-packing. Other convolutions keep the general kernel.
+layout of `mnistc/transforms/packing.py`, or the weight as it is (a convolution with one
+output pixel runs on the `linear` GEMV). Other convolutions keep the general kernel.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class ConvFastPath:
     kernel: str
     applies: Callable[[Params], bool]
     pack: Callable[[np.ndarray, Params], np.ndarray] | None
-    """None: the kernel reads the weight as the model has it."""
+    """The packed weight; None: the kernel reads the weight as it is."""
+    extra_params: Callable[[Params], Params] = lambda p: {}
+    """Params of the kernel's signature that the general conv2d has not, from its params."""
 
 
 def _winograd_applies(p: Params) -> bool:
@@ -112,6 +114,30 @@ DIRECT_STRIDE_ONE = ConvFastPath(
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
     lambda weight, p: pack_conv_weight(weight, int(p["groups"])),
 )
+
+# --- One output pixel: the GEMV (issue 11; the squeeze-excite blocks' 1x1 convolutions) ---
+def _gemv_applies(p: Params) -> bool:
+    """One output pixel whose window is the whole unpadded input, one group and no
+    residual: a matrix-vector product with the weight [K, C*KH*KW] as it is stored. The
+    packed kernel would fill 1 of its CONV_NR columns; the GEMV streams the weight once
+    with every vector lane busy."""
+    return (
+        (p["OH"], p["OW"]) == (1, 1)
+        and (p["KH"], p["KW"]) == (p["H"], p["W"])
+        and (p["pad_h"], p["pad_w"]) == (0, 0)
+        and p["groups"] == 1
+        and not p["has_residual"]
+    )
+
+
+GEMV_ONE_PIXEL = ConvFastPath(
+    "linear",
+    _gemv_applies,
+    None,
+    lambda p: {"M": 1, "IN": p["C"] * p["KH"] * p["KW"], "OUT": p["K"]},
+)
+# --- end of the GEMV block ---
+
 # Depthwise (kernels/conv/depthwise.cpp): one channel per group leaves the register tiles
 # of conv2d_packed 1 of MNISTC_CONV_MR channel rows busy, and the general kernel has no
 # register blocking; the depthwise kernel tiles each channel's own output plane instead.
@@ -130,7 +156,7 @@ def _depthwise_applies(p: Params) -> bool:
 
 DEPTHWISE = ConvFastPath("conv2d_depthwise", _depthwise_applies, None)
 
-FAST_CONV_PATHS = (WINOGRAD, DEPTHWISE, GEMM, DIRECT_STRIDE_ONE)
+FAST_CONV_PATHS = (GEMV_ONE_PIXEL, WINOGRAD, DEPTHWISE, GEMM, DIRECT_STRIDE_ONE)
 """Tried in order; the first that applies wins. Other convolutions (depthwise ones with
 other windows, strides or dilations, or a channel multiplier) keep the general kernel."""
 
@@ -147,12 +173,16 @@ class PackConvWeights(RewritePattern):
         weight = op.inputs[1].owner
         if not isinstance(weight, cpu.WeightOp):
             return
-        params = op.param_values() | FUSED_PARAMS
+        has_residual = not isinstance(op.inputs[3].owner, cpu.NullOp)
+        params = op.param_values() | FUSED_PARAMS | {"has_residual": has_residual}
         path = next((path for path in self.paths if path.applies(params)), None)
         if path is None:
             return
-        inputs = [op.inputs[0], self.packed_weight(weight, path, params, rewriter), *op.inputs[2:]]
         fast = abi.kernel(path.kernel)
+        by_name = dict(zip(op.kernel.inputs, op.inputs))
+        by_name[fast.inputs[1]] = self.packed_weight(weight, path, params, rewriter)
+        inputs = [by_name[name] for name in fast.inputs]
+        params |= path.extra_params(params)
         new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
         rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
 

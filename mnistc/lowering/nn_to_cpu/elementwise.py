@@ -10,6 +10,7 @@ from xdsl.ir import Operation
 from mnistc.dialects import nn
 from mnistc.dialects.shapes import shape_of
 from mnistc.kernels.abi import BINARY_CODES
+from mnistc.lowering.nn_to_cpu.activation import activation_params
 from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
 BINARY_OPS = {nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu"}
@@ -26,20 +27,28 @@ def _broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[i
     return strides[::-1]
 
 
+def _steps_as_one(outer: tuple[int, int, int], inner: tuple[int, int, int]) -> bool:
+    """Both operands step over the dimensions `outer` then `inner` (size, lhs stride, rhs
+    stride) as over one: each outer stride is the inner stride times the inner size."""
+    return outer[1] == inner[1] * inner[0] and outer[2] == inner[2] * inner[0]
+
+
 def _as_rank4(shape: Sequence[int], lhs: Sequence[int], rhs: Sequence[int]):
-    """Drop size-1 dimensions and merge leading ones so the output has rank 4 (the kernel's)."""
-    if len(shape) > 4:
-        kept = [i for i, d in enumerate(shape) if d != 1]
-        shape, lhs, rhs = ([seq[i] for i in kept] for seq in (shape, lhs, rhs))
-    while len(shape) > 4:
-        # Merging the first two dims is exact when both operands are dense or broadcast
-        # along both of them; otherwise the op is refused.
-        if not ((lhs[0] == lhs[1] * shape[1] or lhs[0] == lhs[1] == 0)
-                and (rhs[0] == rhs[1] * shape[1] or rhs[0] == rhs[1] == 0)):  # fmt: skip
-            raise LoweringError("convert-nn-to-cpu: broadcast of rank > 4 is not supported")
-        shape, lhs, rhs = [shape[0] * shape[1], *shape[2:]], lhs[1:], rhs[1:]
-    pad = 4 - len(shape)
-    return [1] * pad + list(shape), [0] * pad + list(lhs), [0] * pad + list(rhs)
+    """The same loop nest in rank 4 (the kernel's), with as few dimensions as it takes:
+    size-1 dimensions dropped, and each dimension merged into the one before it wherever
+    both operands step over the pair as over one dimension (dense, or broadcast along
+    both). A channel scale x[C,H,W] * s[C,1,1] becomes [C, H*W] * [C, 1]: long rows that
+    the kernel runs as vectors."""
+    merged: list[tuple[int, int, int]] = []  # (size, lhs stride, rhs stride)
+    for dim in ((d, l, r) for d, l, r in zip(shape, lhs, rhs) if d != 1):
+        if merged and _steps_as_one(merged[-1], dim):
+            merged[-1] = (merged[-1][0] * dim[0], dim[1], dim[2])
+        else:
+            merged.append(dim)
+    if len(merged) > 4:
+        raise LoweringError("convert-nn-to-cpu: broadcast of rank > 4 is not supported")
+    merged = [(1, 0, 0)] * (4 - len(merged)) + merged
+    return [d[0] for d in merged], [d[1] for d in merged], [d[2] for d in merged]
 
 
 def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
@@ -52,6 +61,7 @@ def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
         **{f"d{i}": d for i, d in enumerate(shape)},
         **{f"l{i}": s for i, s in enumerate(lhs)},
         **{f"r{i}": s for i, s in enumerate(rhs)},
+        **activation_params(op.fused_activation()),
     }
     return [KernelCall("binary", [op.lhs, op.rhs], params)]
 
