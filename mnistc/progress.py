@@ -64,11 +64,15 @@ class Reporter:
         timer.start()
         try:
             yield
-        finally:
+        except BaseException:
             timer.cancel()
-            seconds = time.perf_counter() - start
-            self.timings.append((what, seconds))
-            self._finish(what, seconds, announced.is_set())
+            if announced.is_set():  # the error message gets the line to itself
+                self.write("\r\033[K")
+            raise
+        timer.cancel()
+        seconds = time.perf_counter() - start
+        self.timings.append((what, seconds))
+        self._finish(what, seconds, announced.is_set())
 
     def _finish(self, what: str, seconds: float, announced: bool) -> None:
         if self.mode == "quiet" or (self.mode == "normal" and seconds < SLOW_STEP_S):

@@ -58,6 +58,16 @@ def test_not_on_a_terminal_a_slow_step_is_one_clean_line(monkeypatch):
     assert re.fullmatch(r"mnistc: import model\.pt: [\d.]+ s\n", stream.getvalue())
 
 
+def test_a_failing_step_leaves_the_line_to_the_error(monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(progress, "SLOW_STEP_S", 0.01)
+    with pytest.raises(ValueError), progress.reporting("normal", terminal):
+        with progress.step("import bad.pt"):
+            time.sleep(0.3)
+            raise ValueError("corrupt")
+    assert terminal.getvalue() == "mnistc: import bad.pt ...\r\033[K"
+
+
 def test_compile_verbose_times_every_step_and_quiet_prints_nothing(tmp_path, capsys):
     assert main(["compile", "-o", str(tmp_path / "m"), "-v"]) == 0
     err = capsys.readouterr().err
