@@ -1,15 +1,18 @@
 """Lowering of the `shape` family: reshape and dropout alias their input's buffer
-(`VIEW_OPS`), pad2d and concat copy into a fresh one."""
+(`VIEW_OPS`), pad2d and concat copy into a fresh one, and transpose, slice and expand
+are each one `copy_strided`: the input read through per-dimension strides and an
+offset."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from xdsl.ir import Operation
 
 from mnistc.dialects import nn
 from mnistc.dialects.shapes import element_count, shape_of
-from mnistc.lowering.nn_to_cpu.common import KernelCall
+from mnistc.kernels.abi import STRIDED_RANK
+from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
 VIEW_OPS = (nn.ReshapeOp, nn.DropoutOp)
 """Ops that reuse their input's buffer."""
@@ -37,7 +40,70 @@ def _lower_concat(op: nn.ConcatOp) -> list[KernelCall]:
     return calls
 
 
+def row_major_strides(shape: Sequence[int]) -> list[int]:
+    """The element strides of a contiguous tensor of `shape`."""
+    strides, stride = [], 1
+    for size in reversed(shape):
+        strides.append(stride)
+        stride *= size
+    return strides[::-1]
+
+
+def merged_dims(sizes: Sequence[int], strides: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The fewest dimensions that walk the same elements in the same order: size-1
+    dimensions dropped, neighbours merged where the outer one steps over the inner one
+    (the output is contiguous, so only the input's strides decide)."""
+    merged: list[list[int]] = []
+    for size, stride in zip(sizes, strides):
+        if size == 1:
+            continue
+        if merged and merged[-1][1] == stride * size:
+            merged[-1] = [merged[-1][0] * size, stride]
+        else:
+            merged.append([size, stride])
+    return [m[0] for m in merged], [m[1] for m in merged]
+
+
+def strided_copy(value, sizes: Sequence[int], strides: Sequence[int], offset: int) -> list[KernelCall]:
+    """One `copy_strided` of `value` read as `sizes` through `strides` from `offset`."""
+    sizes, strides = merged_dims(sizes, strides)
+    if len(sizes) > STRIDED_RANK:
+        raise LoweringError(
+            f"convert-nn-to-cpu: a strided copy over {len(sizes)} dimensions that cannot be "
+            f"merged (at most {STRIDED_RANK})"
+        )
+    pad = STRIDED_RANK - len(sizes)
+    params = {
+        **{f"d{i}": d for i, d in enumerate([1] * pad + sizes)},
+        **{f"s{i}": s for i, s in enumerate([0] * pad + strides)},
+        "offset": offset,
+    }
+    return [KernelCall("copy_strided", [value], params)]
+
+
+def _lower_transpose(op: nn.TransposeOp) -> list[KernelCall]:
+    strides = row_major_strides(shape_of(op.input))
+    permutation = op.permutation.get_values()
+    return strided_copy(op.input, shape_of(op.output), [strides[p] for p in permutation], 0)
+
+
+def _lower_slice(op: nn.SliceOp) -> list[KernelCall]:
+    strides = row_major_strides(shape_of(op.input))
+    offsets, steps = op.offsets.get_values(), op.strides.get_values()
+    offset = sum(o * s for o, s in zip(offsets, strides))
+    return strided_copy(op.input, shape_of(op.output), [s * t for s, t in zip(strides, steps)], offset)
+
+
+def _lower_expand(op: nn.ExpandOp) -> list[KernelCall]:
+    shape, out = shape_of(op.input), shape_of(op.output)
+    strides = [0 if n != m else s for n, m, s in zip(shape, out, row_major_strides(shape))]
+    return strided_copy(op.input, out, strides, 0)
+
+
 LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     nn.ConcatOp: _lower_concat,
+    nn.ExpandOp: _lower_expand,
     nn.Pad2DOp: _lower_pad2d,
+    nn.SliceOp: _lower_slice,
+    nn.TransposeOp: _lower_transpose,
 }
