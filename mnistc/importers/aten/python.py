@@ -93,8 +93,6 @@ CONVERTERS = {
     "aten::neg": _python(lambda a: -a),
     "aten::remainder": _python(lambda a, b: a % b),
     "aten::size": convert_size,
-    "aten::t": _python(lambda t: t.t()),
-    "aten::transpose": _python(lambda t, a, b: t.transpose(a, b)),
     "aten::warn": _python(lambda *a: None),
     "prim::ListConstruct": convert_list,
     "prim::ListUnpack": convert_unpack,
