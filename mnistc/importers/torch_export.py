@@ -10,6 +10,7 @@ parameters named by their state-dict keys, the location from the `stack_trace` a
 from __future__ import annotations
 
 import json
+import operator
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,8 @@ def _arguments(node: torch.fx.Node) -> list[Any]:
 
 
 def _kind(node: torch.fx.Node) -> str:
+    if node.target is operator.getitem:
+        return "aten::__getitem__"  # an output of a multi-output op (split, chunk)
     schema = getattr(node.target, "_schema", None)
     return schema.name if schema is not None else str(node.target)
 

@@ -52,6 +52,11 @@ def convert_list(ctx: ConversionContext, node: Node) -> tuple:
     return (list(node.args),)
 
 
+def convert_getitem(ctx: ConversionContext, node: Node) -> tuple:
+    """An element of a list, which may hold run-time tensors (the parts of a split)."""
+    return (node.args[0][node.args[1]],)
+
+
 def convert_unpack(ctx: ConversionContext, node: Node) -> tuple:
     return tuple(node.args[0])
 
@@ -73,7 +78,7 @@ CONVERTERS = {
     "aten::ScalarImplicit": _python(lambda x: x),
     "aten::__and__": _python(lambda a, b: a and b),
     "aten::__contains__": _python(lambda container, item: item in container),
-    "aten::__getitem__": _python(lambda xs, i: xs[i]),
+    "aten::__getitem__": convert_getitem,
     "aten::__is__": _python(lambda a, b: a is b),
     "aten::__isnot__": _python(lambda a, b: a is not b),
     "aten::__not__": _python(lambda a: not a),
