@@ -358,6 +358,11 @@ def _on_constants(convert, fold):
 
 
 _FOLDED = {
+    "aten::flatten": (convert_flatten, lambda t, start=0, end=-1: t.flatten(start, end)),
+    "aten::reshape": (convert_view, lambda t, size: t.reshape(size)),
+    "aten::squeeze": (convert_squeeze, lambda t, dims=None: t.squeeze() if dims is None else t.squeeze(dims)),
+    "aten::unsqueeze": (convert_unsqueeze, lambda t, dim: t.unsqueeze(dim)),
+    "aten::view": (convert_view, lambda t, size: t.reshape(size)),
     "aten::cat": (convert_cat, lambda ts, dim: torch.cat([torch.as_tensor(t) for t in ts], dim)),
     "aten::channel_shuffle": (convert_channel_shuffle, lambda t, g: torch.channel_shuffle(t, g)),
     "aten::chunk": (convert_chunk, lambda t, n, dim: list(t.chunk(n, dim))),
@@ -405,7 +410,6 @@ CONVERTERS = {
     "aten::dropout": convert_dropout,
     "aten::feature_alpha_dropout": convert_dropout,
     "aten::feature_dropout": convert_dropout,
-    "aten::flatten": convert_flatten,
     "aten::full": _created(torch.ops.aten.full, 2),
     "aten::full_like": _created(torch.ops.aten.full_like, 2, like=True),
     "aten::new_full": _created(torch.ops.aten.new_full, 3, like=True),
@@ -414,10 +418,6 @@ CONVERTERS = {
     "aten::ones": _created(torch.ops.aten.ones, 1),
     "aten::ones_like": _created(torch.ops.aten.ones_like, 1, like=True),
     "aten::pad": convert_pad,
-    "aten::reshape": convert_view,
-    "aten::squeeze": convert_squeeze,
-    "aten::unsqueeze": convert_unsqueeze,
-    "aten::view": convert_view,
     "aten::zeros": _created(torch.ops.aten.zeros, 1),
     "aten::zeros_like": _created(torch.ops.aten.zeros_like, 1, like=True),
 }
