@@ -18,7 +18,6 @@ from xdsl.ir import SSAValue
 from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
-from mnistc.importers.aten.python import _holds_tensor
 
 
 def ints(values: Sequence[int] | int, n: int = 2) -> tuple[int, ...]:
@@ -320,6 +319,12 @@ def identity(ctx: ConversionContext, node: Node) -> tuple:
     return (node.args[0],)
 
 
+def _holds_run_time_tensor(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_holds_run_time_tensor(v) for v in value)
+    return isinstance(value, SSAValue)
+
+
 def _created(make, leading: int, *, like: bool = False):
     """A tensor-creation op: the aten op `make(*args[:leading], dtype=...)` (a dtype may
     be TorchScript's ScalarType code), a constant at import.
@@ -329,7 +334,7 @@ def _created(make, leading: int, *, like: bool = False):
         args = list(node.args)
         if like:
             args[0] = torch.empty(nn.shape_of(args[0])) if isinstance(args[0], SSAValue) else args[0]
-        if _holds_tensor(args):
+        if _holds_run_time_tensor(args):
             raise NodeError("a tensor of a shape computed at run time")
         dtype = args[leading] if len(args) > leading else None
         return (make(*args[:leading], **({"dtype": dtype} if dtype is not None else {})),)
@@ -350,7 +355,7 @@ def _on_constants(convert, fold):
     at import (a transposed or sliced weight stays a weight)."""
 
     def converter(ctx: ConversionContext, node: Node) -> tuple:
-        if not _holds_tensor(node.args) and isinstance(node.args[0], torch.Tensor | list | tuple):
+        if not _holds_run_time_tensor(node.args) and isinstance(node.args[0], torch.Tensor | list | tuple):
             return (fold(*node.args),)
         return convert(ctx, node)
 
