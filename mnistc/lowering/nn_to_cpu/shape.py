@@ -1,7 +1,8 @@
 """Lowering of the `shape` family: reshape and dropout alias their input's buffer
 (`VIEW_OPS`), pad2d and concat copy into a fresh one, and transpose, slice and expand
 are each one `copy_strided`: the input read through per-dimension strides and an
-offset."""
+offset, unless what they read is one contiguous run of the input, which they alias
+(`view_offset`)."""
 
 from __future__ import annotations
 
@@ -81,29 +82,50 @@ def strided_copy(value, sizes: Sequence[int], strides: Sequence[int], offset: in
     return [KernelCall("copy_strided", [value], params)]
 
 
-def _lower_transpose(op: nn.TransposeOp) -> list[KernelCall]:
+def _read_transpose(op: nn.TransposeOp) -> tuple[list[int], int]:
     strides = row_major_strides(shape_of(op.input))
-    permutation = op.permutation.get_values()
-    return strided_copy(op.input, shape_of(op.output), [strides[p] for p in permutation], 0)
+    return [strides[p] for p in op.permutation.get_values()], 0
 
 
-def _lower_slice(op: nn.SliceOp) -> list[KernelCall]:
+def _read_slice(op: nn.SliceOp) -> tuple[list[int], int]:
     strides = row_major_strides(shape_of(op.input))
     offsets, steps = op.offsets.get_values(), op.strides.get_values()
-    offset = sum(o * s for o, s in zip(offsets, strides))
-    return strided_copy(op.input, shape_of(op.output), [s * t for s, t in zip(strides, steps)], offset)
+    return [s * t for s, t in zip(strides, steps)], sum(o * s for o, s in zip(offsets, strides))
 
 
-def _lower_expand(op: nn.ExpandOp) -> list[KernelCall]:
+def _read_expand(op: nn.ExpandOp) -> tuple[list[int], int]:
     shape, out = shape_of(op.input), shape_of(op.output)
-    strides = [0 if n != m else s for n, m, s in zip(shape, out, row_major_strides(shape))]
-    return strided_copy(op.input, out, strides, 0)
+    return [0 if n != m else s for n, m, s in zip(shape, out, row_major_strides(shape))], 0
+
+
+STRIDED_READS: dict[type[Operation], Callable[..., tuple[list[int], int]]] = {
+    nn.TransposeOp: _read_transpose,
+    nn.SliceOp: _read_slice,
+    nn.ExpandOp: _read_expand,
+}
+"""Ops whose result is their input read through strides (per result dimension) from an
+offset, in elements."""
+
+
+def view_offset(op: Operation) -> int | None:
+    """Where the op's result starts in its input's buffer if it is a contiguous run of it
+    (a reshape, dropout, or a strided read that walks consecutive elements), else None."""
+    if isinstance(op, VIEW_OPS):
+        return 0
+    if type(op) not in STRIDED_READS:
+        return None
+    strides, offset = STRIDED_READS[type(op)](op)
+    sizes, strides = merged_dims(shape_of(op.results[0]), strides)
+    return offset if strides in ([], [1]) else None
+
+
+def _lower_strided_read(op: Operation) -> list[KernelCall]:
+    strides, offset = STRIDED_READS[type(op)](op)
+    return strided_copy(op.operands[0], shape_of(op.results[0]), strides, offset)
 
 
 LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     nn.ConcatOp: _lower_concat,
-    nn.ExpandOp: _lower_expand,
     nn.Pad2DOp: _lower_pad2d,
-    nn.SliceOp: _lower_slice,
-    nn.TransposeOp: _lower_transpose,
+    **{op: _lower_strided_read for op in STRIDED_READS},
 }
