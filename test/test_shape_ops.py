@@ -51,6 +51,14 @@ TORCH_CASES = {
 }
 
 
+class Constants(torch.nn.Module):
+    """Constant tensors created in the model, of static sizes (scripted: dtype codes)."""
+
+    def forward(self, x):
+        z = torch.zeros(x.size(1), 5) + torch.arange(5, dtype=torch.float32)
+        return x * torch.full((1, 5), 2.0) + z - torch.ones_like(x) + x.new_ones(5) * torch.arange(1, 3.5, 0.5)
+
+
 class IndexSelect(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -99,6 +107,17 @@ def test_torch_op_matches_pytorch(name, front_end, tmp_path):
         actual = run_batch(imported.module, inputs, imported.weights)
         assert actual.size == expected.size
         assert_matches_torch(actual, expected)
+
+
+def test_scripted_constant_creation_matches_pytorch(tmp_path):
+    model, shape = Constants().eval(), (4, 5)
+    path = tmp_path / "constants.pt"
+    torch.jit.save(torch.jit.script(model), str(path))
+    imported = import_torchscript(path, shape)
+    inputs = _inputs(shape, 3)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(inputs)).numpy()
+    assert_matches_torch(run_batch(imported.module, inputs, imported.weights), expected)
 
 
 @pytest.mark.parametrize(
@@ -164,6 +183,12 @@ def _ints(name: str, values):
     return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
 
 
+def _floats(name: str, values):
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.asarray(values, dtype=np.float32), name)
+
+
 def _node(op, inputs, outputs=("y",), **attrs):
     from onnx import helper
 
@@ -219,6 +244,18 @@ def onnx_cases():
         "DepthToSpace_DCR": ((8, 3, 2), [_node("DepthToSpace", ["x"], blocksize=2)], 4, [], 17),
         "DepthToSpace_CRD": ((8, 3, 2), [_node("DepthToSpace", ["x"], blocksize=2, mode="CRD")], 4, [], 17),
         "SpaceToDepth": ((2, 4, 6), [_node("SpaceToDepth", ["x"], blocksize=2)], 4, [], 17),
+        "Range_ConstantOfShape": (
+            (3, 5),
+            [
+                _node("Range", ["start", "limit", "delta"], ["r"]),
+                _node("ConstantOfShape", ["n"], ["c"], value=_floats("v", [2.5])),
+                _node("Add", ["x", "r"], ["s"]),
+                _node("Mul", ["s", "c"]),
+            ],
+            3,
+            [_floats("start", 1.0), _floats("limit", 3.5), _floats("delta", 0.5), _ints("n", [3, 1])],
+            17,
+        ),
     }
 
 
