@@ -268,11 +268,17 @@ KERNELS: dict[str, Kernel] = {
             "copy_strided",
             ("input",),
             ("output",),
-            (*(f"d{i}" for i in range(STRIDED_RANK)), *(f"s{i}" for i in range(STRIDED_RANK)), "offset"),
-            doc=f"output[i0,...,i{STRIDED_RANK - 1}] = input[offset + i0 * s0 + ... + "
-            f"i{STRIDED_RANK - 1} * s{STRIDED_RANK - 1}] over the\ncontiguous output "
+            (
+                *(f"d{i}" for i in range(STRIDED_RANK)),
+                *(f"s{i}" for i in range(STRIDED_RANK)),
+                "offset",
+                "out_offset",
+            ),
+            doc=f"output[out_offset + (i0,...,i{STRIDED_RANK - 1})] = input[offset + i0 * s0 + ... + "
+            f"i{STRIDED_RANK - 1} * s{STRIDED_RANK - 1}]\nover the contiguous "
             "shape [d0, ...]; a stride may be 0 (broadcast) or negative. Transposes,\n"
-            "slices and expansions, merged by the lowering to at most this rank.",
+            "slices and expansions, merged by the lowering to this rank (one call per "
+            "index of the\ndimensions beyond it).",
         ),
         # softmax (kernels/softmax.cpp)
         Kernel(

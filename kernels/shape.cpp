@@ -66,8 +66,9 @@ extern "C" {
 void mnistc_copy_strided(const float* input, float* output, int64_t d0, int64_t d1,
                          int64_t d2, int64_t d3, int64_t d4, int64_t d5, int64_t s0,
                          int64_t s1, int64_t s2, int64_t s3, int64_t s4, int64_t s5,
-                         int64_t offset) {
+                         int64_t offset, int64_t out_offset) {
   input += offset;
+  output += out_offset;
   const bool tiled = s4 == 1 && s5 != 1 && s5 != 0 && d4 > 1;
   const int64_t total = d0 * d1 * d2 * d3 * d4 * d5;
   if (tiled) {

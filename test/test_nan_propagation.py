@@ -318,9 +318,9 @@ def test_element_wise_kernels(kernels, poison, everywhere):
 
     # copy_strided: a transpose (tiled), then channel 1 broadcast four times
     moved = np.zeros((1, 4, 5, 3), dtype=np.float32)
-    call(kernels, "copy_strided", [x, moved], **strides("d", (1, 1, 1, 4, 5, 3)), **strides("s", (0, 0, 0, 15, 1, 5)), offset=0)
+    call(kernels, "copy_strided", [x, moved], **strides("d", (1, 1, 1, 4, 5, 3)), **strides("s", (0, 0, 0, 15, 1, 5)), offset=0, out_offset=0)
     assert_propagates(moved, t.transpose(2, 3))
-    call(kernels, "copy_strided", [x, out], **strides("d", (1, 1, 1, 4, 3, 5)), **strides("s", (0, 0, 0, 0, 5, 1)), offset=15)
+    call(kernels, "copy_strided", [x, out], **strides("d", (1, 1, 1, 4, 3, 5)), **strides("s", (0, 0, 0, 0, 5, 1)), offset=15, out_offset=0)
     assert_propagates(out, t[:, 1:2].expand(1, 4, 3, 5))
 
 

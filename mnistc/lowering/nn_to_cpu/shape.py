@@ -6,6 +6,7 @@ offset, unless what they read is one contiguous run of the input, which they ali
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 from xdsl.ir import Operation
@@ -13,7 +14,7 @@ from xdsl.ir import Operation
 from mnistc.dialects import nn
 from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.kernels.abi import STRIDED_RANK
-from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
+from mnistc.lowering.nn_to_cpu.common import KernelCall
 
 VIEW_OPS = (nn.ReshapeOp, nn.DropoutOp)
 """Ops that reuse their input's buffer."""
@@ -66,20 +67,22 @@ def merged_dims(sizes: Sequence[int], strides: Sequence[int]) -> tuple[list[int]
 
 
 def strided_copy(value, sizes: Sequence[int], strides: Sequence[int], offset: int) -> list[KernelCall]:
-    """One `copy_strided` of `value` read as `sizes` through `strides` from `offset`."""
+    """`copy_strided` calls reading `value` as `sizes` through `strides` from `offset`:
+    one, or one per index of the dimensions beyond the kernel's rank."""
     sizes, strides = merged_dims(sizes, strides)
-    if len(sizes) > STRIDED_RANK:
-        raise LoweringError(
-            f"convert-nn-to-cpu: a strided copy over {len(sizes)} dimensions that cannot be "
-            f"merged (at most {STRIDED_RANK})"
-        )
-    pad = STRIDED_RANK - len(sizes)
+    outer = max(0, len(sizes) - STRIDED_RANK)
+    inner_sizes, inner_strides = sizes[outer:], strides[outer:]
+    pad = STRIDED_RANK - len(inner_sizes)
     params = {
-        **{f"d{i}": d for i, d in enumerate([1] * pad + sizes)},
-        **{f"s{i}": s for i, s in enumerate([0] * pad + strides)},
-        "offset": offset,
+        **{f"d{i}": d for i, d in enumerate([1] * pad + inner_sizes)},
+        **{f"s{i}": s for i, s in enumerate([0] * pad + inner_strides)},
     }
-    return [KernelCall("copy_strided", [value], params)]
+    block = element_count(inner_sizes)
+    calls = []
+    for position, index in enumerate(itertools.product(*map(range, sizes[:outer]))):
+        start = offset + sum(i * s for i, s in zip(index, strides))
+        calls.append(KernelCall("copy_strided", [value], {**params, "offset": start, "out_offset": position * block}))
+    return calls
 
 
 def _read_transpose(op: nn.TransposeOp) -> tuple[list[int], int]:

@@ -18,11 +18,11 @@ func.func @forward(%x: tensor<1x4x3x5xf32>) -> tensor<1x4x10x3xf32> {
 // CHECK:      %[[X:.*]] = cpu.sample
 // CHECK:      %[[HALF:.*]] = cpu.view %[[X]] offset 30 : memref<1x4x3x5xf32> -> memref<1x2x3x5xf32>
 // CHECK-NEXT: %[[S:.*]] = memref.alloc() : memref<1x2x3x3xf32>
-// CHECK-NEXT: cpu.call @copy_strided(%[[X]]) outs(%[[S]]) params(d0 = 1, d1 = 1, d2 = 1, d3 = 1, d4 = 6, d5 = 3, s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 5, s5 = -2, offset = 4)
+// CHECK-NEXT: cpu.call @copy_strided(%[[X]]) outs(%[[S]]) params(d0 = 1, d1 = 1, d2 = 1, d3 = 1, d4 = 6, d5 = 3, s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 5, s5 = -2, offset = 4, out_offset = 0)
 // CHECK-NEXT: %[[T:.*]] = memref.alloc() : memref<1x2x5x3xf32>
-// CHECK-NEXT: cpu.call @copy_strided(%[[HALF]]) outs(%[[T]]) params(d0 = 1, d1 = 1, d2 = 1, d3 = 2, d4 = 5, d5 = 3, s0 = 0, s1 = 0, s2 = 0, s3 = 15, s4 = 1, s5 = 5, offset = 0)
+// CHECK-NEXT: cpu.call @copy_strided(%[[HALF]]) outs(%[[T]]) params(d0 = 1, d1 = 1, d2 = 1, d3 = 2, d4 = 5, d5 = 3, s0 = 0, s1 = 0, s2 = 0, s3 = 15, s4 = 1, s5 = 5, offset = 0, out_offset = 0)
 // CHECK:      %[[C:.*]] = memref.alloc() : memref<1x2x10x3xf32>
 // CHECK:      %[[FIRST:.*]] = cpu.view %[[C]] offset 0 : memref<1x2x10x3xf32> -> memref<1x1x10x3xf32>
-// CHECK:      cpu.call @copy_strided(%[[FIRST]]) outs(%{{.*}}) params(d0 = 1, d1 = 1, d2 = 1, d3 = 1, d4 = 4, d5 = 30, s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 1, offset = 0)
+// CHECK:      cpu.call @copy_strided(%[[FIRST]]) outs(%{{.*}}) params(d0 = 1, d1 = 1, d2 = 1, d3 = 1, d4 = 4, d5 = 30, s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 1, offset = 0, out_offset = 0)
 
 // CPP: mnistc_copy_strided((x + 30),
