@@ -30,6 +30,8 @@ TORCH_CASES = {
     "pixel_shuffle": (lambda x: F.pixel_shuffle(x, 2), (8, 3, 5)),
     "pixel_unshuffle": (lambda x: F.pixel_unshuffle(x, 2), (3, 6, 4)),
     "slice_steps": (lambda x: x[:, 1:, ::2, -3:], (5, 7, 6)),
+    "flip": (lambda x: x.flip(-1, 1) + x, (3, 1, 5)),
+    "movedim": (lambda x: x.movedim((1, -1), (-1, 2)).contiguous(), (3, 4, 5)),
     "narrow_negative": (lambda x: x.narrow(2, -4, 3), (3, 7, 5)),
     "select": (lambda x: x[:, 2] + x.select(-1, -2)[:, 1].unsqueeze(-1), (3, 7, 5)),
     "chunk": (lambda x: torch.cat(x.chunk(3, dim=-2)[::-1], -2), (3, 8, 5)),
@@ -125,9 +127,13 @@ def test_scripted_constant_creation_matches_pytorch(tmp_path):
     [
         (lambda x: x.transpose(0, 1), "transposition along dimension 0, the batch"),
         (lambda x: x[1:], "slicing along dimension 0"),
+        (lambda x: x[:1], "slicing along dimension 0"),
+        (lambda x: x.narrow(0, 0, 1), "slicing along dimension 0"),
         (lambda x: torch.cat([x, x]), "concatenation along dimension 0"),
         (lambda x: x.unsqueeze(0), "unsqueeze along dimension 0"),
         (lambda x: x.repeat(2, 1, 1), "repetition along dimension 0"),
+        (lambda x: x.flip(0), "flip along dimension 0"),
+        (lambda x: x.movedim(0, -1), "movedim along dimension 0"),
     ],
 )
 def test_ops_mixing_samples_are_refused(fn, message, tmp_path):
@@ -207,6 +213,13 @@ def onnx_cases():
             17,
         ),
         "Slice_opset9": ((5, 7), [_node("Slice", ["x"], starts=[1], ends=[-1], axes=[2])], 3, [], 9),
+        "Slice_whole_batch": (
+            (5, 7),
+            [_node("Slice", ["x", "s", "e", "a"])],
+            3,
+            [_ints("s", [0, 2]), _ints("e", [2**63 - 1, 4]), _ints("a", [0, 1])],
+            17,
+        ),
         "Split_sizes": (
             (5, 4),
             [_node("Split", ["x", "sizes"], ["p", "q"], axis=-2), _node("Concat", ["q", "p"], axis=1)],
@@ -293,11 +306,19 @@ def test_onnx_op_matches_onnx_runtime(name, tmp_path):
         assert_matches_torch(actual, expected)
 
 
-def test_onnx_transpose_of_the_batch_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "nodes, initializers, message",
+    [
+        ([_node("Transpose", ["x"], perm=[1, 0, 2])], [], "Transpose along dimension 0, the batch"),
+        ([_node("Slice", ["x", "s", "e", "a"])], [_ints("s", [0]), _ints("e", [1]), _ints("a", [0])], "Slice along dimension 0"),
+        ([_node("Gather", ["x", "i"])], [_ints("i", 0)], "Gather along dimension 0"),
+    ],
+)
+def test_onnx_ops_on_the_batch_are_refused(nodes, initializers, message, tmp_path):
     from mnistc.importers.onnx import import_onnx
 
-    model = _onnx_model((3, 4), [_node("Transpose", ["x"], perm=[1, 0, 2])], 3)
-    with pytest.raises(ImportError_, match="Transpose along dimension 0, the batch"):
+    model = _onnx_model((3, 4), nodes, 3, initializers)
+    with pytest.raises(ImportError_, match=message):
         import_onnx(_save_onnx(model, tmp_path))
 
 

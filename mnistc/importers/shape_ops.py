@@ -24,6 +24,16 @@ BATCH_REFUSAL = "{} along dimension 0, the batch, which the compiled model runs 
 """The refusal of an op that would mix samples; formatted with what the op does."""
 
 
+TO_THE_END = 2**62
+"""A slice end at least this large reads to the end whatever the size (torch and ONNX
+write INT64_MAX): on the batch, the only slice bound that means the whole batch."""
+
+
+def whole_batch(start: int | None, end: int | None, step: int | None) -> bool:
+    """Whether a slice of dimension 0 takes every sample, at any batch size."""
+    return start in (None, 0) and step in (None, 1) and (end is None or end >= TO_THE_END)
+
+
 def _insert(b: Builder, op) -> SSAValue:
     return b.insert(op).results[0]
 

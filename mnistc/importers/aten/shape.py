@@ -142,6 +142,31 @@ def convert_permute(ctx: ConversionContext, node: Node) -> tuple:
     return (shape_ops.transpose(ctx.builder, x, permutation),)
 
 
+def convert_movedim(ctx: ConversionContext, node: Node) -> tuple:
+    """torch.movedim: the `source` dimensions at the `destination` positions, the others
+    in their order."""
+    x = ctx.tensor(node, 0)
+    rank = len(nn.shape_of(x))
+    source = [int(d) % rank for d in _as_list(node.args[1])]
+    destination = [int(d) % rank for d in _as_list(node.args[2])]
+    order = [d for d in range(rank) if d not in source]
+    for position, dim in sorted(zip(destination, source)):
+        order.insert(position, dim)
+    if order[0] != 0:
+        raise NodeError(shape_ops.BATCH_REFUSAL.format("movedim"))
+    return (shape_ops.transpose(ctx.builder, x, order),)
+
+
+def convert_flip(ctx: ConversionContext, node: Node) -> tuple:
+    """torch.flip: a slice walking each flipped dimension backwards."""
+    x = ctx.tensor(node, 0)
+    shape = nn.shape_of(x)
+    for dim in {sample_dim(x, d, "flip") for d in _as_list(node.args[1])}:
+        if shape[dim] > 1:
+            x = _slice(ctx, x, dim, range(shape[dim] - 1, -1, -1))[0]
+    return (x,)
+
+
 def convert_pixel_shuffle(ctx: ConversionContext, node: Node) -> tuple:
     x, r = ctx.tensor(node, 0), int(node.args[1])
     if len(nn.shape_of(x)) < 4:
@@ -165,9 +190,9 @@ def convert_channel_shuffle(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def _slice(ctx: ConversionContext, x: SSAValue, dim: int, indices: range) -> tuple:
-    """Dimension `dim` of `x` cut to `indices`; on the batch, only the whole of it."""
+    """Dimension `dim` (not the batch) of `x` cut to `indices`."""
     size = nn.shape_of(x)[dim]
-    if dim == 0 and indices != range(size):
+    if dim == 0:
         raise NodeError(shape_ops.BATCH_REFUSAL.format("slicing"))
     if not indices:
         raise NodeError(f"an empty slice of dimension {dim} ({size} elements)")
@@ -179,7 +204,7 @@ def convert_slice(ctx: ConversionContext, node: Node) -> tuple:
     shape = nn.shape_of(x)
     dim = int(node.args[1]) % len(shape)
     start, end, step = node.args[2], node.args[3], node.args[4] if len(node.args) > 4 else 1
-    if dim == 0 and (start in (None, 0)) and (end is None or end >= shape[0]) and step in (None, 1):
+    if dim == 0 and shape_ops.whole_batch(start, end, step):
         return (x,)  # x[:, ...]: the whole batch, whatever its size at run time
     return _slice(ctx, x, dim, shape_ops.python_slice(shape[dim], start, end, step or 1))
 
@@ -373,7 +398,9 @@ _FOLDED = {
     "aten::chunk": (convert_chunk, lambda t, n, dim: list(t.chunk(n, dim))),
     "aten::expand": (convert_expand, lambda t, size, *_: t.expand(size)),
     "aten::expand_as": (convert_expand_as, lambda t, other: t.expand_as(other)),
+    "aten::flip": (convert_flip, lambda t, dims: t.flip(dims)),
     "aten::index_select": (convert_index_select, lambda t, dim, index: t.index_select(dim, index)),
+    "aten::movedim": (convert_movedim, lambda t, source, destination: t.movedim(source, destination)),
     "aten::narrow": (convert_narrow, lambda t, dim, start, length: t.narrow(dim, start, length)),
     "aten::permute": (convert_permute, lambda t, dims: t.permute(dims)),
     "aten::pixel_shuffle": (convert_pixel_shuffle, lambda t, r: torch.pixel_shuffle(t, r)),
@@ -396,6 +423,7 @@ _FOLDED = {
 _ALIASES = {
     "aten::concat": "aten::cat",
     "aten::concatenate": "aten::cat",
+    "aten::moveaxis": "aten::movedim",
     "aten::native_channel_shuffle": "aten::channel_shuffle",
     "aten::split_with_sizes": "aten::split",
     "aten::swapaxes": "aten::transpose",

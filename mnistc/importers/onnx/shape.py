@@ -73,9 +73,11 @@ def convert_slice(g: Graph, node, attrs) -> tuple:
         if not -len(shape) <= axis < len(shape):
             raise Unsupported(f"axis {axis} out of range for rank {len(shape)}")
         axis %= len(shape)
+        if axis == 0:
+            if not shape_ops.whole_batch(start, end if end != g.batch or g.batch == 1 else None, step):
+                raise Unsupported(shape_ops.BATCH_REFUSAL.format("Slice"))
+            continue
         indices = shape_ops.python_slice(shape[axis], start, end, step)
-        if axis == 0 and indices != range(shape[0]):
-            raise Unsupported(shape_ops.BATCH_REFUSAL.format("Slice"))
         if not indices:
             raise Unsupported(f"an empty slice of axis {axis}")
         x = shape_ops.slice_dim(g.builder, x, axis, indices)
