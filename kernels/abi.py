@@ -72,6 +72,9 @@ TILE_SIZES = {
 
 ACTIVATION_FPARAMS = ("alpha", "beta")
 
+STRIDED_RANK = 6
+"""The rank of copy_strided's iteration space (dimensions d0..d5, input strides s0..s5)."""
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -292,6 +295,22 @@ KERNELS: dict[str, Kernel] = {
             "i < inner.\nOne call per input of a concatenation.",
         ),
         Kernel("copy", ("input",), ("output",), ("count",), doc="output = input."),
+        Kernel(
+            "copy_strided",
+            ("input",),
+            ("output",),
+            (
+                *(f"d{i}" for i in range(STRIDED_RANK)),
+                *(f"s{i}" for i in range(STRIDED_RANK)),
+                "offset",
+                "out_offset",
+            ),
+            doc=f"output[out_offset + (i0,...,i{STRIDED_RANK - 1})] = input[offset + i0 * s0 + ... + "
+            f"i{STRIDED_RANK - 1} * s{STRIDED_RANK - 1}]\nover the contiguous "
+            "shape [d0, ...]; a stride may be 0 (broadcast) or negative. Transposes,\n"
+            "slices and expansions, merged by the lowering to this rank (one call per "
+            "index of the\ndimensions beyond it).",
+        ),
         # softmax (kernels/softmax.cpp)
         Kernel(
             "softmax",

@@ -162,6 +162,15 @@ void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t
 // output = input.
 void mnistc_copy(const float* input, float* output, int64_t count);
 
+// output[out_offset + (i0,...,i5)] = input[offset + i0 * s0 + ... + i5 * s5]
+// over the contiguous shape [d0, ...]; a stride may be 0 (broadcast) or negative. Transposes,
+// slices and expansions, merged by the lowering to this rank (one call per index of the
+// dimensions beyond it).
+void mnistc_copy_strided(const float* input, float* output, int64_t d0, int64_t d1,
+                         int64_t d2, int64_t d3, int64_t d4, int64_t d5, int64_t s0,
+                         int64_t s1, int64_t s2, int64_t s3, int64_t s4, int64_t s5,
+                         int64_t offset, int64_t out_offset);
+
 // Softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t axis,
                     int64_t inner);

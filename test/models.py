@@ -284,6 +284,27 @@ class MobileV3Like(nn.Module):
         return self.fc2(x)
 
 
+class ShuffleBlock(nn.Module):
+    """ShuffleNetV2's unit (channel split, a branch, concatenation, channel shuffle), then
+    a strided slice, an expanded gate and a channels-last permute of run-time tensors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.branch = nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, groups=4))
+        self.gate = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8 * 8 * 4, 5)
+
+    def forward(self, x):
+        a, b = self.stem(x).chunk(2, dim=1)
+        x = torch.cat([a, self.branch(b)], dim=1)
+        n, c, h, w = x.size()
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        x = x[:, :, 1:, ::2]
+        x = x * torch.sigmoid(self.gate(x.mean((2, 3), keepdim=True))).expand_as(x)
+        return self.fc(x.permute(0, 2, 3, 1).flatten(1))
+
+
 MODELS.update(
     {
         "conv_bn": (ConvBnNet, (3, 11, 9)),
@@ -298,6 +319,7 @@ MODELS.update(
         "vggish": (VGGish, (3, 10, 10)),
         "padded_prelu": (PaddedPReLUNet, (2, 7, 6)),
         "mobile_v3_like": (MobileV3Like, (3, 17, 15)),
+        "shuffle_block": (ShuffleBlock, (3, 9, 7)),
     }
 )
 

@@ -22,7 +22,8 @@ Op families. Each family has one file of the same name at every level: here
   `gelu`, and the `Activation` that conv2d and linear fuse;
 - `norm`: `batch_norm`, `lrn`;
 - `elementwise`: `add`, `mul`, `prelu` (binary, with broadcasting);
-- `shape`: `reshape`, `concat`, `pad2d`, `dropout` (moving elements, no arithmetic);
+- `shape`: `reshape`, `transpose`, `slice`, `expand`, `concat`, `pad2d`, `dropout` (moving
+  elements, no arithmetic);
 - `softmax`: `softmax`, `log_softmax`.
 
 `base.py` holds what the families share (the tensor type, property builders, the

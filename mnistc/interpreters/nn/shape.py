@@ -12,7 +12,7 @@ from mnistc.interpreters.nn.common import as_f32
 
 
 class ShapeFunctions(InterpreterFunctions):
-    """pad2d, concat, reshape and dropout (the identity)."""
+    """pad2d, concat, reshape, transpose, slice, expand and dropout (the identity)."""
 
     @impl(nn.Pad2DOp)
     def run_pad2d(self, interpreter: Interpreter, op: nn.Pad2DOp, args: tuple[Any, ...]):
@@ -27,6 +27,24 @@ class ShapeFunctions(InterpreterFunctions):
     @impl(nn.ReshapeOp)
     def run_reshape(self, interpreter: Interpreter, op: nn.ReshapeOp, args: tuple[Any, ...]):
         return (args[0].reshape(nn.shape_of(op.output)),)
+
+    @impl(nn.TransposeOp)
+    def run_transpose(self, interpreter: Interpreter, op: nn.TransposeOp, args: tuple[Any, ...]):
+        return (np.ascontiguousarray(np.transpose(args[0], op.permutation.get_values())),)
+
+    @impl(nn.SliceOp)
+    def run_slice(self, interpreter: Interpreter, op: nn.SliceOp, args: tuple[Any, ...]):
+        indices = [
+            offset + stride * np.arange(size)
+            for offset, stride, size in zip(
+                op.offsets.get_values(), op.strides.get_values(), nn.shape_of(op.output)
+            )
+        ]
+        return (args[0][np.ix_(*indices)],)
+
+    @impl(nn.ExpandOp)
+    def run_expand(self, interpreter: Interpreter, op: nn.ExpandOp, args: tuple[Any, ...]):
+        return (np.broadcast_to(args[0], nn.shape_of(op.output)).copy(),)
 
     @impl(nn.DropoutOp)
     def run_dropout(self, interpreter: Interpreter, op: nn.DropoutOp, args: tuple[Any, ...]):
