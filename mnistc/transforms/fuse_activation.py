@@ -37,7 +37,7 @@ class FuseActivationIntoProducer(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.ActivationOp, rewriter: PatternRewriter, /):
-        producer = sole_producer(op.input, (nn.Conv2DOp, nn.LinearOp))
+        producer = sole_producer(op.input, (nn.Conv2DOp, nn.LinearOp, nn.ConvTranspose2DOp))
         if producer is None or producer.activation is not None:
             return
         rewriter.replace(op, located(producer.with_changes(activation=op.activation()), producer, op))

@@ -78,6 +78,7 @@ CONVERTERS = {
     "aten::__isnot__": _python(lambda a, b: a is not b),
     "aten::__not__": _python(lambda a: not a),
     "aten::__or__": _python(lambda a, b: a or b),
+    "aten::append": _python(lambda values, value: values.append(value) or values),
     "aten::dim": convert_dim,
     "aten::div": _python(_divide),
     "aten::eq": _python(lambda a, b: a == b),
