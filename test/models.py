@@ -323,7 +323,8 @@ class ConvAutoencoder(nn.Module):
 class SmallUNet(nn.Module):
     """Down convolutions, up by bilinear interpolation, nearest upsampling and a
     transposed convolution, skip connections concatenated along channels, reflection
-    and replication padding."""
+    and replication padding. (Resizing by scale factors: the sizes ONNX computes for
+    `size=` from the input's run-time shape are the front ends' work.)"""
 
     def __init__(self) -> None:
         super().__init__()
@@ -344,8 +345,9 @@ class SmallUNet(nn.Module):
         d2 = torch.relu(self.dec2(torch.cat([u2, e2], dim=1)))
         d1 = torch.relu(self.dec1(torch.cat([self.up1(d2), e1], dim=1)))
         out = self.head(d1)
-        out = out + F.interpolate(F.avg_pool2d(out, 4), size=(20, 20), mode="nearest")
-        return out + F.interpolate(F.avg_pool2d(out, 5), size=(20, 20), mode="bilinear", align_corners=True)
+        out = out + F.interpolate(F.avg_pool2d(out, 4), scale_factor=4.0, mode="nearest")
+        coarse = F.avg_pool2d(out, 5)
+        return out + F.interpolate(coarse, scale_factor=5.0, mode="bilinear", align_corners=True)
 
 
 MODELS.update(
