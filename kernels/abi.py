@@ -314,11 +314,11 @@ KERNELS: dict[str, Kernel] = {
             "resize2d",
             ("input",),
             ("output",),
-            ("C", "H", "W", "OH", "OW", "mode"),
+            ("C", "H", "W", "OH", "OW", "mode", "divide"),
             ("scale_h", "scale_w", "shift_h", "shift_w", "offset_h", "offset_w"),
             doc="Resize of each of C planes [H, W] to [OH, OW]: output pixel i of a "
-            "dimension reads the\ninput at x = (i + shift) * scale + offset (float32), "
-            "by `mode` (MNISTC_RESIZE_*).",
+            "dimension reads the\ninput at x = (i + shift) * scale + offset, or (i + shift) "
+            "/ scale + offset with `divide`\n(float32), by `mode` (MNISTC_RESIZE_*).",
         ),
     )
 }

@@ -178,10 +178,12 @@ void mnistc_pad2d_edge(const float* input, float* output, int64_t C, int64_t H, 
                        int64_t reflect);
 
 // Resize of each of C planes [H, W] to [OH, OW]: output pixel i of a dimension reads the
-// input at x = (i + shift) * scale + offset (float32), by `mode` (MNISTC_RESIZE_*).
+// input at x = (i + shift) * scale + offset, or (i + shift) / scale + offset with `divide`
+// (float32), by `mode` (MNISTC_RESIZE_*).
 void mnistc_resize2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
-                     int64_t OH, int64_t OW, int64_t mode, float scale_h, float scale_w,
-                     float shift_h, float shift_w, float offset_h, float offset_w);
+                     int64_t OH, int64_t OW, int64_t mode, int64_t divide, float scale_h,
+                     float scale_w, float shift_h, float shift_w, float offset_h,
+                     float offset_w);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -22,10 +22,12 @@ inline float rounded(float x, int64_t mode) {
   }
 }
 
-Taps taps(int64_t out, int64_t in, int64_t mode, float scale, float shift, float offset) {
+Taps taps(int64_t out, int64_t in, int64_t mode, bool divide, float scale, float shift,
+          float offset) {
   Taps t{std::vector<int64_t>(out), std::vector<int64_t>(out), std::vector<float>(out)};
   for (int64_t i = 0; i < out; ++i) {
-    const float scaled = (static_cast<float>(i) + shift) * scale;
+    const float shifted = static_cast<float>(i) + shift;
+    const float scaled = divide ? shifted / scale : shifted * scale;
     float x = scaled + offset;
     if (mode == MNISTC_RESIZE_LINEAR) {
       x = std::min(std::max(x, 0.0f), static_cast<float>(in - 1));
@@ -47,10 +49,11 @@ Taps taps(int64_t out, int64_t in, int64_t mode, float scale, float shift, float
 extern "C" {
 
 void mnistc_resize2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
-                     int64_t OH, int64_t OW, int64_t mode, float scale_h, float scale_w,
+                     int64_t OH, int64_t OW, int64_t mode, int64_t divide, float scale_h,
+                     float scale_w,
                      float shift_h, float shift_w, float offset_h, float offset_w) {
-  const Taps rows = taps(OH, H, mode, scale_h, shift_h, offset_h);
-  const Taps cols = taps(OW, W, mode, scale_w, shift_w, offset_w);
+  const Taps rows = taps(OH, H, mode, divide, scale_h, shift_h, offset_h);
+  const Taps cols = taps(OW, W, mode, divide, scale_w, shift_w, offset_w);
   const bool linear = mode == MNISTC_RESIZE_LINEAR;
 #pragma omp parallel for schedule(static) if (C * OH * OW > 65536)
   for (int64_t c = 0; c < C; ++c) {

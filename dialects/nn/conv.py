@@ -191,9 +191,10 @@ class ConvTranspose2DOp(FusedActivationOp):
     decoders' upsampling layer), NCHW input and PyTorch's weight layout [C, K/groups, KH, KW].
 
     Each input pixel scatters its weighted kernel into the output at `stride`; `padding`
-    crops the result, `output_padding` extends it at the bottom and right (PyTorch keeps it
-    below the stride or dilation; any extent is well defined here, which ONNX's asymmetric
-    pads need). Optional bias
+    crops the result at the top and left, and by the same amount at the bottom and right,
+    where `output_padding` extends it again (PyTorch keeps it in [0, stride or dilation);
+    any value, negative ones trimming more at the end, is well defined here, as ONNX's
+    asymmetric pads need). Optional bias
     and fused activation: act(conv_transpose(x, w) + bias).
     """
 
@@ -263,7 +264,8 @@ class ConvTranspose2DOp(FusedActivationOp):
         output_padding = self.output_padding.get_values()
         verify_pair("stride", stride, 1)
         verify_pair("padding", self.padding.get_values(), 0)
-        verify_pair("output_padding", output_padding, 0)
+        if len(output_padding) != 2:
+            raise VerifyException(f"output_padding must be two integers, got {list(output_padding)}")
         verify_pair("dilation", dilation, 1)
         self.verify_activation()
         n, c, h, w = verify_rank("conv_transpose2d input", self.input, 4)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import DenseArrayBase, StringAttr, f64
+from xdsl.dialects.builtin import DenseArrayBase, StringAttr, UnitAttr, f64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -34,10 +35,12 @@ class Resize2DOp(IRDLOperation):
     """Resize H and W of NCHW to the result's size by sampling the input.
 
     Output pixel i of a dimension reads the input at the source coordinate
-    `(i + shift) * scale + offset`, computed in float32 as PyTorch and ONNX Runtime do:
-    every coordinate convention of both is one such affine map (PyTorch's `nearest`:
-    shift 0, scale in/out; `align_corners=True`: scale (in-1)/(out-1); half-pixel: shift
-    0.5, offset -0.5). Linear mode clamps the coordinate to [0, size - 1] and interpolates;
+    `(i + shift) * scale + offset`, or with `divide` `(i + shift) / scale + offset`,
+    computed in float32 as PyTorch (which multiplies) and ONNX Runtime (which divides by
+    the resize factor) do, so that a coordinate on a rounding tie rounds as theirs: every
+    coordinate convention of both is one such affine map (PyTorch's `nearest`: shift 0,
+    scale in/out; `align_corners=True`: scale (in-1)/(out-1); half-pixel: shift 0.5,
+    offset -0.5). Linear mode clamps the coordinate to [0, size - 1] and interpolates;
     nearest modes round it (`mode`) and clamp the index.
     """
 
@@ -49,10 +52,12 @@ class Resize2DOp(IRDLOperation):
     scale = prop_def(DenseArrayBase.constr(f64))
     shift = prop_def(DenseArrayBase.constr(f64))
     offset = prop_def(DenseArrayBase.constr(f64))
+    divide = opt_prop_def(UnitAttr)
 
     traits = traits_def(Pure())
     assembly_format = (
-        "$input `mode` $mode `scale` $scale `shift` $shift `offset` $offset attr-dict "
+        "$input `mode` $mode (`divide` $divide^)? `scale` $scale `shift` $shift `offset` $offset "
+        "attr-dict "
         "`:` type($input) `->` type($output)"
     )
 
@@ -64,6 +69,7 @@ class Resize2DOp(IRDLOperation):
         scale: Sequence[float],
         shift: Sequence[float] = (0.0, 0.0),
         offset: Sequence[float] = (0.0, 0.0),
+        divide: bool = False,
     ):
         n, c = shape_of(input)[:2]
         super().__init__(
@@ -75,6 +81,7 @@ class Resize2DOp(IRDLOperation):
                     name: DenseArrayBase.from_list(f64, [float(v) for v in values])
                     for name, values in (("scale", scale), ("shift", shift), ("offset", offset))
                 },
+                "divide": UnitAttr() if divide else None,
             },
         )
 
@@ -87,6 +94,8 @@ class Resize2DOp(IRDLOperation):
             values = getattr(self, name).get_values()
             if len(values) != 2 or not all(abs(v) < float("inf") for v in values):
                 raise VerifyException(f"{name} must be two finite numbers, got {list(values)}")
+        if self.divide is not None and 0.0 in self.scale.get_values():
+            raise VerifyException("a scale that divides must not be 0")
         n, c, _, _ = verify_rank("resize2d input", self.input, 4)
         out = verify_rank("resize2d result", self.output, 4)
         if out[:2] != (n, c) or min(out[2:]) < 1:

@@ -106,6 +106,7 @@ CONVERTERS = {
     "prim::Uninitialized": _python(lambda: None),
     "prim::device": _python(lambda *_: "cpu"),
     "prim::dtype": _python(lambda *_: torch.float32),
+    "prim::unchecked_cast": _python(lambda x: x),
 }
 """Ops evaluated in Python on constants (shape arithmetic); `prim::If` is the front
 end's, which walks the branch that `condition` picks."""

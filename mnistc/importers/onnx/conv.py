@@ -64,8 +64,6 @@ def convert_conv_transpose(g: Graph, node, attrs) -> tuple:
     # nn.conv_transpose2d crops `padding` at the start and extends by `output_padding` at
     # the end: ONNX's (begin, end) pads and output padding are begin and op + begin - end.
     extra = (output_padding[0] + top - bottom, output_padding[1] + left - right)
-    if min(extra) < 0:
-        raise Unsupported(f"ConvTranspose pads {[top, left, bottom, right]} crop more at the end than at the start")
     return g.insert(
         nn.ConvTranspose2DOp(x, w, bias, stride, (top, left), extra, dilation, attrs.get("group", 1))
     )

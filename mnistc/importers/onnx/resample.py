@@ -17,18 +17,19 @@ NEAREST_MODES = {
 
 
 def coordinate_map(transform: str, size_in: int, size_out: int, factor: float):
-    """(scale, shift, offset) of ONNX's coordinate_transformation_mode along one dimension,
-    `factor` the output/input ratio."""
+    """(divisor, shift, offset) of ONNX's coordinate_transformation_mode along one
+    dimension, `factor` the output/input ratio: x = (i + shift) / divisor + offset, as
+    ONNX Runtime computes it."""
     if transform == "align_corners":
-        return ((size_in - 1) / (size_out - 1) if size_out > 1 else 0.0), 0.0, 0.0
+        return ((size_out - 1) / (size_in - 1) if size_out > 1 and size_in > 1 else float("inf")), 0.0, 0.0
     if transform == "asymmetric":
-        return 1.0 / factor, 0.0, 0.0
+        return factor, 0.0, 0.0
     if transform == "half_pixel" or (transform == "pytorch_half_pixel" and size_out > 1):
-        return 1.0 / factor, 0.5, -0.5
+        return factor, 0.5, -0.5
     if transform == "pytorch_half_pixel":
-        return 0.0, 0.0, 0.0
+        return float("inf"), 0.0, 0.0
     if transform == "tf_half_pixel_for_nn":
-        return 1.0 / factor, 0.5, 0.0
+        return factor, 0.5, 0.0
     raise Unsupported(f"coordinate_transformation_mode '{transform}'")
 
 
@@ -57,11 +58,15 @@ def resize(g: Graph, node, mode: str, transform: str, nearest_mode: str, scales,
         raise Unsupported(f"mode '{mode}'")
     out, factors = _sizes_and_factors(g, shape, scales, sizes)
     maps = [coordinate_map(transform, i, o, float(f)) for i, o, f in zip(shape[2:], out, factors)]
-    scale, shift, offset = zip(*maps)
+    divisor, shift, offset = zip(*maps)
+    if all(d != float("inf") for d in divisor):
+        scale, divide = divisor, True
+    else:  # a coordinate pinned at 0 (one output pixel): the multiplying form, by 0
+        scale, divide = [0.0 if d == float("inf") else 1.0 / d for d in divisor], False
     op_mode = "linear" if mode == "linear" else NEAREST_MODES.get(nearest_mode)
     if op_mode is None:
         raise Unsupported(f"nearest_mode '{nearest_mode}'")
-    return g.insert(nn.Resize2DOp(x, out, op_mode, scale, shift, offset))
+    return g.insert(nn.Resize2DOp(x, out, op_mode, scale, shift, offset, divide))
 
 
 def _optional_constant(g: Graph, node, index: int, what: str):

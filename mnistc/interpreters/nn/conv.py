@@ -44,7 +44,9 @@ def conv_transpose2d(
         x.shape, weight.shape, groups, stride, padding, output_padding, dilation
     )
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    full = np.zeros((n, k, ph + oh, pw + ow))
+    extent = [max(p + o, (size - 1) * s + d * (kernel - 1) + 1)
+              for p, o, size, s, d, kernel in ((ph, oh, h, sh, dh, kh), (pw, ow, w, sw, dw, kw))]  # fmt: skip
+    full = np.zeros((n, k, *extent))
     cg = c // groups
     for g in range(groups):
         xs, ws = x[:, g * cg : (g + 1) * cg], weight[g * cg : (g + 1) * cg]
@@ -53,7 +55,7 @@ def conv_transpose2d(
                 target = full[:, g * kg : (g + 1) * kg, i * dh : i * dh + sh * (h - 1) + 1 : sh,
                               j * dw : j * dw + sw * (w - 1) + 1 : sw]  # fmt: skip
                 target += np.einsum("nchw,ck->nkhw", xs, ws[:, :, i, j])
-    out = full[:, :, ph:, pw:]
+    out = full[:, :, ph : ph + oh, pw : pw + ow]
     if bias is not None:
         out = out + bias.astype(np.float64)[None, :, None, None]
     return out

@@ -19,12 +19,14 @@ ROUNDINGS = {
 """How each nearest mode rounds a source coordinate."""
 
 
-def source_taps(size_out: int, size_in: int, mode: str, scale: float, shift: float, offset: float):
+def source_taps(
+    size_out: int, size_in: int, mode: str, scale: float, shift: float, offset: float, divide: bool
+):
     """(first index, second index, weight of the second) of each output position along
     one dimension; the coordinate in float32, as the kernels compute it."""
-    coordinate = (np.arange(size_out, dtype=np.float32) + np.float32(shift)) * np.float32(
-        scale
-    ) + np.float32(offset)
+    shifted = np.arange(size_out, dtype=np.float32) + np.float32(shift)
+    scaled = shifted / np.float32(scale) if divide else shifted * np.float32(scale)
+    coordinate = scaled + np.float32(offset)
     if mode == "linear":
         coordinate = np.clip(coordinate, np.float32(0), np.float32(size_in - 1))
         first = np.floor(coordinate).astype(np.int64)
@@ -33,10 +35,11 @@ def source_taps(size_out: int, size_in: int, mode: str, scale: float, shift: flo
     return index, index, None
 
 
-def resize2d(x: np.ndarray, size, mode: str, scale, shift, offset) -> np.ndarray:
+def resize2d(x: np.ndarray, size, mode: str, scale, shift, offset, divide=False) -> np.ndarray:
     x = x.astype(np.float64)
     (h0, h1, fh), (w0, w1, fw) = (
-        source_taps(size[d], x.shape[2 + d], mode, scale[d], shift[d], offset[d]) for d in (0, 1)
+        source_taps(size[d], x.shape[2 + d], mode, scale[d], shift[d], offset[d], divide)
+        for d in (0, 1)
     )
     if mode != "linear":
         return x[:, :, h0][:, :, :, w0]
@@ -52,6 +55,6 @@ class ResampleFunctions(InterpreterFunctions):
         return as_f32(
             resize2d(
                 args[0], nn.shape_of(op.output)[2:], op.mode.data, op.scale.get_values(),
-                op.shift.get_values(), op.offset.get_values(),
+                op.shift.get_values(), op.offset.get_values(), op.divide is not None,
             )  # fmt: skip
         )

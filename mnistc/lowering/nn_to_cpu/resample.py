@@ -17,6 +17,7 @@ def _lower_resize2d(op: nn.Resize2DOp) -> list[KernelCall]:
     oh, ow = shape_of(op.output)[2:]
     params: dict[str, int | float] = {
         "C": c, "H": h, "W": w, "OH": oh, "OW": ow, "mode": abi.RESIZE_CODES[op.mode.data],
+        "divide": int(op.divide is not None),
     }  # fmt: skip
     for name in ("scale", "shift", "offset"):
         params[f"{name}_h"], params[f"{name}_w"] = getattr(op, name).get_values()

@@ -82,3 +82,11 @@ func.func @pad_mode(%x: tensor<1x2x3x3xf32>) -> tensor<1x2x3x5xf32> {
   func.return %0 : tensor<1x2x3x5xf32>
 }
 // CHECK: pad mode 'circular' (supported: constant, reflect, replicate)
+
+// -----
+
+func.func @resize_divide_by_zero(%x: tensor<1x2x3x3xf32>) -> tensor<1x2x6x6xf32> {
+  %0 = nn.resize2d %x mode "linear" divide scale [2.0, 0.0] shift [0.0, 0.0] offset [0.0, 0.0] : tensor<1x2x3x3xf32> -> tensor<1x2x6x6xf32>
+  func.return %0 : tensor<1x2x6x6xf32>
+}
+// CHECK: a scale that divides must not be 0
