@@ -9,10 +9,10 @@ from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
 from mnistc.importers.aten.shape import along_w, ints, via_2d
 
 
-def convert_conv2d(ctx: ConversionContext, node: Node, args: list | None = None) -> tuple:
+def convert_conv2d(ctx: ConversionContext, node: Node) -> tuple:
     """`aten::conv2d` (and `_convolution_mode`): input, weight, bias, stride, padding,
-    dilation, groups; `args` overrides the node's (for `_convolution`)."""
-    args = node.args if args is None else args
+    dilation, groups."""
+    args = node.args
     x, weight = ctx.tensor(node, 0), ctx.tensor(node, 1)
     bias = None if args[2] is None else ctx.tensor(node, 2)
     stride, padding, dilation, groups = args[3], args[4], args[5], args[6]
