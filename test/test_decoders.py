@@ -235,6 +235,18 @@ class InterpolateNearestExact(nn.Module):
         return F.interpolate(x, size=(9, 4), mode="nearest-exact")
 
 
+class Interpolate1d(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2.0, mode="nearest") + F.interpolate(
+            x, scale_factor=2.0, mode="linear", align_corners=False
+        )
+
+
+class Interpolate1dSize(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=13, mode="linear", align_corners=True)
+
+
 class PadReflect(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.pad(x, (2, 0, 1, 3), mode="reflect")
@@ -273,6 +285,8 @@ OP_CASES = {
     "interpolate-bilinear-x1.5": (InterpolateBilinear, (2, 5, 6)),
     "interpolate-bilinear-corners": (InterpolateCorners, (2, 5, 6)),
     "upsample-bilinear-corners": (lambda: nn.UpsamplingBilinear2d(scale_factor=2), (2, 3, 4)),
+    "interpolate-1d": (Interpolate1d, (3, 7)),
+    "interpolate-1d-size": (Interpolate1dSize, (3, 7)),
     "reflection_pad1d": (lambda: nn.ReflectionPad1d((2, 3)), (3, 5)),
     "reflection_pad2d": (lambda: nn.ReflectionPad2d((1, 2, 0, 3)), (2, 4, 5)),
     "replication_pad1d": (lambda: nn.ReplicationPad1d((4, 1)), (3, 2)),
@@ -281,7 +295,10 @@ OP_CASES = {
 }
 
 
-NOT_IN_ONNX = {"interpolate-nearest-exact", "interpolate-nearest-size", "interpolate-bilinear-corners"}
+NOT_IN_ONNX = {
+    "interpolate-nearest-exact", "interpolate-nearest-size", "interpolate-bilinear-corners",
+    "interpolate-1d-size",
+}  # fmt: skip
 """PyTorch exports no ONNX for nearest-exact resizing; resizing to a `size` it exports
 through a Shape of the run-time input, which the front ends are to fold (until then, the
 ONNX graphs below give Resize its sizes as a constant)."""

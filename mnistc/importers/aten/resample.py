@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mnistc.dialects import nn
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
+from mnistc.importers.aten.shape import as_2d, reshape, squeeze_h
 
 
 def pytorch_scale(size_in: int, size_out: int, factor: float | None, align_corners: bool) -> float:
@@ -66,7 +67,24 @@ def convert_upsample_bilinear2d(ctx: ConversionContext, node: Node) -> tuple:
     return resize(ctx, node, args[1], _factors(args, 3), "bilinear", bool(args[2]))
 
 
+def _resize_1d(ctx: ConversionContext, node: Node, mode: str, align_corners: bool = False) -> tuple:
+    """`upsample_nearest1d` / `upsample_linear1d`, in their explicit-size and `.vec` forms
+    (the factor a float or a one-element list): [N, C, L] resized as [N, C, 1, L]."""
+    size, factor = node.args[1], node.args[-1]
+    factor = factor[0] if isinstance(factor, list | tuple) else factor
+    lifted = as_2d(ctx, node, [node.args[0]])
+    (out,) = resize(
+        ctx, lifted, None if size is None else (1, *size), None if factor is None else (1.0, factor),
+        mode, align_corners,
+    )  # fmt: skip
+    return reshape(ctx, out, squeeze_h(nn.shape_of(out)))
+
+
 CONVERTERS = {
+    # 1-D
+    "aten::upsample_linear1d": lambda ctx, node: _resize_1d(ctx, node, "bilinear", bool(node.args[2])),
+    "aten::upsample_nearest1d": lambda ctx, node: _resize_1d(ctx, node, "nearest"),
+    # 2-D
     "aten::_upsample_nearest_exact2d": nearest("nearest-exact"),
     "aten::upsample_bilinear2d": convert_upsample_bilinear2d,
     "aten::upsample_nearest2d": nearest("nearest"),

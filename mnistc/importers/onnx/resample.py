@@ -6,6 +6,7 @@ import numpy as np
 
 from mnistc.dialects import nn
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode
+from mnistc.importers.onnx.shape import reshape, squeeze_h, unsqueeze_h
 
 NEAREST_MODES = {
     "floor": "nearest_floor",
@@ -20,8 +21,10 @@ def coordinate_map(transform: str, size_in: int, size_out: int, factor: float):
     """(divisor, shift, offset) of ONNX's coordinate_transformation_mode along one
     dimension, `factor` the output/input ratio: x = (i + shift) / divisor + offset, as
     ONNX Runtime computes it."""
+    if size_in == 1:  # every coordinate reads the one pixel (the H of a 1-D resize)
+        return 1.0, 0.0, 0.0
     if transform == "align_corners":
-        return ((size_out - 1) / (size_in - 1) if size_out > 1 and size_in > 1 else float("inf")), 0.0, 0.0
+        return ((size_out - 1) / (size_in - 1) if size_out > 1 else float("inf")), 0.0, 0.0
     if transform == "asymmetric":
         return factor, 0.0, 0.0
     if transform == "half_pixel" or (transform == "pytorch_half_pixel" and size_out > 1):
@@ -52,8 +55,18 @@ def _sizes_and_factors(g: Graph, shape, scales, sizes):
 def resize(g: Graph, node, mode: str, transform: str, nearest_mode: str, scales, sizes) -> tuple:
     x = g.tensor(node.input[0])
     shape = nn.shape_of(x)
+    if len(shape) == 3:  # 1-D: [N, C, L] resized as [N, C, 1, L]
+        (x,) = reshape(g, x, unsqueeze_h(shape))
+        scales, sizes = (None if v is None or not v.size else np.insert(v.reshape(-1), 2, 1) for v in (scales, sizes))
+        (out,) = _resize_2d(g, x, mode, transform, nearest_mode, scales, sizes)
+        return reshape(g, out, squeeze_h(nn.shape_of(out)))
     if len(shape) != 4:
-        raise Unsupported(f"only 2-D resizing of [N, C, H, W] is supported, got {list(shape)}")
+        raise Unsupported(f"only 1-D and 2-D resizing is supported, got a tensor of shape {list(shape)}")
+    return _resize_2d(g, x, mode, transform, nearest_mode, scales, sizes)
+
+
+def _resize_2d(g: Graph, x, mode: str, transform: str, nearest_mode: str, scales, sizes) -> tuple:
+    shape = nn.shape_of(x)
     if mode not in ("nearest", "linear"):
         raise Unsupported(f"mode '{mode}'")
     out, factors = _sizes_and_factors(g, shape, scales, sizes)
