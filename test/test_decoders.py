@@ -29,11 +29,9 @@ from mnistc.interpreters.nn import run_batch
 from mnistc.kernels import abi
 from mnistc.verify import run_executable
 
-RNG = np.random.default_rng(12)
-
-
-def random(*shape: int) -> np.ndarray:
-    return RNG.standard_normal(shape, dtype=np.float32)
+def random(*shape: int, seed: int = 12) -> np.ndarray:
+    """Normal values, the same for a test whichever tests ran before it."""
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
 
 
 def with_nan(x: np.ndarray) -> np.ndarray:
@@ -57,7 +55,7 @@ TRANSPOSE_CASES = {
 
 def transpose_problem(case):
     c, k, h, w, kernel, stride, padding, output_padding, dilation, groups = case
-    x, weight, bias = random(c, h, w), random(c, k // groups, *kernel), random(k)
+    x, weight, bias = random(c, h, w, seed=1), random(c, k // groups, *kernel, seed=2), random(k, seed=3)
     params = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups)
     return x, weight, bias, params
 
@@ -87,7 +85,8 @@ def test_conv_transpose2d_kernel(kernels, case, with_bias):  # noqa: F811
     expected = F.conv_transpose2d(
         torch.from_numpy(x[None]), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias), **params
     )[0]
-    np.testing.assert_allclose(run_transpose_kernel(kernels, x, weight, bias, params), expected.numpy(), rtol=1e-4, atol=1e-4)
+    actual = run_transpose_kernel(kernels, x, weight, bias, params)
+    np.testing.assert_allclose(actual, expected.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_conv_transpose2d_kernel_fuses_relu(kernels):  # noqa: F811
@@ -152,7 +151,10 @@ def test_resize2d_kernel(kernels, case, nan):  # noqa: F811
     assert_propagates(out, expected)
 
 
-PAD_CASES = [((2, 4, 5), (1, 2, 3, 0)), ((3, 3, 3), (2, 2, 2, 2)), ((1, 1, 6), (0, 5, 0, 1)), ((2, 7, 9), (0, 0, 0, 0))]
+PAD_CASES = [
+    ((2, 4, 5), (1, 2, 3, 0)), ((3, 3, 3), (2, 2, 2, 2)), ((1, 1, 6), (0, 5, 0, 1)),
+    ((2, 7, 9), (0, 0, 0, 0)),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("shape, pads", PAD_CASES)
@@ -464,7 +466,7 @@ def test_onnx_conv_transpose(tmp_path, attributes):
     from onnx import helper
 
     group = attributes.get("group", 1)
-    weight, bias = random(4, 6 // group, 3, 3), random(6)
+    weight, bias = random(4, 6 // group, 3, 3, seed=2), random(6, seed=3)
     node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], **attributes)
     onnx_graph_matches_runtime(tmp_path, node, (4, 5, 6), [("w", weight), ("b", bias)])
 
@@ -544,11 +546,13 @@ def zoo_executable(tmp_path_factory):
 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_decoder_zoo_compiled_matches_torch(zoo_executable, batch):
+    """Within |a-b| <= 1e-4 + 1e-4|b| everywhere (no argmax: resizing repeats values, so
+    the largest output is a tie)."""
     model, executable = zoo_executable
     x = random(batch, 3, 11)
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
-    assert_matches_torch(run_executable(executable, x), expected)
+    np.testing.assert_allclose(run_executable(executable, x), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_decoder_zoo_compiled_propagates_nan(zoo_executable):
@@ -563,7 +567,7 @@ def test_decoder_zoo_compiled_propagates_nan(zoo_executable):
 @pytest.mark.parametrize("name", ["keyword_spotter", "conv_autoencoder", "small_unet"])
 def test_target_model_through_onnx(name, tmp_path):
     """The target models exported to ONNX (dynamic batch), compiled, at batch 1 and 3,
-    against PyTorch."""
+    against PyTorch (the contract's tolerance and argmax per sample)."""
     pytest.importorskip("onnx")
     model, shape = build(name)
     path = export_onnx(model, shape, tmp_path / f"{name}.onnx", dynamic_batch=True)

@@ -264,7 +264,10 @@ def _walk_loop(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: 
     iteration = 0
     while _folds(trips, go, carried) and iteration < trips and condition(go):
         if iteration == MAX_UNROLLED_TRIPS:
-            raise ImportError_(f"a loop of more than {MAX_UNROLLED_TRIPS} iterations at {node_location(node).describe()}")
+            raise ImportError_(
+                f"a loop of more than {MAX_UNROLLED_TRIPS} iterations at "
+                f"{node_location(node).describe()}"
+            )
         for parameter, value in zip(parameters, [iteration, *carried], strict=True):
             values[parameter] = value
         _walk(ctx, values, body.nodes())

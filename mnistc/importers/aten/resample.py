@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from mnistc.dialects import nn
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
-from mnistc.importers.aten.shape import as_2d, reshape, squeeze_h
+from mnistc.dialects.shapes import squeeze_h
+from mnistc.importers.aten.shape import as_2d, reshape
 
 
 def pytorch_scale(size_in: int, size_out: int, factor: float | None, align_corners: bool) -> float:

@@ -11,6 +11,7 @@ import torch
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
+from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
 
 
@@ -164,16 +165,6 @@ CONVERTERS = {
 
 
 # decoders: the 1-D layers, imported as their 2-D counterparts on [N, C, 1, L]
-
-
-def unsqueeze_h(shape: Sequence[int]) -> tuple[int, ...]:
-    """[N, C, L] → [N, C, 1, L]: a 1-D layer's tensor as its 2-D counterpart sees it."""
-    return (*shape[:2], 1, *shape[2:])
-
-
-def squeeze_h(shape: Sequence[int]) -> tuple[int, ...]:
-    """[N, C, 1, L] → [N, C, L]."""
-    return (*shape[:2], *shape[3:])
 
 
 def as_2d(ctx: ConversionContext, node: Node, args: list) -> Node:

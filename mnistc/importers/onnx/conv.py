@@ -37,7 +37,10 @@ def transpose_pads(attrs, input_hw, kernel, stride, dilation, output_padding) ->
         return [0, 0, 0, 0] if auto_pad == "VALID" else list(attrs.get("pads") or (0, 0, 0, 0))
     full = [s * (i - 1) + o + (k - 1) * d + 1
             for i, k, s, d, o in zip(input_hw, kernel, stride, dilation, output_padding)]  # fmt: skip
-    out = list(attrs["output_shape"])[-2:] if "output_shape" in attrs else [i * s for i, s in zip(input_hw, stride)]
+    if "output_shape" in attrs:
+        out = list(attrs["output_shape"])[-2:]
+    else:
+        out = [i * s for i, s in zip(input_hw, stride)]
     total = [f - o for f, o in zip(full, out)]
     if min(total) < 0:
         raise Unsupported(f"ConvTranspose output_shape {out} beyond the full output {full}")

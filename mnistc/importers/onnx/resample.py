@@ -6,7 +6,8 @@ import numpy as np
 
 from mnistc.dialects import nn
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode
-from mnistc.importers.onnx.shape import reshape, squeeze_h, unsqueeze_h
+from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
+from mnistc.importers.onnx.shape import reshape
 
 NEAREST_MODES = {
     "floor": "nearest_floor",
@@ -57,7 +58,9 @@ def resize(g: Graph, node, mode: str, transform: str, nearest_mode: str, scales,
     shape = nn.shape_of(x)
     if len(shape) == 3:  # 1-D: [N, C, L] resized as [N, C, 1, L]
         (x,) = reshape(g, x, unsqueeze_h(shape))
-        scales, sizes = (None if v is None or not v.size else np.insert(v.reshape(-1), 2, 1) for v in (scales, sizes))
+        scales, sizes = (
+            None if v is None or not v.size else np.insert(v.reshape(-1), 2, 1) for v in (scales, sizes)
+        )
         (out,) = _resize_2d(g, x, mode, transform, nearest_mode, scales, sizes)
         return reshape(g, out, squeeze_h(nn.shape_of(out)))
     if len(shape) != 4:

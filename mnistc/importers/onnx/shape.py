@@ -8,6 +8,7 @@ import numpy as np
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
+from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode
 
 
@@ -81,16 +82,6 @@ CONVERTERS = {
 
 
 # decoders: the 1-D forms of Conv, ConvTranspose, pooling and Pad, as 2-D ops on [N, C, 1, L]
-
-
-def unsqueeze_h(shape: Sequence[int]) -> tuple[int, ...]:
-    """[N, C, L] → [N, C, 1, L]: a 1-D layer's tensor as its 2-D counterpart sees it."""
-    return (*shape[:2], 1, *shape[2:])
-
-
-def squeeze_h(shape: Sequence[int]) -> tuple[int, ...]:
-    """[N, C, 1, L] → [N, C, L]."""
-    return (*shape[:2], *shape[3:])
 
 
 def edge_pad_1d(g: Graph, x: SSAValue, pads: Sequence[int], mode: str) -> tuple:
