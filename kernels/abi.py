@@ -42,6 +42,16 @@ BINARY_OPS = (("add", "lhs + rhs"), ("mul", "lhs * rhs"), ("prelu", "lhs >= 0 ? 
 """The `op` parameter of `binary` by code (MNISTC_BINARY_*)."""
 BINARY_CODES = {name: code for code, (name, _) in enumerate(BINARY_OPS)}
 
+RESIZE_MODES = (
+    ("nearest_floor", "the pixel at floor(x)"),
+    ("nearest_ceil", "the pixel at ceil(x)"),
+    ("nearest_round_prefer_floor", "the nearest pixel, ties down"),
+    ("nearest_round_prefer_ceil", "the nearest pixel, ties up"),
+    ("linear", "linear interpolation of the two pixels around x"),
+)
+"""The `mode` of resize2d by code (MNISTC_RESIZE_*): how a source coordinate x becomes a value."""
+RESIZE_CODES = {name: code for code, (name, _) in enumerate(RESIZE_MODES)}
+
 CONV_MR = 4
 """Output channels per register tile of conv2d_packed."""
 CONV_NR = 24
@@ -326,6 +336,40 @@ KERNELS: dict[str, Kernel] = {
             ("outer", "axis", "inner"),
             doc="Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].",
         ),
+        # decoders: transposed convolution (kernels/conv/transpose.cpp), edge padding
+        # (kernels/shape.cpp), resizing (kernels/resample.cpp)
+        Kernel(
+            "conv_transpose2d",
+            ("input", "weight", "bias"),
+            ("output",),
+            (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
+             "dilation_w", "groups", "activation"),  # fmt: skip
+            ACTIVATION_FPARAMS,
+            frozenset({"bias"}),
+            "Transposed convolution: input [C,H,W], weight [C, K/groups, KH, KW] (PyTorch's "
+            "layout),\noptional bias [K], output [K,OH,OW] = act(conv_transpose + bias); "
+            "output pixel (oh, ow)\nreceives input (h, w) through tap (i, j) where "
+            "oh = h*stride_h - pad_h + i*dilation_h.",
+        ),
+        Kernel(
+            "pad2d_edge",
+            ("input",),
+            ("output",),
+            ("C", "H", "W", "top", "left", "bottom", "right", "reflect"),
+            doc="Padding of each of C planes [H, W] from the plane's own edge: mirrored "
+            "about the edge\npixel (reflect = 1, pads < H and W) or repeating it (reflect "
+            "= 0).",
+        ),
+        Kernel(
+            "resize2d",
+            ("input",),
+            ("output",),
+            ("C", "H", "W", "OH", "OW", "mode", "divide"),
+            ("scale_h", "scale_w", "shift_h", "shift_w", "offset_h", "offset_w"),
+            doc="Resize of each of C planes [H, W] to [OH, OW]: output pixel i of a "
+            "dimension reads the\ninput at x = (i + shift) * scale + offset, or (i + shift) "
+            "/ scale + offset with `divide`\n(float32), by `mode` (MNISTC_RESIZE_*).",
+        ),
     )
 }
 """Every kernel by `cpu.call` callee name."""
@@ -379,6 +423,9 @@ def render_header() -> str:
         "",
         "// The `op` of mnistc_binary.",
         *_enum("BINARY", BINARY_OPS),
+        "",
+        "// The `mode` of mnistc_resize2d.",
+        *_enum("RESIZE", RESIZE_MODES),
         "",
         "// Tile sizes shared with the compile-time weight packing.",
         *(f"#define MNISTC_{name} {value}" for name, value in TILE_SIZES.items()),

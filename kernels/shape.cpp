@@ -59,6 +59,14 @@ inline void transpose_tiles(const float* input, float* output, int64_t rows, int
   }
 }
 
+// Padding from the plane's own edge (reflect or replicate): the input index that
+// padded index p (in [-before, size + after)) reads.
+inline int64_t edge_source(int64_t p, int64_t size, bool reflect) {
+  if (p < 0) return reflect ? -p : 0;
+  if (p >= size) return reflect ? 2 * (size - 1) - p : size - 1;
+  return p;
+}
+
 }  // namespace
 
 extern "C" {
@@ -90,6 +98,21 @@ void mnistc_copy_strided(const float* input, float* output, int64_t d0, int64_t 
           for (int64_t i4 = 0; i4 < d4; ++i4)
             copy_row(input + i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3 + i4 * s4,
                      output + ((((i0 * d1 + i1) * d2 + i2) * d3 + i3) * d4 + i4) * d5, d5, s5);
+}
+
+void mnistc_pad2d_edge(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                       int64_t top, int64_t left, int64_t bottom, int64_t right,
+                       int64_t reflect) {
+  const int64_t OH = H + top + bottom, OW = W + left + right;
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const float* in = input + (c * H + edge_source(oh - top, H, reflect)) * W;
+      float* out = output + (c * OH + oh) * OW;
+      for (int64_t ow = 0; ow < left; ++ow) out[ow] = in[edge_source(ow - left, W, reflect)];
+      std::copy(in, in + W, out + left);
+      for (int64_t ow = left + W; ow < OW; ++ow) out[ow] = in[edge_source(ow - left, W, reflect)];
+    }
+  }
 }
 
 }  // extern "C"

@@ -17,6 +17,7 @@ from xdsl.dialects.builtin import (
     Float64Type,
     FloatAttr,
     IntegerAttr,
+    StringAttr,
     TensorType,
     f64,
     i64,
@@ -28,6 +29,7 @@ from xdsl.irdl import (
     base,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -67,9 +69,15 @@ class DropoutOp(IRDLOperation):
             raise VerifyException(f"dropout probability {self.p.value.data} not in [0, 1]")
 
 
+PAD_MODES = ("constant", "reflect", "replicate")
+"""How pad2d fills the border: with `value`; mirrored about the edge pixel (PyTorch's
+reflect, ONNX's reflect); repeating the edge pixel (replicate, ONNX's edge)."""
+
+
 @irdl_op_definition
 class Pad2DOp(IRDLOperation):
-    """Constant padding of the last two dimensions: `pads` = [top, left, bottom, right]."""
+    """Padding of the last two dimensions: `pads` = [top, left, bottom, right], filled
+    with `value` or, with a `mode` (PAD_MODES), from the input's own edge."""
 
     name = "nn.pad2d"
 
@@ -77,13 +85,18 @@ class Pad2DOp(IRDLOperation):
     output = result_def(FloatTensor)
     pads = prop_def(DenseArrayBase.constr(i64))
     value = prop_def(FloatAttr[Float64Type])
+    mode = opt_prop_def(StringAttr)
+    """Absent: constant."""
 
     traits = traits_def(Pure())
     assembly_format = (
-        "$input `pads` $pads `value` $value attr-dict `:` type($input) `->` type($output)"
+        "$input `pads` $pads (`mode` $mode^)? `value` $value attr-dict "
+        "`:` type($input) `->` type($output)"
     )
 
-    def __init__(self, input: SSAValue, pads: Sequence[int], value: float = 0.0):
+    def __init__(
+        self, input: SSAValue, pads: Sequence[int], value: float = 0.0, mode: str = "constant"
+    ):
         *lead, h, w = shape_of(input)
         top, left, bottom, right = pads
         super().__init__(
@@ -92,8 +105,13 @@ class Pad2DOp(IRDLOperation):
             properties={
                 "pads": DenseArrayBase.from_list(i64, list(pads)),
                 "value": FloatAttr(value, f64),
+                "mode": None if mode == "constant" else StringAttr(mode),
             },
         )
+
+    @property
+    def pad_mode(self) -> str:
+        return "constant" if self.mode is None else self.mode.data
 
     def verify_(self) -> None:
         pads = self.pads.get_values()
@@ -101,6 +119,15 @@ class Pad2DOp(IRDLOperation):
             raise VerifyException(f"pads must be 4 integers >= 0, got {list(pads)}")
         *lead, h, w = verify_rank("pad2d input", self.input, 4)
         top, left, bottom, right = pads
+        if self.pad_mode not in PAD_MODES:
+            raise VerifyException(
+                f"pad mode '{self.pad_mode}' (supported: {', '.join(PAD_MODES)})"
+            )
+        if self.pad_mode == "reflect" and (max(top, bottom) >= h or max(left, right) >= w):
+            raise VerifyException(
+                f"reflect padding {list(pads)} must be smaller than the input's H and W "
+                f"({h}, {w})"
+            )
         verify_result_shape(self, (*lead, h + top + bottom, w + left + right))
 
 
@@ -157,7 +184,9 @@ class ReshapeOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
             RemoveIdentityReshape,
         )
 
-        return (RemoveIdentityReshape(), ComposeReshapes())
+        from mnistc.transforms.canonicalization_patterns.nn import SinkReshape
+
+        return (RemoveIdentityReshape(), ComposeReshapes(), SinkReshape())
 
 
 @irdl_op_definition
@@ -338,6 +367,7 @@ __all__ = [
     "ConcatOp",
     "DropoutOp",
     "ExpandOp",
+    "PAD_MODES",
     "Pad2DOp",
     "ReshapeOp",
     "SliceOp",

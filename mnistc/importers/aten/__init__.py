@@ -23,6 +23,7 @@ from mnistc.importers.aten import (
     norm,
     pool,
     python,
+    resample,
     shape,
     softmax,
 )
@@ -47,6 +48,7 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **pool.CONVERTERS,
     **shape.CONVERTERS,
     **softmax.CONVERTERS,
+    **resample.CONVERTERS,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 

@@ -10,6 +10,7 @@ the batch, is refused.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
 from mnistc.importers import shape_ops
+from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
 from mnistc.importers.aten.python import holds_tensor
 
@@ -330,9 +332,30 @@ def convert_constant_pad(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_pad(ctx: ConversionContext, node: Node) -> tuple:
+    if node.args[2] in ("reflect", "replicate"):
+        return _edge_pad(ctx, node, node.args[1], node.args[2])
     if node.args[2] != "constant":
         raise NodeError(f"padding mode '{node.args[2]}'")
     return _constant_pad(ctx, node, node.args[1], node.args[3])
+
+
+def _edge_pad(ctx: ConversionContext, node: Node, pad: list, mode: str) -> tuple:
+    """F.pad's reflect / replicate modes: (left, right) of [N, C, L] or (left, right, top,
+    bottom) of [N, C, H, W]."""
+    x = ctx.tensor(node, 0)
+    shape, pad = nn.shape_of(x), list(pad)
+    if (len(shape), len(pad)) not in ((3, 2), (4, 4)) or min(pad) < 0:
+        raise NodeError(f"{mode} padding {pad} of a tensor of shape {list(shape)}")
+    if len(shape) == 3:
+        (x,) = reshape(ctx, x, unsqueeze_h(shape))
+    left, right, top, bottom = (pad + [0, 0])[:4]
+    (padded,) = ctx.insert(nn.Pad2DOp(x, (top, left, bottom, right), mode=mode))
+    return reshape(ctx, padded, squeeze_h(nn.shape_of(padded))) if len(shape) == 3 else (padded,)
+
+
+def edge_pad(mode: str):
+    """The converter of `aten::reflection_pad*d` or `replication_pad*d`."""
+    return lambda ctx, node: _edge_pad(ctx, node, node.args[1], mode)
 
 
 def convert_dropout(ctx: ConversionContext, node: Node) -> tuple:
@@ -448,4 +471,43 @@ CONVERTERS = {
     "aten::pad": convert_pad,
     "aten::zeros": _created(torch.ops.aten.zeros, 1),
     "aten::zeros_like": _created(torch.ops.aten.zeros_like, 1, like=True),
+    # decoders
+    "aten::reflection_pad1d": edge_pad("reflect"),
+    "aten::reflection_pad2d": edge_pad("reflect"),
+    "aten::replication_pad1d": edge_pad("replicate"),
+    "aten::replication_pad2d": edge_pad("replicate"),
 }
+
+
+# decoders: the 1-D layers, imported as their 2-D counterparts on [N, C, 1, L]
+
+
+def as_2d(ctx: ConversionContext, node: Node, args: list) -> Node:
+    """The node of a 1-D layer with `args` (the 2-D op's arguments), in which every rank-3
+    tensor (input, weight) is viewed with H = 1: a constant reshaped at import, a run-time
+    tensor through `nn.reshape`."""
+    lifted = []
+    for value in args:
+        if isinstance(value, torch.Tensor) and value.dim() == 3:
+            value = value.unsqueeze(2)
+        elif isinstance(value, SSAValue) and len(nn.shape_of(value)) == 3:
+            (value,) = reshape(ctx, value, unsqueeze_h(nn.shape_of(value)))
+        lifted.append(value)
+    return replace(node, args=lifted)
+
+
+def via_2d(convert, arguments):
+    """A converter of a 1-D layer: `arguments(args)` maps the node's arguments to the 2-D
+    converter's (windows become (1, k), paddings (0, p)); the 2-D result is viewed back
+    as [N, C, L]."""
+
+    def convert_1d(ctx: ConversionContext, node: Node) -> tuple:
+        (out,) = convert(ctx, as_2d(ctx, node, arguments(list(node.args))))
+        return reshape(ctx, out, squeeze_h(nn.shape_of(out)))
+
+    return convert_1d
+
+
+def along_w(values, fill: int) -> tuple[int, int]:
+    """A 1-D window parameter (int or [int]) as the 2-D one, H taking `fill`."""
+    return (fill, ints(values, 1)[0])

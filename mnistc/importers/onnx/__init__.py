@@ -45,6 +45,7 @@ from mnistc.importers.onnx import (
     linear,
     norm,
     pool,
+    resample,
     shape,
     softmax,
 )
@@ -79,6 +80,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **pool.CONVERTERS,
     **shape.CONVERTERS,
     **softmax.CONVERTERS,
+    **resample.CONVERTERS,
 }
 """ONNX ops on run-time tensors. Any op on constants only is folded instead."""
 

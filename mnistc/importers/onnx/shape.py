@@ -15,6 +15,7 @@ from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
 from mnistc.importers import shape_ops
+from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode
 
 
@@ -215,10 +216,14 @@ def convert_reshape(g: Graph, node, attrs) -> tuple:
     return reshape(g, x, target)
 
 
+ONNX_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+"""ONNX Pad's modes as nn.pad2d names them."""
+
+
 def convert_pad(g: Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
     mode = decode(attrs.get("mode", "constant"))
-    if mode != "constant":
+    if mode not in ONNX_PAD_MODES:
         raise Unsupported(f"Pad mode '{mode}'")
     if "pads" in attrs:
         pads, value = list(attrs["pads"]), float(attrs.get("value", 0.0))
@@ -226,10 +231,14 @@ def convert_pad(g: Graph, node, attrs) -> tuple:
         pads = g.constant(node.input[1], "Pad's pads").tolist()
         value = float(g.constant(node.input[2], "Pad's value")) if len(node.input) > 2 and node.input[2] else 0.0
     rank = len(nn.shape_of(x))
+    if len(node.input) > 3 and node.input[3]:
+        raise Unsupported("Pad's axes input")
     begin, end = pads[:rank], pads[rank:]
+    if rank == 3 and mode != "constant":
+        return edge_pad_1d(g, x, (begin[2], end[2]), ONNX_PAD_MODES[mode])
     if rank != 4 or any(begin[:2]) or any(end[:2]) or min(pads) < 0:
         raise Unsupported(f"Pad {pads} (only non-negative padding of H and W)")
-    return g.insert(nn.Pad2DOp(x, (begin[2], begin[3], end[2], end[3]), value))
+    return g.insert(nn.Pad2DOp(x, (begin[2], begin[3], end[2], end[3]), value, ONNX_PAD_MODES[mode]))
 
 
 def identity(g: Graph, node, attrs) -> tuple:
@@ -254,3 +263,54 @@ CONVERTERS = {
     "Transpose": convert_transpose,
     "Unsqueeze": convert_unsqueeze,
 }
+
+
+# decoders: the 1-D forms of Conv, ConvTranspose, pooling and Pad, as 2-D ops on [N, C, 1, L]
+
+
+def edge_pad_1d(g: Graph, x: SSAValue, pads: Sequence[int], mode: str) -> tuple:
+    if min(pads) < 0:
+        raise Unsupported(f"negative padding {list(pads)}")
+    (x,) = reshape(g, x, unsqueeze_h(nn.shape_of(x)))
+    (padded,) = g.insert(nn.Pad2DOp(x, (0, pads[0], 0, pads[1]), 0.0, mode))
+    return reshape(g, padded, squeeze_h(nn.shape_of(padded)))
+
+
+_LIFTED_ATTRIBUTES = {
+    "kernel_shape": lambda v: [1, *v],
+    "strides": lambda v: [1, *v],
+    "dilations": lambda v: [1, *v],
+    "pads": lambda v: [0, v[0], 0, v[1]],
+    "output_padding": lambda v: [0, *v],
+    "output_shape": lambda v: [1, *v],
+}
+"""A 1-D op's window attributes as its 2-D form's (H: one pixel, unpadded)."""
+
+
+def via_2d(convert):
+    """The converter of an op in 1-D and 2-D forms: a rank-3 input (and weight) is viewed
+    as [N, C, 1, L] for the 2-D converter, its result viewed back."""
+
+    def convert_any(g: Graph, node, attrs) -> tuple:
+        if len(nn.shape_of(g.tensor(node.input[0]))) != 3:
+            return convert(g, node, attrs)
+        import onnx
+
+        lifted = onnx.NodeProto()
+        lifted.CopyFrom(node)
+        for i, name in enumerate(node.input):
+            value = g.values.get(name) if name else None
+            if isinstance(value, np.ndarray) and value.ndim == 3:
+                lifted.input[i] = f"{name}:2d"
+                g.values.setdefault(lifted.input[i], np.expand_dims(value, 2))
+            elif isinstance(value, SSAValue) and len(nn.shape_of(value)) == 3:
+                lifted.input[i] = f"{name}:2d"
+                (g.values[lifted.input[i]],) = reshape(g, value, unsqueeze_h(nn.shape_of(value)))
+        lifted_attrs = {
+            k: _LIFTED_ATTRIBUTES[k](list(v)) if k in _LIFTED_ATTRIBUTES else v
+            for k, v in attrs.items()
+        }
+        (out,) = convert(g, lifted, lifted_attrs)
+        return reshape(g, out, squeeze_h(nn.shape_of(out)))
+
+    return convert_any

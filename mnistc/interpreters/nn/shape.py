@@ -11,6 +11,10 @@ from mnistc.dialects import nn
 from mnistc.interpreters.nn.common import as_f32
 
 
+NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge"}
+"""pad2d's modes as np.pad names them."""
+
+
 class ShapeFunctions(InterpreterFunctions):
     """pad2d, concat, reshape, transpose, slice, expand and dropout (the identity)."""
 
@@ -18,6 +22,8 @@ class ShapeFunctions(InterpreterFunctions):
     def run_pad2d(self, interpreter: Interpreter, op: nn.Pad2DOp, args: tuple[Any, ...]):
         top, left, bottom, right = op.pads.get_values()
         widths = [(0, 0)] * (args[0].ndim - 2) + [(top, bottom), (left, right)]
+        if op.pad_mode != "constant":
+            return as_f32(np.pad(args[0], widths, mode=NUMPY_PAD_MODES[op.pad_mode]))
         return as_f32(np.pad(args[0], widths, constant_values=op.value.value.data))
 
     @impl(nn.ConcatOp)

@@ -23,6 +23,12 @@ VIEW_OPS = (nn.ReshapeOp, nn.DropoutOp)
 def _lower_pad2d(op: nn.Pad2DOp) -> list[KernelCall]:
     *lead, h, w = shape_of(op.input)
     top, left, bottom, right = op.pads.get_values()
+    if op.pad_mode != "constant":
+        params = {
+            "C": element_count(lead), "H": h, "W": w, "top": top, "left": left,
+            "bottom": bottom, "right": right, "reflect": int(op.pad_mode == "reflect"),
+        }  # fmt: skip
+        return [KernelCall("pad2d_edge", [op.input], params)]
     params = {
         "C": element_count(lead), "H": h, "W": w, "top": top, "left": left, "bottom": bottom,
         "right": right, "value": op.value.value.data,
