@@ -225,8 +225,12 @@ def test_linear(kernels, m, n_in, n_out, poison, everywhere):
 
 
 # c, h, w, kernel, stride, padding: the vector 2x2 path and its scalar tail, windows
-# inside the input, windows over padding.
-MAX_POOL_CASES = [(4, 6, 38, 2, 2, 0), (3, 9, 9, 3, 2, 0), (2, 7, 9, 3, 2, 1)]
+# inside the input, windows over padding, and the vector interior between padded borders
+# at strides 2 (the resnet stem's window), 1 and 3.
+MAX_POOL_CASES = [
+    (4, 6, 38, 2, 2, 0), (3, 9, 9, 3, 2, 0), (2, 7, 9, 3, 2, 1),
+    (2, 9, 37, 3, 2, 1), (2, 5, 21, 3, 1, 1), (2, 7, 40, 5, 3, 2),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", MAX_POOL_CASES, ids=str)
