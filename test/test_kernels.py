@@ -255,6 +255,28 @@ def test_conv2d_winograd_with_max_pool(kernels, case):
     )  # fmt: skip
 
 
+def winograd_raw_cases():
+    yield dict(c=136, h=7, w=7, k=40, pad=(1, 1))  # resnet's 7x7 maps; 3 channel chunks
+    yield dict(c=64, h=4, w=4, k=64, pad=(1, 1))  # one tile
+    yield dict(c=9, h=13, w=11, k=20, pad=(1, 1))  # partial tiles and channel blocks
+    yield dict(c=16, h=10, w=9, k=16, pad=(0, 1))
+
+
+@pytest.mark.parametrize("case", list(winograd_raw_cases()), ids=str)
+@pytest.mark.parametrize("with_bias,with_residual,pool", [(True, False, 0), (False, True, 0), (True, False, 2)])
+def test_conv2d_winograd_raw(kernels, case, with_bias, with_residual, pool):
+    """The Winograd kernel that transforms the weight at run time, as conv2d_winograd."""
+    from mnistc.transforms.packing import pack_winograd_raw_weight
+
+    case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual, (case["c"] * 9) ** -0.5)
+    assert_conv_kernel(
+        kernels, "conv2d_winograd_raw", [x, pack_winograd_raw_weight(weight), bias, residual],
+        conv_geometry(case, expected) | {"pool": pool}, expected,
+        then=(lambda t: F.max_pool2d(t, 2)) if pool else (lambda t: t),
+    )  # fmt: skip
+
+
 # linear (kernels/linear.cpp)
 
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])

@@ -172,23 +172,25 @@ WINOGRAD_CASES = [
 ]
 
 
+@pytest.mark.parametrize("kernel", ["conv2d_winograd", "conv2d_winograd_raw"])
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=str)
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
-def test_conv2d_winograd(kernels, case, poison, everywhere):
+def test_conv2d_winograd(kernels, kernel, case, poison, everywhere):
     """Before the activation, outputs outside the poisoned tiles match PyTorch exactly, and
     inside them each of PyTorch's non-finite outputs is non-finite. Every epilogue, with
     and without the fused 2x2 max pool, is then PyTorch's activation (and pool) of that
-    result."""
-    from mnistc.transforms.packing import pack_winograd_weight
+    result. Both Winograd kernels: U transformed at compile time, and at run time."""
+    from mnistc.transforms.packing import pack_winograd_raw_weight, pack_winograd_weight
 
+    pack = pack_winograd_raw_weight if kernel == "conv2d_winograd_raw" else pack_winograd_weight
     case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
     clean, weight, bias, _, _ = conv_problem(case, True, False, (case["c"] * 9) ** -0.5)
     x = poisoned(clean, poison, everywhere)
     expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), 1, case["pad"]).numpy()
     shape = expected.shape
     params = conv_geometry(case, torch.from_numpy(expected))
-    inputs = [x, pack_winograd_weight(weight), bias, None]
-    unpooled = conv_outputs(kernels, "conv2d_winograd", inputs, params | {"pool": 0}, shape)
+    inputs = [x, pack(weight), bias, None]
+    unpooled = conv_outputs(kernels, kernel, inputs, params | {"pool": 0}, shape)
     pre_activation = unpooled(activation_args(None, ()))
 
     spread = winograd_spread(x != clean, shape, case["pad"])
@@ -200,7 +202,7 @@ def test_conv2d_winograd(kernels, case, poison, everywhere):
     ours = torch.from_numpy(pre_activation)
     with_activations(unpooled, ours, every=not everywhere)
     pooled_shape = (*shape[:2], shape[2] // 2, shape[3] // 2)
-    pooled = conv_outputs(kernels, "conv2d_winograd", inputs, params | {"pool": 2}, pooled_shape)
+    pooled = conv_outputs(kernels, kernel, inputs, params | {"pool": 2}, pooled_shape)
     with_activations(pooled, ours, then=lambda t: F.max_pool2d(t, 2), every=not everywhere)
 
 

@@ -27,7 +27,12 @@ from xdsl.rewriter import InsertPoint
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
 from mnistc.kernels import abi
-from mnistc.transforms.packing import pack_conv_weight, pack_im2col_weight, pack_winograd_weight
+from mnistc.transforms.packing import (
+    pack_conv_weight,
+    pack_im2col_weight,
+    pack_winograd_raw_weight,
+    pack_winograd_weight,
+)
 from mnistc.locations import located
 
 FUSED_PARAMS = {"pool": 0}
@@ -60,11 +65,51 @@ def _winograd_applies(p: Params) -> bool:
     )
 
 
+# Winograd on maps of few tiles (poolwino) -------------------------------------------
+
+WINOGRAD_RAW_MAX_TILES = 4
+"""At most this many 4x4 output tiles (maps up to 8x8): each element of the transformed
+weight U serves only these few tiles, so reading U costs more than its GEMMs."""
+
+WINOGRAD_RAW_MIN_U_BYTES = 1 << 20
+"""From this size on (twice L2), U is read from L3 or DRAM on every inference."""
+
+
+def _winograd_tiles(p: Params) -> int:
+    return -(-p["OH"] // 4) * -(-p["OW"] // 4)
+
+
+def _winograd_raw_applies(p: Params) -> bool:
+    """The cost rule for conv2d_winograd_raw: U = G g G^T is 36/9 = 4 times the bytes of
+    the 3x3 weight. With few tiles per image and a U too big for L2, streaming U from
+    DRAM (about 10 ns per channel pair at 14 GB/s) costs more than transforming the raw
+    weight at run time (about 2-3.5 ns per pair) after streaming a quarter of the
+    bytes. Measured on 512 channels at 7x7 (4 tiles), weights cold: 2.0-2.3 ms against
+    3.1-3.8 ms for the precomputed U; on 14x14 (16 tiles) the GEMMs dominate and the
+    precomputed U wins."""
+    u_bytes = 36 * p["C"] * p["K"] * 4
+    return (
+        _winograd_applies(p)
+        and _winograd_tiles(p) <= WINOGRAD_RAW_MAX_TILES
+        and u_bytes >= WINOGRAD_RAW_MIN_U_BYTES
+    )
+
+
+WINOGRAD_RAW = ConvFastPath(
+    "conv2d_winograd_raw",
+    _winograd_raw_applies,
+    lambda weight, p: pack_winograd_raw_weight(weight),
+)
+
+# -------------------------------------------------------------------------------------
+
 WINOGRAD = ConvFastPath(
     "conv2d_winograd",
     _winograd_applies,
     lambda weight, p: pack_winograd_weight(weight),
 )
+WINOGRAD_PATHS = (WINOGRAD_RAW, WINOGRAD)
+"""The Winograd kernels, which `pack-weights{winograd=false}` leaves out."""
 DIRECT_STRIDE_ONE = ConvFastPath(
     "conv2d_packed",
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
@@ -75,7 +120,7 @@ IM2COL = ConvFastPath(
     lambda p: p["groups"] == 1 and (p["stride_h"], p["stride_w"]) != (1, 1),
     lambda weight, p: pack_im2col_weight(weight),
 )
-FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
+FAST_CONV_PATHS = (WINOGRAD_RAW, WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
 """Tried in order; the first that applies wins."""
 
 
@@ -119,7 +164,7 @@ class PackWeightsPass(ModulePass):
     winograd: bool = True
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        paths = tuple(p for p in FAST_CONV_PATHS if self.winograd or p is not WINOGRAD)
+        paths = tuple(p for p in FAST_CONV_PATHS if self.winograd or p not in WINOGRAD_PATHS)
         weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
             GreedyRewritePatternApplier([PackConvWeights(weights, paths)], dce_enabled=True)
