@@ -279,7 +279,7 @@ def test_conv2d_winograd_raw(kernels, case, with_bias, with_residual, pool):
 
 # linear (kernels/linear.cpp)
 
-@pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (1, 37, 13), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear(kernels, m, n_in, n_out, with_bias):
     rng = np.random.default_rng(RNG_SEED)
