@@ -124,38 +124,10 @@ void transform_input(const Geometry& g, const float* padded, int64_t first, int6
     transform_input_tile(g, padded, first + b, V + b * g.CP, count * g.CP);
 }
 
-// M[kRows x kColumns] (+)= A[kRows x depth] . B[depth x kColumns]; A has row stride `lda`,
-// B is a packed panel, M has row stride `ldm`. With `accumulate`, M's values are the
-// starting sums (a reduction split into chunks), else zero.
-template <int kRows>
-__attribute__((always_inline)) inline void winograd_gemm_block(const float* A, int64_t lda, const float* B, int64_t depth,
-                                float* M, int64_t ldm, bool accumulate) {
-  v8 acc[kRows][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < kRows; ++r) {
-    acc[r][0] = accumulate ? load8(M + r * ldm) : v8{};
-    acc[r][1] = accumulate ? load8(M + r * ldm + 8) : v8{};
-  }
-  for (int64_t k = 0; k < depth; ++k, B += kColumns) {
-    v8 b0 = load8(B), b1 = load8(B + 8);
-    // In registers: g++ would fold the loads into every FMA, twice the loads per FMA.
-    asm("" : "+x"(b0), "+x"(b1));
-#pragma GCC unroll 6
-    for (int r = 0; r < kRows; ++r) {
-      const v8 x = splat(A[r * lda + k]);
-      acc[r][0] += x * b0;
-      acc[r][1] += x * b1;
-    }
-  }
-#pragma GCC unroll 6
-  for (int r = 0; r < kRows; ++r) {
-    store8(M + r * ldm, acc[r][0]);
-    store8(M + r * ldm + 8, acc[r][1]);
-  }
-}
-
 // The 36 (times column blocks) GEMMs of a Winograd step: for each position p and block
-// cb of kColumns output channels, M_p,cb (+)= A_p . B_p,cb, over `rows` tiles.
+// cb of kColumns output channels, M_p,cb (+)= A_p . B_p,cb, over `rows` tiles. A_p has
+// row stride `lda`, B_p,cb is a packed panel [depth][kColumns], M_p,cb has row stride
+// `ldm`.
 struct PositionGemms {
   const float* A;
   int64_t a_position_stride, lda;
@@ -166,14 +138,59 @@ struct PositionGemms {
   int64_t depth, column_blocks;
 };
 
+// The GEMMs of kGroup consecutive positions from p, for rows row .. row + kRows - 1 and
+// column block cb, together: kGroup x kRows x 2 accumulators, so that a block of one or
+// two rows still has enough independent FMA chains to hide the FMA latency. With
+// `accumulate`, M's values are the starting sums (a reduction split into chunks).
+template <int kRows, int kGroup>
+__attribute__((always_inline)) inline void winograd_gemm_block(const PositionGemms& o,
+                                                               int64_t p, int64_t cb,
+                                                               int64_t row,
+                                                               bool accumulate) {
+  const float* A[kGroup];
+  const float* B[kGroup];
+  float* M[kGroup];
+  v8 acc[kGroup][kRows][2];
+  for (int q = 0; q < kGroup; ++q) {
+    A[q] = o.A + (p + q) * o.a_position_stride + row * o.lda;
+    B[q] = o.B + (p + q) * o.b_position_stride + cb * o.b_block_stride;
+    M[q] = o.M + (p + q) * o.m_position_stride + row * o.ldm + cb * kColumns;
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      acc[q][r][0] = accumulate ? load8(M[q] + r * o.ldm) : v8{};
+      acc[q][r][1] = accumulate ? load8(M[q] + r * o.ldm + 8) : v8{};
+    }
+  }
+  const int64_t lda = o.lda;
+  for (int64_t k = 0; k < o.depth; ++k) {
+#pragma GCC unroll 4
+    for (int q = 0; q < kGroup; ++q) {
+      v8 b0 = load8(B[q] + k * kColumns), b1 = load8(B[q] + k * kColumns + 8);
+      // In registers: g++ would fold the loads into every FMA, twice the loads per FMA.
+      asm("" : "+x"(b0), "+x"(b1));
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        const v8 x = splat(A[q][r * lda + k]);
+        acc[q][r][0] += x * b0;
+        acc[q][r][1] += x * b1;
+      }
+    }
+  }
+  for (int q = 0; q < kGroup; ++q)
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      store8(M[q] + r * o.ldm, acc[q][r][0]);
+      store8(M[q] + r * o.ldm + 8, acc[q][r][1]);
+    }
+}
+
 template <int kRows>
 void multiply_row_block(const PositionGemms& o, int64_t row, bool accumulate) {
-  for (int64_t p = 0; p < kPositions; ++p)
+  constexpr int kGroup = kRows == 1 ? 4 : kRows <= 3 ? 2 : 1;  // 36 positions: no tail
+  static_assert(kPositions % kGroup == 0);
+  for (int64_t p = 0; p < kPositions; p += kGroup)
     for (int64_t cb = 0; cb < o.column_blocks; ++cb)
-      winograd_gemm_block<kRows>(
-          o.A + p * o.a_position_stride + row * o.lda, o.lda,
-          o.B + p * o.b_position_stride + cb * o.b_block_stride, o.depth,
-          o.M + p * o.m_position_stride + row * o.ldm + cb * kColumns, o.ldm, accumulate);
+      winograd_gemm_block<kRows, kGroup>(o, p, cb, row, accumulate);
 }
 
 // Every position's GEMMs, in register blocks of at most kTileRows rows; the row count

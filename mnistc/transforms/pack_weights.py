@@ -71,8 +71,9 @@ WINOGRAD_RAW_MAX_TILES = 4
 """At most this many 4x4 output tiles (maps up to 8x8): each element of the transformed
 weight U serves only these few tiles, so reading U costs more than its GEMMs."""
 
-WINOGRAD_RAW_MIN_U_BYTES = 1 << 20
-"""From this size on (twice L2), U is read from L3 or DRAM on every inference."""
+WINOGRAD_RAW_MIN_U_BYTES = 8 << 20
+"""From this size on (a quarter of the 32 MB L3), U does not stay in L3 beside the rest of
+a network's weights: it streams from DRAM on every inference."""
 
 
 def _winograd_tiles(p: Params) -> int:
@@ -81,12 +82,13 @@ def _winograd_tiles(p: Params) -> int:
 
 def _winograd_raw_applies(p: Params) -> bool:
     """The cost rule for conv2d_winograd_raw: U = G g G^T is 36/9 = 4 times the bytes of
-    the 3x3 weight. With few tiles per image and a U too big for L2, streaming U from
-    DRAM (about 10 ns per channel pair at 14 GB/s) costs more than transforming the raw
-    weight at run time (about 2-3.5 ns per pair) after streaming a quarter of the
-    bytes. Measured on 512 channels at 7x7 (4 tiles), weights cold: 2.0-2.3 ms against
-    3.1-3.8 ms for the precomputed U; on 14x14 (16 tiles) the GEMMs dominate and the
-    precomputed U wins."""
+    the 3x3 weight. With few tiles per image and a U that streams from DRAM, reading U
+    (about 10 ns per channel pair at 14 GB/s) costs more than reading the raw weight (a
+    quarter of the bytes) and transforming it at run time (about 2-3.5 ns per pair).
+    Measured at 1 thread, 512 channels at 7x7 (4 tiles), weights cold: 2.0-2.9 ms
+    against 3.1-7.8 ms with the precomputed U. From L3 the precomputed U wins (256
+    channels at 8x8: 217 against 458 us), and so it does on 14x14 (16 tiles), where the
+    GEMMs dominate."""
     u_bytes = 36 * p["C"] * p["K"] * 4
     return (
         _winograd_applies(p)
