@@ -74,14 +74,15 @@ inline v8 even_lanes(const float* p) {
 // in the input rows of taps [kh0, kh1). kStride is the column stride, or 0 for any other
 // (read from `w`).
 template <class Op, int kStride>
-inline v8 reduce_interior8(const float* in, int64_t oh, int64_t ow, int64_t kh0, int64_t kh1,
-                           const Window& w) {
+inline v8 reduce_interior8(const float* in, int64_t oh, int64_t ow, int64_t kh0,
+                           int64_t kh1, const Window& w) {
   v8 acc = Op::init8();
   for (int64_t kh = kh0; kh < kh1; ++kh) {
-    const float* p =
-        in + (oh * w.stride_h - w.pad_h + kh * w.dilation_h) * w.W + ow * w.stride_w - w.pad_w;
+    const float* p = in + (oh * w.stride_h - w.pad_h + kh * w.dilation_h) * w.W +
+                     ow * w.stride_w - w.pad_w;
     if (kStride == 1) {
-      for (int64_t kw = 0; kw < w.KW; ++kw) acc = Op::combine(acc, load8(p + kw * w.dilation_w));
+      for (int64_t kw = 0; kw < w.KW; ++kw)
+        acc = Op::combine(acc, load8(p + kw * w.dilation_w));
     } else if (kStride == 2) {
       int64_t kw = 0;
       if (w.dilation_w == 1)  // taps kw and kw + 1 are the even and odd lanes of one read
@@ -105,8 +106,8 @@ inline v8 reduce_interior8(const float* in, int64_t oh, int64_t ow, int64_t kh0,
 
 // Op over the taps of output (oh, ow) that lie inside the input, and their count.
 template <class Op>
-inline float reduce_checked(const float* in, int64_t oh, int64_t ow, int64_t kh0, int64_t kh1,
-                            const Window& w, int64_t& count) {
+inline float reduce_checked(const float* in, int64_t oh, int64_t ow, int64_t kh0,
+                            int64_t kh1, const Window& w, int64_t& count) {
   float acc = Op::init();
   count = 0;
   const int64_t iw0 = ow * w.stride_w - w.pad_w;
@@ -136,8 +137,7 @@ void pool_row(const float* in, float* out, int64_t oh, const Window& w, Finish f
     // The last 8 columns end at `end`, overlapping the previous group rather than
     // leaving a scalar tail: each output is a function of the input, written twice alike.
     for (int64_t ow = begin;; ow = std::min(ow + 8, end - 8)) {
-      store8(out + ow,
-             finish8(reduce_interior8<Op, kStride>(in, oh, ow, kh0, kh1, w), ow));
+      store8(out + ow, finish8(reduce_interior8<Op, kStride>(in, oh, ow, kh0, kh1, w), ow));
       if (ow == end - 8) break;
     }
   }
@@ -197,7 +197,9 @@ void mnistc_avg_pool2d(const float* input, float* output, int64_t C, int64_t H, 
     const int64_t rows = count_include_pad ? h1 - h0 : w.rows_end(oh) - w.rows_begin(oh);
     auto finish = [=](float sum, int64_t ow, int64_t inside) {
       const int64_t w0 = ow * stride_w - pad_w, w1 = std::min(w0 + KW, W + pad_w);
-      const int64_t count = divisor ? divisor : count_include_pad ? rows * (w1 - w0) : inside;
+      const int64_t count = divisor             ? divisor
+                            : count_include_pad ? rows * (w1 - w0)
+                                                : inside;
       return sum / static_cast<float>(count);
     };
     // Interior columns span KW input columns, inside the input and the padded input.
