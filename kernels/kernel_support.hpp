@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "kernels.hpp"
@@ -37,6 +38,34 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
              (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     case MNISTC_ACTIVATION_SILU:
       return x / (1.0f + std::exp(-x));
+    // issue 12: activations and element-wise math, with PyTorch's formulas.
+    case MNISTC_ACTIVATION_MISH:
+      return x * std::tanh(x > 20.0f ? x : std::log1p(std::exp(x)));
+    case MNISTC_ACTIVATION_SOFTPLUS:
+      return x * alpha > beta ? x : std::log1p(std::exp(x * alpha)) / alpha;
+    case MNISTC_ACTIVATION_SOFTSIGN:
+      return x / (1.0f + std::fabs(x));
+    case MNISTC_ACTIVATION_SELU:
+      return 1.0507009873554804934f *
+             (x > 0.0f ? x : 1.6732632423543772848f * std::expm1(x));
+    case MNISTC_ACTIVATION_CELU:
+      return x > 0.0f ? x : alpha * std::expm1(x / alpha);
+    case MNISTC_ACTIVATION_EXP:
+      return std::exp(x);
+    case MNISTC_ACTIVATION_LOG:
+      return std::log(x);
+    case MNISTC_ACTIVATION_SQRT:
+      return std::sqrt(x);
+    case MNISTC_ACTIVATION_RSQRT:
+      return 1.0f / std::sqrt(x);
+    case MNISTC_ACTIVATION_NEG:
+      return -x;
+    case MNISTC_ACTIVATION_ABS:
+      return std::fabs(x);
+    case MNISTC_ACTIVATION_POW:
+      return std::pow(x, alpha);
+    case MNISTC_ACTIVATION_RECIPROCAL:
+      return 1.0f / x;
     default:
       return x;
   }

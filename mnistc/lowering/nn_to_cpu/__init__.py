@@ -21,6 +21,7 @@ from mnistc.lowering.nn_to_cpu import (
     linear,
     norm,
     pool,
+    reduce,
     shape,
     softmax,
 )
@@ -35,5 +36,6 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **elementwise.LOWERINGS,
     **shape.LOWERINGS,
     **softmax.LOWERINGS,
+    **reduce.LOWERINGS,
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""

@@ -12,7 +12,11 @@ from mnistc.dialects.shapes import shape_of
 from mnistc.kernels.abi import BINARY_CODES
 from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
-BINARY_OPS = {nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu"}
+BINARY_OPS = {
+    nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu",
+    # issue 12
+    nn.SubOp: "sub", nn.DivOp: "div", nn.MaxOp: "max", nn.MinOp: "min",
+}  # fmt: skip
 """The `op` of the `binary` kernel that computes each element-wise `nn` op."""
 
 
@@ -27,19 +31,25 @@ def _broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[i
 
 
 def _as_rank4(shape: Sequence[int], lhs: Sequence[int], rhs: Sequence[int]):
-    """Drop size-1 dimensions and merge leading ones so the output has rank 4 (the kernel's)."""
-    if len(shape) > 4:
-        kept = [i for i, d in enumerate(shape) if d != 1]
-        shape, lhs, rhs = ([seq[i] for i in kept] for seq in (shape, lhs, rhs))
-    while len(shape) > 4:
-        # Merging the first two dims is exact when both operands are dense or broadcast
-        # along both of them; otherwise the op is refused.
-        if not ((lhs[0] == lhs[1] * shape[1] or lhs[0] == lhs[1] == 0)
-                and (rhs[0] == rhs[1] * shape[1] or rhs[0] == rhs[1] == 0)):  # fmt: skip
-            raise LoweringError("convert-nn-to-cpu: broadcast of rank > 4 is not supported")
-        shape, lhs, rhs = [shape[0] * shape[1], *shape[2:]], lhs[1:], rhs[1:]
-    pad = 4 - len(shape)
-    return [1] * pad + list(shape), [0] * pad + list(lhs), [0] * pad + list(rhs)
+    """The output shape and both operands' strides, with size-1 dims dropped and
+    neighbouring dims merged wherever both operands walk them as one (dense across them,
+    or broadcast along both), padded to the kernel's rank 4. Any rank reaches the kernel
+    this way unless more than four runs of dims remain (then the op is refused)."""
+    merged: list[list[int]] = []
+    for dim, l, r in zip(shape, lhs, rhs):
+        if dim == 1:
+            continue
+        if merged and merged[-1][1] == l * dim and merged[-1][2] == r * dim:
+            merged[-1] = [merged[-1][0] * dim, l, r]
+        else:
+            merged.append([dim, l, r])
+    if len(merged) > 4:
+        raise LoweringError(
+            f"convert-nn-to-cpu: broadcasting {list(shape)} needs {len(merged)} dims, "
+            "the kernel has 4"
+        )
+    merged = [[1, 0, 0]] * (4 - len(merged)) + merged
+    return [m[0] for m in merged], [m[1] for m in merged], [m[2] for m in merged]
 
 
 def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
