@@ -13,6 +13,18 @@
 
 namespace mnistc {
 
+// x to a constant power as PyTorch computes it: the exponents it special-cases go through
+// the same operations (so pow(-inf, 0.5) is NaN, as sqrt(-inf), not C's +inf).
+inline float power(float x, float exponent) {
+  if (exponent == 2.0f) return x * x;
+  if (exponent == 3.0f) return x * x * x;
+  if (exponent == 0.5f) return std::sqrt(x);
+  if (exponent == -0.5f) return 1.0f / std::sqrt(x);
+  if (exponent == -1.0f) return 1.0f / x;
+  if (exponent == -2.0f) return 1.0f / (x * x);
+  return std::pow(x, exponent);
+}
+
 inline float activate(float x, int64_t activation, float alpha, float beta) {
   switch (activation) {
     // std::max(a, b) is `a < b ? b : a` and std::min(a, b) `b < a ? b : a`: with x
@@ -63,7 +75,7 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
     case MNISTC_ACTIVATION_ABS:
       return std::fabs(x);
     case MNISTC_ACTIVATION_POW:
-      return std::pow(x, alpha);
+      return power(x, alpha);
     case MNISTC_ACTIVATION_RECIPROCAL:
       return 1.0f / x;
     default:

@@ -53,7 +53,13 @@ void moments(const float* x, int64_t n, float* mean_out, float* var_out) {
   float sum = 0.0f;
   for (int lane = 0; lane < 8; ++lane) sum += acc[lane];
   for (; i < n; ++i) sum += x[i];
-  const float mean = sum / static_cast<float>(n);
+  float mean = sum / static_cast<float>(n);
+  if (!std::isfinite(mean)) {
+    // An overflow of finite values (PyTorch's Welford mean has none): the sum in double.
+    double wide = 0.0;
+    for (i = 0; i < n; ++i) wide += x[i];
+    mean = static_cast<float>(wide / static_cast<double>(n));
+  }
   const v8 m = splat(mean);
   acc = v8{};
   for (i = 0; i + 8 <= n; i += 8) {

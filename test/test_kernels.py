@@ -88,6 +88,22 @@ ACTIVATIONS = {
     ("gelu", ()): F.gelu,
     ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
     ("silu", ()): F.silu,
+    # issue 12
+    ("mish", ()): F.mish,
+    ("softplus", (1.0, 20.0)): F.softplus,
+    ("softplus", (2.0, 3.0)): lambda t: F.softplus(t, 2.0, 3.0),
+    ("softsign", ()): F.softsign,
+    ("selu", ()): F.selu,
+    ("celu", (0.5,)): lambda t: F.celu(t, 0.5),
+    ("exp", ()): torch.exp,
+    ("log", ()): torch.log,
+    ("sqrt", ()): torch.sqrt,
+    ("rsqrt", ()): torch.rsqrt,
+    ("neg", ()): torch.neg,
+    ("abs", ()): torch.abs,
+    ("pow", (3.0,)): lambda t: torch.pow(t, 3.0),
+    ("pow", (0.5,)): lambda t: torch.pow(t, 0.5),
+    ("reciprocal", ()): torch.reciprocal,
 }
 
 
@@ -368,6 +384,16 @@ def test_activation(kernels, count, activation):
     assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
 
 
+@pytest.mark.parametrize("shape,dim", [((1, 6, 5), 1), ((1, 3, 2, 22), 3), ((4, 18), 1)])
+def test_glu(kernels, shape, dim):
+    x = np.random.default_rng(RNG_SEED).standard_normal(shape, dtype=np.float32) * 3
+    expected = F.glu(torch.from_numpy(x), dim)
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    outer = int(np.prod(shape[:dim]))
+    call(kernels, "glu", [x, out], outer=outer, half=x.size // outer // 2)
+    assert_close(out, expected)
+
+
 # norm (kernels/norm.cpp)
 
 @pytest.mark.parametrize("shape", [(1, 5, 4, 3), (1, 7), (1, 2, 33)])
@@ -393,6 +419,37 @@ def test_lrn(kernels, size):
     assert_close(out, expected)
 
 
+@pytest.mark.parametrize("shape,axis", [((1, 7), 1), ((1, 3, 5, 11), 2), ((1, 2, 33), 1), ((1, 4, 9, 17), 3)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm(kernels, shape, axis, affine):
+    """Rows not a multiple of 8 long, a mean far from 0 (two-pass variance)."""
+    rng = np.random.default_rng(RNG_SEED)
+    x = rng.standard_normal(shape, dtype=np.float32) * 3 + 50
+    weight, bias = (rng.standard_normal(shape[axis:], dtype=np.float32) if affine else None for _ in range(2))
+    expected = F.layer_norm(
+        torch.from_numpy(x), shape[axis:], *(None if v is None else torch.from_numpy(v) for v in (weight, bias))
+    )
+    out = np.full(shape, np.nan, dtype=np.float32)
+    inner = int(np.prod(shape[axis:]))
+    call(kernels, "layer_norm", [x, weight, bias, out], outer=x.size // inner, inner=inner, eps=1e-5)
+    assert_close(out, expected)
+
+
+@pytest.mark.parametrize("shape,groups", [((1, 6, 5, 3), 3), ((1, 4, 9), 1), ((1, 8, 2, 2), 8)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm(kernels, shape, groups, affine):
+    rng = np.random.default_rng(RNG_SEED)
+    x = rng.standard_normal(shape, dtype=np.float32) * 2 - 7
+    weight, bias = (rng.standard_normal(shape[1], dtype=np.float32) if affine else None for _ in range(2))
+    expected = F.group_norm(
+        torch.from_numpy(x), groups, *(None if v is None else torch.from_numpy(v) for v in (weight, bias))
+    )
+    out = np.full(shape, np.nan, dtype=np.float32)
+    call(kernels, "group_norm", [x, weight, bias, out], C=shape[1], groups=groups,
+         inner=int(np.prod(shape[2:])), eps=1e-5)  # fmt: skip
+    assert_close(out, expected)
+
+
 # elementwise (kernels/elementwise.cpp)
 
 BINARY_CASES = [
@@ -402,11 +459,18 @@ BINARY_CASES = [
     ((1, 4, 1, 3), (1, 1, 5, 1)),
     ((1, 6), ()),
     ((1, 2, 3, 4, 5), (2, 1, 4, 1)),
+    # issue 12: odd sizes, broadcasting on both sides, rank 6 merged to 4
+    ((3, 1, 5), (4, 1)),
+    ((1, 1, 19), (1, 3, 1)),
+    ((2, 3, 1, 4, 5, 1), (1, 1, 2, 4, 5, 3)),
 ]
 
 
 @pytest.mark.parametrize("lhs_shape,rhs_shape", BINARY_CASES, ids=str)
-@pytest.mark.parametrize("op", [nn_dialect.AddOp, nn_dialect.MulOp, nn_dialect.PReluOp])
+@pytest.mark.parametrize("op", [
+    nn_dialect.AddOp, nn_dialect.MulOp, nn_dialect.PReluOp,
+    nn_dialect.SubOp, nn_dialect.DivOp, nn_dialect.MaxOp, nn_dialect.MinOp,
+])  # fmt: skip
 def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
     from mnistc.lowering.nn_to_cpu.elementwise import BINARY_OPS, _as_rank4, _broadcast_strides
 
@@ -418,6 +482,10 @@ def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
         nn_dialect.MulOp: lambda: lhs * rhs,
         nn_dialect.PReluOp: lambda: F.prelu(torch.from_numpy(lhs), torch.from_numpy(rhs).reshape(-1)).numpy()
         if rhs.size > 1 and lhs.ndim > 1 and rhs.size == lhs.shape[1] else np.where(lhs >= 0, lhs, lhs * rhs),
+        nn_dialect.SubOp: lambda: lhs - rhs,
+        nn_dialect.DivOp: lambda: lhs / rhs,
+        nn_dialect.MaxOp: lambda: np.maximum(lhs, rhs),
+        nn_dialect.MinOp: lambda: np.minimum(lhs, rhs),
     }[op]()
     shape, ls, rs = _as_rank4(
         expected.shape,
@@ -428,6 +496,35 @@ def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
     dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
     call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[BINARY_OPS[op]], **dims)
     np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+# reduce (kernels/reduce.cpp)
+
+REDUCE_CASES = [
+    ((1, 7), (1,)),
+    ((1, 3, 4, 5), (1, 3)),
+    ((1, 3, 4, 5), (2,)),
+    ((1, 5, 37), (2,)),
+    ((1, 5, 37), (1,)),
+    ((1, 2, 3, 4, 5), (1, 3)),
+    ((1, 2, 3, 4, 5), (2, 4)),
+    ((1, 6, 1, 9), (1, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("shape,dims", REDUCE_CASES, ids=str)
+@pytest.mark.parametrize("op", ["mean", "sum", "max", "min"])
+def test_reduce(kernels, shape, dims, op):
+    """Any rank and set of dims, through the lowering's merge of dims to the kernel's 4."""
+    from mnistc.lowering.nn_to_cpu.reduce import runs
+
+    x = np.random.default_rng(RNG_SEED).standard_normal(shape, dtype=np.float32)
+    reference = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax, "min": torch.amin}[op]
+    expected = reference(torch.from_numpy(x), dims)
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    params = {f"{p}{i}": v for i, run in enumerate(runs(shape, dims)) for p, v in zip("dr", run)}
+    call(kernels, "reduce", [x, out], op=abi.REDUCE_CODES[op], **{k: int(v) for k, v in params.items()})
+    assert_close(out, expected)
 
 
 # shape (kernels/shape.cpp)

@@ -7,8 +7,8 @@ by ONNX's reference evaluator; a `ConstantOfShape` stays one value (a splat, `nn
 Constants that reach an `nn` op become weights.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`; `graph.py` holds what
-they share. Adding an ONNX op: a converter in its family's module, listed in that
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`; `graph.py`
+holds what they share. Adding an ONNX op: a converter in its family's module, listed in that
 module's `CONVERTERS`.
 """
 
@@ -41,6 +41,7 @@ from mnistc.importers.onnx import (
     linear,
     norm,
     pool,
+    reduce,
     shape,
     softmax,
 )
@@ -57,6 +58,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **pool.CONVERTERS,
     **shape.CONVERTERS,
     **softmax.CONVERTERS,
+    **reduce.CONVERTERS,
 }
 """ONNX ops on run-time tensors. Any op on constants only is folded instead."""
 

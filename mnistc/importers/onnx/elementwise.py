@@ -1,4 +1,5 @@
-"""ONNX Add, Mul, Sum and PRelu → `nn.add`, `nn.mul`, `nn.prelu`."""
+"""ONNX Add, Sub, Mul, Div, Sum, Max, Min and PRelu → `nn.add`, `nn.sub`, `nn.mul`, `nn.div`,
+`nn.max`, `nn.min`, `nn.prelu`."""
 
 from __future__ import annotations
 
@@ -39,16 +40,26 @@ def convert_prelu(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.PReluOp(x, g.weight(node.input[1], slope)))
 
 
-def convert_sum(g: Graph, node, attrs) -> tuple:
-    total = g.tensor(node.input[0])
-    for name in node.input[1:]:
-        (total,) = g.insert(nn.AddOp(total, g.tensor(name)))
-    return (total,)
+def _variadic(op_type: type[nn.BinaryOp]) -> Callable:
+    """Sum, Max, Min of any number of inputs: a chain of binary ops."""
+
+    def convert(g: Graph, node, attrs) -> tuple:
+        total = g.tensor(node.input[0])
+        for name in node.input[1:]:
+            (total,) = g.insert(op_type(total, g.tensor(name)))
+        return (total,)
+
+    return convert
 
 
 CONVERTERS = {
     "Add": _binary(nn.AddOp),
     "Mul": _binary(nn.MulOp),
     "PRelu": convert_prelu,
-    "Sum": convert_sum,
+    "Sum": _variadic(nn.AddOp),
+    # issue 12
+    "Div": _binary(nn.DivOp),
+    "Max": _variadic(nn.MaxOp),
+    "Min": _variadic(nn.MinOp),
+    "Sub": _binary(nn.SubOp),
 }

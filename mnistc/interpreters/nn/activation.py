@@ -55,6 +55,13 @@ def _selu(x):
     return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
+def _pow(x, exponent: float):
+    """PyTorch's pow by a constant: the exponents it special-cases by the same operations."""
+    special = {2: np.square, 3: lambda v: v * v * v, 0.5: np.sqrt, -0.5: lambda v: 1 / np.sqrt(v),
+               -1: lambda v: 1 / v, -2: lambda v: 1 / (v * v)}  # fmt: skip
+    return special[exponent](x) if exponent in special else np.power(x, exponent)
+
+
 _MATH = {
     "mish": lambda x: x * np.tanh(_softplus(x)),
     "softplus": _softplus,
@@ -67,7 +74,7 @@ _MATH = {
     "rsqrt": lambda x: 1 / np.sqrt(x),
     "neg": np.negative,
     "abs": np.abs,
-    "pow": np.power,
+    "pow": _pow,
     "reciprocal": lambda x: 1 / x,
 }
 """The activations and element-wise math of issue 12, in float64 (NaN and infinities
