@@ -242,3 +242,42 @@ def test_reduction_over_the_batch_is_refused(tmp_path):
     path = save_scripted(Total(), tmp_path / "total.pt")
     with pytest.raises(ImportError_, match="aten::mean over the batch dimension"):
         Compilation.import_file(path, SHAPE)
+
+
+class Normalised(torch.nn.Module):
+    """LayerNorm over the trailing two dims, then over the last one without affine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ln = torch.nn.LayerNorm([4, 5], eps=1e-4)
+
+    def forward(self, x):
+        return F.layer_norm(self.ln(x), (5,)).flatten(1)
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_decomposed_layer_norm_is_folded(opset, tmp_path):
+    """Before opset 17 ONNX has no LayerNormalization: the exporter writes ReduceMean, Sub,
+    Pow, ReduceMean, Add, Sqrt, Div (then Mul, Add), and a mean over H, W imports as a
+    global average pool. fold-layer-norm makes each one nn.layer_norm again, and the
+    result matches ONNX Runtime."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    torch.manual_seed(3)
+    model = Normalised().eval()
+    with torch.no_grad():
+        model.ln.weight.normal_()
+        model.ln.bias.normal_()
+    path = tmp_path / "ln.onnx"
+    torch.onnx.export(
+        model, (torch.zeros(1, *SHAPE),), str(path), dynamo=False, opset_version=opset,
+        input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "batch"}},
+    )  # fmt: skip
+    compilation = Compilation.import_file(path)
+    compilation.run_to("nn")
+    names = [op.name for op in compilation.module.walk()]
+    assert names.count("nn.layer_norm") == 2
+    assert not {"nn.sqrt", "nn.reduce_mean", "nn.adaptive_avg_pool2d"} & set(names)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = inputs(3, seed=6) * 4 + 10
+    (expected,) = session.run(None, {"input": x})
+    assert_matches_torch(compiled(path, tmp_path)(x), expected)
