@@ -12,6 +12,8 @@ weight file in the pass's context. The scale and shift that follow stay element-
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -62,13 +64,16 @@ def _is_square_of(value: SSAValue, d: SSAValue) -> bool:
 
 @dataclass
 class FoldDecomposedLayerNorm(RewritePattern):
-    weights: weight_files.WeightFile
+    weights: Callable[[], weight_files.WeightFile]
+    """The weight file, read on first use: an eps held by a splat needs none."""
 
     def _scalar(self, value: SSAValue) -> float | None:
         """The value of a one-element constant (a weight or a splat), else None."""
         if isinstance(op := value.owner, nn.SplatOp):
             return op.value.value.data
-        data = constant(value, self.weights)
+        if not isinstance(value.owner, nn.WeightOp):
+            return None
+        data = constant(value, self.weights())
         return float(data.reshape(-1)[0]) if data is not None and data.size == 1 else None
 
     @op_type_rewrite_pattern
@@ -99,7 +104,7 @@ class FoldLayerNormPass(ModulePass):
     name = "fold-layer-norm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        weights = weight_files.of(ctx, op)
+        weights = functools.cache(lambda: weight_files.of(ctx, op))
         PatternRewriteWalker(
             GreedyRewritePatternApplier([FoldDecomposedLayerNorm(weights)], dce_enabled=False)
         ).rewrite_module(op)
