@@ -36,16 +36,16 @@ def inputs(batch: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def scripted(tmp_path_factory):
-    """MathNet scripted: max.dim, glu and group norm included."""
-    model, _ = build("math")
+    """MathNet scripted, with max.dim."""
+    torch.manual_seed(0)
+    model = MathNet(max_dim=True).eval()
     directory = tmp_path_factory.mktemp("math-scripted")
     return model, compiled(save_scripted(model, directory / "m.pt"), directory)
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    torch.manual_seed(1)
-    model = MathNet(single_outputs=True).eval()
+    model, _ = build("math", seed=1)
     directory = tmp_path_factory.mktemp("math-exported")
     path = directory / "m.pt2"
     torch.export.save(torch.export.export(model, (torch.rand(1, *SHAPE),)), str(path))
@@ -72,7 +72,7 @@ def test_torch_export_matches_torch(exported, batch):
 
 def test_imported_ops(tmp_path):
     """The scripted model imports to the new ops (nothing decomposed or refused)."""
-    model, _ = build("math")
+    model = MathNet(max_dim=True)
     compilation = Compilation.import_file(save_scripted(model, tmp_path / "m.pt"), SHAPE)
     names = {op.name for op in compilation.module.walk()}
     expected = {
@@ -161,7 +161,7 @@ def math_onnx(tmp_path_factory):
     torch.manual_seed(2)
     path = tmp_path_factory.mktemp("math-onnx") / "math.onnx"
     torch.onnx.export(
-        MathNet(single_outputs=True).eval(), (torch.zeros(1, *SHAPE),), str(path), dynamo=False,
+        MathNet(for_onnx=True).eval(), (torch.zeros(1, *SHAPE),), str(path), dynamo=False,
         opset_version=17, input_names=["input"], output_names=["output"],
         dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
     )  # fmt: skip
