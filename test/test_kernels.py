@@ -107,6 +107,15 @@ ACTIVATIONS = {
 }
 
 
+ILL_CONDITIONED = {"exp", "log", "sqrt", "rsqrt", "pow", "reciprocal"}
+"""Functions that magnify a relative error of their input (exp(x) by |x|, pow(x, 3)
+threefold, 1/x and log near their poles): through them, a convolution's float32 rounding,
+about 1e-5 relative, exceeds the 1e-4 tolerance. The conv and linear epilogue tests
+against PyTorch leave them out; test_activation checks their formula on the element-wise
+kernel, and test_nan_propagation.py runs them through every epilogue."""
+EPILOGUE_ACTIVATIONS = {key: f for key, f in ACTIVATIONS.items() if key[0] not in ILL_CONDITIONED}
+
+
 def activation_args(kind, params) -> dict:
     return activation_params(None if kind is None else nn_dialect.Activation(kind, tuple(params)))
 
@@ -169,7 +178,7 @@ def conv_geometry(case: dict, expected: torch.Tensor) -> dict:
 def assert_conv_kernel(kernels, kernel: str, inputs: list, params: dict, expected: torch.Tensor, then=lambda t: t):
     """`kernel`(inputs, out, params, activation) = then(activation(expected)) for every
     activation; `out` starts as NaN so that unwritten elements show."""
-    for (kind, parameters), reference in ACTIVATIONS.items():
+    for (kind, parameters), reference in EPILOGUE_ACTIVATIONS.items():
         wanted = then(reference(expected))
         out = np.full(wanted.shape, np.nan, dtype=np.float32)
         call(kernels, kernel, [*inputs, out], **only(kernel, params | activation_args(kind, parameters)))
@@ -283,7 +292,7 @@ def test_linear(kernels, m, n_in, n_out, with_bias):
     expected = F.linear(
         torch.from_numpy(x), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias)
     )
-    for (kind, params), reference in ACTIVATIONS.items():
+    for (kind, params), reference in EPILOGUE_ACTIVATIONS.items():
         out = np.full((m, n_out), np.nan, dtype=np.float32)
         call(kernels, "linear", [x, weight, bias, out], M=m, IN=n_in, OUT=n_out, **activation_args(kind, params))
         assert_close(out, reference(expected))
