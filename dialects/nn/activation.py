@@ -386,13 +386,17 @@ class GluOp(IRDLOperation):
         if 0 <= dim < len(shape):
             shape[dim] //= 2
         super().__init__(
-            operands=[input], result_types=[tensor(shape)], properties={"dim": IntegerAttr(dim, i64)}
+            operands=[input],
+            result_types=[tensor(shape)],
+            properties={"dim": IntegerAttr(dim, i64)},
         )
 
     def verify_(self) -> None:
         shape, dim = list(shape_of(self.input)), self.dim.value.data
         if not 0 <= dim < len(shape):
-            raise VerifyException(f"dim {dim} out of range for rank {len(shape)} (use 0..{len(shape) - 1})")
+            raise VerifyException(
+                f"dim {dim} out of range for rank {len(shape)} (use 0..{len(shape) - 1})"
+            )
         if shape[dim] % 2:
             raise VerifyException(f"glu halves dim {dim}, whose size {shape[dim]} is odd")
         shape[dim] //= 2

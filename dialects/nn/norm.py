@@ -136,7 +136,9 @@ class AffineNormOp(IRDLOperation):
                     f"must be {list(expected)}"
                 )
         if shape_of(self.output) != shape_of(self.input):
-            raise VerifyException(f"{self.name.removeprefix('nn.')} result must have the input's shape")
+            raise VerifyException(
+                f"{self.name.removeprefix('nn.')} result must have the input's shape"
+            )
 
 
 @irdl_op_definition
@@ -158,7 +160,10 @@ class LayerNormOp(AffineNormOp):
         super().__init__(
             operands=[input, weight, bias],
             result_types=[input.type],
-            properties={"axis": IntegerAttr(axis % rank if rank else axis, i64), "eps": FloatAttr(eps, f64)},
+            properties={
+                "axis": IntegerAttr(axis % rank if rank else axis, i64),
+                "eps": FloatAttr(eps, f64),
+            },
         )
 
     def affine_shape(self) -> tuple[int, ...]:

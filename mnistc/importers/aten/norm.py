@@ -34,7 +34,8 @@ def convert_layer_norm(ctx: ConversionContext, node: Node) -> tuple:
     if not normalized or tuple(normalized) != shape[len(shape) - len(normalized) :]:
         raise NodeError(f"normalized_shape {normalized} is not the trailing dims of {list(shape)}")
     weight, bias = _optional_tensor(ctx, node, 2), _optional_tensor(ctx, node, 3)
-    return ctx.insert(nn.LayerNormOp(x, len(shape) - len(normalized), float(node.args[4]), weight, bias))
+    axis, eps = len(shape) - len(normalized), float(node.args[4])
+    return ctx.insert(nn.LayerNormOp(x, axis, eps, weight, bias))
 
 
 def convert_group_norm(ctx: ConversionContext, node: Node) -> tuple:

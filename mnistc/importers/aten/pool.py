@@ -40,7 +40,8 @@ def convert_mean(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     rank = len(nn.shape_of(x))
     dims = args[1] if len(args) > 2 else None
-    dims = sorted(d % rank for d in (dims if isinstance(dims, list) else [dims] if dims is not None else []))
+    dims = [dims] if isinstance(dims, int) else dims or []
+    dims = sorted(d % rank for d in dims)
     if rank != 4 or dims != [2, 3] or len(args) > 3 and args[3] not in (None, 6):
         return reduce.convert_mean(ctx, node)
     (pooled,) = ctx.insert(nn.AdaptiveAvgPool2DOp(x, (1, 1)))
