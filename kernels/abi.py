@@ -31,6 +31,7 @@ ACTIVATIONS = (
     ("gelu", 0, "exact, with erf"),
     ("gelu_tanh", 0, "tanh approximation"),
     ("silu", 0, "x * sigmoid(x)"),
+    ("hardsigmoid", 2, "clamp(alpha * x + beta, 0, 1)"),
     # issue 12: activations and element-wise math (the unary ops fuse like activations)
     ("mish", 0, "x * tanh(softplus(x))"),
     ("softplus", 2, "x * alpha > beta ? x : log1p(exp(alpha * x)) / alpha"),
@@ -77,11 +78,22 @@ WINOGRAD_NR = 16
 CHANNEL_BLOCK = 8
 """Input channels per vector in conv2d_winograd's packed weight (one AVX register)."""
 
+# The GEMM core (kernels/gemm.hpp) and conv2d_gemm.
+GEMM_MR = 6
+"""Rows of A (output channels) per register tile and per packed weight panel."""
+GEMM_NR = 16
+"""Columns of B (output pixels) per register tile and per packed B panel."""
+GEMM_KC = 256
+"""Rows of B per packed block: a KC x NR panel (16 KB) stays in L1."""
+
 TILE_SIZES = {
     "CONV_MR": CONV_MR,
     "CONV_NR": CONV_NR,
     "WINOGRAD_NR": WINOGRAD_NR,
     "CHANNEL_BLOCK": CHANNEL_BLOCK,
+    "GEMM_MR": GEMM_MR,
+    "GEMM_NR": GEMM_NR,
+    "GEMM_KC": GEMM_KC,
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
@@ -166,24 +178,41 @@ KERNELS: dict[str, Kernel] = {
             "packed_weight",
             (*_CONV_GEOMETRY, "pad_h", "pad_w", "dilation_h", "dilation_w", "groups",
              "activation"),  # fmt: skip
-            "The fast path for stride-1 convolutions (any padding, dilation, groups): a "
-            "register-\nblocked micro-kernel computing MNISTC_CONV_MR output channels x "
-            "MNISTC_CONV_NR pixels of\none output row at a time, reading the zero-padded "
+            "The fast path for stride-1 convolutions that the GEMM core does not take "
+            "(depthwise, or\nfew output channels per group; any padding, dilation): a "
+            "register-blocked micro-kernel\ncomputing MNISTC_CONV_MR output channels x "
+            "MNISTC_CONV_NR pixels of one output row at a\ntime, reading the zero-padded "
             "input directly (no im2col).\n`packed_weight` is the weight pre-packed at "
             "compile time (mnistc/transforms/packing.py):\n[groups][ceil(K/groups / MR)]"
             "[C/groups * KH * KW][MR], zero-filled past the last channel.\nOther arguments "
             "as mnistc_conv2d.",
         ),
+        # the GEMM core's convolution (kernels/conv/gemm.cpp)
         _conv(
-            "conv2d_im2col",
+            "conv2d_gemm",
             "packed_weight",
             (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
-             "dilation_w", "activation"),  # fmt: skip
-            "The fast path for strided convolutions with one group: the input unrolled into "
-            "an im2col\nmatrix [C*KH*KW, OH, OW] (thread scratch), then conv2d_packed as a "
-            "1x1 convolution over it,\nso the packed micro-kernel serves any stride. "
-            "`packed_weight` is the weight packed as a\n1x1 convolution of C*KH*KW "
-            "channels (mnistc/transforms/packing.py). Other arguments as\nmnistc_conv2d.",
+             "dilation_w", "groups", "activation"),  # fmt: skip
+            "The fast path for convolutions with one group or a few (any kernel size, "
+            "stride, padding,\ndilation): per group a GEMM on the GEMM core "
+            "(kernels/gemm.hpp), output [K/g, OH*OW] =\nweight [K/g, C/g*KH*KW] . "
+            "im2col(input), the im2col panels gathered straight from the\ninput (a 1x1 "
+            "stride-1 convolution reads the input as the matrix). `packed_weight` is\n"
+            "the weight packed at compile time (mnistc/transforms/packing.py): "
+            "[groups][ceil(K/groups /\nMNISTC_GEMM_MR)][C/groups * KH * KW]"
+            "[MNISTC_GEMM_MR], zero-filled past the last channel.\nOther arguments as "
+            "mnistc_conv2d.",
+        ),
+        # depthwise (kernels/conv/depthwise.cpp)
+        _conv(
+            "conv2d_depthwise",
+            "weight",
+            (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "activation"),
+            "The fast path for depthwise convolutions with channel multiplier 1 (groups = C "
+            "= K), a 3x3\nor 5x5 window (KH = KW), stride 1 or 2 (stride_h = stride_w), "
+            "dilation 1 and any padding:\neach channel's zero-padded input plane in thread "
+            "scratch, several output rows x 8\ncolumns accumulated in registers. `weight` "
+            "as mnistc_conv2d's [C, 1, KH, KW]; other\narguments as mnistc_conv2d.",
         ),
         _conv(
             "conv2d_winograd",
@@ -294,9 +323,11 @@ KERNELS: dict[str, Kernel] = {
             "binary",
             ("lhs", "rhs"),
             ("output",),
-            ("op", "d0", "d1", "d2", "d3", "l0", "l1", "l2", "l3", "r0", "r1", "r2", "r3"),
-            doc="output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; "
-            "each operand is\nread through its own strides (0 where it broadcasts); `op` "
+            ("op", "d0", "d1", "d2", "d3", "l0", "l1", "l2", "l3", "r0", "r1", "r2", "r3",
+             "activation"),  # fmt: skip
+            ACTIVATION_FPARAMS,
+            doc="output[i0,i1,i2,i3] = act(lhs[...] op rhs[...]) over a rank-4 output shape; "
+            "each operand\nis read through its own strides (0 where it broadcasts); `op` "
             "is an MNISTC_BINARY_* code.",
         ),
         # reduce (kernels/reduce.cpp)

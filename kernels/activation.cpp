@@ -2,42 +2,24 @@
 // (kernel_support.hpp). Also the gated linear unit, which halves its input.
 #include "kernels.hpp"
 
+#include <algorithm>
+
 #include "kernel_support.hpp"
 
 using namespace mnistc;
-
-namespace {
-
-// One loop per kind: with the kind a constant, `activate`'s switch folds away and g++
-// vectorises the loop wherever the formula has vector instructions (relu, hardtanh,
-// abs, neg, softsign, reciprocal, ...); libm calls stay scalar.
-template <int64_t Kind>
-void activate_range(const float* input, float* output, int64_t count, float alpha,
-                    float beta) {
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-  for (int64_t i = 0; i < count; ++i) output[i] = activate(input[i], Kind, alpha, beta);
-}
-
-template <int64_t... Kinds>
-void dispatch(const float* input, float* output, int64_t count, int64_t activation,
-              float alpha, float beta, std::integer_sequence<int64_t, Kinds...>) {
-  bool done = ((activation == Kinds
-                    ? (activate_range<Kinds>(input, output, count, alpha, beta), true)
-                    : false) ||
-               ...);
-  if (done) return;
-#pragma omp parallel for schedule(static) if (count > 65536)
-  for (int64_t i = 0; i < count; ++i) output[i] = activate(input[i], activation, alpha, beta);
-}
-
-}  // namespace
 
 extern "C" {
 
 void mnistc_activation(const float* input, float* output, int64_t count, int64_t activation,
                        float alpha, float beta) {
-  dispatch(input, output, count, activation, alpha, beta,
-           std::make_integer_sequence<int64_t, MNISTC_ACTIVATION_COUNT>{});
+  constexpr int64_t BLOCK = 4096;  // per thread task: whole vectors
+  const int64_t blocks = (count + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static) if (count > 65536)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t first = b * BLOCK;
+    activate_all(input + first, output + first, std::min(BLOCK, count - first), activation,
+                 alpha, beta);
+  }
 }
 
 void mnistc_glu(const float* input, float* output, int64_t outer, int64_t half) {
@@ -46,7 +28,10 @@ void mnistc_glu(const float* input, float* output, int64_t outer, int64_t half) 
     const float* a = input + o * 2 * half;
     const float* b = a + half;
     float* out = output + o * half;
-    for (int64_t i = 0; i < half; ++i) out[i] = a[i] / (1.0f + std::exp(-b[i]));
+    int64_t i = 0;
+    for (; i + 8 <= half; i += 8)
+      store8(out + i, load8(a + i) / (1.0f + exp8(-load8(b + i))));
+    for (; i < half; ++i) out[i] = a[i] / (1.0f + std::exp(-b[i]));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,8 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
              (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     case MNISTC_ACTIVATION_SILU:
       return x / (1.0f + std::exp(-x));
+    case MNISTC_ACTIVATION_HARDSIGMOID:
+      return std::min(std::max(alpha * x + beta, 0.0f), 1.0f);
     // issue 12: activations and element-wise math, with PyTorch's formulas.
     case MNISTC_ACTIVATION_MISH: {
       // tanh(log(1 + e)) = n / (n + 2) with n = e (e + 2), e = exp(x): one exp instead
@@ -87,13 +90,6 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
     default:
       return x;
   }
-}
-
-inline void activate_all(float* values, int64_t count, int64_t activation, float alpha,
-                         float beta) {
-  if (activation == MNISTC_ACTIVATION_NONE) return;
-  for (int64_t i = 0; i < count; ++i)
-    values[i] = activate(values[i], activation, alpha, beta);
 }
 
 typedef float v8 __attribute__((vector_size(32)));
@@ -147,6 +143,114 @@ inline v8 relu8(v8 x) { return x < 0.0f ? v8{} : x; }
 // PyTorch's max: NaN wins.
 inline float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
 inline v8 max_nan(v8 a, v8 b) { return (a > b || a != a) ? a : b; }
+
+// e^x in eight lanes, within about 2 ulp of std::exp where the result is a normal float:
+// x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial (Cephes' expf
+// coefficients), times 2^n built in the exponent bits. Beyond 88 the result is +inf
+// (e^88.7 is FLT_MAX), below -87 about 1e-38 instead of a subnormal or 0; NaN stays NaN.
+inline v8 exp8(v8 x) {
+  const v8 clamped = x < -87.0f ? splat(-87.0f) : (x > 88.0f ? splat(88.0f) : x);
+  const v8 round = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+  const v8 n = (clamped * 1.44269504088896341f + round) - round;
+  const v8 r = (clamped - n * 0.693359375f) + n * 2.12194440e-4f;  // ln 2 in two parts
+  v8 p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const mask8 exponent = (__builtin_convertvector(n, mask8) + 127) << 23;
+  const v8 result = p * (v8)exponent;  // a vector cast keeps the bits: 2^n
+  const v8 overflowed = x > 88.0f ? splat(__builtin_inff()) : result;
+  return x != x ? x : overflowed;
+}
+
+// Whether activate8 computes the kind in vector lanes (else it goes lane by lane).
+inline bool has_vector_form(int64_t activation) {
+  switch (activation) {
+    case MNISTC_ACTIVATION_NONE:
+    case MNISTC_ACTIVATION_RELU:
+    case MNISTC_ACTIVATION_HARDTANH:
+    case MNISTC_ACTIVATION_LEAKY_RELU:
+    case MNISTC_ACTIVATION_SIGMOID:
+    case MNISTC_ACTIVATION_SILU:
+    case MNISTC_ACTIVATION_HARDSWISH:
+    case MNISTC_ACTIVATION_HARDSIGMOID:
+    // issue 12
+    case MNISTC_ACTIVATION_SOFTSIGN:
+    case MNISTC_ACTIVATION_NEG:
+    case MNISTC_ACTIVATION_ABS:
+    case MNISTC_ACTIVATION_RECIPROCAL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// `activate` on eight values. The clamps are written as `activate`'s std::max / std::min
+// are (`x < lo ? lo : x`, `hi < x ? hi : x`), so that a NaN comes through the same way.
+inline v8 activate8(v8 x, int64_t activation, float alpha, float beta) {
+  switch (activation) {
+    case MNISTC_ACTIVATION_NONE:
+      return x;
+    case MNISTC_ACTIVATION_RELU:
+      return relu8(x);
+    case MNISTC_ACTIVATION_HARDTANH: {
+      const v8 low = x < alpha ? splat(alpha) : x;
+      return beta < low ? splat(beta) : low;
+    }
+    case MNISTC_ACTIVATION_LEAKY_RELU:
+      return x >= 0.0f ? x : alpha * x;
+    case MNISTC_ACTIVATION_SIGMOID:
+      return 1.0f / (1.0f + exp8(-x));
+    case MNISTC_ACTIVATION_SILU:
+      return x / (1.0f + exp8(-x));
+    case MNISTC_ACTIVATION_HARDSWISH: {
+      const v8 shifted = x + 3.0f;
+      const v8 low = shifted < 0.0f ? v8{} : shifted;
+      return x * (6.0f < low ? splat(6.0f) : low) / 6.0f;
+    }
+    case MNISTC_ACTIVATION_HARDSIGMOID: {
+      const v8 line = alpha * x + beta;
+      const v8 low = line < 0.0f ? v8{} : line;
+      return 1.0f < low ? splat(1.0f) : low;
+    }
+    // issue 12; -0.0 < 0 is false, so abs keeps a -0.0 (a zero either way) and a NaN.
+    case MNISTC_ACTIVATION_SOFTSIGN:
+      return x / (1.0f + (x < 0.0f ? -x : x));
+    case MNISTC_ACTIVATION_NEG:
+      return -x;
+    case MNISTC_ACTIVATION_ABS:
+      return x < 0.0f ? -x : x;
+    case MNISTC_ACTIVATION_RECIPROCAL:
+      return 1.0f / x;
+    default: {
+      float lanes[8];
+      std::memcpy(lanes, &x, sizeof lanes);
+      for (float& lane : lanes) lane = activate(lane, activation, alpha, beta);
+      std::memcpy(&x, lanes, sizeof lanes);
+      return x;
+    }
+  }
+}
+
+// output[i] = activate(input[i]) for i < count (in place if they are the same): whole
+// vectors through activate8 where the kind has a vector form, the rest one by one.
+inline void activate_all(const float* input, float* output, int64_t count,
+                         int64_t activation, float alpha, float beta) {
+  int64_t i = 0;
+  if (has_vector_form(activation))
+    for (; i + 8 <= count; i += 8)
+      store8(output + i, activate8(load8(input + i), activation, alpha, beta));
+  for (; i < count; ++i) output[i] = activate(input[i], activation, alpha, beta);
+}
+
+inline void activate_all(float* values, int64_t count, int64_t activation, float alpha,
+                         float beta) {
+  if (activation == MNISTC_ACTIVATION_NONE) return;
+  activate_all(values, values, count, activation, alpha, beta);
+}
 
 // Scratch buffers of the calling thread, grown as needed and never freed: kernels make
 // no allocation per call once warm. A kernel that needs two at once asks for two slots.

@@ -18,30 +18,31 @@ extern "C" {
 enum {
   MNISTC_ACTIVATION_NONE = 0,
   MNISTC_ACTIVATION_RELU = 1,
-  MNISTC_ACTIVATION_HARDTANH = 2,     // clamp(x, alpha, beta)
-  MNISTC_ACTIVATION_LEAKY_RELU = 3,   // x >= 0 ? x : alpha * x
-  MNISTC_ACTIVATION_ELU = 4,          // x > 0 ? x : alpha * (exp(x) - 1)
+  MNISTC_ACTIVATION_HARDTANH = 2,      // clamp(x, alpha, beta)
+  MNISTC_ACTIVATION_LEAKY_RELU = 3,    // x >= 0 ? x : alpha * x
+  MNISTC_ACTIVATION_ELU = 4,           // x > 0 ? x : alpha * (exp(x) - 1)
   MNISTC_ACTIVATION_SIGMOID = 5,
   MNISTC_ACTIVATION_TANH = 6,
   MNISTC_ACTIVATION_HARDSWISH = 7,
-  MNISTC_ACTIVATION_GELU = 8,         // exact, with erf
-  MNISTC_ACTIVATION_GELU_TANH = 9,    // tanh approximation
-  MNISTC_ACTIVATION_SILU = 10,        // x * sigmoid(x)
-  MNISTC_ACTIVATION_MISH = 11,        // x * tanh(softplus(x))
-  MNISTC_ACTIVATION_SOFTPLUS = 12,    // x * alpha > beta ? x : log1p(exp(alpha * x)) / alpha
-  MNISTC_ACTIVATION_SOFTSIGN = 13,    // x / (1 + |x|)
-  MNISTC_ACTIVATION_SELU = 14,        // scale * (x > 0 ? x : alpha * (exp(x) - 1)), SELU's constants
-  MNISTC_ACTIVATION_CELU = 15,        // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
-  MNISTC_ACTIVATION_EXP = 16,
-  MNISTC_ACTIVATION_LOG = 17,
-  MNISTC_ACTIVATION_SQRT = 18,
-  MNISTC_ACTIVATION_RSQRT = 19,       // 1 / sqrt(x)
-  MNISTC_ACTIVATION_NEG = 20,         // -x
-  MNISTC_ACTIVATION_ABS = 21,         // |x|
-  MNISTC_ACTIVATION_POW = 22,         // pow(x, alpha)
-  MNISTC_ACTIVATION_RECIPROCAL = 23,  // 1 / x
+  MNISTC_ACTIVATION_GELU = 8,          // exact, with erf
+  MNISTC_ACTIVATION_GELU_TANH = 9,     // tanh approximation
+  MNISTC_ACTIVATION_SILU = 10,         // x * sigmoid(x)
+  MNISTC_ACTIVATION_HARDSIGMOID = 11,  // clamp(alpha * x + beta, 0, 1)
+  MNISTC_ACTIVATION_MISH = 12,         // x * tanh(softplus(x))
+  MNISTC_ACTIVATION_SOFTPLUS = 13,     // x * alpha > beta ? x : log1p(exp(alpha * x)) / alpha
+  MNISTC_ACTIVATION_SOFTSIGN = 14,     // x / (1 + |x|)
+  MNISTC_ACTIVATION_SELU = 15,         // scale * (x > 0 ? x : alpha * (exp(x) - 1)), SELU's constants
+  MNISTC_ACTIVATION_CELU = 16,         // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+  MNISTC_ACTIVATION_EXP = 17,
+  MNISTC_ACTIVATION_LOG = 18,
+  MNISTC_ACTIVATION_SQRT = 19,
+  MNISTC_ACTIVATION_RSQRT = 20,        // 1 / sqrt(x)
+  MNISTC_ACTIVATION_NEG = 21,          // -x
+  MNISTC_ACTIVATION_ABS = 22,          // |x|
+  MNISTC_ACTIVATION_POW = 23,          // pow(x, alpha)
+  MNISTC_ACTIVATION_RECIPROCAL = 24,   // 1 / x
 };
-#define MNISTC_ACTIVATION_COUNT 24
+#define MNISTC_ACTIVATION_COUNT 25
 
 // The `op` of mnistc_binary.
 enum {
@@ -67,6 +68,9 @@ enum {
 #define MNISTC_CONV_NR 24
 #define MNISTC_WINOGRAD_NR 16
 #define MNISTC_CHANNEL_BLOCK 8
+#define MNISTC_GEMM_MR 6
+#define MNISTC_GEMM_NR 16
+#define MNISTC_GEMM_KC 256
 
 // NCHW input [C,H,W], weight [K, C/groups, KH, KW], optional bias [K], optional
 // residual [K,OH,OW] added after the bias, output [K,OH,OW] = act(conv + bias + residual).
@@ -77,9 +81,10 @@ void mnistc_conv2d(const float* input, const float* weight, const float* bias,
                    int64_t dilation_h, int64_t dilation_w, int64_t groups,
                    int64_t activation, float alpha, float beta);
 
-// The fast path for stride-1 convolutions (any padding, dilation, groups): a register-
-// blocked micro-kernel computing MNISTC_CONV_MR output channels x MNISTC_CONV_NR pixels of
-// one output row at a time, reading the zero-padded input directly (no im2col).
+// The fast path for stride-1 convolutions that the GEMM core does not take (depthwise, or
+// few output channels per group; any padding, dilation): a register-blocked micro-kernel
+// computing MNISTC_CONV_MR output channels x MNISTC_CONV_NR pixels of one output row at a
+// time, reading the zero-padded input directly (no im2col).
 // `packed_weight` is the weight pre-packed at compile time (mnistc/transforms/packing.py):
 // [groups][ceil(K/groups / MR)][C/groups * KH * KW][MR], zero-filled past the last channel.
 // Other arguments as mnistc_conv2d.
@@ -90,18 +95,31 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight,
                           int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
                           int64_t groups, int64_t activation, float alpha, float beta);
 
-// The fast path for strided convolutions with one group: the input unrolled into an im2col
-// matrix [C*KH*KW, OH, OW] (thread scratch), then conv2d_packed as a 1x1 convolution over it,
-// so the packed micro-kernel serves any stride. `packed_weight` is the weight packed as a
-// 1x1 convolution of C*KH*KW channels (mnistc/transforms/packing.py). Other arguments as
-// mnistc_conv2d.
-void mnistc_conv2d_im2col(const float* input, const float* packed_weight,
-                          const float* bias, const float* residual, float* output,
-                          int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
-                          int64_t OW, int64_t KH, int64_t KW, int64_t stride_h,
-                          int64_t stride_w, int64_t pad_h, int64_t pad_w,
-                          int64_t dilation_h, int64_t dilation_w, int64_t activation,
-                          float alpha, float beta);
+// The fast path for convolutions with one group or a few (any kernel size, stride, padding,
+// dilation): per group a GEMM on the GEMM core (kernels/gemm.hpp), output [K/g, OH*OW] =
+// weight [K/g, C/g*KH*KW] . im2col(input), the im2col panels gathered straight from the
+// input (a 1x1 stride-1 convolution reads the input as the matrix). `packed_weight` is
+// the weight packed at compile time (mnistc/transforms/packing.py): [groups][ceil(K/groups /
+// MNISTC_GEMM_MR)][C/groups * KH * KW][MNISTC_GEMM_MR], zero-filled past the last channel.
+// Other arguments as mnistc_conv2d.
+void mnistc_conv2d_gemm(const float* input, const float* packed_weight, const float* bias,
+                        const float* residual, float* output, int64_t C, int64_t H,
+                        int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
+                        int64_t KW, int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                        int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                        int64_t groups, int64_t activation, float alpha, float beta);
+
+// The fast path for depthwise convolutions with channel multiplier 1 (groups = C = K), a 3x3
+// or 5x5 window (KH = KW), stride 1 or 2 (stride_h = stride_w), dilation 1 and any padding:
+// each channel's zero-padded input plane in thread scratch, several output rows x 8
+// columns accumulated in registers. `weight` as mnistc_conv2d's [C, 1, KH, KW]; other
+// arguments as mnistc_conv2d.
+void mnistc_conv2d_depthwise(const float* input, const float* weight, const float* bias,
+                             const float* residual, float* output, int64_t C, int64_t H,
+                             int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH,
+                             int64_t KW, int64_t stride_h, int64_t stride_w,
+                             int64_t pad_h, int64_t pad_w, int64_t activation,
+                             float alpha, float beta);
 
 // The fast path for 3x3 convolutions with stride 1, dilation 1 and one group: Winograd
 // F(4x4, 3x3) (kernels/conv/winograd.cpp): a quarter of the multiplications of a direct
@@ -166,12 +184,12 @@ void mnistc_group_norm(const float* input, const float* weight, const float* bia
                        float* output, int64_t C, int64_t groups, int64_t inner,
                        float eps);
 
-// output[i0,i1,i2,i3] = lhs[...] op rhs[...] over a rank-4 output shape; each operand is
-// read through its own strides (0 where it broadcasts); `op` is an MNISTC_BINARY_* code.
+// output[i0,i1,i2,i3] = act(lhs[...] op rhs[...]) over a rank-4 output shape; each operand
+// is read through its own strides (0 where it broadcasts); `op` is an MNISTC_BINARY_* code.
 void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op,
                    int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1,
-                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2,
-                   int64_t r3);
+                   int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3,
+                   int64_t activation, float alpha, float beta);
 
 // Reduction of a dense rank-4 input [d0, d1, d2, d3] over the dims i with ri = 1; the
 // output holds the kept dims, dense. `op` is an MNISTC_REDUCE_* code; max and min

@@ -1,7 +1,8 @@
 // The executable's entry point: `MODEL [--max-batch N] [--chunk N] INPUT.bin OUTPUT.bin`.
 //
-// INPUT, a regular file or a pipe, holds N samples of float32 (N >= 1); OUTPUT gets N
-// rows of the model's output. The input is read, run and written a chunk of samples at
+// INPUT, a regular file or a pipe, holds N samples of float32 (N >= 1), raw or as a
+// float32 .npy array (by its name); OUTPUT gets N rows of the model's output, raw or
+// .npy likewise. The input is read, run and written a chunk of samples at
 // a time, so memory does not grow with the input, which is refused beyond --max-batch
 // samples. An OUTPUT that is a regular file or absent (through symlinks: their target)
 // is written to a unique temporary file in its directory and renamed into place when
@@ -72,6 +73,108 @@ bool write_fully(int fd, const char* data, int64_t size) {
   return true;
 }
 
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// NumPy's .npy format (version 1.0 written; 1.0-3.0 read): magic, version, header length,
+// then a Python dict literal naming dtype, order and shape, padded to 64 bytes.
+constexpr char kNpyMagic[] = "\x93NUMPY";
+
+std::string npy_header(int64_t rows, int64_t columns) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                     std::to_string(rows) + ", " + std::to_string(columns) + "), }";
+  const size_t unpadded = 10 + dict.size() + 1;
+  dict.append((64 - unpadded % 64) % 64, ' ');
+  dict += '\n';
+  std::string header(kNpyMagic, 6);
+  header += '\x01';
+  header += '\x00';
+  header += static_cast<char>(dict.size() & 0xff);
+  header += static_cast<char>(dict.size() >> 8);
+  return header + dict;
+}
+
+// The value text after `'key':` in a header dict, up to the next top-level comma.
+std::string npy_field(const std::string& dict, const std::string& key) {
+  const size_t at = dict.find("'" + key + "'");
+  if (at == std::string::npos) return "";
+  size_t start = dict.find(':', at);
+  if (start == std::string::npos) return "";
+  ++start;
+  int depth = 0;
+  size_t end = start;
+  for (; end < dict.size(); ++end) {
+    const char c = dict[end];
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if ((c == ',' && depth == 0) || (c == '}' && depth <= 0)) break;
+  }
+  std::string value = dict.substr(start, end - start);
+  value.erase(0, value.find_first_not_of(' '));
+  value.erase(value.find_last_not_of(' ') + 1);
+  return value;
+}
+
+// Reads an .npy header from `fd`: its length in bytes and the elements its shape holds;
+// false with `error` set unless it is little-endian float32 in C order.
+bool read_npy_header(int fd, int64_t& header_bytes, int64_t& elements, std::string& error) {
+  char fixed[12];
+  const int64_t got = read_fully(fd, fixed, 10);
+  if (got < 6 || std::memcmp(fixed, kNpyMagic, 6) != 0) {
+    error = "not an .npy file (no NumPy magic string)";
+    return false;
+  }
+  if (got < 10) {
+    error = "a truncated or oversized .npy header";
+    return false;
+  }
+  const int major = static_cast<unsigned char>(fixed[6]);
+  int64_t length = static_cast<unsigned char>(fixed[8]) | static_cast<unsigned char>(fixed[9]) << 8;
+  header_bytes = 10;
+  if (major >= 2) {
+    if (read_fully(fd, fixed + 10, 2) != 2) {
+      error = "a truncated .npy header";
+      return false;
+    }
+    length |= int64_t{static_cast<unsigned char>(fixed[10])} << 16 |
+              int64_t{static_cast<unsigned char>(fixed[11])} << 24;
+    header_bytes = 12;
+  }
+  std::string dict(static_cast<size_t>(std::min<int64_t>(length, 1 << 20)), '\0');
+  if (length > (1 << 20) || read_fully(fd, dict.data(), length) != length) {
+    error = "a truncated or oversized .npy header";
+    return false;
+  }
+  header_bytes += length;
+  const std::string descr = npy_field(dict, "descr");
+  if (descr != "'<f4'" && descr != "'float32'") {
+    error = "an .npy array of dtype " + descr + ": only float32 ('<f4') is read; convert it "
+            "with astype(np.float32) (or use `mnistc run`, which converts)";
+    return false;
+  }
+  if (npy_field(dict, "fortran_order") != "False") {
+    error = "an .npy array in Fortran order: save a C-ordered array (np.ascontiguousarray)";
+    return false;
+  }
+  const std::string shape = npy_field(dict, "shape");
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') {
+    error = "an .npy header without a shape";
+    return false;
+  }
+  elements = 1;
+  for (size_t i = 1; i + 1 < shape.size();) {
+    char* end = nullptr;
+    const long long d = std::strtoll(shape.c_str() + i, &end, 10);
+    if (end == shape.c_str() + i) break;
+    elements *= d;
+    i = static_cast<size_t>(end - shape.c_str());
+    while (i + 1 < shape.size() && (shape[i] == ',' || shape[i] == ' ')) ++i;
+  }
+  return true;
+}
+
 // An input file or pipe, read in whole samples. A regular file's size is checked when
 // opened; a pipe's as it is read, stopping at the limit rather than reading on.
 class Input {
@@ -88,15 +191,16 @@ class Input {
       error = "cannot open input '" + std::string(path_) + "': " + describe_errno();
       return false;
     }
-    if (S_ISREG(st.st_mode)) {
-      size_ = st.st_size;
-      return check_size(size_, error) && check_limit(size_, error);
-    }
-    if (!S_ISFIFO(st.st_mode)) {
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
       error = "input '" + std::string(path_) + "' is not a regular file or pipe";
       return false;
     }
-    return true;
+    if (ends_with(path_, ".npy") && !open_npy(error)) return false;
+    if (S_ISREG(st.st_mode)) {
+      size_ = st.st_size - header_;
+      return check_size(size_, error) && check_limit(size_, error);
+    }
+    return declared_ < 0 || check_limit(declared_ * sample_bytes(), error);
   }
 
   // Reads up to `samples` samples into `data`: the count read, 0 at the end, or -1 with
@@ -116,12 +220,38 @@ class Input {
     return n / sample_bytes();
   }
 
-  // The samples of a regular file; -1 for a pipe, whose size shows only when read.
-  int64_t batch() const { return size_ < 0 ? -1 : size_ / sample_bytes(); }
+  // The samples of a regular file or an .npy header; -1 for a raw pipe, whose size shows
+  // only when read.
+  int64_t batch() const {
+    if (declared_ >= 0) return declared_;
+    return size_ < 0 ? -1 : size_ / sample_bytes();
+  }
   bool ended() const { return ended_; }
 
  private:
+  bool open_npy(std::string& error) {
+    int64_t elements = 0;
+    if (!read_npy_header(fd_, header_, elements, error)) {
+      error = "input '" + std::string(path_) + "': " + error;
+      return false;
+    }
+    if (elements <= 0 || elements % mnistc_model_input_size() != 0) {
+      error = "input '" + std::string(path_) + "' is an array of " + std::to_string(elements) +
+              " elements, not a positive multiple of one sample (" +
+              mnistc_model_input_shape() + ")";
+      return false;
+    }
+    declared_ = elements / mnistc_model_input_size();
+    return true;
+  }
+
   bool check_size(int64_t bytes, std::string& error) const {
+    if (declared_ >= 0 && bytes != declared_ * sample_bytes()) {
+      error = "input '" + std::string(path_) + "' holds " + std::to_string(bytes) +
+              " bytes of data; its .npy header declares " + std::to_string(declared_) +
+              " samples (" + std::to_string(declared_ * sample_bytes()) + " bytes)";
+      return false;
+    }
     if (bytes > 0 && bytes % sample_bytes() == 0) return true;
     error = "input '" + std::string(path_) + "' has " + std::to_string(bytes) +
             " bytes, not a positive multiple of one sample (" + mnistc_model_input_shape() +
@@ -140,6 +270,7 @@ class Input {
   int64_t max_batch_;
   int fd_ = -1;
   int64_t size_ = -1, read_ = 0;
+  int64_t header_ = 0, declared_ = -1;  // an .npy input's header bytes and samples
   bool ended_ = false;
 };
 
@@ -227,8 +358,11 @@ class Output {
   }
 
   bool write(const float* data, int64_t count, std::string& error) {
-    if (write_fully(fd_, reinterpret_cast<const char*>(data), count * sizeof(float)))
-      return true;
+    return write_bytes(reinterpret_cast<const char*>(data), count * sizeof(float), error);
+  }
+
+  bool write_bytes(const char* data, int64_t size, std::string& error) {
+    if (write_fully(fd_, data, size)) return true;
     const std::string reason = describe_errno();
     abandon();
     return failed(reason, error);
@@ -278,15 +412,18 @@ int usage(const char* program) {
       "usage: %s [--max-batch N] [--chunk N] INPUT.bin OUTPUT.bin\n"
       "       %s --bench N [--max-batch N] INPUT.bin\n"
       "       %s --profile N [--max-batch N] INPUT.bin\n"
-      "       %s --shape\n"
-      "  INPUT: N samples of %s float32 values, a regular file or a pipe\n"
-      "  OUTPUT: N x %lld float32 values; a regular file (or a symlink's target) is\n"
-      "    replaced atomically when complete, a device or FIFO is written through\n"
+      "       %s --info\n"
+      "  INPUT: N samples of %s float32 values, a regular file or a pipe; raw, or\n"
+      "    a float32 .npy array when its name ends in .npy\n"
+      "  OUTPUT: N x %lld float32 values (an .npy array when its name ends in .npy);\n"
+      "    a regular file (or a symlink's target) is replaced atomically when complete,\n"
+      "    a device or FIFO is written through\n"
       "  --max-batch N: refuse an input of more than N samples (default %lld, 4 GiB)\n"
       "  --chunk N: read, run and write N samples at a time (default %lld, 4 MiB)\n"
       "  --bench N: run N times on INPUT's batch; print per-inference latency\n"
       "  --profile N: run N times on INPUT's batch; print the time of each kernel call\n"
-      "  --shape: print the sample shape (CxHxW) and the outputs per sample\n",
+      "  --info: print the sample shape, outputs per sample and declared preprocessing\n"
+      "    (JSON)\n",
       program, program, program, program, mnistc_model_input_shape(),
       static_cast<long long>(mnistc_model_output_size()),
       static_cast<long long>(samples_in(kMaxInputBytes)),
@@ -385,14 +522,35 @@ int run(const char* input_path, const char* output_path, int64_t max_batch, int6
   int64_t n = input.read(samples.data(), chunk, error);
   if (n < 0) return fail(error);
   choose_threads(input.batch() > 0 ? input.batch() : input.ended() ? n : chunk);
+  const bool npy_output = ends_with(output_path, ".npy");
+  if (npy_output && input.batch() < 0)
+    return fail("an .npy OUTPUT needs the number of samples first: give a regular INPUT "
+                "file or an .npy INPUT");
   Output output(output_path);
   if (!output.open(error)) return fail(error);
+  if (npy_output) {
+    const std::string header = npy_header(input.batch(), mnistc_model_output_size());
+    if (!output.write_bytes(header.data(), static_cast<int64_t>(header.size()), error))
+      return fail(error);
+  }
   for (; n > 0; n = input.read(samples.data(), chunk, error)) {
     if (mnistc_model_run(samples.data(), results.data(), n) != 0)
       return fail("the model failed to run");
     if (!output.write(results.data(), n * mnistc_model_output_size(), error)) return fail(error);
   }
   if (n < 0 || !output.commit(error)) return fail(error);
+  return 0;
+}
+
+// What `mnistc run` needs to feed this executable, as one JSON object.
+int info() {
+  std::string shape = mnistc_model_input_shape();
+  for (char& c : shape)
+    if (c == 'x') c = ',';
+  const std::string preprocessing = mnistc_model_preprocessing();
+  std::printf("{\"input_shape\": [%s], \"outputs\": %lld, \"preprocessing\": %s}\n",
+              shape.c_str(), static_cast<long long>(mnistc_model_output_size()),
+              preprocessing.empty() ? "null" : preprocessing.c_str());
   return 0;
 }
 
@@ -415,11 +573,7 @@ int main(int argc, char** argv) {
   const char* mode = nullptr;
   std::vector<const char*> paths;
   std::string error;
-  if (argc == 2 && std::strcmp(argv[1], "--shape") == 0) {
-    std::printf("%s %lld\n", mnistc_model_input_shape(),
-                static_cast<long long>(mnistc_model_output_size()));
-    return 0;
-  }
+  if (argc == 2 && std::strcmp(argv[1], "--info") == 0) return info();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.size() < 2 || arg[0] != '-') {

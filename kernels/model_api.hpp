@@ -23,6 +23,10 @@ int mnistc_model_run(const float* input, float* output, int64_t batch);
 int64_t mnistc_model_input_size(void);      /* float32 elements per input sample */
 int64_t mnistc_model_output_size(void);     /* float32 elements per output sample */
 const char* mnistc_model_input_shape(void); /* "CxHxW", for messages */
+/* What raw pixels go through before the model, as declared at compile time: JSON
+   {"scale":s,"mean":[...],"std":[...],"channel_order":"rgb"|"bgr"} meaning
+   (x * scale - mean) / std per channel; "" when none was declared. */
+const char* mnistc_model_preprocessing(void);
 
 /* Profiling: mnistc_model_profile(1) zeroes the counters and from then on adds the wall
    time of every kernel call to its entry (summed over threads, so over the elapsed time

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.passes import PassPipeline
 
-from mnistc import weights
+from mnistc import progress, weights
 from mnistc.dialects import cpu
 from mnistc.errors import MnistcError
 from mnistc.importers.cache import import_model_cached
@@ -28,6 +28,8 @@ from mnistc.importers.common import ImportedModel
 from mnistc.context import MnistcContext
 from mnistc.ir import make_context, print_ir  # noqa: F401  (part of the library API)
 from mnistc.kernels import KERNEL_DIR
+from mnistc.preprocessing import ATTRIBUTE as PREPROCESSING
+from mnistc.preprocessing import Preprocessing, declared_beside
 from mnistc.registry import all_passes
 from mnistc.targets.cpp import ENTRY, CppTarget
 from mnistc.toolchain import BuildConfig, build_executable
@@ -63,6 +65,11 @@ class CompileOptions:
     """Keep the build directory here (generated C++, IR after each stage, g++ commands)."""
     shared: bool = False
     """Build a shared library with the C ABI of kernels/model_api.hpp, not an executable."""
+    static: bool = False
+    """An executable whose only shared libraries are libc and libm (OpenMP linked in)."""
+    preprocessing: Preprocessing | None = None
+    """Recorded in the artifact (mnistc/preprocessing.py); None: the model file's
+    `MODEL.preprocessing.json`, if any."""
 
 
 @dataclass
@@ -77,13 +84,14 @@ class CompileResult:
 
 
 def run_pipeline(ctx: MnistcContext, module: ModuleOp, spec: str) -> None:
-    """Run a `mnistc-opt`-style pipeline, verifying the module after every pass."""
+    """Run a `mnistc-opt`-style pipeline, verifying the module after every pass (each
+    pass a step of the progress report)."""
     if not spec:
         return
-    pipeline = PassPipeline.parse_spec(
-        all_passes(), spec, lambda _prev, mod, _next: mod.verify()
-    )
-    pipeline.apply(ctx, module)
+    for module_pass in PassPipeline.parse_spec(all_passes(), spec).passes:
+        with progress.step(f"pass {module_pass.name}"):
+            module_pass.apply(ctx, module)
+            module.verify()
 
 
 @dataclass
@@ -109,7 +117,11 @@ class Compilation:
         sample_shape: Sequence[int] | None = None,
         weights_name: str = WEIGHTS_FILE,
     ) -> Compilation:
-        return cls.from_imported(import_model_cached(path, sample_shape), weights_name)
+        with progress.step(f"import {Path(path).name}"):
+            imported = import_model_cached(path, sample_shape)
+        compilation = cls.from_imported(imported, weights_name)
+        compilation.declare_preprocessing(declared_beside(path))
+        return compilation
 
     @classmethod
     def from_imported(
@@ -122,6 +134,11 @@ class Compilation:
         compilation.stages["nn"] = print_ir(imported.module)
         return compilation
 
+    def declare_preprocessing(self, preprocessing: Preprocessing | None) -> None:
+        """Record what raw pixels go through (the module attribute the C++ target reads)."""
+        if preprocessing is not None:
+            self.module.attributes[PREPROCESSING] = StringAttr(preprocessing.to_json())
+
     def run(self, stage: str, spec: str) -> None:
         """Run a pipeline and record the IR after it as `stage`."""
         run_pipeline(self.ctx, self.module, spec)
@@ -129,6 +146,7 @@ class Compilation:
 
     def run_to(self, stage: str, options: CompileOptions = CompileOptions()) -> str:
         """Run the standard pipeline up to `stage` (nn, loops or cpp); return its text."""
+        self.declare_preprocessing(options.preprocessing)
         if options.optimise:
             self.run("nn-optimised", OPTIMISATION_PIPELINE)
         if stage == "nn":
@@ -139,7 +157,8 @@ class Compilation:
             return self.stages["loops"]
         self.compact_weights()
         text = io.StringIO()
-        CppTarget().emit(self.ctx, self.module, text)
+        with progress.step("emit C++"):
+            CppTarget().emit(self.ctx, self.module, text)
         self.stages["cpp"] = text.getvalue()
         return self.stages["cpp"]
 
@@ -181,6 +200,8 @@ def compile_model(
     self-contained executable (or with `options.shared`, a library) at `output`. A
     `Compilation` already run to the `cpp` stage is only built."""
     keep_build = options.keep_build
+    if options.static and (options.shared or options.debug):
+        raise MnistcError("--static builds an optimised executable: not with --shared or --debug")
     if keep_build and Path(keep_build).exists() and not Path(keep_build).is_dir():
         raise MnistcError(f"cannot keep the build in {keep_build}: it is not a directory")
     if isinstance(model, Compilation):
@@ -200,8 +221,9 @@ def compile_model(
         build_dir = Path(scratch)
         _write_build_inputs(build_dir, compilation)
         config = BuildConfig(
-            debug=options.debug, target_cpu=options.target_cpu, kernel_dir=Path(options.kernel_dir)
-        )
+            debug=options.debug, target_cpu=options.target_cpu,
+            kernel_dir=Path(options.kernel_dir), static_openmp=options.static,
+        )  # fmt: skip
         try:
             build_executable(
                 build_dir / "model.cpp", Path(output), config, result.commands, options.shared

@@ -3,9 +3,11 @@
 Inputs are read by their kind (`read_inputs`): PNG/JPEG images (Pillow, an optional
 dependency), `.npy` arrays of any float or integer dtype, MNIST idx files (`.gz` or not),
 and raw float32 files; a directory stands for the files in it, in name order. Pixel data
-(images, idx files, integer arrays) is scaled by 1/255, the convention the bundled model
-was trained with; float data is taken as it is. `--scale`, `--mean` and `--std` override
-that. Samples stream through the model `chunk` at a time, with progress on stderr.
+(images, idx files, integer arrays) goes through the preprocessing the compiled model
+declares (mnistc/preprocessing.py), else pixels / 255; float data is taken as it is. An
+explicit `Preprocessing` (the CLI's `--scale/--mean/--std/--channel-order`) applies to
+every input instead. Samples stream through the model `chunk` at a time, with progress
+on stderr.
 """
 
 from __future__ import annotations
@@ -25,41 +27,20 @@ from pathlib import Path
 import numpy as np
 
 from mnistc.errors import MnistcError
+from mnistc.preprocessing import PIXELS_OVER_255, Preprocessing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 MODEL_SUFFIXES = (".pt", ".pth", ".pt2", ".onnx")
 
 
-@dataclass(frozen=True)
-class Preprocessing:
-    """x -> (x * scale - mean) / std, per channel for mean and std. `scale` None: 1/255
-    for pixel data (integers), 1 for float data."""
-
-    scale: float | None = None
-    mean: tuple[float, ...] = (0.0,)
-    std: tuple[float, ...] = (1.0,)
-
-    def apply(self, data: np.ndarray, pixels: bool, channels: int) -> np.ndarray:
-        out = data.astype(np.float32)
-        if self.scale is not None:
-            out *= np.float32(self.scale)
-        elif pixels:
-            out /= np.float32(255)  # pixels / 255, bit for bit as users write it
-        for name, values in (("mean", self.mean), ("std", self.std)):
-            if len(values) not in (1, channels):
-                raise MnistcError(f"--{name} has {len(values)} values; the model has {channels} channels")
-        per_channel = (-1, *[1] * (out.ndim - 2)) if out.ndim > 2 else (-1,)
-        mean = np.asarray(self.mean, np.float32).reshape(per_channel if len(self.mean) > 1 else ())
-        std = np.asarray(self.std, np.float32).reshape(per_channel if len(self.std) > 1 else ())
-        return (out - mean) / std
-
-
 @dataclass
 class Samples:
-    """A run of samples from one source: float32 [N, *sample_shape] and their names."""
+    """A run of samples from one source, as read: [N, *sample_shape] values, whether they
+    are raw pixels (integers) or prepared floats, and their names."""
 
     names: list[str]
     data: np.ndarray
+    pixels: bool
 
 
 def _sample_text(shape: Sequence[int]) -> str:
@@ -83,7 +64,7 @@ def _as_batch(array: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndar
     )
 
 
-def read_npy(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Samples:
+def read_npy(path: Path, shape: tuple[int, ...]) -> Samples:
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
@@ -91,11 +72,10 @@ def read_npy(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Samples
     if array.dtype.kind not in "fiub":
         raise MnistcError(f"{path}: dtype {array.dtype} is not numeric")
     batch = _as_batch(array, shape, str(path))
-    data = prep.apply(batch, pixels=array.dtype.kind in "iub", channels=shape[0])
-    return Samples([f"{path.name}[{i}]" for i in range(len(data))], data)
+    return Samples([f"{path.name}[{i}]" for i in range(len(batch))], batch, array.dtype.kind in "iub")
 
 
-def read_idx(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Samples:
+def read_idx(path: Path, shape: tuple[int, ...]) -> Samples:
     """An MNIST idx file of unsigned bytes: magic 0x0803 (images) and big-endian sizes."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -111,10 +91,10 @@ def read_idx(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Samples
     if body.size != int(np.prod(dims)):
         raise MnistcError(f"{path}: {body.size} bytes of data for dimensions {list(dims)}")
     batch = _as_batch(body.reshape(dims), shape, str(path))
-    return Samples([f"{path.name}[{i}]" for i in range(len(batch))], prep.apply(batch, True, shape[0]))
+    return Samples([f"{path.name}[{i}]" for i in range(len(batch))], batch, True)
 
 
-def read_image(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Samples:
+def read_image(path: Path, shape: tuple[int, ...]) -> Samples:
     """An image file, as grayscale or RGB by the model's channels, resized to its H x W."""
     try:
         from PIL import Image, UnidentifiedImageError
@@ -131,10 +111,10 @@ def read_image(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Sampl
     except (UnidentifiedImageError, OSError) as e:
         raise MnistcError(f"{path}: not a readable image ({e})") from None
     chw = pixels[np.newaxis] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-    return Samples([path.name], prep.apply(chw[np.newaxis], True, shape[0]))
+    return Samples([path.name], chw[np.newaxis], True)
 
 
-def read_raw(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Samples:
+def read_raw(path: Path, shape: tuple[int, ...]) -> Samples:
     sample_bytes = 4 * int(np.prod(shape))
     size = path.stat().st_size
     if size == 0 or size % sample_bytes:
@@ -143,7 +123,7 @@ def read_raw(path: Path, shape: tuple[int, ...], prep: Preprocessing) -> Samples
             f"samples ({sample_bytes} bytes each); give .npy, an idx file or an image instead"
         )
     data = np.fromfile(path, np.float32).reshape(-1, *shape)
-    return Samples([f"{path.name}[{i}]" for i in range(len(data))], prep.apply(data, False, shape[0]))
+    return Samples([f"{path.name}[{i}]" for i in range(len(data))], data, False)
 
 
 def _reader(path: Path):
@@ -172,9 +152,19 @@ def input_files(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def read_inputs(files: Sequence[Path], shape: tuple[int, ...], prep: Preprocessing) -> Iterator[Samples]:
+def read_inputs(files: Sequence[Path], shape: tuple[int, ...]) -> Iterator[Samples]:
     for path in files:
-        yield _reader(path)(path, shape, prep)
+        yield _reader(path)(path, shape)
+
+
+def prepared(samples: Samples, explicit: Preprocessing | None, declared: Preprocessing | None) -> np.ndarray:
+    """Float32 model inputs: an explicit preprocessing for everything; else pixels through
+    the model's declared one (pixels / 255 without a declaration), floats as they are."""
+    if explicit is not None:
+        return explicit.apply(samples.data)
+    if samples.pixels:
+        return (declared or PIXELS_OVER_255).apply(samples.data)
+    return np.ascontiguousarray(samples.data, dtype=np.float32)
 
 
 class Progress:
@@ -258,10 +248,10 @@ class Runner:
             target = library
         if _is_elf_executable(target):
             self.executable = target = target.resolve()
-            self.input_shape = _executable_shape(target)
+            self.input_shape, self.preprocessing = _executable_info(target)
         else:
             self.model = CompiledModel(target)
-            self.input_shape = self.model.input_shape
+            self.input_shape, self.preprocessing = self.model.input_shape, self.model.preprocessing
         self.work = work
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -285,13 +275,18 @@ def _is_elf_executable(path: Path) -> bool:
     return head[:4] == b"\x7fELF" and ".so" not in path.name and os.access(path, os.X_OK)
 
 
-def _executable_shape(path: Path) -> tuple[int, ...]:
-    """The sample shape an mnistc executable prints with `--shape` ("1x28x28 10")."""
-    result = subprocess.run([str(path), "--shape"], capture_output=True, text=True)
-    fields = result.stdout.split()
-    if result.returncode != 0 or len(fields) != 2 or not all(d.isdigit() for d in fields[0].split("x")):
-        raise MnistcError(f"{path}: not an executable built by `mnistc compile` (no --shape)")
-    return tuple(int(d) for d in fields[0].split("x"))
+def _executable_info(path: Path) -> tuple[tuple[int, ...], Preprocessing | None]:
+    """The sample shape and declared preprocessing an mnistc executable prints (`--info`)."""
+    import json
+
+    result = subprocess.run([str(path), "--info"], capture_output=True, text=True)
+    try:
+        info = json.loads(result.stdout)
+        shape = tuple(int(d) for d in info["input_shape"])
+        declared = info["preprocessing"]
+    except (ValueError, KeyError, TypeError):
+        raise MnistcError(f"{path}: not an executable built by `mnistc compile` (no --info)") from None
+    return shape, None if declared is None else Preprocessing.from_json(json.dumps(declared), str(path))
 
 
 def run(
@@ -300,7 +295,7 @@ def run(
     top: int = 3,
     labels: str | Path | None = None,
     output: str | Path | None = None,
-    prep: Preprocessing = Preprocessing(),
+    prep: Preprocessing | None = None,
     chunk: int = 256,
     log=print,
     progress_stream=sys.stderr,
@@ -316,9 +311,10 @@ def run(
         shape = tuple(runner.input_shape)
         progress = Progress(len(files), chunk, progress_stream)
         results = []
-        for samples in read_inputs(files, shape, prep):
-            for start in range(0, len(samples.data), chunk):
-                outputs = runner(samples.data[start : start + chunk])
+        for samples in read_inputs(files, shape):
+            data = prepared(samples, prep, runner.preprocessing)
+            for start in range(0, len(data), chunk):
+                outputs = runner(data[start : start + chunk])
                 for name, row in zip(samples.names[start : start + chunk], top_classes(outputs, top)):
                     log(format_top(name, row, names))
                 results.append(outputs)

@@ -6,8 +6,9 @@
 The input must have the model's sample shape, with or without a leading batch dimension.
 NumPy arrays give NumPy arrays and torch tensors give torch tensors (on the CPU, float32).
 Floating-point inputs of other precisions are converted to float32, as the model computes
-in float32; integer and boolean inputs are refused, since pixels in 0..255 are rarely what
-a model was trained on. A `CompiledModel` pickles as its library's path, so it passes to
+in float32 (taken as prepared). Integer and boolean inputs are raw pixels: they go through
+the preprocessing the model declared at compile time (`model.preprocessing`, e.g. pixels
+/ 255 for the bundled model), and are refused when it declared none. A `CompiledModel` pickles as its library's path, so it passes to
 worker processes (multiprocessing, Ray, Dask), which load the library afresh.
 
 Threads follow OMP_NUM_THREADS, or `model.set_num_threads(n)`. `model.profile(images)`
@@ -59,6 +60,17 @@ def _load_copy(path: Path) -> ctypes.CDLL:
         return ctypes.CDLL(str(copy))  # stays mapped after the copy is removed
 
 
+def _declared_preprocessing(lib: ctypes.CDLL, path: Path):
+    """The library's `mnistc_model_preprocessing()` (libraries built before it have none)."""
+    from mnistc.preprocessing import Preprocessing
+
+    if not hasattr(lib, "mnistc_model_preprocessing"):
+        return None
+    lib.mnistc_model_preprocessing.restype = ctypes.c_char_p
+    text = lib.mnistc_model_preprocessing().decode()
+    return Preprocessing.from_json(text, str(path)) if text else None
+
+
 def _is_torch_tensor(value) -> bool:
     """Whether `value` is a torch tensor, without importing torch for NumPy callers."""
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
@@ -84,6 +96,8 @@ class CompiledModel:
         self.input_shape = tuple(
             int(d) for d in self._lib.mnistc_model_input_shape().decode().split("x")
         )
+        self.preprocessing = _declared_preprocessing(self._lib, self.path)
+        """What raw pixels go through before the model (None if not declared)."""
 
     def __call__(self, inputs):
         """The model on a batch [N, *input_shape] or one sample [*input_shape]: [N, outputs]
@@ -108,10 +122,12 @@ class CompiledModel:
             inputs = inputs.detach().cpu().numpy()
         array = np.asarray(inputs)
         sample = "x".join(map(str, self.input_shape))
-        if array.dtype.kind != "f":
+        pixels = array.dtype.kind in "iub"
+        if array.dtype.kind not in "fiub" or (pixels and self.preprocessing is None):
             raise MnistcError(
                 f"input of dtype {array.dtype} refused: the model takes float32 {sample} "
-                "samples (convert and scale the data first, e.g. pixels / 255 as float32)"
+                "samples, and declares no preprocessing for raw pixels (convert and scale "
+                "the data first, e.g. pixels / 255 as float32)"
             )
         if array.shape == self.input_shape:
             array = array[np.newaxis]
@@ -121,6 +137,8 @@ class CompiledModel:
                 f"{', '.join(map(str, self.input_shape))}] with N >= 1, or one sample "
                 f"{list(self.input_shape)}"
             )
+        if pixels:
+            array = self.preprocessing.apply(array)
         return np.ascontiguousarray(array, dtype=np.float32)
 
     def __reduce__(self):

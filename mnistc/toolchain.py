@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnistc import progress
 from mnistc.cache import KERNELS, intact_files
 from mnistc.errors import MnistcError
 from mnistc.kernels import KERNEL_DIR
@@ -60,6 +61,8 @@ class BuildConfig:
     target_cpu: str = "native"
     compiler: str = "g++"
     kernel_dir: Path = KERNEL_DIR
+    static_openmp: bool = False
+    """Link OpenMP's runtime into the executable (see `_openmp_link_flags`)."""
 
     def flags(self) -> list[str]:
         common = ["-std=c++17", "-fopenmp", "-fPIC", "-ffp-contract=fast", f"-I{self.kernel_dir}"]
@@ -71,17 +74,26 @@ class BuildConfig:
         return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
 
 
-def _run(command: list[str], cwd: Path, log: list[str]) -> None:
+def _run(command: list[str], cwd: Path, log: list[str], what: str) -> None:
     log.append(" ".join(command))
-    _execute(command, cwd)
+    with progress.step(what):
+        _execute(command, cwd)
 
 
 def _run_all(commands: list[list[str]], cwd: Path, log: list[str]) -> None:
-    """`_run` of independent commands, logged in order, run side by side on the machine's
-    cores: one file per kernel family means many small compiles."""
+    """`_run` of independent compiles, logged in order, run side by side on the machine's
+    cores (one file per kernel family means many small compiles); each is a step of the
+    progress report, named by its source."""
     log.extend(" ".join(command) for command in commands)
+    reporter = progress.current()  # the pool's threads do not inherit the context
+
+    def compile_one(index: int, command: list[str]) -> None:
+        source = Path(command[command.index("-c") + 1]).name
+        with reporter.step(f"g++ {source} [{index + 1}/{len(commands)}]", announce_slow=False):
+            _execute(command, cwd)
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for future in [pool.submit(_execute, command, cwd) for command in commands]:
+        for future in [pool.submit(compile_one, i, c) for i, c in enumerate(commands)]:
             future.result()
 
 
@@ -153,6 +165,10 @@ def _build_kernel_entry(
                 compiles.append(
                     [config.compiler, *config.flags(), "-c", str(config.kernel_dir / source), "-o", name]
                 )
+        if compiles:
+            progress.current().note(
+                f"building the kernel library ({len(compiles)} files; cached afterwards)"
+            )
         _run_all(compiles, scratch, log)
 
     try:
@@ -171,6 +187,20 @@ def _link_flags(config: BuildConfig, shared: bool) -> list[str]:
     return [] if config.debug else ["-static-libstdc++", "-static-libgcc"]
 
 
+def _openmp_link_flags(config: BuildConfig) -> list[str]:
+    """After the objects: OpenMP's runtime shared (libgomp.so.1 needed at run time), or
+    with `static_openmp` its archive linked in, leaving libc (and libm) as the only
+    shared libraries."""
+    if not config.static_openmp:
+        return ["-fopenmp"]
+    archive = subprocess.run(
+        [config.compiler, "-print-file-name=libgomp.a"], capture_output=True, text=True
+    ).stdout.strip()
+    if not Path(archive).is_absolute() or not Path(archive).is_file():
+        raise BuildError(f"a static build needs libgomp.a, which {config.compiler} does not have")
+    return [archive, "-pthread"]
+
+
 def build_executable(
     source: Path, output: Path, config: BuildConfig, log: list[str], shared: bool = False
 ) -> None:
@@ -187,14 +217,17 @@ def build_executable(
         [config.compiler, *config.flags(), f"-Wa,-I{build_dir}", "-c", source.name, "-o", model_object.name],
         build_dir,
         log,
+        f"g++ {source.name}",
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     with output_path(output, executable=True) as partial:
+        link_flags = [f for f in config.flags() if f != "-fopenmp"]
         _run(
-            [config.compiler, *config.flags(), *_link_flags(config, shared),
-             str(model_object), *map(str, objects), "-o", str(partial)],
+            [config.compiler, *link_flags, *_link_flags(config, shared),
+             str(model_object), *map(str, objects), *_openmp_link_flags(config), "-o", str(partial)],
             build_dir,
             log,
+            "link",
         )  # fmt: skip
         if shared and not writes_through(output):  # no header beside a device or FIFO
             write_bytes(output.with_suffix(".h"), (config.kernel_dir / "model_api.hpp").read_bytes())

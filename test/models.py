@@ -240,6 +240,50 @@ class PaddedPReLUNet(nn.Module):
         return self.fc(x.flatten(1))
 
 
+class SqueezeExcite(nn.Module):
+    """torchvision's SqueezeExcitation: global pool, 1x1 conv, ReLU, 1x1 conv, gate, and
+    the input scaled per channel, the scale on the left as torchvision writes it."""
+
+    def __init__(self, channels: int, squeezed: int, gate: nn.Module) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+        self.gate = gate
+
+    def forward(self, x):
+        scale = F.adaptive_avg_pool2d(x, 1)
+        return self.gate(self.fc2(F.relu(self.fc1(scale)))) * x
+
+
+class MobileV3Like(nn.Module):
+    """MobileNetV3's pieces at toy size, odd channel counts: a hardswish stem; an inverted
+    residual block with a hardsigmoid-gated squeeze-excite; one with SiLU written
+    x * sigmoid(x) (as ONNX exports it) and a sigmoid gate (EfficientNet's); a hardswish
+    head and classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.bn0 = nn.Conv2d(3, 13, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(13)
+        self.dw1, self.bn1 = nn.Conv2d(13, 13, 3, padding=1, groups=13, bias=False), nn.BatchNorm2d(13)
+        self.se1 = SqueezeExcite(13, 5, nn.Hardsigmoid())
+        self.pw1, self.bn2 = nn.Conv2d(13, 13, 1, bias=False), nn.BatchNorm2d(13)
+        self.expand = nn.Conv2d(13, 24, 1)
+        self.dw2 = nn.Conv2d(24, 24, 5, stride=2, padding=2, groups=24)
+        self.se2 = SqueezeExcite(24, 6, nn.Sigmoid())
+        self.pw2 = nn.Conv2d(24, 11, 1)
+        self.head = nn.Conv2d(11, 32, 1)
+        self.fc1, self.fc2 = nn.Linear(32, 20), nn.Linear(20, 10)
+
+    def forward(self, x):
+        x = F.hardswish(self.bn0(self.stem(x)))
+        x = self.bn2(self.pw1(self.se1(F.relu(self.bn1(self.dw1(x)))))) + x
+        y = self.dw2(F.hardswish(self.expand(x)))
+        x = self.pw2(self.se2(y * torch.sigmoid(y)))
+        x = F.adaptive_avg_pool2d(F.hardswish(self.head(x)), 1).flatten(1)
+        x = F.dropout(F.hardswish(self.fc1(x)), 0.2, self.training)
+        return self.fc2(x)
+
+
 MODELS.update(
     {
         "conv_bn": (ConvBnNet, (3, 11, 9)),
@@ -253,6 +297,7 @@ MODELS.update(
         "lenet": (LeNet, (1, 32, 32)),
         "vggish": (VGGish, (3, 10, 10)),
         "padded_prelu": (PaddedPReLUNet, (2, 7, 6)),
+        "mobile_v3_like": (MobileV3Like, (3, 17, 15)),
     }
 )
 

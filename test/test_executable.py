@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 
@@ -13,6 +14,7 @@ from conftest import assert_matches_torch
 from file_faults import fifo_reader, null_device, small_filesystem
 
 from mnistc.driver import CompileOptions, compile_model
+from mnistc.errors import MnistcError
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
 
 SAMPLE_BYTES = 28 * 28 * 4
@@ -102,6 +104,78 @@ def test_executable_is_self_contained(executable, tmp_path):
     assert run(moved, "in.bin", "out.bin", cwd=tmp_path).returncode == 0
     libraries = subprocess.run(["ldd", str(moved)], capture_output=True, text=True).stdout
     assert "mnistc" not in libraries
+
+
+def needed_libraries(path) -> set[str]:
+    dynamic = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dynamic))
+
+
+def test_a_static_build_needs_only_libc_and_computes_the_same(executable, tmp_path):
+    """`--static` links OpenMP's runtime in (issue 14, item 6); the default needs
+    libgomp.so.1 beside libc."""
+    assert "libgomp.so.1" in needed_libraries(executable)
+    static = tmp_path / "static_model"
+    compile_model(BUNDLED_MODEL, static, CompileOptions(static=True))
+    glibc = {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2"}  # the loader: glibc's TLS
+    assert needed_libraries(static) <= glibc
+    np.random.default_rng(3).random((5, 1, 28, 28), dtype=np.float32).tofile(tmp_path / "in.bin")
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        for exe, out in ((executable, "a.bin"), (static, "b.bin")):
+            subprocess.run([str(exe), "in.bin", out], cwd=tmp_path, check=True, env=env)
+        assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
+
+
+def test_static_is_refused_for_a_library(tmp_path):
+    with pytest.raises(MnistcError, match="--static builds an optimised executable"):
+        compile_model(BUNDLED_MODEL, tmp_path / "lib.so", CompileOptions(static=True, shared=True))
+
+
+def test_npy_in_and_out_match_raw_float32(executable, tmp_path):
+    """A name ending in .npy reads or writes a float32 NumPy array (issue 14)."""
+    samples = np.random.default_rng(8).random((3, 1, 28, 28), dtype=np.float32)
+    samples.tofile(tmp_path / "in.bin")
+    np.save(tmp_path / "in.npy", samples)
+    np.save(tmp_path / "one.npy", samples[0, 0])
+    for args in (("in.bin", "raw.bin"), ("in.npy", "out.npy"), ("in.bin", "from_raw.npy"), ("one.npy", "one_out.npy")):
+        assert run(executable, *args, cwd=tmp_path).returncode == 0
+    raw = np.fromfile(tmp_path / "raw.bin", np.float32).reshape(3, 10)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), raw)
+    np.testing.assert_array_equal(np.load(tmp_path / "from_raw.npy"), raw)
+    np.testing.assert_array_equal(np.load(tmp_path / "one_out.npy"), raw[:1])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: np.save(p / "x.npy", np.zeros((2, 1, 28, 28))), "dtype '<f8': only float32 ('<f4') is read"),
+    (lambda p: np.save(p / "x.npy", np.asfortranarray(np.zeros((28, 28, 2), np.float32))), "in Fortran order"),
+    (lambda p: np.save(p / "x.npy", np.zeros((2, 27, 28), np.float32)), "an array of 1512 elements, not a positive multiple"),
+    (lambda p: (p / "x.npy").write_bytes(b"\x93NUMPY\x01\x00"), "a truncated or oversized .npy header"),
+    (lambda p: (p / "x.npy").write_bytes(b"P5 28 28"), "not an .npy file"),
+    (lambda p: (p / "x.npy").write_bytes(npy_bytes(np.zeros((2, 1, 28, 28), np.float32))[:-8]),
+     "holds 6264 bytes of data; its .npy header declares 2 samples"),
+])  # fmt: skip
+def test_bad_npy_input_is_refused_and_output_untouched(executable, tmp_path, make, message):
+    make(tmp_path)
+    (tmp_path / "out.npy").write_bytes(b"old")
+    result = run(executable, "x.npy", "out.npy", cwd=tmp_path)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert (tmp_path / "out.npy").read_bytes() == b"old"
+
+
+def npy_bytes(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_npy_output_from_a_raw_pipe_is_refused(executable, tmp_path):
+    """The .npy header needs the sample count first, which a raw pipe does not give."""
+    data = np.zeros((2, 1, 28, 28), np.float32).tobytes()
+    result = subprocess.run([str(executable), "/dev/stdin", str(tmp_path / "o.npy")], input=data, capture_output=True)
+    assert result.returncode == 1 and b"an .npy OUTPUT needs the number of samples first" in result.stderr
 
 
 # The input: a regular file or a pipe, within --max-batch, streamed in chunks.

@@ -88,6 +88,8 @@ ACTIVATIONS = {
     ("gelu", ()): F.gelu,
     ("gelu_tanh", ()): lambda t: F.gelu(t, approximate="tanh"),
     ("silu", ()): F.silu,
+    ("hardsigmoid", (1 / 6, 0.5)): F.hardsigmoid,
+    ("hardsigmoid", (0.2, 0.5)): lambda t: torch.clamp(0.2 * t + 0.5, 0, 1),  # ONNX's default
     # issue 12
     ("mish", ()): F.mish,
     ("softplus", (1.0, 20.0)): F.softplus,
@@ -218,25 +220,103 @@ def test_conv2d_packed(kernels, case, with_bias, with_residual):
     )  # fmt: skip
 
 
-def strided_cases():
+def gemm_cases():
     yield dict(c=3, h=32, w=32, k=16, kh=7, kw=7, stride=(2, 2), pad=(3, 3), dil=(1, 1), groups=1)  # a stem
     yield dict(c=16, h=8, w=8, k=24, kh=3, kw=3, stride=(2, 2), pad=(1, 1), dil=(1, 1), groups=1)
     yield dict(c=8, h=9, w=7, k=5, kh=1, kw=1, stride=(2, 2), pad=(0, 0), dil=(1, 1), groups=1)  # downsample
     yield dict(c=3, h=11, w=13, k=4, kh=3, kw=2, stride=(3, 1), pad=(1, 2), dil=(2, 1), groups=1)
     yield dict(c=4, h=5, w=5, k=3, kh=3, kw=3, stride=(1, 2), pad=(0, 1), dil=(1, 1), groups=1)
+    # 1x1 stride 1 (B read as a matrix): M over several MC blocks, 7x7 = 3 x 16 + 1 columns.
+    yield dict(c=13, h=7, w=7, k=150, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1)
+    # A reduction of two KC blocks (40 * 9 = 360 rows), N over two NC blocks (576 columns).
+    yield dict(c=40, h=24, w=24, k=70, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1)
+    yield dict(c=5, h=1, w=1, k=7, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1)  # 1x1 map
+    yield dict(c=3, h=4, w=4, k=5, kh=2, kw=2, stride=(3, 3), pad=(3, 3), dil=(1, 1), groups=1)  # pad > kernel
+    yield dict(c=6, h=12, w=12, k=9, kh=3, kw=3, stride=(1, 1), pad=(2, 2), dil=(2, 2), groups=1)
+    yield dict(c=6, h=9, w=11, k=4, kh=3, kw=3, stride=(2, 2), pad=(1, 1), dil=(1, 1), groups=2)
+    yield dict(c=9, h=10, w=10, k=15, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=3)
+    yield dict(c=12, h=5, w=6, k=9, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=3)
 
 
-@pytest.mark.parametrize("case", list(strided_cases()), ids=str)
+@pytest.mark.parametrize("case", list(gemm_cases()), ids=str)
 @pytest.mark.parametrize("with_bias,with_residual", [(True, False), (False, True)])
-def test_conv2d_im2col(kernels, case, with_bias, with_residual):
-    """The strided fast path, with weights packed as the compiler packs them."""
-    from mnistc.transforms.packing import pack_im2col_weight
+def test_conv2d_gemm(kernels, case, with_bias, with_residual):
+    """The GEMM core's convolution, with weights packed as the compiler packs them."""
+    from mnistc.transforms.packing import pack_gemm_weight
 
     x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
     assert_conv_kernel(
-        kernels, "conv2d_im2col", [x, pack_im2col_weight(weight), bias, residual],
+        kernels, "conv2d_gemm", [x, pack_gemm_weight(weight, case["groups"]), bias, residual],
         conv_geometry(case, expected), expected,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # Columns split between the threads (576 columns, two KC blocks).
+        dict(c=40, h=24, w=24, k=70, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1),
+        # One panel of 16 columns: the threads split the weight panels instead.
+        dict(c=128, h=4, w=4, k=150, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1),
+    ],
+    ids=str,
+)
+def test_conv2d_gemm_same_bits_at_one_and_two_threads(kernels, case):
+    """Threads share out columns or weight panels, never a sum: the bits do not change."""
+    from mnistc.transforms.packing import pack_gemm_weight
+
+    x, weight, bias, _, expected = conv_problem(case, True, False)
+    inputs = [x, pack_gemm_weight(weight, case["groups"]), bias, None]
+    params = only("conv2d_gemm", conv_geometry(case, expected) | activation_args(None, ()))
+    openmp = ctypes.CDLL("libgomp.so.1")
+    outputs = []
+    before = openmp.omp_get_max_threads()
+    try:
+        for threads in (1, 2):
+            openmp.omp_set_num_threads(threads)
+            out = np.empty(expected.shape, dtype=np.float32)
+            call(kernels, "conv2d_gemm", [*inputs, out], **params)
+            outputs.append(out)
+    finally:
+        openmp.omp_set_num_threads(before)
+    assert_close(outputs[0], expected)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def depthwise_cases():
+    """Depthwise convolutions of every shape conv2d_depthwise takes: widths below, at and
+    past a vector of 8, 1x1 and 2x2 maps, odd and even sizes, paddings 0 to 3 (also past
+    the window's half), unequal paddings, and row counts that leave partial row tiles."""
+    for kh, stride, c, h, w, pad in [
+        (3, 1, 5, 13, 19, (1, 1)),
+        (3, 1, 4, 6, 5, (0, 0)),
+        (3, 1, 3, 1, 1, (1, 1)),
+        (3, 1, 9, 23, 40, (2, 2)),
+        (3, 1, 2, 7, 16, (3, 0)),
+        (3, 2, 3, 2, 2, (1, 1)),
+        (3, 2, 6, 17, 24, (1, 1)),
+        (3, 2, 4, 10, 11, (0, 0)),
+        (3, 2, 3, 8, 9, (3, 3)),
+        (3, 2, 5, 12, 35, (0, 2)),
+        (5, 1, 3, 9, 7, (2, 2)),
+        (5, 1, 2, 4, 3, (3, 3)),
+        (5, 1, 4, 14, 26, (1, 2)),
+        (5, 2, 5, 15, 33, (2, 2)),
+        (5, 2, 2, 2, 2, (2, 2)),
+        (5, 2, 3, 1, 1, (2, 3)),
+        (5, 2, 4, 20, 18, (0, 1)),
+    ]:
+        yield dict(c=c, h=h, w=w, k=c, kh=kh, kw=kh, stride=(stride, stride), pad=pad, dil=(1, 1), groups=c)
+
+
+@pytest.mark.parametrize("case", list(depthwise_cases()), ids=str)
+@pytest.mark.parametrize("with_bias,with_residual", [(False, False), (True, True)])
+def test_conv2d_depthwise(kernels, case, with_bias, with_residual):
+    """The depthwise fast path, on the weight as the model has it."""
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual)
+    assert_conv_kernel(
+        kernels, "conv2d_depthwise", [x, weight, bias, residual], conv_geometry(case, expected), expected
+    )
 
 
 def winograd_cases():
@@ -278,6 +358,28 @@ def test_conv2d_winograd_with_max_pool(kernels, case):
         kernels, "conv2d_winograd", [x, pack_winograd_weight(weight), bias, None],
         conv_geometry(case, expected) | {"pool": 2}, expected, then=lambda t: F.max_pool2d(t, 2),
     )  # fmt: skip
+
+
+def gemv_cases():
+    yield dict(c=13, h=1, w=1, k=7, kh=1, kw=1)  # a squeeze-excite 1x1 convolution
+    yield dict(c=5, h=3, w=2, k=9, kh=3, kw=2)  # a window over the whole input
+    yield dict(c=1, h=1, w=1, k=1, kh=1, kw=1)
+    yield dict(c=37, h=1, w=1, k=18, kh=1, kw=1)
+
+
+@pytest.mark.parametrize("case", list(gemv_cases()), ids=str)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_one_pixel_conv2d_on_the_gemv(kernels, case, with_bias):
+    """The fast path of convolutions with one output pixel: `linear` on the weight as
+    stored, with the params that pack-weights gives it."""
+    from mnistc.transforms.pack_weights import FAST_CONV_PATHS, GEMV_ONE_PIXEL
+
+    case = dict(case, pad=(0, 0), dil=(1, 1), groups=1)
+    x, weight, bias, _, expected = conv_problem(case, with_bias, False)
+    params = conv_geometry(case, expected) | {"has_residual": False, "pool": 0}
+    assert next(p for p in FAST_CONV_PATHS if p.applies(params)) is GEMV_ONE_PIXEL
+    params |= GEMV_ONE_PIXEL.extra_params(params)
+    assert_conv_kernel(kernels, "linear", [x, weight, bias], params, expected)
 
 
 # linear (kernels/linear.cpp)
@@ -373,7 +475,7 @@ def test_avg_pool2d(kernels, case):
     assert_close(out, expected)
 
 
-@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1)])
+@pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1), (13, 11, 1, 1), (112, 112, 1, 1)])
 def test_adaptive_avg_pool2d(kernels, h, w, oh, ow):
     x = np.random.default_rng(RNG_SEED).standard_normal((1, 3, h, w), dtype=np.float32)
     expected = F.adaptive_avg_pool2d(torch.from_numpy(x), (oh, ow))
@@ -390,6 +492,18 @@ def test_activation(kernels, count, activation):
     x = np.random.default_rng(RNG_SEED).standard_normal(count, dtype=np.float32) * 4
     out = np.full(count, np.nan, dtype=np.float32)
     call(kernels, "activation", [x, out], count=count, **activation_args(*activation))
+    assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
+def test_activation_wide_range(kernels, activation):
+    """Every float32 magnitude that the vector exponential treats apart: near 0, the
+    polynomial's whole range, the clamps at -87 and 88, and overflow (FLT_MAX: test_nan_propagation)."""
+    edges = [0.0, 1e-30, 1e-8, 0.3466, 0.3467, 20.0, 86.9, 87.1, 87.9, 88.1, 88.8, 1e5, 1e30]
+    x = np.array(edges + [-e for e in edges], dtype=np.float32)
+    x = np.concatenate([x, np.linspace(-120, 120, 2401, dtype=np.float32)])
+    out = np.full(x.size, np.nan, dtype=np.float32)
+    call(kernels, "activation", [x, out], count=x.size, **activation_args(*activation))
     assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
 
 
@@ -468,6 +582,9 @@ BINARY_CASES = [
     ((1, 4, 1, 3), (1, 1, 5, 1)),
     ((1, 6), ()),
     ((1, 2, 3, 4, 5), (2, 1, 4, 1)),
+    ((1, 13, 5, 5), (1, 13, 1, 1)),  # a squeeze-excite channel scale: vector rows of 25
+    ((1, 3, 1, 1), (1, 3, 7, 9)),  # the scale on the left, as torchvision writes it
+    ((1, 5, 4, 3), (1, 5, 4, 3)),  # dense: one row of 60
     # issue 12: odd sizes, broadcasting on both sides, rank 6 merged to 4
     ((3, 1, 5), (4, 1)),
     ((1, 1, 19), (1, 3, 1)),
@@ -501,10 +618,12 @@ def test_binary_broadcasting(kernels, lhs_shape, rhs_shape, op):
         _broadcast_strides(lhs_shape, expected.shape),
         _broadcast_strides(rhs_shape, expected.shape),
     )
-    out = np.full(expected.shape, np.nan, dtype=np.float32)
     dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
-    call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[BINARY_OPS[op]], **dims)
-    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    for (kind, params), reference in ACTIVATIONS.items():  # the fused activation
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        code = abi.BINARY_CODES[BINARY_OPS[op]]
+        call(kernels, "binary", [lhs, rhs, out], op=code, **dims, **activation_args(kind, params))
+        assert_close(out, reference(torch.from_numpy(expected)))
 
 
 # reduce (kernels/reduce.cpp)

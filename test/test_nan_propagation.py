@@ -138,20 +138,73 @@ def test_conv2d_packed(kernels, case, poison, everywhere):
     with_activations(run, expected, every=not everywhere)
 
 
-@pytest.mark.parametrize("kernel", ["conv2d", "conv2d_im2col"])
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
-def test_strided_conv2d(kernels, kernel, poison, everywhere):
-    """The general kernel (grouped strided convolutions, and every convolution at -O0) and
-    the im2col path (strided convolutions with one group)."""
-    from mnistc.transforms.packing import pack_im2col_weight
-
-    case = dict(c=3, h=9, w=11, k=4, kh=3, kw=2, stride=(2, 1), pad=(1, 1), dil=(1, 1), groups=1)
+def test_strided_conv2d(kernels, poison, everywhere):
+    """The general kernel (strided depthwise convolutions, and every convolution at -O0)."""
+    case = GEMM_CASES[0]
     x, weight, bias, _, _ = conv_problem(case, True, False)
     x = poisoned(x, poison, everywhere)
     expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), case["stride"], case["pad"], case["dil"])
-    packed = weight if kernel == "conv2d" else pack_im2col_weight(weight)
     run = conv_outputs(
-        kernels, kernel, [x, packed, bias, None], conv_geometry(case, expected), expected.shape
+        kernels, "conv2d", [x, weight, bias, None], conv_geometry(case, expected), expected.shape
+    )
+    with_activations(run, expected, every=not everywhere)
+
+
+# The GEMM core through conv2d_gemm: B gathered as im2col panels (strided), read as a
+# matrix (1x1, with groups), and a reduction of two KC blocks (30 * 9 = 270 rows) with
+# column tails. FLT_MAX everywhere overflows that long a sum to +inf, -inf or NaN by the
+# order of its terms (PyTorch's own float64 result is finite; the packed kernel, summing
+# in the GEMM's order, gets the same kinds as it), so the long reduction takes NaN and
+# the infinities only: their kinds do not depend on the order.
+GEMM_CASES = [
+    dict(c=3, h=9, w=11, k=4, kh=3, kw=2, stride=(2, 1), pad=(1, 1), dil=(1, 1), groups=1),
+    dict(c=12, h=5, w=7, k=9, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=3),
+]
+LONG_REDUCTION = dict(c=30, h=6, w=6, k=7, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1)
+GEMM_POISONINGS = [
+    *((case, *poisoning) for case in GEMM_CASES for poisoning in POISONINGS),
+    *((LONG_REDUCTION, *poisoning) for poisoning in POISONINGS if poisoning != ("max", True)),
+]
+
+
+@pytest.mark.parametrize(
+    "case,poison,everywhere", GEMM_POISONINGS,
+    ids=[f"{case['c']}x{case['kh']}x{case['kw']}-{'all' if e else 'one'}-{p}" for case, p, e in GEMM_POISONINGS],
+)  # fmt: skip
+def test_conv2d_gemm(kernels, case, poison, everywhere):
+    from mnistc.transforms.packing import pack_gemm_weight
+
+    x, weight, bias, _, _ = conv_problem(case, True, False)
+    x = poisoned(x, poison, everywhere)
+    tensors = map(torch.from_numpy, (x, weight, bias))
+    expected = F.conv2d(*tensors, case["stride"], case["pad"], case["dil"], case["groups"])
+    run = conv_outputs(
+        kernels, "conv2d_gemm", [x, pack_gemm_weight(weight, case["groups"]), bias, None],
+        conv_geometry(case, expected), expected.shape,
+    )  # fmt: skip
+    with_activations(run, expected, every=not everywhere)
+
+
+# Both strides and windows, with partial row tiles and column vectors, padding past the
+# window's half.
+DEPTHWISE_CASES = [
+    dict(c=3, h=9, w=11, k=3, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=3),
+    dict(c=2, h=10, w=13, k=2, kh=3, kw=3, stride=(2, 2), pad=(2, 1), dil=(1, 1), groups=2),
+    dict(c=2, h=7, w=12, k=2, kh=5, kw=5, stride=(1, 1), pad=(2, 3), dil=(1, 1), groups=2),
+    dict(c=3, h=11, w=9, k=3, kh=5, kw=5, stride=(2, 2), pad=(2, 2), dil=(1, 1), groups=3),
+]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=str)
+@pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
+def test_conv2d_depthwise(kernels, case, poison, everywhere):
+    x, weight, bias, _, _ = conv_problem(case, True, False)
+    x = poisoned(x, poison, everywhere)
+    tensors = map(torch.from_numpy, (x, weight, bias))
+    expected = F.conv2d(*tensors, case["stride"], case["pad"], case["dil"], case["groups"])
+    run = conv_outputs(
+        kernels, "conv2d_depthwise", [x, weight, bias, None], conv_geometry(case, expected), expected.shape
     )
     with_activations(run, expected, every=not everywhere)
 
@@ -257,6 +310,9 @@ def test_avg_pools(kernels, poison, everywhere):
     out = np.zeros(expected.shape, dtype=np.float32)
     call(kernels, "adaptive_avg_pool2d", [x, out], C=2, H=7, W=9, OH=3, OW=4)
     assert_propagates(out, expected)
+    mean = np.zeros((1, 2, 1, 1), dtype=np.float32)  # global: the vector sum
+    call(kernels, "adaptive_avg_pool2d", [x, mean], C=2, H=7, W=9, OH=1, OW=1)
+    assert_propagates(mean, F.adaptive_avg_pool2d(torch.from_numpy(x), 1))
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -296,7 +352,7 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     def strides(prefix: str, values) -> dict:
         return {f"{prefix}{i}": v for i, v in enumerate(values)}
 
-    dims, same = strides("d", (1, 4, 3, 5)), (4 * 15, 15, 5, 1)
+    dims, same = strides("d", (1, 4, 3, 5)) | activation_args(None, ()), (4 * 15, 15, 5, 1)
     for op, reference in (("add", torch.add), ("mul", torch.mul)):
         for lhs, rhs in ((x, clean), (clean, x)):
             code = abi.BINARY_CODES[op]
@@ -305,6 +361,14 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     per_channel = strides("r", (0, 1, 0, 0))
     call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES["prelu"], **dims, **strides("l", same), **per_channel)
     assert_propagates(out, F.prelu(t, torch.from_numpy(slope)))
+    # The same per-channel operand as the lowering merges it (rows of 15: a vector and a
+    # tail): a squeeze-excite scale, and prelu.
+    rows = strides("d", (1, 1, 4, 15)) | strides("l", (0, 0, 15, 1)) | strides("r", (0, 0, 1, 0))
+    rows |= activation_args(None, ())
+    per_channel_slope = torch.from_numpy(slope).reshape(1, 4, 1, 1)
+    for op, reference in (("mul", torch.mul(t, per_channel_slope)), ("prelu", F.prelu(t, torch.from_numpy(slope)))):
+        call(kernels, "binary", [x, slope, out], op=abi.BINARY_CODES[op], **rows)
+        assert_propagates(out, reference)
 
     padded = np.zeros((1, 4, 6, 7), dtype=np.float32)
     call(kernels, "pad2d", [x, padded], C=4, H=3, W=5, top=1, left=0, bottom=2, right=2, value=0.0)
@@ -333,6 +397,7 @@ def test_issue_12_kernels(kernels, poison, everywhere):
 
     dims, same = strides("d", (1, 4, 3, 5)), (4 * 15, 15, 5, 1)
     ops = {"sub": torch.sub, "div": torch.div, "max": torch.maximum, "min": torch.minimum}
+    dims |= {"activation": 0, "alpha": 0.0, "beta": 0.0}
     for op, reference in ops.items():
         for lhs, rhs in ((x, clean), (clean, x)):
             call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[op], **dims, **strides("l", same), **strides("r", same))

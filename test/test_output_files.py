@@ -169,11 +169,16 @@ def test_compile_into_a_full_filesystem_keeps_the_old_output(model, tmp_path, ca
 
 
 def test_emit_through_a_symlink(model, tmp_path):
-    (tmp_path / "link").symlink_to("stage.mlir")
-    compile_to(model, tmp_path / "link", "--emit", "nn")
-    assert (tmp_path / "link").is_symlink()
-    assert (tmp_path / "stage.mlir").read_text().startswith("builtin.module")
-    assert (tmp_path / "link.weights.bin").is_file()
+    """The weight file goes beside the file the stage lands in, named after it: `-o
+    /dev/stdout` redirected to x.mlir gives x.weights.bin, not a file in /dev."""
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "dev" / "stdout").symlink_to(tmp_path / "out" / "stage.mlir")
+    compile_to(model, tmp_path / "dev" / "stdout", "--emit", "nn")
+    assert (tmp_path / "dev" / "stdout").is_symlink()
+    assert (tmp_path / "out" / "stage.mlir").read_text().startswith("builtin.module")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["stage.mlir", "stage.weights.bin"]
+    assert [p.name for p in (tmp_path / "dev").iterdir()] == ["stdout"]
 
 
 def test_emit_into_a_fifo(model, tmp_path, monkeypatch):

@@ -13,7 +13,8 @@ import pytest
 from mnistc.driver import CompileOptions, compile_model
 from mnistc.errors import MnistcError
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
-from mnistc.run import Preprocessing, run
+from mnistc.preprocessing import Preprocessing
+from mnistc.run import run
 from mnistc.runtime import CompiledModel
 
 
@@ -32,8 +33,13 @@ def pixels():
     return np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
 
 
+def as_declared(pixels):
+    """The bundled model's declared preprocessing (its mnist_cnn.preprocessing.json)."""
+    return pixels.astype(np.float32) * np.float32(1 / 255)
+
+
 def expected_lines(library, pixels, names, top=3):
-    outputs = CompiledModel(library)(pixels[:, None].astype(np.float32) / np.float32(255))
+    outputs = CompiledModel(library)(as_declared(pixels[:, None]))
     probabilities = np.exp(outputs - outputs.max(1, keepdims=True))
     probabilities /= probabilities.sum(1, keepdims=True)
     lines = []
@@ -50,7 +56,7 @@ def write_idx(path, array):
         f.write(header + array.tobytes())
 
 
-def test_an_integer_npy_is_scaled_as_pixels_and_each_sample_printed(built, pixels, tmp_path):
+def test_an_integer_npy_goes_through_the_declared_preprocessing(built, pixels, tmp_path):
     library, _ = built
     np.save(tmp_path / "digits.npy", pixels)
     lines: list[str] = []
@@ -72,7 +78,7 @@ def test_an_mnist_idx_file_gives_the_same_answers(built, pixels, tmp_path, name)
 
 def test_raw_float32_and_npy_float_are_taken_as_they_are_through_the_executable(built, pixels, tmp_path):
     library, executable = built
-    floats = pixels[:3, None].astype(np.float32) / np.float32(255)
+    floats = as_declared(pixels[:3, None])
     floats.tofile(tmp_path / "three.bin")
     np.save(tmp_path / "three.npy", floats.astype(np.float64))
     outputs = run(executable, [tmp_path / "three.bin", tmp_path / "three.npy"], log=lambda _: None)
@@ -89,12 +95,12 @@ def test_a_png_is_read_as_grayscale_at_the_model_size(built, pixels, tmp_path):
     assert lines == expected_lines(library, pixels[:1], ["digit.png"])[1]
 
 
-def test_mean_and_std_follow_the_scale(built, pixels, tmp_path):
+def test_explicit_preprocessing_replaces_the_declared_one(built, pixels, tmp_path):
     library, _ = built
     np.save(tmp_path / "d.npy", pixels[:2])
-    prep = Preprocessing(mean=(0.1307,), std=(0.3081,))
+    prep = Preprocessing(scale=1 / 255, mean=(0.1307,), std=(0.3081,))
     outputs = run(library, [tmp_path / "d.npy"], prep=prep, log=lambda _: None)
-    normalised = (pixels[:2, None].astype(np.float32) / np.float32(255) - np.float32(0.1307)) / np.float32(0.3081)
+    normalised = (as_declared(pixels[:2, None]) - np.float32(0.1307)) / np.float32(0.3081)
     np.testing.assert_array_equal(outputs, CompiledModel(library)(normalised))
 
 

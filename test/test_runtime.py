@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -15,6 +16,7 @@ from models import build
 from mnistc.driver import CompileOptions, compile_model
 from mnistc.errors import MnistcError
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
+from mnistc.preprocessing import Preprocessing
 from mnistc.runtime import CompiledModel
 from mnistc.verify import run_executable
 
@@ -66,10 +68,35 @@ def test_library_refuses_inputs_not_of_the_sample_shape(library, shape):
         CompiledModel(library)(np.zeros(shape, np.float32))
 
 
+def test_raw_pixels_go_through_the_declared_preprocessing(library):
+    """The bundled model declares pixels / 255 (mnist_cnn.preprocessing.json), recorded in
+    the library: uint8 images in give what their scaled floats give (issue 14)."""
+    model = CompiledModel(library)
+    assert model.preprocessing == Preprocessing(scale=1 / 255)
+    pixels = np.random.default_rng(6).integers(0, 256, (2, 1, 28, 28), dtype=np.uint8)
+    np.testing.assert_array_equal(model(pixels), model(pixels.astype(np.float32) * np.float32(1 / 255)))
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.bool_])
-def test_library_refuses_integer_inputs(library, dtype):
-    with pytest.raises(MnistcError, match=f"input of dtype {np.dtype(dtype)} refused: the model takes float32"):
-        CompiledModel(library)(np.zeros((1, 1, 28, 28), dtype))
+def test_a_library_without_declared_preprocessing_refuses_integer_inputs(tmp_path, dtype):
+    module = save_scripted(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)), tmp_path / "m.pt")
+    compile_model(module, tmp_path / "lib.so", CompileOptions(sample_shape=(1, 2, 2), shared=True))
+    model = CompiledModel(tmp_path / "lib.so")
+    assert model.preprocessing is None
+    with pytest.raises(MnistcError, match=f"input of dtype {np.dtype(dtype)} refused: .* declares no preprocessing"):
+        model(np.zeros((1, 1, 2, 2), dtype))
+
+
+def test_preprocessing_declared_at_compile_time_is_recorded(tmp_path):
+    """--scale/--mean/--std/--channel-order (CompileOptions.preprocessing) override the
+    model's sidecar, and reach the library, the executable's --info and the C ABI."""
+    declared = Preprocessing(scale=0.5, mean=(1.0,), std=(2.0,), channel_order="bgr")
+    options = CompileOptions(preprocessing=declared)
+    compile_model(BUNDLED_MODEL, tmp_path / "lib.so", CompileOptions(preprocessing=declared, shared=True))
+    assert CompiledModel(tmp_path / "lib.so").preprocessing == declared
+    compile_model(BUNDLED_MODEL, tmp_path / "exe", options)
+    info = json.loads(subprocess.run([str(tmp_path / "exe"), "--info"], capture_output=True, text=True, check=True).stdout)
+    assert info == {"input_shape": [1, 28, 28], "outputs": 10, "preprocessing": json.loads(declared.to_json())}
 
 
 def test_library_converts_other_float_precisions(library):

@@ -176,6 +176,29 @@ class HardtanhOp(ActivationOp):
             raise VerifyException("hardtanh min must not exceed max")
 
 
+@irdl_op_definition
+class HardsigmoidOp(ActivationOp):
+    """clamp(alpha * x + beta, 0, 1): PyTorch's relu6(x + 3) / 6 is alpha 1/6, beta 1/2;
+    ONNX's HardSigmoid defaults to alpha 0.2, beta 0.5, so both are carried."""
+
+    name = "nn.hardsigmoid"
+
+    alpha = prop_def(FloatAttr[Float64Type])
+    beta = prop_def(FloatAttr[Float64Type])
+    assembly_format = "$input `alpha` $alpha `beta` $beta attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue, alpha: float = 1 / 6, beta: float = 0.5):
+        IRDLOperation.__init__(
+            self,
+            operands=[input],
+            result_types=[input.type],
+            properties={"alpha": FloatAttr(alpha, f64), "beta": FloatAttr(beta, f64)},
+        )
+
+    def activation(self) -> Activation:
+        return Activation("hardsigmoid", (_float_param(self, "alpha"), _float_param(self, "beta")))
+
+
 class OneParameterActivationOp(ActivationOp):
     """Base of activations with one float parameter, a property named by `PARAMETER`."""
 
@@ -404,7 +427,8 @@ class GluOp(IRDLOperation):
 
 
 ACTIVATION_OPS = (
-    ReluOp, SigmoidOp, TanhOp, SiluOp, HardswishOp, HardtanhOp, LeakyReluOp, EluOp, GeluOp,
+    ReluOp, SigmoidOp, TanhOp, SiluOp, HardswishOp, HardsigmoidOp, HardtanhOp, LeakyReluOp,
+    EluOp, GeluOp,
     # issue 12
     MishOp, SoftplusOp, SoftsignOp, SeluOp, CeluOp,
     ExpOp, LogOp, SqrtOp, RsqrtOp, NegOp, AbsOp, PowOp, ReciprocalOp,
@@ -416,7 +440,7 @@ OPS = (*ACTIVATION_OPS, GluOp)
 
 __all__ = [
     "Activation", "activation_properties", "ActivationOp", "ACTIVATIONS",
-    "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardswishOp",
+    "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardsigmoidOp", "HardswishOp",
     "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp",
     "SiluOp", "TanhOp",
     # issue 12

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.ir import SSAValue
-from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, result_def, traits_def
+from xdsl.irdl import irdl_op_definition, operand_def, result_def, traits_def
 from xdsl.pattern_rewriter import RewritePattern
 from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
+from mnistc.dialects.nn.activation import Activation, FusedActivationOp, activation_properties
 from mnistc.dialects.nn.base import FloatTensor, tensor, verify_result_shape
 from mnistc.dialects.shapes import shape_of
 
@@ -28,8 +29,9 @@ def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | Non
     return tuple(result)
 
 
-class BinaryOp(IRDLOperation):
-    """Base of element-wise binary ops with broadcasting."""
+class BinaryOp(FusedActivationOp):
+    """Base of element-wise binary ops with broadcasting, and an optional activation of
+    the result (fused by `fuse-activation`: `relu(a + b)` is one pass)."""
 
     lhs = operand_def(FloatTensor)
     rhs = operand_def(FloatTensor)
@@ -37,14 +39,26 @@ class BinaryOp(IRDLOperation):
 
     traits = traits_def(Pure())
     assembly_format = (
-        "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($output)"
+        "$lhs `,` $rhs (`activation` $activation^)? (`params` $activation_params^)? "
+        "attr-dict `:` type($lhs) `,` type($rhs) `->` type($output)"
     )
 
-    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, activation: Activation | None = None):
         shape = broadcast_shape(shape_of(lhs), shape_of(rhs))
-        super().__init__(operands=[lhs, rhs], result_types=[tensor(shape or shape_of(lhs))])
+        super().__init__(
+            operands=[lhs, rhs],
+            result_types=[tensor(shape or shape_of(lhs))],
+            properties=activation_properties(activation),
+        )
+
+    def with_changes(self, **changes) -> BinaryOp:
+        """A copy with some of the builder's arguments replaced."""
+        arguments = dict(lhs=self.lhs, rhs=self.rhs, activation=self.fused_activation())
+        arguments.update(changes)
+        return type(self)(**arguments)
 
     def verify_(self) -> None:
+        self.verify_activation()
         expected = broadcast_shape(shape_of(self.lhs), shape_of(self.rhs))
         if expected is None:
             raise VerifyException(

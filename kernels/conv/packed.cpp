@@ -90,21 +90,18 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
             const int64_t offset = (channel * OH + oh) * OW + ow0;
             float* out = output + offset;
             const float* res = residual ? residual + offset : nullptr;
-            if (columns == NR) {
+            if (columns == NR && has_vector_form(activation)) {
               for (int64_t v = 0; v < NR / 8; ++v) {
                 v8 x = acc[i][v] + b;
                 if (res) x += load8(res + 8 * v);
-                store8(out + 8 * v, activation == MNISTC_ACTIVATION_RELU ? relu8(x) : x);
+                store8(out + 8 * v, activate8(x, activation, alpha, beta));
               }
-              if (activation != MNISTC_ACTIVATION_RELU)
-                activate_all(out, columns, activation, alpha, beta);
               continue;
             }
             float values[NR];
             std::memcpy(values, acc[i], sizeof values);
-            for (int64_t j = 0; j < columns; ++j)
-              out[j] =
-                  activate(values[j] + b + (res ? res[j] : 0.0f), activation, alpha, beta);
+            for (int64_t j = 0; j < columns; ++j) values[j] += b + (res ? res[j] : 0.0f);
+            activate_all(values, out, columns, activation, alpha, beta);
           }
         }
       }

@@ -200,15 +200,6 @@ inline void inverse_transform(const float* M, int64_t position_stride, v8 bias,
   }
 }
 
-// Applies the activation lane by lane: the kinds without a vector form.
-inline v8 activate_lanes(v8 x, int64_t activation, float alpha, float beta) {
-  float lanes[8];
-  std::memcpy(lanes, &x, sizeof lanes);
-  for (float& lane : lanes) lane = activate(lane, activation, alpha, beta);
-  std::memcpy(&x, lanes, sizeof lanes);
-  return x;
-}
-
 // The 2x2 stride-2 max pool of a tile's activated outputs, written as 2x2 pixels of up
 // to 8 channel planes of the pooled [K, OH/2, OW/2] output.
 inline void store_pooled(const v8 out[kTile][kTile], const Geometry& g, int64_t y0,
@@ -243,8 +234,7 @@ void transform_output(const Geometry& g, const float* M, int64_t first, int64_t 
                       const float* bias, const float* residual, float* output,
                       int64_t activation, float alpha, float beta, bool pool) {
   const int64_t plane = g.OH * g.OW;
-  const bool vector_activation =
-      activation == MNISTC_ACTIVATION_RELU || activation == MNISTC_ACTIVATION_NONE;
+  const bool vector_activation = has_vector_form(activation);
   for (int64_t b = 0; b < count; ++b) {
     const int64_t t = first + b;
     const int64_t y0 = t / g.TW * kTile, x0 = t % g.TW * kTile;
@@ -260,10 +250,7 @@ void transform_output(const Geometry& g, const float* M, int64_t first, int64_t 
       inverse_transform(M + b * g.KP + k0, count * g.KP, bias8, out);
       if (pool) {  // the pass fusing the pool guarantees: no residual
         for (auto& row : out)
-          for (v8& x : row)
-            x = activation == MNISTC_ACTIVATION_RELU ? relu8(x)
-                : vector_activation ? x
-                                    : activate_lanes(x, activation, alpha, beta);
+          for (v8& x : row) x = activate8(x, activation, alpha, beta);
         store_pooled(out, g, y0, x0, k0, lanes, output);
         continue;
       }
@@ -271,8 +258,8 @@ void transform_output(const Geometry& g, const float* M, int64_t first, int64_t 
       if (vector_activation && !residual && lanes == 8 && rows == kTile &&
           columns == kTile) {
         for (int i = 0; i < kTile; ++i) {
-          if (activation == MNISTC_ACTIVATION_RELU)
-            for (int j = 0; j < kTile; ++j) out[i][j] = relu8(out[i][j]);
+          for (int j = 0; j < kTile; ++j)
+            out[i][j] = activate8(out[i][j], activation, alpha, beta);
           store_row_transposed(out[i], corner + i * g.OW, plane);
         }
         continue;

@@ -6,7 +6,7 @@ import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation, OpResult
@@ -42,6 +42,51 @@ def locate_and_verify(block: Block, last: Operation | None, location: ModelLocat
         op.location = location.attr(with_value=op in outputs)
         op.verify()
         op = op.next_op
+
+
+PLACES_SHOWN = 3
+"""Places a refusal names for one unsupported op kind; the others are counted."""
+
+
+@dataclass
+class Problems:
+    """Every op an importer refused, by kind, with where it occurs and why.
+
+    An importer records an op here and goes on with a placeholder for its results, so
+    that one refusal lists every unsupported op of the model, not the first of a chain.
+    """
+
+    places: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, where: str, reason: str = "") -> None:
+        place = where + (f" ({reason})" if reason else "")
+        entries = self.places.setdefault(kind, [])
+        if place not in entries:
+            entries.append(place)
+
+    def message(self, title: str, supported: Sequence[str]) -> str:
+        """`title:` then one line per kind, `  kind at place; place` (the first
+        `PLACES_SHOWN` places and how many in all), then the supported ops."""
+        lines = [f"{title}:"]
+        for kind, places in self.places.items():
+            listed = "; ".join(places[:PLACES_SHOWN])
+            if len(places) > PLACES_SHOWN:
+                listed += f"; and {len(places) - PLACES_SHOWN} more ({len(places)} in all)"
+            lines.append(f"  {kind} at {listed}")
+        lines.append(f"supported: {', '.join(supported)}")
+        return "\n".join(lines)
+
+    def raise_if_any(self, title: str, supported: Sequence[str]) -> None:
+        if self.places:
+            raise ImportError_(self.message(title, supported))
+
+
+def converter_failure(kind: str, where: str, error: Exception) -> ImportError_:
+    """The refusal for an exception a converter did not handle: the op, its place and
+    the error (a model no exporter writes, or a converter's own bug), never an
+    internal error."""
+    detail = (str(error).strip().splitlines() or [""])[0]
+    return ImportError_(f"{kind} at {where}: {type(error).__name__}" + (f": {detail}" if detail else ""))
 
 
 MALFORMED_MODEL_ERRORS = (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError)

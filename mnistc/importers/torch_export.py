@@ -10,6 +10,7 @@ parameters named by their state-dict keys, the location from the `stack_trace` a
 from __future__ import annotations
 
 import json
+import operator
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,15 +24,17 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import nn
-from mnistc.importers.aten import convert_node, supported_ops
+from mnistc.importers.aten import convert_node, python, refuse_if_any
 from mnistc.importers.aten.graph import ConversionContext, Node, source_location
 from mnistc.importers.common import (
     ENTRY,
     ImportedModel,
     ImportError_,
     check_storage,
+    converter_failure,
     quiet_torch_logging,
 )
+from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
 
 
@@ -49,9 +52,59 @@ def _arguments(node: torch.fx.Node) -> list[Any]:
     return values
 
 
+PYTHON_TARGETS = {
+    operator.getitem: "aten::__getitem__",
+    operator.add: "aten::add",
+    operator.sub: "aten::sub",
+    operator.mul: "aten::mul",
+    operator.truediv: "aten::div",
+    operator.floordiv: "aten::floordiv",
+    operator.mod: "aten::remainder",
+    operator.neg: "aten::neg",
+    operator.eq: "aten::eq",
+    operator.ne: "aten::ne",
+    operator.ge: "aten::ge",
+    operator.gt: "aten::gt",
+    operator.le: "aten::le",
+    operator.lt: "aten::lt",
+    operator.and_: "aten::__and__",
+    operator.or_: "aten::__or__",
+    operator.not_: "aten::__not__",
+}
+"""The Python functions an FX graph calls on sizes (`getitem` on the outputs of a
+multi-output op, `mul` of a symbolic batch), as the aten ops TorchScript records."""
+
+
 def _kind(node: torch.fx.Node) -> str:
     schema = getattr(node.target, "_schema", None)
-    return schema.name if schema is not None else str(node.target)
+    if schema is not None:
+        return schema.name
+    try:
+        named = PYTHON_TARGETS.get(node.target)
+    except TypeError:  # an unhashable target
+        named = None
+    return named or getattr(node.target, "__name__", None) or str(node.target)
+
+
+def fixed_batch_as_batch_size(kind: str, args: list[Any], batch: int) -> list[Any]:
+    """The arguments with a fixed export batch, first in a shape argument, as the
+    `BatchSize` that `x.size(0)` gives in a dynamic program."""
+    index = python.SHAPE_ARGUMENT.get(kind)
+    if batch == 1 or index is None or index >= len(args):
+        return args
+    shape = args[index]
+    if not isinstance(shape, list | tuple) or not shape or type(shape[0]) is not int or shape[0] != batch:
+        return args
+    if index == 1 and not (isinstance(args[0], SSAValue) and nn.shape_of(args[0])[:1] == (1,)):
+        return args
+    return [*args[:index], [python.BATCH, *shape[1:]], *args[index + 1 :]]
+
+
+def _num_outputs(node: torch.fx.Node) -> int:
+    """How many values the op returns (`max_pool2d_with_indices`: 2); a list of tensors
+    (`split`) is one value, as in TorchScript."""
+    schema = getattr(node.target, "_schema", None)
+    return max(1, len(schema.returns)) if schema is not None else 1
 
 
 def _module_path(node: torch.fx.Node) -> str:
@@ -158,10 +211,16 @@ def import_exported(
             raise ImportError_(
                 "the exported program does not record its input's shape; give --input-shape"
             )
-        sample_shape = tuple(int(d) for d in user_input.meta["val"].shape[1:])
+        sample_shape = tuple(user_input.meta["val"].shape[1:])
+        if not all(isinstance(d, int) for d in sample_shape):
+            raise ImportError_(
+                f"the exported program's sample shape {list(sample_shape)} is not static; "
+                "give --input-shape"
+            )
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
     ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
+    batch = _fixed_batch(user_input)
     values: dict[torch.fx.Node, Any] = {}
     names: dict[torch.fx.Node, str] = {}
     for node in placeholders:
@@ -173,17 +232,24 @@ def import_exported(
     output = None
     for node in program.graph.nodes:
         if node.op == "call_function":
-            (values[node], *_) = convert_node(ctx, _as_node(node, values, names))
+            values[node] = _convert(ctx, node, values, names, batch)
             names[node] = node.name
         elif node.op == "output":
-            (result,) = node.args[0]
-            output = values.get(result)
-    ctx.problems.raise_if_any(supported_ops())
+            results = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
+            output = values.get(results[0]) if len(results) == 1 else None
+    refuse_if_any(ctx)
     if not isinstance(output, SSAValue):
         raise ImportError_("the model must return one tensor computed from its input")
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), ctx.weights)
+
+
+def _fixed_batch(user_input: torch.fx.Node) -> int:
+    """The batch size the program was exported with, 1 if dynamic (a `Dim`) or unknown."""
+    value = user_input.meta.get("val")
+    shape = getattr(value, "shape", ())
+    return shape[0] if shape and isinstance(shape[0], int) else 1
 
 
 def _resolve(value: Any, values: dict[torch.fx.Node, Any]) -> Any:
@@ -194,12 +260,48 @@ def _resolve(value: Any, values: dict[torch.fx.Node, Any]) -> Any:
     return value
 
 
-def _as_node(node: torch.fx.Node, values: dict[torch.fx.Node, Any], names: dict[torch.fx.Node, str]) -> Node:
+def _convert(
+    ctx: ConversionContext,
+    node: torch.fx.Node,
+    values: dict[torch.fx.Node, Any],
+    names: dict[torch.fx.Node, str],
+    batch: int,
+) -> Any:
+    """The node's value: its one result, or the tuple of them that `getitem` indexes."""
+    location = _location(node)
+    try:
+        aten = _as_node(node, values, names, location)
+        aten.args = fixed_batch_as_batch_size(aten.kind, aten.args, batch)
+        results = convert_node(ctx, aten)
+    except ImportError_:
+        raise
+    except Exception as e:  # a graph no exporter writes (arguments outside the schema...)
+        raise converter_failure(_kind(node), location.describe(), e) from None
+    return results if _num_outputs(node) > 1 else results[0]
+
+
+def _location(node: torch.fx.Node) -> ModelLocation:
+    trace = node.meta.get("stack_trace", "") or ""
+    return source_location(trace, _module_path(node), node.name, innermost=True)
+
+
+def _as_node(
+    node: torch.fx.Node,
+    values: dict[torch.fx.Node, Any],
+    names: dict[torch.fx.Node, str],
+    location: ModelLocation,
+) -> Node:
     """The FX node as the aten converters see it."""
     raw = _arguments(node) if hasattr(node.target, "_schema") else list(node.args)
     arg_names = [
-        names[v] if isinstance(v, torch.fx.Node) else f"{node.name}_arg{i}" for i, v in enumerate(raw)
+        names.get(v, v.name) if isinstance(v, torch.fx.Node) else f"{node.name}_arg{i}"
+        for i, v in enumerate(raw)
     ]
-    trace = node.meta.get("stack_trace", "") or ""
-    location = source_location(trace, _module_path(node), node.name, innermost=True)
-    return Node(_kind(node), [_resolve(v, values) for v in raw], arg_names, 1, location)
+    value = node.meta.get("val")
+    returns_tensor = isinstance(value, torch.Tensor) or (
+        isinstance(value, list | tuple) and any(isinstance(v, torch.Tensor) for v in value)
+    )
+    return Node(
+        _kind(node), [_resolve(v, values) for v in raw], arg_names, _num_outputs(node), location,
+        returns_tensor,
+    )  # fmt: skip

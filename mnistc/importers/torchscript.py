@@ -26,7 +26,7 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import nn
-from mnistc.importers.aten import convert_node, supported_ops
+from mnistc.importers.aten import convert_node, refuse_if_any
 from mnistc.importers.aten.graph import (
     UNSUPPORTED,
     ConversionContext,
@@ -191,7 +191,7 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
     ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
     values: dict[torch._C.Value, Any] = {inputs[0]: block.args[0]}
     _walk(ctx, values, graph.nodes())
-    ctx.problems.raise_if_any(supported_ops())
+    refuse_if_any(ctx)
     output = _return_value(values, graph)
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
@@ -237,7 +237,7 @@ def _walk_if(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: to
         elif _as_node(node, values).returns_tensor:
             raise RunTimeTensor()
     except RunTimeTensor:
-        ctx.problems.add(_as_node(node, values), "on tensors")
+        ctx.refuse(_as_node(node, values), "on tensors")
     if taken is None:
         for value in outputs:
             values[value] = UNSUPPORTED

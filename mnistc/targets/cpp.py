@@ -21,6 +21,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.utils.target import Target
 
 from mnistc import weights as weight_files
+from mnistc.preprocessing import ATTRIBUTE as PREPROCESSING
 from mnistc.dialects import cpu
 from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.errors import MnistcError
@@ -263,8 +264,20 @@ class CppTarget(Target):
                 input_size=element_count(shape_of(input_type)[1:]),
                 output_size=element_count(shape_of(output_type)[1:]),
                 shape=sample_shape,
+                preprocessing=_c_string(_preprocessing(module)),
             )
         )
+
+
+def _preprocessing(module: ModuleOp) -> str:
+    """The JSON of `mnistc.preprocessing` (mnistc/preprocessing.py), or "" if none."""
+    attr = module.attributes.get(PREPROCESSING)
+    return attr.data if isinstance(attr, StringAttr) else ""
+
+
+def _c_string(text: str) -> str:
+    """A C string literal of `text` (JSON: printable ASCII, quotes and backslashes)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _weights_file(module: ModuleOp) -> str:
@@ -345,6 +358,7 @@ extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch
 extern "C" int64_t mnistc_model_input_size(void) {{ return {input_size}; }}
 extern "C" int64_t mnistc_model_output_size(void) {{ return {output_size}; }}
 extern "C" const char* mnistc_model_input_shape(void) {{ return "{shape}"; }}
+extern "C" const char* mnistc_model_preprocessing(void) {{ return {preprocessing}; }}
 
 extern "C" void mnistc_model_profile(int enable) {{
   if (enable)

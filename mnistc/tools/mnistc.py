@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,8 @@ def _compile_options(args: argparse.Namespace):
         target_cpu=args.target_cpu,
         keep_build=_keep_build_dir(args),
         shared=getattr(args, "shared", False),
+        static=getattr(args, "static", False),
+        preprocessing=_preprocessing(args) if hasattr(args, "scale") else None,
     )
 
 
@@ -67,6 +70,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not args.output:
         raise MnistcError("missing -o OUT (or use --emit nn|loops|cpp to print a stage)")
     result = compile_model(model, args.output, options)
+    if args.quiet:
+        return 0
     print(
         f"mnistc: wrote {result.output} (weights {result.weight_bytes} bytes, "
         f"arena {result.arena_bytes} bytes, unshared buffers {result.unshared_bytes} bytes)",
@@ -78,13 +83,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _emitted_weights_path(model: Path, output: Path | None) -> Path:
-    """Beside a file output, named after it; for stdout or a device, in the working
-    directory, named after the model."""
+    """Beside the file the output lands in (through symlinks: `-o /dev/stdout` redirected
+    to `x.mlir` gives `x.weights.bin`, not a file in /dev), named after it; for stdout or
+    a device, in the working directory, named after the model."""
     from mnistc.outputs import writes_through
 
     if output is None or writes_through(output):
         return Path(f"{model.stem}.weights.bin")
-    return output.parent / f"{output.stem}.weights.bin"
+    target = output.resolve()
+    return Path(os.path.relpath(target.parent / f"{target.stem}.weights.bin"))  # as the IR names it
 
 
 def _emit(stage: str, text: str, weights, output: Path | None) -> None:
@@ -107,10 +114,38 @@ def parse_floats(text: str) -> tuple[float, ...]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mnistc.run import Preprocessing, run
+    from mnistc.run import run
 
-    prep = Preprocessing(args.scale, args.mean or (0.0,), args.std or (1.0,))
-    run(args.target, args.inputs, args.top, args.labels, args.output, prep)
+    run(args.target, args.inputs, args.top, args.labels, args.output, _preprocessing(args))
+    return 0
+
+
+def _add_preprocessing_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--scale", type=float, help=f"{what}: multiply raw pixels by this first (e.g. 0.00392156862745098 for / 255)")
+    parser.add_argument("--mean", type=parse_floats, help=f"{what}: then subtract this (one value, or one per channel)")
+    parser.add_argument("--std", type=parse_floats, help=f"{what}: then divide by this (one value, or one per channel)")
+    parser.add_argument("--channel-order", choices=("rgb", "bgr"), help=f"{what}: of 3-channel images (default rgb)")
+
+
+def _preprocessing(args: argparse.Namespace):
+    """The Preprocessing the flags declare, or None when no flag is given."""
+    from mnistc.preprocessing import Preprocessing
+
+    flags = {"scale": args.scale, "mean": args.mean, "std": args.std, "channel_order": args.channel_order}
+    given = {k: v for k, v in flags.items() if v is not None}
+    return Preprocessing(**given) if given else None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mnistc.outputs import write_text
+    from mnistc.report import build_report
+
+    if args.runs < 1:
+        raise MnistcError("--runs must be at least 1")
+    model = Path(args.model) if args.model else default_model()
+    write_text(args.output, build_report(model, args.input_shape, args.runs))
+    if not args.quiet:
+        print(f"mnistc: wrote {args.output}", file=sys.stderr)
     return 0
 
 
@@ -232,7 +267,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="TorchScript file (default: the bundled MNIST CNN)")
+    parser.add_argument("model", nargs="?",
+                        help="model file: TorchScript (.pt), torch.export (.pt2) or ONNX (.onnx) "
+                             "(default: the bundled MNIST CNN)")
     parser.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
                         help="shape of one input sample (default: traced shape or 1,28,28)")
     parser.add_argument("-O0", action="store_true", help="no optimisation passes, no memory plan")
@@ -248,6 +285,21 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
                              "OUT.build and print where it is")
     parser.add_argument("--build-dir", metavar="DIR",
                         help="keep the build directory in DIR instead (implies --keep-build)")
+    _add_progress_arguments(parser)
+
+
+def _add_progress_arguments(parser: argparse.ArgumentParser) -> None:
+    volume = parser.add_mutually_exclusive_group()
+    volume.add_argument("-v", "--verbose", action="store_true",
+                        help="print the time of every step (import, each pass, each g++ run)")
+    volume.add_argument("-q", "--quiet", action="store_true",
+                        help="print nothing but errors (default: steps that take over a second)")
+
+
+def _progress_mode(args: argparse.Namespace) -> str:
+    if getattr(args, "quiet", False):
+        return "quiet"
+    return "verbose" if getattr(args, "verbose", False) else "normal"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--shared", action="store_true",
                           help="build a shared library exporting mnistc_model_run (C ABI, "
                                "header written beside it as OUT with suffix .h)")
+    _add_preprocessing_arguments(
+        compile_, "preprocessing recorded in the artifact, which `mnistc run` and CompiledModel "
+                  "apply to raw pixels (default: MODEL.preprocessing.json beside the model)")  # fmt: skip
+    compile_.add_argument("--static", action="store_true",
+                          help="an executable needing no shared library but libc: OpenMP's "
+                               "runtime linked in (by default it needs libgomp.so.1)")
     compile_.add_argument("--emit", choices=("nn", "loops", "cpp"),
                           help="stop after this stage and print it (to -o if given)")
     compile_.set_defaults(run=cmd_compile)
@@ -277,12 +335,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--top", type=int, default=3, help="classes printed per sample (default 3)")
     run.add_argument("--labels", help="text file naming the classes, one per line")
     run.add_argument("-o", "--output", help="write every output row to this .npy file")
-    run.add_argument("--scale", type=float,
-                     help="multiply the data by this first (default: 1/255 for images, idx files "
-                          "and integer arrays, 1 for float data)")
-    run.add_argument("--mean", type=parse_floats, help="subtract, after scaling: one value or one per channel")
-    run.add_argument("--std", type=parse_floats, help="then divide by: one value or one per channel")
+    _add_preprocessing_arguments(
+        run, "instead of what the model declares (which applies to images, idx files and "
+             "integer arrays; float data is taken as it is), for every input")  # fmt: skip
+    _add_progress_arguments(run)
     run.set_defaults(run=cmd_run)
+
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page: graph, memory plan, profile, compile times"
+    )
+    report.add_argument("model", nargs="?", help="model file (default: the bundled MNIST CNN)")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
+                        help="shape of one input sample (default: traced shape or 1,28,28)")
+    report.add_argument("--runs", type=int, default=20, help="profiled inferences (default 20)")
+    _add_progress_arguments(report)
+    report.set_defaults(run=cmd_report)
 
     verify = commands.add_parser("verify", help="compile and compare with PyTorch")
     _add_compile_arguments(verify)
@@ -291,8 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--per-pass", action="store_true",
                         help="also run the nn IR in the reference interpreter after import and "
                              "after each pass; report the first pass that changes the outputs")
-    verify.add_argument("--atol", type=float, default=1e-4)
-    verify.add_argument("--rtol", type=float, default=1e-4)
+    verify.add_argument("--atol", type=float, default=1e-4,
+                        help="absolute tolerance: pass when |mnistc - torch| <= atol + rtol * |torch| "
+                             "(default 1e-4)")
+    verify.add_argument("--rtol", type=float, default=1e-4,
+                        help="relative tolerance, as in --atol (default 1e-4)")
     verify.set_defaults(run=cmd_verify)
 
     export = commands.add_parser("export-model", help="write the default model as TorchScript")
@@ -354,8 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mnistc.progress import reporting
+
     args = build_parser().parse_args(argv)
-    with exit_on_user_error("mnistc"):
+    with exit_on_user_error("mnistc"), reporting(_progress_mode(args)):
         return args.run(args)
     return 1
 

@@ -86,6 +86,8 @@ class FoldDecomposedLayerNorm(RewritePattern):
         shifted = root.input.owner
         if axis is None or not isinstance(shifted, nn.AddOp) or op.output.type != x.type:
             return
+        if any(o.activation is not None for o in (op, d.owner, shifted)):
+            return
         for var, eps in ((shifted.lhs, shifted.rhs), (shifted.rhs, shifted.lhs)):
             squares = _mean_input(var)
             if (

@@ -1,8 +1,10 @@
-"""fuse-activation: fold an activation into the conv2d / linear that produces its input.
+"""fuse-activation: fold an activation into the op that produces its input.
 
 `relu(conv2d(x))` becomes `conv2d(x) activation "relu"`, and likewise for every
-activation op (hardtanh, leaky_relu, elu, sigmoid, tanh, hardswish, gelu): the kernel
-applies it in its epilogue, saving one pass over the tensor and one buffer.
+activation op (`nn.ActivationOp`: hardtanh, leaky_relu, elu, sigmoid, tanh, SiLU,
+hardswish, hardsigmoid, gelu) and every producer with an epilogue (conv2d, linear, and the
+element-wise add, mul and prelu): the kernel applies it as it writes its result, saving
+one pass over the tensor and one buffer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from mnistc.dialects import nn
 from mnistc.locations import located
 
 
+FUSING_PRODUCERS = (nn.Conv2DOp, nn.LinearOp, nn.BinaryOp)
+"""The ops with an activation epilogue (`nn.FusedActivationOp`) and a `with_changes`."""
+
+
 def sole_producer(value, types: tuple[type, ...]):
     """The op of `types` that produces `value`, if `value` has no other use."""
     producer = value.owner
@@ -33,11 +39,11 @@ def sole_producer(value, types: tuple[type, ...]):
 
 
 class FuseActivationIntoProducer(RewritePattern):
-    """act(conv2d|linear without activation, used only here) → conv2d|linear activation."""
+    """act(producer without activation, used only here) → producer activation."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.ActivationOp, rewriter: PatternRewriter, /):
-        producer = sole_producer(op.input, (nn.Conv2DOp, nn.LinearOp))
+        producer = sole_producer(op.input, FUSING_PRODUCERS)
         if producer is None or producer.activation is not None:
             return
         rewriter.replace(op, located(producer.with_changes(activation=op.activation()), producer, op))

@@ -25,7 +25,8 @@ from mnistc.locations import located
 
 
 class FuseAddIntoConv(RewritePattern):
-    """add(conv2d without activation or residual, r of the same shape) → conv2d residual r."""
+    """add(conv2d without activation or residual, r of the same shape) → conv2d residual r
+    (the add's own activation, if it has one, becomes the conv's)."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.AddOp, rewriter: PatternRewriter, /):
@@ -37,7 +38,8 @@ class FuseAddIntoConv(RewritePattern):
                 and conv.residual is None
                 and other.type == op.output.type
             ):
-                rewriter.replace(op, located(conv.with_changes(residual=other), conv, op))
+                fused = conv.with_changes(residual=other, activation=op.fused_activation())
+                rewriter.replace(op, located(fused, conv, op))
                 rewriter.erase(conv)
                 return
 

@@ -3,7 +3,8 @@
 At the `cpu` level, after `convert-nn-to-cpu`: a `cpu.call @conv2d` whose weight is a
 `cpu.weight` becomes a call of the first fast path in FAST_CONV_PATHS that applies to its
 shape, reading a weight packed at compile time (appended to the weight file) in the
-layout of `mnistc/transforms/packing.py`. Other convolutions keep the general kernel.
+layout of `mnistc/transforms/packing.py`, or the weight as it is (a convolution with one
+output pixel runs on the `linear` GEMV). Other convolutions keep the general kernel.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import MemRefType, ModuleOp, f32
+from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -27,7 +29,7 @@ from xdsl.rewriter import InsertPoint
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
 from mnistc.kernels import abi
-from mnistc.transforms.packing import pack_conv_weight, pack_im2col_weight, pack_winograd_weight
+from mnistc.transforms.packing import pack_conv_weight, pack_gemm_weight, pack_winograd_weight
 from mnistc.locations import located
 
 FUSED_PARAMS = {"pool": 0}
@@ -48,7 +50,10 @@ class ConvFastPath:
 
     kernel: str
     applies: Callable[[Params], bool]
-    pack: Callable[[np.ndarray, Params], np.ndarray]
+    pack: Callable[[np.ndarray, Params], np.ndarray] | None
+    """The packed weight; None: the kernel reads the weight as it is."""
+    extra_params: Callable[[Params], Params] = lambda p: {}
+    """Params of the kernel's signature that the general conv2d has not, from its params."""
 
 
 def _winograd_applies(p: Params) -> bool:
@@ -65,18 +70,95 @@ WINOGRAD = ConvFastPath(
     _winograd_applies,
     lambda weight, p: pack_winograd_weight(weight),
 )
+
+# The GEMM core (conv2d_gemm).
+GEMM_MIN_CHANNELS_PER_GROUP = 64
+"""A stride-1 convolution with a kernel larger than 1x1 goes to the GEMM only with at
+least this many output channels per group (see _gemm_applies)."""
+
+
+def _gemm_applies(p: Params) -> bool:
+    """The cost rule of the GEMM core (conv2d_gemm), measured on one core against the
+    kernels it replaces (mnistc's ResNet, GoogLeNet and RegNet layers, 7x7 to 112x112
+    maps):
+
+    - not depthwise convolutions (groups = C): the GEMM would have one input channel
+      per group; nor a 1x1 kernel on a single output pixel, a matrix-vector product;
+    - strided convolutions: always (1.7-2x the im2col matrix through the packed kernel
+      with one group; 5-10x the general kernel with a few groups);
+    - 1x1 kernels: always (1.4-2.4x the packed kernel, which uses 7 of its 24 columns
+      on a 7x7 map and does not block the reduction for the caches);
+    - other stride-1 convolutions: with at least GEMM_MIN_CHANNELS_PER_GROUP output
+      channels per group. The GEMM gathers each input element into its B panels once
+      and reuses it for every output channel; the packed kernel reads the input in place.
+      With 64 output channels or more they are even on large maps (5x5: 85 GFLOP/s
+      both) and the GEMM wins on small ones (3x3 on 7x7: 2x; on 2x2: 2.3x); with fewer
+      the packed kernel wins (RegNet's 16-channel groups: 1.5x).
+    """
+    kernel, stride = (p["KH"], p["KW"]), (p["stride_h"], p["stride_w"])
+    if p["groups"] == p["C"] or (kernel == (1, 1) and (p["OH"], p["OW"]) == (1, 1)):
+        return False
+    wide = p["K"] // p["groups"] >= GEMM_MIN_CHANNELS_PER_GROUP
+    return stride != (1, 1) or kernel == (1, 1) or wide
+
+
+GEMM = ConvFastPath(
+    "conv2d_gemm",
+    _gemm_applies,
+    lambda weight, p: pack_gemm_weight(weight, int(p["groups"])),
+)
+# End of the GEMM core's block.
+
 DIRECT_STRIDE_ONE = ConvFastPath(
     "conv2d_packed",
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
     lambda weight, p: pack_conv_weight(weight, int(p["groups"])),
 )
-IM2COL = ConvFastPath(
-    "conv2d_im2col",
-    lambda p: p["groups"] == 1 and (p["stride_h"], p["stride_w"]) != (1, 1),
-    lambda weight, p: pack_im2col_weight(weight),
+
+# --- One output pixel: the GEMV (issue 11; the squeeze-excite blocks' 1x1 convolutions) ---
+def _gemv_applies(p: Params) -> bool:
+    """One output pixel whose window is the whole unpadded input, one group and no
+    residual: a matrix-vector product with the weight [K, C*KH*KW] as it is stored. The
+    packed kernel would fill 1 of its CONV_NR columns; the GEMV streams the weight once
+    with every vector lane busy."""
+    return (
+        (p["OH"], p["OW"]) == (1, 1)
+        and (p["KH"], p["KW"]) == (p["H"], p["W"])
+        and (p["pad_h"], p["pad_w"]) == (0, 0)
+        and p["groups"] == 1
+        and not p["has_residual"]
+    )
+
+
+GEMV_ONE_PIXEL = ConvFastPath(
+    "linear",
+    _gemv_applies,
+    None,
+    lambda p: {"M": 1, "IN": p["C"] * p["KH"] * p["KW"], "OUT": p["K"]},
 )
-FAST_CONV_PATHS = (WINOGRAD, DIRECT_STRIDE_ONE, IM2COL)
-"""Tried in order; the first that applies wins."""
+# --- end of the GEMV block ---
+
+# Depthwise (kernels/conv/depthwise.cpp): one channel per group leaves the register tiles
+# of conv2d_packed 1 of MNISTC_CONV_MR channel rows busy, and the general kernel has no
+# register blocking; the depthwise kernel tiles each channel's own output plane instead.
+DEPTHWISE_WINDOWS = (3, 5)
+DEPTHWISE_STRIDES = (1, 2)
+
+
+def _depthwise_applies(p: Params) -> bool:
+    return (
+        p["groups"] == p["C"] == p["K"]
+        and p["KH"] == p["KW"] in DEPTHWISE_WINDOWS
+        and p["stride_h"] == p["stride_w"] in DEPTHWISE_STRIDES
+        and (p["dilation_h"], p["dilation_w"]) == (1, 1)
+    )
+
+
+DEPTHWISE = ConvFastPath("conv2d_depthwise", _depthwise_applies, None)
+
+FAST_CONV_PATHS = (GEMV_ONE_PIXEL, WINOGRAD, DEPTHWISE, GEMM, DIRECT_STRIDE_ONE)
+"""Tried in order; the first that applies wins. Other convolutions (depthwise ones with
+other windows, strides or dilations, or a channel multiplier) keep the general kernel."""
 
 
 @dataclass
@@ -91,10 +173,26 @@ class PackConvWeights(RewritePattern):
         weight = op.inputs[1].owner
         if not isinstance(weight, cpu.WeightOp):
             return
-        params = op.param_values() | FUSED_PARAMS
+        has_residual = not isinstance(op.inputs[3].owner, cpu.NullOp)
+        params = op.param_values() | FUSED_PARAMS | {"has_residual": has_residual}
         path = next((path for path in self.paths if path.applies(params)), None)
         if path is None:
             return
+        fast = abi.kernel(path.kernel)
+        by_name = dict(zip(op.kernel.inputs, op.inputs))
+        by_name[fast.inputs[1]] = self.packed_weight(weight, path, params, rewriter)
+        inputs = [by_name[name] for name in fast.inputs]
+        params |= path.extra_params(params)
+        new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
+        rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
+
+    def packed_weight(
+        self, weight: cpu.WeightOp, path: ConvFastPath, params: Params, rewriter: PatternRewriter
+    ) -> SSAValue:
+        """The weight in `path`'s layout: a new `cpu.weight` appended to the weight file, or
+        the model's own if the path reads it as it is."""
+        if path.pack is None:
+            return weight.result
         shape = tuple(weight.result.type.get_shape())
         packed = path.pack(self.weights.read(weight.offset.value.data, shape), params)
         packed_op = located(cpu.WeightOp(
@@ -104,10 +202,7 @@ class PackConvWeights(RewritePattern):
         ), weight)
         packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
         rewriter.insert(packed_op, InsertPoint.before(weight))
-        inputs = [op.inputs[0], packed_op.result, *op.inputs[2:]]
-        fast = abi.kernel(path.kernel)
-        new_params = {name: params[name] for name in (*fast.params, *fast.fparams)}
-        rewriter.replace(op, located(cpu.CallOp(path.kernel, inputs, list(op.outputs), new_params), op))
+        return packed_op.result
 
 
 @dataclass(frozen=True)

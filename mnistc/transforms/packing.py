@@ -8,26 +8,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, WINOGRAD_NR
+from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, WINOGRAD_NR
+
+
+def _pack_panels(weight: np.ndarray, groups: int, mr: int) -> np.ndarray:
+    """[K, C/g, KH, KW] → [g][ceil(K/g / mr)][C/g * KH * KW][mr], zero-filled: panels of
+    `mr` output channels, their weights interleaved tap by tap."""
+    k, cg, kh, kw = weight.shape
+    kg = k // groups
+    panels = -(-kg // mr)
+    flat = weight.reshape(groups, kg, cg * kh * kw)
+    padded = np.zeros((groups, panels * mr, cg * kh * kw), dtype=np.float32)
+    padded[:, :kg] = flat
+    return np.ascontiguousarray(padded.reshape(groups, panels, mr, cg * kh * kw).transpose(0, 1, 3, 2))
 
 
 def pack_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
-    """[K, C/g, KH, KW] → [g][ceil(K/g / MR)][C/g * KH * KW][MR], zero-filled."""
-    k, cg, kh, kw = weight.shape
-    kg = k // groups
-    panels = -(-kg // CONV_MR)
-    flat = weight.reshape(groups, kg, cg * kh * kw)
-    padded = np.zeros((groups, panels * CONV_MR, cg * kh * kw), dtype=np.float32)
-    padded[:, :kg] = flat
-    return np.ascontiguousarray(
-        padded.reshape(groups, panels, CONV_MR, cg * kh * kw).transpose(0, 1, 3, 2)
-    )
+    """conv2d_packed's layout: panels of CONV_MR output channels."""
+    return _pack_panels(weight, groups, CONV_MR)
 
 
-def pack_im2col_weight(weight: np.ndarray) -> np.ndarray:
-    """[K, C, KH, KW] → the packed weight of a 1x1 convolution of C*KH*KW channels, which
-    conv2d_im2col runs over its unrolled input (rows ordered c, kh, kw, as it unrolls)."""
-    return pack_conv_weight(weight.reshape(weight.shape[0], -1, 1, 1), 1)
+def pack_gemm_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """conv2d_gemm's layout, the GEMM core's A per group: panels of GEMM_MR output
+    channels, rows ordered (c, kh, kw) as the im2col panels are."""
+    return _pack_panels(weight, groups, GEMM_MR)
 
 
 WINOGRAD_G = np.array(

@@ -33,8 +33,9 @@ from mnistc.importers.aten.graph import (
     Node,
     NodeError,
     RunTimeTensor,
+    holds_unsupported,
 )
-from mnistc.importers.common import MALFORMED_MODEL_ERRORS, ImportError_, locate_and_verify
+from mnistc.importers.common import ImportError_, converter_failure, locate_and_verify
 
 Converter = Callable[[ConversionContext, Node], tuple]
 
@@ -60,41 +61,57 @@ def supported_ops() -> list[str]:
     return sorted(TENSOR_CONVERTERS)
 
 
-def converter(kind: str) -> Converter | None:
+def refuse_if_any(ctx: ConversionContext) -> None:
+    """At the end of an import: one refusal listing every op `convert_node` refused."""
+    ctx.problems.raise_if_any("unsupported operators", supported_ops())
+
+
+def converter(node: Node) -> Converter | None:
+    """The node's converter: its Python evaluation when it has one and no argument is a
+    run-time tensor (`aten::slice` of a list of sizes), else its tensor converter (an
+    in-place `relu_` as `relu`)."""
+    kind = node.kind
     base = kind[:-1] if kind.endswith("_") and not kind.endswith("__") else kind
-    if base in TENSOR_CONVERTERS:
-        return TENSOR_CONVERTERS[base]
-    return python.CONVERTERS.get(kind)
+    evaluate = python.CONVERTERS.get(kind)
+    if evaluate is not None and (base not in TENSOR_CONVERTERS or not python.holds_tensor(node.args)):
+        return evaluate
+    return TENSOR_CONVERTERS.get(base)
 
 
 def convert_node(ctx: ConversionContext, node: Node) -> tuple:
     """The node's output values, its new ops verified and located at the node.
 
-    An op that cannot be converted is recorded in `ctx.problems` and yields
-    `UNSUPPORTED`, as do the ops that depend on it, so that the import goes on and the
-    refusal can list every unsupported op once.
+    An op that cannot be converted (no converter, or arguments its converter does not
+    handle) is recorded in `ctx.problems` and yields `UNSUPPORTED`; the ops that depend
+    on it are skipped, so that the import goes on and the refusal lists every
+    unsupported op once. Any other exception is one refusal naming the op.
     """
-    convert = converter(node.kind)
-    if convert is None or any(a is UNSUPPORTED for a in node.args):
-        if convert is None:
-            ctx.problems.add(node)
-        elif node.kind in python.CONVERTERS and node.returns_tensor:
-            ctx.problems.add(node, "on tensors")
+    convert = converter(node)
+    if convert is None:
+        return ctx.refuse(node)
+    if holds_unsupported(node.args):
+        if convert in python.VALUES_ONLY and node.returns_tensor:
+            ctx.refuse(node, "on tensors")
         return (UNSUPPORTED,) * node.num_outputs
     block = ctx.builder.insertion_point.block
     last = block.last_op
     try:
+        if convert not in python.EVALUATED and python.makes_run_time_tensor(node):
+            node.args = python.per_sample_arguments(node)
         results = convert(ctx, node)
         locate_and_verify(block, last, node.location, results)
     except RunTimeTensor:
-        ctx.problems.add(node, "on tensors")
-        return (UNSUPPORTED,) * node.num_outputs
+        return ctx.refuse(node, "on tensors")
+    except NodeError as e:
+        return ctx.refuse(node, str(e))
     except VerifyException as e:
         raise ImportError_(
             f"{node.kind} at {node.location.describe()}: {e} "
             f"(the input sample shape is {','.join(map(str, ctx.sample_shape))}; "
             "is that right? see --input-shape)"
         ) from None
-    except (NodeError, *MALFORMED_MODEL_ERRORS) as e:
-        raise ImportError_(f"{node.kind} at {node.location.describe()}: {e}") from None
+    except ImportError_:
+        raise
+    except Exception as e:  # a malformed model, or a converter's own bug
+        raise converter_failure(node.kind, node.location.describe(), e) from None
     return results

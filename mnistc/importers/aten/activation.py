@@ -73,6 +73,7 @@ def convert_glu(ctx: ConversionContext, node: Node) -> tuple:
 CONVERTERS = {
     "aten::elu": _activation(_elu),
     "aten::gelu": _activation(lambda x, a: nn.GeluOp(x, a[1] if len(a) > 1 and a[1] else "none")),
+    "aten::hardsigmoid": _activation(lambda x, a: nn.HardsigmoidOp(x)),
     "aten::hardswish": _activation(lambda x, a: nn.HardswishOp(x)),
     "aten::hardtanh": _activation(lambda x, a: nn.HardtanhOp(x, float(a[1]), float(a[2]))),
     "aten::leaky_relu": _activation(lambda x, a: nn.LeakyReluOp(x, float(a[1]))),

@@ -19,7 +19,7 @@ import torch
 from xdsl.builder import Builder
 from xdsl.ir import SSAValue
 
-from mnistc.importers.common import ImportError_, check_storage
+from mnistc.importers.common import ImportError_, Problems, check_storage
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile, weight_op
 
@@ -59,25 +59,12 @@ class _Unsupported:
 UNSUPPORTED = _Unsupported()
 
 
-@dataclass
-class Problems:
-    """Every op the importer refused, by kind, with where it occurs and why."""
-
-    places: dict[str, list[str]] = field(default_factory=dict)
-
-    def add(self, node: Node, reason: str = "") -> None:
-        place = node.location.describe() + (f" ({reason})" if reason else "")
-        entries = self.places.setdefault(node.kind, [])
-        if place not in entries:
-            entries.append(place)
-
-    def raise_if_any(self, supported: Sequence[str]) -> None:
-        if not self.places:
-            return
-        listed = "\n".join(
-            f"  {kind} at {'; '.join(places)}" for kind, places in self.places.items()
-        )
-        raise ImportError_(f"unsupported operators:\n{listed}\nsupported: {', '.join(supported)}")
+def holds_unsupported(value: Any) -> bool:
+    """Whether a value, or any item of a (nested) list or tuple, stands for the result
+    of a refused op (`aten::cat` takes a list of tensors)."""
+    if isinstance(value, list | tuple):
+        return any(holds_unsupported(v) for v in value)
+    return value is UNSUPPORTED
 
 
 def check_tensor(name: str, tensor: torch.Tensor) -> None:
@@ -103,6 +90,11 @@ class ConversionContext:
     sample_shape: Sequence[int]
     problems: Problems = field(default_factory=Problems)
     _weights_of: dict[tuple[str, int], SSAValue] = field(default_factory=dict)
+
+    def refuse(self, node: Node, reason: str = "") -> tuple:
+        """Record the node as unsupported; placeholders for its outputs."""
+        self.problems.add(node.kind, node.location.describe(), reason)
+        return (UNSUPPORTED,) * node.num_outputs
 
     def insert(self, op) -> tuple[SSAValue]:
         """Insert an op; its first result as a converter's result tuple."""

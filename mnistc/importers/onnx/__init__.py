@@ -2,9 +2,12 @@
 
 Like the aten front ends, one walk over the graph: tensors computed from the input
 become `nn` SSA values with static shapes (batch 1), and every node whose inputs are all
-constants (initializers, `Constant`, `Shape`, `Gather`, ...) is evaluated at import time
-by ONNX's reference evaluator; a `ConstantOfShape` stays one value (a splat, `nn.splat`).
-Constants that reach an `nn` op become weights.
+constants (initializers, `Constant`, `Gather`, ...) is evaluated at import time by
+ONNX's reference evaluator; a `ConstantOfShape` stays one value (a splat, `nn.splat`).
+`Shape` and `Size` of a run-time tensor are its static per-sample shape, so that the
+`Shape` -> `Gather` -> `Concat` -> `Reshape` chains of a dynamic batch fold. Constants
+that reach an `nn` op become weights. An op that cannot be converted is recorded and
+the walk goes on; the refusal lists them all.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
 `pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`; `graph.py`
@@ -29,9 +32,10 @@ from xdsl.utils.exceptions import VerifyException
 from mnistc.dialects import nn
 from mnistc.importers.common import (
     ENTRY,
-    MALFORMED_MODEL_ERRORS,
     ImportedModel,
     ImportError_,
+    Problems,
+    converter_failure,
     locate_and_verify,
 )
 from mnistc.importers.onnx import (
@@ -45,11 +49,29 @@ from mnistc.importers.onnx import (
     shape,
     softmax,
 )
+from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
 
+def convert_cast(g: Graph, node, attrs) -> tuple:
+    """`Cast` (`CastLike`) of a run-time tensor to float32, as exporters write
+    `x.float()` and `type_as`: the tensor itself; to another element type refused."""
+    import onnx
+
+    if node.op_type == "CastLike":
+        like = g.values.get(node.input[1])
+        to_float = isinstance(like, SSAValue) or np.asarray(like).dtype == np.float32
+    else:
+        to_float = attrs.get("to") == onnx.TensorProto.FLOAT
+    if not to_float:
+        raise Unsupported("a cast of a run-time tensor to another element type than float32")
+    return (g.values[node.input[0]],)
+
+
 CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
+    "Cast": convert_cast,
+    "CastLike": convert_cast,
     **activation.CONVERTERS,
     **conv.CONVERTERS,
     **elementwise.CONVERTERS,
@@ -164,49 +186,106 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     return ImportedModel(ModuleOp([function]), g.weights)
 
 
+class _Placeholder:
+    """The value of a node that was not converted: the import goes on past it, so that
+    the refusal lists every unsupported op."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return self.what
+
+
+REFUSED = _Placeholder("REFUSED")
+"""A run-time tensor computed by a refused op (or from one)."""
+UNKNOWN = _Placeholder("UNKNOWN")
+"""A constant that would fold from a refused op's result (its `Shape`, and what is
+computed from that): the ops on it are not run-time ops, so none is refused."""
+
+SHAPE_OPS = ("Shape", "Size")
+"""Ops that read only the static shape of a run-time tensor: folded, never converted."""
+
+
+def static_shape(node, x: SSAValue, attrs: dict) -> np.ndarray:
+    """`Shape` (with opset 15's start and end) or `Size` of a run-time tensor: the static
+    shape of one sample, whose batch is 1 as in the per-sample `nn` IR (the executable
+    loops over the batch, whatever its size)."""
+    dims = nn.shape_of(x)
+    if node.op_type == "Size":
+        return np.array(int(np.prod(dims)), dtype=np.int64)
+    return np.array(dims[attrs.get("start", 0) : attrs.get("end", len(dims))], dtype=np.int64)
+
+
 def _walk(g: Graph, nodes, shape) -> None:
-    unsupported: dict[str, list[str]] = {}
+    """Convert the nodes in order; an op that cannot be converted is recorded and its
+    outputs become placeholders, and the model is refused at the end with all of them."""
+    problems = Problems()
+    batch = BatchDegrees()
     for node in nodes:
-        inputs = [g.values.get(n) if n else None for n in node.input]
-        if any(v is None and n for v, n in zip(inputs, node.input)):
-            for name in node.output:  # downstream of an unsupported op
-                g.values.pop(name, None)
-            continue
-        if node.domain not in ("", "ai.onnx"):
-            unsupported.setdefault(f"{node.domain}.{node.op_type}", []).append(where(node))
-            continue
-        if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
-            results = [constant_of_shape(node, inputs[0])]  # kept a splat, never expanded
-        elif not any(isinstance(v, SSAValue) for v in inputs):
-            try:
-                results = _fold(node, [v for v in inputs if v is not None], g.opset)
-            except Exception as e:  # the reference evaluator's own errors
-                raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
-        elif node.op_type not in CONVERTERS:
-            unsupported.setdefault(node.op_type, []).append(where(node))
-            continue
-        else:
-            try:
-                block = g.builder.insertion_point.block
-                last = block.last_op
-                results = CONVERTERS[node.op_type](g, node, attributes(node))
-                locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
-            except Unsupported as e:
-                unsupported.setdefault(node.op_type, []).append(f"{where(node)} ({e})")
-                continue
-            except VerifyException as e:
-                raise ImportError_(
-                    f"{node.op_type} at {where(node)}: {e} (the input sample shape is "
-                    f"{','.join(map(str, shape))}; see --input-shape)"
-                ) from None
-            except ImportError_ as e:
-                raise ImportError_(f"{node.op_type} at {where(node)}: {e}") from None
-            except MALFORMED_MODEL_ERRORS as e:
-                raise ImportError_(f"{node.op_type} at {where(node)}: {type(e).__name__}: {e}") from None
+        results = _node_results(g, node, shape, problems, batch)
         for name, value in zip(node.output, results):
             g.values[name] = value
-    if unsupported:
-        listed = "\n".join(f"  {op} at {'; '.join(places)}" for op, places in unsupported.items())
+    problems.raise_if_any("unsupported ONNX operators", sorted(CONVERTERS))
+
+
+def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees) -> list:
+    """The values of the node's outputs: folded constants, `nn` values or placeholders."""
+    inputs = [g.values.get(n, UNKNOWN) if n else None for n in node.input]
+    placeholders = [v for v in inputs if isinstance(v, _Placeholder)]
+    run_time = any(v is REFUSED or isinstance(v, SSAValue) for v in inputs)
+    refused = [REFUSED] * len(node.output)
+    if node.domain not in ("", "ai.onnx"):
+        problems.add(f"{node.domain}.{node.op_type}", where(node))
+        return refused
+    if placeholders:
+        if node.op_type in SHAPE_OPS or not run_time:
+            return [UNKNOWN] * len(node.output)
+        if node.op_type not in CONVERTERS:
+            problems.add(node.op_type, where(node))
+        return refused
+    if node.op_type in SHAPE_OPS and isinstance(inputs[0], SSAValue):
+        attrs = _guarded(node, lambda: attributes(node))
+        batch.record_shape(node, attrs, len(nn.shape_of(inputs[0])))
+        return [_guarded(node, lambda: static_shape(node, inputs[0], attrs))]
+    if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
+        value = constant_of_shape(node, inputs[0])  # kept a splat, never expanded
+        batch.record_constant_of_shape(node, value)
+        return [value]
+    if not run_time:
+        try:
+            results = _fold(node, [v for v in inputs if v is not None], g.opset)
+            batch.propagate(node, inputs, results, lambda moved: _fold(node, moved, g.opset))
+            return results
+        except Exception as e:  # the reference evaluator's own errors
+            raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
+    if node.op_type not in CONVERTERS:
+        problems.add(node.op_type, where(node))
+        return refused
+    block = g.builder.insertion_point.block
+    last = block.last_op
+    try:
+        batch.check_run_time_use(node)
+        results = CONVERTERS[node.op_type](g, node, attributes(node))
+        locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
+    except Unsupported as e:
+        problems.add(node.op_type, where(node), str(e))
+        return refused
+    except VerifyException as e:
         raise ImportError_(
-            f"unsupported ONNX operators:\n{listed}\nsupported: {', '.join(sorted(CONVERTERS))}"
-        )
+            f"{node.op_type} at {where(node)}: {e} (the input sample shape is "
+            f"{','.join(map(str, shape))}; see --input-shape)"
+        ) from None
+    except ImportError_ as e:
+        raise ImportError_(f"{node.op_type} at {where(node)}: {e}") from None
+    except Exception as e:  # a malformed model, or a converter's own bug
+        raise converter_failure(node.op_type, where(node), e) from None
+    return list(results)
+
+
+def _guarded(node, compute: Callable[[], Any]) -> Any:
+    """`compute()`, any exception (an attribute of the wrong type) a refusal naming the node."""
+    try:
+        return compute()
+    except Exception as e:
+        raise converter_failure(node.op_type, where(node), e) from None

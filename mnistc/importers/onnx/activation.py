@@ -51,6 +51,9 @@ def convert_pow(g: Graph, node, attrs) -> tuple:
 CONVERTERS = {
     "Clip": convert_clip,
     "Elu": unary(lambda x, a: nn.EluOp(x, a.get("alpha", 1.0))),
+    "HardSigmoid": unary(
+        lambda x, a: nn.HardsigmoidOp(x, a.get("alpha", 0.2), a.get("beta", 0.5))
+    ),
     "HardSwish": unary(lambda x, a: nn.HardswishOp(x)),
     "LeakyRelu": unary(lambda x, a: nn.LeakyReluOp(x, a.get("alpha", 0.01))),
     "Relu": unary(lambda x, a: nn.ReluOp(x)),

@@ -35,6 +35,8 @@ def activation(x, kind: str, params: Sequence[float] = ()):
         return x / (1 + np.exp(-x))
     if kind == "hardswish":
         return x * np.clip(x + 3, 0, 6) / 6
+    if kind == "hardsigmoid":
+        return np.clip(params[0] * x + params[1], 0, 1)
     if kind == "gelu":
         return 0.5 * x * (1 + _erf(x / math.sqrt(2)).astype(np.float64))
     if kind == "gelu_tanh":

@@ -10,6 +10,7 @@ from xdsl.ir import Operation
 from mnistc.dialects import nn
 from mnistc.dialects.shapes import shape_of
 from mnistc.kernels.abi import BINARY_CODES
+from mnistc.lowering.nn_to_cpu.activation import activation_params
 from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
 BINARY_OPS = {
@@ -30,26 +31,28 @@ def _broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[i
     return strides[::-1]
 
 
+def _steps_as_one(outer: tuple[int, int, int], inner: tuple[int, int, int]) -> bool:
+    """Both operands step over the dimensions `outer` then `inner` (size, lhs stride, rhs
+    stride) as over one: each outer stride is the inner stride times the inner size."""
+    return outer[1] == inner[1] * inner[0] and outer[2] == inner[2] * inner[0]
+
+
 def _as_rank4(shape: Sequence[int], lhs: Sequence[int], rhs: Sequence[int]):
-    """The output shape and both operands' strides, with size-1 dims dropped and
-    neighbouring dims merged wherever both operands walk them as one (dense across them,
-    or broadcast along both), padded to the kernel's rank 4. Any rank reaches the kernel
-    this way unless more than four runs of dims remain (then the op is refused)."""
-    merged: list[list[int]] = []
-    for dim, l, r in zip(shape, lhs, rhs):
-        if dim == 1:
-            continue
-        if merged and merged[-1][1] == l * dim and merged[-1][2] == r * dim:
-            merged[-1] = [merged[-1][0] * dim, l, r]
+    """The same loop nest in rank 4 (the kernel's), with as few dimensions as it takes:
+    size-1 dimensions dropped, and each dimension merged into the one before it wherever
+    both operands step over the pair as over one dimension (dense, or broadcast along
+    both). A channel scale x[C,H,W] * s[C,1,1] becomes [C, H*W] * [C, 1]: long rows that
+    the kernel runs as vectors."""
+    merged: list[tuple[int, int, int]] = []  # (size, lhs stride, rhs stride)
+    for dim in ((d, l, r) for d, l, r in zip(shape, lhs, rhs) if d != 1):
+        if merged and _steps_as_one(merged[-1], dim):
+            merged[-1] = (merged[-1][0] * dim[0], dim[1], dim[2])
         else:
-            merged.append([dim, l, r])
+            merged.append(dim)
     if len(merged) > 4:
-        raise LoweringError(
-            f"convert-nn-to-cpu: broadcasting {list(shape)} needs {len(merged)} dims, "
-            "the kernel has 4"
-        )
-    merged = [[1, 0, 0]] * (4 - len(merged)) + merged
-    return [m[0] for m in merged], [m[1] for m in merged], [m[2] for m in merged]
+        raise LoweringError("convert-nn-to-cpu: broadcast of rank > 4 is not supported")
+    merged = [(1, 0, 0)] * (4 - len(merged)) + merged
+    return [d[0] for d in merged], [d[1] for d in merged], [d[2] for d in merged]
 
 
 def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
@@ -62,6 +65,7 @@ def _lower_binary(op: nn.BinaryOp) -> list[KernelCall]:
         **{f"d{i}": d for i, d in enumerate(shape)},
         **{f"l{i}": s for i, s in enumerate(lhs)},
         **{f"r{i}": s for i, s in enumerate(rhs)},
+        **activation_params(op.fused_activation()),
     }
     return [KernelCall("binary", [op.lhs, op.rhs], params)]
 

@@ -23,6 +23,8 @@ class FoldSwish(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.MulOp, rewriter: PatternRewriter, /):
+        if op.activation is not None:
+            return
         for x, gate in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
             if isinstance(gate.owner, nn.SigmoidOp) and gate.owner.input is x:
                 rewriter.replace(op, nn.SiluOp(x))

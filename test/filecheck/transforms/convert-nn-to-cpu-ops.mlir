@@ -13,9 +13,9 @@ func.func @forward(%x: tensor<1x2x4x4xf32>) -> tensor<1x4x2x2xf32> {
 }
 
 // Broadcasting over [1, 2, 4, 4]: x has strides [0, 16, 4, 1] (size-1 dims get 0), the
-// [2,1,1] scale [0, 1, 0, 0]; H and W, which both operands walk alike, merge into one
-// dim of 16.
-// CHECK: cpu.call @binary(%{{.*}}, %{{.*}}) outs(%{{.*}}) params(op = 1, d0 = 1, d1 = 1, d2 = 2, d3 = 16, l0 = 0, l1 = 0, l2 = 16, l3 = 1, r0 = 0, r1 = 0, r2 = 1, r3 = 0)
+// [2,1,1] scale [0, 1, 0, 0]. The size-1 dim goes, and H, W merge (both operands step
+// over them as over one dim): a channel scale of [2, 16] by [2, 1], rows of 16.
+// CHECK: cpu.call @binary(%{{.*}}, %{{.*}}) outs(%{{.*}}) params(op = 1, d0 = 1, d1 = 1, d2 = 2, d3 = 16, l0 = 0, l1 = 0, l2 = 16, l3 = 1, r0 = 0, r1 = 0, r2 = 1, r3 = 0, activation = 0, alpha = 0.0, beta = 0.0)
 // CHECK: cpu.call @batch_norm({{.*}}) outs(%{{.*}}) params(C = 2, inner = 16, eps = 0.001)
 // CHECK: cpu.call @avg_pool2d({{.*}}) params(C = 2, H = 4, W = 4, OH = 2, OW = 2, KH = 2, KW = 2, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0, count_include_pad = 1, divisor = 0)
 // CHECK: cpu.call @adaptive_avg_pool2d({{.*}}) params(C = 2, H = 4, W = 4, OH = 2, OW = 2)

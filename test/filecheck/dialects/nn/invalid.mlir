@@ -51,7 +51,7 @@ func.func @unknown_activation(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
   %0 = nn.linear %x, %w activation "swish" : tensor<1x4xf32>, tensor<2x4xf32> -> tensor<1x2xf32>
   func.return %0 : tensor<1x2xf32>
 }
-// CHECK: unknown activation 'swish' (supported: abs, celu, elu, exp, gelu, gelu_tanh, hardswish, hardtanh, leaky_relu, log, mish, neg, pow, reciprocal, relu, rsqrt, selu, sigmoid, silu, softplus, softsign, sqrt, tanh)
+// CHECK: unknown activation 'swish' (supported: abs, celu, elu, exp, gelu, gelu_tanh, hardsigmoid, hardswish, hardtanh, leaky_relu, log, mish, neg, pow, reciprocal, relu, rsqrt, selu, sigmoid, silu, softplus, softsign, sqrt, tanh)
 
 // -----
 
@@ -61,6 +61,15 @@ func.func @activation_params(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
   func.return %0 : tensor<1x2xf32>
 }
 // CHECK: activation 'leaky_relu' takes 1 parameters, got 0
+
+// -----
+
+func.func @hardsigmoid_params(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
+  %w = nn.weight "w" offset 0 : tensor<2x4xf32>
+  %0 = nn.linear %x, %w activation "hardsigmoid" params [0.2] : tensor<1x4xf32>, tensor<2x4xf32> -> tensor<1x2xf32>
+  func.return %0 : tensor<1x2xf32>
+}
+// CHECK: activation 'hardsigmoid' takes 2 parameters, got 1
 
 // -----
 

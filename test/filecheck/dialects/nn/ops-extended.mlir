@@ -14,13 +14,14 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
   %5 = nn.tanh %4 : tensor<1x4x8x8xf32>
   %6 = nn.hardswish %5 : tensor<1x4x8x8xf32>
   %g = nn.gelu %6 approximate "tanh" : tensor<1x4x8x8xf32>
-  %7 = nn.silu %g : tensor<1x4x8x8xf32>
+  %h = nn.silu %g : tensor<1x4x8x8xf32>
+  %7 = nn.hardsigmoid %h alpha 0.2 beta 0.5 : tensor<1x4x8x8xf32>
   %8 = nn.batch_norm %7 mean %b var %b gamma %b beta %b eps 1.0e-05 : tensor<1x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32> -> tensor<1x4x8x8xf32>
   %9 = nn.avg_pool2d %8 kernel [3, 3] stride [2, 2] padding [1, 1] ceil_mode 0 count_include_pad 0 divisor 0 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
   %10 = nn.adaptive_avg_pool2d %8 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
   %s = nn.weight "scale" offset 640 : tensor<4x1x1xf32>
   %11 = nn.mul %10, %s : tensor<1x4x4x4xf32>, tensor<4x1x1xf32> -> tensor<1x4x4x4xf32>
-  %12 = nn.add %11, %9 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
+  %12 = nn.add %11, %9 activation "hardtanh" params [0.0, 6.0] : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
   %13 = nn.concat %12, %9 dim 1 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x8x4x4xf32>
   %p = nn.weight "slope" offset 704 : tensor<8x1x1xf32>
   %14 = nn.prelu %13, %p : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
@@ -38,12 +39,13 @@ func.func @forward(%x: tensor<1x4x8x8xf32>, %r: tensor<1x4x8x8xf32>) -> tensor<1
 // CHECK-NEXT: nn.hardswish %{{.*}} : tensor<1x4x8x8xf32>
 // CHECK-NEXT: nn.gelu %{{.*}} approximate "tanh" : tensor<1x4x8x8xf32>
 // CHECK-NEXT: nn.silu %{{.*}} : tensor<1x4x8x8xf32>
+// CHECK-NEXT: nn.hardsigmoid %{{.*}} alpha 2.000000e-01 beta 5.000000e-01 : tensor<1x4x8x8xf32>
 // CHECK-NEXT: nn.batch_norm %{{.*}} mean %{{.*}} var %{{.*}} gamma %{{.*}} beta %{{.*}} eps 1.000000e-05 : tensor<1x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32> -> tensor<1x4x8x8xf32>
 // CHECK-NEXT: nn.avg_pool2d %{{.*}} kernel [3, 3] stride [2, 2] padding [1, 1] ceil_mode 0 count_include_pad 0 divisor 0 : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
 // CHECK-NEXT: nn.adaptive_avg_pool2d %{{.*}} : tensor<1x4x8x8xf32> -> tensor<1x4x4x4xf32>
 // CHECK-NEXT: nn.weight "scale" offset 640 : tensor<4x1x1xf32>
 // CHECK-NEXT: nn.mul %{{.*}}, %{{.*}} : tensor<1x4x4x4xf32>, tensor<4x1x1xf32> -> tensor<1x4x4x4xf32>
-// CHECK-NEXT: nn.add %{{.*}}, %{{.*}} : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
+// CHECK-NEXT: nn.add %{{.*}}, %{{.*}} activation "hardtanh" params [0.000000e+00, 6.000000e+00] : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x4x4x4xf32>
 // CHECK-NEXT: nn.concat %{{.*}}, %{{.*}} dim 1 : tensor<1x4x4x4xf32>, tensor<1x4x4x4xf32> -> tensor<1x8x4x4xf32>
 // CHECK-NEXT: nn.weight "slope" offset 704 : tensor<8x1x1xf32>
 // CHECK-NEXT: nn.prelu %{{.*}}, %{{.*}} : tensor<1x8x4x4xf32>, tensor<8x1x1xf32> -> tensor<1x8x4x4xf32>
