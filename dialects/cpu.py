@@ -37,6 +37,7 @@ from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -145,24 +146,38 @@ class SampleOp(IRDLOperation):
 
 @irdl_op_definition
 class ViewOp(IRDLOperation):
-    """The same contiguous elements under another static shape (reshape, identity)."""
+    """The same contiguous elements under another static shape (reshape, identity), or,
+    with `offset`, the contiguous run of the source's elements that starts there (a
+    slice that needs no copy: a chunk along the channels)."""
 
     name = "cpu.view"
 
     source = operand_def(MemRefType)
     result = result_def(MemRefType)
+    offset = opt_prop_def(IntegerAttr[I64])
+    """In elements."""
 
     traits = traits_def(Pure())
-    assembly_format = "$source attr-dict `:` type($source) `->` type($result)"
+    assembly_format = "$source (`offset` $offset^)? attr-dict `:` type($source) `->` type($result)"
 
-    def __init__(self, source: SSAValue, type: MemRefType):
-        super().__init__(operands=[source], result_types=[type])
+    def __init__(self, source: SSAValue, type: MemRefType, offset: int = 0):
+        whole = element_count(shape_of(type)) == element_count(shape_of(source))
+        properties = {} if whole and not offset else {"offset": IntegerAttr(offset, i64)}
+        super().__init__(operands=[source], result_types=[type], properties=properties)
 
     def verify_(self) -> None:
         src, dst = shape_of(self.source), shape_of(self.result)
-        if element_count(src) != element_count(dst):
+        if self.offset is None:
+            if element_count(src) != element_count(dst):
+                raise VerifyException(
+                    f"view from {list(src)} to {list(dst)} changes the number of elements"
+                )
+            return
+        offset = self.offset.value.data
+        if offset < 0 or offset + element_count(dst) > element_count(src):
             raise VerifyException(
-                f"view from {list(src)} to {list(dst)} changes the number of elements"
+                f"view of {element_count(dst)} elements from {offset} is outside the "
+                f"{element_count(src)} of {list(src)}"
             )
 
 

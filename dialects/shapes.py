@@ -21,3 +21,14 @@ def shape_of(value: SSAValue | Attribute) -> tuple[int, ...]:
 def element_count(shape: Sequence[int]) -> int:
     """The number of elements of a static shape (1 for a scalar's empty shape)."""
     return math.prod(shape)
+
+
+def unsqueeze_h(shape: Sequence[int]) -> tuple[int, ...]:
+    """[N, C, L] → [N, C, 1, L]: a 1-D layer's tensor as its 2-D counterpart sees it (the
+    importers bring conv1d, the 1-D pools and resizes to the 2-D ops this way)."""
+    return (*shape[:2], 1, *shape[2:])
+
+
+def squeeze_h(shape: Sequence[int]) -> tuple[int, ...]:
+    """[N, C, 1, L] → [N, C, L]: a 2-D result back in the 1-D layer's shape."""
+    return (*shape[:2], *shape[3:])

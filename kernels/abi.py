@@ -68,6 +68,15 @@ BINARY_CODES = {name: code for code, (name, _) in enumerate(BINARY_OPS)}
 REDUCE_OPS = (("sum", ""), ("mean", "the sum / the count"), ("max", ""), ("min", ""))
 """The `op` parameter of `reduce` by code (MNISTC_REDUCE_*)."""
 REDUCE_CODES = {name: code for code, (name, _) in enumerate(REDUCE_OPS)}
+RESIZE_MODES = (
+    ("nearest_floor", "the pixel at floor(x)"),
+    ("nearest_ceil", "the pixel at ceil(x)"),
+    ("nearest_round_prefer_floor", "the nearest pixel, ties down"),
+    ("nearest_round_prefer_ceil", "the nearest pixel, ties up"),
+    ("linear", "linear interpolation of the two pixels around x"),
+)
+"""The `mode` of resize2d by code (MNISTC_RESIZE_*): how a source coordinate x becomes a value."""
+RESIZE_CODES = {name: code for code, (name, _) in enumerate(RESIZE_MODES)}
 
 CONV_MR = 4
 """Output channels per register tile of conv2d_packed."""
@@ -98,6 +107,9 @@ TILE_SIZES = {
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
 ACTIVATION_FPARAMS = ("alpha", "beta")
+
+STRIDED_RANK = 6
+"""The rank of copy_strided's iteration space (dimensions d0..d5, input strides s0..s5)."""
 
 
 @dataclass(frozen=True)
@@ -358,6 +370,22 @@ KERNELS: dict[str, Kernel] = {
             "i < inner.\nOne call per input of a concatenation.",
         ),
         Kernel("copy", ("input",), ("output",), ("count",), doc="output = input."),
+        Kernel(
+            "copy_strided",
+            ("input",),
+            ("output",),
+            (
+                *(f"d{i}" for i in range(STRIDED_RANK)),
+                *(f"s{i}" for i in range(STRIDED_RANK)),
+                "offset",
+                "out_offset",
+            ),
+            doc=f"output[out_offset + (i0,...,i{STRIDED_RANK - 1})] = input[offset + i0 * s0 + ... + "
+            f"i{STRIDED_RANK - 1} * s{STRIDED_RANK - 1}]\nover the contiguous "
+            "shape [d0, ...]; a stride may be 0 (broadcast) or negative. Transposes,\n"
+            "slices and expansions, merged by the lowering to this rank (one call per "
+            "index of the\ndimensions beyond it).",
+        ),
         # softmax (kernels/softmax.cpp)
         Kernel(
             "softmax",
@@ -372,6 +400,40 @@ KERNELS: dict[str, Kernel] = {
             ("output",),
             ("outer", "axis", "inner"),
             doc="Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].",
+        ),
+        # decoders: transposed convolution (kernels/conv/transpose.cpp), edge padding
+        # (kernels/shape.cpp), resizing (kernels/resample.cpp)
+        Kernel(
+            "conv_transpose2d",
+            ("input", "weight", "bias"),
+            ("output",),
+            (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
+             "dilation_w", "groups", "activation"),  # fmt: skip
+            ACTIVATION_FPARAMS,
+            frozenset({"bias"}),
+            "Transposed convolution: input [C,H,W], weight [C, K/groups, KH, KW] (PyTorch's "
+            "layout),\noptional bias [K], output [K,OH,OW] = act(conv_transpose + bias); "
+            "output pixel (oh, ow)\nreceives input (h, w) through tap (i, j) where "
+            "oh = h*stride_h - pad_h + i*dilation_h.",
+        ),
+        Kernel(
+            "pad2d_edge",
+            ("input",),
+            ("output",),
+            ("C", "H", "W", "top", "left", "bottom", "right", "reflect"),
+            doc="Padding of each of C planes [H, W] from the plane's own edge: mirrored "
+            "about the edge\npixel (reflect = 1, pads < H and W) or repeating it (reflect "
+            "= 0).",
+        ),
+        Kernel(
+            "resize2d",
+            ("input",),
+            ("output",),
+            ("C", "H", "W", "OH", "OW", "mode", "divide"),
+            ("scale_h", "scale_w", "shift_h", "shift_w", "offset_h", "offset_w"),
+            doc="Resize of each of C planes [H, W] to [OH, OW]: output pixel i of a "
+            "dimension reads the\ninput at x = (i + shift) * scale + offset, or (i + shift) "
+            "/ scale + offset with `divide`\n(float32), by `mode` (MNISTC_RESIZE_*).",
         ),
     )
 }
@@ -430,6 +492,8 @@ def render_header() -> str:
         "",
         "// The `op` of mnistc_reduce.",
         *_enum("REDUCE", REDUCE_OPS),
+        "// The `mode` of mnistc_resize2d.",
+        *_enum("RESIZE", RESIZE_MODES),
         "",
         "// Tile sizes shared with the compile-time weight packing.",
         *(f"#define MNISTC_{name} {value}" for name, value in TILE_SIZES.items()),

@@ -62,6 +62,14 @@ enum {
   MNISTC_REDUCE_MAX = 2,
   MNISTC_REDUCE_MIN = 3,
 };
+// The `mode` of mnistc_resize2d.
+enum {
+  MNISTC_RESIZE_NEAREST_FLOOR = 0,               // the pixel at floor(x)
+  MNISTC_RESIZE_NEAREST_CEIL = 1,                // the pixel at ceil(x)
+  MNISTC_RESIZE_NEAREST_ROUND_PREFER_FLOOR = 2,  // the nearest pixel, ties down
+  MNISTC_RESIZE_NEAREST_ROUND_PREFER_CEIL = 3,   // the nearest pixel, ties up
+  MNISTC_RESIZE_LINEAR = 4,                      // linear interpolation of the two pixels around x
+};
 
 // Tile sizes shared with the compile-time weight packing.
 #define MNISTC_CONV_MR 4
@@ -210,6 +218,15 @@ void mnistc_copy_block(const float* input, float* output, int64_t outer, int64_t
 // output = input.
 void mnistc_copy(const float* input, float* output, int64_t count);
 
+// output[out_offset + (i0,...,i5)] = input[offset + i0 * s0 + ... + i5 * s5]
+// over the contiguous shape [d0, ...]; a stride may be 0 (broadcast) or negative. Transposes,
+// slices and expansions, merged by the lowering to this rank (one call per index of the
+// dimensions beyond it).
+void mnistc_copy_strided(const float* input, float* output, int64_t d0, int64_t d1,
+                         int64_t d2, int64_t d3, int64_t d4, int64_t d5, int64_t s0,
+                         int64_t s1, int64_t s2, int64_t s3, int64_t s4, int64_t s5,
+                         int64_t offset, int64_t out_offset);
+
 // Softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t axis,
                     int64_t inner);
@@ -217,6 +234,30 @@ void mnistc_softmax(const float* input, float* output, int64_t outer, int64_t ax
 // Log-softmax over the middle axis of a tensor seen as [outer, axis, inner].
 void mnistc_log_softmax(const float* input, float* output, int64_t outer, int64_t axis,
                         int64_t inner);
+
+// Transposed convolution: input [C,H,W], weight [C, K/groups, KH, KW] (PyTorch's layout),
+// optional bias [K], output [K,OH,OW] = act(conv_transpose + bias); output pixel (oh, ow)
+// receives input (h, w) through tap (i, j) where oh = h*stride_h - pad_h + i*dilation_h.
+void mnistc_conv_transpose2d(const float* input, const float* weight, const float* bias,
+                             float* output, int64_t C, int64_t H, int64_t W, int64_t K,
+                             int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                             int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                             int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                             int64_t groups, int64_t activation, float alpha, float beta);
+
+// Padding of each of C planes [H, W] from the plane's own edge: mirrored about the edge
+// pixel (reflect = 1, pads < H and W) or repeating it (reflect = 0).
+void mnistc_pad2d_edge(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                       int64_t top, int64_t left, int64_t bottom, int64_t right,
+                       int64_t reflect);
+
+// Resize of each of C planes [H, W] to [OH, OW]: output pixel i of a dimension reads the
+// input at x = (i + shift) * scale + offset, or (i + shift) / scale + offset with `divide`
+// (float32), by `mode` (MNISTC_RESIZE_*).
+void mnistc_resize2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,
+                     int64_t OH, int64_t OW, int64_t mode, int64_t divide, float scale_h,
+                     float scale_w, float shift_h, float shift_w, float offset_h,
+                     float offset_w);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -30,6 +30,17 @@ from mnistc.errors import MnistcError
 
 CONFIGS = {"b1-t1": (1, 1), "b1-t2": (1, 2), "b64-t1": (64, 1), "b64-t2": (64, 2)}
 """(batch, threads) measured, by the name `--configs` takes."""
+
+
+def parse_list(text: str, known: Sequence[str], what: str) -> list[str]:
+    """Names from a comma-separated list (`all` for every one), in the order given."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list(known) if names == ["all"] else names
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise MnistcError(f"unknown {what} {', '.join(unknown) or repr(text)}; "
+                          f"choose from {', '.join(known)} or all")  # fmt: skip
+    return list(dict.fromkeys(names))
 
 
 def _per_call_us(fn: Callable[[], object], calls: int) -> float:
@@ -218,7 +229,6 @@ def run_bench(
 ) -> None:
     """Any model file mnistc compiles (TorchScript, torch.export, ONNX; default the
     bundled model) against ONNX Runtime and PyTorch, in the configurations named."""
-    from mnistc.bench_networks import parse_list
     from mnistc.driver import CompileOptions, compile_model
     from mnistc.models.mnist_cnn import BUNDLED_MODEL
     from mnistc.runtime import CompiledModel

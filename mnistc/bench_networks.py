@@ -24,7 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistc.bench import calls_per_round, export_onnx, interleaved_samples, machine, ort_session
+from mnistc.bench import (
+    calls_per_round,
+    export_onnx,
+    interleaved_samples,
+    machine,
+    ort_session,
+    parse_list,
+)
 from mnistc.errors import MnistcError
 
 NETWORKS = (
@@ -74,17 +81,6 @@ CONFIGS = {
     )
 }
 QUICK_CONFIG = "64-b1-t1"
-
-
-def parse_list(text: str, known: Sequence[str], what: str) -> list[str]:
-    """Names from a comma-separated list (`all` for every one), in the order given."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    names = list(known) if names == ["all"] else names
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise MnistcError(f"unknown {what} {', '.join(unknown) or repr(text)}; "
-                          f"choose from {', '.join(known)} or all")  # fmt: skip
-    return list(dict.fromkeys(names))
 
 
 def import_torchvision_models():

@@ -284,6 +284,27 @@ class MobileV3Like(nn.Module):
         return self.fc2(x)
 
 
+class ShuffleBlock(nn.Module):
+    """ShuffleNetV2's unit (channel split, a branch, concatenation, channel shuffle), then
+    a strided slice, an expanded gate and a channels-last permute of run-time tensors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.branch = nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, groups=4))
+        self.gate = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8 * 8 * 4, 5)
+
+    def forward(self, x):
+        a, b = self.stem(x).chunk(2, dim=1)
+        x = torch.cat([a, self.branch(b)], dim=1)
+        n, c, h, w = x.size()
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        x = x[:, :, 1:, ::2]
+        x = x * torch.sigmoid(self.gate(x.mean((2, 3), keepdim=True))).expand_as(x)
+        return self.fc(x.permute(0, 2, 3, 1).flatten(1))
+
+
 MODELS.update(
     {
         "conv_bn": (ConvBnNet, (3, 11, 9)),
@@ -298,6 +319,7 @@ MODELS.update(
         "vggish": (VGGish, (3, 10, 10)),
         "padded_prelu": (PaddedPReLUNet, (2, 7, 6)),
         "mobile_v3_like": (MobileV3Like, (3, 17, 15)),
+        "shuffle_block": (ShuffleBlock, (3, 9, 7)),
     }
 )
 
@@ -362,3 +384,85 @@ def build(name: str, seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
     with torch.no_grad():
         randomise_batch_norm(model, seed)
     return model, shape
+
+
+# decoders: 1-D layers, transposed convolutions, resizing, edge padding (issue 12)
+
+
+class KeywordSpotter(nn.Module):
+    """A 1-D CNN on MFCC-like features [N, 40, 98]: conv1d (stride, 'same', dilation,
+    groups), batch_norm1d on [N, C, L] and [N, C], relu, max/avg/adaptive pooling in 1-D."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(40, 32, 5, stride=2, padding=2)
+        self.bn1 = nn.BatchNorm1d(32)
+        self.conv2 = nn.Conv1d(32, 24, 3, padding="same", dilation=2, groups=2)
+        self.bn2 = nn.BatchNorm1d(24)
+        self.fc = nn.Linear(24, 12)
+        self.bn3 = nn.BatchNorm1d(12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool1d(F.relu(self.bn1(self.conv1(x))), 3, stride=2, padding=1)
+        x = F.avg_pool1d(F.relu(self.bn2(self.conv2(x))), 2, ceil_mode=True)
+        return self.bn3(self.fc(F.adaptive_avg_pool1d(x, 1).flatten(1)))
+
+
+class ConvAutoencoder(nn.Module):
+    """Strided conv2d down, conv_transpose2d up (output_padding, groups, a fused
+    activation), sigmoid out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+        )  # fmt: skip
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(16, 8, 3, stride=2, padding=1, output_padding=1, groups=2),
+            nn.ReLU(),
+            nn.ConvTranspose2d(8, 1, 3, stride=2, padding=1, output_padding=1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+class SmallUNet(nn.Module):
+    """Down convolutions, up by bilinear interpolation, nearest upsampling and a
+    transposed convolution, skip connections concatenated along channels, reflection
+    and replication padding. (Resizing by scale factors: the sizes ONNX computes for
+    `size=` from the input's run-time shape are the front ends' work.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc1 = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(3, 8, 3), nn.ReLU())
+        self.enc2 = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+        self.down = nn.Conv2d(16, 16, 3, stride=2, padding=1)
+        self.bottom = nn.Sequential(nn.ReplicationPad2d((1, 1, 0, 2)), nn.Conv2d(16, 16, (3, 3), padding=(0, 0)))
+        self.dec2 = nn.Conv2d(32, 16, 3, padding=1)
+        self.up1 = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec1 = nn.Conv2d(16, 8, 3, padding=1)
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.enc1(x)  # [8, 20, 20]
+        e2 = self.enc2(F.max_pool2d(e1, 2))  # [16, 10, 10]
+        b = torch.relu(self.bottom(self.down(e2)))  # [16, 5, 5]
+        u2 = F.interpolate(b, scale_factor=2.0, mode="bilinear", align_corners=False)
+        d2 = torch.relu(self.dec2(torch.cat([u2, e2], dim=1)))
+        d1 = torch.relu(self.dec1(torch.cat([self.up1(d2), e1], dim=1)))
+        out = self.head(d1)
+        out = out + F.interpolate(F.avg_pool2d(out, 4), scale_factor=4.0, mode="nearest")
+        coarse = F.avg_pool2d(out, 5)
+        return out + F.interpolate(coarse, scale_factor=5.0, mode="bilinear", align_corners=True)
+
+
+MODELS.update(
+    {
+        "keyword_spotter": (KeywordSpotter, (40, 98)),
+        "conv_autoencoder": (ConvAutoencoder, (1, 28, 28)),
+        "small_unet": (SmallUNet, (3, 20, 20)),
+    }
+)

@@ -687,6 +687,57 @@ def test_copy(kernels, count):
     np.testing.assert_array_equal(out, x)
 
 
+def strided_op_cases():
+    """(input shape, op builder): transposes (with a contiguous inner run or a tiled 2-D
+    one, rank 6, rank 7 after merging: two calls), slices (steps, negative steps,
+    offsets), expansions (inner and outer)."""
+    return [
+        ((1, 3, 4, 5), lambda x: nn_dialect.TransposeOp(x, [0, 3, 1, 2])),
+        ((1, 37, 300), lambda x: nn_dialect.TransposeOp(x, [0, 2, 1])),
+        ((1, 2, 3, 4, 5, 3), lambda x: nn_dialect.TransposeOp(x, [0, 4, 2, 5, 1, 3])),
+        ((1, 2, 6, 7, 5), lambda x: nn_dialect.TransposeOp(x, [0, 2, 1, 3, 4])),
+        ((1, 2, 3, 2, 3, 2, 3, 2), lambda x: nn_dialect.TransposeOp(x, [0, 7, 6, 5, 4, 3, 2, 1])),
+        ((1, 5, 7, 6), lambda x: nn_dialect.SliceOp(x, [0, 1, 6, 1], [1, 2, 3, 3], [1, 3, -2, 2])),
+        ((1, 9, 4), lambda x: nn_dialect.SliceOp(x, [0, 4, 0], [1, 5, 4], [1, 1, 1])),
+        ((1, 4, 1, 1), lambda x: nn_dialect.ExpandOp(x, (1, 4, 3, 5))),
+        ((1, 1, 6, 1), lambda x: nn_dialect.ExpandOp(x, (1, 3, 6, 70))),
+    ]
+
+
+def reference_and_call(op_builder, shape):
+    """The op on a [shape] input, its result by the reference interpreter, and the kernel
+    calls its lowering makes."""
+    from xdsl.builder import Builder
+    from xdsl.dialects import func
+    from xdsl.dialects.builtin import ModuleOp
+    from xdsl.ir import Block, Region
+    from xdsl.rewriter import InsertPoint
+
+    from mnistc.interpreters.nn import run_function
+    from mnistc.lowering.nn_to_cpu import KERNEL_LOWERINGS
+    from mnistc.weights import WeightFile
+
+    block = Block(arg_types=[nn_dialect.tensor(shape)])
+    op = Builder(InsertPoint.at_end(block)).insert(op_builder(block.args[0]))
+    block.add_op(func.ReturnOp(op.results[0]))
+    function = func.FuncOp("forward", ((block.args[0].type,), (op.results[0].type,)), Region(block))
+    ModuleOp([function]).verify()
+    x = np.random.default_rng(RNG_SEED).standard_normal(shape, dtype=np.float32)
+    expected = run_function(ModuleOp([function.clone()]), x, WeightFile())
+    return x, expected, KERNEL_LOWERINGS[type(op)](op)
+
+
+@pytest.mark.parametrize("case", range(len(strided_op_cases())))
+def test_copy_strided_matches_the_reference(kernels, case):
+    shape, builder = strided_op_cases()[case]
+    x, expected, calls = reference_and_call(builder, shape)
+    assert len(calls) == (2 if len(shape) == 8 else 1)
+    out = np.full(expected.shape, np.nan, dtype=np.float32)
+    for kernel_call in calls:
+        call(kernels, kernel_call.kernel, [x, out], **kernel_call.params)
+    np.testing.assert_array_equal(out, expected)
+
+
 # softmax (kernels/softmax.cpp)
 
 @pytest.mark.parametrize("shape,dim", [((1, 10), 1), ((2, 3, 4), 1), ((5, 7), 0), ((1, 3, 2, 2), 3)])

@@ -336,7 +336,8 @@ def test_softmax(kernels, log):
 
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
 def test_element_wise_kernels(kernels, poison, everywhere):
-    """batch norm, add, mul and PReLU (poison on either side), pad, concatenation, LRN."""
+    """batch norm, add, mul and PReLU (poison on either side), pad, concatenation, LRN,
+    strided copies."""
 
     rng = np.random.default_rng(0)
     clean = rng.standard_normal((1, 4, 3, 5), dtype=np.float32)
@@ -380,6 +381,13 @@ def test_element_wise_kernels(kernels, poison, everywhere):
 
     call(kernels, "lrn", [x, out], C=4, inner=15, size=3, alpha=1e-2, beta=0.75, bias=2.0)
     assert_propagates(out, F.local_response_norm(t, 3, alpha=1e-2, beta=0.75, k=2.0))
+
+    # copy_strided: a transpose (tiled), then channel 1 broadcast four times
+    moved = np.zeros((1, 4, 5, 3), dtype=np.float32)
+    call(kernels, "copy_strided", [x, moved], **strides("d", (1, 1, 1, 4, 5, 3)), **strides("s", (0, 0, 0, 15, 1, 5)), offset=0, out_offset=0)
+    assert_propagates(moved, t.transpose(2, 3))
+    call(kernels, "copy_strided", [x, out], **strides("d", (1, 1, 1, 4, 3, 5)), **strides("s", (0, 0, 0, 0, 5, 1)), offset=15, out_offset=0)
+    assert_propagates(out, t[:, 1:2].expand(1, 4, 3, 5))
 
 
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)

@@ -15,7 +15,7 @@ Op families. Each family has one file of the same name at every level: here
 (`kernels/<family>.cpp`, or `kernels/<family>/` for a family with several kernels):
 
 - `weight`: `weight` (a constant tensor of the weight file), `splat` (one value, any shape);
-- `conv`: `conv2d`;
+- `conv`: `conv2d`, `conv_transpose2d`;
 - `linear`: `linear`;
 - `pool`: `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d`;
 - `activation`: `relu`, `sigmoid`, `tanh`, `hardswish`, `hardtanh`, `leaky_relu`, `elu`,
@@ -25,8 +25,10 @@ Op families. Each family has one file of the same name at every level: here
 - `norm`: `batch_norm`, `lrn`, `layer_norm`, `group_norm`;
 - `elementwise`: `add`, `mul`, `prelu`, `sub`, `div`, `max`, `min` (binary, with
   broadcasting);
-- `shape`: `reshape`, `concat`, `pad2d`, `dropout` (moving elements, no arithmetic);
+- `shape`: `reshape`, `transpose`, `slice`, `expand`, `concat`, `pad2d`, `dropout` (moving
+  elements, no arithmetic);
 - `softmax`: `softmax`, `log_softmax`;
+- `resample`: `resize2d` (nearest and linear interpolation of H and W);
 - `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims.
 
 `base.py` holds what the families share (the tensor type, property builders, the
@@ -43,6 +45,7 @@ from mnistc.dialects.nn import (
     norm,
     pool,
     reduce,
+    resample,
     shape,
     softmax,
     weight,
@@ -55,13 +58,15 @@ from mnistc.dialects.nn.linear import *  # noqa: F403
 from mnistc.dialects.nn.norm import *  # noqa: F403
 from mnistc.dialects.nn.pool import *  # noqa: F403
 from mnistc.dialects.nn.reduce import *  # noqa: F403
+from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
 from mnistc.dialects.nn.softmax import *  # noqa: F403
 from mnistc.dialects.nn.weight import *  # noqa: F403
 from mnistc.dialects.shapes import shape_of
 
 FAMILY_MODULES = (
-    weight, conv, linear, pool, activation, norm, elementwise, shape, softmax, reduce,
+    weight, conv, linear, pool, activation, norm, elementwise, shape, softmax,
+    resample, reduce,
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

@@ -1,4 +1,4 @@
-"""The `conv` family: 2-D convolution."""
+"""The `conv` family: 2-D convolution and 2-D transposed convolution."""
 
 from __future__ import annotations
 
@@ -158,7 +158,146 @@ class Conv2DOp(FusedActivationOp):
             )
 
 
-OPS = (Conv2DOp,)
+# decoders: transposed convolution
+def conv_transpose2d_output_shape(
+    input_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    groups: int,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    output_padding: Sequence[int],
+    dilation: Sequence[int],
+) -> tuple[int, ...]:
+    """PyTorch's rule: (H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1."""
+    n, _, h, w = input_shape
+    _, kg, kh, kw = weight_shape
+    if not are_pairs(stride, padding, output_padding, dilation):
+        return (n, kg * groups, 0, 0)
+    return (
+        n,
+        kg * groups,
+        *(
+            (size - 1) * s - 2 * p + d * (k - 1) + extra + 1
+            for size, k, s, p, extra, d in zip(
+                (h, w), (kh, kw), stride, padding, output_padding, dilation
+            )
+        ),
+    )
+
+
+@irdl_op_definition
+class ConvTranspose2DOp(FusedActivationOp):
+    """2-D transposed convolution (the gradient of conv2d with respect to its input, the
+    decoders' upsampling layer), NCHW input and PyTorch's weight layout [C, K/groups, KH, KW].
+
+    Each input pixel scatters its weighted kernel into the output at `stride`; `padding`
+    crops the result at the top and left, and by the same amount at the bottom and right,
+    where `output_padding` extends it again (PyTorch keeps it in [0, stride or dilation);
+    any value, negative ones trimming more at the end, is well defined here, as ONNX's
+    asymmetric pads need). Optional bias
+    and fused activation: act(conv_transpose(x, w) + bias).
+    """
+
+    name = "nn.conv_transpose2d"
+
+    input = operand_def(FloatTensor)
+    weight = operand_def(FloatTensor)
+    bias = opt_operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    stride = prop_def(DenseArrayBase.constr(i64))
+    padding = prop_def(DenseArrayBase.constr(i64))
+    output_padding = prop_def(DenseArrayBase.constr(i64))
+    dilation = prop_def(DenseArrayBase.constr(i64))
+    groups = prop_def(IntegerAttr[I64])
+
+    traits = traits_def(Pure())
+    assembly_format = (
+        "$input `,` $weight (`bias` $bias^)? `stride` $stride `padding` $padding "
+        "`output_padding` $output_padding `dilation` $dilation `groups` $groups "
+        "(`activation` $activation^)? (`params` $activation_params^)? attr-dict "
+        "`:` type($input) `,` type($weight) (`,` type($bias)^)? `->` type($output)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        weight: SSAValue,
+        bias: SSAValue | None = None,
+        stride: Sequence[int] = (1, 1),
+        padding: Sequence[int] = (0, 0),
+        output_padding: Sequence[int] = (0, 0),
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+        activation: Activation | None = None,
+    ):
+        shape = conv_transpose2d_output_shape(
+            shape_of(input), shape_of(weight), groups, stride, padding, output_padding, dilation
+        )
+        super().__init__(
+            operands=[input, weight, bias],
+            result_types=[tensor(shape)],
+            properties={
+                "stride": pair(stride),
+                "padding": pair(padding),
+                "output_padding": pair(output_padding),
+                "dilation": pair(dilation),
+                "groups": IntegerAttr(groups, i64),
+                **activation_properties(activation),
+            },
+        )
+
+    def with_changes(self, **changes) -> ConvTranspose2DOp:
+        """A copy with some of the builder's arguments replaced."""
+        arguments = dict(
+            input=self.input, weight=self.weight, bias=self.bias,
+            stride=self.stride.get_values(), padding=self.padding.get_values(),
+            output_padding=self.output_padding.get_values(),
+            dilation=self.dilation.get_values(), groups=self.groups.value.data,
+            activation=self.fused_activation(),
+        )  # fmt: skip
+        arguments.update(changes)
+        return ConvTranspose2DOp(**arguments)
+
+    def verify_(self) -> None:
+        stride, dilation = self.stride.get_values(), self.dilation.get_values()
+        output_padding = self.output_padding.get_values()
+        verify_pair("stride", stride, 1)
+        verify_pair("padding", self.padding.get_values(), 0)
+        if len(output_padding) != 2:
+            raise VerifyException(f"output_padding must be two integers, got {list(output_padding)}")
+        verify_pair("dilation", dilation, 1)
+        self.verify_activation()
+        n, c, h, w = verify_rank("conv_transpose2d input", self.input, 4)
+        cw, kg, kh, kw = verify_rank("conv_transpose2d weight", self.weight, 4)
+        if min(cw, kg, kh, kw) < 1:
+            raise VerifyException(
+                f"conv_transpose2d weight shape {[cw, kg, kh, kw]} has an empty dimension"
+            )
+        groups = self.groups.value.data
+        if groups < 1 or c % groups:
+            raise VerifyException(f"groups ({groups}) must divide input channels ({c})")
+        if cw != c:
+            raise VerifyException(f"weight expects {cw} input channels, input has {c}")
+        if self.bias is not None and shape_of(self.bias) != (kg * groups,):
+            raise VerifyException(
+                f"bias shape {list(shape_of(self.bias))} must be [{kg * groups}]"
+            )
+        expected = conv_transpose2d_output_shape(
+            (n, c, h, w), (cw, kg, kh, kw), groups, stride, self.padding.get_values(),
+            output_padding, dilation,
+        )  # fmt: skip
+        if min(expected) < 1:
+            raise VerifyException(f"padding leaves an empty output {list(expected)}")
+        verify_result_shape(self, expected)
+
+
+OPS = (Conv2DOp, ConvTranspose2DOp)
 """The family's ops, as the `NN` dialect lists them."""
 
-__all__ = ["conv2d_output_shape", "Conv2DOp"]
+__all__ = [
+    "conv2d_output_shape",
+    "Conv2DOp",
+    "conv_transpose2d_output_shape",
+    "ConvTranspose2DOp",
+]

@@ -1,5 +1,10 @@
 """The `shape` family: ops that move or reinterpret elements without arithmetic
-(reshape, concat, pad2d) and dropout, the identity at inference."""
+(reshape, transpose, slice, expand, concat, pad2d) and dropout, the identity at inference.
+
+transpose, slice and expand are the three strided reads every shape op of the front
+ends decomposes into (chunk, split, select, narrow, unbind, repeat, pixel and channel
+shuffles, Gather, Tile, DepthToSpace), with reshape and concat; they run on one kernel.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from xdsl.dialects.builtin import (
     Float64Type,
     FloatAttr,
     IntegerAttr,
+    StringAttr,
     TensorType,
     f64,
     i64,
@@ -23,6 +29,7 @@ from xdsl.irdl import (
     base,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -62,9 +69,15 @@ class DropoutOp(IRDLOperation):
             raise VerifyException(f"dropout probability {self.p.value.data} not in [0, 1]")
 
 
+PAD_MODES = ("constant", "reflect", "replicate")
+"""How pad2d fills the border: with `value`; mirrored about the edge pixel (PyTorch's
+reflect, ONNX's reflect); repeating the edge pixel (replicate, ONNX's edge)."""
+
+
 @irdl_op_definition
 class Pad2DOp(IRDLOperation):
-    """Constant padding of the last two dimensions: `pads` = [top, left, bottom, right]."""
+    """Padding of the last two dimensions: `pads` = [top, left, bottom, right], filled
+    with `value` or, with a `mode` (PAD_MODES), from the input's own edge."""
 
     name = "nn.pad2d"
 
@@ -72,13 +85,18 @@ class Pad2DOp(IRDLOperation):
     output = result_def(FloatTensor)
     pads = prop_def(DenseArrayBase.constr(i64))
     value = prop_def(FloatAttr[Float64Type])
+    mode = opt_prop_def(StringAttr)
+    """Absent: constant."""
 
     traits = traits_def(Pure())
     assembly_format = (
-        "$input `pads` $pads `value` $value attr-dict `:` type($input) `->` type($output)"
+        "$input `pads` $pads (`mode` $mode^)? `value` $value attr-dict "
+        "`:` type($input) `->` type($output)"
     )
 
-    def __init__(self, input: SSAValue, pads: Sequence[int], value: float = 0.0):
+    def __init__(
+        self, input: SSAValue, pads: Sequence[int], value: float = 0.0, mode: str = "constant"
+    ):
         *lead, h, w = shape_of(input)
         top, left, bottom, right = pads
         super().__init__(
@@ -87,8 +105,13 @@ class Pad2DOp(IRDLOperation):
             properties={
                 "pads": DenseArrayBase.from_list(i64, list(pads)),
                 "value": FloatAttr(value, f64),
+                "mode": None if mode == "constant" else StringAttr(mode),
             },
         )
+
+    @property
+    def pad_mode(self) -> str:
+        return "constant" if self.mode is None else self.mode.data
 
     def verify_(self) -> None:
         pads = self.pads.get_values()
@@ -96,6 +119,15 @@ class Pad2DOp(IRDLOperation):
             raise VerifyException(f"pads must be 4 integers >= 0, got {list(pads)}")
         *lead, h, w = verify_rank("pad2d input", self.input, 4)
         top, left, bottom, right = pads
+        if self.pad_mode not in PAD_MODES:
+            raise VerifyException(
+                f"pad mode '{self.pad_mode}' (supported: {', '.join(PAD_MODES)})"
+            )
+        if self.pad_mode == "reflect" and (max(top, bottom) >= h or max(left, right) >= w):
+            raise VerifyException(
+                f"reflect padding {list(pads)} must be smaller than the input's H and W "
+                f"({h}, {w})"
+            )
         verify_result_shape(self, (*lead, h + top + bottom, w + left + right))
 
 
@@ -152,7 +184,9 @@ class ReshapeOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
             RemoveIdentityReshape,
         )
 
-        return (RemoveIdentityReshape(), ComposeReshapes())
+        from mnistc.transforms.canonicalization_patterns.nn import SinkReshape
+
+        return (RemoveIdentityReshape(), ComposeReshapes(), SinkReshape())
 
 
 @irdl_op_definition
@@ -180,7 +214,163 @@ class ReshapeOp(IRDLOperation):
             )
 
 
-OPS = (DropoutOp, Pad2DOp, ConcatOp, ReshapeOp)
+def _int_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+def transposed_shape(shape: Sequence[int], permutation: Sequence[int]) -> tuple[int, ...]:
+    """Dimension i of the result is dimension permutation[i] of the input."""
+    return tuple(shape[p] for p in permutation)
+
+
+class TransposeOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from mnistc.transforms.canonicalization_patterns.nn import (
+            ComposeTransposes,
+            TransposeAsReshape,
+        )
+
+        return (TransposeAsReshape(), ComposeTransposes())
+
+
+@irdl_op_definition
+class TransposeOp(IRDLOperation):
+    """Permute the dimensions: result dimension i is input dimension `permutation[i]`
+    (torch.permute, ONNX Transpose)."""
+
+    name = "nn.transpose"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+    permutation = prop_def(DenseArrayBase.constr(i64))
+
+    traits = traits_def(Pure(), TransposeOpHasCanonicalizationPatterns())
+    assembly_format = (
+        "$input `permutation` $permutation attr-dict `:` type($input) `->` type($output)"
+    )
+
+    def __init__(self, input: SSAValue, permutation: Sequence[int]):
+        shape = shape_of(input)
+        valid = sorted(permutation) == list(range(len(shape)))
+        super().__init__(
+            operands=[input],
+            result_types=[tensor(transposed_shape(shape, permutation) if valid else shape)],
+            properties={"permutation": _int_array(permutation)},
+        )
+
+    def verify_(self) -> None:
+        shape, permutation = shape_of(self.input), self.permutation.get_values()
+        if sorted(permutation) != list(range(len(shape))):
+            raise VerifyException(
+                f"permutation {list(permutation)} is not a permutation of the {len(shape)} "
+                "dimensions"
+            )
+        verify_result_shape(self, transposed_shape(shape, permutation))
+
+
+class SliceOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from mnistc.transforms.canonicalization_patterns.nn import RemoveIdentitySlice
+
+        return (RemoveIdentitySlice(),)
+
+
+@irdl_op_definition
+class SliceOp(IRDLOperation):
+    """A strided window: result[i...] = input[offsets[d] + i[d] * strides[d] ...], its
+    sizes the result's (torch slicing and narrow, select, chunk, split, ONNX Slice).
+
+    A stride may be negative (ONNX Slice walks backwards), never zero.
+    """
+
+    name = "nn.slice"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+    offsets = prop_def(DenseArrayBase.constr(i64))
+    strides = prop_def(DenseArrayBase.constr(i64))
+
+    traits = traits_def(Pure(), SliceOpHasCanonicalizationPatterns())
+    assembly_format = (
+        "$input `offsets` $offsets `strides` $strides attr-dict "
+        "`:` type($input) `->` type($output)"
+    )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        offsets: Sequence[int],
+        sizes: Sequence[int],
+        strides: Sequence[int] | None = None,
+    ):
+        super().__init__(
+            operands=[input],
+            result_types=[tensor(sizes)],
+            properties={
+                "offsets": _int_array(offsets),
+                "strides": _int_array(strides if strides is not None else [1] * len(sizes)),
+            },
+        )
+
+    def verify_(self) -> None:
+        shape, sizes = shape_of(self.input), shape_of(self.output)
+        offsets, strides = self.offsets.get_values(), self.strides.get_values()
+        if not len(shape) == len(sizes) == len(offsets) == len(strides):
+            raise VerifyException(
+                f"slice of a rank-{len(shape)} input needs {len(shape)} offsets, strides and "
+                f"result dimensions, got {len(offsets)}, {len(strides)} and {len(sizes)}"
+            )
+        for d, (n, offset, size, stride) in enumerate(zip(shape, offsets, sizes, strides)):
+            last = offset + (size - 1) * stride
+            if stride == 0 or size < 1 or not (0 <= offset < n and 0 <= last < n):
+                raise VerifyException(
+                    f"dim {d}: {size} elements from {offset} by {stride} do not fit in {n}"
+                )
+
+
+class ExpandOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from mnistc.transforms.canonicalization_patterns.nn import RemoveIdentityExpand
+
+        return (RemoveIdentityExpand(),)
+
+
+@irdl_op_definition
+class ExpandOp(IRDLOperation):
+    """Broadcast dimensions of size 1 to the result's sizes (torch.expand, ONNX Expand);
+    the rank is kept (a reshape adds leading dimensions first)."""
+
+    name = "nn.expand"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+
+    traits = traits_def(Pure(), ExpandOpHasCanonicalizationPatterns())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, shape: Sequence[int]):
+        super().__init__(operands=[input], result_types=[tensor(shape)])
+
+    def verify_(self) -> None:
+        shape, result = shape_of(self.input), shape_of(self.output)
+        if len(shape) != len(result) or any(a not in (1, b) for a, b in zip(shape, result)):
+            raise VerifyException(f"cannot expand {list(shape)} to {list(result)}")
+
+
+OPS = (DropoutOp, Pad2DOp, ConcatOp, ReshapeOp, TransposeOp, SliceOp, ExpandOp)
 """The family's ops, as the `NN` dialect lists them."""
 
-__all__ = ["ConcatOp", "DropoutOp", "Pad2DOp", "ReshapeOp"]
+__all__ = [
+    "ConcatOp",
+    "DropoutOp",
+    "ExpandOp",
+    "PAD_MODES",
+    "Pad2DOp",
+    "ReshapeOp",
+    "SliceOp",
+    "TransposeOp",
+    "transposed_shape",
+]

@@ -209,6 +209,9 @@ def _walk(ctx: ConversionContext, values: dict[torch._C.Value, Any], nodes) -> N
         if kind == "prim::If":
             _walk_if(ctx, values, node)
             continue
+        if kind == "prim::Loop":
+            _walk_loop(ctx, values, node)
+            continue
         results = convert_node(ctx, _as_node(node, values))
         for value, result in zip(node.outputs(), results, strict=True):
             values[value] = result
@@ -245,6 +248,42 @@ def _walk_if(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: to
     _walk(ctx, values, taken.nodes())
     for value, result in zip(outputs, taken.outputs(), strict=True):
         values[value] = values.get(result)
+
+
+MAX_UNROLLED_TRIPS = 4096
+"""The most iterations a loop is unrolled to at import (a loop over sizes or scale
+factors runs a few times)."""
+
+
+def _walk_loop(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: torch._C.Node) -> None:
+    """A `prim::Loop` whose trip count and condition fold (the list comprehensions of
+    library code, `[float(s) for s in scale_factor]` in `F.interpolate`), unrolled."""
+    trips, go, *carried = (values.get(v) for v in node.inputs())
+    (body,) = node.blocks()
+    parameters, outputs = list(body.inputs()), list(node.outputs())
+    iteration = 0
+    while _folds(trips, go, carried) and iteration < trips and condition(go):
+        if iteration == MAX_UNROLLED_TRIPS:
+            raise ImportError_(
+                f"a loop of more than {MAX_UNROLLED_TRIPS} iterations at "
+                f"{node_location(node).describe()}"
+            )
+        for parameter, value in zip(parameters, [iteration, *carried], strict=True):
+            values[parameter] = value
+        _walk(ctx, values, body.nodes())
+        go, *carried = (values.get(v) for v in body.outputs())
+        iteration += 1
+    if not _folds(trips, go, carried):
+        ctx.problems.add(_as_node(node, values), "a loop that does not fold at import")
+        carried = [UNSUPPORTED] * len(outputs)
+    for value, result in zip(outputs, carried, strict=True):
+        values[value] = result
+
+
+def _folds(trips: Any, go: Any, carried: list) -> bool:
+    return isinstance(trips, int) and not isinstance(go, SSAValue) and go is not UNSUPPORTED and all(
+        v is not UNSUPPORTED for v in carried
+    )
 
 
 def _return_value(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> SSAValue:

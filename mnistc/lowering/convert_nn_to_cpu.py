@@ -4,7 +4,8 @@
 `func.func @forward(%input: memref<?x...>, %output: memref<?x...>)` whose body is an
 `scf.for` over the samples. Weights are hoisted above the loop; inside it each `nn` op
 becomes one `cpu.call` writing a fresh `memref.alloc` (or the output sample directly,
-for the op producing the result), and reshape/dropout become `cpu.view` aliases.
+for the op producing the result), and reshape/dropout, and the slices that select a
+contiguous run of their input, become `cpu.view` aliases.
 
 The per-op lowerings live with their op family in `mnistc/lowering/nn_to_cpu/`: adding
 an op is a `_lower_<name>` function there, returning its kernel calls (a kernel of
@@ -34,7 +35,7 @@ from mnistc.dialects import cpu, nn
 from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.lowering.nn_to_cpu import KERNEL_LOWERINGS
 from mnistc.lowering.nn_to_cpu.common import LoweringError, Null
-from mnistc.lowering.nn_to_cpu.shape import VIEW_OPS
+from mnistc.lowering.nn_to_cpu.shape import view_offset
 from mnistc.locations import located
 from mnistc.lowering.nn_to_cpu.weight import buffer_type, lower_weight
 
@@ -60,8 +61,9 @@ class _FunctionLowering:
     def lower(self, op: Operation, returned: SSAValue) -> None:
         if isinstance(op, nn.WeightOp | nn.SplatOp):
             self.buffers[op.result] = self.hoisted.insert(lower_weight(op)).result
-        elif isinstance(op, VIEW_OPS):
-            view = cpu.ViewOp(self.buffers[op.operands[0]], buffer_type(op.results[0].type))
+        elif (offset := view_offset(op)) is not None:
+            source = self.buffers[op.operands[0]]
+            view = cpu.ViewOp(source, buffer_type(op.results[0].type), offset)
             self.buffers[op.results[0]] = self.body.insert(view).result
         elif type(op) in KERNEL_LOWERINGS:
             self._lower_kernel(op, returned)

@@ -141,7 +141,9 @@ class _FunctionPrinter:
             case cpu.NullOp():
                 names.alias(op.result, "nullptr")
             case cpu.ViewOp():
-                names.alias(op.result, names[op.source])
+                offset = op.offset.value.data if op.offset is not None else 0
+                source = names[op.source]
+                names.alias(op.result, f"({source} + {offset})" if offset else source)
             case cpu.ArenaSlotOp():
                 self.line(
                     f"float* {names[op.result]} = "

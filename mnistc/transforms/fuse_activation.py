@@ -26,7 +26,7 @@ from mnistc.dialects import nn
 from mnistc.locations import located
 
 
-FUSING_PRODUCERS = (nn.Conv2DOp, nn.LinearOp, nn.BinaryOp)
+FUSING_PRODUCERS = (nn.Conv2DOp, nn.LinearOp, nn.BinaryOp, nn.ConvTranspose2DOp)
 """The ops with an activation epilogue (`nn.FusedActivationOp`) and a `with_changes`."""
 
 

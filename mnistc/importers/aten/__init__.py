@@ -24,6 +24,7 @@ from mnistc.importers.aten import (
     pool,
     python,
     reduce,
+    resample,
     shape,
     softmax,
 )
@@ -49,6 +50,7 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **shape.CONVERTERS,
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
+    **resample.CONVERTERS,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 

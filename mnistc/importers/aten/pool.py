@@ -5,7 +5,7 @@ from __future__ import annotations
 from mnistc.dialects import nn
 from mnistc.importers.aten import reduce
 from mnistc.importers.aten.graph import ConversionContext, Node
-from mnistc.importers.aten.shape import ints, reshape
+from mnistc.importers.aten.shape import along_w, ints, reshape, via_2d
 
 
 def convert_max_pool2d(ctx: ConversionContext, node: Node) -> tuple:
@@ -48,7 +48,24 @@ def convert_mean(ctx: ConversionContext, node: Node) -> tuple:
     return (pooled,) if args[2] else reshape(ctx, pooled, nn.shape_of(pooled)[:2])
 
 
+# decoders: the 1-D pools as 2-D ones on [N, C, 1, L]
+convert_max_pool1d = via_2d(
+    convert_max_pool2d,
+    lambda a: [a[0], along_w(a[1], 1), along_w(a[2] or a[1], 1), along_w(a[3], 0),
+               along_w(a[4], 1), a[5]],  # fmt: skip
+)
+convert_avg_pool1d = via_2d(
+    convert_avg_pool2d,
+    lambda a: [a[0], along_w(a[1], 1), along_w(a[2] or a[1], 1), along_w(a[3], 0), a[4], a[5]],
+)
+convert_adaptive_avg_pool1d = via_2d(convert_adaptive_avg_pool2d, lambda a: [a[0], along_w(a[1], 1)])
+
+
 CONVERTERS = {
+    # decoders
+    "aten::adaptive_avg_pool1d": convert_adaptive_avg_pool1d,
+    "aten::avg_pool1d": convert_avg_pool1d,
+    "aten::max_pool1d": convert_max_pool1d,
     "aten::adaptive_avg_pool2d": convert_adaptive_avg_pool2d,
     "aten::avg_pool2d": convert_avg_pool2d,
     "aten::max_pool2d": convert_max_pool2d,

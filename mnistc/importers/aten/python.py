@@ -339,6 +339,7 @@ CONVERTERS = {
     "aten::__isnot__": _python(lambda a, b: a is not b),
     "aten::__not__": _python(lambda a: not a),
     "aten::__or__": _python(lambda a, b: a or b),
+    "aten::append": _python(lambda values, value: values.append(value) or values),
     "aten::dim": convert_dim,
     "aten::div": _python(_divide),
     "aten::eq": _python(lambda a, b: a == b),
@@ -358,10 +359,8 @@ CONVERTERS = {
     "aten::slice": _python(_slice),
     "aten::sym_numel": convert_numel,
     "aten::sym_size": convert_size,
-    "aten::t": _python(lambda t: t.t()),
     "aten::tensor": _python(_tensor),
     "aten::to": convert_to,
-    "aten::transpose": _python(lambda t, a, b: t.transpose(a, b)),
     "aten::type_as": convert_to,
     "aten::warn": _python(lambda *a: None),
     "prim::ListConstruct": convert_list,
@@ -373,6 +372,7 @@ CONVERTERS = {
     "prim::Uninitialized": _python(lambda: None),
     "prim::device": _constant("cpu"),
     "prim::dtype": _constant(torch.float32),
+    "prim::unchecked_cast": _python(lambda x: x),
 }
 """Ops evaluated in Python on constants (shape arithmetic); `prim::If` is the front
 end's, which walks the branch that `condition` picks."""

@@ -46,6 +46,7 @@ from mnistc.importers.onnx import (
     norm,
     pool,
     reduce,
+    resample,
     shape,
     softmax,
 )
@@ -81,6 +82,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **shape.CONVERTERS,
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
+    **resample.CONVERTERS,
 }
 """ONNX ops on run-time tensors. Any op on constants only is folded instead."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mnistc.dialects import nn
 from mnistc.importers.onnx import reduce
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode, padded, pair, same_pads, symmetric_pads
-from mnistc.importers.onnx.shape import reshape
+from mnistc.importers.onnx.shape import reshape, via_2d
 
 
 def convert_max_pool(g: Graph, node, attrs) -> tuple:
@@ -56,8 +56,8 @@ def convert_reduce_mean(g: Graph, node, attrs) -> tuple:
 
 
 CONVERTERS = {
-    "AveragePool": convert_average_pool,
-    "GlobalAveragePool": convert_global_average_pool,
-    "MaxPool": convert_max_pool,
+    "AveragePool": via_2d(convert_average_pool),
+    "GlobalAveragePool": via_2d(convert_global_average_pool),
+    "MaxPool": via_2d(convert_max_pool),
     "ReduceMean": convert_reduce_mean,
 }

@@ -31,8 +31,48 @@ def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     return out
 
 
+def conv_transpose2d(
+    x, weight, bias=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+    dilation=(1, 1), groups=1,
+):  # fmt: skip
+    """Every input pixel scatters its weighted kernel into an uncropped output, which
+    `padding` then crops (the definition, as the adjoint of conv2d)."""
+    x, weight = x.astype(np.float64), weight.astype(np.float64)
+    n, c, h, w = x.shape
+    _, kg, kh, kw = weight.shape
+    _, k, oh, ow = nn.conv_transpose2d_output_shape(
+        x.shape, weight.shape, groups, stride, padding, output_padding, dilation
+    )
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    extent = [max(p + o, (size - 1) * s + d * (kernel - 1) + 1)
+              for p, o, size, s, d, kernel in ((ph, oh, h, sh, dh, kh), (pw, ow, w, sw, dw, kw))]  # fmt: skip
+    full = np.zeros((n, k, *extent))
+    cg = c // groups
+    for g in range(groups):
+        xs, ws = x[:, g * cg : (g + 1) * cg], weight[g * cg : (g + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                target = full[:, g * kg : (g + 1) * kg, i * dh : i * dh + sh * (h - 1) + 1 : sh,
+                              j * dw : j * dw + sw * (w - 1) + 1 : sw]  # fmt: skip
+                target += np.einsum("nchw,ck->nkhw", xs, ws[:, :, i, j])
+    out = full[:, :, ph : ph + oh, pw : pw + ow]
+    if bias is not None:
+        out = out + bias.astype(np.float64)[None, :, None, None]
+    return out
+
+
 class ConvFunctions(InterpreterFunctions):
-    """nn.conv2d, with its residual and fused activation."""
+    """nn.conv2d, with its residual and fused activation; nn.conv_transpose2d."""
+
+    @impl(nn.ConvTranspose2DOp)
+    def run_conv_transpose2d(self, interpreter: Interpreter, op: nn.ConvTranspose2DOp, args):
+        x, weight, *rest = args
+        out = conv_transpose2d(
+            x, weight, rest[0] if rest else None, op.stride.get_values(),
+            op.padding.get_values(), op.output_padding.get_values(), op.dilation.get_values(),
+            op.groups.value.data,
+        )  # fmt: skip
+        return as_f32(fused(op, out))
 
     @impl(nn.Conv2DOp)
     def run_conv2d(self, interpreter: Interpreter, op: nn.Conv2DOp, args: tuple[Any, ...]):

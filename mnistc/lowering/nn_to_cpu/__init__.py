@@ -4,7 +4,7 @@
 Each family's module maps its `nn` ops to a function returning the kernel calls (a
 kernel of kernels/abi.py, its inputs and its params by name) that compute the op's
 result into one destination buffer, in a `LOWERINGS` table; `KERNEL_LOWERINGS` joins
-them. The `weight` family and the views of the `shape` family (`VIEW_OPS`) are handled
+them. The `weight` family and the views of the `shape` family (`view_offset`) are handled
 by the pass itself (mnistc/lowering/convert_nn_to_cpu.py), as they call no kernel.
 """
 
@@ -22,6 +22,7 @@ from mnistc.lowering.nn_to_cpu import (
     norm,
     pool,
     reduce,
+    resample,
     shape,
     softmax,
 )
@@ -37,5 +38,6 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **shape.LOWERINGS,
     **softmax.LOWERINGS,
     **reduce.LOWERINGS,
+    **resample.LOWERINGS,
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""

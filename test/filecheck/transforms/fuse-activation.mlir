@@ -53,3 +53,16 @@ func.func @not_fusable(%x: tensor<1x1x8x8xf32>) -> tensor<1x2xf32> {
   %5 = nn.relu %4 : tensor<1x2xf32>
   func.return %5 : tensor<1x2xf32>
 }
+
+// decoders: a transposed convolution takes its activation too.
+// CHECK-LABEL: func.func @conv_transpose_sigmoid
+// CHECK:         %[[T:.*]] = nn.conv_transpose2d %{{.*}}, %{{.*}} bias %{{.*}} stride [2, 2] padding [1, 1] output_padding [1, 1] dilation [1, 1] groups 1 activation "sigmoid"
+// CHECK-NOT:     nn.sigmoid
+// CHECK:         func.return %[[T]]
+func.func @conv_transpose_sigmoid(%x: tensor<1x4x3x3xf32>) -> tensor<1x2x6x6xf32> {
+  %w = nn.weight "w" offset 0 : tensor<4x2x3x3xf32>
+  %b = nn.weight "b" offset 320 : tensor<2xf32>
+  %0 = nn.conv_transpose2d %x, %w bias %b stride [2, 2] padding [1, 1] output_padding [1, 1] dilation [1, 1] groups 1 : tensor<1x4x3x3xf32>, tensor<4x2x3x3xf32>, tensor<2xf32> -> tensor<1x2x6x6xf32>
+  %1 = nn.sigmoid %0 : tensor<1x2x6x6xf32>
+  func.return %1 : tensor<1x2x6x6xf32>
+}

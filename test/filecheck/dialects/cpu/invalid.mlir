@@ -8,6 +8,14 @@ func.func @view_count(%x: memref<1x16xf32>) {
 
 // -----
 
+func.func @view_past_the_end(%x: memref<1x16xf32>) {
+  %v = cpu.view %x offset 9 : memref<1x16xf32> -> memref<1x8xf32>
+  func.return
+}
+// CHECK: view of 8 elements from 9 is outside the 16 of [1, 16]
+
+// -----
+
 func.func @sample_shape(%x: memref<?x16xf32>, %i: index) {
   %v = cpu.sample %x[%i] : memref<?x16xf32> -> memref<1x8xf32>
   func.return

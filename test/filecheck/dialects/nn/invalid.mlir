@@ -277,3 +277,51 @@ func.func @negative_avg_pool_padding(%x: tensor<1x4x8x8xf32>) -> tensor<1x4x4x4x
   func.return %0 : tensor<1x4x4x4xf32>
 }
 // CHECK: padding must be two integers >= 0, got [0, -1]
+
+// -----
+
+func.func @not_a_permutation(%x: tensor<1x4x6xf32>) -> tensor<1x4x6xf32> {
+  %0 = nn.transpose %x permutation [0, 1, 1] : tensor<1x4x6xf32> -> tensor<1x4x6xf32>
+  func.return %0 : tensor<1x4x6xf32>
+}
+// CHECK: permutation [0, 1, 1] is not a permutation of the 3 dimensions
+
+// -----
+
+func.func @wrong_transpose_result(%x: tensor<1x4x6xf32>) -> tensor<1x4x6xf32> {
+  %0 = nn.transpose %x permutation [0, 2, 1] : tensor<1x4x6xf32> -> tensor<1x4x6xf32>
+  func.return %0 : tensor<1x4x6xf32>
+}
+// CHECK: result shape [1, 4, 6] does not match the expected [1, 6, 4]
+
+// -----
+
+func.func @slice_past_the_end(%x: tensor<1x4x6xf32>) -> tensor<1x4x3xf32> {
+  %0 = nn.slice %x offsets [0, 0, 2] strides [1, 1, 2] : tensor<1x4x6xf32> -> tensor<1x4x3xf32>
+  func.return %0 : tensor<1x4x3xf32>
+}
+// CHECK: dim 2: 3 elements from 2 by 2 do not fit in 6
+
+// -----
+
+func.func @slice_zero_stride(%x: tensor<1x4x6xf32>) -> tensor<1x4x3xf32> {
+  %0 = nn.slice %x offsets [0, 0, 0] strides [1, 1, 0] : tensor<1x4x6xf32> -> tensor<1x4x3xf32>
+  func.return %0 : tensor<1x4x3xf32>
+}
+// CHECK: dim 2: 3 elements from 0 by 0 do not fit in 6
+
+// -----
+
+func.func @slice_rank(%x: tensor<1x4x6xf32>) -> tensor<1x4x3xf32> {
+  %0 = nn.slice %x offsets [0, 0] strides [1, 1] : tensor<1x4x6xf32> -> tensor<1x4x3xf32>
+  func.return %0 : tensor<1x4x3xf32>
+}
+// CHECK: slice of a rank-3 input needs 3 offsets, strides and result dimensions, got 2, 2 and 3
+
+// -----
+
+func.func @expand_not_one(%x: tensor<1x4x6xf32>) -> tensor<1x8x6xf32> {
+  %0 = nn.expand %x : tensor<1x4x6xf32> -> tensor<1x8x6xf32>
+  func.return %0 : tensor<1x8x6xf32>
+}
+// CHECK: cannot expand [1, 4, 6] to [1, 8, 6]

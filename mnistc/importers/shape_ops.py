@@ -1,0 +1,185 @@
+"""The front ends' shape ops as `nn` op sequences, shared by the aten and ONNX converters.
+
+Every shape op of PyTorch and ONNX is a composition of five `nn` ops: reshape (a view),
+transpose, slice, expand and concat. chunk, split and unbind are slices; select a slice
+and a reshape; repeat and Tile an expand between two reshapes; pixel and channel
+shuffles, DepthToSpace and SpaceToDepth a transpose between two reshapes; Gather with a
+constant index list the slices of its runs, concatenated.
+
+The IR runs one sample at a time (`nn` tensors have batch 1, the lowering loops over the
+batch), so an op that moves, splits or grows dimension 0 of a run-time tensor cannot be
+compiled: the converters refuse it with `BATCH_REFUSAL`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.builder import Builder
+from xdsl.ir import SSAValue
+
+from mnistc.dialects import nn
+
+BATCH_REFUSAL = "{} along dimension 0, the batch, which the compiled model runs one sample at a time"
+"""The refusal of an op that would mix samples; formatted with what the op does."""
+
+
+TO_THE_END = 2**62
+"""A slice end at least this large reads to the end whatever the size (torch and ONNX
+write INT64_MAX): on the batch, the only slice bound that means the whole batch."""
+
+
+def whole_batch(start: int | None, end: int | None, step: int | None) -> bool:
+    """Whether a slice of dimension 0 takes every sample, at any batch size."""
+    return start in (None, 0) and step in (None, 1) and (end is None or end >= TO_THE_END)
+
+
+def _insert(b: Builder, op) -> SSAValue:
+    return b.insert(op).results[0]
+
+
+def reshape(b: Builder, x: SSAValue, shape: Sequence[int]) -> SSAValue:
+    """`x` itself when it has the shape already (a view either way)."""
+    shape = tuple(int(d) for d in shape)
+    return x if shape == nn.shape_of(x) else _insert(b, nn.ReshapeOp(x, shape))
+
+
+def transpose(b: Builder, x: SSAValue, permutation: Sequence[int]) -> SSAValue:
+    permutation = [int(p) for p in permutation]
+    if permutation == sorted(permutation):
+        return x
+    return _insert(b, nn.TransposeOp(x, permutation))
+
+
+def swap(b: Builder, x: SSAValue, dim0: int, dim1: int) -> SSAValue:
+    """torch.transpose: dimensions dim0 and dim1 exchanged."""
+    permutation = list(range(len(nn.shape_of(x))))
+    permutation[dim0], permutation[dim1] = permutation[dim1], permutation[dim0]
+    return transpose(b, x, permutation)
+
+
+def python_slice(size: int, start: int | None, end: int | None, step: int = 1) -> range:
+    """The indices Python's `[start:end:step]` takes of `size` elements: the rule of
+    torch slicing and of ONNX Slice (negative indices count from the end, out-of-range
+    bounds are clamped, a negative step walks backwards)."""
+    return range(size)[slice(start, end, step)]
+
+
+def slice_dim(b: Builder, x: SSAValue, dim: int, indices: range) -> SSAValue:
+    """The elements `indices` (a non-empty range) of dimension `dim`."""
+    shape = nn.shape_of(x)
+    offsets, sizes, strides = [0] * len(shape), list(shape), [1] * len(shape)
+    offsets[dim], sizes[dim], strides[dim] = indices.start, len(indices), indices.step
+    if len(indices) == 1:
+        strides[dim] = 1
+    if tuple(sizes) == shape and strides[dim] == 1:
+        return x
+    return _insert(b, nn.SliceOp(x, offsets, sizes, strides))
+
+
+def select(b: Builder, x: SSAValue, dim: int, index: int) -> SSAValue:
+    """Element `index` of dimension `dim`, that dimension removed (torch.select)."""
+    shape = nn.shape_of(x)
+    taken = slice_dim(b, x, dim, range(index % shape[dim], index % shape[dim] + 1))
+    return reshape(b, taken, shape[:dim] + shape[dim + 1 :])
+
+
+def split(b: Builder, x: SSAValue, dim: int, sizes: Sequence[int]) -> list[SSAValue]:
+    """Consecutive parts of dimension `dim` of the given sizes (which sum to it)."""
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(slice_dim(b, x, dim, range(start, start + size)))
+        start += size
+    return parts
+
+
+def chunk_sizes(size: int, chunk: int) -> list[int]:
+    """Parts of `chunk` elements, the last one shorter (torch.split with an int)."""
+    return [min(chunk, size - start) for start in range(0, size, chunk)]
+
+
+def expand(b: Builder, x: SSAValue, shape: Sequence[int]) -> SSAValue:
+    """`x` broadcast to `shape`, of the same or a higher rank (new leading dimensions)."""
+    source = nn.shape_of(x)
+    x = reshape(b, x, (1,) * (len(shape) - len(source)) + source)
+    return x if nn.shape_of(x) == tuple(shape) else _insert(b, nn.ExpandOp(x, shape))
+
+
+def repeat(b: Builder, x: SSAValue, repeats: Sequence[int]) -> SSAValue:
+    """`x` tiled `repeats[d]` times along each dimension d (torch.repeat, ONNX Tile): each
+    repeated dimension gets a new one of size 1 before it, expanded, then merged."""
+    shape = (1,) * (len(repeats) - len(nn.shape_of(x))) + nn.shape_of(x)
+    split_shape, expanded, result = [], [], []
+    for size, times in zip(shape, repeats):
+        if times != 1:
+            split_shape.append(1)
+            expanded.append(times)
+        split_shape.append(size)
+        expanded.append(size)
+        result.append(size * times)
+    return reshape(b, expand(b, reshape(b, x, split_shape), expanded), result)
+
+
+def concat(b: Builder, xs: Sequence[SSAValue], dim: int) -> SSAValue:
+    return xs[0] if len(xs) == 1 else _insert(b, nn.ConcatOp(list(xs), dim))
+
+
+def stack(b: Builder, xs: Sequence[SSAValue], dim: int) -> SSAValue:
+    """The tensors (of one shape) joined along a new dimension `dim`."""
+    shape = nn.shape_of(xs[0])
+    return concat(b, [reshape(b, x, shape[:dim] + (1,) + shape[dim:]) for x in xs], dim)
+
+
+def _extends(run: list[int], index: int) -> bool:
+    if len(run) == 1:
+        return index != run[0]
+    return index - run[-1] == run[-1] - run[-2]
+
+
+def gather(b: Builder, x: SSAValue, dim: int, indices: Sequence[int]) -> SSAValue:
+    """The elements `indices` (non-negative) of dimension `dim`, in order (torch
+    index_select, ONNX Gather): one slice per run of equally spaced indices."""
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and _extends(runs[-1], index):
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    parts = []
+    for run in runs:
+        step = run[1] - run[0] if len(run) > 1 else 1
+        parts.append(slice_dim(b, x, dim, range(run[0], run[-1] + (1 if step > 0 else -1), step)))
+    return concat(b, parts, dim)
+
+
+def depth_to_space(b: Builder, x: SSAValue, r: int, channels_first: bool = True) -> SSAValue:
+    """[..., C r r, H, W] → [..., C, H r, W r]. `channels_first` reads the channels as
+    (C, r, r), torch.pixel_shuffle's and ONNX CRD's order; else as (r, r, C), ONNX DCR's."""
+    *lead, c, h, w = nn.shape_of(x)
+    k = len(lead)
+    if channels_first:
+        x = reshape(b, x, (*lead, c // (r * r), r, r, h, w))
+        order = (k, k + 3, k + 1, k + 4, k + 2)
+    else:
+        x = reshape(b, x, (*lead, r, r, c // (r * r), h, w))
+        order = (k + 2, k + 3, k, k + 4, k + 1)
+    x = transpose(b, x, (*range(k), *order))
+    return reshape(b, x, (*lead, c // (r * r), h * r, w * r))
+
+
+def space_to_depth(b: Builder, x: SSAValue, r: int, channels_first: bool = True) -> SSAValue:
+    """[..., C, H r, W r] → [..., C r r, H, W], the inverse of `depth_to_space`
+    (torch.pixel_unshuffle with `channels_first`; ONNX SpaceToDepth without)."""
+    *lead, c, h, w = nn.shape_of(x)
+    k = len(lead)
+    x = reshape(b, x, (*lead, c, h // r, r, w // r, r))
+    order = (k, k + 2, k + 4, k + 1, k + 3) if channels_first else (k + 2, k + 4, k, k + 1, k + 3)
+    x = transpose(b, x, (*range(k), *order))
+    return reshape(b, x, (*lead, c * r * r, h // r, w // r))
+
+
+def channel_shuffle(b: Builder, x: SSAValue, groups: int) -> SSAValue:
+    """[N, C, ...] with the channels read as (groups, C / groups), transposed."""
+    n, c, *rest = nn.shape_of(x)
+    x = reshape(b, x, (n, groups, c // groups, *rest))
+    return reshape(b, swap(b, x, 1, 2), (n, c, *rest))
