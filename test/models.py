@@ -327,16 +327,14 @@ MODELS.update(
 class MathNet(nn.Module):
     """Issue 12's ops: sub, div, max and min broadcasting between run-time tensors
     ([3, 1, 5] with [1, 4, 1] per sample) and with a constant, reductions over any dims (kept or not,
-    max.dim's values with `max_dim`), layer norm with and without affine, group norm, the
-    activations and element-wise math, glu; ranks 2 to 4.
-
-    `max_dim` (TorchScript only: torch.export does not take max.dim's indices output);
-    `for_onnx`: no glu and group norm, which ONNX's exporter decomposes.
+    max.dim's values), layer norm with and without affine, group norm, the activations and
+    element-wise math, glu; ranks 2 to 4. `for_onnx`: no glu and group norm, which ONNX's
+    exporter decomposes, and amax for max.dim (whose indices it exports as an ArgMax).
     """
 
-    def __init__(self, max_dim: bool = False, for_onnx: bool = False) -> None:
+    def __init__(self, for_onnx: bool = False) -> None:
         super().__init__()
-        self.max_dim, self.for_onnx = max_dim, for_onnx
+        self.for_onnx = for_onnx
         self.ln = nn.LayerNorm([4, 5])
         self.ln_plain = nn.LayerNorm(5, elementwise_affine=False)
         self.gn_weight = nn.Parameter(torch.rand(3) + 0.5)
@@ -356,7 +354,7 @@ class MathNet(nn.Module):
         v = torch.exp(-y.abs()) + torch.log(y.abs() + 1) + torch.sqrt(y.abs()) - torch.rsqrt(y * y + 1)
         z = u + v + torch.reciprocal(y.abs() + 2) + y.pow(3) * 0.1 + (-y).abs().pow(1.5)
         s = z.sum(dim=1)
-        m = s.max(dim=2).values if self.max_dim else s.amax(dim=2)
+        m = s.amax(dim=2) if self.for_onnx else s.max(dim=2).values
         r = s.amin(dim=1) + z.mean(dim=(1, 2))
         if not self.for_onnx:
             r = r + F.glu(z, dim=2).sum(dim=[1, 2])

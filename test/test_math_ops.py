@@ -36,9 +36,7 @@ def inputs(batch: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def scripted(tmp_path_factory):
-    """MathNet scripted, with max.dim."""
-    torch.manual_seed(0)
-    model = MathNet(max_dim=True).eval()
+    model, _ = build("math")
     directory = tmp_path_factory.mktemp("math-scripted")
     return model, compiled(save_scripted(model, directory / "m.pt"), directory)
 
@@ -72,7 +70,7 @@ def test_torch_export_matches_torch(exported, batch):
 
 def test_imported_ops(tmp_path):
     """The scripted model imports to the new ops (nothing decomposed or refused)."""
-    model = MathNet(max_dim=True)
+    model, _ = build("math")
     compilation = Compilation.import_file(save_scripted(model, tmp_path / "m.pt"), SHAPE)
     names = {op.name for op in compilation.module.walk()}
     expected = {
