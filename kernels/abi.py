@@ -239,6 +239,18 @@ KERNELS: dict[str, Kernel] = {
             "[K, OH/2, OW/2]; then `residual` must be null), 0 none.\nOther arguments as "
             "mnistc_conv2d.",
         ),
+        # Winograd on maps of few tiles (poolwino)
+        _conv(
+            "conv2d_winograd_raw",
+            "raw_weight",
+            ("C", "H", "W", "K", "OH", "OW", "pad_h", "pad_w", "pool", "activation"),
+            "conv2d_winograd for maps of few tiles, on the untransformed weight: "
+            "`raw_weight` is the\n3x3 weight in panels of NR output channels, "
+            "[ceil(K / NR)][ceil(C / 8) * 8][9][NR],\nzero-filled "
+            "(mnistc/transforms/packing.py), transformed panel by panel at run time:\na "
+            "quarter of the bytes of U to stream when each weight serves few tiles. "
+            "Other arguments\nas mnistc_conv2d_winograd.",
+        ),
         # linear (kernels/linear.cpp)
         Kernel(
             "linear",

@@ -142,6 +142,17 @@ void mnistc_conv2d_winograd(const float* input, const float* packed_weight,
                             int64_t OW, int64_t pad_h, int64_t pad_w, int64_t pool,
                             int64_t activation, float alpha, float beta);
 
+// conv2d_winograd for maps of few tiles, on the untransformed weight: `raw_weight` is the
+// 3x3 weight in panels of NR output channels, [ceil(K / NR)][ceil(C / 8) * 8][9][NR],
+// zero-filled (mnistc/transforms/packing.py), transformed panel by panel at run time:
+// a quarter of the bytes of U to stream when each weight serves few tiles. Other arguments
+// as mnistc_conv2d_winograd.
+void mnistc_conv2d_winograd_raw(const float* input, const float* raw_weight,
+                                const float* bias, const float* residual, float* output,
+                                int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH,
+                                int64_t OW, int64_t pad_h, int64_t pad_w, int64_t pool,
+                                int64_t activation, float alpha, float beta);
+
 // input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].
 void mnistc_linear(const float* input, const float* weight, const float* bias,
                    float* output, int64_t M, int64_t IN, int64_t OUT, int64_t activation,

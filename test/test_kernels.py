@@ -382,9 +382,31 @@ def test_one_pixel_conv2d_on_the_gemv(kernels, case, with_bias):
     assert_conv_kernel(kernels, "linear", [x, weight, bias], params, expected)
 
 
+def winograd_raw_cases():
+    yield dict(c=136, h=7, w=7, k=40, pad=(1, 1))  # resnet's 7x7 maps; 3 channel chunks
+    yield dict(c=64, h=4, w=4, k=64, pad=(1, 1))  # one tile
+    yield dict(c=9, h=13, w=11, k=20, pad=(1, 1))  # partial tiles and channel blocks
+    yield dict(c=16, h=10, w=9, k=16, pad=(0, 1))
+
+
+@pytest.mark.parametrize("case", list(winograd_raw_cases()), ids=str)
+@pytest.mark.parametrize("with_bias,with_residual,pool", [(True, False, 0), (False, True, 0), (True, False, 2)])
+def test_conv2d_winograd_raw(kernels, case, with_bias, with_residual, pool):
+    """The Winograd kernel that transforms the weight at run time, as conv2d_winograd."""
+    from mnistc.transforms.packing import pack_winograd_raw_weight
+
+    case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
+    x, weight, bias, residual, expected = conv_problem(case, with_bias, with_residual, (case["c"] * 9) ** -0.5)
+    assert_conv_kernel(
+        kernels, "conv2d_winograd_raw", [x, pack_winograd_raw_weight(weight), bias, residual],
+        conv_geometry(case, expected) | {"pool": pool}, expected,
+        then=(lambda t: F.max_pool2d(t, 2)) if pool else (lambda t: t),
+    )  # fmt: skip
+
+
 # linear (kernels/linear.cpp)
 
-@pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 9216, 128), (1, 128, 10), (1, 37, 13), (3, 7, 5), (1, 1, 1), (2, 33, 65)])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear(kernels, m, n_in, n_out, with_bias):
     rng = np.random.default_rng(RNG_SEED)
@@ -473,6 +495,64 @@ def test_avg_pool2d(kernels, case):
     call(kernels, "avg_pool2d", [x, out], **pool_params(x, expected, kernel, stride, padding),
          count_include_pad=int(include_pad), divisor=divisor)  # fmt: skip
     assert_close(out, expected)
+
+
+def window_sweep(kernel: int, stride: int):
+    """Every padding PyTorch allows, with and without ceil_mode, on widths below one
+    vector (5), around a few (19, 24) and the resnet stem's odd-sized neighbour (37): the
+    vector interior, its overlapping last group and the checked borders."""
+    for pad in range(kernel // 2 + 1):
+        for ceil_mode in (False, True):
+            for h, w in ((kernel + 1, 5), (9, 19), (7, 24), (11, 37)):
+                if w + 2 * pad >= kernel and h + 2 * pad >= kernel:
+                    yield h, w, pad, ceil_mode
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 5])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_max_pool2d_window_sweep(kernels, kernel, stride):
+    rng = np.random.default_rng(RNG_SEED)
+    for h, w, pad, ceil_mode in window_sweep(kernel, stride):
+        for dilation in (1, 2) if kernel < 5 else (1,):
+            if w + 2 * pad < dilation * (kernel - 1) + 1 or h + 2 * pad < dilation * (kernel - 1) + 1:
+                continue
+            x = rng.standard_normal((1, 3, h, w), dtype=np.float32)
+            expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, pad, dilation, ceil_mode)
+            out = np.full(expected.shape, np.nan, dtype=np.float32)
+            call(kernels, "max_pool2d", [x, out], **pool_params(x, expected, (kernel,) * 2, (stride,) * 2, (pad,) * 2),
+                 dilation_h=dilation, dilation_w=dilation)  # fmt: skip
+            np.testing.assert_array_equal(out, expected.numpy(), err_msg=str((h, w, pad, ceil_mode, dilation)))
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 5])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_avg_pool2d_window_sweep(kernels, kernel, stride):
+    rng = np.random.default_rng(RNG_SEED)
+    for h, w, pad, ceil_mode in window_sweep(kernel, stride):
+        for include_pad, divisor in ((True, None), (False, None), (False, 7)):
+            x = rng.standard_normal((1, 3, h, w), dtype=np.float32)
+            expected = F.avg_pool2d(torch.from_numpy(x), kernel, stride, pad, ceil_mode, include_pad, divisor)
+            out = np.full(expected.shape, np.nan, dtype=np.float32)
+            call(kernels, "avg_pool2d", [x, out], **pool_params(x, expected, (kernel,) * 2, (stride,) * 2, (pad,) * 2),
+                 count_include_pad=int(include_pad), divisor=divisor or 0)  # fmt: skip
+            np.testing.assert_allclose(out, expected.numpy(), rtol=1e-5, atol=1e-6,
+                                       err_msg=str((h, w, pad, ceil_mode, include_pad, divisor)))  # fmt: skip
+
+
+def test_pool2d_asymmetric_window(kernels):
+    """Different kernel, stride and padding across than down: the interior's bounds come
+    from the column parameters, its rows from the row parameters."""
+    x = np.random.default_rng(RNG_SEED).standard_normal((1, 2, 13, 40), dtype=np.float32)
+    for kernel, stride, padding in (((3, 2), (1, 2), (1, 1)), ((2, 5), (3, 1), (0, 2)), ((5, 3), (2, 3), (2, 0))):
+        window = pool_params(x, F.max_pool2d(torch.from_numpy(x), kernel, stride, padding), kernel, stride, padding)
+        expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, padding)
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        call(kernels, "max_pool2d", [x, out], **window, dilation_h=1, dilation_w=1)
+        np.testing.assert_array_equal(out, expected.numpy(), err_msg=str(kernel))
+        expected = F.avg_pool2d(torch.from_numpy(x), kernel, stride, padding, count_include_pad=False)
+        out = np.full(expected.shape, np.nan, dtype=np.float32)
+        call(kernels, "avg_pool2d", [x, out], **window, count_include_pad=0, divisor=0)
+        assert_close(out, expected)
 
 
 @pytest.mark.parametrize("h,w,oh,ow", [(7, 7, 1, 1), (10, 9, 3, 4), (5, 5, 5, 5), (3, 8, 2, 3), (1, 1, 1, 1), (13, 11, 1, 1), (112, 112, 1, 1)])

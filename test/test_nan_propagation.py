@@ -227,23 +227,25 @@ WINOGRAD_CASES = [
 ]
 
 
+@pytest.mark.parametrize("kernel", ["conv2d_winograd", "conv2d_winograd_raw"])
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=str)
 @pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
-def test_conv2d_winograd(kernels, case, poison, everywhere):
+def test_conv2d_winograd(kernels, kernel, case, poison, everywhere):
     """Before the activation, outputs outside the poisoned tiles match PyTorch exactly, and
     inside them each of PyTorch's non-finite outputs is non-finite. Every epilogue, with
     and without the fused 2x2 max pool, is then PyTorch's activation (and pool) of that
-    result."""
-    from mnistc.transforms.packing import pack_winograd_weight
+    result. Both Winograd kernels: U transformed at compile time, and at run time."""
+    from mnistc.transforms.packing import pack_winograd_raw_weight, pack_winograd_weight
 
+    pack = pack_winograd_raw_weight if kernel == "conv2d_winograd_raw" else pack_winograd_weight
     case = dict(case, kh=3, kw=3, dil=(1, 1), groups=1)
     clean, weight, bias, _, _ = conv_problem(case, True, False, (case["c"] * 9) ** -0.5)
     x = poisoned(clean, poison, everywhere)
     expected = F.conv2d(*map(torch.from_numpy, (x, weight, bias)), 1, case["pad"]).numpy()
     shape = expected.shape
     params = conv_geometry(case, torch.from_numpy(expected))
-    inputs = [x, pack_winograd_weight(weight), bias, None]
-    unpooled = conv_outputs(kernels, "conv2d_winograd", inputs, params | {"pool": 0}, shape)
+    inputs = [x, pack(weight), bias, None]
+    unpooled = conv_outputs(kernels, kernel, inputs, params | {"pool": 0}, shape)
     pre_activation = unpooled(activation_args(None, ()))
 
     spread = winograd_spread(x != clean, shape, case["pad"])
@@ -255,7 +257,7 @@ def test_conv2d_winograd(kernels, case, poison, everywhere):
     ours = torch.from_numpy(pre_activation)
     with_activations(unpooled, ours, every=not everywhere)
     pooled_shape = (*shape[:2], shape[2] // 2, shape[3] // 2)
-    pooled = conv_outputs(kernels, "conv2d_winograd", inputs, params | {"pool": 2}, pooled_shape)
+    pooled = conv_outputs(kernels, kernel, inputs, params | {"pool": 2}, pooled_shape)
     with_activations(pooled, ours, then=lambda t: F.max_pool2d(t, 2), every=not everywhere)
 
 
@@ -280,8 +282,12 @@ def test_linear(kernels, m, n_in, n_out, poison, everywhere):
 
 
 # c, h, w, kernel, stride, padding: the vector 2x2 path and its scalar tail, windows
-# inside the input, windows over padding.
-MAX_POOL_CASES = [(4, 6, 38, 2, 2, 0), (3, 9, 9, 3, 2, 0), (2, 7, 9, 3, 2, 1)]
+# inside the input, windows over padding, and the vector interior between padded borders
+# at strides 2 (the resnet stem's window), 1 and 3.
+MAX_POOL_CASES = [
+    (4, 6, 38, 2, 2, 0), (3, 9, 9, 3, 2, 0), (2, 7, 9, 3, 2, 1),
+    (2, 9, 37, 3, 2, 1), (2, 5, 21, 3, 1, 1), (2, 7, 40, 5, 3, 2),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", MAX_POOL_CASES, ids=str)

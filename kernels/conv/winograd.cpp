@@ -98,72 +98,124 @@ void pad_channels_last(const Geometry& g, const float* input, float* padded) {
   }
 }
 
+// v[p * position_stride + c] = (B^T d B)[p] for the patch d of tile t, every channel.
+__attribute__((always_inline)) inline void transform_input_tile(const Geometry& g,
+                                                                const float* padded,
+                                                                int64_t t, float* v,
+                                                                int64_t position_stride) {
+  const int64_t y0 = t / g.TW * kTile, x0 = t % g.TW * kTile;
+  for (int64_t c = 0; c < g.CP; c += 8) {
+    v8 d[kPatch][kPatch], columns[kPatch][kPatch];
+    for (int i = 0; i < kPatch; ++i)
+      for (int j = 0; j < kPatch; ++j)
+        d[j][i] = load8(padded + ((y0 + i) * g.WP + x0 + j) * g.CP + c);
+    for (int j = 0; j < kPatch; ++j) input_transform_1d(d[j], columns[j]);
+    for (int i = 0; i < kPatch; ++i) {
+      v8 row[kPatch], out[kPatch];
+      for (int j = 0; j < kPatch; ++j) row[j] = columns[j][i];
+      input_transform_1d(row, out);
+      for (int j = 0; j < kPatch; ++j)
+        store8(v + (i * kPatch + j) * position_stride + c, out[j]);
+    }
+  }
+}
+
 // V[p][b][c] for the tiles first .. first + count - 1 (b = tile - first).
 void transform_input(const Geometry& g, const float* padded, int64_t first, int64_t count,
                      float* V) {
-  for (int64_t b = 0; b < count; ++b) {
-    const int64_t t = first + b;
-    const int64_t y0 = t / g.TW * kTile, x0 = t % g.TW * kTile;
-    for (int64_t c = 0; c < g.CP; c += 8) {
-      v8 d[kPatch][kPatch], columns[kPatch][kPatch];
-      for (int i = 0; i < kPatch; ++i)
-        for (int j = 0; j < kPatch; ++j)
-          d[j][i] = load8(padded + ((y0 + i) * g.WP + x0 + j) * g.CP + c);
-      for (int j = 0; j < kPatch; ++j) input_transform_1d(d[j], columns[j]);
-      for (int i = 0; i < kPatch; ++i) {
-        v8 row[kPatch], out[kPatch];
-        for (int j = 0; j < kPatch; ++j) row[j] = columns[j][i];
-        input_transform_1d(row, out);
-        for (int j = 0; j < kPatch; ++j)
-          store8(V + ((i * kPatch + j) * count + b) * g.CP + c, out[j]);
+  for (int64_t b = 0; b < count; ++b)
+    transform_input_tile(g, padded, first + b, V + b * g.CP, count * g.CP);
+}
+
+// Keeps v in a register where it is used: g++ would otherwise fold the loads of a GEMM's
+// B row into every FMA that reads it, twice the loads per FMA (256 channels at 8x8: 391
+// against 217 us). With AVX only: without it a v8 is two SSE registers.
+inline void in_register(v8& v) {
+#ifdef __AVX__
+  asm("" : "+x"(v));
+#else
+  (void)v;
+#endif
+}
+
+// The 36 (times column blocks) GEMMs of a Winograd step: for each position p and block
+// cb of kColumns output channels, M_p,cb (+)= A_p . B_p,cb, over `rows` tiles. A_p has
+// row stride `lda`, B_p,cb is a packed panel [depth][kColumns], M_p,cb has row stride
+// `ldm`.
+struct PositionGemms {
+  const float* A;
+  int64_t a_position_stride, lda;
+  const float* B;
+  int64_t b_position_stride, b_block_stride;
+  float* M;
+  int64_t m_position_stride, ldm;
+  int64_t depth, column_blocks;
+};
+
+// The GEMMs of kGroup consecutive positions from p, for rows row .. row + kRows - 1 and
+// column block cb, together: kGroup x kRows x 2 accumulators, so that a block of one or
+// two rows still has enough independent FMA chains to hide the FMA latency. With
+// `accumulate`, M's values are the starting sums (a reduction split into chunks).
+template <int kRows, int kGroup>
+__attribute__((always_inline)) inline void winograd_gemm_block(const PositionGemms& o,
+                                                               int64_t p, int64_t cb,
+                                                               int64_t row,
+                                                               bool accumulate) {
+  const float* A[kGroup];
+  const float* B[kGroup];
+  float* M[kGroup];
+  v8 acc[kGroup][kRows][2];
+  for (int q = 0; q < kGroup; ++q) {
+    A[q] = o.A + (p + q) * o.a_position_stride + row * o.lda;
+    B[q] = o.B + (p + q) * o.b_position_stride + cb * o.b_block_stride;
+    M[q] = o.M + (p + q) * o.m_position_stride + row * o.ldm + cb * kColumns;
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      acc[q][r][0] = accumulate ? load8(M[q] + r * o.ldm) : v8{};
+      acc[q][r][1] = accumulate ? load8(M[q] + r * o.ldm + 8) : v8{};
+    }
+  }
+  const int64_t lda = o.lda;
+  for (int64_t k = 0; k < o.depth; ++k) {
+#pragma GCC unroll 4
+    for (int q = 0; q < kGroup; ++q) {
+      v8 b0 = load8(B[q] + k * kColumns), b1 = load8(B[q] + k * kColumns + 8);
+      in_register(b0);
+      in_register(b1);
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        const v8 x = splat(A[q][r * lda + k]);
+        acc[q][r][0] += x * b0;
+        acc[q][r][1] += x * b1;
       }
     }
   }
+  for (int q = 0; q < kGroup; ++q)
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      store8(M[q] + r * o.ldm, acc[q][r][0]);
+      store8(M[q] + r * o.ldm + 8, acc[q][r][1]);
+    }
 }
 
-// M[rows x kColumns] = A[rows x depth] . B[depth x kColumns], rows <= kTileRows; A has row
-// stride `lda`, B is a packed panel, M has row stride `ldm`.
-inline void winograd_gemm_block(const float* A, int64_t lda, const float* B, int64_t depth,
-                                float* M, int64_t ldm, int64_t rows) {
-  // Every loop over the rows is unrolled, so that acc lives in registers: rows past
-  // `rows` repeat the last one and are stored to a discarded buffer.
-  const float* a[kTileRows];
-  float* m[kTileRows];
-  alignas(32) float discard[kColumns];
-  v8 acc[kTileRows][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < kTileRows; ++r) {
-    a[r] = A + std::min<int64_t>(r, rows - 1) * lda;
-    m[r] = r < rows ? M + r * ldm : discard;
-    acc[r][0] = acc[r][1] = v8{};
-  }
-  for (int64_t k = 0; k < depth; ++k, B += kColumns) {
-    const v8 b0 = load8(B), b1 = load8(B + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < kTileRows; ++r) {
-      const v8 x = splat(a[r][k]);
-      acc[r][0] += x * b0;
-      acc[r][1] += x * b1;
-    }
-  }
-#pragma GCC unroll 6
-  for (int r = 0; r < kTileRows; ++r) {
-    store8(m[r], acc[r][0]);
-    store8(m[r] + 8, acc[r][1]);
-  }
+template <int kRows>
+void multiply_row_block(const PositionGemms& o, int64_t row, bool accumulate) {
+  constexpr int kGroup = kRows == 1 ? 4 : kRows <= 3 ? 2 : 1;  // 36 positions: no tail
+  static_assert(kPositions % kGroup == 0);
+  for (int64_t p = 0; p < kPositions; p += kGroup)
+    for (int64_t cb = 0; cb < o.column_blocks; ++cb)
+      winograd_gemm_block<kRows, kGroup>(o, p, cb, row, accumulate);
 }
 
-// M[p][b][k] = V[p][b][:] . U[p][:][k] for a block of `count` tiles.
-void multiply(const Geometry& g, const float* V, const float* U, int64_t count, float* M) {
-  const int64_t column_blocks = g.KP / kColumns;
-  for (int64_t p = 0; p < kPositions; ++p) {
-    for (int64_t t0 = 0; t0 < count; t0 += kTileRows) {
-      const int64_t rows = std::min(kTileRows, count - t0);
-      const float* A = V + (p * count + t0) * g.CP;
-      for (int64_t cb = 0; cb < column_blocks; ++cb)
-        winograd_gemm_block(A, g.CP, U + (p * column_blocks + cb) * g.CP * kColumns, g.CP,
-                            M + (p * count + t0) * g.KP + cb * kColumns, g.KP, rows);
-    }
+// Every position's GEMMs, in register blocks of at most kTileRows rows; the row count
+// is dispatched once per block, outside the loops over positions.
+void multiply(const PositionGemms& o, int64_t rows, bool accumulate) {
+  for (int64_t row = 0; row < rows; row += kTileRows) {
+    using RowBlock = void (*)(const PositionGemms&, int64_t, bool);
+    static constexpr RowBlock kRowBlocks[kTileRows] = {
+        multiply_row_block<1>, multiply_row_block<2>, multiply_row_block<3>,
+        multiply_row_block<4>, multiply_row_block<5>, multiply_row_block<6>};
+    kRowBlocks[std::min(rows - row, kTileRows) - 1](o, row, accumulate);
   }
 }
 
@@ -230,24 +282,27 @@ inline void store_pooled(const v8 out[kTile][kTile], const Geometry& g, int64_t 
   }
 }
 
-void transform_output(const Geometry& g, const float* M, int64_t first, int64_t count,
-                      const float* bias, const float* residual, float* output,
-                      int64_t activation, float alpha, float beta, bool pool) {
+// The outputs of tiles first .. first + count - 1 and channels k_begin .. k_end - 1 from
+// M[p][b][k - k_begin] (row stride ldm), with bias, residual, activation and pool.
+__attribute__((always_inline)) inline void transform_output(
+    const Geometry& g, const float* M, int64_t first, int64_t count, int64_t ldm,
+    int64_t k_begin, int64_t k_end, const float* bias, const float* residual, float* output,
+    int64_t activation, float alpha, float beta, bool pool) {
   const int64_t plane = g.OH * g.OW;
   const bool vector_activation = has_vector_form(activation);
   for (int64_t b = 0; b < count; ++b) {
     const int64_t t = first + b;
     const int64_t y0 = t / g.TW * kTile, x0 = t % g.TW * kTile;
     const int64_t rows = std::min(kTile, g.OH - y0), columns = std::min(kTile, g.OW - x0);
-    for (int64_t k0 = 0; k0 < g.K; k0 += 8) {
-      const int64_t lanes = std::min<int64_t>(8, g.K - k0);
+    for (int64_t k0 = k_begin; k0 < k_end; k0 += 8) {
+      const int64_t lanes = std::min<int64_t>(8, k_end - k0);
       v8 bias8 = {};
       if (bias && lanes == 8)
         bias8 = load8(bias + k0);
       else if (bias)
         std::memcpy(&bias8, bias + k0, lanes * sizeof(float));
       v8 out[kTile][kTile];
-      inverse_transform(M + b * g.KP + k0, count * g.KP, bias8, out);
+      inverse_transform(M + b * ldm + k0 - k_begin, count * ldm, bias8, out);
       if (pool) {  // the pass fusing the pool guarantees: no residual
         for (auto& row : out)
           for (v8& x : row) x = activate8(x, activation, alpha, beta);
@@ -276,14 +331,9 @@ void transform_output(const Geometry& g, const float* M, int64_t first, int64_t 
   }
 }
 
-}  // namespace
-
-extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_weight,
-                                       const float* bias, const float* residual,
-                                       float* output, int64_t C, int64_t H, int64_t W,
-                                       int64_t K, int64_t OH, int64_t OW, int64_t pad_h,
-                                       int64_t pad_w, int64_t pool, int64_t activation,
-                                       float alpha, float beta) {
+// The tile and padding geometry of a convolution.
+Geometry geometry(int64_t C, int64_t H, int64_t W, int64_t K, int64_t OH, int64_t OW,
+                  int64_t pad_h, int64_t pad_w) {
   Geometry g{C, H, W, K, OH, OW, pad_h, pad_w};
   g.CP = round_up(C, MNISTC_CHANNEL_BLOCK);
   g.KP = round_up(K, kColumns);
@@ -292,6 +342,71 @@ extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_w
   g.T = g.TH * g.TW;
   g.HP = g.TH * kTile + 2;
   g.WP = g.TW * kTile + 2;
+  return g;
+}
+
+// r = G g for one column of three vectors (G of packing.py's WINOGRAD_G).
+inline void weight_transform_1d(const v8 w[3], v8 r[6]) {
+  const v8 sum = w[0] + w[2];
+  const v8 quarter = splat(0.25f), minus_sixth = splat(-1.0f / 6.0f);
+  const v8 outer = splat(1.0f / 24.0f) * w[0] + splat(1.0f / 6.0f) * w[2];
+  const v8 middle = splat(1.0f / 12.0f) * w[1];
+  r[0] = quarter * w[0];
+  r[1] = minus_sixth * (sum + w[1]);
+  r[2] = minus_sixth * (sum - w[1]);
+  r[3] = outer + middle;
+  r[4] = outer - middle;
+  r[5] = w[2];
+}
+
+// Input channels whose weight is transformed together in conv2d_winograd_raw: 36 x 64 x 16
+// floats (147 KB) of U stay in L2 until the GEMMs of all tiles have read them.
+constexpr int64_t kRawChannelChunk = 64;
+
+// A stride between the 36 positions of U or V that is not a multiple of 4 KB: the 36
+// vectors that one transform stores would otherwise share one set of the L1 cache.
+inline constexpr int64_t position_stride(int64_t floats) { return floats + 16; }
+
+// U's stride between positions: a constant, so that the 36 stores of a transform address
+// U with immediate offsets rather than 36 pointers spilled to the stack.
+constexpr int64_t kRawPositionStride = position_stride(kRawChannelChunk * kColumns);
+
+// U[p * kRawPositionStride + c * kColumns + k] = (G g G^T)[p] for channels c < count of
+// one panel of the raw weight, [c][3 x 3][kColumns] (see mnistc_conv2d_winograd_raw).
+void transform_weight_panel(const float* raw, int64_t count, float* U) {
+  constexpr int64_t kChannelFloats = 9 * kColumns, kAhead = 4;  // channels prefetched ahead
+  for (int64_t c = 0; c < count; ++c) {
+    // The raw weight streams from memory once per call: ask for it ahead of use.
+    for (int64_t line = 0; line < kChannelFloats; line += 16)
+      __builtin_prefetch(raw + (c + kAhead) * kChannelFloats + line);
+    for (int64_t half = 0; half < kColumns; half += 8) {
+      const float* w = raw + c * kChannelFloats + half;
+      v8 columns[3][kPatch];
+      for (int j = 0; j < 3; ++j) {
+        const v8 column[3] = {load8(w + j * kColumns), load8(w + (3 + j) * kColumns),
+                              load8(w + (6 + j) * kColumns)};
+        weight_transform_1d(column, columns[j]);
+      }
+      for (int i = 0; i < kPatch; ++i) {
+        const v8 row[3] = {columns[0][i], columns[1][i], columns[2][i]};
+        v8 out[kPatch];
+        weight_transform_1d(row, out);
+        for (int j = 0; j < kPatch; ++j)
+          store8(U + (i * kPatch + j) * kRawPositionStride + c * kColumns + half, out[j]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_weight,
+                                       const float* bias, const float* residual,
+                                       float* output, int64_t C, int64_t H, int64_t W,
+                                       int64_t K, int64_t OH, int64_t OW, int64_t pad_h,
+                                       int64_t pad_w, int64_t pool, int64_t activation,
+                                       float alpha, float beta) {
+  const Geometry g = geometry(C, H, W, K, OH, OW, pad_h, pad_w);
   float* padded = scratch(g.HP * g.WP * g.CP, 0);
   const int64_t blocks = (g.T + kBlockTiles - 1) / kBlockTiles;
 #pragma omp parallel
@@ -304,9 +419,53 @@ extern "C" void mnistc_conv2d_winograd(const float* input, const float* packed_w
       const int64_t first = block * kBlockTiles;
       const int64_t count = std::min(kBlockTiles, g.T - first);
       transform_input(g, padded, first, count, V);
-      multiply(g, V, packed_weight, count, M);
-      transform_output(g, M, first, count, bias, residual, output, activation, alpha, beta,
-                       pool == 2);
+      const int64_t column_blocks = g.KP / kColumns;
+      multiply({V, count * g.CP, g.CP, packed_weight, column_blocks * g.CP * kColumns,
+                g.CP * kColumns, M, count * g.KP, g.KP, g.CP, column_blocks},
+               count, false);
+      transform_output(g, M, first, count, g.KP, 0, g.K, bias, residual, output, activation,
+                       alpha, beta, pool == 2);
+    }
+  }
+}
+
+// Winograd F(4x4, 3x3) for maps of few tiles, on the weight as it is: each panel of
+// kColumns output channels is transformed when its GEMMs need it (a quarter of the
+// bytes of U to read from memory, where U would be used by only a few tiles), and
+// the input of every tile is transformed once, up front.
+extern "C" void mnistc_conv2d_winograd_raw(const float* input, const float* raw_weight,
+                                           const float* bias, const float* residual,
+                                           float* output, int64_t C, int64_t H, int64_t W,
+                                           int64_t K, int64_t OH, int64_t OW, int64_t pad_h,
+                                           int64_t pad_w, int64_t pool, int64_t activation,
+                                           float alpha, float beta) {
+  const Geometry g = geometry(C, H, W, K, OH, OW, pad_h, pad_w);
+  // The padded input, then V[p][t][c] for every tile: shared by all threads.
+  const int64_t v_stride = position_stride(g.T * g.CP);
+  float* padded = scratch(g.HP * g.WP * g.CP + kPositions * v_stride, 0);
+  float* V = padded + g.HP * g.WP * g.CP;
+  const int64_t panels = g.KP / kColumns;
+  const int64_t chunk = std::min(kRawChannelChunk, g.CP);
+#pragma omp parallel
+  {
+    pad_channels_last(g, input, padded);
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < g.T; ++t)
+      transform_input_tile(g, padded, t, V + t * g.CP, v_stride);
+    float* U = scratch(kPositions * (kRawPositionStride + g.T * kColumns), 1);
+    float* M = U + kPositions * kRawPositionStride;
+#pragma omp for schedule(static)
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      for (int64_t c0 = 0; c0 < g.CP; c0 += chunk) {
+        const int64_t count = std::min(chunk, g.CP - c0);
+        transform_weight_panel(raw_weight + (panel * g.CP + c0) * 9 * kColumns, count, U);
+        multiply({V + c0, v_stride, g.CP, U, kRawPositionStride, 0, M, g.T * kColumns,
+                  kColumns, count, 1},
+                 g.T, c0 > 0);
+      }
+      const int64_t k_begin = panel * kColumns;
+      transform_output(g, M, 0, g.T, kColumns, k_begin, std::min(g.K, k_begin + kColumns),
+                       bias, residual, output, activation, alpha, beta, pool == 2);
     }
   }
 }

@@ -2,9 +2,9 @@
 
 At the `cpu` level, after `pack-weights`: a `cpu.call @max_pool2d` with a 2x2 window,
 stride 2 and no padding, whose input is a temporary buffer written only by a
-`cpu.call @conv2d_winograd` without residual, becomes that convolution with `pool` = 2
-writing the pooled result directly. The full-size temporary disappears, and with it a
-pass over memory.
+`cpu.call @conv2d_winograd` (or `@conv2d_winograd_raw`) without residual, becomes that
+convolution with `pool` = 2 writing the pooled result directly. The full-size temporary
+disappears, and with it a pass over memory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from mnistc.dialects import cpu
-from mnistc.transforms.pack_weights import WINOGRAD
+from mnistc.transforms.pack_weights import WINOGRAD_PATHS
 from mnistc.locations import located
 
 POOL_SIZE = 2
@@ -54,12 +54,12 @@ class FuseMaxPoolIntoWinograd(RewritePattern):
             return
         buffer = pool.inputs[0]
         conv = _sole_writer(buffer, pool)
-        if conv is None or conv.callee.string_value() != WINOGRAD.kernel:
+        if conv is None or conv.callee.string_value() not in {p.kernel for p in WINOGRAD_PATHS}:
             return
         if conv.param("pool") or not isinstance(conv.inputs[3].owner, cpu.NullOp):
             return
         params = conv.param_values() | {"pool": POOL_SIZE}
-        fused = located(cpu.CallOp(WINOGRAD.kernel, list(conv.inputs), list(pool.outputs), params), conv, pool)
+        fused = located(cpu.CallOp(conv.callee.string_value(), list(conv.inputs), list(pool.outputs), params), conv, pool)
         rewriter.replace(pool, fused, new_results=[])
         rewriter.erase(conv)
         rewriter.erase(buffer.owner)

@@ -29,7 +29,12 @@ from xdsl.rewriter import InsertPoint
 from mnistc import weights as weight_files
 from mnistc.dialects import cpu
 from mnistc.kernels import abi
-from mnistc.transforms.packing import pack_conv_weight, pack_gemm_weight, pack_winograd_weight
+from mnistc.transforms.packing import (
+    pack_conv_weight,
+    pack_gemm_weight,
+    pack_winograd_raw_weight,
+    pack_winograd_weight,
+)
 from mnistc.locations import located
 
 FUSED_PARAMS = {"pool": 0}
@@ -64,6 +69,46 @@ def _winograd_applies(p: Params) -> bool:
         and min(p["OH"], p["OW"]) >= 4
     )
 
+
+# Winograd on maps of few tiles (poolwino) -------------------------------------------
+
+WINOGRAD_RAW_MAX_TILES = 4
+"""At most this many 4x4 output tiles (maps up to 8x8): each element of the transformed
+weight U serves only these few tiles, so reading U costs more than its GEMMs."""
+
+WINOGRAD_RAW_MIN_U_BYTES = 8 << 20
+"""From this size on (a quarter of the 32 MB L3), U does not stay in L3 beside the rest of
+a network's weights: it streams from DRAM on every inference."""
+
+
+def _winograd_tiles(p: Params) -> int:
+    return -(-p["OH"] // 4) * -(-p["OW"] // 4)
+
+
+def _winograd_raw_applies(p: Params) -> bool:
+    """The cost rule for conv2d_winograd_raw: U = G g G^T is 36/9 = 4 times the bytes of
+    the 3x3 weight. With few tiles per image and a U that streams from DRAM, reading U
+    (about 10 ns per channel pair at 14 GB/s) costs more than reading the raw weight (a
+    quarter of the bytes) and transforming it at run time (about 2-3.5 ns per pair).
+    Measured at 1 thread, 512 channels at 7x7 (4 tiles), weights cold: 2.0-2.9 ms
+    against 3.1-7.8 ms with the precomputed U. From L3 the precomputed U wins (256
+    channels at 8x8: 217 against 458 us), and so it does on 14x14 (16 tiles), where the
+    GEMMs dominate."""
+    u_bytes = 36 * p["C"] * p["K"] * 4
+    return (
+        _winograd_applies(p)
+        and _winograd_tiles(p) <= WINOGRAD_RAW_MAX_TILES
+        and u_bytes >= WINOGRAD_RAW_MIN_U_BYTES
+    )
+
+
+WINOGRAD_RAW = ConvFastPath(
+    "conv2d_winograd_raw",
+    _winograd_raw_applies,
+    lambda weight, p: pack_winograd_raw_weight(weight),
+)
+
+# -------------------------------------------------------------------------------------
 
 WINOGRAD = ConvFastPath(
     "conv2d_winograd",
@@ -109,6 +154,8 @@ GEMM = ConvFastPath(
 )
 # End of the GEMM core's block.
 
+WINOGRAD_PATHS = (WINOGRAD_RAW, WINOGRAD)
+"""The Winograd kernels, which `pack-weights{winograd=false}` leaves out."""
 DIRECT_STRIDE_ONE = ConvFastPath(
     "conv2d_packed",
     lambda p: (p["stride_h"], p["stride_w"]) == (1, 1),
@@ -156,7 +203,7 @@ def _depthwise_applies(p: Params) -> bool:
 
 DEPTHWISE = ConvFastPath("conv2d_depthwise", _depthwise_applies, None)
 
-FAST_CONV_PATHS = (GEMV_ONE_PIXEL, WINOGRAD, DEPTHWISE, GEMM, DIRECT_STRIDE_ONE)
+FAST_CONV_PATHS = (GEMV_ONE_PIXEL, WINOGRAD_RAW, WINOGRAD, DEPTHWISE, GEMM, DIRECT_STRIDE_ONE)
 """Tried in order; the first that applies wins. Other convolutions (depthwise ones with
 other windows, strides or dilations, or a channel multiplier) keep the general kernel."""
 
@@ -214,7 +261,7 @@ class PackWeightsPass(ModulePass):
     winograd: bool = True
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        paths = tuple(p for p in FAST_CONV_PATHS if self.winograd or p is not WINOGRAD)
+        paths = tuple(p for p in FAST_CONV_PATHS if self.winograd or p not in WINOGRAD_PATHS)
         weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
             GreedyRewritePatternApplier([PackConvWeights(weights, paths)], dce_enabled=True)

@@ -60,3 +60,15 @@ def pack_winograd_weight(weight: np.ndarray) -> np.ndarray:
     padded[:, :k, :c] = u.reshape(36, k, c)
     packed = padded.reshape(36, kp // WINOGRAD_NR, WINOGRAD_NR, cp).transpose(0, 1, 3, 2)
     return np.ascontiguousarray(packed, dtype=np.float32)
+
+
+def pack_winograd_raw_weight(weight: np.ndarray) -> np.ndarray:
+    """[K, C, 3, 3] → [ceil(K/NR)][ceil(C/8)*8][9][NR], zero-filled: the untransformed
+    weight in the panels of output channels that conv2d_winograd_raw transforms at run
+    time (NR = WINOGRAD_NR, 8 = CHANNEL_BLOCK)."""
+    k, c = weight.shape[:2]
+    kp, cp = -(-k // WINOGRAD_NR) * WINOGRAD_NR, -(-c // CHANNEL_BLOCK) * CHANNEL_BLOCK
+    padded = np.zeros((kp, cp, 9), dtype=np.float32)
+    padded[:k, :c] = weight.reshape(k, c, 9)
+    packed = padded.reshape(kp // WINOGRAD_NR, WINOGRAD_NR, cp, 9).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(packed)
