@@ -32,16 +32,42 @@ ACTIVATIONS = (
     ("gelu_tanh", 0, "tanh approximation"),
     ("silu", 0, "x * sigmoid(x)"),
     ("hardsigmoid", 2, "clamp(alpha * x + beta, 0, 1)"),
+    # issue 12: activations and element-wise math (the unary ops fuse like activations)
+    ("mish", 0, "x * tanh(softplus(x))"),
+    ("softplus", 2, "x * alpha > beta ? x : log1p(exp(alpha * x)) / alpha"),
+    ("softsign", 0, "x / (1 + |x|)"),
+    ("selu", 0, "scale * (x > 0 ? x : alpha * (exp(x) - 1)), SELU's constants"),
+    ("celu", 1, "max(0, x) + min(0, alpha * (exp(x / alpha) - 1))"),
+    ("exp", 0, ""),
+    ("log", 0, ""),
+    ("sqrt", 0, ""),
+    ("rsqrt", 0, "1 / sqrt(x)"),
+    ("neg", 0, "-x"),
+    ("abs", 0, "|x|"),
+    ("pow", 1, "pow(x, alpha)"),
+    ("reciprocal", 0, "1 / x"),
 )
 """Activation kinds by code (MNISTC_ACTIVATION_*): name, how many of the float parameters
 alpha and beta it takes, and what they mean. The `nn` dialect's fusable activations are
 these kinds (but "none")."""
 ACTIVATION_CODES = {name: code for code, (name, _, _) in enumerate(ACTIVATIONS)}
 
-BINARY_OPS = (("add", "lhs + rhs"), ("mul", "lhs * rhs"), ("prelu", "lhs >= 0 ? lhs : lhs * rhs"))
+BINARY_OPS = (
+    ("add", "lhs + rhs"),
+    ("mul", "lhs * rhs"),
+    ("prelu", "lhs >= 0 ? lhs : lhs * rhs"),
+    # issue 12
+    ("sub", "lhs - rhs"),
+    ("div", "lhs / rhs"),
+    ("max", "maximum(lhs, rhs), NaN wins"),
+    ("min", "minimum(lhs, rhs), NaN wins"),
+)
 """The `op` parameter of `binary` by code (MNISTC_BINARY_*)."""
 BINARY_CODES = {name: code for code, (name, _) in enumerate(BINARY_OPS)}
 
+REDUCE_OPS = (("sum", ""), ("mean", "the sum / the count"), ("max", ""), ("min", ""))
+"""The `op` parameter of `reduce` by code (MNISTC_REDUCE_*)."""
+REDUCE_CODES = {name: code for code, (name, _) in enumerate(REDUCE_OPS)}
 RESIZE_MODES = (
     ("nearest_floor", "the pixel at floor(x)"),
     ("nearest_ceil", "the pixel at ceil(x)"),
@@ -268,6 +294,14 @@ KERNELS: dict[str, Kernel] = {
             ACTIVATION_FPARAMS,
             doc="Element-wise activation of `count` values.",
         ),
+        Kernel(
+            "glu",
+            ("input",),
+            ("output",),
+            ("outer", "half"),
+            doc="Gated linear unit of [outer, 2, half]: output [outer, half] = a * "
+            "sigmoid(b), a and b\nthe two halves.",
+        ),
         # norm (kernels/norm.cpp)
         Kernel(
             "batch_norm",
@@ -287,6 +321,27 @@ KERNELS: dict[str, Kernel] = {
             doc="Local response normalisation of [C, inner] across channels (ONNX LRN "
             "semantics).",
         ),
+        Kernel(
+            "layer_norm",
+            ("input", "weight", "bias"),
+            ("output",),
+            ("outer", "inner"),
+            ("eps",),
+            frozenset({"weight", "bias"}),
+            "Layer norm of [outer, inner] over `inner`: (x - mean) / sqrt(var + eps) * "
+            "weight + bias,\nthe biased variance; optional weight and bias [inner].",
+        ),
+        Kernel(
+            "group_norm",
+            ("input", "weight", "bias"),
+            ("output",),
+            ("C", "groups", "inner"),
+            ("eps",),
+            frozenset({"weight", "bias"}),
+            "Group norm of [C, inner]: each of `groups` groups of C / groups channels "
+            "normalised as\nlayer_norm, then scaled and shifted per channel by optional "
+            "weight and bias [C].",
+        ),
         # elementwise (kernels/elementwise.cpp)
         Kernel(
             "binary",
@@ -298,6 +353,16 @@ KERNELS: dict[str, Kernel] = {
             doc="output[i0,i1,i2,i3] = act(lhs[...] op rhs[...]) over a rank-4 output shape; "
             "each operand\nis read through its own strides (0 where it broadcasts); `op` "
             "is an MNISTC_BINARY_* code.",
+        ),
+        # reduce (kernels/reduce.cpp)
+        Kernel(
+            "reduce",
+            ("input",),
+            ("output",),
+            ("op", "d0", "d1", "d2", "d3", "r0", "r1", "r2", "r3"),
+            doc="Reduction of a dense rank-4 input [d0, d1, d2, d3] over the dims i with "
+            "ri = 1; the\noutput holds the kept dims, dense. `op` is an MNISTC_REDUCE_* "
+            "code; max and min\npropagate NaN, as PyTorch does.",
         ),
         # shape (kernels/shape.cpp)
         Kernel(
@@ -432,10 +497,13 @@ def render_header() -> str:
         "// Activations, applied element-wise or in an epilogue, with two float parameters",
         "// (alpha, beta) whose meaning depends on the kind.",
         *_enum("ACTIVATION", [(name, meaning) for name, _, meaning in ACTIVATIONS]),
+        f"#define MNISTC_ACTIVATION_COUNT {len(ACTIVATIONS)}",
         "",
         "// The `op` of mnistc_binary.",
         *_enum("BINARY", BINARY_OPS),
         "",
+        "// The `op` of mnistc_reduce.",
+        *_enum("REDUCE", REDUCE_OPS),
         "// The `mode` of mnistc_resize2d.",
         *_enum("RESIZE", RESIZE_MODES),
         "",

@@ -1,5 +1,5 @@
 // Element-wise activations; the same `activate` serves the conv and linear epilogues
-// (kernel_support.hpp).
+// (kernel_support.hpp). Also the gated linear unit, which halves its input.
 #include "kernels.hpp"
 
 #include <algorithm>
@@ -19,6 +19,19 @@ void mnistc_activation(const float* input, float* output, int64_t count, int64_t
     const int64_t first = b * BLOCK;
     activate_all(input + first, output + first, std::min(BLOCK, count - first), activation,
                  alpha, beta);
+  }
+}
+
+void mnistc_glu(const float* input, float* output, int64_t outer, int64_t half) {
+#pragma omp parallel for schedule(static) if (outer * half > 65536)
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* a = input + o * 2 * half;
+    const float* b = a + half;
+    float* out = output + o * half;
+    int64_t i = 0;
+    for (; i + 8 <= half; i += 8)
+      store8(out + i, load8(a + i) / (1.0f + exp8(-load8(b + i))));
+    for (; i < half; ++i) out[i] = a[i] / (1.0f + std::exp(-b[i]));
   }
 }
 

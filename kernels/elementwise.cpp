@@ -63,9 +63,19 @@ void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op
     binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x + y; }, act);
   else if (op == MNISTC_BINARY_MUL)
     binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x * y; }, act);
-  else  // PyTorch's prelu: a NaN x fails `x >= 0` and stays NaN through x * y
+  else if (op == MNISTC_BINARY_PRELU)  // a NaN x fails `x >= 0`, stays NaN through x * y
     binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x >= 0.0f ? x : x * y; },
            act);
+  // issue 12; torch.maximum and torch.minimum: a NaN on either side wins.
+  else if (op == MNISTC_BINARY_SUB)
+    binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x - y; }, act);
+  else if (op == MNISTC_BINARY_DIV)
+    binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x / y; }, act);
+  else if (op == MNISTC_BINARY_MAX)
+    binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return max_nan(x, y); }, act);
+  else
+    binary(lhs, rhs, output, d, l, r,
+           [](auto x, auto y) { return (x < y || x != x) ? x : y; }, act);
 }
 
 }  // extern "C"

@@ -7,11 +7,24 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kernels.hpp"
 
 namespace mnistc {
+
+// x to a constant power as PyTorch computes it: the exponents it special-cases go through
+// the same operations (so pow(-inf, 0.5) is NaN, as sqrt(-inf), not C's +inf).
+inline float power(float x, float exponent) {
+  if (exponent == 2.0f) return x * x;
+  if (exponent == 3.0f) return x * x * x;
+  if (exponent == 0.5f) return std::sqrt(x);
+  if (exponent == -0.5f) return 1.0f / std::sqrt(x);
+  if (exponent == -1.0f) return 1.0f / x;
+  if (exponent == -2.0f) return 1.0f / (x * x);
+  return std::pow(x, exponent);
+}
 
 inline float activate(float x, int64_t activation, float alpha, float beta) {
   switch (activation) {
@@ -40,6 +53,40 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
       return x / (1.0f + std::exp(-x));
     case MNISTC_ACTIVATION_HARDSIGMOID:
       return std::min(std::max(alpha * x + beta, 0.0f), 1.0f);
+    // issue 12: activations and element-wise math, with PyTorch's formulas.
+    case MNISTC_ACTIVATION_MISH: {
+      // tanh(log(1 + e)) = n / (n + 2) with n = e (e + 2), e = exp(x): one exp instead
+      // of exp, log1p and tanh (20 times faster). Past 20, PyTorch's softplus is x and
+      // tanh(x) is 1 in float.
+      if (x > 20.0f) return x;
+      const float e = std::exp(x), n = e * (e + 2.0f);
+      return x * n / (n + 2.0f);
+    }
+    case MNISTC_ACTIVATION_SOFTPLUS:
+      return x * alpha > beta ? x : std::log1p(std::exp(x * alpha)) / alpha;
+    case MNISTC_ACTIVATION_SOFTSIGN:
+      return x / (1.0f + std::fabs(x));
+    case MNISTC_ACTIVATION_SELU:
+      return 1.0507009873554804934f *
+             (x > 0.0f ? x : 1.6732632423543772848f * std::expm1(x));
+    case MNISTC_ACTIVATION_CELU:
+      return x > 0.0f ? x : alpha * std::expm1(x / alpha);
+    case MNISTC_ACTIVATION_EXP:
+      return std::exp(x);
+    case MNISTC_ACTIVATION_LOG:
+      return std::log(x);
+    case MNISTC_ACTIVATION_SQRT:
+      return std::sqrt(x);
+    case MNISTC_ACTIVATION_RSQRT:
+      return 1.0f / std::sqrt(x);
+    case MNISTC_ACTIVATION_NEG:
+      return -x;
+    case MNISTC_ACTIVATION_ABS:
+      return std::fabs(x);
+    case MNISTC_ACTIVATION_POW:
+      return power(x, alpha);
+    case MNISTC_ACTIVATION_RECIPROCAL:
+      return 1.0f / x;
     default:
       return x;
   }
@@ -130,6 +177,11 @@ inline bool has_vector_form(int64_t activation) {
     case MNISTC_ACTIVATION_SILU:
     case MNISTC_ACTIVATION_HARDSWISH:
     case MNISTC_ACTIVATION_HARDSIGMOID:
+    // issue 12
+    case MNISTC_ACTIVATION_SOFTSIGN:
+    case MNISTC_ACTIVATION_NEG:
+    case MNISTC_ACTIVATION_ABS:
+    case MNISTC_ACTIVATION_RECIPROCAL:
       return true;
     default:
       return false;
@@ -164,6 +216,15 @@ inline v8 activate8(v8 x, int64_t activation, float alpha, float beta) {
       const v8 low = line < 0.0f ? v8{} : line;
       return 1.0f < low ? splat(1.0f) : low;
     }
+    // issue 12; -0.0 < 0 is false, so abs keeps a -0.0 (a zero either way) and a NaN.
+    case MNISTC_ACTIVATION_SOFTSIGN:
+      return x / (1.0f + (x < 0.0f ? -x : x));
+    case MNISTC_ACTIVATION_NEG:
+      return -x;
+    case MNISTC_ACTIVATION_ABS:
+      return x < 0.0f ? -x : x;
+    case MNISTC_ACTIVATION_RECIPROCAL:
+      return 1.0f / x;
     default: {
       float lanes[8];
       std::memcpy(lanes, &x, sizeof lanes);

@@ -28,15 +28,40 @@ enum {
   MNISTC_ACTIVATION_GELU_TANH = 9,     // tanh approximation
   MNISTC_ACTIVATION_SILU = 10,         // x * sigmoid(x)
   MNISTC_ACTIVATION_HARDSIGMOID = 11,  // clamp(alpha * x + beta, 0, 1)
+  MNISTC_ACTIVATION_MISH = 12,         // x * tanh(softplus(x))
+  MNISTC_ACTIVATION_SOFTPLUS = 13,     // x * alpha > beta ? x : log1p(exp(alpha * x)) / alpha
+  MNISTC_ACTIVATION_SOFTSIGN = 14,     // x / (1 + |x|)
+  MNISTC_ACTIVATION_SELU = 15,         // scale * (x > 0 ? x : alpha * (exp(x) - 1)), SELU's constants
+  MNISTC_ACTIVATION_CELU = 16,         // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+  MNISTC_ACTIVATION_EXP = 17,
+  MNISTC_ACTIVATION_LOG = 18,
+  MNISTC_ACTIVATION_SQRT = 19,
+  MNISTC_ACTIVATION_RSQRT = 20,        // 1 / sqrt(x)
+  MNISTC_ACTIVATION_NEG = 21,          // -x
+  MNISTC_ACTIVATION_ABS = 22,          // |x|
+  MNISTC_ACTIVATION_POW = 23,          // pow(x, alpha)
+  MNISTC_ACTIVATION_RECIPROCAL = 24,   // 1 / x
 };
+#define MNISTC_ACTIVATION_COUNT 25
 
 // The `op` of mnistc_binary.
 enum {
   MNISTC_BINARY_ADD = 0,    // lhs + rhs
   MNISTC_BINARY_MUL = 1,    // lhs * rhs
   MNISTC_BINARY_PRELU = 2,  // lhs >= 0 ? lhs : lhs * rhs
+  MNISTC_BINARY_SUB = 3,    // lhs - rhs
+  MNISTC_BINARY_DIV = 4,    // lhs / rhs
+  MNISTC_BINARY_MAX = 5,    // maximum(lhs, rhs), NaN wins
+  MNISTC_BINARY_MIN = 6,    // minimum(lhs, rhs), NaN wins
 };
 
+// The `op` of mnistc_reduce.
+enum {
+  MNISTC_REDUCE_SUM = 0,
+  MNISTC_REDUCE_MEAN = 1,  // the sum / the count
+  MNISTC_REDUCE_MAX = 2,
+  MNISTC_REDUCE_MIN = 3,
+};
 // The `mode` of mnistc_resize2d.
 enum {
   MNISTC_RESIZE_NEAREST_FLOOR = 0,               // the pixel at floor(x)
@@ -154,6 +179,10 @@ void mnistc_adaptive_avg_pool2d(const float* input, float* output, int64_t C, in
 void mnistc_activation(const float* input, float* output, int64_t count,
                        int64_t activation, float alpha, float beta);
 
+// Gated linear unit of [outer, 2, half]: output [outer, half] = a * sigmoid(b), a and b
+// the two halves.
+void mnistc_glu(const float* input, float* output, int64_t outer, int64_t half);
+
 // Inference batch norm of [C, inner]: (x - mean) / sqrt(var + eps) * gamma + beta.
 void mnistc_batch_norm(const float* input, const float* mean, const float* var,
                        const float* gamma, const float* beta, float* output, int64_t C,
@@ -163,12 +192,30 @@ void mnistc_batch_norm(const float* input, const float* mean, const float* var,
 void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int64_t size,
                 float alpha, float beta, float bias);
 
+// Layer norm of [outer, inner] over `inner`: (x - mean) / sqrt(var + eps) * weight + bias,
+// the biased variance; optional weight and bias [inner].
+void mnistc_layer_norm(const float* input, const float* weight, const float* bias,
+                       float* output, int64_t outer, int64_t inner, float eps);
+
+// Group norm of [C, inner]: each of `groups` groups of C / groups channels normalised as
+// layer_norm, then scaled and shifted per channel by optional weight and bias [C].
+void mnistc_group_norm(const float* input, const float* weight, const float* bias,
+                       float* output, int64_t C, int64_t groups, int64_t inner,
+                       float eps);
+
 // output[i0,i1,i2,i3] = act(lhs[...] op rhs[...]) over a rank-4 output shape; each operand
 // is read through its own strides (0 where it broadcasts); `op` is an MNISTC_BINARY_* code.
 void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op,
                    int64_t d0, int64_t d1, int64_t d2, int64_t d3, int64_t l0, int64_t l1,
                    int64_t l2, int64_t l3, int64_t r0, int64_t r1, int64_t r2, int64_t r3,
                    int64_t activation, float alpha, float beta);
+
+// Reduction of a dense rank-4 input [d0, d1, d2, d3] over the dims i with ri = 1; the
+// output holds the kept dims, dense. `op` is an MNISTC_REDUCE_* code; max and min
+// propagate NaN, as PyTorch does.
+void mnistc_reduce(const float* input, float* output, int64_t op, int64_t d0, int64_t d1,
+                   int64_t d2, int64_t d3, int64_t r0, int64_t r1, int64_t r2,
+                   int64_t r3);
 
 // Constant padding of each of C planes [H, W] by top, left, bottom, right.
 void mnistc_pad2d(const float* input, float* output, int64_t C, int64_t H, int64_t W,

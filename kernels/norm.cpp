@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernel_support.hpp"
+
 extern "C" {
 
 void mnistc_batch_norm(const float* input, const float* mean, const float* var,
@@ -32,6 +34,95 @@ void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int
       output[c * inner + i] =
           input[c * inner + i] / std::pow(bias + alpha / size * sum, beta);
     }
+  }
+}
+
+}  // extern "C"
+
+// issue 12: layer norm and group norm.
+namespace {
+
+using namespace mnistc;
+
+// The mean and the biased variance of n contiguous values, two passes over them (the
+// second on the deviations, so a large mean costs no precision), eight lanes at a time.
+void moments(const float* x, int64_t n, float* mean_out, float* var_out) {
+  v8 acc = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc += load8(x + i);
+  float sum = 0.0f;
+  for (int lane = 0; lane < 8; ++lane) sum += acc[lane];
+  for (; i < n; ++i) sum += x[i];
+  float mean = sum / static_cast<float>(n);
+  if (!std::isfinite(mean)) {
+    // An overflow of finite values (PyTorch's Welford mean has none): the sum in double.
+    double wide = 0.0;
+    for (i = 0; i < n; ++i) wide += x[i];
+    mean = static_cast<float>(wide / static_cast<double>(n));
+  }
+  const v8 m = splat(mean);
+  acc = v8{};
+  for (i = 0; i + 8 <= n; i += 8) {
+    const v8 d = load8(x + i) - m;
+    acc += d * d;
+  }
+  float squares = 0.0f;
+  for (int lane = 0; lane < 8; ++lane) squares += acc[lane];
+  for (; i < n; ++i) squares += (x[i] - mean) * (x[i] - mean);
+  *mean_out = mean;
+  *var_out = squares / static_cast<float>(n);
+}
+
+// out[i] = (x[i] - mean) * rstd * w + b, with w and b per element (`per_element`) or one
+// value for the whole row; a null weight is 1, a null bias 0.
+void normalise(const float* x, float* out, int64_t n, float mean, float rstd,
+               const float* weight, const float* bias, bool per_element) {
+  const v8 m = splat(mean), s = splat(rstd);
+  int64_t i = 0;
+  if (per_element) {
+    for (; i + 8 <= n; i += 8) {
+      v8 y = (load8(x + i) - m) * s;
+      if (weight) y *= load8(weight + i);
+      if (bias) y += load8(bias + i);
+      store8(out + i, y);
+    }
+    for (; i < n; ++i)
+      out[i] = (x[i] - mean) * rstd * (weight ? weight[i] : 1.0f) + (bias ? bias[i] : 0.0f);
+  } else {
+    const float w = weight ? weight[0] : 1.0f, b = bias ? bias[0] : 0.0f;
+    const v8 wv = splat(w), bv = splat(b);
+    for (; i + 8 <= n; i += 8) store8(out + i, (load8(x + i) - m) * s * wv + bv);
+    for (; i < n; ++i) out[i] = (x[i] - mean) * rstd * w + b;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+void mnistc_layer_norm(const float* input, const float* weight, const float* bias,
+                       float* output, int64_t outer, int64_t inner, float eps) {
+#pragma omp parallel for schedule(static) if (outer * inner > 65536)
+  for (int64_t o = 0; o < outer; ++o) {
+    float mean, var;
+    moments(input + o * inner, inner, &mean, &var);
+    normalise(input + o * inner, output + o * inner, inner, mean, 1.0f / std::sqrt(var + eps),
+              weight, bias, true);
+  }
+}
+
+void mnistc_group_norm(const float* input, const float* weight, const float* bias,
+                       float* output, int64_t C, int64_t groups, int64_t inner, float eps) {
+  const int64_t channels = C / groups;
+#pragma omp parallel for schedule(static) if (C * inner > 65536)
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* x = input + g * channels * inner;
+    float mean, var;
+    moments(x, channels * inner, &mean, &var);
+    const float rstd = 1.0f / std::sqrt(var + eps);
+    for (int64_t c = g * channels; c < (g + 1) * channels; ++c)
+      normalise(input + c * inner, output + c * inner, inner, mean, rstd,
+                weight ? weight + c : nullptr, bias ? bias + c : nullptr, false);
   }
 }
 

@@ -36,8 +36,8 @@ from mnistc.toolchain import BuildConfig, build_executable
 from mnistc.weights import WeightFile
 
 OPTIMISATION_PIPELINE = (
-    "remove-dropout,canonicalize,fold-constants,fold-batch-norm,fuse-residual-add,"
-    "fuse-activation,dce"
+    "remove-dropout,canonicalize,fold-layer-norm,fold-constants,fold-batch-norm,"
+    "fuse-residual-add,fuse-activation,dce"
 )
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 

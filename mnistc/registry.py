@@ -43,6 +43,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return FoldConstantsPass
 
+    def get_fold_layer_norm():
+        from mnistc.transforms.fold_layer_norm import FoldLayerNormPass
+
+        return FoldLayerNormPass
+
     def get_fuse_activation():
         from mnistc.transforms.fuse_activation import FuseActivationPass
 
@@ -77,6 +82,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "convert-nn-to-cpu": get_convert_nn_to_cpu,
         "fold-batch-norm": get_fold_batch_norm,
         "fold-constants": get_fold_constants,
+        "fold-layer-norm": get_fold_layer_norm,
         "fuse-activation": get_fuse_activation,
         "fuse-conv-max-pool": get_fuse_conv_max_pool,
         "fuse-residual-add": get_fuse_residual_add,

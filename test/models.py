@@ -324,6 +324,46 @@ MODELS.update(
 )
 
 
+class MathNet(nn.Module):
+    """Issue 12's ops: sub, div, max and min broadcasting between run-time tensors
+    ([3, 1, 5] with [1, 4, 1] per sample) and with a constant, reductions over any dims (kept or not,
+    max.dim's values), layer norm with and without affine, group norm, the activations and
+    element-wise math, glu; ranks 2 to 4. `for_onnx`: no glu and group norm, which ONNX's
+    exporter decomposes, and amax for max.dim (whose indices it exports as an ArgMax).
+    """
+
+    def __init__(self, for_onnx: bool = False) -> None:
+        super().__init__()
+        self.for_onnx = for_onnx
+        self.ln = nn.LayerNorm([4, 5])
+        self.ln_plain = nn.LayerNorm(5, elementwise_affine=False)
+        self.gn_weight = nn.Parameter(torch.rand(3) + 0.5)
+        self.gn_bias = nn.Parameter(torch.randn(3))
+        self.floor = nn.Parameter(torch.randn(5))
+        self.fc = nn.Linear(5, 6)
+
+    def forward(self, x):
+        a = x.amax(dim=2, keepdim=True)
+        b = x.mean(dim=(1, 3), keepdim=True)
+        y = (a - b) / (b.abs() + 1.5)
+        y = torch.maximum(y, x * 0.5) - torch.minimum(x, self.floor)
+        y = self.ln(y) + self.ln_plain(x)
+        if not self.for_onnx:
+            y = torch.group_norm(y, 3, self.gn_weight, self.gn_bias, 1e-5)
+        u = F.mish(y) + F.softplus(y, 2.0, 3.0) + F.softsign(y) + F.selu(y) + F.celu(y, 0.7)
+        v = torch.exp(-y.abs()) + torch.log(y.abs() + 1) + torch.sqrt(y.abs()) - torch.rsqrt(y * y + 1)
+        z = u + v + torch.reciprocal(y.abs() + 2) + y.pow(3) * 0.1 + (-y).abs().pow(1.5)
+        s = z.sum(dim=1)
+        m = s.amax(dim=2) if self.for_onnx else s.max(dim=2).values
+        r = s.amin(dim=1) + z.mean(dim=(1, 2))
+        if not self.for_onnx:
+            r = r + F.glu(z, dim=2).sum(dim=[1, 2])
+        return torch.cat([m, self.fc(r)], dim=1)
+
+
+MODELS["math"] = (MathNet, (3, 4, 5))
+
+
 def randomise_batch_norm(module: nn.Module, seed: int = 0) -> None:
     """Give batch norms non-trivial statistics, as a trained model has."""
     generator = torch.Generator().manual_seed(seed)

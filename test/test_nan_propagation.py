@@ -24,7 +24,9 @@ from test_kernels import (  # noqa: F401 (kernels is a fixture)
     pool_params,
 )
 
+from mnistc.interpreters.nn.norm import group_norm
 from mnistc.kernels import abi
+from mnistc.lowering.nn_to_cpu.reduce import runs
 
 from mnistc.driver import CompileOptions, compile_model
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
@@ -396,6 +398,54 @@ def test_element_wise_kernels(kernels, poison, everywhere):
     assert_propagates(moved, t.transpose(2, 3))
     call(kernels, "copy_strided", [x, out], **strides("d", (1, 1, 1, 4, 3, 5)), **strides("s", (0, 0, 0, 0, 5, 1)), offset=15, out_offset=0)
     assert_propagates(out, t[:, 1:2].expand(1, 4, 3, 5))
+
+
+@pytest.mark.parametrize("poison,everywhere", POISONINGS, ids=POISONING_IDS)
+def test_issue_12_kernels(kernels, poison, everywhere):
+    """sub, div, max and min (poison on either side, and broadcast), the reductions, layer
+    norm, group norm and GLU."""
+    rng = np.random.default_rng(0)
+    clean = rng.standard_normal((1, 4, 3, 5), dtype=np.float32)
+    x = poisoned(clean, poison, everywhere)
+    t = torch.from_numpy(x)
+    out = np.zeros_like(x)
+
+    def strides(prefix: str, values) -> dict:
+        return {f"{prefix}{i}": v for i, v in enumerate(values)}
+
+    dims, same = strides("d", (1, 4, 3, 5)), (4 * 15, 15, 5, 1)
+    ops = {"sub": torch.sub, "div": torch.div, "max": torch.maximum, "min": torch.minimum}
+    dims |= {"activation": 0, "alpha": 0.0, "beta": 0.0}
+    for op, reference in ops.items():
+        for lhs, rhs in ((x, clean), (clean, x)):
+            call(kernels, "binary", [lhs, rhs, out], op=abi.BINARY_CODES[op], **dims, **strides("l", same), **strides("r", same))
+            assert_propagates(out, reference(torch.from_numpy(lhs), torch.from_numpy(rhs)))
+        row = np.ascontiguousarray(x[:, :1, :1, :])  # broadcast along C and H
+        call(kernels, "binary", [clean, row, out], op=abi.BINARY_CODES[op], **dims, **strides("l", same), **strides("r", (0, 0, 0, 1)))
+        assert_propagates(out, reference(torch.from_numpy(clean), torch.from_numpy(row)))
+
+    reductions = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax, "min": torch.amin}
+    for op, reference in reductions.items():
+        for reduced in ((3,), (1, 2)):
+            expected = reference(t, reduced)
+            result = np.zeros(expected.shape, dtype=np.float32)
+            sizes, flags = zip(*runs(x.shape, reduced))
+            call(kernels, "reduce", [x, result], op=abi.REDUCE_CODES[op], **strides("d", sizes), **strides("r", map(int, flags)))
+            assert_propagates(result, expected)
+
+    weight, bias = rng.standard_normal((2, 15), dtype=np.float32)
+    call(kernels, "layer_norm", [x, weight, bias, out], outer=4, inner=15, eps=1e-5)
+    assert_propagates(out, F.layer_norm(t, (3, 5), torch.from_numpy(weight.reshape(3, 5)), torch.from_numpy(bias.reshape(3, 5))))
+    scale, shift = torch.from_numpy(weight[:4].copy()), torch.from_numpy(bias[:4].copy())
+    call(kernels, "group_norm", [x, scale.numpy(), shift.numpy(), out], C=4, groups=2, inner=15, eps=1e-5)
+    # PyTorch's group_norm folds the mean into a shift, mean * rstd * weight, which
+    # overflows when every value is FLT_MAX (inf in float32, -5e24 in float64, where the
+    # exact answer is the bias): the two-pass reference of the interpreter is accepted too.
+    exact = group_norm(x, 2, 1e-5, scale.numpy(), shift.numpy()).astype(np.float32)
+    assert_propagates(out, F.group_norm(t, 2, scale, shift), also=exact)
+    halves = np.zeros((1, 2, 3, 5), dtype=np.float32)
+    call(kernels, "glu", [x, halves], outer=1, half=30)
+    assert_propagates(halves, F.glu(t, 1))
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,17 @@ Op families. Each family has one file of the same name at every level: here
 - `linear`: `linear`;
 - `pool`: `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d`;
 - `activation`: `relu`, `sigmoid`, `tanh`, `hardswish`, `hardtanh`, `leaky_relu`, `elu`,
-  `gelu`, and the `Activation` that conv2d and linear fuse;
-- `norm`: `batch_norm`, `lrn`;
-- `elementwise`: `add`, `mul`, `prelu` (binary, with broadcasting);
+  `gelu`, `mish`, `softplus`, `softsign`, `selu`, `celu`, the element-wise math `exp`,
+  `log`, `sqrt`, `rsqrt`, `neg`, `abs`, `pow`, `reciprocal`, and the `Activation` that
+  conv2d and linear fuse; `glu`;
+- `norm`: `batch_norm`, `lrn`, `layer_norm`, `group_norm`;
+- `elementwise`: `add`, `mul`, `prelu`, `sub`, `div`, `max`, `min` (binary, with
+  broadcasting);
 - `shape`: `reshape`, `transpose`, `slice`, `expand`, `concat`, `pad2d`, `dropout` (moving
   elements, no arithmetic);
 - `softmax`: `softmax`, `log_softmax`;
-- `resample`: `resize2d` (nearest and linear interpolation of H and W).
+- `resample`: `resize2d` (nearest and linear interpolation of H and W);
+- `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims.
 
 `base.py` holds what the families share (the tensor type, property builders, the
 verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
@@ -40,6 +44,7 @@ from mnistc.dialects.nn import (
     linear,
     norm,
     pool,
+    reduce,
     resample,
     shape,
     softmax,
@@ -52,6 +57,7 @@ from mnistc.dialects.nn.elementwise import *  # noqa: F403
 from mnistc.dialects.nn.linear import *  # noqa: F403
 from mnistc.dialects.nn.norm import *  # noqa: F403
 from mnistc.dialects.nn.pool import *  # noqa: F403
+from mnistc.dialects.nn.reduce import *  # noqa: F403
 from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
 from mnistc.dialects.nn.softmax import *  # noqa: F403
@@ -60,7 +66,7 @@ from mnistc.dialects.shapes import shape_of
 
 FAMILY_MODULES = (
     weight, conv, linear, pool, activation, norm, elementwise, shape, softmax,
-    resample,
+    resample, reduce,
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

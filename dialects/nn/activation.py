@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from xdsl.dialects.builtin import DenseArrayBase, Float64Type, FloatAttr, StringAttr, f64
+from xdsl.dialects.builtin import (
+    I64,
+    DenseArrayBase,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    f64,
+    i64,
+)
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
@@ -22,7 +31,8 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from mnistc.dialects.nn.base import FloatTensor
+from mnistc.dialects.nn.base import FloatTensor, tensor, verify_result_shape
+from mnistc.dialects.shapes import shape_of
 from mnistc.kernels import abi
 
 ACTIVATIONS: dict[str, int] = {
@@ -253,10 +263,179 @@ class GeluOp(ActivationOp):
             raise VerifyException("gelu approximate must be \"none\" or \"tanh\"")
 
 
-OPS = (
+# issue 12: more activations, and the element-wise math functions (unary, so they run
+# and fuse through the same activation kernel and epilogues).
+
+
+@irdl_op_definition
+class MishOp(ActivationOp):
+    """x * tanh(softplus(x))."""
+
+    name = "nn.mish"
+
+
+@irdl_op_definition
+class SoftplusOp(ActivationOp):
+    """log(1 + exp(beta * x)) / beta, or x where beta * x > threshold (PyTorch's)."""
+
+    name = "nn.softplus"
+
+    beta = prop_def(FloatAttr[Float64Type])
+    threshold = prop_def(FloatAttr[Float64Type])
+    assembly_format = "$input `beta` $beta `threshold` $threshold attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue, beta: float = 1.0, threshold: float = 20.0):
+        IRDLOperation.__init__(
+            self,
+            operands=[input],
+            result_types=[input.type],
+            properties={"beta": FloatAttr(beta, f64), "threshold": FloatAttr(threshold, f64)},
+        )
+
+    def activation(self) -> Activation:
+        return Activation("softplus", (_float_param(self, "beta"), _float_param(self, "threshold")))
+
+    def verify_(self) -> None:
+        if _float_param(self, "beta") == 0:
+            raise VerifyException("softplus beta must not be 0")
+
+
+@irdl_op_definition
+class SoftsignOp(ActivationOp):
+    """x / (1 + |x|)."""
+
+    name = "nn.softsign"
+
+
+@irdl_op_definition
+class SeluOp(ActivationOp):
+    """scale * elu(x, alpha) with SELU's fixed alpha and scale."""
+
+    name = "nn.selu"
+
+
+@irdl_op_definition
+class CeluOp(OneParameterActivationOp):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+
+    name = "nn.celu"
+    PARAMETER: ClassVar[str] = "alpha"
+
+    alpha = prop_def(FloatAttr[Float64Type])
+    assembly_format = "$input `alpha` $alpha attr-dict `:` type($input)"
+
+    def verify_(self) -> None:
+        if _float_param(self, "alpha") == 0:
+            raise VerifyException("celu alpha must not be 0")
+
+
+@irdl_op_definition
+class ExpOp(ActivationOp):
+    """exp(x)."""
+
+    name = "nn.exp"
+
+
+@irdl_op_definition
+class LogOp(ActivationOp):
+    """The natural logarithm: -inf at 0, NaN below."""
+
+    name = "nn.log"
+
+
+@irdl_op_definition
+class SqrtOp(ActivationOp):
+    """sqrt(x): NaN below 0."""
+
+    name = "nn.sqrt"
+
+
+@irdl_op_definition
+class RsqrtOp(ActivationOp):
+    """1 / sqrt(x)."""
+
+    name = "nn.rsqrt"
+
+
+@irdl_op_definition
+class NegOp(ActivationOp):
+    """-x."""
+
+    name = "nn.neg"
+
+
+@irdl_op_definition
+class AbsOp(ActivationOp):
+    """|x|."""
+
+    name = "nn.abs"
+
+
+@irdl_op_definition
+class PowOp(OneParameterActivationOp):
+    """x to a constant power (a run-time exponent is not an op of its own)."""
+
+    name = "nn.pow"
+    PARAMETER: ClassVar[str] = "exponent"
+
+    exponent = prop_def(FloatAttr[Float64Type])
+    assembly_format = "$input `exponent` $exponent attr-dict `:` type($input)"
+
+
+@irdl_op_definition
+class ReciprocalOp(ActivationOp):
+    """1 / x."""
+
+    name = "nn.reciprocal"
+
+
+@irdl_op_definition
+class GluOp(IRDLOperation):
+    """The gated linear unit: the input split in two halves a, b along `dim`, a * sigmoid(b).
+    Not an activation: its result has half the input's size along `dim`."""
+
+    name = "nn.glu"
+
+    input = operand_def(FloatTensor)
+    output = result_def(FloatTensor)
+    dim = prop_def(IntegerAttr[I64])
+
+    traits = traits_def(Pure())
+    assembly_format = "$input `dim` $dim attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, dim: int):
+        shape = list(shape_of(input))
+        dim = dim % len(shape) if shape else dim
+        if 0 <= dim < len(shape):
+            shape[dim] //= 2
+        super().__init__(
+            operands=[input],
+            result_types=[tensor(shape)],
+            properties={"dim": IntegerAttr(dim, i64)},
+        )
+
+    def verify_(self) -> None:
+        shape, dim = list(shape_of(self.input)), self.dim.value.data
+        if not 0 <= dim < len(shape):
+            raise VerifyException(
+                f"dim {dim} out of range for rank {len(shape)} (use 0..{len(shape) - 1})"
+            )
+        if shape[dim] % 2:
+            raise VerifyException(f"glu halves dim {dim}, whose size {shape[dim]} is odd")
+        shape[dim] //= 2
+        verify_result_shape(self, shape)
+
+
+ACTIVATION_OPS = (
     ReluOp, SigmoidOp, TanhOp, SiluOp, HardswishOp, HardsigmoidOp, HardtanhOp, LeakyReluOp,
     EluOp, GeluOp,
+    # issue 12
+    MishOp, SoftplusOp, SoftsignOp, SeluOp, CeluOp,
+    ExpOp, LogOp, SqrtOp, RsqrtOp, NegOp, AbsOp, PowOp, ReciprocalOp,
 )  # fmt: skip
+"""The element-wise ops that describe themselves as an `Activation`."""
+
+OPS = (*ACTIVATION_OPS, GluOp)
 """The family's ops, as the `NN` dialect lists them."""
 
 __all__ = [
@@ -264,4 +443,7 @@ __all__ = [
     "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardsigmoidOp", "HardswishOp",
     "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp",
     "SiluOp", "TanhOp",
+    # issue 12
+    "AbsOp", "ACTIVATION_OPS", "CeluOp", "ExpOp", "GluOp", "LogOp", "MishOp", "NegOp", "PowOp",
+    "ReciprocalOp", "RsqrtOp", "SeluOp", "SoftplusOp", "SoftsignOp", "SqrtOp",
 ]

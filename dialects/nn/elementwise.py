@@ -1,4 +1,5 @@
-"""The `elementwise` family: binary ops with broadcasting (add, mul, prelu)."""
+"""The `elementwise` family: binary ops with broadcasting (add, mul, prelu, sub, div, max,
+min)."""
 
 from __future__ import annotations
 
@@ -97,7 +98,42 @@ class PReluOp(BinaryOp):
     name = "nn.prelu"
 
 
-OPS = (AddOp, MulOp, PReluOp)
+# issue 12
+
+
+@irdl_op_definition
+class SubOp(BinaryOp):
+    """lhs - rhs, broadcasting."""
+
+    name = "nn.sub"
+
+
+@irdl_op_definition
+class DivOp(BinaryOp):
+    """lhs / rhs, broadcasting (true division, IEEE: x / 0 is +-inf or NaN)."""
+
+    name = "nn.div"
+
+
+@irdl_op_definition
+class MaxOp(BinaryOp):
+    """The element-wise maximum, broadcasting; NaN on either side wins (torch.maximum)."""
+
+    name = "nn.max"
+
+
+@irdl_op_definition
+class MinOp(BinaryOp):
+    """The element-wise minimum, broadcasting; NaN on either side wins (torch.minimum)."""
+
+    name = "nn.min"
+
+
+OPS = (AddOp, MulOp, PReluOp, SubOp, DivOp, MaxOp, MinOp)
 """The family's ops, as the `NN` dialect lists them."""
 
-__all__ = ["AddOp", "BinaryOp", "broadcast_shape", "MulOp", "PReluOp"]
+__all__ = [
+    "AddOp", "BinaryOp", "broadcast_shape", "MulOp", "PReluOp",
+    # issue 12
+    "DivOp", "MaxOp", "MinOp", "SubOp",
+]

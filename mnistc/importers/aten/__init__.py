@@ -1,7 +1,7 @@
 """The aten converters of both aten front ends (TorchScript and torch.export), one table.
 
 Each family has its module, named like the `nn` dialect's families: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, and `python` for the
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, and `python` for the
 ops evaluated in Python at import (sizes, lists, integer math). A converter takes the
 `ConversionContext` and a `Node` (`graph.py`) and returns the node's output values.
 
@@ -23,6 +23,7 @@ from mnistc.importers.aten import (
     norm,
     pool,
     python,
+    reduce,
     resample,
     shape,
     softmax,
@@ -48,6 +49,7 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **pool.CONVERTERS,
     **shape.CONVERTERS,
     **softmax.CONVERTERS,
+    **reduce.CONVERTERS,
     **resample.CONVERTERS,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""

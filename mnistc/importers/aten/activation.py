@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
@@ -26,6 +27,49 @@ def _elu(x: SSAValue, args: list[Any]):
     return nn.EluOp(x, float(args[1]))
 
 
+# issue 12: more activations and the element-wise math functions. A constant argument
+# (a torch.Tensor or a Python number) is folded at import with torch, as add and mul do.
+
+
+def _math(build: Callable[[SSAValue, list[Any]], Any], fold: Callable[..., Any]) -> Callable:
+    """A converter of `op(x, *parameters)`: `build(x, args)` on a run-time tensor, else
+    `fold(*args)` at import (shape arithmetic such as `-n`, constant tensors)."""
+
+    def convert(ctx: ConversionContext, node: Node) -> tuple:
+        if isinstance(node.args[0], SSAValue):
+            return ctx.insert(build(node.args[0], node.args))
+        if any(isinstance(a, SSAValue) for a in node.args):
+            raise NodeError(f"{node.kind} with a run-time tensor as a parameter")
+        return (fold(*node.args),)
+
+    return convert
+
+
+def _on_tensor(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A torch function folded on a constant tensor or a Python number (kept a number)."""
+
+    def fold(x, *args):
+        result = function(torch.as_tensor(x), *args)
+        return result if isinstance(x, torch.Tensor) else result.item()
+
+    return fold
+
+
+def _pow(x: SSAValue, args: list[Any]):
+    exponent = args[1]
+    if isinstance(exponent, SSAValue):
+        raise NodeError("pow with an exponent computed at run time")
+    if isinstance(exponent, torch.Tensor):
+        if exponent.numel() != 1:
+            raise NodeError("pow with a tensor exponent (only one constant exponent)")
+        exponent = exponent.item()
+    return nn.PowOp(x, float(exponent))
+
+
+def convert_glu(ctx: ConversionContext, node: Node) -> tuple:
+    return ctx.insert(nn.GluOp(ctx.tensor(node, 0), node.args[1]))
+
+
 CONVERTERS = {
     "aten::elu": _activation(_elu),
     "aten::gelu": _activation(lambda x, a: nn.GeluOp(x, a[1] if len(a) > 1 and a[1] else "none")),
@@ -38,4 +82,18 @@ CONVERTERS = {
     "aten::sigmoid": _activation(lambda x, a: nn.SigmoidOp(x)),
     "aten::silu": _activation(lambda x, a: nn.SiluOp(x)),
     "aten::tanh": _activation(lambda x, a: nn.TanhOp(x)),
+    # issue 12
+    "aten::abs": _math(lambda x, a: nn.AbsOp(x), _on_tensor(torch.abs)),
+    "aten::celu": _activation(lambda x, a: nn.CeluOp(x, float(a[1]))),
+    "aten::exp": _math(lambda x, a: nn.ExpOp(x), _on_tensor(torch.exp)),
+    "aten::glu": convert_glu,
+    "aten::log": _math(lambda x, a: nn.LogOp(x), _on_tensor(torch.log)),
+    "aten::mish": _activation(lambda x, a: nn.MishOp(x)),
+    "aten::neg": _math(lambda x, a: nn.NegOp(x), lambda x: -x),
+    "aten::pow": _math(_pow, lambda x, y: x**y),
+    "aten::reciprocal": _math(lambda x, a: nn.ReciprocalOp(x), _on_tensor(torch.reciprocal)),
+    "aten::rsqrt": _math(lambda x, a: nn.RsqrtOp(x), _on_tensor(torch.rsqrt)),
+    "aten::selu": _activation(lambda x, a: nn.SeluOp(x)),
+    "aten::softplus": _activation(lambda x, a: nn.SoftplusOp(x, float(a[1]), float(a[2]))),
+    "aten::sqrt": _math(lambda x, a: nn.SqrtOp(x), _on_tensor(torch.sqrt)),
 }

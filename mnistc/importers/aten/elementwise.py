@@ -1,5 +1,5 @@
-"""aten add, sub, mul and prelu → `nn.add`, `nn.mul`, `nn.prelu` (folded in Python when
-both sides are constants)."""
+"""aten add, sub, mul, div, prelu, maximum and minimum → `nn.add`, `nn.sub`, `nn.mul`,
+`nn.div`, `nn.prelu`, `nn.max`, `nn.min` (folded in Python when both sides are constants)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
+from mnistc.importers.aten import python, reduce
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
 
 
@@ -42,18 +43,49 @@ def _arithmetic(op_type: type[nn.BinaryOp], fold: Callable) -> Callable:
 
 
 def convert_sub(ctx: ConversionContext, node: Node) -> tuple:
-    """a - alpha * b as add(a, mul(b, -alpha)), or a constant add when b is constant."""
+    """a - alpha * b: `nn.sub` (of `mul(b, alpha)` when alpha != 1), or an add of the
+    negated constant when b is constant (which the conv epilogues can take)."""
     args = node.args
     alpha = args[2] if len(args) > 2 else 1
     if _folds(args):
         return (args[0] - args[1] * alpha,)
     lhs = _operand(ctx, node, 0)
-    if isinstance(args[1], SSAValue):
-        factor = ctx.weight("negated", torch.tensor(-float(alpha)))
-        (rhs,) = ctx.insert(nn.MulOp(args[1], factor))
-    else:
-        rhs = _operand(ctx, node, 1, -alpha)
-    return ctx.insert(nn.AddOp(lhs, rhs))
+    if not isinstance(args[1], SSAValue):
+        return ctx.insert(nn.AddOp(lhs, _operand(ctx, node, 1, -alpha)))
+    rhs = args[1]
+    if alpha != 1:
+        (rhs,) = ctx.insert(nn.MulOp(rhs, ctx.weight("alpha", torch.tensor(float(alpha)))))
+    return ctx.insert(nn.SubOp(lhs, rhs))
+
+
+# issue 12: div, and the element-wise maximum and minimum. `max`/`min` are also the
+# reductions `max.dim`/`min.dim` (values and indices), told apart by their arguments.
+
+
+def convert_div(ctx: ConversionContext, node: Node) -> tuple:
+    """a / b; on Python numbers (shape arithmetic) the Python evaluation of aten::div."""
+    args = node.args
+    if _folds(args):
+        return python.CONVERTERS["aten::div"](ctx, node)
+    if len(args) > 2 and args[2] is not None:
+        raise NodeError(f"div with rounding_mode '{args[2]}' on run-time tensors")
+    return ctx.insert(nn.DivOp(_operand(ctx, node, 0), _operand(ctx, node, 1)))
+
+
+def _extremum(op_type: type[nn.BinaryOp], fold: Callable, reduction: Callable) -> Callable:
+    """maximum/minimum (and max/min of two tensors); max.dim/min.dim go to `reduction`."""
+
+    def convert(ctx: ConversionContext, node: Node) -> tuple:
+        args = node.args
+        if len(args) < 2:
+            raise NodeError(f"{node.kind} of a whole tensor (it would reduce over the batch)")
+        if isinstance(args[1], int) and not isinstance(args[1], bool):
+            return reduction(ctx, node)
+        if _folds(args):
+            return (fold(torch.as_tensor(args[0]), torch.as_tensor(args[1])),)
+        return ctx.insert(op_type(_operand(ctx, node, 0), _operand(ctx, node, 1)))
+
+    return convert
 
 
 def convert_prelu(ctx: ConversionContext, node: Node) -> tuple:
@@ -71,4 +103,10 @@ CONVERTERS = {
     "aten::mul": _arithmetic(nn.MulOp, lambda a, b: a * b),
     "aten::prelu": convert_prelu,
     "aten::sub": convert_sub,
+    # issue 12
+    "aten::div": convert_div,
+    "aten::max": _extremum(nn.MaxOp, torch.maximum, reduce.convert_max_dim),
+    "aten::maximum": _extremum(nn.MaxOp, torch.maximum, reduce.convert_max_dim),
+    "aten::min": _extremum(nn.MinOp, torch.minimum, reduce.convert_min_dim),
+    "aten::minimum": _extremum(nn.MinOp, torch.minimum, reduce.convert_min_dim),
 }

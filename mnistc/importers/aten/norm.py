@@ -1,4 +1,4 @@
-"""aten normalisation → `nn.batch_norm`."""
+"""aten normalisation → `nn.batch_norm`, `nn.layer_norm`, `nn.group_norm`."""
 
 from __future__ import annotations
 
@@ -20,4 +20,34 @@ def convert_batch_norm(ctx: ConversionContext, node: Node) -> tuple:
     return ctx.insert(nn.BatchNormOp(x, mean, var, gamma, beta, float(args[7])))
 
 
-CONVERTERS = {"aten::batch_norm": convert_batch_norm}
+# issue 12
+
+
+def _optional_tensor(ctx: ConversionContext, node: Node, index: int):
+    return ctx.tensor(node, index) if node.args[index] is not None else None
+
+
+def convert_layer_norm(ctx: ConversionContext, node: Node) -> tuple:
+    """layer_norm(x, normalized_shape, weight, bias, eps): over the trailing dims."""
+    x = ctx.tensor(node, 0)
+    shape, normalized = nn.shape_of(x), list(node.args[1])
+    if not normalized or tuple(normalized) != shape[len(shape) - len(normalized) :]:
+        raise NodeError(f"normalized_shape {normalized} is not the trailing dims of {list(shape)}")
+    weight, bias = _optional_tensor(ctx, node, 2), _optional_tensor(ctx, node, 3)
+    axis, eps = len(shape) - len(normalized), float(node.args[4])
+    return ctx.insert(nn.LayerNormOp(x, axis, eps, weight, bias))
+
+
+def convert_group_norm(ctx: ConversionContext, node: Node) -> tuple:
+    """group_norm(x, num_groups, weight, bias, eps)."""
+    x = ctx.tensor(node, 0)
+    weight, bias = _optional_tensor(ctx, node, 2), _optional_tensor(ctx, node, 3)
+    return ctx.insert(nn.GroupNormOp(x, int(node.args[1]), float(node.args[4]), weight, bias))
+
+
+CONVERTERS = {
+    "aten::batch_norm": convert_batch_norm,
+    # issue 12
+    "aten::group_norm": convert_group_norm,
+    "aten::layer_norm": convert_layer_norm,
+}

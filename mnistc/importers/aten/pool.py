@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from mnistc.dialects import nn
-from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
+from mnistc.importers.aten import reduce
+from mnistc.importers.aten.graph import ConversionContext, Node
 from mnistc.importers.aten.shape import along_w, ints, reshape, via_2d
 
 
@@ -33,13 +34,16 @@ def convert_adaptive_avg_pool2d(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_mean(ctx: ConversionContext, node: Node) -> tuple:
-    """`mean` over H and W of NCHW: a global average pool (reshaped unless keepdim)."""
+    """`mean` over H and W of NCHW: a global average pool (reshaped unless keepdim); over
+    other dims, a reduction."""
     args = node.args
     x = ctx.tensor(node, 0)
     rank = len(nn.shape_of(x))
-    dims = sorted(d % rank for d in (args[1] if isinstance(args[1], list) else [args[1]]))
-    if rank != 4 or dims != [2, 3]:
-        raise NodeError(f"mean over dims {args[1]} is not supported (only H, W of NCHW)")
+    dims = args[1] if len(args) > 2 else None
+    dims = [dims] if isinstance(dims, int) else dims or []
+    dims = sorted(d % rank for d in dims)
+    if rank != 4 or dims != [2, 3] or len(args) > 3 and args[3] not in (None, 6):
+        return reduce.convert_mean(ctx, node)
     (pooled,) = ctx.insert(nn.AdaptiveAvgPool2DOp(x, (1, 1)))
     return (pooled,) if args[2] else reshape(ctx, pooled, nn.shape_of(pooled)[:2])
 

@@ -10,8 +10,8 @@ that reach an `nn` op become weights. An op that cannot be converted is recorded
 the walk goes on; the refusal lists them all.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`; `graph.py` holds what
-they share. Adding an ONNX op: a converter in its family's module, listed in that
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`; `graph.py`
+holds what they share. Adding an ONNX op: a converter in its family's module, listed in that
 module's `CONVERTERS`.
 """
 
@@ -45,6 +45,7 @@ from mnistc.importers.onnx import (
     linear,
     norm,
     pool,
+    reduce,
     resample,
     shape,
     softmax,
@@ -80,6 +81,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **pool.CONVERTERS,
     **shape.CONVERTERS,
     **softmax.CONVERTERS,
+    **reduce.CONVERTERS,
     **resample.CONVERTERS,
 }
 """ONNX ops on run-time tensors. Any op on constants only is folded instead."""

@@ -9,7 +9,7 @@ import numpy as np
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
-from mnistc.importers.onnx.graph import Graph
+from mnistc.importers.onnx.graph import Graph, Unsupported
 
 
 def unary(build: Callable[[SSAValue, dict], Any]) -> Callable:
@@ -25,6 +25,29 @@ def convert_clip(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.HardtanhOp(g.tensor(node.input[0]), float(low), float(high)))
 
 
+# issue 12
+
+SELU_ALPHA, SELU_GAMMA = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+"""SELU's constants, ONNX's defaults (to float32 precision) and PyTorch's only values."""
+
+
+def convert_selu(g: Graph, node, attrs) -> tuple:
+    alpha, gamma = attrs.get("alpha", SELU_ALPHA), attrs.get("gamma", SELU_GAMMA)
+    if not (np.isclose(alpha, SELU_ALPHA, rtol=1e-6) and np.isclose(gamma, SELU_GAMMA, rtol=1e-6)):
+        raise Unsupported(f"Selu with alpha {alpha}, gamma {gamma} (only the standard constants)")
+    return g.insert(nn.SeluOp(g.tensor(node.input[0])))
+
+
+def convert_pow(g: Graph, node, attrs) -> tuple:
+    exponent = g.constant(node.input[1], "Pow's exponent")
+    if exponent.size != 1:
+        raise Unsupported(f"Pow with an exponent of shape {list(exponent.shape)} (only one value)")
+    x = g.tensor(node.input[0])
+    if exponent.ndim > len(nn.shape_of(x)):
+        raise Unsupported("Pow whose exponent has a higher rank than its base")
+    return g.insert(nn.PowOp(x, float(exponent.reshape(-1)[0])))
+
+
 CONVERTERS = {
     "Clip": convert_clip,
     "Elu": unary(lambda x, a: nn.EluOp(x, a.get("alpha", 1.0))),
@@ -36,4 +59,17 @@ CONVERTERS = {
     "Relu": unary(lambda x, a: nn.ReluOp(x)),
     "Sigmoid": unary(lambda x, a: nn.SigmoidOp(x)),
     "Tanh": unary(lambda x, a: nn.TanhOp(x)),
+    # issue 12
+    "Abs": unary(lambda x, a: nn.AbsOp(x)),
+    "Celu": unary(lambda x, a: nn.CeluOp(x, a.get("alpha", 1.0))),
+    "Exp": unary(lambda x, a: nn.ExpOp(x)),
+    "Log": unary(lambda x, a: nn.LogOp(x)),
+    "Mish": unary(lambda x, a: nn.MishOp(x)),
+    "Neg": unary(lambda x, a: nn.NegOp(x)),
+    "Pow": convert_pow,
+    "Reciprocal": unary(lambda x, a: nn.ReciprocalOp(x)),
+    "Selu": convert_selu,
+    "Softplus": unary(lambda x, a: nn.SoftplusOp(x)),
+    "Softsign": unary(lambda x, a: nn.SoftsignOp(x)),
+    "Sqrt": unary(lambda x, a: nn.SqrtOp(x)),
 }

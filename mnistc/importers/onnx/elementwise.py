@@ -1,4 +1,5 @@
-"""ONNX Add, Mul, Sum and PRelu → `nn.add`, `nn.mul`, `nn.prelu`."""
+"""ONNX Add, Sub, Mul, Div, Sum, Max, Min and PRelu → `nn.add`, `nn.sub`, `nn.mul`, `nn.div`,
+`nn.max`, `nn.min`, `nn.prelu`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
-from mnistc.importers.onnx.graph import Graph
+from mnistc.importers.onnx.graph import Graph, Unsupported
 
 
 def _aligned(g: Graph, node, index: int, like: SSAValue, attrs) -> SSAValue:
@@ -22,10 +23,20 @@ def _aligned(g: Graph, node, index: int, like: SSAValue, attrs) -> SSAValue:
     return g.tensor(name)
 
 
+def per_sample(op: nn.BinaryOp) -> nn.BinaryOp:
+    """The op, unless a constant broadcasts its result beyond the one sample (a constant
+    whose first dimension is the batch size the model was exported with, say): the
+    model runs sample by sample, so such a graph cannot be compiled."""
+    shape = nn.shape_of(op.output)
+    if shape and shape[0] != 1:
+        raise Unsupported(f"a constant broadcasts the result to {list(shape)}, across samples")
+    return op
+
+
 def _binary(op_type: type[nn.BinaryOp]) -> Callable:
     def convert(g: Graph, node, attrs) -> tuple:
         lhs = g.tensor(node.input[0])
-        return g.insert(op_type(lhs, _aligned(g, node, 1, lhs, attrs)))
+        return g.insert(per_sample(op_type(lhs, _aligned(g, node, 1, lhs, attrs))))
 
     return convert
 
@@ -39,16 +50,26 @@ def convert_prelu(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.PReluOp(x, g.weight(node.input[1], slope)))
 
 
-def convert_sum(g: Graph, node, attrs) -> tuple:
-    total = g.tensor(node.input[0])
-    for name in node.input[1:]:
-        (total,) = g.insert(nn.AddOp(total, g.tensor(name)))
-    return (total,)
+def _variadic(op_type: type[nn.BinaryOp]) -> Callable:
+    """Sum, Max, Min of any number of inputs: a chain of binary ops."""
+
+    def convert(g: Graph, node, attrs) -> tuple:
+        total = g.tensor(node.input[0])
+        for name in node.input[1:]:
+            (total,) = g.insert(per_sample(op_type(total, g.tensor(name))))
+        return (total,)
+
+    return convert
 
 
 CONVERTERS = {
     "Add": _binary(nn.AddOp),
     "Mul": _binary(nn.MulOp),
     "PRelu": convert_prelu,
-    "Sum": convert_sum,
+    "Sum": _variadic(nn.AddOp),
+    # issue 12
+    "Div": _binary(nn.DivOp),
+    "Max": _variadic(nn.MaxOp),
+    "Min": _variadic(nn.MinOp),
+    "Sub": _binary(nn.SubOp),
 }

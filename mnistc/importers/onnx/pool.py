@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mnistc.dialects import nn
+from mnistc.importers.onnx import reduce
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode, padded, pair, same_pads, symmetric_pads
 from mnistc.importers.onnx.shape import reshape, via_2d
 
@@ -43,13 +44,13 @@ def convert_global_average_pool(g: Graph, node, attrs) -> tuple:
 
 
 def convert_reduce_mean(g: Graph, node, attrs) -> tuple:
+    """Over H and W of NCHW: a global average pool (reshaped unless keepdims); over other
+    axes, a reduction."""
     x = g.tensor(node.input[0])
     rank = len(nn.shape_of(x))
-    axes = attrs.get("axes")
-    if axes is None and len(node.input) > 1 and node.input[1]:
-        axes = g.constant(node.input[1], "ReduceMean's axes").tolist()
+    axes = reduce.reduction_axes(g, node, attrs)
     if rank != 4 or sorted(a % rank for a in (axes or [])) != [2, 3]:
-        raise Unsupported(f"ReduceMean over axes {axes} (only H, W of NCHW)")
+        return reduce.convert_reduce_mean(g, node, attrs)
     (pooled,) = g.insert(nn.AdaptiveAvgPool2DOp(x, (1, 1)))
     return (pooled,) if attrs.get("keepdims", 1) else reshape(g, pooled, nn.shape_of(pooled)[:2])
 

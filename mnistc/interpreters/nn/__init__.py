@@ -22,6 +22,7 @@ from mnistc.interpreters.nn.elementwise import ElementwiseFunctions
 from mnistc.interpreters.nn.linear import LinearFunctions
 from mnistc.interpreters.nn.norm import NormFunctions
 from mnistc.interpreters.nn.pool import PoolFunctions
+from mnistc.interpreters.nn.reduce import ReduceFunctions
 from mnistc.interpreters.nn.resample import ResampleFunctions
 from mnistc.interpreters.nn.shape import ShapeFunctions
 from mnistc.interpreters.nn.softmax import SoftmaxFunctions
@@ -39,6 +40,7 @@ class NNFunctions(
     ElementwiseFunctions,
     ShapeFunctions,
     SoftmaxFunctions,
+    ReduceFunctions,
     ResampleFunctions,
 ):
     """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""

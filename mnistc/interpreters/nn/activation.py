@@ -41,7 +41,52 @@ def activation(x, kind: str, params: Sequence[float] = ()):
         return 0.5 * x * (1 + _erf(x / math.sqrt(2)).astype(np.float64))
     if kind == "gelu_tanh":
         return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    # issue 12
+    if kind in _MATH:
+        with np.errstate(all="ignore"):
+            return _MATH[kind](x, *params)
     raise ValueError(f"unknown activation {kind}")
+
+
+def _softplus(x, beta=1.0, threshold=20.0):
+    return np.where(x * beta > threshold, x, np.log1p(np.exp(x * beta)) / beta)
+
+
+def _selu(x):
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def _pow(x, exponent: float):
+    """PyTorch's pow by a constant: the exponents it special-cases by the same operations."""
+    special = {2: np.square, 3: lambda v: v * v * v, 0.5: np.sqrt, -0.5: lambda v: 1 / np.sqrt(v),
+               -1: lambda v: 1 / v, -2: lambda v: 1 / (v * v)}  # fmt: skip
+    return special[exponent](x) if exponent in special else np.power(x, exponent)
+
+
+_MATH = {
+    "mish": lambda x: x * np.tanh(_softplus(x)),
+    "softplus": _softplus,
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "selu": _selu,
+    "celu": lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "rsqrt": lambda x: 1 / np.sqrt(x),
+    "neg": np.negative,
+    "abs": np.abs,
+    "pow": _pow,
+    "reciprocal": lambda x: 1 / x,
+}
+"""The activations and element-wise math of issue 12, in float64 (NaN and infinities
+come through as in PyTorch)."""
+
+
+def glu(x, dim: int):
+    a, b = np.split(x.astype(np.float64), 2, axis=dim)
+    with np.errstate(over="ignore"):
+        return a / (1 + np.exp(-b))
 
 
 def fused(op: nn.FusedActivationOp, value: np.ndarray) -> np.ndarray:
@@ -58,8 +103,12 @@ def _run_activation(
 
 class ActivationFunctions(InterpreterFunctions):
     """Every op of the family through `activation`: one @impl per op, made below from the
-    family's list, so an activation needs only its formula there."""
+    family's list, so an activation needs only its formula there; and nn.glu."""
+
+    @impl(nn.GluOp)
+    def run_glu(self, interpreter: Interpreter, op: nn.GluOp, args: tuple[Any, ...]):
+        return as_f32(glu(args[0], op.dim.value.data))
 
 
-for _op in nn.activation.OPS:
+for _op in nn.activation.ACTIVATION_OPS:
     setattr(ActivationFunctions, f"run_{_op.name.removeprefix('nn.')}", impl(_op)(_run_activation))

@@ -13,7 +13,7 @@ from mnistc.interpreters.nn.common import as_f32
 
 
 class ElementwiseFunctions(InterpreterFunctions):
-    """add, mul and prelu, each with its fused activation."""
+    """add, mul, prelu, sub, div, max and min, each with its fused activation."""
 
     @impl(nn.AddOp)
     def run_add(self, interpreter: Interpreter, op: nn.AddOp, args: tuple[Any, ...]):
@@ -27,3 +27,21 @@ class ElementwiseFunctions(InterpreterFunctions):
     def run_prelu(self, interpreter: Interpreter, op: nn.PReluOp, args: tuple[Any, ...]):
         x = args[0].astype(np.float64)
         return as_f32(fused(op, np.where(x >= 0, x, x * args[1])))
+
+    # issue 12: NumPy's maximum and minimum propagate NaN, as torch's do.
+    @impl(nn.SubOp)
+    def run_sub(self, interpreter: Interpreter, op: nn.SubOp, args: tuple[Any, ...]):
+        return as_f32(fused(op, args[0].astype(np.float64) - args[1]))
+
+    @impl(nn.DivOp)
+    def run_div(self, interpreter: Interpreter, op: nn.DivOp, args: tuple[Any, ...]):
+        with np.errstate(all="ignore"):
+            return as_f32(fused(op, args[0].astype(np.float64) / args[1]))
+
+    @impl(nn.MaxOp)
+    def run_max(self, interpreter: Interpreter, op: nn.MaxOp, args: tuple[Any, ...]):
+        return as_f32(fused(op, np.maximum(args[0].astype(np.float64), args[1])))
+
+    @impl(nn.MinOp)
+    def run_min(self, interpreter: Interpreter, op: nn.MinOp, args: tuple[Any, ...]):
+        return as_f32(fused(op, np.minimum(args[0].astype(np.float64), args[1])))

@@ -21,6 +21,7 @@ from mnistc.lowering.nn_to_cpu import (
     linear,
     norm,
     pool,
+    reduce,
     resample,
     shape,
     softmax,
@@ -36,6 +37,7 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **elementwise.LOWERINGS,
     **shape.LOWERINGS,
     **softmax.LOWERINGS,
+    **reduce.LOWERINGS,
     **resample.LOWERINGS,
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""

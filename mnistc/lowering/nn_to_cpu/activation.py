@@ -26,7 +26,14 @@ def _lower_activation(op: nn.ActivationOp) -> list[KernelCall]:
     return [KernelCall("activation", [op.input], params)]
 
 
+def _lower_glu(op: nn.GluOp) -> list[KernelCall]:
+    dims, dim = shape_of(op.input), op.dim.value.data
+    params = {"outer": element_count(dims[:dim]), "half": element_count(dims[dim:]) // 2}
+    return [KernelCall("glu", [op.input], params)]
+
+
 LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
-    op: _lower_activation for op in nn.activation.OPS
+    **{op: _lower_activation for op in nn.activation.ACTIVATION_OPS},
+    nn.GluOp: _lower_glu,
 }
 """Every activation is one call of the `activation` kernel, its kind a code."""

@@ -13,7 +13,11 @@ from mnistc.kernels.abi import BINARY_CODES
 from mnistc.lowering.nn_to_cpu.activation import activation_params
 from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
-BINARY_OPS = {nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu"}
+BINARY_OPS = {
+    nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu",
+    # issue 12
+    nn.SubOp: "sub", nn.DivOp: "div", nn.MaxOp: "max", nn.MinOp: "min",
+}  # fmt: skip
 """The `op` of the `binary` kernel that computes each element-wise `nn` op."""
 
 

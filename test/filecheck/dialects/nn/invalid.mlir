@@ -51,7 +51,7 @@ func.func @unknown_activation(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
   %0 = nn.linear %x, %w activation "swish" : tensor<1x4xf32>, tensor<2x4xf32> -> tensor<1x2xf32>
   func.return %0 : tensor<1x2xf32>
 }
-// CHECK: unknown activation 'swish' (supported: elu, gelu, gelu_tanh, hardsigmoid, hardswish, hardtanh, leaky_relu, relu, sigmoid, silu, tanh)
+// CHECK: unknown activation 'swish' (supported: abs, celu, elu, exp, gelu, gelu_tanh, hardsigmoid, hardswish, hardtanh, leaky_relu, log, mish, neg, pow, reciprocal, relu, rsqrt, selu, sigmoid, silu, softplus, softsign, sqrt, tanh)
 
 // -----
 
