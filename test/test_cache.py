@@ -152,6 +152,7 @@ def test_cache_command_info_prune_clear(tmp_path, monkeypatch):
     assert bad.returncode != 0 and "is not a size" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # rebuilds kernel objects
 def test_relative_cache_dir_and_a_damaged_kernel_object(tmp_path):
     """From an empty cache named relative to the working directory (issue 9, item 9),
     then with one cached object emptied (item 10): only that object is compiled again.

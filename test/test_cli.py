@@ -85,6 +85,7 @@ def copy_of_kernels(tmp_path):
     return kernels
 
 
+@pytest.mark.slow  # builds a kernel library of its own
 def test_broken_kernel_dir_reports_compiler_error(tmp_path):
     kernels = copy_of_kernels(tmp_path)
     (kernels / "linear.cpp").write_text("this is not C++\n")
@@ -184,6 +185,7 @@ def test_verify_passes_on_default_model():
     assert "PASS" in result.stdout and "argmax agree=7/7" in result.stdout
 
 
+@pytest.mark.slow  # builds a kernel library of its own
 def test_verify_fails_when_kernels_are_wrong(tmp_path):
     """A kernel that computes the wrong thing makes `mnistc verify` exit non-zero."""
     kernels = copy_of_kernels(tmp_path)

@@ -35,7 +35,9 @@ FORMS = [(name, "scripted") for name in sorted(MODELS)] + [
 
 
 @pytest.mark.parametrize("name, form", FORMS, ids=[f"{form}-{name}" for name, form in FORMS])
-@pytest.mark.parametrize("optimise", [True, False], ids=["O3", "O0"])
+@pytest.mark.parametrize(
+    "optimise", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["O3", "O0"]
+)  # -O0 (general kernels, no plan) for every model: in `-m slow`
 def test_model_matches_torch(name, form, optimise, tmp_path):
     """Compiled once, run at batch 7 and batch 1."""
     path, shape = _save(name, form, tmp_path)

@@ -224,6 +224,7 @@ def test_batch_threading_strategies_agree(tmp_path, threads):
     assert_matches_torch(actual, torch_outputs(path, inputs))
 
 
+@pytest.mark.slow  # a kernel library for x86-64 of its own
 @pytest.mark.parametrize("name", ["conv_bn", "mnist_cnn", "residual"])
 def test_target_cpu_baseline_x86_64(name, tmp_path):
     """--target-cpu x86-64 (no AVX): the same kernels, portable vector code, same results;
