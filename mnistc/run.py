@@ -66,7 +66,7 @@ def _as_batch(array: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndar
 
 def read_npy(path: Path, shape: tuple[int, ...]) -> Samples:
     try:
-        array = np.load(path, allow_pickle=False)
+        array = np.load(path, mmap_mode="r", allow_pickle=False)  # read chunk by chunk
     except (ValueError, OSError, EOFError) as e:
         raise MnistcError(f"{path}: not a readable .npy file ({e})") from None
     if array.dtype.kind not in "fiub":
@@ -122,7 +122,7 @@ def read_raw(path: Path, shape: tuple[int, ...]) -> Samples:
             f"{path}: {size} bytes is not a whole number of {_sample_text(shape)} float32 "
             f"samples ({sample_bytes} bytes each); give .npy, an idx file or an image instead"
         )
-    data = np.fromfile(path, np.float32).reshape(-1, *shape)
+    data = np.memmap(path, np.float32, mode="r").reshape(-1, *shape)  # read chunk by chunk
     return Samples([f"{path.name}[{i}]" for i in range(len(data))], data, False)
 
 
@@ -157,14 +157,15 @@ def read_inputs(files: Sequence[Path], shape: tuple[int, ...]) -> Iterator[Sampl
         yield _reader(path)(path, shape)
 
 
-def prepared(samples: Samples, explicit: Preprocessing | None, declared: Preprocessing | None) -> np.ndarray:
+def prepared(data: np.ndarray, pixels: bool, explicit: Preprocessing | None,
+             declared: Preprocessing | None) -> np.ndarray:  # fmt: skip
     """Float32 model inputs: an explicit preprocessing for everything; else pixels through
     the model's declared one (pixels / 255 without a declaration), floats as they are."""
     if explicit is not None:
-        return explicit.apply(samples.data)
-    if samples.pixels:
-        return (declared or PIXELS_OVER_255).apply(samples.data)
-    return np.ascontiguousarray(samples.data, dtype=np.float32)
+        return explicit.apply(data)
+    if pixels:
+        return (declared or PIXELS_OVER_255).apply(data)
+    return np.ascontiguousarray(data, dtype=np.float32)
 
 
 class Progress:
@@ -312,9 +313,9 @@ def run(
         progress = Progress(len(files), chunk, progress_stream)
         results = []
         for samples in read_inputs(files, shape):
-            data = prepared(samples, prep, runner.preprocessing)
-            for start in range(0, len(data), chunk):
-                outputs = runner(data[start : start + chunk])
+            for start in range(0, len(samples.data), chunk):
+                data = prepared(samples.data[start : start + chunk], samples.pixels, prep, runner.preprocessing)
+                outputs = runner(data)
                 for name, row in zip(samples.names[start : start + chunk], top_classes(outputs, top)):
                     log(format_top(name, row, names))
                 results.append(outputs)

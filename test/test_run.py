@@ -117,6 +117,18 @@ def test_a_directory_streams_in_name_order_with_a_throughput_line(built, pixels,
     assert re.fullmatch(r"mnistc: 3 samples from 3 files in [\d.]+ s \(\d+ samples/s\)\n", progress.getvalue())
 
 
+def test_a_large_file_streams_chunk_by_chunk_with_a_throughput_line(built, tmp_path):
+    """A file of more samples than a chunk is read a chunk at a time (memory-mapped) and
+    reported like a directory; the answers are those of one whole batch."""
+    library, _ = built
+    samples = np.random.default_rng(9).random((600, 1, 28, 28), dtype=np.float32)
+    samples.tofile(tmp_path / "big.bin")
+    progress = io.StringIO()
+    outputs = run(library, [tmp_path / "big.bin"], log=lambda _: None, progress_stream=progress, chunk=256)
+    np.testing.assert_array_equal(outputs, CompiledModel(library)(samples))
+    assert re.fullmatch(r"mnistc: 600 samples from 1 files in [\d.]+ s \(\d+ samples/s\)\n", progress.getvalue())
+
+
 def test_labels_name_the_classes(built, pixels, tmp_path):
     library, _ = built
     np.save(tmp_path / "d.npy", pixels[0])
