@@ -28,6 +28,10 @@ import numpy as np
 
 from mnistc.errors import MnistcError
 
+FMA_PEAK_GFLOPS_PER_CORE = 97.0
+"""FP32 FMA peak of one core of the development machine (PERF_NOTES), what GFLOP/s
+figures are set against."""
+
 CONFIGS = {"b1-t1": (1, 1), "b1-t2": (1, 2), "b64-t1": (64, 1), "b64-t2": (64, 2)}
 """(batch, threads) measured, by the name `--configs` takes."""
 

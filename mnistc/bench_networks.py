@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistc.bench import (
+    FMA_PEAK_GFLOPS_PER_CORE,
     calls_per_round,
     export_onnx,
     interleaved_samples,
@@ -42,11 +43,7 @@ NETWORKS = (
 """torchvision's builders, as issue 11 lists them."""
 
 QUICK_NETWORK = "squeezenet1_1"
-"""For `--quick`: quick to compile (26 convolutions, 0.7 GFLOP at 224x224) and accepted
-by mnistc today, unlike the smaller mobilenet_v3_small and shufflenet_v2_x1_0."""
-
-FMA_PEAK_GFLOPS_PER_CORE = 97.0
-"""FP32 FMA peak of one core of the machine issue 11 was measured on (AVX2, 2 FMA units)."""
+"""For `--quick`: quick to compile (26 convolutions, 0.7 GFLOP at 224x224)."""
 
 FRONTENDS = {"torchscript": ".pt", "export": ".pt2", "onnx": ".onnx"}
 """What mnistc compiles, by the file suffix its importer takes."""

@@ -24,10 +24,8 @@ from mnistc.dialects import cpu, nn
 from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.ir import parse_ir
 from mnistc.locations import from_attr
-from mnistc.memory.plan_memory import _last_use
-
-FMA_PEAK_GFLOPS_PER_CORE = 97.0
-"""This machine's FP32 FMA peak per core (see the README, Performance)."""
+from mnistc.bench import FMA_PEAK_GFLOPS_PER_CORE
+from mnistc.memory.plan_memory import last_use
 
 
 @dataclass
@@ -122,7 +120,7 @@ def memory_slots(module) -> list[Slot]:
     for op in block.ops:
         if isinstance(op, cpu.ArenaSlotOp):
             size = 4 * element_count(shape_of(op.result.type))
-            slots.append(Slot(op.result.name_hint or "buffer", op.offset.value.data, size, index[op], _last_use(block, op.result, index)))
+            slots.append(Slot(op.result.name_hint or "buffer", op.offset.value.data, size, index[op], last_use(block, op.result, index)))
         elif isinstance(op, memref.AllocOp):
             raise ValueError("the module has no memory plan (compiled with -O0?)")
     return slots

@@ -51,7 +51,9 @@ def _ancestor_in(block: Block, op: Operation) -> Operation | None:
     return op
 
 
-def _last_use(block: Block, value: SSAValue, index: dict[Operation, int]) -> int:
+def last_use(block: Block, value: SSAValue, index: dict[Operation, int]) -> int:
+    """The index in `block` of the last op that uses `value` or a `cpu.view` of it (its
+    definition when nothing does): where the buffer's life ends."""
     last = index[value.owner] if isinstance(value.owner, Operation) else 0
     for use in value.uses:
         user = _ancestor_in(block, use.operation)
@@ -59,7 +61,7 @@ def _last_use(block: Block, value: SSAValue, index: dict[Operation, int]) -> int
             continue
         last = max(last, index[user])
         if isinstance(use.operation, cpu.ViewOp):
-            last = max(last, _last_use(block, use.operation.result, index))
+            last = max(last, last_use(block, use.operation.result, index))
     return last
 
 
@@ -67,7 +69,7 @@ def live_ranges(block: Block, alignment: int = DEFAULT_ALIGNMENT) -> list[Buffer
     index = {op: i for i, op in enumerate(block.ops)}
     return [
         BufferLife(
-            op, buffer_bytes(op.memref.type, alignment), i, _last_use(block, op.memref, index)
+            op, buffer_bytes(op.memref.type, alignment), i, last_use(block, op.memref, index)
         )
         for op, i in index.items()
         if isinstance(op, memref.AllocOp)
