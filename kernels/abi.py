@@ -10,13 +10,15 @@ codes, tile sizes) live here too. Everything else derives from this file:
   (`python -m mnistc.kernels.abi > kernels/kernels.hpp`; a test checks it is current);
 - `cpu.call` verifies its callee, buffers and parameter names against it, and the `cpp`
   target orders the arguments by it;
-- the lowering, the passes and the kernel tests build and read parameters by name.
+- the lowering, the passes and the kernel tests build and read parameters by name;
+- plan-memory reserves each call's scratch by the kernel's `scratch` formula, and the
+  profile, `mnistc report` and `mnistc bench` divide by its `flops` formula.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 ACTIVATIONS = (
@@ -94,6 +96,8 @@ GEMM_NR = 16
 """Columns of B (output pixels) per register tile and per packed B panel."""
 GEMM_KC = 256
 """Rows of B per packed block: a KC x NR panel (16 KB) stays in L1."""
+GEMM_NC = 384
+"""Columns of B per packed block: a KC x NC block (384 KB) stays in L2."""
 
 TILE_SIZES = {
     "CONV_MR": CONV_MR,
@@ -103,6 +107,7 @@ TILE_SIZES = {
     "GEMM_MR": GEMM_MR,
     "GEMM_NR": GEMM_NR,
     "GEMM_KC": GEMM_KC,
+    "GEMM_NC": GEMM_NC,
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
@@ -110,6 +115,109 @@ ACTIVATION_FPARAMS = ("alpha", "beta")
 
 STRIDED_RANK = 6
 """The rank of copy_strided's iteration space (dimensions d0..d5, input strides s0..s5)."""
+
+
+# ---- Kernel resources (issue 11): scratch and FLOP formulas, used by `Kernel.scratch`
+# and `Kernel.flops` below. A new kernel that calls scratch() declares its need here, or
+# plan-memory reserves nothing for it and its scratch() call stops the program.
+
+SCRATCH_SLOTS = 2
+"""Scratch slots per thread (`scratch(floats, slot)`); a kernel using two at once
+(a shared buffer and a per-thread one, say) asks for one in each."""
+
+
+class Params(dict):
+    """A call's parameters by name, readable as attributes: `p.OH * p.OW`."""
+
+    def __getattr__(self, name: str) -> int:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def cdiv(a: int, b: int) -> int:
+    """a / b rounded up."""
+    return -(-a // b)
+
+
+def round_up(a: int, b: int) -> int:
+    """a rounded up to a multiple of b."""
+    return cdiv(a, b) * b
+
+
+def conv_flops(p: Params) -> int:
+    """2 x the multiply-adds of a direct convolution (groups default to 1)."""
+    return 2 * p.K * (p.C // p.get("groups", 1)) * p.get("KH", 3) * p.get("KW", 3) * p.OH * p.OW
+
+
+def gemm_scratch(columns: int) -> int:
+    """The GEMM core's packed B block (kernels/gemm.cpp) for a B of `columns` columns:
+    KC x (a thread's columns, at most NC, in whole NR panels)."""
+    return GEMM_KC * min(GEMM_NC, round_up(columns, GEMM_NR))
+
+
+def packed_scratch(p: Params) -> tuple[int, ...]:
+    """conv2d_packed's zero-padded input, with NR floats of slack."""
+    return (p.C * (p.H + 2 * p.pad_h) * (p.W + 2 * p.pad_w) + CONV_NR,)
+
+
+def depthwise_scratch(p: Params) -> tuple[int, ...]:
+    """conv2d_depthwise's zero-padded plane of one channel (depthwise.cpp, plane_layout):
+    whole vectors of 8 with a vector of slack; stride 2 keeps even and odd columns apart."""
+    stride, v = p.stride_h, 8
+    rows, columns = stride * (p.OH - 1) + p.KH, round_up(p.OW, v) + v
+    if stride == 1:
+        return (rows * round_up(max(columns, p.pad_w + p.W + v), v),)
+    return (rows * 2 * round_up(max(columns, (p.pad_w + p.W + 1) // 2 + v), v),)
+
+
+_WINOGRAD_POSITIONS, _WINOGRAD_BLOCK_TILES, _WINOGRAD_RAW_CHUNK = 36, 6, 64
+"""winograd.cpp's 6x6 transform positions, tiles per GEMM block and the channels of a
+raw-weight panel transformed at once."""
+
+
+def _winograd_geometry(p: Params) -> tuple[int, int, int, int]:
+    """The channels-last padded input's floats, CP, KP and the tile count."""
+    cp, kp = round_up(p.C, CHANNEL_BLOCK), round_up(p.K, WINOGRAD_NR)
+    th, tw = cdiv(p.OH, 4), cdiv(p.OW, 4)
+    return (th * 4 + 2) * (tw * 4 + 2) * cp, cp, kp, th * tw
+
+
+def winograd_scratch(p: Params) -> tuple[int, ...]:
+    """The padded input (shared), and each thread's V and M of one block of tiles."""
+    padded, cp, kp, _ = _winograd_geometry(p)
+    return (padded, _WINOGRAD_POSITIONS * _WINOGRAD_BLOCK_TILES * (cp + kp))
+
+
+def winograd_raw_scratch(p: Params) -> tuple[int, ...]:
+    """The padded input and every tile's V (shared), and each thread's U of one weight
+    panel chunk and M of its panel (position strides padded by 16 floats)."""
+    padded, cp, _, tiles = _winograd_geometry(p)
+    u = _WINOGRAD_RAW_CHUNK * WINOGRAD_NR + 16
+    return (
+        padded + _WINOGRAD_POSITIONS * (tiles * cp + 16),
+        _WINOGRAD_POSITIONS * (u + tiles * WINOGRAD_NR),
+    )
+
+
+def conv_transpose_scratch(p: Params) -> tuple[int, ...]:
+    """The GEMM core's B block (slot 0; B is the input [C/groups, H*W]), then the weight
+    packed as A and the GEMM's result, the columns before col2im (slot 1)."""
+    rows = p.K // p.groups * p.KH * p.KW
+    return (
+        gemm_scratch(p.H * p.W),
+        round_up(rows, GEMM_MR) * (p.C // p.groups) + rows * p.H * p.W,
+    )
+
+
+def conv_transpose_flops(p: Params) -> int:
+    """2 x the multiply-adds: every input pixel through every tap of its group's filters."""
+    return 2 * p.C * (p.K // p.groups) * p.KH * p.KW * p.H * p.W
+
+
+def linear_flops(p: Params) -> int:
+    return 2 * p.M * p.IN * p.OUT
 
 
 @dataclass(frozen=True)
@@ -124,6 +232,14 @@ class Kernel:
     optional: frozenset[str] = frozenset()
     """Input buffers that may be null."""
     doc: str = ""
+    scratch: Callable[[Params], tuple[int, ...]] | None = None
+    """Floats of scratch per thread, by slot of `scratch()` (kernel_support.hpp), that a
+    call with these parameters asks for at most, on any thread count: what plan-memory
+    reserves. None: the kernel takes no scratch."""
+    flops: Callable[[Params], int] | None = None
+    """Floating-point operations of a call, counted as the direct algorithm's (so that
+    Winograd's GFLOP/s compare with the direct kernel's): what the profile's GFLOP/s
+    divide. None: the kernel moves data."""
 
     @property
     def symbol(self) -> str:
@@ -135,6 +251,15 @@ class Kernel:
         if missing:
             raise KeyError(f"{self.name}: missing parameters {', '.join(missing)}")
         return [values[n] for n in (*self.params, *self.fparams)]
+
+    def scratch_floats(self, values: Mapping[str, int | float]) -> tuple[int, ...]:
+        """Floats per thread by scratch slot (SCRATCH_SLOTS of them, zeros when none)."""
+        need = self.scratch(Params(values)) if self.scratch else ()
+        return tuple(need) + (0,) * (SCRATCH_SLOTS - len(need))
+
+    def flop_count(self, values: Mapping[str, int | float]) -> int:
+        """Direct-equivalent floating-point operations of one call (0 for data movement)."""
+        return self.flops(Params(values)) if self.flops else 0
 
     def declaration(self) -> str:
         """The C prototype, wrapped as clang-format would at 90 columns."""
@@ -156,7 +281,9 @@ class Kernel:
         return "\n".join([*lines, line])
 
 
-def _conv(name: str, weight: str, params: Sequence[str], doc: str) -> Kernel:
+def _conv(
+    name: str, weight: str, params: Sequence[str], doc: str, scratch=None, flops=conv_flops
+) -> Kernel:
     return Kernel(
         name,
         inputs=("input", weight, "bias", "residual"),
@@ -165,6 +292,8 @@ def _conv(name: str, weight: str, params: Sequence[str], doc: str) -> Kernel:
         fparams=ACTIVATION_FPARAMS,
         optional=frozenset({"bias", "residual"}),
         doc=doc,
+        scratch=scratch,
+        flops=flops,
     )
 
 
@@ -198,6 +327,7 @@ KERNELS: dict[str, Kernel] = {
             "compile time (mnistc/transforms/packing.py):\n[groups][ceil(K/groups / MR)]"
             "[C/groups * KH * KW][MR], zero-filled past the last channel.\nOther arguments "
             "as mnistc_conv2d.",
+            scratch=packed_scratch,
         ),
         # the GEMM core's convolution (kernels/conv/gemm.cpp)
         _conv(
@@ -214,6 +344,7 @@ KERNELS: dict[str, Kernel] = {
             "[groups][ceil(K/groups /\nMNISTC_GEMM_MR)][C/groups * KH * KW]"
             "[MNISTC_GEMM_MR], zero-filled past the last channel.\nOther arguments as "
             "mnistc_conv2d.",
+            scratch=lambda p: (gemm_scratch(p.OH * p.OW),),
         ),
         # depthwise (kernels/conv/depthwise.cpp)
         _conv(
@@ -225,6 +356,8 @@ KERNELS: dict[str, Kernel] = {
             "dilation 1 and any padding:\neach channel's zero-padded input plane in thread "
             "scratch, several output rows x 8\ncolumns accumulated in registers. `weight` "
             "as mnistc_conv2d's [C, 1, KH, KW]; other\narguments as mnistc_conv2d.",
+            scratch=depthwise_scratch,
+            flops=lambda p: 2 * p.K * p.KH * p.KW * p.OH * p.OW,
         ),
         _conv(
             "conv2d_winograd",
@@ -238,6 +371,7 @@ KERNELS: dict[str, Kernel] = {
             "`pool` = 2 applies a 2x2 stride-2 max pool to the\nactivated result (output "
             "[K, OH/2, OW/2]; then `residual` must be null), 0 none.\nOther arguments as "
             "mnistc_conv2d.",
+            scratch=winograd_scratch,
         ),
         # Winograd on maps of few tiles (poolwino)
         _conv(
@@ -250,6 +384,7 @@ KERNELS: dict[str, Kernel] = {
             "(mnistc/transforms/packing.py), transformed panel by panel at run time:\na "
             "quarter of the bytes of U to stream when each weight serves few tiles. "
             "Other arguments\nas mnistc_conv2d_winograd.",
+            scratch=winograd_raw_scratch,
         ),
         # linear (kernels/linear.cpp)
         Kernel(
@@ -260,6 +395,7 @@ KERNELS: dict[str, Kernel] = {
             ACTIVATION_FPARAMS,
             frozenset({"bias"}),
             "input [M, IN], weight [OUT, IN], optional bias [OUT], output [M, OUT].",
+            flops=linear_flops,
         ),
         # pool (kernels/pool.cpp)
         Kernel(
@@ -427,6 +563,8 @@ KERNELS: dict[str, Kernel] = {
             "layout),\noptional bias [K], output [K,OH,OW] = act(conv_transpose + bias); "
             "output pixel (oh, ow)\nreceives input (h, w) through tap (i, j) where "
             "oh = h*stride_h - pad_h + i*dilation_h.",
+            scratch=conv_transpose_scratch,
+            flops=conv_transpose_flops,
         ),
         Kernel(
             "pad2d_edge",
@@ -509,6 +647,9 @@ def render_header() -> str:
         "",
         "// Tile sizes shared with the compile-time weight packing.",
         *(f"#define MNISTC_{name} {value}" for name, value in TILE_SIZES.items()),
+        "",
+        "// Slots of per-thread scratch (kernel_support.hpp), planned by plan-memory.",
+        f"#define MNISTC_SCRATCH_SLOTS {SCRATCH_SLOTS}",
     ]
     for k in KERNELS.values():
         lines += ["", *_comment(k.doc), k.declaration()]

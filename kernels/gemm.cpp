@@ -18,7 +18,7 @@ static_assert(NR % 8 == 0, "NR must be whole vectors");
 // B panel of the block passes through L1.
 constexpr int64_t MC_PANELS = 24;
 // B's block: KC x NC floats (384 KB at 256 x 384) stay in L2 while A's blocks stream.
-constexpr int64_t NC = 384;
+constexpr int64_t NC = MNISTC_GEMM_NC;
 static_assert(NC % NR == 0, "NC must be whole panels");
 
 // Below this many multiply-adds, threads cost more than they save.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -252,13 +253,30 @@ inline void activate_all(float* values, int64_t count, int64_t activation, float
   activate_all(values, values, count, activation, alpha, beta);
 }
 
-// Scratch buffers of the calling thread, grown as needed and never freed: kernels make
-// no allocation per call once warm. A kernel that needs two at once asks for two slots.
+}  // namespace mnistc
+
+// Scratch of the calling thread (kernels/scratch.cpp). A compiled model defines
+// mnistc_scratch over storage that plan-memory sized from each kernel's `scratch`
+// formula (kernels/abi.py), and stops the program when asked for more than planned;
+// without a model (the kernel tests), a weak definition grows buffers on demand.
+extern "C" float* mnistc_scratch(int64_t slot, int64_t floats);
+
+namespace mnistc {
+
+// The most floats any thread has asked of each slot (mnistc_scratch_high_water reads it:
+// the tests compare it with the plan).
+inline std::atomic<int64_t> scratch_high_water[MNISTC_SCRATCH_SLOTS];
+
+// `floats` of scratch in slot `slot` (< MNISTC_SCRATCH_SLOTS) of the calling thread:
+// no allocation per call. A kernel that needs two buffers at once asks for two slots;
+// the GEMM core (gemm.cpp) takes slot 0 on every thread it runs on.
 inline float* scratch(std::size_t floats, int slot = 0) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& buffer = buffers[slot];
-  if (buffer.size() < floats) buffer.resize(floats);
-  return buffer.data();
+  const int64_t asked = static_cast<int64_t>(floats);
+  std::atomic<int64_t>& mark = scratch_high_water[slot];
+  int64_t seen = mark.load(std::memory_order_relaxed);
+  while (asked > seen && !mark.compare_exchange_weak(seen, asked, std::memory_order_relaxed)) {
+  }
+  return mnistc_scratch(slot, asked);
 }
 
 }  // namespace mnistc

@@ -79,6 +79,10 @@ enum {
 #define MNISTC_GEMM_MR 6
 #define MNISTC_GEMM_NR 16
 #define MNISTC_GEMM_KC 256
+#define MNISTC_GEMM_NC 384
+
+// Slots of per-thread scratch (kernel_support.hpp), planned by plan-memory.
+#define MNISTC_SCRATCH_SLOTS 2
 
 // NCHW input [C,H,W], weight [K, C/groups, KH, KW], optional bias [K], optional
 // residual [K,OH,OW] added after the bias, output [K,OH,OW] = act(conv + bias + residual).

@@ -28,6 +28,14 @@ const char* mnistc_model_input_shape(void); /* "CxHxW", for messages */
    (x * scale - mean) / std per channel; "" when none was declared. */
 const char* mnistc_model_preprocessing(void);
 
+/* Memory as planned at compile time, in bytes: the weights (embedded, with constant
+   buffers), and per thread the buffers of one sample (the arena) and the kernels'
+   scratch. A call on T threads holds at most weights + T * (buffers + scratch), besides
+   code, stacks and the caller's input and output. */
+int64_t mnistc_model_weight_bytes(void);
+int64_t mnistc_model_buffer_bytes(void);
+int64_t mnistc_model_scratch_bytes(void);
+
 /* Profiling: mnistc_model_profile(1) zeroes the counters and from then on adds the wall
    time of every kernel call to its entry (summed over threads, so over the elapsed time
    when samples run in parallel); mnistc_model_profile(0) stops. Entry i is named
@@ -36,6 +44,9 @@ void mnistc_model_profile(int enable);
 int64_t mnistc_model_profile_count(void);
 const char* mnistc_model_profile_name(int64_t i); /* NULL out of range */
 double mnistc_model_profile_seconds(int64_t i);
+/* Floating-point operations of entry i for one sample, counted as the direct algorithm's
+   (a Winograd convolution as a direct one; kernels/abi.py); 0 for kernels that move data. */
+int64_t mnistc_model_profile_flops(int64_t i);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,18 @@ Placement is greedy by size (largest first, each at the lowest offset that does 
 collide with an already placed, overlapping buffer): the heuristic of TFLite's arena
 planner, near-optimal on the chains that CNNs are.
 
-The function gets two attributes: `cpu.arena_size` (bytes of the arena) and
-`cpu.unshared_size` (the sum of all buffer sizes, what no sharing would cost).
+Kernel scratch is planned too: each `cpu.call` needs, on every thread that runs it, the
+floats its kernel's `scratch` formula (kernels/abi.py) gives for its parameters, in each
+scratch slot, for as long as the call runs. No two calls of one thread run at once, so
+every call's slot starts at the slot's beginning and a slot is as large as its largest
+need; the C++ target gives each thread that storage, and a kernel asking for more stops
+the program.
+
+The function gets three attributes: `cpu.arena_size` (bytes of the arena),
+`cpu.unshared_size` (the sum of all buffer sizes, what no sharing would cost) and
+`cpu.scratch_floats` (floats per thread of each scratch slot). A thread of a run holds at
+most its arena and its scratch: the peak memory of a run on T threads is the weights
+plus T x (arena + scratch).
 """
 
 from __future__ import annotations
@@ -16,13 +26,14 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func, memref
-from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, i64
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, MemRefType, ModuleOp, i64
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from mnistc.dialects import cpu
 from mnistc.dialects.shapes import element_count, shape_of
+from mnistc.kernels.abi import SCRATCH_SLOTS
 
 DEFAULT_ALIGNMENT = 64
 """Bytes; a cache line, and what the C++ target aligns the arena to."""
@@ -121,7 +132,36 @@ def plan_function(
             unshared += buffer.size
     function.attributes["cpu.arena_size"] = IntegerAttr(arena, i64)
     function.attributes["cpu.unshared_size"] = IntegerAttr(unshared, i64)
+    function.attributes["cpu.scratch_floats"] = DenseArrayBase.from_list(i64, plan_scratch(function))
     return arena, unshared
+
+
+def call_scratch(call: cpu.CallOp) -> tuple[int, ...]:
+    """Floats per thread, by scratch slot, that the call's kernel asks for at most."""
+    return call.kernel.scratch_floats(call.param_values())
+
+
+def plan_scratch(function: func.FuncOp) -> tuple[int, ...]:
+    """Each slot's floats per thread: the largest need of any call (their lives, one
+    call each, never overlap on a thread)."""
+    slots = [0] * SCRATCH_SLOTS
+    for op in function.walk():
+        if isinstance(op, cpu.CallOp):
+            slots = [max(a, b) for a, b in zip(slots, call_scratch(op))]
+    return tuple(slots)
+
+
+def planned_scratch(function: func.FuncOp) -> tuple[int, ...]:
+    """The scratch plan `plan-memory` recorded, else (at -O0) the same plan made now."""
+    attr = function.attributes.get("cpu.scratch_floats")
+    if isinstance(attr, DenseArrayBase):
+        return tuple(attr.get_values())
+    return plan_scratch(function)
+
+
+def scratch_bytes(function: func.FuncOp) -> int:
+    """Bytes of kernel scratch per thread, every slot 64-byte aligned."""
+    return sum(-(-4 * floats // 64) * 64 for floats in planned_scratch(function))
 
 
 def _planned_sizes(function: func.FuncOp) -> tuple[int, int]:

@@ -2,8 +2,9 @@
 
 The output is one translation unit that includes `kernels.hpp`, embeds the weight
 file with the assembler's `.incbin` (so the executable needs no file at run time),
-places planned buffers in one static arena, and defines the C ABI of
-`kernels/model_api.hpp` around the entry function. Weights or per-thread buffers over
+places planned buffers in one static arena and the kernels' planned scratch beside it
+(per thread both), and defines the C ABI of `kernels/model_api.hpp` around the entry
+function. Weights or per-thread buffers over
 `STATIC_STORAGE_LIMIT` are refused before any of it is written.
 """
 
@@ -25,6 +26,8 @@ from mnistc.preprocessing import ATTRIBUTE as PREPROCESSING
 from mnistc.dialects import cpu
 from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.errors import MnistcError
+from mnistc.memory import PlannedMemory
+from mnistc.memory.plan_memory import planned_scratch, scratch_bytes
 
 ENTRY = "forward"
 
@@ -76,6 +79,8 @@ class _FunctionPrinter:
         self.depth = 1
         self.calls: list[str] = []
         """What each kernel call computes, by profile index: `kernel -> output buffer`."""
+        self.flops: list[int] = []
+        """Each call's direct-equivalent floating-point operations (kernels/abi.py)."""
 
     def line(self, text: str) -> None:
         self.out.write("  " * self.depth + text + "\n")
@@ -159,6 +164,7 @@ class _FunctionPrinter:
                 args += [_float_literal(op.param(n)) for n in kernel.fparams]
                 index = len(self.calls)
                 self.calls.append(f"{kernel.name} -> {names[op.outputs[0]]}")
+                self.flops.append(kernel.flop_count(op.param_values()))
                 self.line(f"{{ CallTimer timer({index}); {kernel.symbol}({', '.join(args)}); }}")
             case _:
                 raise CppEmissionError(f"cpp target: cannot print '{op.name}'")
@@ -195,14 +201,32 @@ def _int_attr(function: func.FuncOp, key: str) -> int:
     return attr.value.data if isinstance(attr, IntegerAttr) else 0
 
 
-def thread_local_bytes(function: func.FuncOp) -> int:
-    """The per-thread storage of the printed function: the arena, and every buffer that
+def buffer_bytes_per_thread(function: func.FuncOp) -> int:
+    """The per-thread storage of one sample's buffers: the arena, and every buffer that
     `plan-memory` left as `memref.alloc` (all of them at -O0), each 64-byte aligned."""
     total = _int_attr(function, "cpu.arena_size")
     for op in function.walk():
         if isinstance(op, memref.AllocOp):
             total += -(-4 * element_count(shape_of(op.memref.type)) // 64) * 64
     return total
+
+
+def static_weight_bytes(ctx: Context, module: ModuleOp, weights: str | None = None) -> int:
+    """The weights the program holds: the embedded file and the constant splats."""
+    weights = weights if weights is not None else _weights_file(module)
+    weight_bytes = (weight_files.size(ctx, weights) or 0) if weights else 0
+    splats = (op for op in _entry(module).walk() if isinstance(op, cpu.SplatOp))
+    return weight_bytes + sum(4 * element_count(shape_of(op.result)) for op in splats)
+
+
+def planned_memory(ctx: Context, module: ModuleOp, weights: str | None = None) -> PlannedMemory:
+    """What the printed program holds: weights, and per thread buffers and scratch."""
+    function = _entry(module)
+    return PlannedMemory(
+        static_weight_bytes(ctx, module, weights),
+        buffer_bytes_per_thread(function),
+        scratch_bytes(function),
+    )
 
 
 def check_storage_limits(weight_bytes: int, thread_bytes: int) -> None:
@@ -230,11 +254,8 @@ class CppTarget(Target):
         function = _entry(module)
         input_type, output_type = _check_lowered(function)
         weights = self.weights or _weights_file(module)
-        weight_bytes = (weight_files.size(ctx, weights) or 0) if weights else 0
-        splat_bytes = sum(
-            4 * element_count(shape_of(op.result)) for op in function.walk() if isinstance(op, cpu.SplatOp)
-        )
-        check_storage_limits(weight_bytes + splat_bytes, thread_local_bytes(function))
+        memory = planned_memory(ctx, module, weights)
+        check_storage_limits(memory.weights, memory.arena + memory.scratch)
         arena = _int_attr(function, "cpu.arena_size")
         sample_shape = "x".join(str(d) for d in input_type.get_shape()[1:])
         output.write(_PROLOGUE)
@@ -247,6 +268,7 @@ class CppTarget(Target):
                 "\n// One arena per thread: samples may run in parallel.\n"
                 f"alignas(64) static thread_local unsigned char arena[{arena}];\n"
             )
+        output.write(_scratch_storage(planned_scratch(function)))
         body = io.StringIO()
         printer = _FunctionPrinter(body, "batch")
         printer.names.alias(function.body.block.args[0], "input")
@@ -254,7 +276,8 @@ class CppTarget(Target):
         printer.names.used.update(_RESERVED_NAMES)
         printer.print_ops(function.body.block.ops)
         names = ",\n".join(f'    "{call}"' for call in printer.calls)
-        output.write(_PROFILE.format(count=len(printer.calls), names=names or '    ""'))
+        flops = ", ".join(map(str, printer.flops)) or "0"
+        output.write(_PROFILE.format(count=len(printer.calls), names=names or '    ""', flops=flops))
         output.write(
             f"\nstatic void {ENTRY}(const float* input, float* output, int64_t batch) {{\n"
         )
@@ -267,8 +290,25 @@ class CppTarget(Target):
                 output_size=element_count(shape_of(output_type)[1:]),
                 shape=sample_shape,
                 preprocessing=_c_string(_preprocessing(module)),
+                weight_bytes=memory.weights,
+                buffer_bytes=memory.arena,
+                scratch_bytes=memory.scratch,
             )
         )
+
+
+def _scratch_storage(slots: tuple[int, ...]) -> str:
+    """Each thread's planned scratch slots and the `mnistc_scratch` the kernels call."""
+    arrays = "".join(
+        f"alignas(64) static thread_local float scratch_{i}[{max(floats, 1)}];\n"
+        for i, floats in enumerate(slots)
+    )
+    return _SCRATCH.format(
+        count=len(slots),
+        planned=", ".join(map(str, slots)),
+        arrays=arrays,
+        slots=", ".join(f"scratch_{i}" for i in range(len(slots))),
+    )
 
 
 def _preprocessing(module: ModuleOp) -> str:
@@ -318,9 +358,23 @@ __asm__(".section .rodata\\n"
 extern "C" const unsigned char mnistc_weights[];
 """
 
+_SCRATCH = """
+// Kernel scratch, per thread, by slot (kernel_support.hpp's scratch()): as plan-memory
+// planned it from each call's need (kernels/abi.py). More than planned is a wrong
+// formula, and writing past the plan would corrupt memory: stop instead.
+static const int64_t scratch_planned[{count}] = {{{planned}}};
+{arrays}extern "C" [[noreturn]] void mnistc_scratch_exceeded(int64_t slot, int64_t floats, int64_t planned);
+extern "C" float* mnistc_scratch(int64_t slot, int64_t floats) {{
+  float* const slots[{count}] = {{{slots}}};
+  if (floats > scratch_planned[slot]) mnistc_scratch_exceeded(slot, floats, scratch_planned[slot]);
+  return slots[slot];
+}}
+"""
+
 _RESERVED_NAMES = {
     "input", "output", "batch", "arena", "mnistc_weights", "sample", "timer", "CallTimer",
     "profiling", "profile_count", "profile_names", "profile_seconds", "governor",
+    "profile_flops", "scratch_planned", *(f"scratch_{i}" for i in range(8)),
 }  # fmt: skip
 """Identifiers of the generated C++ that no SSA value may take."""
 
@@ -331,6 +385,7 @@ static const int64_t profile_count = {count};
 static const char* const profile_names[] = {{
 {names}
 }};
+static const int64_t profile_flops[] = {{{flops}}};
 static double profile_seconds[sizeof profile_names / sizeof *profile_names];
 static bool profiling = false;
 
@@ -361,6 +416,9 @@ extern "C" int64_t mnistc_model_input_size(void) {{ return {input_size}; }}
 extern "C" int64_t mnistc_model_output_size(void) {{ return {output_size}; }}
 extern "C" const char* mnistc_model_input_shape(void) {{ return "{shape}"; }}
 extern "C" const char* mnistc_model_preprocessing(void) {{ return {preprocessing}; }}
+extern "C" int64_t mnistc_model_weight_bytes(void) {{ return {weight_bytes}; }}
+extern "C" int64_t mnistc_model_buffer_bytes(void) {{ return {buffer_bytes}; }}
+extern "C" int64_t mnistc_model_scratch_bytes(void) {{ return {scratch_bytes}; }}
 
 extern "C" void mnistc_model_profile(int enable) {{
   if (enable)
@@ -373,5 +431,8 @@ extern "C" const char* mnistc_model_profile_name(int64_t i) {{
 }}
 extern "C" double mnistc_model_profile_seconds(int64_t i) {{
   return i >= 0 && i < profile_count ? profile_seconds[i] : 0.0;
+}}
+extern "C" int64_t mnistc_model_profile_flops(int64_t i) {{
+  return i >= 0 && i < profile_count ? profile_flops[i] : 0;
 }}
 """
