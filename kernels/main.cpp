@@ -422,8 +422,8 @@ int usage(const char* program) {
       "  --chunk N: read, run and write N samples at a time (default %lld, 4 MiB)\n"
       "  --bench N: run N times on INPUT's batch; print per-inference latency\n"
       "  --profile N: run N times on INPUT's batch; print the time of each kernel call\n"
-      "  --info: print the sample shape, outputs per sample and declared preprocessing\n"
-      "    (JSON)\n",
+      "  --info: print the sample shape, outputs per sample, declared preprocessing and\n"
+      "    planned peak memory, weights + threads x (arena + kernel scratch) (JSON)\n",
       program, program, program, program, mnistc_model_input_shape(),
       static_cast<long long>(mnistc_model_output_size()),
       static_cast<long long>(samples_in(kMaxInputBytes)),
@@ -492,11 +492,14 @@ int profile(long runs, const char* path, int64_t max_batch) {
       "batch %lld, %ld runs, %d threads: %.1f us per run in kernels (summed over "
       "threads)\n",
       static_cast<long long>(work.batch), runs, omp_get_max_threads(), total / runs * 1e6);
-  std::printf("%4s %10s %7s  %s\n", "#", "us/run", "share", "kernel -> output");
+  std::printf("%4s %10s %7s %8s  %s\n", "#", "us/run", "share", "GFLOP/s", "kernel -> output");
   for (int64_t i = 0; i < mnistc_model_profile_count(); ++i) {
     const double seconds = mnistc_model_profile_seconds(i);
-    std::printf("%4lld %10.1f %6.1f%%  %s\n", static_cast<long long>(i),
-                seconds / runs * 1e6, total > 0 ? 100.0 * seconds / total : 0.0,
+    const double flops = double(mnistc_model_profile_flops(i)) * work.batch * runs;
+    char rate[16] = "-";
+    if (flops > 0 && seconds > 0) std::snprintf(rate, sizeof rate, "%.1f", flops / seconds / 1e9);
+    std::printf("%4lld %10.1f %6.1f%% %8s  %s\n", static_cast<long long>(i),
+                seconds / runs * 1e6, total > 0 ? 100.0 * seconds / total : 0.0, rate,
                 mnistc_model_profile_name(i));
   }
   return 0;
@@ -542,15 +545,21 @@ int run(const char* input_path, const char* output_path, int64_t max_batch, int6
   return 0;
 }
 
-// What `mnistc run` needs to feed this executable, as one JSON object.
+// What `mnistc run` needs to feed this executable, and the planned memory of a run on
+// OMP_NUM_THREADS threads (see model_api.hpp), as one JSON object.
 int info() {
   std::string shape = mnistc_model_input_shape();
   for (char& c : shape)
     if (c == 'x') c = ',';
   const std::string preprocessing = mnistc_model_preprocessing();
-  std::printf("{\"input_shape\": [%s], \"outputs\": %lld, \"preprocessing\": %s}\n",
+  const long long weights = mnistc_model_weight_bytes(), buffers = mnistc_model_buffer_bytes(),
+                  scratch = mnistc_model_scratch_bytes(), threads = omp_get_max_threads();
+  std::printf("{\"input_shape\": [%s], \"outputs\": %lld, \"preprocessing\": %s, "
+              "\"memory\": {\"weights\": %lld, \"arena_per_thread\": %lld, "
+              "\"scratch_per_thread\": %lld, \"threads\": %lld, \"peak\": %lld}}\n",
               shape.c_str(), static_cast<long long>(mnistc_model_output_size()),
-              preprocessing.empty() ? "null" : preprocessing.c_str());
+              preprocessing.empty() ? "null" : preprocessing.c_str(), weights, buffers,
+              scratch, threads, weights + threads * (buffers + scratch));
   return 0;
 }
 

@@ -31,7 +31,8 @@ from mnistc.kernels import KERNEL_DIR
 from mnistc.preprocessing import ATTRIBUTE as PREPROCESSING
 from mnistc.preprocessing import Preprocessing, declared_beside
 from mnistc.registry import all_passes
-from mnistc.targets.cpp import ENTRY, CppTarget
+from mnistc.memory import PlannedMemory
+from mnistc.targets.cpp import ENTRY, CppTarget, planned_memory
 from mnistc.toolchain import BuildConfig, build_executable
 from mnistc.weights import WeightFile
 
@@ -78,6 +79,8 @@ class CompileResult:
     arena_bytes: int
     unshared_bytes: int
     weight_bytes: int
+    memory: PlannedMemory
+    """The plan's weights, and per thread arena and kernel scratch (peak memory)."""
     commands: list[str] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)
     """IR text after each stage, by stage name."""
@@ -215,6 +218,7 @@ def compile_model(
         compilation.function_attribute("cpu.arena_size"),
         compilation.function_attribute("cpu.unshared_size"),
         len(compilation.weights),
+        planned_memory(compilation.ctx, compilation.module),
         stages=compilation.stages,
     )
     with tempfile.TemporaryDirectory(prefix="mnistc-build-") as scratch:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistc.errors import MnistcError
+from mnistc.memory import PlannedMemory
 
 _FLOATS = ctypes.POINTER(ctypes.c_float)
 
@@ -167,6 +168,30 @@ class CompiledModel:
             (lib.mnistc_model_profile_name(i).decode(), lib.mnistc_model_profile_seconds(i) / max(runs, 1))
             for i in range(lib.mnistc_model_profile_count())
         ]  # fmt: skip
+
+    def call_flops(self) -> list[int]:
+        """Each kernel call's floating-point operations for one sample, in profile order,
+        counted as the direct algorithm's (kernels/abi.py; 0 for data movement)."""
+        flops = self._optional("mnistc_model_profile_flops", ctypes.c_int64, ctypes.c_int64)
+        count = self._optional("mnistc_model_profile_count", ctypes.c_int64)()
+        return [int(flops(i)) for i in range(count)]
+
+    def planned_memory(self) -> PlannedMemory:
+        """The memory plan compiled into the library (weights, per-thread arena and
+        kernel scratch)."""
+        weights, arena, scratch = (
+            int(self._optional(f"mnistc_model_{what}_bytes", ctypes.c_int64)())
+            for what in ("weight", "buffer", "scratch")
+        )
+        return PlannedMemory(weights, arena, scratch)
+
+    def _optional(self, name: str, restype, *argtypes):
+        """A C ABI function that older libraries lack (MnistcError then)."""
+        function = getattr(self._lib, name, None)
+        if function is None:
+            raise MnistcError(f"{self.path}: this library predates {name}: compile it again")
+        function.restype, function.argtypes = restype, list(argtypes)
+        return function
 
     def set_num_threads(self, threads: int) -> None:
         """OpenMP's thread count for calls from the calling Python thread (an OpenMP

@@ -72,9 +72,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
     result = compile_model(model, args.output, options)
     if args.quiet:
         return 0
+    memory = result.memory
     print(
         f"mnistc: wrote {result.output} (weights {result.weight_bytes} bytes, "
-        f"arena {result.arena_bytes} bytes, unshared buffers {result.unshared_bytes} bytes)",
+        f"arena {result.arena_bytes} bytes, unshared buffers {result.unshared_bytes} bytes, "
+        f"kernel scratch {memory.scratch} bytes per thread; peak memory {memory.peak(1)} "
+        f"bytes on one thread, {memory.arena + memory.scratch} more per further thread)",
         file=sys.stderr,
     )
     if options.keep_build:
