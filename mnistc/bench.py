@@ -303,10 +303,13 @@ def _kernel_profile(compiled, shape, log, runs: int = 500) -> None:
     compiled.set_num_threads(1)
     image = np.random.default_rng(3).random((1, *shape), dtype=np.float32)
     rows = compiled.profile(image, runs)
+    flops = compiled.call_flops()
     total = sum(seconds for _, seconds in rows) or 1.0
-    log(f"\nmnistc kernel calls at batch 1, one thread ({runs} runs; us per run, share):")
-    for name, seconds in rows:
-        log(f"  {seconds * 1e6:8.1f} {100 * seconds / total:6.1f}%  {name}")
+    log(f"\nmnistc kernel calls at batch 1, one thread ({runs} runs; us per run, share, "
+        f"GFLOP/s against a peak of {FMA_PEAK_GFLOPS_PER_CORE:.0f}):")  # fmt: skip
+    for (name, seconds), f in zip(rows, flops):
+        rate = f"{f / seconds / 1e9:8.1f}" if f and seconds else f"{'-':>8}"
+        log(f"  {seconds * 1e6:8.1f} {100 * seconds / total:6.1f}% {rate}  {name}")
 
 
 def _compile_times(model_path: Path, scratch: Path, log) -> None:
@@ -365,6 +368,10 @@ def _process_figures(model_path: Path, scratch: Path, shape, engines: Engines, l
     _contention_table(Path(exe), image, log)
     _compile_times(model_path, scratch, log)
 
+    plan = engines.compiled.planned_memory()
+    log(f"planned memory: weights {plan.weights / 1e6:.1f} MB + per thread arena "
+        f"{plan.arena / 1e6:.2f} MB and kernel scratch {plan.scratch / 1e6:.2f} MB: peak "
+        f"{plan.peak(1) / 1e6:.1f} MB on one thread, {plan.peak(2) / 1e6:.1f} MB on two")  # fmt: skip
     for name, data in (("1 image", image), ("64 images", batch)):
         peak = _peak_rss_mb([exe, str(data), str(scratch / "o.bin")])
         if peak is not None:

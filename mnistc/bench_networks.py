@@ -34,6 +34,7 @@ from mnistc.bench import (
     parse_list,
 )
 from mnistc.errors import MnistcError
+from mnistc.memory import PlannedMemory
 
 NETWORKS = (
     "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
@@ -153,34 +154,6 @@ def randomise_batch_norm(model, generator, calibration_shape=(8, 3, 64, 64)) -> 
     model.eval()
 
 
-def gflop_per_sample(model, shape: Sequence[int]) -> float:
-    """2 x the multiply-adds of the convolutions and linear layers, on one sample."""
-    import torch
-
-    macs = 0
-
-    def count(module, inputs, output):
-        nonlocal macs
-        if isinstance(module, torch.nn.Conv2d):
-            kh, kw = module.kernel_size
-            macs += output.numel() * module.in_channels // module.groups * kh * kw
-        else:
-            macs += output.numel() * module.in_features
-
-    hooks = [
-        m.register_forward_hook(count)
-        for m in model.modules()
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
-    ]
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *shape))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return 2 * macs / 1e9
-
-
 def export_for_mnistc(model, shape: Sequence[int], frontend: str, directory: Path) -> Path:
     """The file mnistc compiles: TorchScript (traced, shape recorded), torch.export or
     ONNX, from the same module as ONNX Runtime's export."""
@@ -208,12 +181,9 @@ class Build:
     import_s: float
     passes_s: float
     gxx_s: float
-    weight_bytes: int
-    arena_bytes: int
-
-    def planned_bytes(self, threads: int) -> int:
-        """Weights plus one arena per thread (kernel scratch is not in the plan yet)."""
-        return self.weight_bytes + threads * self.arena_bytes
+    memory: PlannedMemory
+    gflop: float
+    """Per sample: the kernel calls' direct-equivalent FLOPs (kernels/abi.py)."""
 
 
 def compile_timed(model_file: Path, library: Path) -> Build:
@@ -222,6 +192,7 @@ def compile_timed(model_file: Path, library: Path) -> Build:
     library cached)."""
     from mnistc.driver import Compilation, CompileOptions, compile_model
     from mnistc.importers import import_model
+    from mnistc.runtime import CompiledModel
 
     start = time.perf_counter()
     imported = import_model(model_file)
@@ -229,11 +200,12 @@ def compile_timed(model_file: Path, library: Path) -> Build:
     compilation = Compilation.from_imported(imported)
     compilation.run_to("cpp")
     lowered_at = time.perf_counter()
-    result = compile_model(compilation, library, CompileOptions(shared=True))
+    compile_model(compilation, library, CompileOptions(shared=True))
     built_at = time.perf_counter()
+    compiled = CompiledModel(library)
     return Build(
         library, imported_at - start, lowered_at - imported_at, built_at - lowered_at,
-        result.weight_bytes, result.arena_bytes,
+        compiled.planned_memory(), sum(compiled.call_flops()) / 1e9,
     )  # fmt: skip
 
 
@@ -415,7 +387,6 @@ class NetworkBench:
         from mnistc.runtime import CompiledModel
 
         shape = configs[0].shape
-        gflop = gflop_per_sample(model, shape)
         try:
             onnx_path = export_onnx(model, shape, scratch / "ort.onnx")
             model_file = export_for_mnistc(model, shape, self.frontend, scratch)
@@ -428,7 +399,7 @@ class NetworkBench:
         except Exception as e:  # refused (MnistcError) or an internal error: report both
             return self.add_skipped(network, configs, one_line_reason(e))
         for config in configs:
-            row = Row(network, config, gflop=gflop, build=build)
+            row = Row(network, config, gflop=build.gflop, build=build)
             rng = np.random.default_rng(0)
             inputs = rng.standard_normal((config.batch, *shape), dtype=np.float32)
             check_against_torch(model, compiled, inputs, row)
@@ -462,9 +433,10 @@ TABLE_HEADER = (
     f"{'ORT/mnistc':>10} {'GFLOP/s':>8} {'peak':>5} {'import/passes/g++ s':>20} "
     f"{'memory MB plan/meas':>20} {'max|a-b|':>9} correct"
 )
-"""Columns of `format_row`: GFLOP per sample, conv and linear layers; GFLOP/s of mnistc
-and its share of the FMA peak of the configuration's cores; compile stages; the plan's
-weights and arenas, and what one inference adds to a bare process's peak RSS."""
+"""Columns of `format_row`: GFLOP per sample (the kernel calls' direct-equivalent FLOPs,
+kernels/abi.py); GFLOP/s of mnistc and its share of the FMA peak of the configuration's
+cores; compile stages; the plan's peak (weights, and an arena and kernel scratch per
+thread), and what one inference adds to a bare process's peak RSS."""
 
 
 def format_row(row: Row, with_config: bool = True) -> str:
@@ -474,7 +446,7 @@ def format_row(row: Row, with_config: bool = True) -> str:
     build = row.build
     peak = FMA_PEAK_GFLOPS_PER_CORE * row.config.threads
     measured = "?" if row.measured_bytes is None else f"{row.measured_bytes / 1e6:.1f}"
-    memory = f"{build.planned_bytes(row.config.threads) / 1e6:.1f}/{measured}"
+    memory = f"{build.memory.peak(row.config.threads) / 1e6:.1f}/{measured}"
     stages = f"{build.import_s:.1f}/{build.passes_s:.1f}/{build.gxx_s:.1f}"
     times = [f"{p50:.2f}/{p90:.2f}" for p50, p90 in (row.ort_ms, row.mnistc_ms)]
     return (

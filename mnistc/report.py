@@ -2,8 +2,9 @@
 
 It holds what no single other tool shows together: the `nn` graph after optimisation
 (fused ops marked, each node naming the source layers it came from), the memory plan as a
-timeline of arena slots, the per-kernel profile (time, share, GFLOP/s) as bars, and the
-compile stages with their times. Everything is inline (SVG, CSS, a few lines of script):
+timeline of arena slots with the peak memory (weights, arena and kernel scratch), the
+per-kernel profile (time, share, GFLOP/s by kernels/abi.py's FLOP formulas) as bars, and
+the compile stages with their times. Everything is inline (SVG, CSS, a few lines of script):
 no external file, script or style.
 """
 
@@ -26,6 +27,8 @@ from mnistc.ir import parse_ir
 from mnistc.locations import from_attr
 from mnistc.bench import FMA_PEAK_GFLOPS_PER_CORE
 from mnistc.memory.plan_memory import last_use
+from mnistc.memory import PlannedMemory
+from mnistc.runtime import CompiledModel
 
 
 @dataclass
@@ -126,22 +129,6 @@ def memory_slots(module) -> list[Slot]:
     return slots
 
 
-def call_gflop(call: cpu.CallOp) -> float:
-    """Direct-convolution or matrix-product GFLOP of a kernel call (what GFLOP/s is
-    measured against, Winograd included); 0 for kernels that move data."""
-    p = dict(call.param_values())
-    if {"IN", "OUT"} <= p.keys():
-        return 2 * p.get("M", 1) * p["IN"] * p["OUT"] / 1e9
-    if {"C", "K", "OH", "OW"} <= p.keys():
-        taps = p.get("KH", 3) * p.get("KW", 3) if "winograd" in call.kernel.name else p.get("KH", 1) * p.get("KW", 1)
-        return 2 * p["K"] * (p["C"] // p.get("groups", 1)) * taps * p["OH"] * p["OW"] / 1e9
-    return 0.0
-
-
-def kernel_calls(module) -> list[cpu.CallOp]:
-    return [op for op in _sample_loop_block(module).walk() if isinstance(op, cpu.CallOp)]
-
-
 # ---- drawing
 
 
@@ -228,7 +215,17 @@ document.body.dataset.rendered = 'yes';
 """
 
 
-def render(model_name: str, nodes, slots, ops: int, profile: list[ProfileRow], stages) -> str:
+def memory_summary(memory: PlannedMemory) -> str:
+    """The plan's peak: weights plus one arena and one kernel scratch per thread."""
+    mb = lambda b: f"{b / 1e6:.2f} MB"  # noqa: E731
+    return (
+        f'<p class="peak">peak memory on one thread: weights {mb(memory.weights)} + arena '
+        f"{mb(memory.arena)} + kernel scratch {mb(memory.scratch)} = {mb(memory.peak(1))}; "
+        f"each further thread adds its own arena and scratch, {mb(memory.arena + memory.scratch)}</p>"
+    )
+
+
+def render(model_name: str, nodes, slots, ops: int, profile: list[ProfileRow], stages, memory: PlannedMemory) -> str:
     total = sum(r.seconds for r in profile) or 1.0
     profile_rows = [
         (r.name, r.seconds * 1e6, f"{100 * r.seconds / total:.1f}%" + (f", {r.gflop / r.seconds:.1f} GFLOP/s" if r.gflop and r.seconds else ""))
@@ -244,6 +241,7 @@ def render(model_name: str, nodes, slots, ops: int, profile: list[ProfileRow], s
 <h2>Graph after optimisation ({len(nodes)} nodes, {fused} fused; hover a node for its source layers)</h2>
 {graph_svg(nodes)}
 <h2>Memory plan: arena slots over the ops of one sample</h2>
+{memory_summary(memory)}
 {memory_svg(slots, ops)}
 <h2>Profile: batch 1, one thread, per kernel call (total {total * 1e3:.3f} ms; GFLOP/s against a peak of about {FMA_PEAK_GFLOPS_PER_CORE:.0f} per core)</h2>
 {bars_table(profile_rows, "us")}
@@ -257,7 +255,6 @@ def render(model_name: str, nodes, slots, ops: int, profile: list[ProfileRow], s
 def build_report(model: str | Path, sample_shape=None, runs: int = 20) -> str:
     """Compile `model` (timing each stage), profile it, and draw the report."""
     from mnistc.driver import Compilation, CompileOptions, compile_model
-    from mnistc.runtime import CompiledModel
 
     with progress.reporting("quiet") as reporter, tempfile.TemporaryDirectory(prefix="mnistc-report-") as scratch:
         compilation = Compilation.import_file(model, sample_shape)
@@ -268,9 +265,10 @@ def build_report(model: str | Path, sample_shape=None, runs: int = 20) -> str:
         compiled.set_num_threads(1)
         inputs = np.random.default_rng(0).random((1, *compiled.input_shape), dtype=np.float32)
         measured = compiled.profile(inputs, runs)
+        flops = compiled.call_flops()
+        memory = compiled.planned_memory()
     nodes = graph_nodes(parse_ir(compilation.stages["nn-optimised"]))
     slots = memory_slots(compilation.module)
-    calls = kernel_calls(compilation.module)
-    profile = [ProfileRow(name, seconds, call_gflop(call)) for (name, seconds), call in zip(measured, calls)]
+    profile = [ProfileRow(name, seconds, f / 1e9) for (name, seconds), f in zip(measured, flops)]
     ops = len(list(_sample_loop_block(compilation.module).ops))
-    return render(Path(model).name, nodes, slots, ops, profile, reporter.timings)
+    return render(Path(model).name, nodes, slots, ops, profile, reporter.timings, memory)
