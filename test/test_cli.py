@@ -46,6 +46,15 @@ def test_compile_default_model_reports_memory(tmp_path):
     # the linear layers' outputs reuse the arena; unshared, each 64-byte aligned.
     arena = (32 * 26 * 26 + 64 * 12 * 12) * 4
     assert f"arena {arena} bytes, unshared buffers 123968 bytes" in result.stderr
+    # Kernel scratch per thread: slot 0 is conv2's padded channels-last input in Winograd
+    # (26 x 26 pixels x 32 channels), slot 1 a thread's transformed tiles (36 positions x
+    # 6 tiles x (32 + 64) channels); conv1's padded input (28 x 28 + 24) fits in slot 0.
+    scratch = (26 * 26 * 32 + 36 * 6 * 96) * 4
+    weights = int(re.search(r"weights (\d+) bytes", result.stderr)[1])
+    assert (
+        f"kernel scratch {scratch} bytes per thread; peak memory {weights + arena + scratch} "
+        f"bytes on one thread, {arena + scratch} more per further thread" in result.stderr
+    )
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04truncated"])

@@ -200,10 +200,16 @@ def test_executable_profile(tmp_path, threads):
     assert result.returncode == 0, result.stderr
     header, columns, *rows = result.stdout.splitlines()
     assert header.startswith(f"batch 5, 4 runs, {threads} threads: ")
-    assert columns.split() == ["#", "us/run", "share", "kernel", "->", "output"]
-    kernels = [row.split()[3] for row in rows]
+    assert columns.split() == ["#", "us/run", "share", "GFLOP/s", "kernel", "->", "output"]
+    kernels = [row.split()[4] for row in rows]
     assert kernels == ["conv2d_packed", "conv2d_winograd", "linear", "linear", "log_softmax"]
     assert all(float(row.split()[1]) > 0 for row in rows)
+    # GFLOP/s: kernels/abi.py's FLOPs of the call (direct-equivalent for Winograd: 2 x
+    # 64 x 32 x 9 x 24 x 24 per sample) over its time; none for log_softmax.
+    rates = [row.split()[3] for row in rows]
+    assert rates[-1] == "-" and all(float(r) > 0 for r in rates[:-1])
+    winograd_us = float(rows[1].split()[1])
+    assert float(rates[1]) == pytest.approx(5 * 2 * 64 * 32 * 9 * 24 * 24 / winograd_us / 1e3, rel=0.02)
     assert sum(float(row.split()[2].rstrip("%")) for row in rows) == pytest.approx(100, abs=0.5)
     bad = subprocess.run([str(exe), "--profile", "-1", str(tmp_path / "in.bin")], capture_output=True, text=True)
     assert bad.returncode != 0 and "positive count" in bad.stderr

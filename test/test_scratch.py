@@ -1,0 +1,229 @@
+"""Kernel scratch in the memory plan: each kernel's `scratch` formula (kernels/abi.py) is
+what it really asks of scratch(), a compiled model reserves and reports it (peak memory =
+weights + threads x (arena + scratch)), and a kernel asking for more stops the program.
+
+The kernels record the most floats asked of each slot (`mnistc_scratch_high_water`), so
+the tests compare the formulas and the plan with what the kernels requested.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from conftest import save_traced
+from test_kernels import (  # noqa: F401  (kernels: the module's kernel library fixture)
+    activation_args,
+    call,
+    conv_geometry,
+    conv_problem,
+    depthwise_cases,
+    gemm_cases,
+    kernels,
+    only,
+    winograd_cases,
+    winograd_raw_cases,
+)
+
+from mnistc.dialects import cpu
+from mnistc.driver import Compilation, CompileOptions, compile_model
+from mnistc.kernels import abi
+from mnistc.memory.plan_memory import planned_scratch, scratch_bytes
+from mnistc.runtime import CompiledModel
+from mnistc.targets.cpp import _entry
+from mnistc.transforms import packing
+
+OPENMP = ctypes.CDLL("libgomp.so.1")
+
+
+def high_water(library, reset: bool = False) -> tuple[int, ...]:
+    """The most floats any thread asked of each slot (then from 0 again with `reset`)."""
+    read = library.mnistc_scratch_high_water
+    read.restype, read.argtypes = ctypes.c_int64, [ctypes.c_int64, ctypes.c_int64]
+    return tuple(read(slot, int(reset)) for slot in range(abi.SCRATCH_SLOTS))
+
+
+def at_threads(threads: int, run) -> None:
+    before = OPENMP.omp_get_max_threads()
+    OPENMP.omp_set_num_threads(threads)
+    try:
+        run()
+    finally:
+        OPENMP.omp_set_num_threads(before)
+
+
+def conv_case_problem(case: dict, pack=lambda weight: weight):
+    """A convolution of the kernel tests' cases: buffers (the weight packed by `pack`),
+    parameters and output shape."""
+    x, weight, bias, _, expected = conv_problem(case, True, False)
+    params = conv_geometry(case, expected) | {"pool": 0}
+    return [x, pack(weight), bias, None], params, tuple(expected.shape[1:])
+
+
+def transpose_problem(c, h, w, k, kh, kw, stride, pad, dilation, groups):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((c, h, w), dtype=np.float32)
+    weight = rng.standard_normal((c, k // groups, kh, kw), dtype=np.float32)
+    bias = rng.standard_normal(k, dtype=np.float32)
+    oh = (h - 1) * stride[0] - 2 * pad[0] + dilation[0] * (kh - 1) + 1
+    ow = (w - 1) * stride[1] - 2 * pad[1] + dilation[1] * (kw - 1) + 1
+    params = dict(
+        C=c, H=h, W=w, K=k, OH=oh, OW=ow, KH=kh, KW=kw, stride_h=stride[0], stride_w=stride[1],
+        pad_h=pad[0], pad_w=pad[1], dilation_h=dilation[0], dilation_w=dilation[1], groups=groups,
+    )  # fmt: skip
+    return [x, weight, bias], params, (k, oh, ow)
+
+
+def scratch_problems():
+    """(kernel, buffers, params, output shape) for every kernel that takes scratch, on the
+    kernel tests' odd shapes."""
+    wino = [dict(case, kh=3, kw=3, dil=(1, 1), groups=1) for case in winograd_cases()]
+    raw = [dict(case, kh=3, kw=3, dil=(1, 1), groups=1) for case in winograd_raw_cases()]
+    for case in list(gemm_cases())[:8]:
+        yield "conv2d_gemm", *conv_case_problem(case, lambda w, g=case["groups"]: packing.pack_gemm_weight(w, g))
+    for case in list(gemm_cases())[3:6]:
+        case = dict(case, stride=(1, 1))
+        yield "conv2d_packed", *conv_case_problem(case, lambda w, g=case["groups"]: packing.pack_conv_weight(w, g))
+    for case in list(depthwise_cases())[::2]:
+        yield "conv2d_depthwise", *conv_case_problem(case)
+    for case in wino:
+        yield "conv2d_winograd", *conv_case_problem(case, packing.pack_winograd_weight)
+    for case in raw:
+        yield "conv2d_winograd_raw", *conv_case_problem(case, packing.pack_winograd_raw_weight)
+    yield "conv_transpose2d", *transpose_problem(16, 10, 10, 8, 2, 2, (2, 2), (0, 0), (1, 1), 1)
+    yield "conv_transpose2d", *transpose_problem(16, 7, 7, 8, 3, 3, (2, 2), (1, 1), (1, 1), 2)
+    yield "conv_transpose2d", *transpose_problem(5, 23, 19, 7, 4, 3, (3, 1), (2, 0), (1, 2), 1)
+    yield "conv_transpose2d", *transpose_problem(64, 32, 32, 32, 4, 4, (2, 2), (1, 1), (1, 1), 1)
+
+
+PROBLEMS = list(scratch_problems())
+
+
+def test_every_kernel_that_takes_scratch_declares_it():
+    """The kernels whose sources call scratch() are those with a formula, all tested here."""
+    from mnistc.kernels import KERNEL_DIR
+
+    declared = {k.name for k in abi.KERNELS.values() if k.scratch is not None}
+    assert declared == {name for name, *_ in PROBLEMS}
+    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp"):
+        assert "scratch(" in (KERNEL_DIR / name).read_text(), name
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: f"{p[0]}-{p[2]}")
+def test_scratch_formula_is_what_the_kernel_asks(kernels, problem):  # noqa: F811
+    """On one thread the kernel asks exactly its formula's floats of each slot; on two,
+    no thread asks for more."""
+    name, buffers, params, shape = problem
+    kernel = abi.kernel(name)
+    values = only(name, params | activation_args(None, ()))
+    formula = kernel.scratch_floats(values)
+    for threads in (1, 2):
+        out = np.empty(shape, np.float32)
+        high_water(kernels, reset=True)
+        at_threads(threads, lambda: call(kernels, name, [*buffers, out], **values))
+        asked = high_water(kernels)
+        if threads == 1:
+            assert asked == formula
+        else:
+            assert all(a <= f for a, f in zip(asked, formula)), (asked, formula)
+
+
+class Decoder(torch.nn.Module):
+    """Every kernel that takes scratch: packed (few channels), GEMM (stride 2), depthwise,
+    Winograd (3x3, 16 channels), and a transposed convolution on the GEMM core."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.down = torch.nn.Conv2d(16, 24, 3, stride=2, padding=1)
+        self.depthwise = torch.nn.Conv2d(24, 24, 3, padding=1, groups=24)
+        self.wino = torch.nn.Conv2d(24, 16, 3, padding=1)
+        self.up = torch.nn.ConvTranspose2d(16, 8, 2, stride=2)
+
+    def forward(self, x):
+        x = torch.relu(self.down(torch.relu(self.stem(x))))
+        return self.up(torch.relu(self.wino(torch.relu(self.depthwise(x)))))
+
+
+SHAPE = (3, 20, 20)
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("scratch")
+    torch.manual_seed(0)
+    model = save_traced(Decoder().eval(), torch.zeros(1, *SHAPE), directory / "decoder.pt")
+    compilation = Compilation.import_file(model, SHAPE)
+    compilation.run_to("cpp")
+    library = compile_model(compilation, directory / "libdecoder.so", CompileOptions(shared=True))
+    executable = compile_model(model, directory / "decoder", CompileOptions(sample_shape=SHAPE))
+    return compilation, library, executable, directory
+
+
+def test_the_plan_is_what_the_kernels_ask_for(decoder):
+    """The planned slots are the largest need of any call, which the kernels then ask for
+    exactly on one thread, and never exceed on two."""
+    compilation, library, _, _ = decoder
+    function = _entry(compilation.module)
+    plan = planned_scratch(function)
+    kernels = {op.kernel.name for op in function.walk() if isinstance(op, cpu.CallOp)}
+    assert {"conv2d_gemm", "conv2d_depthwise", "conv_transpose2d"} <= kernels, kernels
+    assert plan[0] > 0 and plan[1] > 0
+    compiled = CompiledModel(library.output)
+    inputs = np.random.default_rng(0).standard_normal((3, *SHAPE), dtype=np.float32)
+    high_water(compiled._lib, reset=True)
+    compiled.set_num_threads(1)
+    compiled(inputs[:1])
+    assert high_water(compiled._lib, reset=True) == plan
+    compiled.set_num_threads(2)
+    compiled(inputs)
+    assert all(a <= p for a, p in zip(high_water(compiled._lib), plan))
+    memory = compiled.planned_memory()
+    assert memory.scratch == scratch_bytes(function) >= 4 * sum(plan)
+    assert memory == library.memory
+
+
+def test_info_and_compile_report_the_peak(decoder):
+    """--info: weights + threads x (arena + scratch), the figures `mnistc compile` gives."""
+    _, _, executable, _ = decoder
+    env = {**os.environ, "OMP_NUM_THREADS": "3"}
+    info = json.loads(subprocess.run([str(executable.output), "--info"], capture_output=True, text=True, check=True, env=env).stdout)
+    memory = info["memory"]
+    planned = executable.memory
+    assert memory == {
+        "weights": planned.weights, "arena_per_thread": planned.arena,
+        "scratch_per_thread": planned.scratch, "threads": 3, "peak": planned.peak(3),
+    }  # fmt: skip
+    assert planned.scratch > 0 and planned.arena > 0 and planned.weights >= executable.weight_bytes
+
+
+def test_a_kernel_asking_more_than_planned_stops_the_program(decoder, monkeypatch):
+    """A formula that under-counts: the kernel's scratch() call stops the program with
+    the slot and both sizes, before it can write past the plan."""
+    _, _, _, directory = decoder
+    transpose = abi.KERNELS["conv_transpose2d"]
+    short = dataclasses.replace(transpose, scratch=lambda p: (1, 1))
+    monkeypatch.setitem(abi.KERNELS, "conv_transpose2d", short)
+
+    class Up(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up = torch.nn.ConvTranspose2d(4, 2, 2, stride=2)
+
+        def forward(self, x):
+            return self.up(x)
+
+    torch.manual_seed(1)
+    model = save_traced(Up().eval(), torch.zeros(1, 4, 3, 3), directory / "up.pt")
+    exe = compile_model(model, directory / "up", CompileOptions(sample_shape=(4, 3, 3))).output
+    np.ones((1, 4, 3, 3), np.float32).tofile(directory / "in.bin")
+    result = subprocess.run([str(exe), str(directory / "in.bin"), str(directory / "out.bin")], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "scratch in slot" in result.stderr and "the plan holds 1" in result.stderr
+    assert not (directory / "out.bin").exists()
