@@ -77,8 +77,17 @@ def test_the_page_has_the_memory_plan_profile_and_stages(report):
     elements.feed(text)
     assert len(elements.having("rect", "slot")) >= 2
     assert re.search(r"arena: \d+ KiB, \d+ buffers", text)
+    peak = re.search(r"weights ([\d.]+) MB \+ arena ([\d.]+) MB \+ kernel scratch ([\d.]+) MB = ([\d.]+) MB", text)
+    assert peak, "the planned peak memory"
+    weights, arena, scratch, total = map(float, peak.groups())
+    assert scratch > 0 and total == pytest.approx(weights + arena + scratch, abs=0.015)
     profile = re.search(r"Profile: .*?</table>", text, re.S).group(0)
     assert re.search(r"conv2d\w* -&gt; \w+", profile) and "GFLOP/s" in profile
+    # GFLOP/s from kernels/abi.py's FLOPs: every convolution and the linear layer have one.
+    rows = re.findall(r'<td class="label">([^<]*)</td>.*?<td class="num">([^<]*)</td></tr>', profile)
+    rated = [label for label, extra in rows if "GFLOP/s" in extra]
+    assert rated and all(label.startswith(("conv2d", "linear")) for label in rated)
+    assert len(rated) == sum(label.startswith(("conv2d", "linear")) for label, _ in rows)
     stages = re.search(r"Compile stages.*?</table>", text, re.S).group(0)
     for stage in ("import block.pt", "pass fold-batch-norm", "pass plan-memory", "g++ model.cpp", "link"):
         assert stage in stages, stage
