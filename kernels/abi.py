@@ -202,11 +202,12 @@ def winograd_raw_scratch(p: Params) -> tuple[int, ...]:
 
 
 def conv_transpose_scratch(p: Params) -> tuple[int, ...]:
-    """The GEMM core's B block (slot 0; B is the input [C/groups, H*W]), then the weight
-    packed as A and the GEMM's result, the columns before col2im (slot 1)."""
+    """Slot 0: the GEMM core's B block (B is the input [C/groups, H*W]), then each
+    thread's output row of col2im, its columns by phase (stride_w of them). Slot 1: the
+    weight packed as A and the GEMM's result, the columns before col2im."""
     rows = p.K // p.groups * p.KH * p.KW
     return (
-        gemm_scratch(p.H * p.W),
+        max(gemm_scratch(p.H * p.W), round_up(p.OW, p.stride_w)),
         round_up(rows, GEMM_MR) * (p.C // p.groups) + rows * p.H * p.W,
     )
 

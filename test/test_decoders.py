@@ -11,6 +11,8 @@ the target models (keyword spotter, autoencoder, U-Net of test/models.py) throug
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 import torch
@@ -50,6 +52,10 @@ TRANSPOSE_CASES = {
     "depthwise": (4, 4, 9, 10, (4, 4), (2, 2), (1, 1), (0, 0), (1, 1), 4),
     "one-pixel": (5, 3, 1, 1, (2, 2), (2, 2), (0, 0), (0, 0), (1, 1), 1),
     "wide-rows": (8, 16, 3, 19, (3, 3), (1, 1), (1, 1), (0, 0), (1, 1), 1),
+    # On the GEMM core: 300 channels are two KC blocks of the reduction, 20 x 21 inputs
+    # two NC blocks of columns, 26 x 2 x 3 = 156 rows two MC blocks and a partial panel.
+    "gemm-blocks": (300, 26, 20, 21, (2, 3), (2, 3), (0, 1), (1, 2), (1, 1), 1),
+    "pad-past-kernel": (4, 6, 6, 7, (2, 2), (2, 2), (2, 3), (0, 0), (1, 1), 1),
 }
 
 
@@ -87,6 +93,22 @@ def test_conv_transpose2d_kernel(kernels, case, with_bias):  # noqa: F811
     )[0]
     actual = run_transpose_kernel(kernels, x, weight, bias, params)
     np.testing.assert_allclose(actual, expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_transpose2d_kernel_same_bits_at_one_and_two_threads(kernels):  # noqa: F811
+    """The GEMM core shares out columns or weight panels and col2im output channels,
+    never a sum: two threads give the bits of one."""
+    x, weight, bias, params = transpose_problem(TRANSPOSE_CASES["gemm-blocks"])
+    openmp = ctypes.CDLL("libgomp.so.1")
+    before = openmp.omp_get_max_threads()
+    try:
+        outputs = []
+        for threads in (1, 2):
+            openmp.omp_set_num_threads(threads)
+            outputs.append(run_transpose_kernel(kernels, x, weight, bias, params))
+    finally:
+        openmp.omp_set_num_threads(before)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
 def test_conv_transpose2d_kernel_fuses_relu(kernels):  # noqa: F811

@@ -4,8 +4,8 @@
 // A is the group's weight [C/groups][K/groups * KH * KW] read transposed, packed into MR
 // panels at run time (a pass over the weight, small beside the GEMM: one multiply-add in
 // H*W); B is the group's input read as the matrix [C/groups][H*W]. Then every output
-// channel gathers its KH*KW rows of `columns` into its plane at stride (col2im), adds
-// the bias and applies the activation.
+// channel gathers its KH*KW rows of `columns` into its plane at stride (col2im, a row at
+// a time in thread scratch), adds the bias and applies the activation.
 #include "kernels.hpp"
 
 #include <algorithm>
@@ -39,35 +39,45 @@ inline void valid_inputs(int64_t offset, int64_t stride, int64_t size, int64_t i
   if (end < begin) end = begin;
 }
 
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 struct TransposeGeometry {
   int64_t H, W, OH, OW, KH, KW, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
 };
 
+// The floats of col2im's row buffer: stride_w phases of ceil(OW / stride_w) columns.
+inline int64_t line_floats(const TransposeGeometry& g) {
+  return (g.OW + g.stride_w - 1) / g.stride_w * g.stride_w;
+}
+
 // out[OH][OW] = bias + the sum of filter f's KH*KW rows of `columns` [.][H*W], each
-// scattered at stride to where its taps land.
+// landing at stride where its taps fall (col2im). Row by row: the output columns of one
+// phase (ow mod stride_w) are contiguous in `line`, so every tap's input row adds to it
+// as one contiguous vector loop, and the output row is written once. (Adding straight
+// into the output at stride made loads and stores alias: 2-4x slower, by alignment.)
 void col2im(const float* columns, int64_t f, const TransposeGeometry& g, float bias,
-            float* out) {
-  const int64_t HW = g.H * g.W;
-  std::fill(out, out + g.OH * g.OW, bias);
-  for (int64_t i = 0; i < g.KH; ++i) {
-    int64_t h_begin, h_end;
-    const int64_t row_offset = i * g.dilation_h - g.pad_h;
-    valid_inputs(row_offset, g.stride_h, g.OH, g.H, h_begin, h_end);
-    for (int64_t j = 0; j < g.KW; ++j) {
-      const float* rows = columns + ((f * g.KH + i) * g.KW + j) * HW;
-      int64_t w_begin, w_end;
-      const int64_t col_offset = j * g.dilation_w - g.pad_w;
-      valid_inputs(col_offset, g.stride_w, g.OW, g.W, w_begin, w_end);
-      for (int64_t h = h_begin; h < h_end; ++h) {
-        float* target = out + (h * g.stride_h + row_offset) * g.OW + col_offset;
-        const float* source = rows + h * g.W;
-        if (g.stride_w == 1) {
+            float* line, float* out) {
+  const int64_t HW = g.H * g.W, s = g.stride_w, phase_size = line_floats(g) / s;
+  for (int64_t oh = 0; oh < g.OH; ++oh, out += g.OW) {
+    std::fill(line, line + s * phase_size, 0.0f);
+    for (int64_t i = 0; i < g.KH; ++i) {
+      const int64_t from = oh + g.pad_h - i * g.dilation_h;
+      if (from < 0 || from % g.stride_h != 0 || from / g.stride_h >= g.H) continue;
+      const int64_t h = from / g.stride_h;
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const int64_t offset = j * g.dilation_w - g.pad_w;
+        int64_t w_begin, w_end;
+        valid_inputs(offset, s, g.OW, g.W, w_begin, w_end);
+        const int64_t phase = offset - floor_div(offset, s) * s;
+        float* target = line + phase * phase_size + floor_div(offset, s);
+        const float* source = columns + ((f * g.KH + i) * g.KW + j) * HW + h * g.W;
 #pragma omp simd
-          for (int64_t v = w_begin; v < w_end; ++v) target[v] += source[v];
-        } else {
-          for (int64_t v = w_begin; v < w_end; ++v) target[v * g.stride_w] += source[v];
-        }
+        for (int64_t w = w_begin; w < w_end; ++w) target[w] += source[w];
       }
+    }
+    for (int64_t phase = 0; phase < s; ++phase) {
+      const float* sums = line + phase * phase_size;
+      for (int64_t q = 0, ow = phase; ow < g.OW; ++q, ow += s) out[ow] = bias + sums[q];
     }
   }
 }
@@ -96,12 +106,16 @@ void mnistc_conv_transpose2d(const float* input, const float* weight, const floa
     pack_transposed(weight + group * channels * R, channels, R, packed);
     gemm(packed, MatrixSource(input + group * channels * HW, HW), columns, HW, R, HW,
          channels, none);
-#pragma omp parallel for schedule(static) if (filters * OH * OW > 4096)
-    for (int64_t f = 0; f < filters; ++f) {
-      const int64_t k = group * filters + f;
-      float* out = output + k * OH * OW;
-      col2im(columns, f, g, bias ? bias[k] : 0.0f, out);
-      activate_all(out, OH * OW, activation, alpha, beta);
+#pragma omp parallel if (filters * OH * OW > 4096)
+    {
+      float* line = scratch(line_floats(g), 0);  // the GEMM's slot, free again
+#pragma omp for schedule(static)
+      for (int64_t f = 0; f < filters; ++f) {
+        const int64_t k = group * filters + f;
+        float* out = output + k * OH * OW;
+        col2im(columns, f, g, bias ? bias[k] : 0.0f, line, out);
+        activate_all(out, OH * OW, activation, alpha, beta);
+      }
     }
   }
 }
