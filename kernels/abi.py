@@ -148,7 +148,13 @@ def round_up(a: int, b: int) -> int:
 
 def conv_flops(p: Params) -> int:
     """2 x the multiply-adds of a direct convolution (groups default to 1)."""
-    return 2 * p.K * (p.C // p.get("groups", 1)) * p.get("KH", 3) * p.get("KW", 3) * p.OH * p.OW
+    return 2 * p.K * (p.C // p.get("groups", 1)) * p.KH * p.KW * p.OH * p.OW
+
+
+def winograd_flops(p: Params) -> int:
+    """A direct 3x3 convolution's FLOPs, which Winograd computes with a quarter of the
+    multiplications (so that its GFLOP/s compare with the direct kernels')."""
+    return conv_flops(Params(p, KH=3, KW=3))
 
 
 def gemm_scratch(columns: int) -> int:
@@ -373,6 +379,7 @@ KERNELS: dict[str, Kernel] = {
             "[K, OH/2, OW/2]; then `residual` must be null), 0 none.\nOther arguments as "
             "mnistc_conv2d.",
             scratch=winograd_scratch,
+            flops=winograd_flops,
         ),
         # Winograd on maps of few tiles (poolwino)
         _conv(
@@ -386,6 +393,7 @@ KERNELS: dict[str, Kernel] = {
             "quarter of the bytes of U to stream when each weight serves few tiles. "
             "Other arguments\nas mnistc_conv2d_winograd.",
             scratch=winograd_raw_scratch,
+            flops=winograd_flops,
         ),
         # linear (kernels/linear.cpp)
         Kernel(
