@@ -7,6 +7,7 @@ from pathlib import Path
 
 KERNEL_DIR = Path(__file__).parent
 
-SHARED_CORES = ("gemm.cpp",)
+SHARED_CORES = ("gemm.cpp", "scratch.cpp")
 """Sources that are no family's kernels but the machinery several use: the GEMM core
-(gemm.hpp) under convolutions and transposed convolutions."""
+(gemm.hpp) under convolutions and transposed convolutions, and the per-thread scratch
+that plan-memory sizes (kernel_support.hpp's scratch())."""
