@@ -36,7 +36,7 @@ from mnistc.toolchain import BuildConfig, build_executable
 from mnistc.weights import WeightFile
 
 OPTIMISATION_PIPELINE = (
-    "remove-dropout,canonicalize,fold-layer-norm,fold-constants,fold-batch-norm,"
+    "remove-dropout,canonicalize,fold-qdq,fold-layer-norm,fold-constants,fold-batch-norm,"
     "fuse-residual-add,fuse-activation,dce"
 )
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""

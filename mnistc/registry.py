@@ -48,6 +48,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return FoldLayerNormPass
 
+    def get_fold_qdq():
+        from mnistc.transforms.fold_qdq import FoldQdqPass
+
+        return FoldQdqPass
+
     def get_fuse_activation():
         from mnistc.transforms.fuse_activation import FuseActivationPass
 
@@ -83,6 +88,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "fold-batch-norm": get_fold_batch_norm,
         "fold-constants": get_fold_constants,
         "fold-layer-norm": get_fold_layer_norm,
+        "fold-qdq": get_fold_qdq,
         "fuse-activation": get_fuse_activation,
         "fuse-conv-max-pool": get_fuse_conv_max_pool,
         "fuse-residual-add": get_fuse_residual_add,

@@ -23,6 +23,7 @@ from mnistc.importers.aten import (
     norm,
     pool,
     python,
+    quant,
     reduce,
     resample,
     shape,
@@ -51,6 +52,8 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
     **resample.CONVERTERS,
+    # quantized models (PT2E)
+    **quant.CONVERTERS,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 
