@@ -169,9 +169,9 @@ class FoldQuantizedLayer(RewritePattern):
             )  # fmt: skip
         else:
             new = nn.QLinearOp(*operands, activation)
-        rewriter.replace_op(op, located(new, layer, *fused, op))
+        rewriter.replace(op, located(new, layer, *fused, op))
         for old in (*fused, layer):
-            rewriter.erase_op(old)
+            rewriter.erase(old)
 
 
 class SinkQuantize(RewritePattern):
@@ -184,7 +184,7 @@ class SinkQuantize(RewritePattern):
         if not isinstance(exact, EXACT_ON_INT8) or not op.input.has_one_use():
             return
         quantized = nn.QuantizeOp(exact.operands[0], *quantization(op))
-        rewriter.insert_op(located(quantized, op), InsertPoint.before(exact))
+        rewriter.insert(located(quantized, op), InsertPoint.before(exact))
         moved = type(exact).create(
             operands=[quantized.output, *exact.operands[1:]],
             result_types=[nn.tensor(nn.shape_of(exact.results[0]), i8)],
@@ -192,8 +192,8 @@ class SinkQuantize(RewritePattern):
             attributes=dict(exact.attributes),
         )
         moved.location = exact.location
-        rewriter.replace_op(op, moved)
-        rewriter.erase_op(exact)
+        rewriter.replace(op, moved)
+        rewriter.erase(exact)
 
 
 class RemoveQuantizeOfDequantize(RewritePattern):
@@ -204,7 +204,7 @@ class RemoveQuantizeOfDequantize(RewritePattern):
     def match_and_rewrite(self, op: nn.QuantizeOp, rewriter: PatternRewriter, /):
         dequantize = op.input.owner
         if isinstance(dequantize, nn.DequantizeOp) and quantization(dequantize) == quantization(op):
-            rewriter.replace_op(op, [], [dequantize.input])
+            rewriter.replace(op, [], [dequantize.input])
 
 
 @dataclass(frozen=True)
