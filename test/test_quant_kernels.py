@@ -11,6 +11,7 @@ alone (under a second each), and every path must give the same bytes.
 from __future__ import annotations
 
 import ctypes
+import re
 import subprocess
 import zlib
 from pathlib import Path
@@ -21,11 +22,17 @@ import torch
 import torch.nn.functional as F
 from mnistc.kernels import KERNEL_DIR, abi
 from mnistc.toolchain import BuildConfig
-from mnistc.transforms.packing import (
-    pack_quant_weight,
-    quant_kernel_bias,
-    requantization_multiplier,
-)
+from mnistc.dialects import nn
+from mnistc.dialects.nn import requantization_multipliers
+from mnistc.driver import WEIGHTS_FILE, Compilation, CompileOptions, compile_model
+from mnistc.importers.common import ImportedModel
+from mnistc.interpreters.nn import run_function
+from mnistc.runtime import CompiledModel
+from mnistc.weights import WeightFile, set_weights_name, weight_op
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Region
+from mnistc.transforms.packing import pack_quant_weight, quant_kernel_bias
 
 ISA_TARGETS = {
     "vnni": ("native", "__AVX512VNNI__"),
@@ -171,7 +178,7 @@ def test_qlinear(quant, m, n_in, n_out, in_zp, out_zp, fused):
     acc = (x.astype(np.int64) - in_zp) @ w.astype(np.int64).T + bias
     # Multipliers that make some outputs saturate at both ends and others land in range.
     spread = np.abs(acc).max() + 1
-    multiplier = requantization_multiplier(0.5, rng.uniform(120, 800, size=n_out) / spread, 1.0)
+    multiplier = requantization_multipliers(0.5, rng.uniform(120, 800, size=n_out) / spread, 1.0)
     multiplier[np.abs(acc).max(axis=0).argmax()] = 1000 / spread  # saturates
     qmin, qmax = bounds(rng, out_zp, fused)
     out = np.empty((m, n_out), dtype=np.int8)
@@ -254,3 +261,80 @@ def test_max_pool2d_i8(quant, kernel, stride, pad, dilation):
         pad_h=pad, pad_w=pad, dilation_h=dilation, dilation_w=dilation,
     )  # fmt: skip
     np.testing.assert_array_equal(out, expected)
+
+
+# --- the lowering, end to end -------------------------------------------------------------
+
+
+def quantized_model(rng: np.random.Generator) -> ImportedModel:
+    """An `nn` module built by hand as the quantize pass would write one: quantize, a
+    qconv2d with a fused relu (odd channel count, padding), a max pool and a reshape on
+    int8, a hardtanh-clamped qlinear with zero points at the extremes, a qlinear without
+    bias, dequantize. Weights int8 (int32 biases, float32 scales) in the weight file."""
+    weights = WeightFile(name=WEIGHTS_FILE)
+    block = Block(arg_types=[nn.tensor((1, 2, 12, 12))])
+    ops: list = []
+
+    def add(op):
+        ops.append(op)
+        return op.results[0]
+
+    def layer(key: str, shape: tuple[int, ...]):
+        channels = shape[0]
+        return (
+            add(weight_op(weights, f"{key}.weight", random_int8(rng, shape))),
+            add(weight_op(weights, f"{key}.scale", rng.uniform(0.002, 0.02, channels).astype(np.float32))),
+            add(weight_op(weights, f"{key}.bias", rng.integers(-3000, 3000, channels).astype(np.int32))),
+        )
+
+    x = add(nn.QuantizeOp(block.args[0], 0.02, -3))
+    conv = layer("conv", (7, 2, 3, 3))
+    x = add(nn.QConv2DOp(x, *conv, (0.02, -3), (0.03, -128), padding=(1, 1), activation=nn.Activation("relu")))
+    x = add(nn.MaxPool2DOp(x, (2, 2), (2, 2)))
+    x = add(nn.ReshapeOp(x, (1, 7 * 6 * 6)))
+    fc1 = layer("fc1", (19, 7 * 6 * 6))
+    x = add(nn.QLinearOp(x, *fc1, (0.03, -128), (0.05, 127), nn.Activation("hardtanh", (-3.0, 2.0))))
+    fc2_weight, fc2_scale, _ = layer("fc2", (10, 19))
+    x = add(nn.QLinearOp(x, fc2_weight, fc2_scale, None, (0.05, 127), (0.1, 5)))
+    x = add(nn.DequantizeOp(x, 0.1, 5))
+    block.add_ops([*ops, func.ReturnOp(x)])
+    function = func.FuncOp("forward", ([block.args[0].type], [x.type]), Region(block))
+    module = set_weights_name(ModuleOp([function]), WEIGHTS_FILE)
+    module.verify()
+    return ImportedModel(module, weights)
+
+
+@pytest.fixture(scope="module")
+def quantized_library(tmp_path_factory, session_kernels):
+    """The hand-built model compiled as a library, and the reference interpreter's
+    results on the same inputs."""
+    rng = np.random.default_rng(13)
+    model = quantized_model(rng)
+    inputs = (rng.standard_normal((5, 2, 12, 12)) * 2).astype(np.float32)
+    inputs[0, 0, 0, :3] = [np.nan, np.inf, -np.inf]  # NaN quantizes to the zero point
+    expected = np.concatenate([run_function(model.module, x[None], model.weights) for x in inputs])
+    compilation = Compilation.from_imported(model)
+    library = tmp_path_factory.mktemp("quantized") / "libquantized.so"
+    compile_model(compilation, library, CompileOptions(shared=True))
+    return compilation, CompiledModel(library), inputs, expected
+
+
+def test_lowered_model_matches_the_interpreter(quantized_library):
+    _, model, inputs, expected = quantized_library
+    out = model(inputs)
+    np.testing.assert_array_equal(out, expected)  # int8 all the way: bit-exact
+    assert len(np.unique(out)) > 10  # not all saturated
+
+
+def test_lowered_ir_is_int8(quantized_library):
+    """The int8 values travel as int8 buffers through the arena, the constants are typed
+    weights, and the C++ declares them so."""
+    compilation, _, _, _ = quantized_library
+    loops, cpp = compilation.stages["loops"], compilation.stages["cpp"]
+    for kernel in ("quantize", "qconv2d", "max_pool2d_i8", "qlinear", "dequantize"):
+        assert f"cpu.call @{kernel}(" in loops
+    assert re.search(r"cpu.weight \"conv.weight\|packed_int8\" offset \d+ : memref<320xi8>", loops)
+    assert "memref<7xi32>" in loops and "memref<7xf32>" in loops
+    assert "int8_t* conv_weight_packed_int8 = reinterpret_cast<const int8_t*>" in cpp
+    assert "const int32_t* conv_weight_bias_int32" in cpp
+    assert re.search(r"\bint8_t\* \w+ = reinterpret_cast<int8_t\*>\(arena \+ \d+\);", cpp)

@@ -101,12 +101,3 @@ def quant_kernel_bias(weight: np.ndarray, bias: np.ndarray | None, input_zero_po
     total = (0 if bias is None else bias.astype(np.int64)) - (128 + int(input_zero_point)) * sums
     return (np.asarray(total, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
-
-def requantization_multiplier(
-    input_scale: float, weight_scale: np.ndarray, output_scale: float
-) -> np.ndarray:
-    """float32(input_scale * weight_scale[c] / output_scale), in float32 as the quantized
-    IR defines it: the one factor per output channel that takes an int32 sum to the
-    output's scale."""
-    product = np.float32(input_scale) * np.asarray(weight_scale, dtype=np.float32)
-    return (product / np.float32(output_scale)).astype(np.float32)
