@@ -12,10 +12,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnistc.dialects import nn as nn_ir
-from mnistc.driver import OPTIMISATION_PIPELINE, Compilation
+from mnistc.driver import OPTIMISATION_PIPELINE, Compilation, CompileOptions, compile_model
 from mnistc.importers import import_model
 from mnistc.importers.common import ImportError_
 from mnistc.interpreters.nn import run_batch
+from mnistc.runtime import CompiledModel
 from mnistc.transforms.fold_batch_norm import constant
 
 SAMPLE = (1, 12, 12)
@@ -119,16 +120,24 @@ ORT_VARIANTS = {
 }
 
 
-@pytest.mark.parametrize("variant", ORT_VARIANTS)
-def test_onnx_quantized_models_match_onnx_runtime(float_onnx, variant):
+def quantized_onnx(float_path, variant: str):
+    """The float model quantized by ONNX Runtime as `ORT_VARIANTS[variant]` says (once)."""
     from onnxruntime.quantization import QuantFormat, QuantType
 
+    path = float_path.parent / f"{variant}.onnx"
+    if path.exists():
+        return path
     options = dict(ORT_VARIANTS[variant])
     if "quant_format" in options:
         options["quant_format"] = getattr(QuantFormat, options["quant_format"])
     if "activation_type" in options:
         options["activation_type"] = getattr(QuantType, options["activation_type"])
-    path = quantize_static(float_onnx, f"{variant}.onnx", **options)
+    return quantize_static(float_path, path.name, **options)
+
+
+@pytest.mark.parametrize("variant", ORT_VARIANTS)
+def test_onnx_quantized_models_match_onnx_runtime(float_onnx, variant):
+    path = quantized_onnx(float_onnx, variant)
     imported, compilation = folded(path)
     x = inputs(6, seed=2)
     reference = onnx_runtime(path, x)
@@ -139,6 +148,15 @@ def test_onnx_quantized_models_match_onnx_runtime(float_onnx, variant):
     names = op_names(compilation.module)
     assert names.count("nn.qconv2d") == 2 and names.count("nn.qlinear") == 1, names
     assert not {"nn.conv2d", "nn.linear", "nn.mul"} & set(names), names
+
+
+def test_compiled_onnx_quantized_model_matches_onnx_runtime(float_onnx, session_kernels, tmp_path):
+    """End to end on the int8 kernels, a batch of 9 (one variant: the folded IR of the
+    others differs only in its scales and zero points)."""
+    path = quantized_onnx(float_onnx, "qoperator-u8-activations")
+    model = CompiledModel(compile_model(path, tmp_path / "libq.so", CompileOptions(shared=True)).output)
+    x = inputs(9, seed=9)
+    assert_within_one_step(model(x), onnx_runtime(path, x), onnx_output_scale(path))
 
 
 def integer_model(path, op_type: str):
@@ -247,7 +265,7 @@ def pt2e_model(tmp_path_factory):
     return path, quantized
 
 
-def test_pt2e_model_matches_pytorch(pt2e_model):
+def test_pt2e_model_matches_pytorch(pt2e_model, session_kernels, tmp_path):
     path, quantized = pt2e_model
     imported, compilation = folded(path)
     names = op_names(compilation.module)
@@ -263,6 +281,9 @@ def test_pt2e_model_matches_pytorch(pt2e_model):
     assert isinstance(linear.input.owner, nn_ir.DequantizeOp)
     bound = linear.input.owner.scale.value.data * np.abs(constant(linear.weight, compilation.weights)).sum(1)
     assert_within_one_step(run_batch(compilation.module, x, compilation.weights), reference, bound)
+    # end to end, on the int8 kernels
+    model = CompiledModel(compile_model(path, tmp_path / "libpt2e.so", CompileOptions(shared=True)).output)
+    assert_within_one_step(model(x), reference, bound)
 
 
 def test_pt2e_reduced_range_is_refused(tmp_path):
