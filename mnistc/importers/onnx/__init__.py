@@ -90,6 +90,9 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
 """ONNX ops on run-time tensors, by type (`domain.type` outside the default domain).
 Any op on constants only is folded instead, but those of `quant.CONSTANT_CONVERTERS`."""
 
+REFUSALS: dict[str, str] = {**quant.REFUSALS}
+"""Why an op without a converter is refused, where more can be said than its name."""
+
 
 def _fold(node, inputs: list[np.ndarray], opset: int) -> list[np.ndarray]:
     """Evaluate one node on constants with ONNX's reference implementation."""
@@ -249,7 +252,7 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
         if node.op_type in SHAPE_OPS or not run_time:
             return [UNKNOWN] * len(node.output)
         if kind not in CONVERTERS:
-            problems.add(kind, where(node))
+            problems.add(kind, where(node), REFUSALS.get(kind, ""))
         return refused
     if node.op_type in SHAPE_OPS and isinstance(inputs[0], SSAValue):
         attrs = _guarded(node, lambda: attributes(node))
@@ -267,7 +270,7 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
         except Exception as e:  # the reference evaluator's own errors
             raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
     if kind not in CONVERTERS:
-        problems.add(kind, where(node))
+        problems.add(kind, where(node), REFUSALS.get(kind, ""))
         return refused
     block = g.builder.insertion_point.block
     last = block.last_op

@@ -264,13 +264,6 @@ def convert_matmul_integer(g: Graph, node, attrs) -> tuple:
     return (_linear(g, _integers(g, node, 0), _integer_weight(g, node, transpose=True), ""),)
 
 
-def convert_dynamic_quantize_linear(g: Graph, node, attrs) -> tuple:
-    raise Unsupported(
-        "scales computed at run time (onnxruntime.quantization.quantize_dynamic); "
-        "quantize statically (quantize_static)"
-    )
-
-
 CONVERTERS = {
     "QuantizeLinear": convert_quantize_linear,
     "DequantizeLinear": convert_dequantize_linear,
@@ -279,8 +272,13 @@ CONVERTERS = {
     "com.microsoft.QGemm": convert_qgemm,
     "ConvInteger": convert_conv_integer,
     "MatMulInteger": convert_matmul_integer,
-    "DynamicQuantizeLinear": convert_dynamic_quantize_linear,
 }
+
+REFUSALS = {
+    "DynamicQuantizeLinear": "scales computed at run time (onnxruntime.quantization."
+    "quantize_dynamic); quantize statically (quantize_static)",
+}
+"""Why a quantization op that has no converter is refused."""
 
 CONSTANT_CONVERTERS = {"DequantizeLinear"}
 """Converted even when every input is a constant: an int8 weight must reach its layer
