@@ -36,6 +36,18 @@ class SmallCNN(nn.Module):
         return self.fc(torch.flatten(F.relu(self.c2(x)), 1))
 
 
+class MatMulNet(nn.Module):
+    """Matrix products by constant [K, M] weights: ONNX MatMul, quantized per column."""
+
+    def __init__(self):
+        super().__init__()
+        self.w1 = nn.Parameter(torch.randn(144, 16) / 12)
+        self.w2 = nn.Parameter(torch.randn(16, 10) / 4)
+
+    def forward(self, x):
+        return F.relu(torch.flatten(x, 1) @ self.w1) @ self.w2
+
+
 def inputs(count: int, seed: int) -> np.ndarray:
     return np.random.RandomState(seed).randn(count, *SAMPLE).astype(np.float32)
 
@@ -65,16 +77,19 @@ def assert_within_one_step(ours: np.ndarray, reference: np.ndarray, step) -> Non
 # ONNX Runtime's quantizer
 
 
+def export_onnx(module: nn.Module, path):
+    torch.onnx.export(
+        module.eval(), (torch.zeros(1, *SAMPLE),), str(path), dynamo=False,
+        input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+    )  # fmt: skip
+    return path
+
+
 @pytest.fixture(scope="module")
 def float_onnx(tmp_path_factory):
     pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("quant") / "float.onnx"
-    torch.onnx.export(
-        SmallCNN().eval(), (torch.zeros(1, *SAMPLE),), str(path), dynamo=False,
-        input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
-    )  # fmt: skip
-    return path
+    return export_onnx(SmallCNN(), tmp_path_factory.mktemp("quant") / "float.onnx")
 
 
 def quantize_static(float_path, name: str, **options):
@@ -157,6 +172,20 @@ def test_compiled_onnx_quantized_model_matches_onnx_runtime(float_onnx, session_
     model = CompiledModel(compile_model(path, tmp_path / "libq.so", CompileOptions(shared=True)).output)
     x = inputs(9, seed=9)
     assert_within_one_step(model(x), onnx_runtime(path, x), onnx_output_scale(path))
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_onnx_quantized_matmul_weights_become_int8(tmp_path, per_channel):
+    """QDQ MatMul weights are [K, M], per column: imported transposed into qlinear."""
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(10)
+    float_path = export_onnx(MatMulNet(), tmp_path / "float.onnx")
+    path = quantize_static(float_path, "matmul.onnx", per_channel=per_channel)
+    imported, compilation = folded(path)
+    x = inputs(6, seed=11)
+    assert_within_one_step(run_batch(compilation.module, x, compilation.weights), onnx_runtime(path, x), onnx_output_scale(path))
+    names = op_names(compilation.module)
+    assert names.count("nn.qlinear") == 2 and "nn.linear" not in names, names
 
 
 def integer_model(path, op_type: str):

@@ -3,7 +3,7 @@ attributes, padding."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +30,9 @@ class Graph:
     values: dict[str, Any] = field(default_factory=dict)
     """ONNX value name → SSAValue (computed from the input) or np.ndarray (constant)."""
     weight_values: dict[str, SSAValue] = field(default_factory=dict)
-    quantized_weights: dict[str, Callable[[Graph], SSAValue]] = field(default_factory=dict)
-    """Constant name → how to build it as an int8 weight, for a symmetric int8 weight of a
-    quantized model (`quant.py`): `weight` builds it so where it is used unchanged."""
+    quantized_weights: dict[str, Any] = field(default_factory=dict)
+    """Constant name → the int8 weight of a quantized model behind its float32 values
+    (`quant.QuantizedConstant`), which `weight` builds as int8 where a converter uses it."""
 
     def tensor(self, name: str) -> SSAValue:
         value = self.values[name]
@@ -46,10 +46,9 @@ class Graph:
         """A constant as an `nn.weight` in the weight file, or as an `nn.splat` when all
         its elements are one value held once (`ConstantOfShape`), or as an int8 weight
         when it is a quantized model's int8 weight unchanged (`quantized_weights`)."""
-        build = self.quantized_weights.get(name)
-        stored = self.values.get(name)
-        if build is not None and np.shape(value) == np.shape(stored) and np.array_equal(value, stored):
-            return build(self)
+        quantized = self.quantized_weights.get(name)
+        if quantized is not None and (weight := quantized.as_weight(self, value)) is not None:
+            return weight
         array = float_array(name, value)
         if is_splat(array):
             return self.builder.insert(nn.SplatOp(float(array.flat[0]), array.shape)).result

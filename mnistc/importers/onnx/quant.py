@@ -3,8 +3,9 @@
 - QDQ models (`onnxruntime.quantization.quantize_static`'s default): QuantizeLinear and
   DequantizeLinear of a run-time tensor become `nn.quantize` and `nn.dequantize`; a
   DequantizeLinear of a constant is its float32 values, and where that constant is used
-  as a weight, a symmetric int8 weight becomes fold-qdq's `dequantized_weight` form
-  (`Graph.quantized_weights`), bitwise the same values.
+  as a weight (as it is, or transposed for a MatMul), a symmetric int8 weight becomes
+  fold-qdq's `dequantized_weight` form (`Graph.quantized_weights`), bitwise the same
+  values.
 - QOperator models: QLinearConv, QLinearMatMul and ONNX Runtime's com.microsoft.QGemm are
   expanded to dequantize → Conv / linear → quantize; ConvInteger and MatMulInteger to
   the float32 convolution or linear of the integers (exact while the int32 sums stay
@@ -19,6 +20,8 @@ int8 and uint8 (int16, int4, float8), blocked quantization, DynamicQuantizeLinea
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from xdsl.ir import SSAValue
@@ -97,9 +100,9 @@ def dequantized_constant(
     g: Graph, name: str, values, scale, zero_point, axis: int = 0, key: str = ""
 ) -> np.ndarray:
     """(values - zero_point) * scale in float32 as ONNX Runtime computes it, per tensor or
-    along `axis`, stored under `name`. A symmetric int8 weight along axis 0 (or uint8 with
-    zero point 128) is registered there too, so that `Graph.weight` builds it as int8
-    (its weight file key: `key`, else `name`)."""
+    along `axis`, stored under `name`. A symmetric int8 weight (or uint8 with zero point
+    128) is registered there too, so that `Graph.weight` builds it as int8 (its weight
+    file key: `key`, else `name`)."""
     if values.dtype not in (np.int8, np.uint8, np.int32):
         raise Unsupported(f"a constant of element type {values.dtype}")
     if zero_point is None:
@@ -119,12 +122,37 @@ def dequantized_constant(
     symmetric_int8 = (values.dtype == np.int8 and not zero_point.any()) or (
         values.dtype == np.uint8 and np.all(zero_point == UINT8_SHIFT)
     )
-    if symmetric_int8 and values.ndim >= 2 and (np.size(scale) == 1 or axis == 0):
-        int8 = integers.astype(np.int8)
-        g.quantized_weights[name] = lambda graph: dequantized_weight(
-            graph.builder, graph.weights, key or name, int8, scale.reshape(-1)
+    if symmetric_int8 and values.ndim >= 2:
+        per_tensor = np.size(scale) == 1
+        g.quantized_weights[name] = QuantizedConstant(
+            key or name, integers.astype(np.int8), scale.reshape(-1), None if per_tensor else axis, dequantized
         )
     return dequantized
+
+
+@dataclass
+class QuantizedConstant:
+    """A symmetric int8 constant and its float32 values: a converter that uses those values
+    as an [OC, ...] weight, as they are or transposed (MatMul's [K, M] per column), gets
+    fold-qdq's int8 weight form instead (`Graph.weight`)."""
+
+    key: str
+    integers: np.ndarray
+    scales: np.ndarray
+    axis: int | None
+    """The axis of the scales; None: one scale."""
+    dequantized: np.ndarray
+
+    def as_weight(self, g: Graph, value) -> SSAValue | None:
+        """The int8 form of `value`, if it is these values, as they are or transposed, with
+        one scale or one per row of `value`."""
+        forms = [(self.integers, 0, self.dequantized)]
+        if self.integers.ndim == 2:
+            forms.append((self.integers.T, 1, self.dequantized.T))
+        for integers, axis, values in forms:
+            if self.axis in (None, axis) and np.shape(value) == values.shape and np.array_equal(value, values):
+                return dequantized_weight(g.builder, g.weights, self.key, integers, self.scales)
+        return None
 
 
 # QOperator
