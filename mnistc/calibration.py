@@ -91,12 +91,33 @@ def load_samples(
         chunk = inputs.prepared(np.asarray(data[: limit - count]), pixels, None, preprocessing)
         samples.append(chunk)
         count += len(chunk)
-    result = np.concatenate(samples) if samples else np.empty((0, *shape), np.float32)
-    if len(result) == 0:
-        raise CalibrationError(f"calibration data {path}: no samples")
-    if not np.isfinite(result).all():
-        raise CalibrationError(f"calibration data {path}: holds NaN or infinite values")
-    return result
+    return _checked(np.concatenate(samples), str(path))
+
+
+def samples_from_array(
+    array: np.ndarray,
+    sample_shape: Sequence[int],
+    preprocessing: Preprocessing | None = None,
+    limit: int = DEFAULT_SAMPLES,
+) -> np.ndarray:
+    """Up to `limit` samples from an array, as `load_samples` reads a `.npy` file."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiub":
+        raise CalibrationError(f"calibration samples: dtype {array.dtype} is not numeric")
+    try:
+        batch = inputs.as_batch(array, tuple(sample_shape), "calibration samples")
+    except MnistcError as e:
+        raise CalibrationError(str(e)) from None
+    prepared = inputs.prepared(batch[:limit], array.dtype.kind in "iub", None, preprocessing)
+    return _checked(prepared, "calibration samples")
+
+
+def _checked(samples: np.ndarray, source: str) -> np.ndarray:
+    if len(samples) == 0:
+        raise CalibrationError(f"{source}: no samples")
+    if not np.isfinite(samples).all():
+        raise CalibrationError(f"{source}: holds NaN or infinite values")
+    return samples
 
 
 def declared_preprocessing(module: ModuleOp) -> Preprocessing | None:
