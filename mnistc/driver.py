@@ -231,13 +231,13 @@ class Compilation:
         """Keep only the weights the lowered code reads, so the executable embeds no
         tensors that folding passes replaced (in place: a large model is not copied)."""
         ops = [op for op in self.module.walk() if isinstance(op, cpu.WeightOp)]
-        keys = [(op.offset.value.data, tuple(op.result.type.get_shape())) for op in ops]
-        itemsizes = [weights.dtype_of_type(op.result.type.element_type).itemsize for op in ops]
-        moved = self.weights.keep_only(
-            [(offset, shape, size) for (offset, shape), size in zip(keys, itemsizes)]
-        )
+        keys = [
+            (op.offset.value.data, tuple(op.result.type.get_shape()), cpu.element_size(op.result.type))
+            for op in ops
+        ]
+        moved = self.weights.keep_only(keys)
         for op, key in zip(ops, keys):
-            op.offset = IntegerAttr(moved[key], i64)
+            op.offset = IntegerAttr(moved[key[:2]], i64)
 
     def function_attribute(self, key: str) -> int:
         for op in self.module.ops:

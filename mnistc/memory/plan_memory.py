@@ -22,7 +22,6 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from mnistc.dialects import cpu
-from mnistc.dialects.shapes import element_count, shape_of
 
 DEFAULT_ALIGNMENT = 64
 """Bytes; a cache line, and what the C++ target aligns the arena to."""
@@ -41,7 +40,7 @@ class BufferLife:
 
 
 def buffer_bytes(type_: MemRefType, alignment: int = DEFAULT_ALIGNMENT) -> int:
-    size = element_count(shape_of(type_)) * 4
+    size = cpu.buffer_size(type_)
     return size + (-size % alignment)
 
 
