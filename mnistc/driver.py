@@ -208,14 +208,27 @@ class Compilation:
 
     def run_to(self, stage: str, options: CompileOptions = CompileOptions()) -> str:
         """Run the standard pipeline up to `stage` (nn, loops or cpp); return its text."""
-        self.declare_preprocessing(options.preprocessing)
-        quantize = options.quantize_pass()
-        if options.optimise:
-            self.run("nn-optimised", OPTIMISATION_PIPELINE)
-        if quantize is not None:
-            self.quantize(quantize, options.calibration)
+        self.optimise_nn(options)
+        self.quantize_nn(options)
         if stage == "nn":
             return print_ir(self.module)
+        return self.lower(stage, options)
+
+    def optimise_nn(self, options: CompileOptions) -> None:
+        """The `nn`-level optimisations (unless -O0), after checking the options."""
+        self.declare_preprocessing(options.preprocessing)
+        options.quantize_pass()
+        if options.optimise:
+            self.run("nn-optimised", OPTIMISATION_PIPELINE)
+
+    def quantize_nn(self, options: CompileOptions) -> None:
+        """The `quantize` pass, if the options ask for it."""
+        quantize = options.quantize_pass()
+        if quantize is not None:
+            self.quantize(quantize, options.calibration)
+
+    def lower(self, stage: str, options: CompileOptions) -> str:
+        """From the `nn` IR down to `stage` (loops or cpp); return its text."""
         cpu_passes = cpu_optimisation_pipeline(options.winograd) if options.optimise else ""
         self.run("loops", ",".join(filter(None, (LOWERING_PIPELINE, cpu_passes))))
         if stage == "loops":

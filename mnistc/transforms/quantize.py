@@ -111,9 +111,15 @@ def fit_bias(
 # The cost rule -----------------------------------------------------------------------
 
 
-def layer_name(op: nn.Conv2DOp | nn.LinearOp) -> str:
-    """The layer's module path, from its weight's key (`conv2.weight`, `conv2.weight+bn`)."""
-    return op.weight.owner.key.data.removesuffix("+bn").removesuffix(".weight")
+QUANTIZED_SUFFIX = ".int8"
+"""What the key of a weight quantized by this pass ends with."""
+
+
+def layer_name(op: nn.Conv2DOp | nn.LinearOp | nn.QuantizedLayerOp) -> str:
+    """The layer's module path, from its weight's key (`conv2.weight`, `conv2.weight+bn`,
+    `conv2.weight.int8`)."""
+    key = op.weight.owner.key.data.removesuffix(QUANTIZED_SUFFIX)
+    return key.removesuffix("+bn").removesuffix(".weight")
 
 
 def conv_geometry(op: nn.Conv2DOp) -> dict[str, int]:
@@ -202,7 +208,7 @@ class LayerQuantizer:
             bias, scales = fit_bias(self.constant(op.bias), scales, input_quantization[0], reduction)
         key = op.weight.owner.key.data
         name = layer_name(op)
-        quantized_weight = self.new_weight(f"{key}.int8", quantize_weight(weight, scales), op)
+        quantized_weight = self.new_weight(f"{key}{QUANTIZED_SUFFIX}", quantize_weight(weight, scales), op)
         scale_value = self.new_weight(f"{name}.weight_scale", scales, op)
         bias_value = None if bias is None else self.new_weight(f"{name}.bias.int32", bias, op)
         common = dict(
