@@ -246,7 +246,7 @@ class SinkDequantize(RewritePattern):
         restored = nn.DequantizeOp(
             int8_view.results[0], dequantize.scale.value.data, dequantize.zero_point.value.data
         )
-        rewriter.replace_op(op, [located(int8_view, op), located(restored, op)], [restored.output])
+        rewriter.replace(op, [located(int8_view, op), located(restored, op)], [restored.output])
 
 
 class CancelRoundTrip(RewritePattern):
@@ -260,7 +260,7 @@ class CancelRoundTrip(RewritePattern):
             and source.scale == op.scale
             and source.zero_point == op.zero_point
         ):
-            rewriter.replace_op(op, [], [source.input])
+            rewriter.replace(op, [], [source.input])
 
 
 def entry_function(module: ModuleOp) -> func.FuncOp:
