@@ -44,7 +44,7 @@ static_assert(MR == 16 && KR == 4 && NR == 16, "the micro-kernels are written fo
 // Byte buffers of the calling thread, grown as needed, never freed (as scratch() in
 // kernel_support.hpp): kernels make no allocation per call once warm. `slot` separates
 // the buffers that one call uses at once.
-enum Slot { INPUT_SLOT, PANEL_SLOT, SLOT_COUNT };
+enum Slot { INPUT_SLOT, PANEL_SLOT, OFFSET_SLOT, SLOT_COUNT };
 uint8_t* byte_scratch(std::size_t bytes, Slot slot) {
   thread_local std::vector<uint8_t> buffers[SLOT_COUNT];
   std::vector<uint8_t>& buffer = buffers[slot];
@@ -162,26 +162,31 @@ void interleave4(bytes16 r0, bytes16 r1, bytes16 r2, bytes16 r3, uint8_t* out) {
   o[3] = __builtin_shuffle(t1, t3, pairs_hi);
 }
 
+// The offset in the padded input u of each im2col row r = (c, kh, kw), for a pixel at
+// (0, 0): c * Hp * Wp + kh * dilation_h * Wp + kw * dilation_w; past R, -1 (a zero row).
+void row_offsets(const ConvShape& s, int64_t* offsets) {
+  for (int64_t r = 0; r < s.R4 * KR; ++r) {
+    const int64_t taps = s.KH * s.KW, c = r / taps, kh = r % taps / s.KW, kw = r % s.KW;
+    offsets[r] = r < s.R ? (c * s.Hp + kh * s.dilation_h) * s.Wp + kw * s.dilation_w : -1;
+  }
+}
+
 // The im2col panels of output row `oh` from the padded input u [C][Hp][Wp] (with slack
-// after it): row r = (c, kh, kw) of panel p holds the 16 pixels ow = 16p .. 16p + 15
-// (those past OW read whatever follows: their results are not stored).
-void pack_row(const uint8_t* u, const ConvShape& s, int64_t oh, uint8_t* b) {
-  const int64_t taps = s.KH * s.KW;
+// after it): row r of panel p holds the 16 pixels ow = 16p .. 16p + 15 (those past OW read
+// whatever follows: their results are not stored).
+void pack_row(const uint8_t* u, const ConvShape& s, const int64_t* offsets, int64_t oh,
+              uint8_t* b) {
   for (int64_t p = 0; p < s.row_panels; ++p) {
     uint8_t* panel = b + p * s.R4 * STEP;
-    const int64_t ow0 = p * NR;
+    const uint8_t* origin = u + oh * s.stride_h * s.Wp + p * NR * s.stride_w;
     bytes16 rows[4];
     for (int64_t q = 0; q < s.R4; ++q) {
       for (int64_t k = 0; k < KR; ++k) {
-        const int64_t r = q * KR + k;
-        if (r >= s.R) {
+        const int64_t offset = offsets[q * KR + k];
+        const uint8_t* source = origin + offset;
+        if (offset < 0) {
           rows[k] = bytes16{};
-          continue;
-        }
-        const int64_t c = r / taps, kh = r % taps / s.KW, kw = r % s.KW;
-        const uint8_t* source = u + (c * s.Hp + oh * s.stride_h + kh * s.dilation_h) * s.Wp +
-                                ow0 * s.stride_w + kw * s.dilation_w;
-        if (s.stride_w == 1) {
+        } else if (s.stride_w == 1) {
           rows[k] = *reinterpret_cast<const bytes16u*>(source);
         } else {
           for (int64_t j = 0; j < NR; ++j) rows[k][j] = source[j * s.stride_w];
@@ -301,13 +306,40 @@ extern "C" {
 void mnistc_quantize(const float* input, int8_t* output, int64_t count, int64_t zero_point,
                      float scale) {
   const Requantizer clamp(zero_point, -128, 127);
-#pragma omp parallel for simd schedule(static) if (count > (1 << 16))
-  for (int64_t i = 0; i < count; ++i) {
-    float v = input[i] / scale;
-    v = v == v ? v : 0.0f;  // NaN -> the zero point, as ONNX Runtime
+  // x / scale, NaN to 0 (the zero point, as ONNX Runtime), clamped, rounded ties to even
+  // (the conversion's default rounding mode, as nearbyint), plus the zero point.
+  auto one = [&](float x) {
+    float v = x / scale;
+    v = v == v ? v : 0.0f;
     v = v < clamp.low ? clamp.low : (v > clamp.high ? clamp.high : v);
-    output[i] = static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(v)) + clamp.zero_point);
+    return static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(v)) + clamp.zero_point);
+  };
+  int64_t i = 0;
+#if MNISTC_QUANT_VNNI
+  const __m512 s = _mm512_set1_ps(scale), low = _mm512_set1_ps(clamp.low),
+               high = _mm512_set1_ps(clamp.high);
+  const __m512i zp = _mm512_set1_epi32(clamp.zero_point);
+  for (; i + 16 <= count; i += 16) {
+    __m512 v = _mm512_div_ps(_mm512_loadu_ps(input + i), s);
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+    v = _mm512_min_ps(_mm512_max_ps(v, low), high);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(output + i),
+                     _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp)));
   }
+#elif MNISTC_QUANT_AVX2
+  const __m256 s = _mm256_set1_ps(scale), low = _mm256_set1_ps(clamp.low),
+               high = _mm256_set1_ps(clamp.high);
+  const __m256i zp = _mm256_set1_epi32(clamp.zero_point);
+  for (; i + 8 <= count; i += 8) {
+    __m256 v = _mm256_div_ps(_mm256_loadu_ps(input + i), s);
+    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+    v = _mm256_min_ps(_mm256_max_ps(v, low), high);
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(output + i), _mm_packs_epi16(words, words));
+  }
+#endif
+  for (; i < count; ++i) output[i] = one(input[i]);
 }
 
 void mnistc_dequantize(const int8_t* input, float* output, int64_t count, int64_t zero_point,
@@ -371,6 +403,8 @@ void mnistc_qconv2d(const int8_t* input, const int8_t* packed_weight, const int3
       std::memset(row + pad_w + W, fill, Wp - pad_w - W);
     }
   const int64_t panels = (Kg + MR - 1) / MR;
+  auto* offsets = reinterpret_cast<int64_t*>(byte_scratch(s.R4 * KR * sizeof(int64_t), OFFSET_SLOT));
+  row_offsets(s, offsets);
   for (int64_t g = 0; g < groups; ++g) {
     const int8_t* w = packed_weight + g * panels * s.R4 * STEP;
     const uint8_t* ug = u + g * Cg * Hp * Wp;
@@ -378,7 +412,7 @@ void mnistc_qconv2d(const int8_t* input, const int8_t* packed_weight, const int3
 #pragma omp parallel for schedule(static) if (Kg * OH * OW * R > (1 << 18))
     for (int64_t oh = 0; oh < OH; ++oh) {
       uint8_t* b = byte_scratch(row_panels * s.R4 * STEP, PANEL_SLOT);
-      pack_row(ug, s, oh, b);
+      pack_row(ug, s, offsets, oh, b);
       for (int64_t p = 0; p < panels; ++p)
         conv_panel(w + p * s.R4 * STEP, b, s, p * MR, Kg, bias + g * Kg,
                    multiplier + g * Kg, requantize, out, oh);
