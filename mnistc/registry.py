@@ -73,6 +73,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return PlanMemoryPass
 
+    def get_quantize():
+        from mnistc.transforms.quantize import QuantizePass
+
+        return QuantizePass
+
     def get_remove_dropout():
         from mnistc.transforms.remove_dropout import RemoveDropoutPass
 
@@ -88,6 +93,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "fuse-residual-add": get_fuse_residual_add,
         "pack-weights": get_pack_weights,
         "plan-memory": get_plan_memory,
+        "quantize": get_quantize,
         "remove-dropout": get_remove_dropout,
     }
 

@@ -44,6 +44,18 @@ def _compile_options(args: argparse.Namespace):
         shared=getattr(args, "shared", False),
         static=getattr(args, "static", False),
         preprocessing=_preprocessing(args) if hasattr(args, "scale") else None,
+        **_quantize_options(args),
+    )
+
+
+def _quantize_options(args: argparse.Namespace) -> dict:
+    """CompileOptions' int8 fields from `--quantize`, `--calibration...`, `--fp32-layers`."""
+    return dict(
+        quantize=args.quantize,
+        calibration=args.calibration,
+        calibration_method=args.calibration_method,
+        calibration_samples=args.calibration_samples,
+        fp32_layers=tuple(filter(None, (args.fp32_layers or "").split(","))),
     )
 
 
@@ -285,7 +297,25 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
                              "OUT.build and print where it is")
     parser.add_argument("--build-dir", metavar="DIR",
                         help="keep the build directory in DIR instead (implies --keep-build)")
+    _add_quantize_arguments(parser)
     _add_progress_arguments(parser)
+
+
+def _add_quantize_arguments(parser: argparse.ArgumentParser) -> None:
+    from mnistc.calibration import DEFAULT_METHOD, DEFAULT_SAMPLES, METHODS
+
+    parser.add_argument("--quantize", choices=("int8",),
+                        help="post-training quantization of conv2d and linear layers (needs "
+                             "--calibration)")
+    parser.add_argument("--calibration", metavar="DATA",
+                        help="calibration samples: a .npy or raw float32 file, idx files, images, "
+                             "or the MNIST directory (its images 0-7999)")
+    parser.add_argument("--calibration-method", choices=METHODS, default=DEFAULT_METHOD,
+                        help=f"how activation ranges are chosen (default {DEFAULT_METHOD})")
+    parser.add_argument("--calibration-samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                        help=f"use at most N calibration samples (default {DEFAULT_SAMPLES})")
+    parser.add_argument("--fp32-layers", metavar="LIST",
+                        help="layers kept in float32, by module path (e.g. conv2,fc2)")
 
 
 def _add_progress_arguments(parser: argparse.ArgumentParser) -> None:
