@@ -165,9 +165,10 @@ def test_onnx_quantized_models_match_onnx_runtime(float_onnx, variant):
     assert not {"nn.conv2d", "nn.linear", "nn.mul"} & set(names), names
 
 
+@pytest.mark.slow
 def test_compiled_onnx_quantized_model_matches_onnx_runtime(float_onnx, session_kernels, tmp_path):
     """End to end on the int8 kernels, a batch of 9 (one variant: the folded IR of the
-    others differs only in its scales and zero points)."""
+    others differs only in its scales and zero points; slow: a g++ build)."""
     path = quantized_onnx(float_onnx, "qoperator-u8-activations")
     model = CompiledModel(compile_model(path, tmp_path / "libq.so", CompileOptions(shared=True)).output)
     x = inputs(9, seed=9)
@@ -294,24 +295,37 @@ def pt2e_model(tmp_path_factory):
     return path, quantized
 
 
-def test_pt2e_model_matches_pytorch(pt2e_model, session_kernels, tmp_path):
+def pt2e_reference(pt2e_model, x):
+    """PyTorch's output for x, and how far one quantization step of the last linear's
+    input moves each output: X86InductorQuantizer leaves that linear in float32 on its
+    quantized input, so output j moves by at most input_scale * sum_i |w_ji|."""
     path, quantized = pt2e_model
+    _, compilation = folded(path)
+    (linear,) = [op for op in compilation.module.walk() if isinstance(op, nn_ir.LinearOp)]
+    assert isinstance(linear.input.owner, nn_ir.DequantizeOp)
+    bound = linear.input.owner.scale.value.data * np.abs(constant(linear.weight, compilation.weights)).sum(1)
+    with torch.no_grad():
+        return quantized(torch.from_numpy(x)).numpy(), bound
+
+
+def test_pt2e_model_matches_pytorch(pt2e_model):
+    path, _ = pt2e_model
     imported, compilation = folded(path)
     names = op_names(compilation.module)
     assert names.count("nn.qconv2d") == 2, names
     x = inputs(6, seed=8)
-    with torch.no_grad():
-        reference = quantized(torch.from_numpy(x)).numpy()
+    reference, bound = pt2e_reference(pt2e_model, x)
     # the imported float32 graph computes what PyTorch computes
     np.testing.assert_allclose(run_batch(imported, x, compilation.weights), reference, rtol=1e-5, atol=1e-6)
-    # X86InductorQuantizer leaves the last linear in float32 on its quantized input: one
-    # step of that input moves output j by at most input_scale * sum_i |w_ji|
-    (linear,) = [op for op in compilation.module.walk() if isinstance(op, nn_ir.LinearOp)]
-    assert isinstance(linear.input.owner, nn_ir.DequantizeOp)
-    bound = linear.input.owner.scale.value.data * np.abs(constant(linear.weight, compilation.weights)).sum(1)
     assert_within_one_step(run_batch(compilation.module, x, compilation.weights), reference, bound)
-    # end to end, on the int8 kernels
-    model = CompiledModel(compile_model(path, tmp_path / "libpt2e.so", CompileOptions(shared=True)).output)
+
+
+@pytest.mark.slow
+def test_compiled_pt2e_model_matches_pytorch(pt2e_model, session_kernels, tmp_path):
+    """End to end on the int8 kernels (slow: a g++ build)."""
+    x = inputs(9, seed=12)
+    reference, bound = pt2e_reference(pt2e_model, x)
+    model = CompiledModel(compile_model(pt2e_model[0], tmp_path / "libpt2e.so", CompileOptions(shared=True)).output)
     assert_within_one_step(model(x), reference, bound)
 
 
