@@ -184,7 +184,8 @@ def test_onnx_quantized_matmul_weights_become_int8(tmp_path, per_channel):
     path = quantize_static(float_path, "matmul.onnx", per_channel=per_channel)
     imported, compilation = folded(path)
     x = inputs(6, seed=11)
-    assert_within_one_step(run_batch(compilation.module, x, compilation.weights), onnx_runtime(path, x), onnx_output_scale(path))
+    ours = run_batch(compilation.module, x, compilation.weights)
+    assert_within_one_step(ours, onnx_runtime(path, x), onnx_output_scale(path))
     names = op_names(compilation.module)
     assert names.count("nn.qlinear") == 2 and "nn.linear" not in names, names
 
@@ -220,9 +221,8 @@ def integer_model(path, op_type: str):
         helper.make_node("Cast", ["acc"], ["accf"], to=TensorProto.FLOAT),
         helper.make_node("Mul", ["accf", "scale"], ["y"]),
     ]
-    graph = helper.make_graph(
-        nodes, "integer", [x_info], [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], initializers
-    )
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)
+    graph = helper.make_graph(nodes, "integer", [x_info], [y_info], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.save(model, str(path))
     return path
@@ -267,7 +267,8 @@ def test_per_channel_activations_are_refused(tmp_path):
     )  # fmt: skip
     path = tmp_path / "per-channel.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    with pytest.raises(ImportError_, match=r"QuantizeLinear at .*per-channel quantization of a run-time tensor"):
+    refusal = r"QuantizeLinear at .*per-channel quantization of a run-time tensor"
+    with pytest.raises(ImportError_, match=refusal):
         import_model(path)
 
 
@@ -325,7 +326,8 @@ def test_compiled_pt2e_model_matches_pytorch(pt2e_model, session_kernels, tmp_pa
     """End to end on the int8 kernels (slow: a g++ build)."""
     x = inputs(9, seed=12)
     reference, bound = pt2e_reference(pt2e_model, x)
-    model = CompiledModel(compile_model(pt2e_model[0], tmp_path / "libpt2e.so", CompileOptions(shared=True)).output)
+    library = compile_model(pt2e_model[0], tmp_path / "libpt2e.so", CompileOptions(shared=True))
+    model = CompiledModel(library.output)
     assert_within_one_step(model(x), reference, bound)
 
 

@@ -106,7 +106,9 @@ def _dequantized_constant(
     along = [1] * x.dim()
     if axis is not None:
         along[axis] = -1
-    shifts = torch.tensor([int8_zero_point(int(z), quant_min, quant_max, dtype) for z in zero_points.reshape(-1)])
+    shifts = torch.tensor(
+        [int8_zero_point(int(z), quant_min, quant_max, dtype) for z in zero_points.reshape(-1)]
+    )
     integers = x.to(torch.int64) - INT8_SHIFTS[dtype][2] - shifts.reshape(along)
     scale = scales.to(torch.float32).reshape(along if axis is not None else [])
     if not shifts.any() and x.dim() >= 2 and axis in (None, 0):

@@ -11,8 +11,8 @@ the walk goes on; the refusal lists them all.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
 `pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, and `quant`
-for quantized models (QDQ and QOperator); `graph.py` holds what they share. Adding an ONNX op: a converter in its family's module, listed in that
-module's `CONVERTERS`.
+for quantized models (QDQ and QOperator); `graph.py` holds what they share. Adding an
+ONNX op: a converter in its family's module, listed in that module's `CONVERTERS`.
 """
 
 from __future__ import annotations

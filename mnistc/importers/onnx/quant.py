@@ -63,7 +63,8 @@ def tensor_quantization(g: Graph, node, scale_index: int, zero_point_index: int,
         zero_point = np.zeros((), default_dtype)
     if scale.size != 1 or zero_point.size != 1:
         raise Unsupported("per-channel quantization of a run-time tensor (activations are per tensor)")
-    return float(np.float32(scale.reshape(()))), int(_int8_zero_points(zero_point, "quantization").reshape(()))
+    shifted = _int8_zero_points(zero_point, "quantization")
+    return float(np.float32(scale.reshape(()))), int(shifted.reshape(()))
 
 
 def _refuse_blocked(attrs) -> None:
@@ -93,7 +94,8 @@ def convert_dequantize_linear(g: Graph, node, attrs) -> tuple:
     scale = g.constant(node.input[1], "the scale")
     zero_point = _optional(g, node, 2, "the zero point")
     values = np.asarray(value)
-    return (dequantized_constant(g, node.output[0], values, scale, zero_point, attrs.get("axis", 1), node.input[0]),)
+    axis = attrs.get("axis", 1)
+    return (dequantized_constant(g, node.output[0], values, scale, zero_point, axis, node.input[0]),)
 
 
 def dequantized_constant(
@@ -123,9 +125,9 @@ def dequantized_constant(
         values.dtype == np.uint8 and np.all(zero_point == UINT8_SHIFT)
     )
     if symmetric_int8 and values.ndim >= 2:
-        per_tensor = np.size(scale) == 1
+        scales_axis = None if np.size(scale) == 1 else axis
         g.quantized_weights[name] = QuantizedConstant(
-            key or name, integers.astype(np.int8), scale.reshape(-1), None if per_tensor else axis, dequantized
+            key or name, integers.astype(np.int8), scale.reshape(-1), scales_axis, dequantized
         )
     return dequantized
 
@@ -150,7 +152,8 @@ class QuantizedConstant:
         if self.integers.ndim == 2:
             forms.append((self.integers.T, 1, self.dequantized.T))
         for integers, axis, values in forms:
-            if self.axis in (None, axis) and np.shape(value) == values.shape and np.array_equal(value, values):
+            same = np.shape(value) == values.shape and np.array_equal(value, values)
+            if same and self.axis in (None, axis):
                 return dequantized_weight(g.builder, g.weights, self.key, integers, self.scales)
         return None
 
@@ -218,9 +221,8 @@ def _linear(g: Graph, x: str, weight: str, bias: str) -> SSAValue:
     input = g.tensor(x)
     if len(nn.shape_of(input)) != 2:
         raise Unsupported("a matrix product on a [N, K] input only")
-    (result,) = g.insert(
-        nn.LinearOp(input, g.weight(weight, g.values[weight]), g.weight(bias, g.values[bias]) if bias else None)
-    )
+    bias_value = g.weight(bias, g.values[bias]) if bias else None
+    (result,) = g.insert(nn.LinearOp(input, g.weight(weight, g.values[weight]), bias_value))
     return result
 
 
@@ -263,7 +265,8 @@ def _integers(g: Graph, node, index: int) -> str:
     zero_point = np.zeros((), np.uint8) if zero_point is None else zero_point
     if zero_point.size != 1:
         raise Unsupported("per-channel quantization of a run-time tensor (activations are per tensor)")
-    (g.values[name],) = g.insert(nn.DequantizeOp(value, 1.0, int(_int8_zero_points(zero_point, "input").reshape(()))))
+    shifted = int(_int8_zero_points(zero_point, "input").reshape(()))
+    (g.values[name],) = g.insert(nn.DequantizeOp(value, 1.0, shifted))
     return name
 
 
