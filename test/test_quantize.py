@@ -226,3 +226,26 @@ def test_inconsistent_flags_are_refused(tmp_path, capsys, args, message):
     code, stderr = mnistc(capsys, "compile", BUNDLED_MODEL, *args, "-o", tmp_path / "m")
     assert code == 1
     assert f"mnistc: error: {message}" in stderr
+
+
+@pytest.mark.parametrize("keep_winograd", [False, True])
+def test_keep_winograd_leaves_winograd_convolutions_in_float32(keep_winograd):
+    """A 3x3 conv with 8 channels on 10x10 is one that pack-weights runs with Winograd;
+    a 1x1 conv never is."""
+    rng = np.random.default_rng(5)
+    weights = weight_files.WeightFile()
+    block = Block(arg_types=[nn.tensor((1, 8, 10, 10))])
+    w3 = weight_files.weight_op(weights, "c3.weight", rng.normal(size=(8, 8, 3, 3)))
+    w1 = weight_files.weight_op(weights, "c1.weight", rng.normal(size=(8, 8, 1, 1)))
+    conv3 = nn.Conv2DOp(block.args[0], w3.result)
+    conv1 = nn.Conv2DOp(conv3.output, w1.result)
+    block.add_ops([w3, w1, conv3, conv1, func.ReturnOp(conv1.output)])
+    function = func.FuncOp("forward", ((nn.tensor((1, 8, 10, 10)),), (conv1.output.type,)), Region(block))
+    module = ModuleOp([function])
+    samples = rng.normal(size=(8, 8, 10, 10)).astype(np.float32)
+    QuantizePass(keep_winograd=keep_winograd).quantize(module, weights, samples)
+    float_convs = [op for op in module.walk() if isinstance(op, nn.Conv2DOp)]
+    quantized = [op for op in module.walk() if isinstance(op, nn.QConv2DOp)]
+    assert len(float_convs) == int(keep_winograd) and len(quantized) == 2 - int(keep_winograd)
+    if keep_winograd:
+        assert nn.shape_of(float_convs[0].weight) == (8, 8, 3, 3)
