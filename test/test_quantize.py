@@ -249,3 +249,25 @@ def test_keep_winograd_leaves_winograd_convolutions_in_float32(keep_winograd):
     assert len(float_convs) == int(keep_winograd) and len(quantized) == 2 - int(keep_winograd)
     if keep_winograd:
         assert nn.shape_of(float_convs[0].weight) == (8, 8, 3, 3)
+
+
+def test_mnistc_compile_quantizes_with_an_array_of_samples():
+    """The Python API: `mnistc.compile(..., quantize="int8", calibration=array)`; the
+    compiled int8 model follows PyTorch's float32 one within a few output steps."""
+    import torch
+
+    import mnistc
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 5),
+    ).eval()  # fmt: skip
+    samples = torch.rand(64, 1, 8, 8)
+    compiled = mnistc.compile(model, samples[:1], quantize="int8", calibration=samples.numpy())
+    actual = compiled(samples[:16].numpy())
+    with torch.no_grad():
+        expected = model(samples[:16]).numpy()
+    spread = expected.max() - expected.min()
+    assert np.abs(actual - expected).max() < 0.05 * spread
+    assert (actual.argmax(1) == expected.argmax(1)).mean() >= 0.9
