@@ -271,3 +271,28 @@ def test_mnistc_compile_quantizes_with_an_array_of_samples():
     spread = expected.max() - expected.min()
     assert np.abs(actual - expected).max() < 0.05 * spread
     assert (actual.argmax(1) == expected.argmax(1)).mean() >= 0.9
+
+
+def test_residual_network_quantizes_every_convolution(tmp_path):
+    """ResNet blocks: with --quantize, activations fuse before `quantize` and residual adds
+    after, so every conv2d becomes a qconv2d and the adds run in float32 between them;
+    the int8 IR follows PyTorch's float32 outputs closely (reference interpreter)."""
+    import torch
+    from conftest import save_scripted
+    from models import build
+
+    from mnistc.driver import Compilation, CompileOptions
+
+    model, shape = build("residual")
+    path = save_scripted(model, tmp_path / "residual.pt")
+    samples = np.random.default_rng(6).normal(size=(64, *shape)).astype(np.float32)
+    compilation = Compilation.import_file(path, shape)
+    compilation.run_to("nn", CompileOptions(quantize="int8", calibration=samples))
+    module = compilation.module
+    names = [op.name for op in module.walk()]
+    assert names.count("nn.qconv2d") == 5 and "nn.conv2d" not in names, names
+    assert names.count("nn.qlinear") == 1 and names.count("nn.add") == 2, names
+    actual = output_of(module, compilation.weights, samples[:16])
+    with torch.no_grad():
+        expected = model(torch.from_numpy(samples[:16])).numpy()
+    assert np.abs(actual - expected).max() < 0.05 * np.abs(expected).max()
