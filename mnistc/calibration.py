@@ -13,9 +13,13 @@ Methods (`METHODS`), each a [low, high] range per tensor:
   ignore rare outliers at the price of clipping them;
 - `mse`: the range, shrunk from min-max by a common factor, whose quantize-dequantize
   round trip has the least mean squared error on the values seen.
-The default is `minmax`: on the bundled MNIST model it gives the best held-out accuracy
-of the three (README, "Int8"); its activations (ReLU outputs, a few layers) have no heavy
-tails for the other methods to cut.
+The default is `minmax`. Measured on the bundled MNIST model (held-out images 8000-9999,
+calibrated on training images 0-499 / 0-999; accuracy, argmax agreement with float32):
+minmax 0.9895, 100% / 0.9900, 99.85%; percentile 99.99: 0.9905, 99.90% / 0.9905, 99.90%;
+mse: 0.9900, 99.95% / 0.9905, 99.90% (float32: 0.9895). The methods differ by at most two
+images of 2000, so accuracy does not decide; minmax clips nothing (an input beyond the
+calibration samples saturates later), needs no subsample of the values (the fastest), and
+is what the issue's ONNX Runtime baseline uses.
 """
 
 from __future__ import annotations

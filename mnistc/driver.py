@@ -51,6 +51,15 @@ OPTIMISATION_PIPELINE = (
     "fuse-residual-add,fuse-activation,dce"
 )
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
+BEFORE_QUANTIZE = (
+    "remove-dropout,canonicalize,fold-layer-norm,fold-constants,fold-batch-norm,"
+    "fuse-activation,dce"
+)
+AFTER_QUANTIZE = "fuse-residual-add,fuse-activation,dce"
+"""With `--quantize`, the same passes around `quantize`: activations fuse into the layers
+first (a quantized layer clamps its int8 result), residual adds after (a conv2d with a
+fused residual stays float32, so a ResNet's adds stay apart from the convolutions, as
+float32 adds of dequantized tensors)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"
 QUANTIZED_TYPES = ("int8",)
@@ -217,15 +226,18 @@ class Compilation:
     def optimise_nn(self, options: CompileOptions) -> None:
         """The `nn`-level optimisations (unless -O0), after checking the options."""
         self.declare_preprocessing(options.preprocessing)
-        options.quantize_pass()
+        quantize = options.quantize_pass()
         if options.optimise:
-            self.run("nn-optimised", OPTIMISATION_PIPELINE)
+            self.run("nn-optimised", BEFORE_QUANTIZE if quantize else OPTIMISATION_PIPELINE)
 
     def quantize_nn(self, options: CompileOptions) -> None:
-        """The `quantize` pass, if the options ask for it."""
+        """The `quantize` pass, if the options ask for it, and the passes after it."""
         quantize = options.quantize_pass()
-        if quantize is not None:
-            self.quantize(quantize, options.calibration)
+        if quantize is None:
+            return
+        self.quantize(quantize, options.calibration)
+        if options.optimise:
+            self.run("nn-quantized-optimised", AFTER_QUANTIZE)
 
     def lower(self, stage: str, options: CompileOptions) -> str:
         """From the `nn` IR down to `stage` (loops or cpp); return its text."""

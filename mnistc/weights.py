@@ -153,9 +153,14 @@ def weight_op(weights: WeightFile, key: str, array: np.ndarray) -> nn.WeightOp:
     """Append `array` and return the `nn.weight` op that references it (float32, or int8
     and int32 kept as they are)."""
     op = nn.WeightOp(key, weights.append(array), np.shape(array), stored_type(array))
-    hint = re.sub(r"[^A-Za-z0-9_]", "_", key)
-    op.result.name_hint = hint if hint[:1].isalpha() else f"w_{hint}"
+    op.result.name_hint = name_hint(key)
     return op
+
+
+def name_hint(key: str) -> str:
+    """An SSA name for a weight's key (`0.weight` of a Sequential -> `w_0_weight`)."""
+    hint = re.sub(r"[^A-Za-z0-9_]", "_", key)
+    return hint if hint[:1].isalpha() else f"w_{hint}"
 
 
 def weights_name(module: ModuleOp) -> str:

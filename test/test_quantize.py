@@ -226,3 +226,73 @@ def test_inconsistent_flags_are_refused(tmp_path, capsys, args, message):
     code, stderr = mnistc(capsys, "compile", BUNDLED_MODEL, *args, "-o", tmp_path / "m")
     assert code == 1
     assert f"mnistc: error: {message}" in stderr
+
+
+@pytest.mark.parametrize("keep_winograd", [False, True])
+def test_keep_winograd_leaves_winograd_convolutions_in_float32(keep_winograd):
+    """A 3x3 conv with 8 channels on 10x10 is one that pack-weights runs with Winograd;
+    a 1x1 conv never is."""
+    rng = np.random.default_rng(5)
+    weights = weight_files.WeightFile()
+    block = Block(arg_types=[nn.tensor((1, 8, 10, 10))])
+    w3 = weight_files.weight_op(weights, "c3.weight", rng.normal(size=(8, 8, 3, 3)))
+    w1 = weight_files.weight_op(weights, "c1.weight", rng.normal(size=(8, 8, 1, 1)))
+    conv3 = nn.Conv2DOp(block.args[0], w3.result)
+    conv1 = nn.Conv2DOp(conv3.output, w1.result)
+    block.add_ops([w3, w1, conv3, conv1, func.ReturnOp(conv1.output)])
+    function = func.FuncOp("forward", ((nn.tensor((1, 8, 10, 10)),), (conv1.output.type,)), Region(block))
+    module = ModuleOp([function])
+    samples = rng.normal(size=(8, 8, 10, 10)).astype(np.float32)
+    QuantizePass(keep_winograd=keep_winograd).quantize(module, weights, samples)
+    float_convs = [op for op in module.walk() if isinstance(op, nn.Conv2DOp)]
+    quantized = [op for op in module.walk() if isinstance(op, nn.QConv2DOp)]
+    assert len(float_convs) == int(keep_winograd) and len(quantized) == 2 - int(keep_winograd)
+    if keep_winograd:
+        assert nn.shape_of(float_convs[0].weight) == (8, 8, 3, 3)
+
+
+def test_mnistc_compile_quantizes_with_an_array_of_samples():
+    """The Python API: `mnistc.compile(..., quantize="int8", calibration=array)`; the
+    compiled int8 model follows PyTorch's float32 one within a few output steps."""
+    import torch
+
+    import mnistc
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 5),
+    ).eval()  # fmt: skip
+    samples = torch.rand(64, 1, 8, 8)
+    compiled = mnistc.compile(model, samples[:1], quantize="int8", calibration=samples.numpy())
+    actual = compiled(samples[:16].numpy())
+    with torch.no_grad():
+        expected = model(samples[:16]).numpy()
+    spread = expected.max() - expected.min()
+    assert np.abs(actual - expected).max() < 0.05 * spread
+    assert (actual.argmax(1) == expected.argmax(1)).mean() >= 0.9
+
+
+def test_residual_network_quantizes_every_convolution(tmp_path):
+    """ResNet blocks: with --quantize, activations fuse before `quantize` and residual adds
+    after, so every conv2d becomes a qconv2d and the adds run in float32 between them;
+    the int8 IR follows PyTorch's float32 outputs closely (reference interpreter)."""
+    import torch
+    from conftest import save_scripted
+    from models import build
+
+    from mnistc.driver import Compilation, CompileOptions
+
+    model, shape = build("residual")
+    path = save_scripted(model, tmp_path / "residual.pt")
+    samples = np.random.default_rng(6).normal(size=(64, *shape)).astype(np.float32)
+    compilation = Compilation.import_file(path, shape)
+    compilation.run_to("nn", CompileOptions(quantize="int8", calibration=samples))
+    module = compilation.module
+    names = [op.name for op in module.walk()]
+    assert names.count("nn.qconv2d") == 5 and "nn.conv2d" not in names, names
+    assert names.count("nn.qlinear") == 1 and names.count("nn.add") == 2, names
+    actual = output_of(module, compilation.weights, samples[:16])
+    with torch.no_grad():
+        expected = model(torch.from_numpy(samples[:16])).numpy()
+    assert np.abs(actual - expected).max() < 0.05 * np.abs(expected).max()

@@ -4,6 +4,9 @@
 transpose, slice and expand are the three strided reads every shape op of the front
 ends decomposes into (chunk, split, select, narrow, unbind, repeat, pixel and channel
 shuffles, Gather, Tile, DepthToSpace), with reshape and concat; they run on one kernel.
+
+reshape, transpose, slice, expand and dropout take int8 tensors too (the quantized IR,
+`quant.py`): they keep their input's element type.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ kernels/abi.py, its inputs and its params by name), in that family's `LOWERINGS`
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -124,7 +123,7 @@ class _FunctionLowering:
         element = {np.dtype(d): t for t, d in weight_files.STORED_DTYPES.items()}[array.dtype]
         offset = self.weights().append(array)
         op = cpu.WeightOp(packed.key, offset, MemRefType(element, [array.size]))
-        op.result.name_hint = re.sub(r"\W", "_", packed.key)
+        op.result.name_hint = weight_files.name_hint(packed.key)
         return self.hoisted.insert(located(op, user)).result
 
     def finish(self, returned: SSAValue) -> None:

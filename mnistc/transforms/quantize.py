@@ -11,7 +11,7 @@ Each conv2d and linear whose weight (and bias) are constants becomes `nn.qconv2d
   the bias does not fit (with room for the accumulation), the channel's weight scale is
   raised until it does (`fit_bias`; ONNX Runtime's fix in its PR #25278, where clipping
   the bias lost over half the accuracy of such models).
-Then int8 flows through max pooling and the views (`SinkDequantize`), and a dequantize
+Then int8 flows through max pooling and reshapes (`SinkDequantize`), and a dequantize
 followed by a quantize with the same parameters cancels (`CancelRoundTrip`): a value
 between two quantized layers stays int8. A tensor seen through views and max pools
 shares the quantization of the tensor they read (`view_root`), so those round trips match.
@@ -63,7 +63,11 @@ INT32_MAX = 2**31 - 1
 WEIGHT_MAX = 127
 """Weights use [-127, 127]: symmetric, so that negating a channel is exact."""
 EXACT_OPS = (nn.MaxPool2DOp, nn.ReshapeOp, nn.TransposeOp, nn.SliceOp, nn.ExpandOp, nn.DropoutOp)
-"""Ops that run on int8 as they are (they move or compare elements)."""
+"""Ops that are exact on int8 (they move or compare elements): a tensor seen through
+them shares the quantization of the tensor they read."""
+INT8_OPS = (nn.MaxPool2DOp, nn.ReshapeOp, nn.DropoutOp)
+"""Of those, the ones the int8 lowering runs (max_pool2d_i8, views): `SinkDequantize`
+moves these onto int8; the strided copies stay float32 behind the dequantize."""
 
 
 # Weights and biases -----------------------------------------------------------------
@@ -212,8 +216,8 @@ class LayerQuantizer:
         scale_value = self.new_weight(f"{name}.weight_scale", scales, op)
         bias_value = None if bias is None else self.new_weight(f"{name}.bias.int32", bias, op)
         common = dict(
-            input=self.quantized_input(op, op.input, input_quantization), weight=quantized_weight, weight_scale=scale_value,
-            bias=bias_value, input_quantization=input_quantization,
+            input=self.quantized_input(op, op.input, input_quantization),
+            weight=quantized_weight, weight_scale=scale_value, bias=bias_value, input_quantization=input_quantization,
             output_quantization=output_quantization, activation=op.fused_activation(),
         )  # fmt: skip
         if isinstance(op, nn.Conv2DOp):
@@ -232,11 +236,10 @@ class SinkDequantize(RewritePattern):
     """view(dequantize(q)) -> dequantize(view(q)): max pooling and the views commute with
     a dequantize (its scale is positive), and run on a quarter of the bytes."""
 
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: nn.MaxPool2DOp | nn.ReshapeOp | nn.TransposeOp | nn.SliceOp | nn.ExpandOp | nn.DropoutOp, rewriter: PatternRewriter, /):  # fmt: skip
-        dequantize = op.operands[0].owner
-        if not isinstance(dequantize, nn.DequantizeOp):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if not isinstance(op, INT8_OPS) or not isinstance(op.operands[0].owner, nn.DequantizeOp):
             return
+        dequantize = op.operands[0].owner
         int8_view = type(op).create(
             operands=[dequantize.input],
             result_types=[TensorType(i8, nn.shape_of(op.results[0]))],
