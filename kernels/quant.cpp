@@ -180,11 +180,12 @@ void interleave4(bytes16 r0, bytes16 r1, bytes16 r2, bytes16 r3, uint8_t* out) {
 }
 
 // The offset in u of each im2col row r = (c, kh, kw) for the pixel (0, 0):
-// c * Hp * Wp + kh * dilation_h * Wp + kw * dilation_w; past R, -1 (a zero row).
+// c * Hp * Wp + kh * dilation_h * Wp + kw * dilation_w. Rows past R read the pixel's own
+// bytes: their weights are zero, so any value serves.
 void row_offsets(const ConvShape& s, int64_t* offsets) {
   for (int64_t r = 0; r < s.R4 * KR; ++r) {
     const int64_t taps = s.KH * s.KW, c = r / taps, kh = r % taps / s.KW, kw = r % s.KW;
-    offsets[r] = r < s.R ? (c * s.Hp + kh * s.dilation_h) * s.Wp + kw * s.dilation_w : -1;
+    offsets[r] = r < s.R ? (c * s.Hp + kh * s.dilation_h) * s.Wp + kw * s.dilation_w : 0;
   }
 }
 
@@ -193,20 +194,14 @@ void pack_panel(const uint8_t* u, const ConvShape& s, const int64_t* offsets, in
                 uint8_t* panel) {
   const int64_t j0 = p * NR, oh = j0 / s.VW, ow0 = j0 % s.VW;
   const uint8_t* origin = u + oh * s.stride_h * s.Wp + ow0 * s.stride_w;
-  bytes16 rows[4];
-  for (int64_t q = 0; q < s.R4; ++q) {
-    for (int64_t k = 0; k < KR; ++k) {
-      const int64_t offset = offsets[q * KR + k];
-      if (offset < 0) {
-        rows[k] = bytes16{};
-      } else if (s.stride_w == 1) {
-        rows[k] = *reinterpret_cast<const bytes16u*>(origin + offset);
-      } else {
-        for (int64_t j = 0; j < NR; ++j) rows[k][j] = origin[offset + j * s.stride_w];
-      }
-    }
-    interleave4(rows[0], rows[1], rows[2], rows[3], panel + q * STEP);
-  }
+  auto row = [&](int64_t r) {  // 16 pixels of im2col row r
+    if (s.stride_w == 1) return *reinterpret_cast<const bytes16u*>(origin + offsets[r]);
+    bytes16 gathered;
+    for (int64_t j = 0; j < NR; ++j) gathered[j] = origin[offsets[r] + j * s.stride_w];
+    return gathered;
+  };
+  for (int64_t q = 0; q < s.R4; ++q)
+    interleave4(row(4 * q), row(4 * q + 1), row(4 * q + 2), row(4 * q + 3), panel + q * STEP);
 }
 
 // Where the 16 pixels from j0 go: the runs of lanes that lie in one output row and
