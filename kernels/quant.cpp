@@ -12,9 +12,12 @@
 //     lane, 64 multiply-adds per instruction;
 //   - AVX2 (__AVX2__): both operands widened to int16 (u zero-extended, the weight
 //     sign-extended) and multiplied by vpmaddwd, exact for any int8 weight: XNNPACK's
-//     path. vpmaddubsw would take the bytes as they are, but saturates its int16 pair sums
-//     (255 * 127 * 2 > 32767) unless the weights have 7 bits (ONNX Runtime's reduce_range),
-//     which would give AVX2 hosts other weights, hence other results, than the others;
+//     path. vpmaddubsw takes the bytes as they are and is faster (MNIST's fc1 GEMV built
+//     for x86-64-v3 on the Zen 4 host: 14.6 us against 24.1 us), but saturates its int16
+//     pair sums (255 * 127 * 2 > 32767) unless the weights have 7 bits (ONNX Runtime's
+//     reduce_range). That would make the quantized weights depend on the target (a
+//     coarser grid, and other results than the VNNI and scalar paths give for the same
+//     IR) and refuse the full-range weights of imported int8 models, so exactness wins;
 //   - scalar, for any x86-64 (`--target-cpu x86-64`).
 // Every path computes the same int32 sums and requantises them with the same float32
 // operations, so the paths agree bit for bit (test/test_quant_kernels.py checks all three
@@ -75,6 +78,17 @@ struct Requantizer {
 
 int64_t steps(int64_t R) { return (R + KR - 1) / KR; }
 
+#if MNISTC_QUANT_VNNI
+// acc += the sums of 4 products u8 x s8 per int32 lane (vpdpbusd), accumulating in place.
+// GCC 12 does not always tie _mm512_dpbusd_epi32's accumulator to its result: on qconv2d's
+// tile of 16 accumulators it then copies each one per step and spills two (MNIST's conv2:
+// 151 us against about 75 us with this form, depending on the code around the loop).
+inline __m512i dot4(__m512i acc, __m512i u, __m512i w) {
+  __asm__("vpdpbusd %[w], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [w] "v"(w));
+  return acc;
+}
+#endif
+
 
 // u = input + 128 for `count` values, then zeros up to `padded` (rows past R, whose
 // weights are zero).
@@ -95,12 +109,12 @@ void panel_gemv(const int8_t* w, const uint8_t* u, int64_t R4, int32_t acc[MR]) 
     for (int j = 0; j < 4; ++j) {
       int32_t x;
       std::memcpy(&x, u + (q + j) * KR, 4);
-      sum[j] = _mm512_dpbusd_epi32(sum[j], _mm512_set1_epi32(x), _mm512_loadu_si512(w + (q + j) * STEP));
+      sum[j] = dot4(sum[j], _mm512_set1_epi32(x), _mm512_loadu_si512(w + (q + j) * STEP));
     }
   for (; q < R4; ++q) {
     int32_t x;
     std::memcpy(&x, u + q * KR, 4);
-    sum[0] = _mm512_dpbusd_epi32(sum[0], _mm512_set1_epi32(x), _mm512_loadu_si512(w + q * STEP));
+    sum[0] = dot4(sum[0], _mm512_set1_epi32(x), _mm512_loadu_si512(w + q * STEP));
   }
   const __m512i total = _mm512_add_epi32(_mm512_add_epi32(sum[0], sum[1]),
                                          _mm512_add_epi32(sum[2], sum[3]));
@@ -169,11 +183,12 @@ void interleave4(bytes16 r0, bytes16 r1, bytes16 r2, bytes16 r3, uint8_t* out) {
 }
 
 // The offset in u of each im2col row r = (c, kh, kw) for the pixel (0, 0):
-// c * Hp * Wp + kh * dilation_h * Wp + kw * dilation_w; past R, -1 (a zero row).
+// c * Hp * Wp + kh * dilation_h * Wp + kw * dilation_w. Rows past R read the pixel's own
+// bytes: their weights are zero, so any value serves.
 void row_offsets(const ConvShape& s, int64_t* offsets) {
   for (int64_t r = 0; r < s.R4 * KR; ++r) {
     const int64_t taps = s.KH * s.KW, c = r / taps, kh = r % taps / s.KW, kw = r % s.KW;
-    offsets[r] = r < s.R ? (c * s.Hp + kh * s.dilation_h) * s.Wp + kw * s.dilation_w : -1;
+    offsets[r] = r < s.R ? (c * s.Hp + kh * s.dilation_h) * s.Wp + kw * s.dilation_w : 0;
   }
 }
 
@@ -182,35 +197,38 @@ void pack_panel(const uint8_t* u, const ConvShape& s, const int64_t* offsets, in
                 uint8_t* panel) {
   const int64_t j0 = p * NR, oh = j0 / s.VW, ow0 = j0 % s.VW;
   const uint8_t* origin = u + oh * s.stride_h * s.Wp + ow0 * s.stride_w;
-  bytes16 rows[4];
-  for (int64_t q = 0; q < s.R4; ++q) {
-    for (int64_t k = 0; k < KR; ++k) {
-      const int64_t offset = offsets[q * KR + k];
-      if (offset < 0) {
-        rows[k] = bytes16{};
-      } else if (s.stride_w == 1) {
-        rows[k] = *reinterpret_cast<const bytes16u*>(origin + offset);
-      } else {
-        for (int64_t j = 0; j < NR; ++j) rows[k][j] = origin[offset + j * s.stride_w];
-      }
-    }
-    interleave4(rows[0], rows[1], rows[2], rows[3], panel + q * STEP);
-  }
+  auto row = [&](int64_t r) {  // 16 pixels of im2col row r
+    if (s.stride_w == 1) return *reinterpret_cast<const bytes16u*>(origin + offsets[r]);
+    bytes16 gathered;
+    for (int64_t j = 0; j < NR; ++j) gathered[j] = origin[offsets[r] + j * s.stride_w];
+    return gathered;
+  };
+  for (int64_t q = 0; q < s.R4; ++q)
+    interleave4(row(4 * q), row(4 * q + 1), row(4 * q + 2), row(4 * q + 3), panel + q * STEP);
 }
 
-// Calls store(first lane, lanes, output offset of the first lane) for each run of the 16
-// pixels from j0 that lie in one output row and inside it (ow < OW).
-template <class Store>
-void for_each_run(const ConvShape& s, int64_t j0, Store store) {
-  const int64_t last = std::min<int64_t>(j0 + NR, (s.OH - 1) * s.VW + s.OW);
-  for (int64_t j = j0; j < last;) {
-    const int64_t oh = j / s.VW, ow = j % s.VW;
-    const int64_t row_end = std::min(last, j + s.VW - ow);
-    const int64_t n = std::max<int64_t>(0, std::min(row_end - j, s.OW - ow));
-    if (n > 0) store(j - j0, n, oh * s.OW + ow);
-    j = row_end;
+// Where the 16 pixels from j0 go: the runs of lanes that lie in one output row and
+// inside it (ow < OW), each as (first lane, lanes, output offset of the first lane).
+struct Runs {
+  int count = 0;
+  int first[NR], lanes[NR];
+  int64_t at[NR];
+
+  Runs(const ConvShape& s, int64_t j0) {
+    const int64_t last = std::min<int64_t>(j0 + NR, (s.OH - 1) * s.VW + s.OW);
+    for (int64_t j = j0; j < last;) {
+      const int64_t oh = j / s.VW, ow = j % s.VW;
+      const int64_t row_end = std::min(last, j + s.VW - ow);
+      const int64_t n = std::min(row_end - j, s.OW - ow);
+      if (n > 0) {
+        first[count] = static_cast<int>(j - j0);
+        lanes[count] = static_cast<int>(n);
+        at[count++] = oh * s.OW + ow;
+      }
+      j = row_end;
+    }
   }
-}
+};
 
 // The 16 channels [c0, c0 + 16) of one group (those below `channels`) for the panels
 // [p0, p0 + np) of B (np = 1 or 2, consecutive in `b`), requantized into out [K][OH][OW].
@@ -219,6 +237,7 @@ void conv_tile(const int8_t* w, const uint8_t* b, int np, const ConvShape& s, in
                const Requantizer& requantize, int8_t* out) {
   const int64_t valid = std::min<int64_t>(MR, channels - c0);
   const int64_t plane = s.OH * s.OW;
+  const Runs runs[2] = {Runs(s, p0 * NR), Runs(s, (p0 + np - 1) * NR)};
 #if MNISTC_QUANT_VNNI
   // 8 channels x 2 panels (32 pixels) per register tile: 16 accumulators, 2 loads of B
   // and 8 broadcasts of the weight per step.
@@ -237,8 +256,8 @@ void conv_tile(const int8_t* w, const uint8_t* b, int np, const ConvShape& s, in
         int32_t four;
         std::memcpy(&four, wq + r * KR, 4);
         const __m512i wv = _mm512_set1_epi32(four);
-        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x0, wv);
-        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x1, wv);
+        acc[r][0] = dot4(acc[r][0], x0, wv);
+        acc[r][1] = dot4(acc[r][1], x1, wv);
       }
     }
     for (int r = 0; r < 8 && half + r < valid; ++r) {
@@ -251,10 +270,11 @@ void conv_tile(const int8_t* w, const uint8_t* b, int np, const ConvShape& s, in
         const __m512i q8 = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point);
         int8_t* channel = out + c * plane;
         // Lane l goes to channel[at - first + l]: masked lanes are never touched.
-        for_each_run(s, (p0 + j) * NR, [&](int64_t first, int64_t n, int64_t at) {
-          const auto mask = static_cast<__mmask16>(((1u << n) - 1) << first);
-          _mm512_mask_cvtepi32_storeu_epi8(channel + at - first, mask, q8);
-        });
+        const Runs& run = runs[j];
+        for (int i = 0; i < run.count; ++i) {
+          const auto mask = static_cast<__mmask16>(((1u << run.lanes[i]) - 1) << run.first[i]);
+          _mm512_mask_cvtepi32_storeu_epi8(channel + run.at[i] - run.first[i], mask, q8);
+        }
       }
     }
   }
@@ -303,14 +323,32 @@ void conv_tile(const int8_t* w, const uint8_t* b, int np, const ConvShape& s, in
     for (int64_t r = 0; r < valid; ++r) {
       const int64_t c = c0 + r;
       int8_t* channel = out + c * plane;
-      for_each_run(s, (p0 + j) * NR, [&](int64_t first, int64_t n, int64_t at) {
-        for (int64_t l = first; l < first + n; ++l)
-          channel[at - first + l] = requantize(
+      const Runs& run = runs[j];
+      for (int i = 0; i < run.count; ++i)
+        for (int l = run.first[i]; l < run.first[i] + run.lanes[i]; ++l)
+          channel[run.at[i] - run.first[i] + l] = requantize(
               static_cast<int32_t>(static_cast<uint32_t>(acc[r][l]) + bias[c]), multiplier[c]);
-      });
     }
   }
 #endif
+}
+
+// u = input + 128 in a [C][Hp][Wp] buffer, the padding `fill` (the zero point's u).
+void pad_unsigned(const int8_t* input, uint8_t* u, int64_t C, int64_t H, int64_t W,
+                  int64_t Hp, int64_t Wp, int64_t pad_h, int64_t pad_w, uint8_t fill) {
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < Hp; ++h) {
+      uint8_t* row = u + (c * Hp + h) * Wp;
+      const int64_t ih = h - pad_h;
+      if (ih < 0 || ih >= H) {
+        std::memset(row, fill, Wp);
+        continue;
+      }
+      std::memset(row, fill, pad_w);
+      const int8_t* in = input + (c * H + ih) * W;
+      for (int64_t w = 0; w < W; ++w) row[pad_w + w] = static_cast<uint8_t>(in[w]) ^ 0x80;
+      std::memset(row + pad_w + W, fill, Wp - pad_w - W);
+    }
 }
 
 }  // namespace
@@ -404,19 +442,11 @@ void mnistc_qconv2d(const int8_t* input, const int8_t* packed_weight, const int3
   // u = input + 128, padded with the zero point's u (a real zero).
   uint8_t* u = byte_scratch(C * Hp * Wp + NR, INPUT_SLOT);
   const uint8_t fill = static_cast<uint8_t>(input_zero_point + 128);
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t h = 0; h < Hp; ++h) {
-      uint8_t* row = u + (c * Hp + h) * Wp;
-      const int64_t ih = h - pad_h;
-      if (ih < 0 || ih >= H) {
-        std::memset(row, fill, Wp);
-        continue;
-      }
-      std::memset(row, fill, pad_w);
-      const int8_t* in = input + (c * H + ih) * W;
-      for (int64_t w = 0; w < W; ++w) row[pad_w + w] = static_cast<uint8_t>(in[w]) ^ 0x80;
-      std::memset(row + pad_w + W, fill, Wp - pad_w - W);
-    }
+  if (Hp == H && Wp == W) {  // no padding: one flip of the sign bits, in vector lanes
+    to_unsigned(input, u, C * H * W, C * H * W);
+  } else {
+    pad_unsigned(input, u, C, H, W, Hp, Wp, pad_h, pad_w, fill);
+  }
   std::memset(u + C * Hp * Wp, fill, NR);
   auto* offsets =
       reinterpret_cast<int64_t*>(byte_scratch(s.R4 * KR * sizeof(int64_t), OFFSET_SLOT));
@@ -445,17 +475,27 @@ void mnistc_max_pool2d_i8(const int8_t* input, int8_t* output, int64_t C, int64_
                           int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                           int64_t dilation_h, int64_t dilation_w) {
   if (KH == 2 && KW == 2 && stride_h == 2 && stride_w == 2 && pad_h == 0 && pad_w == 0 &&
-      dilation_h == 1 && dilation_w == 1) {
-    // The common 2x2 window: the max of two rows, then of column pairs, in vector lanes.
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const int8_t* top = input + (c * H + 2 * oh) * W;
-        const int8_t* bottom = top + W;
-        int8_t* out = output + (c * OH + oh) * OW;
-        for (int64_t ow = 0; ow < OW; ++ow)
-          out[ow] = std::max(std::max(top[2 * ow], top[2 * ow + 1]),
-                             std::max(bottom[2 * ow], bottom[2 * ow + 1]));
-      }
+      dilation_h == 1 && dilation_w == 1 && H == 2 * OH && W == 2 * OW) {
+    // The 2x2 window tiling the planes: the larger of each pair of neighbours over all
+    // planes at once (a flat pass in vector lanes: each pair one int16 lane, its low byte
+    // sign-extended by two shifts, its high byte by one), then of each pair of rows.
+    typedef int16_t words __attribute__((vector_size(64)));
+    typedef int16_t words_u __attribute__((vector_size(64), aligned(1)));
+    typedef int8_t bytes __attribute__((vector_size(32)));
+    typedef int8_t bytes_u __attribute__((vector_size(32), aligned(1)));
+    const int64_t count = C * H * OW;
+    auto* wide = reinterpret_cast<int8_t*>(byte_scratch(count, INPUT_SLOT));
+    int64_t i = 0;
+    for (; i + 32 <= count; i += 32) {
+      const words x = *reinterpret_cast<const words_u*>(input + 2 * i);
+      const words low = (x << 8) >> 8, high = x >> 8;
+      *reinterpret_cast<bytes_u*>(wide + i) = __builtin_convertvector(low > high ? low : high, bytes);
+    }
+    for (; i < count; ++i) wide[i] = std::max(input[2 * i], input[2 * i + 1]);
+    for (int64_t r = 0; r < C * OH; ++r) {
+      const int8_t* top = wide + 2 * r * OW;
+      for (int64_t w = 0; w < OW; ++w) output[r * OW + w] = std::max(top[w], top[OW + w]);
+    }
     return;
   }
 #pragma omp parallel for schedule(static) if (C * OH * OW * KH * KW > (1 << 18))
