@@ -11,11 +11,14 @@ The pass rewrites
 - quantize(act(conv2d(dequantize(x), dequantized weight, float bias))) into
   qconv2d(x, int8 weight, scales, int32 bias), and the same for linear, with act none,
   relu or hardtanh (the int8 clamp of the quantized layer);
-- quantize(max_pool2d(y)) into max_pool2d(quantize(y)), and the same for the views:
-  quantize is monotone and elementwise, so it commutes with ops that only compare or
-  move elements (a NaN aside: float32 max pooling keeps it, quantize makes it the zero
-  point);
-- quantize(dequantize(a)) with the same scale and zero point into a, exactly.
+- quantize(max_pool2d(y)) into max_pool2d(quantize(y)), and the same for reshapes;
+  dequantize the other way (`SinkDequantize`): quantize and dequantize are monotone and
+  elementwise, so they commute with ops that only compare or move elements (a NaN
+  aside: float32 max pooling keeps it, quantize makes it the zero point);
+- quantize(dequantize(a)) with the same scale and zero point into a, exactly
+  (`CancelRoundTrip`).
+
+The `quantize` pass shares the last two patterns and the int32 bias rule (`bias_limit`).
 
 Why a pass and not the importers: the three front ends share it (one place builds the
 quantized layers, their int32 bias and its overflow check), it runs from `mnistc-opt` on
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.builder import Builder
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, i8
+from xdsl.dialects.builtin import ModuleOp, TensorType, i8
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -48,9 +51,13 @@ from mnistc.locations import located
 from mnistc.transforms.fold_batch_norm import constant, new_weight
 
 INT32_MAX = 2**31 - 1
+IMPORTED_WEIGHT_MAX = 128
+"""An imported int8 weight may hold -128 (PyTorch's symmetric range is [-128, 127])."""
 
-EXACT_ON_INT8 = (nn.MaxPool2DOp, nn.ReshapeOp, nn.TransposeOp, nn.SliceOp, nn.ExpandOp)
-"""Ops that only compare or move elements: quantize commutes with them."""
+INT8_OPS = (nn.MaxPool2DOp, nn.ReshapeOp, nn.DropoutOp)
+"""Ops that only compare or move elements, so that quantize and dequantize commute with
+them, and that the int8 lowering runs (max_pool2d_i8, views); the strided copies
+(transpose, slice, expand) stay float32 behind the dequantize."""
 
 
 def dequantized_weight(
@@ -102,16 +109,30 @@ def quantization(op: nn.QuantizeOp | nn.DequantizeOp) -> tuple[float, int]:
     return op.scale.value.data, op.zero_point.value.data
 
 
-def int32_bias(bias: np.ndarray, input_scale: float, weight_scales: np.ndarray) -> np.ndarray | None:
+def bias_units(input_scale: float, scales: np.ndarray) -> np.ndarray:
+    """input_scale * weight_scale[c] in float32, as the requantization multiplier's
+    numerator (`nn.requantization_multipliers`): the unit of an int32 bias."""
+    return np.float32(input_scale) * scales.astype(np.float32)
+
+
+def bias_limit(reduction: int, weight_max: int) -> int:
+    """The largest |int32 bias| that leaves room for the accumulation: at most
+    `reduction` products of |x - zp| <= 255 and |w| <= weight_max (and at least half of
+    int32)."""
+    return max(INT32_MAX - reduction * 255 * weight_max, INT32_MAX // 2)
+
+
+def int32_bias(bias: np.ndarray, input_scale: float, weight: SSAValue, scales: np.ndarray):
     """A float bias in units of input_scale * weight_scale[c] (rounded half to even, as
-    PyTorch and ONNX Runtime quantize biases), or None where it does not fit int32: a
-    tiny input_scale * weight_scale would overflow it (ONNX Runtime's PR #25278), and
-    such a layer stays in float32."""
-    units = np.float32(input_scale) * weight_scales.astype(np.float32)
+    PyTorch and ONNX Runtime quantize biases), or None where it does not fit int32 with
+    room for the accumulation: a tiny input_scale * weight_scale would overflow it (ONNX
+    Runtime's PR #25278), and such a layer stays in float32."""
+    units = bias_units(input_scale, scales).astype(np.float64)
     if not np.all(units > 0):
         return None
-    scaled = np.rint(bias.astype(np.float64) / units.astype(np.float64))
-    if not np.all(np.abs(scaled) <= INT32_MAX):
+    scaled = np.rint(bias.astype(np.float64) / units)
+    reduction = int(np.prod(nn.shape_of(weight)[1:]))
+    if not np.all(np.abs(scaled) <= bias_limit(reduction, IMPORTED_WEIGHT_MAX)):
         return None
     return scaled.astype(np.int32)
 
@@ -156,7 +177,8 @@ class FoldQuantizedLayer(RewritePattern):
         bias = None
         if layer.bias is not None:
             data = constant(layer.bias, self.weights)
-            if data is None or (data := int32_bias(data, input_quantization[0], scales)) is None:
+            data = None if data is None else int32_bias(data, input_quantization[0], quantized_weight, scales)
+            if data is None:
                 return
             bias = new_weight(rewriter, op, self.weights, f"{layer.bias.owner.key.data}|int32", data)
         key = quantized_weight.owner.key.data
@@ -181,7 +203,7 @@ class SinkQuantize(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.QuantizeOp, rewriter: PatternRewriter, /):
         exact = op.input.owner
-        if not isinstance(exact, EXACT_ON_INT8) or not op.input.has_one_use():
+        if not isinstance(exact, INT8_OPS) or not op.input.has_one_use():
             return
         quantized = nn.QuantizeOp(exact.operands[0], *quantization(op))
         rewriter.insert(located(quantized, op), InsertPoint.before(exact))
@@ -196,15 +218,39 @@ class SinkQuantize(RewritePattern):
         rewriter.erase(exact)
 
 
-class RemoveQuantizeOfDequantize(RewritePattern):
-    """quantize(dequantize(a)) → a, for the same scale and zero point: exact, since
+class SinkDequantize(RewritePattern):
+    """view(dequantize(q)) -> dequantize(view(q)): max pooling and the views commute with
+    a dequantize (its scale is positive), and run on a quarter of the bytes."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if not isinstance(op, INT8_OPS) or not isinstance(op.operands[0].owner, nn.DequantizeOp):
+            return
+        dequantize = op.operands[0].owner
+        int8_view = type(op).create(
+            operands=[dequantize.input],
+            result_types=[TensorType(i8, nn.shape_of(op.results[0]))],
+            properties=dict(op.properties),
+            attributes=dict(op.attributes),
+        )
+        restored = nn.DequantizeOp(
+            int8_view.results[0], dequantize.scale.value.data, dequantize.zero_point.value.data
+        )
+        rewriter.replace(op, [located(int8_view, op), located(restored, op)], [restored.output])
+
+
+class CancelRoundTrip(RewritePattern):
+    """quantize(dequantize(q)) with the same scale and zero point is q: exact, since
     (q - zp) * s / s rounds back to q - zp for every int8 q."""
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.QuantizeOp, rewriter: PatternRewriter, /):
-        dequantize = op.input.owner
-        if isinstance(dequantize, nn.DequantizeOp) and quantization(dequantize) == quantization(op):
-            rewriter.replace(op, [], [dequantize.input])
+        source = op.input.owner
+        if (
+            isinstance(source, nn.DequantizeOp)
+            and source.scale == op.scale
+            and source.zero_point == op.zero_point
+        ):
+            rewriter.replace(op, [], [source.input])
 
 
 @dataclass(frozen=True)
@@ -215,6 +261,6 @@ class FoldQdqPass(ModulePass):
         weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
             GreedyRewritePatternApplier(
-                [RemoveQuantizeOfDequantize(), SinkQuantize(), FoldQuantizedLayer(weights)]
+                [CancelRoundTrip(), SinkQuantize(), SinkDequantize(), FoldQuantizedLayer(weights)]
             )
         ).rewrite_module(op)

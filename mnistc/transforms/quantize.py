@@ -31,16 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, TensorType, i8
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-    op_type_rewrite_pattern,
-)
+from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from mnistc.calibration import (
@@ -58,16 +52,19 @@ from mnistc.calibration import (
 from mnistc import weights as weight_files
 from mnistc.dialects import nn
 from mnistc.locations import located
+from mnistc.transforms.fold_qdq import (  # the QDQ patterns and bias rule both passes use
+    INT32_MAX,  # noqa: F401  (tests read it here)
+    CancelRoundTrip,
+    SinkDequantize,
+    bias_limit,
+    bias_units,
+)
 
-INT32_MAX = 2**31 - 1
 WEIGHT_MAX = 127
 """Weights use [-127, 127]: symmetric, so that negating a channel is exact."""
 EXACT_OPS = (nn.MaxPool2DOp, nn.ReshapeOp, nn.TransposeOp, nn.SliceOp, nn.ExpandOp, nn.DropoutOp)
 """Ops that are exact on int8 (they move or compare elements): a tensor seen through
 them shares the quantization of the tensor they read."""
-INT8_OPS = (nn.MaxPool2DOp, nn.ReshapeOp, nn.DropoutOp)
-"""Of those, the ones the int8 lowering runs (max_pool2d_i8, views): `SinkDequantize`
-moves these onto int8; the strided copies stay float32 behind the dequantize."""
 
 
 # Weights and biases -----------------------------------------------------------------
@@ -84,22 +81,15 @@ def quantize_weight(weight: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(weight / per_channel), -WEIGHT_MAX, WEIGHT_MAX).astype(np.int8)
 
 
-def bias_units(input_scale: float, scales: np.ndarray) -> np.ndarray:
-    """input_scale * weight_scale[c] in float32, as the requantization multiplier's
-    numerator (`nn.requantization_multipliers`)."""
-    return np.float32(input_scale) * scales.astype(np.float32)
-
-
 def fit_bias(
     bias: np.ndarray, scales: np.ndarray, input_scale: float, reduction: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The int32 bias and the weight scales, raised where the bias would not fit.
 
     The accumulator adds at most `reduction` products of |x - zp| <= 255 and |w| <= 127
-    to the bias, so the bias gets what int32 leaves: |bias / unit| <= INT32_MAX -
-    reduction * 255 * 127 (at least half of int32). A channel whose unit is too small for
-    that gets the smallest weight scale that makes it fit."""
-    limit = max(INT32_MAX - reduction * 255 * WEIGHT_MAX, INT32_MAX // 2)
+    to the bias, so the bias gets what int32 leaves (`bias_limit`). A channel whose unit
+    is too small for that gets the smallest weight scale that makes it fit."""
+    limit = bias_limit(reduction, WEIGHT_MAX)
     bias = bias.astype(np.float64)
     scales = scales.copy()
     needed = np.abs(bias) / limit
@@ -230,40 +220,6 @@ class LayerQuantizer:
         dequantize = nn.DequantizeOp(layer.output, *output_quantization)
         new_ops = [located(layer, op), located(dequantize, op)]
         Rewriter.replace_op(op, new_ops, [dequantize.output])
-
-
-class SinkDequantize(RewritePattern):
-    """view(dequantize(q)) -> dequantize(view(q)): max pooling and the views commute with
-    a dequantize (its scale is positive), and run on a quarter of the bytes."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        if not isinstance(op, INT8_OPS) or not isinstance(op.operands[0].owner, nn.DequantizeOp):
-            return
-        dequantize = op.operands[0].owner
-        int8_view = type(op).create(
-            operands=[dequantize.input],
-            result_types=[TensorType(i8, nn.shape_of(op.results[0]))],
-            properties=dict(op.properties),
-            attributes=dict(op.attributes),
-        )
-        restored = nn.DequantizeOp(
-            int8_view.results[0], dequantize.scale.value.data, dequantize.zero_point.value.data
-        )
-        rewriter.replace(op, [located(int8_view, op), located(restored, op)], [restored.output])
-
-
-class CancelRoundTrip(RewritePattern):
-    """quantize(dequantize(q)) with the same scale and zero point is q."""
-
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: nn.QuantizeOp, rewriter: PatternRewriter, /):
-        source = op.input.owner
-        if (
-            isinstance(source, nn.DequantizeOp)
-            and source.scale == op.scale
-            and source.zero_point == op.zero_point
-        ):
-            rewriter.replace(op, [], [source.input])
 
 
 def entry_function(module: ModuleOp) -> func.FuncOp:
