@@ -72,3 +72,29 @@ builtin.module attributes {nn.weights_file = "q.weights.bin"} {
 // CHECK:       nn.quantize %{{.*}} scale 2.500000e-01 zero_point 1
 // CHECK:       nn.conv2d
 // CHECK-NOT:   nn.qconv2d
+
+// -----
+
+// Not folded either: a bias that int32 cannot hold in units of input_scale *
+// weight_scale (1 / (1e-10 * 0.5) = 2e10), and a quantize after a transpose (the int8
+// lowering runs max pooling and reshapes only).
+builtin.module attributes {nn.weights_file = "q.weights.bin"} {
+  func.func @overflow(%x: tensor<1x1x3x3xi8>) -> (tensor<1x2x3x3xi8>, tensor<1x3x3x1xi8>) {
+    %w = nn.weight "conv.weight" offset 0 : tensor<2x1x1x1xi8>
+    %s = nn.weight "conv.weight.scale" offset 64 : tensor<2x1x1x1xf32>
+    %b = nn.weight "conv.bias" offset 128 : tensor<2xf32>
+    %0 = nn.dequantize %x scale 1.0e-10 zero_point 0 : tensor<1x1x3x3xi8> -> tensor<1x1x3x3xf32>
+    %1 = nn.dequantize %w scale 1.0 zero_point 0 : tensor<2x1x1x1xi8> -> tensor<2x1x1x1xf32>
+    %2 = nn.mul %1, %s : tensor<2x1x1x1xf32>, tensor<2x1x1x1xf32> -> tensor<2x1x1x1xf32>
+    %3 = nn.conv2d %0, %2 bias %b stride [1, 1] padding [0, 0] dilation [1, 1] groups 1 : tensor<1x1x3x3xf32>, tensor<2x1x1x1xf32>, tensor<2xf32> -> tensor<1x2x3x3xf32>
+    %4 = nn.quantize %3 scale 0.25 zero_point 0 : tensor<1x2x3x3xf32> -> tensor<1x2x3x3xi8>
+    %5 = nn.transpose %0 permutation [0, 2, 3, 1] : tensor<1x1x3x3xf32> -> tensor<1x3x3x1xf32>
+    %6 = nn.quantize %5 scale 0.25 zero_point 0 : tensor<1x3x3x1xf32> -> tensor<1x3x3x1xi8>
+    func.return %4, %6 : tensor<1x2x3x3xi8>, tensor<1x3x3x1xi8>
+  }
+}
+
+// CHECK-LABEL: func.func @overflow
+// CHECK-NOT:   nn.qconv2d
+// CHECK:       nn.conv2d
+// CHECK:       nn.transpose %{{.*}} : tensor<1x1x3x3xf32> -> tensor<1x3x3x1xf32>
