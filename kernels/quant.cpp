@@ -12,9 +12,12 @@
 //     lane, 64 multiply-adds per instruction;
 //   - AVX2 (__AVX2__): both operands widened to int16 (u zero-extended, the weight
 //     sign-extended) and multiplied by vpmaddwd, exact for any int8 weight: XNNPACK's
-//     path. vpmaddubsw would take the bytes as they are, but saturates its int16 pair sums
-//     (255 * 127 * 2 > 32767) unless the weights have 7 bits (ONNX Runtime's reduce_range),
-//     which would give AVX2 hosts other weights, hence other results, than the others;
+//     path. vpmaddubsw takes the bytes as they are and is faster (MNIST's fc1 GEMV built
+//     for x86-64-v3 on the Zen 4 host: 14.6 us against 24.1 us), but saturates its int16
+//     pair sums (255 * 127 * 2 > 32767) unless the weights have 7 bits (ONNX Runtime's
+//     reduce_range). That would make the quantized weights depend on the target (a
+//     coarser grid, and other results than the VNNI and scalar paths give for the same
+//     IR) and refuse the full-range weights of imported int8 models, so exactness wins;
 //   - scalar, for any x86-64 (`--target-cpu x86-64`).
 // Every path computes the same int32 sums and requantises them with the same float32
 // operations, so the paths agree bit for bit (test/test_quant_kernels.py checks all three
@@ -75,6 +78,18 @@ struct Requantizer {
 
 int64_t steps(int64_t R) { return (R + KR - 1) / KR; }
 
+#if MNISTC_QUANT_VNNI
+// acc += the sums of 4 products u8 x s8 per int32 lane (vpdpbusd), accumulating in place.
+// GCC 12 does not always tie _mm512_dpbusd_epi32's accumulator to its result: on qconv2d's
+// tile of 16 accumulators it then copies each one per step and spills two (MNIST's conv2:
+// 151 us against about 75 us with this form, depending on the code around the loop).
+inline __m512i dot4(__m512i acc, __m512i u, __m512i w) {
+  __asm__("vpdpbusd %[w], %[u], %[acc]" : [acc] "+v"(acc) : [u] "v"(u), [w] "v"(w));
+  return acc;
+}
+#endif
+
+
 // u = input + 128 for `count` values, then zeros up to `padded` (rows past R, whose
 // weights are zero).
 void to_unsigned(const int8_t* input, uint8_t* u, int64_t count, int64_t padded) {
@@ -94,13 +109,12 @@ void panel_gemv(const int8_t* w, const uint8_t* u, int64_t R4, int32_t acc[MR]) 
     for (int j = 0; j < 4; ++j) {
       int32_t x;
       std::memcpy(&x, u + (q + j) * KR, 4);
-      sum[j] = _mm512_dpbusd_epi32(sum[j], _mm512_set1_epi32(x),
-                                   _mm512_loadu_si512(w + (q + j) * STEP));
+      sum[j] = dot4(sum[j], _mm512_set1_epi32(x), _mm512_loadu_si512(w + (q + j) * STEP));
     }
   for (; q < R4; ++q) {
     int32_t x;
     std::memcpy(&x, u + q * KR, 4);
-    sum[0] = _mm512_dpbusd_epi32(sum[0], _mm512_set1_epi32(x), _mm512_loadu_si512(w + q * STEP));
+    sum[0] = dot4(sum[0], _mm512_set1_epi32(x), _mm512_loadu_si512(w + q * STEP));
   }
   const __m512i total = _mm512_add_epi32(_mm512_add_epi32(sum[0], sum[1]),
                                          _mm512_add_epi32(sum[2], sum[3]));
@@ -136,12 +150,18 @@ void panel_gemv(const int8_t* w, const uint8_t* u, int64_t R4, int32_t acc[MR]) 
 }
 
 // ---------------------------------------------------------------------------------------
-// The convolution's GEMM. B is one output row's im2col matrix in panels of NR pixels,
-// [panels][R4][NR][KR] bytes of u; the weight panels' 16 channels times a row's panels.
+// The convolution's GEMM: C[channels][pixels] = weight . B, B the im2col matrix of u =
+// input + 128, zero-padded by the zero point's u. Pixels are numbered j = oh * VW + ow on
+// a virtual width VW >= OW: with stride 1, VW is the padded input's width Wp, so that
+// the 16 pixels of a panel read 16 consecutive bytes of each input row even across output
+// rows (the VW - OW columns in between are computed and not stored: 2 of 26 for MNIST's
+// conv2); with other strides VW is OW rounded up to whole panels, a panel within one row.
 
 struct ConvShape {
-  int64_t C, Hp, Wp, K, OH, OW, KH, KW, stride_h, stride_w, dilation_h, dilation_w;
-  int64_t R, R4, row_panels;
+  int64_t C, Hp, Wp, OH, OW, KH, KW, stride_h, stride_w, dilation_h, dilation_w;
+  int64_t R, R4;
+  int64_t VW;      // the virtual width
+  int64_t panels;  // panels of NR pixels: ceil(((OH - 1) * VW + OW) / NR)
 };
 
 // Interleaves rows r0..r3 of 16 pixels into [16 pixels][4 rows]: one step of a B panel.
@@ -162,93 +182,106 @@ void interleave4(bytes16 r0, bytes16 r1, bytes16 r2, bytes16 r3, uint8_t* out) {
   o[3] = __builtin_shuffle(t1, t3, pairs_hi);
 }
 
-// The offset in the padded input u of each im2col row r = (c, kh, kw), for a pixel at
-// (0, 0): c * Hp * Wp + kh * dilation_h * Wp + kw * dilation_w; past R, -1 (a zero row).
+// The offset in u of each im2col row r = (c, kh, kw) for the pixel (0, 0):
+// c * Hp * Wp + kh * dilation_h * Wp + kw * dilation_w. Rows past R read the pixel's own
+// bytes: their weights are zero, so any value serves.
 void row_offsets(const ConvShape& s, int64_t* offsets) {
   for (int64_t r = 0; r < s.R4 * KR; ++r) {
     const int64_t taps = s.KH * s.KW, c = r / taps, kh = r % taps / s.KW, kw = r % s.KW;
-    offsets[r] = r < s.R ? (c * s.Hp + kh * s.dilation_h) * s.Wp + kw * s.dilation_w : -1;
+    offsets[r] = r < s.R ? (c * s.Hp + kh * s.dilation_h) * s.Wp + kw * s.dilation_w : 0;
   }
 }
 
-// The im2col panels of output row `oh` from the padded input u [C][Hp][Wp] (with slack
-// after it): row r of panel p holds the 16 pixels ow = 16p .. 16p + 15 (those past OW read
-// whatever follows: their results are not stored).
-void pack_row(const uint8_t* u, const ConvShape& s, const int64_t* offsets, int64_t oh,
-              uint8_t* b) {
-  for (int64_t p = 0; p < s.row_panels; ++p) {
-    uint8_t* panel = b + p * s.R4 * STEP;
-    const uint8_t* origin = u + oh * s.stride_h * s.Wp + p * NR * s.stride_w;
-    bytes16 rows[4];
-    for (int64_t q = 0; q < s.R4; ++q) {
-      for (int64_t k = 0; k < KR; ++k) {
-        const int64_t offset = offsets[q * KR + k];
-        const uint8_t* source = origin + offset;
-        if (offset < 0) {
-          rows[k] = bytes16{};
-        } else if (s.stride_w == 1) {
-          rows[k] = *reinterpret_cast<const bytes16u*>(source);
-        } else {
-          for (int64_t j = 0; j < NR; ++j) rows[k][j] = source[j * s.stride_w];
-        }
+// B panel p ([R4][NR][KR] bytes): pixels j = 16p .. 16p + 15.
+void pack_panel(const uint8_t* u, const ConvShape& s, const int64_t* offsets, int64_t p,
+                uint8_t* panel) {
+  const int64_t j0 = p * NR, oh = j0 / s.VW, ow0 = j0 % s.VW;
+  const uint8_t* origin = u + oh * s.stride_h * s.Wp + ow0 * s.stride_w;
+  auto row = [&](int64_t r) {  // 16 pixels of im2col row r
+    if (s.stride_w == 1) return *reinterpret_cast<const bytes16u*>(origin + offsets[r]);
+    bytes16 gathered;
+    for (int64_t j = 0; j < NR; ++j) gathered[j] = origin[offsets[r] + j * s.stride_w];
+    return gathered;
+  };
+  for (int64_t q = 0; q < s.R4; ++q)
+    interleave4(row(4 * q), row(4 * q + 1), row(4 * q + 2), row(4 * q + 3), panel + q * STEP);
+}
+
+// Where the 16 pixels from j0 go: the runs of lanes that lie in one output row and
+// inside it (ow < OW), each as (first lane, lanes, output offset of the first lane).
+struct Runs {
+  int count = 0;
+  int first[NR], lanes[NR];
+  int64_t at[NR];
+
+  Runs(const ConvShape& s, int64_t j0) {
+    const int64_t last = std::min<int64_t>(j0 + NR, (s.OH - 1) * s.VW + s.OW);
+    for (int64_t j = j0; j < last;) {
+      const int64_t oh = j / s.VW, ow = j % s.VW;
+      const int64_t row_end = std::min(last, j + s.VW - ow);
+      const int64_t n = std::min(row_end - j, s.OW - ow);
+      if (n > 0) {
+        first[count] = static_cast<int>(j - j0);
+        lanes[count] = static_cast<int>(n);
+        at[count++] = oh * s.OW + ow;
       }
-      interleave4(rows[0], rows[1], rows[2], rows[3], panel + q * STEP);
+      j = row_end;
     }
   }
-}
+};
 
-// Output row `oh` of the 16 channels [c0, c0 + 16) of one group: out[c][oh][ow] for the
-// channels below `channels` (the group's K) and ow < OW.
-void conv_panel(const int8_t* w, const uint8_t* b, const ConvShape& s, int64_t c0,
-                int64_t channels, const int32_t* bias, const float* multiplier,
-                const Requantizer& requantize, int8_t* out, int64_t oh) {
+// The 16 channels [c0, c0 + 16) of one group (those below `channels`) for the panels
+// [p0, p0 + np) of B (np = 1 or 2, consecutive in `b`), requantized into out [K][OH][OW].
+void conv_tile(const int8_t* w, const uint8_t* b, int np, const ConvShape& s, int64_t p0,
+               int64_t c0, int64_t channels, const int32_t* bias, const float* multiplier,
+               const Requantizer& requantize, int8_t* out) {
   const int64_t valid = std::min<int64_t>(MR, channels - c0);
-  const int64_t P = s.OH * s.OW;
+  const int64_t plane = s.OH * s.OW;
+  const Runs runs[2] = {Runs(s, p0 * NR), Runs(s, (p0 + np - 1) * NR)};
 #if MNISTC_QUANT_VNNI
   // 8 channels x 2 panels (32 pixels) per register tile: 16 accumulators, 2 loads of B
   // and 8 broadcasts of the weight per step.
   const __m512 low = _mm512_set1_ps(requantize.low), high = _mm512_set1_ps(requantize.high);
   const __m512i zero_point = _mm512_set1_epi32(requantize.zero_point);
-  for (int64_t half = 0; half < MR; half += 8) {
-    if (half >= valid) break;
-    for (int64_t p = 0; p < s.row_panels; p += 2) {
-      const int np = s.row_panels - p >= 2 ? 2 : 1;
-      const uint8_t* b0 = b + p * s.R4 * STEP;
-      const uint8_t* b1 = b0 + (np == 2 ? s.R4 * STEP : 0);
-      __m512i acc[8][2];
-      for (int r = 0; r < 8; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-      for (int64_t q = 0; q < s.R4; ++q) {
-        const __m512i x0 = _mm512_load_si512(b0 + q * STEP);
-        const __m512i x1 = _mm512_load_si512(b1 + q * STEP);
-        const int8_t* wq = w + q * STEP + half * KR;
-        for (int r = 0; r < 8; ++r) {
-          int32_t four;
-          std::memcpy(&four, wq + r * KR, 4);
-          const __m512i wv = _mm512_set1_epi32(four);
-          acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x0, wv);
-          acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x1, wv);
-        }
+  const uint8_t* b0 = b;
+  const uint8_t* b1 = b + (np == 2 ? s.R4 * STEP : 0);
+  for (int64_t half = 0; half < valid; half += 8) {
+    __m512i acc[8][2];
+    for (int r = 0; r < 8; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int64_t q = 0; q < s.R4; ++q) {
+      const __m512i x0 = _mm512_load_si512(b0 + q * STEP);
+      const __m512i x1 = _mm512_load_si512(b1 + q * STEP);
+      const int8_t* wq = w + q * STEP + half * KR;
+      for (int r = 0; r < 8; ++r) {
+        int32_t four;
+        std::memcpy(&four, wq + r * KR, 4);
+        const __m512i wv = _mm512_set1_epi32(four);
+        acc[r][0] = dot4(acc[r][0], x0, wv);
+        acc[r][1] = dot4(acc[r][1], x1, wv);
       }
-      for (int r = 0; r < 8 && half + r < valid; ++r) {
-        const int64_t c = c0 + half + r;
-        const __m512i b_c = _mm512_set1_epi32(bias[c]);
-        const __m512 m = _mm512_set1_ps(multiplier[c]);
-        for (int j = 0; j < np; ++j) {
-          const int64_t ow = (p + j) * NR;
-          __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][j], b_c)), m);
-          v = _mm512_min_ps(_mm512_max_ps(v, low), high);
-          const __m512i q8 = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point);
-          const int64_t n = std::min<int64_t>(NR, s.OW - ow);
-          const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1);
-          _mm512_mask_cvtepi32_storeu_epi8(out + c * P + oh * s.OW + ow, mask, q8);
+    }
+    for (int r = 0; r < 8 && half + r < valid; ++r) {
+      const int64_t c = c0 + half + r;
+      const __m512i b_c = _mm512_set1_epi32(bias[c]);
+      const __m512 m = _mm512_set1_ps(multiplier[c]);
+      for (int j = 0; j < np; ++j) {
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][j], b_c)), m);
+        v = _mm512_min_ps(_mm512_max_ps(v, low), high);
+        const __m512i q8 = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point);
+        int8_t* channel = out + c * plane;
+        // Lane l goes to channel[at - first + l]: masked lanes are never touched.
+        const Runs& run = runs[j];
+        for (int i = 0; i < run.count; ++i) {
+          const auto mask = static_cast<__mmask16>(((1u << run.lanes[i]) - 1) << run.first[i]);
+          _mm512_mask_cvtepi32_storeu_epi8(channel + run.at[i] - run.first[i], mask, q8);
         }
       }
     }
   }
 #else
   alignas(64) int32_t acc[MR][NR];
-  for (int64_t p = 0; p < s.row_panels; ++p) {
-    const uint8_t* bp = b + p * s.R4 * STEP;
+  for (int j = 0; j < np; ++j) {
+    const uint8_t* bp = b + j * s.R4 * STEP;
 #if MNISTC_QUANT_AVX2
     // 2 channels x 16 pixels per register tile; each vector holds 4 pixels x 2 pairs of
     // reduction elements (u zero-extended and the weight sign-extended to int16).
@@ -258,45 +291,64 @@ void conv_panel(const int8_t* w, const uint8_t* b, const ConvShape& s, int64_t c
         for (auto& v : channel) v = _mm256_setzero_si256();
       for (int64_t q = 0; q < s.R4; ++q) {
         __m256i x[4];
-        for (int j = 0; j < 4; ++j)
-          x[j] = _mm256_cvtepu8_epi16(
-              _mm_load_si128(reinterpret_cast<const __m128i*>(bp + q * STEP + j * 16)));
+        for (int i = 0; i < 4; ++i)
+          x[i] = _mm256_cvtepu8_epi16(
+              _mm_load_si128(reinterpret_cast<const __m128i*>(bp + q * STEP + i * 16)));
         for (int i = 0; i < 2; ++i) {
           int32_t four;
           std::memcpy(&four, w + q * STEP + (r + i) * KR, 4);
           const __m256i wv = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(four)));
-          for (int j = 0; j < 4; ++j)
-            sum[i][j] = _mm256_add_epi32(sum[i][j], _mm256_madd_epi16(x[j], wv));
+          for (int l = 0; l < 4; ++l)
+            sum[i][l] = _mm256_add_epi32(sum[i][l], _mm256_madd_epi16(x[l], wv));
         }
       }
       for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 4; j += 2) {
-          // (p0 p1 p4 p5 | p2 p3 p6 p7) of pixels 4j .. 4j + 7, then in order.
-          const __m256i pairs = _mm256_hadd_epi32(sum[i][j], sum[i][j + 1]);
-          _mm256_store_si256(reinterpret_cast<__m256i*>(&acc[r + i][4 * j]),
+        for (int l = 0; l < 4; l += 2) {
+          // (p0 p1 p4 p5 | p2 p3 p6 p7) of pixels 4l .. 4l + 7, then in order.
+          const __m256i pairs = _mm256_hadd_epi32(sum[i][l], sum[i][l + 1]);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(&acc[r + i][4 * l]),
                              _mm256_permute4x64_epi64(pairs, 0xD8));
         }
     }
 #else
     for (int64_t r = 0; r < valid; ++r)
-      for (int64_t j = 0; j < NR; ++j) {
+      for (int64_t l = 0; l < NR; ++l) {
         uint32_t sum = 0;
         for (int64_t q = 0; q < s.R4; ++q)
           for (int64_t k = 0; k < KR; ++k)
-            sum += static_cast<uint32_t>(bp[q * STEP + j * KR + k] * w[q * STEP + r * KR + k]);
-        acc[r][j] = static_cast<int32_t>(sum);
+            sum += static_cast<uint32_t>(bp[q * STEP + l * KR + k] * w[q * STEP + r * KR + k]);
+        acc[r][l] = static_cast<int32_t>(sum);
       }
 #endif
-    const int64_t ow0 = p * NR, n = std::min<int64_t>(NR, s.OW - ow0);
     for (int64_t r = 0; r < valid; ++r) {
       const int64_t c = c0 + r;
-      int8_t* o = out + c * P + oh * s.OW + ow0;
-      for (int64_t j = 0; j < n; ++j)
-        o[j] = requantize(static_cast<int32_t>(static_cast<uint32_t>(acc[r][j]) + bias[c]),
-                          multiplier[c]);
+      int8_t* channel = out + c * plane;
+      const Runs& run = runs[j];
+      for (int i = 0; i < run.count; ++i)
+        for (int l = run.first[i]; l < run.first[i] + run.lanes[i]; ++l)
+          channel[run.at[i] - run.first[i] + l] = requantize(
+              static_cast<int32_t>(static_cast<uint32_t>(acc[r][l]) + bias[c]), multiplier[c]);
     }
   }
 #endif
+}
+
+// u = input + 128 in a [C][Hp][Wp] buffer, the padding `fill` (the zero point's u).
+void pad_unsigned(const int8_t* input, uint8_t* u, int64_t C, int64_t H, int64_t W,
+                  int64_t Hp, int64_t Wp, int64_t pad_h, int64_t pad_w, uint8_t fill) {
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < Hp; ++h) {
+      uint8_t* row = u + (c * Hp + h) * Wp;
+      const int64_t ih = h - pad_h;
+      if (ih < 0 || ih >= H) {
+        std::memset(row, fill, Wp);
+        continue;
+      }
+      std::memset(row, fill, pad_w);
+      const int8_t* in = input + (c * H + ih) * W;
+      for (int64_t w = 0; w < W; ++w) row[pad_w + w] = static_cast<uint8_t>(in[w]) ^ 0x80;
+      std::memset(row + pad_w + W, fill, Wp - pad_w - W);
+    }
 }
 
 }  // namespace
@@ -378,44 +430,42 @@ void mnistc_qconv2d(const int8_t* input, const int8_t* packed_weight, const int3
                     int64_t qmax) {
   const Requantizer requantize(output_zero_point, qmin, qmax);
   const int64_t Cg = C / groups, Kg = K / groups, R = Cg * KH * KW;
-  // Padded far enough that every pixel of a row's last panel (16 past OW at most) reads
-  // inside the buffer: the input, the padding on both sides, and slack after it.
-  const int64_t row_panels = (OW + NR - 1) / NR;
+  // The virtual width (see ConvShape); the padded input is wide enough that the pixels
+  // of a row's last panel read inside it, and has slack after it for the last panel.
+  const bool unit_stride = stride_h == 1 && stride_w == 1;
   const int64_t Hp = H + 2 * pad_h;
-  const int64_t Wp = std::max(W + 2 * pad_w, (row_panels * NR - 1) * stride_w +
-                                                   (KW - 1) * dilation_w + 1);
-  const ConvShape s{Cg, Hp, Wp, Kg, OH, OW, KH, KW, stride_h, stride_w, dilation_h,
-                    dilation_w, R, steps(R), row_panels};
+  int64_t Wp = W + 2 * pad_w;
+  const int64_t VW = unit_stride ? Wp : (OW + NR - 1) / NR * NR;
+  if (!unit_stride) Wp = std::max(Wp, (VW - 1) * stride_w + (KW - 1) * dilation_w + 1);
+  const ConvShape s{Cg, Hp, Wp, OH, OW, KH, KW, stride_h, stride_w, dilation_h, dilation_w,
+                    R, steps(R), VW, ((OH - 1) * VW + OW + NR - 1) / NR};
   // u = input + 128, padded with the zero point's u (a real zero).
-  uint8_t* u = byte_scratch(C * Hp * Wp, INPUT_SLOT);
+  uint8_t* u = byte_scratch(C * Hp * Wp + NR, INPUT_SLOT);
   const uint8_t fill = static_cast<uint8_t>(input_zero_point + 128);
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t h = 0; h < Hp; ++h) {
-      uint8_t* row = u + (c * Hp + h) * Wp;
-      const int64_t ih = h - pad_h;
-      if (ih < 0 || ih >= H) {
-        std::memset(row, fill, Wp);
-        continue;
-      }
-      std::memset(row, fill, pad_w);
-      const int8_t* in = input + (c * H + ih) * W;
-      for (int64_t w = 0; w < W; ++w) row[pad_w + w] = static_cast<uint8_t>(in[w]) ^ 0x80;
-      std::memset(row + pad_w + W, fill, Wp - pad_w - W);
-    }
-  const int64_t panels = (Kg + MR - 1) / MR;
-  auto* offsets = reinterpret_cast<int64_t*>(byte_scratch(s.R4 * KR * sizeof(int64_t), OFFSET_SLOT));
+  if (Hp == H && Wp == W) {  // no padding: one flip of the sign bits, in vector lanes
+    to_unsigned(input, u, C * H * W, C * H * W);
+  } else {
+    pad_unsigned(input, u, C, H, W, Hp, Wp, pad_h, pad_w, fill);
+  }
+  std::memset(u + C * Hp * Wp, fill, NR);
+  auto* offsets =
+      reinterpret_cast<int64_t*>(byte_scratch(s.R4 * KR * sizeof(int64_t), OFFSET_SLOT));
   row_offsets(s, offsets);
+  const int64_t channel_panels = (Kg + MR - 1) / MR, blocks = (s.panels + 1) / 2;
   for (int64_t g = 0; g < groups; ++g) {
-    const int8_t* w = packed_weight + g * panels * s.R4 * STEP;
+    const int8_t* w = packed_weight + g * channel_panels * s.R4 * STEP;
     const uint8_t* ug = u + g * Cg * Hp * Wp;
     int8_t* out = output + g * Kg * OH * OW;
+    // Two B panels (32 pixels) per block, packed once for every channel panel.
 #pragma omp parallel for schedule(static) if (Kg * OH * OW * R > (1 << 18))
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      uint8_t* b = byte_scratch(row_panels * s.R4 * STEP, PANEL_SLOT);
-      pack_row(ug, s, offsets, oh, b);
-      for (int64_t p = 0; p < panels; ++p)
-        conv_panel(w + p * s.R4 * STEP, b, s, p * MR, Kg, bias + g * Kg,
-                   multiplier + g * Kg, requantize, out, oh);
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t p0 = 2 * block;
+      const int np = s.panels - p0 >= 2 ? 2 : 1;
+      uint8_t* b = byte_scratch(2 * s.R4 * STEP, PANEL_SLOT);
+      for (int j = 0; j < np; ++j) pack_panel(ug, s, offsets, p0 + j, b + j * s.R4 * STEP);
+      for (int64_t cp = 0; cp < channel_panels; ++cp)
+        conv_tile(w + cp * s.R4 * STEP, b, np, s, p0, cp * MR, Kg, bias + g * Kg,
+                  multiplier + g * Kg, requantize, out);
     }
   }
 }
@@ -424,6 +474,30 @@ void mnistc_max_pool2d_i8(const int8_t* input, int8_t* output, int64_t C, int64_
                           int64_t W, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
                           int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                           int64_t dilation_h, int64_t dilation_w) {
+  if (KH == 2 && KW == 2 && stride_h == 2 && stride_w == 2 && pad_h == 0 && pad_w == 0 &&
+      dilation_h == 1 && dilation_w == 1 && H == 2 * OH && W == 2 * OW) {
+    // The 2x2 window tiling the planes: the larger of each pair of neighbours over all
+    // planes at once (a flat pass in vector lanes: each pair one int16 lane, its low byte
+    // sign-extended by two shifts, its high byte by one), then of each pair of rows.
+    typedef int16_t words __attribute__((vector_size(64)));
+    typedef int16_t words_u __attribute__((vector_size(64), aligned(1)));
+    typedef int8_t bytes __attribute__((vector_size(32)));
+    typedef int8_t bytes_u __attribute__((vector_size(32), aligned(1)));
+    const int64_t count = C * H * OW;
+    auto* wide = reinterpret_cast<int8_t*>(byte_scratch(count, INPUT_SLOT));
+    int64_t i = 0;
+    for (; i + 32 <= count; i += 32) {
+      const words x = *reinterpret_cast<const words_u*>(input + 2 * i);
+      const words low = (x << 8) >> 8, high = x >> 8;
+      *reinterpret_cast<bytes_u*>(wide + i) = __builtin_convertvector(low > high ? low : high, bytes);
+    }
+    for (; i < count; ++i) wide[i] = std::max(input[2 * i], input[2 * i + 1]);
+    for (int64_t r = 0; r < C * OH; ++r) {
+      const int8_t* top = wide + 2 * r * OW;
+      for (int64_t w = 0; w < OW; ++w) output[r * OW + w] = std::max(top[w], top[OW + w]);
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (C * OH * OW * KH * KW > (1 << 18))
   for (int64_t c = 0; c < C; ++c)
     for (int64_t oh = 0; oh < OH; ++oh)

@@ -246,18 +246,22 @@ def test_qconv2d(quant, name, in_zp, out_zp, fused):
 # --- max_pool2d_i8 ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kernel, stride, pad, dilation", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2)])
-def test_max_pool2d_i8(quant, kernel, stride, pad, dilation):
-    rng = np.random.default_rng(kernel * 10 + pad)
-    x = random_int8(rng, (5, 13, 11))
+@pytest.mark.parametrize(
+    "kernel, stride, pad, dilation, h, w",
+    [(2, 2, 0, 1, 13, 11), (2, 2, 0, 1, 12, 10), (3, 2, 1, 1, 13, 11), (3, 1, 1, 2, 13, 11)],
+)  # 2x2 on 12x10: the windows tile the planes, the vector path
+def test_max_pool2d_i8(quant, kernel, stride, pad, dilation, h, w):
+    rng = np.random.default_rng(kernel * 10 + pad + h)
+    x = random_int8(rng, (5, h, w))
     x[0] = -128  # a plane at the bottom of the range: padding must not win over it
+    x[1, :2, :2] = [[127, -128], [-128, -127]]
     expected = F.max_pool2d(torch.from_numpy(x.astype(np.float32))[None], kernel, stride, pad, dilation)[0]
     expected = expected.numpy().astype(np.int8)
     out = np.empty(expected.shape, dtype=np.int8)
     oh, ow = expected.shape[1:]
     call(
         quant, "max_pool2d_i8", [x, out],
-        C=5, H=13, W=11, OH=oh, OW=ow, KH=kernel, KW=kernel, stride_h=stride, stride_w=stride,
+        C=5, H=h, W=w, OH=oh, OW=ow, KH=kernel, KW=kernel, stride_h=stride, stride_w=stride,
         pad_h=pad, pad_w=pad, dilation_h=dilation, dilation_w=dilation,
     )  # fmt: skip
     np.testing.assert_array_equal(out, expected)

@@ -221,6 +221,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         if args.model:
             raise MnistcError("give a model file or --networks, not both")
+        if args.quantize or args.calibration:
+            raise MnistcError("--quantize and --calibration go with a model file, not --networks")
         rounds = 11 if args.rounds is None else args.rounds
         run_network_bench(
             args.networks or "all", args.configs, rounds, args.frontend, args.governor, args.quick
@@ -231,7 +233,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from mnistc.bench import run_bench
 
     rounds = 15 if args.rounds is None else args.rounds
-    run_bench(Path(args.model) if args.model else None, rounds, args.configs)
+    run_bench(Path(args.model) if args.model else None, rounds, args.configs,
+              int8=_quantize_options(args))
     return 0
 
 
@@ -422,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "OMP_DYNAMIC=false: every run on the configured threads)")
     bench.add_argument("--quick", action="store_true",
                        help="--networks on one small network at 3x64x64, batch 1, 1 thread, 3 rounds")
+    _add_quantize_arguments(bench)  # issue 13: the int8 rows
     bench.set_defaults(run=cmd_bench)
 
     conformance = commands.add_parser(
