@@ -65,6 +65,8 @@ class Comparison:
         )
         if self.accuracy is not None:
             text += f" accuracy={self.accuracy:.4f}"
+        if self.min_agreement is not None:
+            text += f" (passes at >= {100 * self.min_agreement:g}% agreement)"
         return text + ("" if self.passed else "  FAIL")
 
 

@@ -296,3 +296,27 @@ def test_residual_network_quantizes_every_convolution(tmp_path):
     with torch.no_grad():
         expected = model(torch.from_numpy(samples[:16])).numpy()
     assert np.abs(actual - expected).max() < 0.05 * np.abs(expected).max()
+
+
+def test_fp32_layers_must_name_layers_of_the_model(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 28, 28), np.float32))
+    code, stderr = mnistc(
+        capsys, "compile", BUNDLED_MODEL, "-q", "--quantize", "int8", "--calibration",
+        tmp_path / "x.npy", "--fp32-layers", "conv2,fc9", "-o", tmp_path / "m",
+    )  # fmt: skip
+    assert code == 1
+    assert "mnistc: error: fp32 layers fc9: no such conv2d or linear layer (the model has: conv1, conv2, fc1, fc2)" in stderr
+
+
+def test_malformed_pass_options_are_one_error(tmp_path, capsys):
+    """xDSL's pipeline parse error derives from BaseException: still one message, exit 1."""
+    from mnistc.tools.mnistc_opt import main as mnistc_opt
+
+    source = tmp_path / "m.mlir"
+    source.write_text("func.func @forward(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {\n  func.return %x : tensor<1x4xf32>\n}\n")
+    with pytest.raises(SystemExit) as exit_:
+        mnistc_opt([str(source), "-p", "quantize{calibration="])
+    assert exit_.value.code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("mnistc-opt: error: Error parsing pass pipeline specification")
+    assert "Traceback" not in stderr

@@ -257,8 +257,21 @@ class QuantizePass(ModulePass):
         )
         self.quantize(op, weights, samples)
 
+    def check_layer_names(self, module: ModuleOp) -> None:
+        """`fp32-layers` must name layers of the model (a typo would silently quantize)."""
+        names = {
+            layer_name(op) for op in module.walk()
+            if isinstance(op, nn.Conv2DOp | nn.LinearOp) and isinstance(op.weight.owner, nn.WeightOp)
+        }  # fmt: skip
+        if unknown := [name for name in self.fp32_layers if name not in names]:
+            raise CalibrationError(
+                f"fp32 layers {', '.join(unknown)}: no such conv2d or linear layer "
+                f"(the model has: {', '.join(sorted(names))})"
+            )
+
     def quantize(self, module: ModuleOp, weights: weight_files.WeightFile, samples: np.ndarray) -> None:
         """The rewrite, on samples already loaded (the driver's entry)."""
+        self.check_layer_names(module)
         layers = [
             op for op in entry_function(module).walk()
             if not stays_float(op, self.fp32_layers, self.keep_winograd)
