@@ -52,6 +52,32 @@ from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.kernels import abi
 
 
+ELEMENT_SIZES = {"f32": 4, "i8": 1, "i32": 4}
+"""Bytes per element of each buffer element type (abi.ELEMENT_TYPES gives the C type)."""
+
+
+def element_name(type_: MemRefType) -> str:
+    """The element type of a buffer as kernels/abi.py names it: f32, i8 or i32."""
+    name = str(type_.element_type)
+    if name not in ELEMENT_SIZES:
+        raise VerifyException(f"buffers hold f32, i8 or i32, not {name}")
+    return name
+
+
+def element_c_type(type_: MemRefType) -> str:
+    """The C++ type of a buffer's elements (float, int8_t, int32_t)."""
+    return abi.ELEMENT_TYPES[element_name(type_)]
+
+
+def element_size(type_: MemRefType) -> int:
+    return ELEMENT_SIZES[element_name(type_)]
+
+
+def buffer_size(type_: MemRefType) -> int:
+    """The bytes of a statically shaped buffer."""
+    return element_count(shape_of(type_)) * element_size(type_)
+
+
 def _format_shape(shape: Sequence[int]) -> str:
     return "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
 
@@ -289,6 +315,13 @@ class CallOp(IRDLOperation):
         for value in (*self.inputs, *self.outputs):
             if any(dim < 0 for dim in shape_of(value)):
                 raise VerifyException("kernel buffers must have static shapes")
+        for name, value in zip((*kernel.inputs, *kernel.outputs), (*self.inputs, *self.outputs)):
+            expected = kernel.element_type(name)
+            if isinstance(value.type, MemRefType) and element_c_type(value.type) != expected:
+                raise VerifyException(
+                    f"@{callee}: buffer '{name}' holds {element_name(value.type)}, the kernel "
+                    f"takes {next(k for k, c in abi.ELEMENT_TYPES.items() if c == expected)}"
+                )
 
     def print(self, printer: Printer) -> None:
         printer.print_string(" ")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ACTIVATIONS = (
     ("none", 0, ""),
@@ -110,6 +110,22 @@ TILE_SIZES = {
     "GEMM_NC": GEMM_NC,
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
+
+ELEMENT_TYPES = {"f32": "float", "i8": "int8_t", "i32": "int32_t"}
+"""The buffer element types a kernel may take: the MLIR name (a memref's element type)
+and the C type."""
+
+# --- int8 (issue 13; kernels/quant.cpp) ---
+QUANT_MR = 16
+"""Output channels per panel of a packed int8 weight: one vector of 16 int32 lanes."""
+QUANT_KR = 4
+"""Consecutive reduction elements of one channel in a packed int8 weight (and in an
+im2col panel): the 4 bytes that one int32 lane of `vpdpbusd` sums."""
+QUANT_NR = 16
+"""Output pixels per im2col panel of qconv2d."""
+QUANT_TILE_SIZES = {"QUANT_MR": QUANT_MR, "QUANT_KR": QUANT_KR, "QUANT_NR": QUANT_NR}
+TILE_SIZES |= QUANT_TILE_SIZES
+# --- end of the int8 block ---
 
 ACTIVATION_FPARAMS = ("alpha", "beta")
 
@@ -248,6 +264,15 @@ class Kernel:
     Winograd's GFLOP/s compare with the direct kernel's): what the profile's GFLOP/s
     divide. None: the kernel moves data."""
 
+
+    element_types: Mapping[str, str] = field(default_factory=dict)
+    """Buffers whose elements are not float32, by name: their C element type (one of
+    ELEMENT_TYPES' values)."""
+
+    def element_type(self, buffer: str) -> str:
+        """The C element type of one buffer: float unless `element_types` says otherwise."""
+        return self.element_types.get(buffer, "float")
+
     @property
     def symbol(self) -> str:
         return f"mnistc_{self.name}"
@@ -271,8 +296,8 @@ class Kernel:
     def declaration(self) -> str:
         """The C prototype, wrapped as clang-format would at 90 columns."""
         arguments = [
-            *(f"const float* {n}" for n in self.inputs),
-            *(f"float* {n}" for n in self.outputs),
+            *(f"const {self.element_type(n)}* {n}" for n in self.inputs),
+            *(f"{self.element_type(n)}* {n}" for n in self.outputs),
             *(f"int64_t {n}" for n in self.params),
             *(f"float {n}" for n in self.fparams),
         ]
@@ -307,6 +332,76 @@ def _conv(
 _CONV_GEOMETRY = ("C", "H", "W", "K", "OH", "OW", "KH", "KW")
 _WINDOW = ("KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w")
 _POOL_GEOMETRY = ("C", "H", "W", "OH", "OW", *_WINDOW)
+
+# --- int8 (issue 13; kernels/quant.cpp) ---
+_I8, _I32 = ELEMENT_TYPES["i8"], ELEMENT_TYPES["i32"]
+_REQUANTIZED = {"input": _I8, "packed_weight": _I8, "bias": _I32, "output": _I8}
+_REQUANTISATION_DOC = (
+    "`packed_weight` is the int8 weight [OUT, R] packed at compile time "
+    "(mnistc/transforms/packing.py:\npack_quant_weight) as [ceil(OUT / MNISTC_QUANT_MR)]"
+    "[ceil(R / MNISTC_QUANT_KR)][MNISTC_QUANT_MR]\n[MNISTC_QUANT_KR], zero-filled. The "
+    "kernels multiply u = input + 128 (vpdpbusd's unsigned\noperand), so `bias` [OUT] "
+    "is the int32 bias less (128 + input zero point) * the row sums of the\nweight, "
+    "from the same packing: acc = sum(u * w) + bias[c] = sum((input - zp) * w) + the\n"
+    "model's bias. `multiplier` [OUT] = float32(input_scale * weight_scale[c] / "
+    "output_scale); the\nresult is clamp(nearbyint(float(acc) * multiplier[c]) + "
+    "output_zero_point, qmin, qmax) in\nfloat32, ties to even: bit-exact on every ISA "
+    "path (AVX-512 VNNI, AVX2, scalar)."
+)
+_QUANT_KERNELS = (
+    Kernel(
+        "quantize",
+        ("input",),
+        ("output",),
+        ("count", "zero_point"),
+        ("scale",),
+        doc="float32 to int8: clamp(nearbyint(input / scale) + zero_point, -128, 127), "
+        "ties to even,\nthe division in float32; NaN gives zero_point (as ONNX Runtime).",
+        element_types={"output": _I8},
+    ),
+    Kernel(
+        "dequantize",
+        ("input",),
+        ("output",),
+        ("count", "zero_point"),
+        ("scale",),
+        doc="int8 to float32: (input - zero_point) * scale.",
+        element_types={"input": _I8},
+    ),
+    Kernel(
+        "qlinear",
+        ("input", "packed_weight", "bias", "multiplier"),
+        ("output",),
+        ("M", "IN", "OUT", "output_zero_point", "qmin", "qmax"),
+        doc="int8 fully connected layer: input [M, IN] int8, output [M, OUT] int8, R = IN.\n"
+        + _REQUANTISATION_DOC,
+        element_types=_REQUANTIZED,
+    ),
+    Kernel(
+        "qconv2d",
+        ("input", "packed_weight", "bias", "multiplier"),
+        ("output",),
+        (*_CONV_GEOMETRY, "stride_h", "stride_w", "pad_h", "pad_w", "dilation_h",
+         "dilation_w", "groups", "input_zero_point", "output_zero_point", "qmin", "qmax"),  # fmt: skip
+        doc="int8 convolution: input [C,H,W] int8 (padding reads input_zero_point), output "
+        "[K,OH,OW]\nint8; per group an int8 GEMM of the weight by im2col panels of "
+        "MNISTC_QUANT_NR pixels.\nPer group g the weight [K/g, R = C/g * KH * KW] (rows "
+        "(c, kh, kw)) is packed as below,\nthe groups one after another. "
+        + _REQUANTISATION_DOC,
+        element_types=_REQUANTIZED,
+    ),
+    Kernel(
+        "max_pool2d_i8",
+        ("input",),
+        ("output",),
+        (*_POOL_GEOMETRY, "dilation_h", "dilation_w"),
+        doc="mnistc_max_pool2d on int8 (exact: the max of quantized values is the quantized "
+        "max).",
+        element_types={"input": _I8, "output": _I8},
+    ),
+)
+"""The int8 kernels."""
+# --- end of the int8 block ---
 
 KERNELS: dict[str, Kernel] = {
     k.name: k
@@ -594,6 +689,8 @@ KERNELS: dict[str, Kernel] = {
             "dimension reads the\ninput at x = (i + shift) * scale + offset, or (i + shift) "
             "/ scale + offset with `divide`\n(float32), by `mode` (MNISTC_RESIZE_*).",
         ),
+        # --- int8 (issue 13; kernels/quant.cpp) ---
+        *_QUANT_KERNELS,
     )
 }
 """Every kernel by `cpu.call` callee name."""

@@ -80,6 +80,9 @@ enum {
 #define MNISTC_GEMM_NR 16
 #define MNISTC_GEMM_KC 256
 #define MNISTC_GEMM_NC 384
+#define MNISTC_QUANT_MR 16
+#define MNISTC_QUANT_KR 4
+#define MNISTC_QUANT_NR 16
 
 // Slots of per-thread scratch (kernel_support.hpp), planned by plan-memory.
 #define MNISTC_SCRATCH_SLOTS 2
@@ -273,6 +276,53 @@ void mnistc_resize2d(const float* input, float* output, int64_t C, int64_t H, in
                      int64_t OH, int64_t OW, int64_t mode, int64_t divide, float scale_h,
                      float scale_w, float shift_h, float shift_w, float offset_h,
                      float offset_w);
+
+// float32 to int8: clamp(nearbyint(input / scale) + zero_point, -128, 127), ties to even,
+// the division in float32; NaN gives zero_point (as ONNX Runtime).
+void mnistc_quantize(const float* input, int8_t* output, int64_t count,
+                     int64_t zero_point, float scale);
+
+// int8 to float32: (input - zero_point) * scale.
+void mnistc_dequantize(const int8_t* input, float* output, int64_t count,
+                       int64_t zero_point, float scale);
+
+// int8 fully connected layer: input [M, IN] int8, output [M, OUT] int8, R = IN.
+// `packed_weight` is the int8 weight [OUT, R] packed at compile time (mnistc/transforms/packing.py:
+// pack_quant_weight) as [ceil(OUT / MNISTC_QUANT_MR)][ceil(R / MNISTC_QUANT_KR)][MNISTC_QUANT_MR]
+// [MNISTC_QUANT_KR], zero-filled. The kernels multiply u = input + 128 (vpdpbusd's unsigned
+// operand), so `bias` [OUT] is the int32 bias less (128 + input zero point) * the row sums of the
+// weight, from the same packing: acc = sum(u * w) + bias[c] = sum((input - zp) * w) + the
+// model's bias. `multiplier` [OUT] = float32(input_scale * weight_scale[c] / output_scale); the
+// result is clamp(nearbyint(float(acc) * multiplier[c]) + output_zero_point, qmin, qmax) in
+// float32, ties to even: bit-exact on every ISA path (AVX-512 VNNI, AVX2, scalar).
+void mnistc_qlinear(const int8_t* input, const int8_t* packed_weight, const int32_t* bias,
+                    const float* multiplier, int8_t* output, int64_t M, int64_t IN,
+                    int64_t OUT, int64_t output_zero_point, int64_t qmin, int64_t qmax);
+
+// int8 convolution: input [C,H,W] int8 (padding reads input_zero_point), output [K,OH,OW]
+// int8; per group an int8 GEMM of the weight by im2col panels of MNISTC_QUANT_NR pixels.
+// Per group g the weight [K/g, R = C/g * KH * KW] (rows (c, kh, kw)) is packed as below,
+// the groups one after another. `packed_weight` is the int8 weight [OUT, R] packed at compile time (mnistc/transforms/packing.py:
+// pack_quant_weight) as [ceil(OUT / MNISTC_QUANT_MR)][ceil(R / MNISTC_QUANT_KR)][MNISTC_QUANT_MR]
+// [MNISTC_QUANT_KR], zero-filled. The kernels multiply u = input + 128 (vpdpbusd's unsigned
+// operand), so `bias` [OUT] is the int32 bias less (128 + input zero point) * the row sums of the
+// weight, from the same packing: acc = sum(u * w) + bias[c] = sum((input - zp) * w) + the
+// model's bias. `multiplier` [OUT] = float32(input_scale * weight_scale[c] / output_scale); the
+// result is clamp(nearbyint(float(acc) * multiplier[c]) + output_zero_point, qmin, qmax) in
+// float32, ties to even: bit-exact on every ISA path (AVX-512 VNNI, AVX2, scalar).
+void mnistc_qconv2d(const int8_t* input, const int8_t* packed_weight, const int32_t* bias,
+                    const float* multiplier, int8_t* output, int64_t C, int64_t H,
+                    int64_t W, int64_t K, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                    int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                    int64_t dilation_h, int64_t dilation_w, int64_t groups,
+                    int64_t input_zero_point, int64_t output_zero_point, int64_t qmin,
+                    int64_t qmax);
+
+// mnistc_max_pool2d on int8 (exact: the max of quantized values is the quantized max).
+void mnistc_max_pool2d_i8(const int8_t* input, int8_t* output, int64_t C, int64_t H,
+                          int64_t W, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
+                          int64_t stride_h, int64_t stride_w, int64_t pad_h,
+                          int64_t pad_w, int64_t dilation_h, int64_t dilation_w);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -229,10 +229,12 @@ def machine() -> str:
 
 
 def run_bench(
-    model_path: Path | None, rounds: int = 15, configs: str = "all", log=print
+    model_path: Path | None, rounds: int = 15, configs: str = "all", log=print,
+    int8: dict | None = None,
 ) -> None:
     """Any model file mnistc compiles (TorchScript, torch.export, ONNX; default the
-    bundled model) against ONNX Runtime and PyTorch, in the configurations named."""
+    bundled model) against ONNX Runtime and PyTorch, in the configurations named. `int8`:
+    CompileOptions' int8 fields (`quantize`, `calibration`, ...) for the int8 rows."""
     from mnistc.driver import CompileOptions, compile_model
     from mnistc.models.mnist_cnn import BUNDLED_MODEL
     from mnistc.runtime import CompiledModel
@@ -241,9 +243,10 @@ def run_bench(
     if rounds < 1:
         raise MnistcError("--rounds must be at least 1")
     model_path = Path(model_path or BUNDLED_MODEL)
+    quantized = int8 is not None and CompileOptions(**int8).quantize_pass() is not None  # checks them
     with tempfile.TemporaryDirectory(prefix="mnistc-bench-") as scratch:
         scratch = Path(scratch)
-        compile_model(model_path, scratch / "libmodel.so", CompileOptions(shared=True))
+        fp32 = compile_model(model_path, scratch / "libmodel.so", CompileOptions(shared=True))
         compile_model(model_path, scratch / "model", CompileOptions())
         compiled = CompiledModel(scratch / "libmodel.so")
         shape = compiled.input_shape
@@ -255,6 +258,9 @@ def run_bench(
         if engines.torch_model is None and engines.ort_path is None:
             raise MnistcError("nothing to compare against: an ONNX model needs onnxruntime")
         _latency_table(engines, shape, chosen, rounds, log)
+        if quantized:
+            _int8_section(model_path, compiled, fp32.weight_bytes, onnx_path, int8, scratch,
+                          chosen, rounds, log)  # fmt: skip
         _kernel_profile(engines.compiled, shape, log)
         _process_figures(model_path, scratch, shape, engines, log)
 
@@ -285,6 +291,96 @@ def _latency_table(engines: Engines, shape, configs, rounds: int, log) -> None:
             else:
                 row += f" {'n/a':>12} {'':>6}"
         log(row + f"   ({medians['mnistc'] / batch:.1f} us/image)")
+
+
+# --- int8 (issue 13) ---------------------------------------------------------------------
+
+
+def ort_int8_model(onnx_path: Path, samples: np.ndarray, scratch: Path) -> Path:
+    """ONNX Runtime's int8 form of the model, as its users make one: `quantize_static`,
+    QDQ format, MinMax calibration (its defaults: int8 weights and activations, weights
+    per tensor), on the same calibration samples as mnistc's."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        quantize_static,
+    )
+
+    name = ort_session(onnx_path, 1).get_inputs()[0].name
+
+    class Samples(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.rest = iter(samples)
+
+        def get_next(self):
+            sample = next(self.rest, None)
+            return None if sample is None else {name: sample[None]}
+
+    path = scratch / "model.int8.onnx"
+    quantize_static(str(onnx_path), str(path), Samples(), quant_format=QuantFormat.QDQ,
+                    calibrate_method=CalibrationMethod.MinMax)  # fmt: skip
+    return path
+
+
+def _int8_section(model_path: Path, compiled, fp32_bytes: int, onnx_path, int8: dict,
+                  scratch: Path, configs, rounds: int, log) -> None:  # fmt: skip
+    """mnistc's int8 build against its float32 build and ONNX Runtime's int8 model, timed
+    side by side; the embedded weights of both builds; argmax agreement with float32 on
+    the calibration samples."""
+    from mnistc.calibration import load_samples, samples_from_array
+    from mnistc.driver import CompileOptions, compile_model
+    from mnistc.runtime import CompiledModel
+
+    result = compile_model(model_path, scratch / "libint8.so", CompileOptions(shared=True, **int8))
+    quantized = CompiledModel(scratch / "libint8.so")
+    shape, data = compiled.input_shape, int8["calibration"]
+    limit = int8.get("calibration_samples") or 1000
+    samples = (samples_from_array(data, shape, compiled.preprocessing, limit) if isinstance(data, np.ndarray)
+               else load_samples(data, shape, compiled.preprocessing, limit))  # fmt: skip
+    log(f"\nint8 (--quantize {int8['quantize']}, {len(samples)} calibration samples): embedded "
+        f"weights {result.weight_bytes / 1e6:.2f} MB against {fp32_bytes / 1e6:.2f} MB in float32")
+    engines = {"mnistc-int8": quantized, "mnistc": compiled}
+    ort_int8 = None
+    if onnx_path is not None:
+        ort_int8 = ort_int8_model(onnx_path, samples, scratch)
+    reference = compiled(samples).argmax(1)
+    log(f"argmax agreement with mnistc float32 on the calibration samples: mnistc-int8 "
+        f"{np.mean(quantized(samples).argmax(1) == reference):.4f}" + (
+            f", onnxruntime-int8 {np.mean(_ort_outputs(ort_int8, samples).argmax(1) == reference):.4f}"
+            if ort_int8 else ""))  # fmt: skip
+    log("int8 latency per inference, median of interleaved rounds (us; ratio = other / mnistc-int8):")
+    others = ["mnistc", *(["onnxruntime-int8"] if ort_int8 else [])]
+    log(f"{'batch':>5} {'threads':>7} {'mnistc-int8':>12}" + "".join(f" {n:>16} {'ratio':>6}" for n in others))
+    rng = np.random.default_rng(0)
+    for batch, threads in configs:
+        inputs = samples[rng.integers(0, len(samples), batch)]
+        runners = {}
+        for name, model in engines.items():
+            model.set_num_threads(threads)
+            runners[name] = (lambda m: lambda: m(inputs))(model)
+        if ort_int8:
+            session = ort_session(ort_int8, threads)
+            feed = {session.get_inputs()[0].name: inputs}
+            runners["onnxruntime-int8"] = lambda: session.run(None, feed)[0]
+        _drop_failing(runners, batch, log)
+        medians = interleaved_medians(runners, rounds, calls_per_round(runners))
+        row = f"{batch:>5} {threads:>7} {medians['mnistc-int8']:>12.1f}"
+        for name in others:
+            value = medians.get(name)
+            row += f" {value:>16.1f} {value / medians['mnistc-int8']:>6.2f}" if value else f" {'n/a':>16} {'':>6}"
+        log(row + f"   ({medians['mnistc-int8'] / batch:.1f} us/image)")
+    _kernel_profile(quantized, shape, log)
+
+
+def _ort_outputs(path: Path, samples: np.ndarray) -> np.ndarray:
+    """ONNX Runtime's outputs on `samples`, one sample at a time (a fixed-batch export)."""
+    session = ort_session(path, 1)
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: s[None]})[0] for s in samples])
+
+
+# --- end of the int8 block ---
 
 
 def _drop_failing(runners: dict[str, Callable[[], object]], batch: int, log) -> None:

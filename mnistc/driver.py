@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
-from xdsl.passes import PassPipeline
+from xdsl.passes import ModulePass, PassPipeline
 
 from mnistc import progress, weights
 from mnistc.dialects import cpu
@@ -35,14 +36,34 @@ from mnistc.memory import PlannedMemory
 from mnistc.targets.cpp import ENTRY, CppTarget, planned_memory
 from mnistc.toolchain import BuildConfig, build_executable
 from mnistc.weights import WeightFile
+from mnistc.calibration import (
+    DEFAULT_METHOD,
+    DEFAULT_PERCENTILE,
+    DEFAULT_SAMPLES,
+    check_method,
+    declared_preprocessing,
+    samples_from_array,
+)
+from mnistc.dialects.shapes import shape_of
+from mnistc.transforms.quantize import QuantizePass, entry_function
 
 OPTIMISATION_PIPELINE = (
-    "remove-dropout,canonicalize,fold-layer-norm,fold-constants,fold-batch-norm,"
+    "remove-dropout,canonicalize,fold-qdq,fold-layer-norm,fold-constants,fold-batch-norm,"
     "fuse-residual-add,fuse-activation,dce"
 )
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
+BEFORE_QUANTIZE = (
+    "remove-dropout,canonicalize,fold-layer-norm,fold-constants,fold-batch-norm,"
+    "fuse-activation,dce"
+)
+AFTER_QUANTIZE = "fuse-residual-add,fuse-activation,dce"
+"""With `--quantize`, the same passes around `quantize`: activations fuse into the layers
+first (a quantized layer clamps its int8 result), residual adds after (a conv2d with a
+fused residual stays float32, so a ResNet's adds stay apart from the convolutions, as
+float32 adds of dequantized tensors)."""
 
 LOWERING_PIPELINE = "convert-nn-to-cpu"
+QUANTIZED_TYPES = ("int8",)
 WEIGHTS_FILE = "weights.bin"
 
 
@@ -71,6 +92,35 @@ class CompileOptions:
     preprocessing: Preprocessing | None = None
     """Recorded in the artifact (mnistc/preprocessing.py); None: the model file's
     `MODEL.preprocessing.json`, if any."""
+    # int8 (the `quantize` pass, mnistc/calibration.py)
+    quantize: str | None = None
+    """"int8": post-training quantization of conv2d and linear; None: float32."""
+    calibration: Path | str | np.ndarray | None = None
+    """The calibration samples, required with `quantize`: a .npy or raw float32 file, idx
+    files, images, the MNIST directory (mnistc/calibration.py), or an array of samples."""
+    calibration_method: str = DEFAULT_METHOD
+    calibration_samples: int = DEFAULT_SAMPLES
+    fp32_layers: tuple[str, ...] = ()
+    """Layers (their weight's module path, e.g. "conv2") that `quantize` keeps float32."""
+
+    def quantize_pass(self) -> QuantizePass | None:
+        """The `quantize` pass these options ask for, after checking them; None: float32."""
+        if self.quantize is None:
+            if self.calibration is not None:
+                raise MnistcError("--calibration is for --quantize int8")
+            return None
+        if self.quantize not in QUANTIZED_TYPES:
+            raise MnistcError(
+                f"--quantize {self.quantize}: unknown (supported: {', '.join(QUANTIZED_TYPES)})"
+            )
+        if self.calibration is None:
+            raise MnistcError(f"--quantize {self.quantize} needs --calibration DATA")
+        check_method(self.calibration_method, DEFAULT_PERCENTILE)
+        return QuantizePass(
+            calibration="" if isinstance(self.calibration, np.ndarray) else str(self.calibration),
+            method=self.calibration_method,
+            samples=self.calibration_samples, fp32_layers=tuple(self.fp32_layers),
+        )  # fmt: skip
 
 
 @dataclass
@@ -147,13 +197,53 @@ class Compilation:
         run_pipeline(self.ctx, self.module, spec)
         self.stages[stage] = print_ir(self.module)
 
+    def apply(self, stage: str, module_pass: ModulePass) -> None:
+        """Run one configured pass (options that a pipeline string cannot quote, such as
+        a file name) and record the IR after it as `stage`."""
+        with progress.step(f"pass {module_pass.name}"):
+            module_pass.apply(self.ctx, self.module)
+            self.module.verify()
+        self.stages[stage] = print_ir(self.module)
+
+    def quantize(self, module_pass: QuantizePass, calibration: Path | str | np.ndarray) -> None:
+        """The `quantize` pass, on a calibration file or an array of samples."""
+        if not isinstance(calibration, np.ndarray):
+            return self.apply("nn-quantized", module_pass)
+        with progress.step("pass quantize"):
+            shape = shape_of(entry_function(self.module).body.block.args[0])[1:]
+            samples = samples_from_array(
+                calibration, shape, declared_preprocessing(self.module), module_pass.samples
+            )
+            module_pass.quantize(self.module, self.weights, samples)
+            self.module.verify()
+        self.stages["nn-quantized"] = print_ir(self.module)
+
     def run_to(self, stage: str, options: CompileOptions = CompileOptions()) -> str:
         """Run the standard pipeline up to `stage` (nn, loops or cpp); return its text."""
-        self.declare_preprocessing(options.preprocessing)
-        if options.optimise:
-            self.run("nn-optimised", OPTIMISATION_PIPELINE)
+        self.optimise_nn(options)
+        self.quantize_nn(options)
         if stage == "nn":
             return print_ir(self.module)
+        return self.lower(stage, options)
+
+    def optimise_nn(self, options: CompileOptions) -> None:
+        """The `nn`-level optimisations (unless -O0), after checking the options."""
+        self.declare_preprocessing(options.preprocessing)
+        quantize = options.quantize_pass()
+        if options.optimise:
+            self.run("nn-optimised", BEFORE_QUANTIZE if quantize else OPTIMISATION_PIPELINE)
+
+    def quantize_nn(self, options: CompileOptions) -> None:
+        """The `quantize` pass, if the options ask for it, and the passes after it."""
+        quantize = options.quantize_pass()
+        if quantize is None:
+            return
+        self.quantize(quantize, options.calibration)
+        if options.optimise:
+            self.run("nn-quantized-optimised", AFTER_QUANTIZE)
+
+    def lower(self, stage: str, options: CompileOptions) -> str:
+        """From the `nn` IR down to `stage` (loops or cpp); return its text."""
         cpu_passes = cpu_optimisation_pipeline(options.winograd) if options.optimise else ""
         self.run("loops", ",".join(filter(None, (LOWERING_PIPELINE, cpu_passes))))
         if stage == "loops":
@@ -169,10 +259,13 @@ class Compilation:
         """Keep only the weights the lowered code reads, so the executable embeds no
         tensors that folding passes replaced (in place: a large model is not copied)."""
         ops = [op for op in self.module.walk() if isinstance(op, cpu.WeightOp)]
-        keys = [(op.offset.value.data, tuple(op.result.type.get_shape())) for op in ops]
+        keys = [
+            (op.offset.value.data, tuple(op.result.type.get_shape()), cpu.element_size(op.result.type))
+            for op in ops
+        ]
         moved = self.weights.keep_only(keys)
         for op, key in zip(ops, keys):
-            op.offset = IntegerAttr(moved[key], i64)
+            op.offset = IntegerAttr(moved[key[:2]], i64)
 
     def function_attribute(self, key: str) -> int:
         for op in self.module.ops:

@@ -48,6 +48,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return FoldLayerNormPass
 
+    def get_fold_qdq():
+        from mnistc.transforms.fold_qdq import FoldQdqPass
+
+        return FoldQdqPass
+
     def get_fuse_activation():
         from mnistc.transforms.fuse_activation import FuseActivationPass
 
@@ -73,6 +78,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return PlanMemoryPass
 
+    def get_quantize():
+        from mnistc.transforms.quantize import QuantizePass
+
+        return QuantizePass
+
     def get_remove_dropout():
         from mnistc.transforms.remove_dropout import RemoveDropoutPass
 
@@ -83,11 +93,13 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "fold-batch-norm": get_fold_batch_norm,
         "fold-constants": get_fold_constants,
         "fold-layer-norm": get_fold_layer_norm,
+        "fold-qdq": get_fold_qdq,
         "fuse-activation": get_fuse_activation,
         "fuse-conv-max-pool": get_fuse_conv_max_pool,
         "fuse-residual-add": get_fuse_residual_add,
         "pack-weights": get_pack_weights,
         "plan-memory": get_plan_memory,
+        "quantize": get_quantize,
         "remove-dropout": get_remove_dropout,
     }
 

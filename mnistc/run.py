@@ -47,7 +47,7 @@ def _sample_text(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
 
 
-def _as_batch(array: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndarray:
+def as_batch(array: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndarray:
     """`array` as [N, *shape]: a batch, one sample, or (for one channel) samples
     without their channel dimension, as MNIST's [N, 28, 28]."""
     if array.shape == shape:
@@ -71,7 +71,7 @@ def read_npy(path: Path, shape: tuple[int, ...]) -> Samples:
         raise MnistcError(f"{path}: not a readable .npy file ({e})") from None
     if array.dtype.kind not in "fiub":
         raise MnistcError(f"{path}: dtype {array.dtype} is not numeric")
-    batch = _as_batch(array, shape, str(path))
+    batch = as_batch(array, shape, str(path))
     return Samples([f"{path.name}[{i}]" for i in range(len(batch))], batch, array.dtype.kind in "iub")
 
 
@@ -90,7 +90,7 @@ def read_idx(path: Path, shape: tuple[int, ...]) -> Samples:
     body = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise MnistcError(f"{path}: {body.size} bytes of data for dimensions {list(dims)}")
-    batch = _as_batch(body.reshape(dims), shape, str(path))
+    batch = as_batch(body.reshape(dims), shape, str(path))
     return Samples([f"{path.name}[{i}]" for i in range(len(batch))], batch, True)
 
 

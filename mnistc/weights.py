@@ -1,7 +1,9 @@
 """The weight file behind `nn.weight` and `cpu.weight`.
 
-Raw little-endian float32 tensors, each starting at a multiple of 64 bytes; the module's
-`nn.weights_file` attribute names the file. Passes that compute new constants (batch-norm
+Raw little-endian tensors, each starting at a multiple of 64 bytes; the module's
+`nn.weights_file` attribute names the file. Tensors are float32, except the int8 weights
+and int32 biases of quantized layers (`STORED_DTYPES`): the `nn.weight` op's element
+type says how its bytes read. Passes that compute new constants (batch-norm
 folding, constant folding, weight packing) append to it, so earlier offsets stay valid.
 
 Passes reach the file through the `WeightStore` of the pipeline's context
@@ -20,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import ModuleOp, StringAttr, f32, i8, i32
+from xdsl.ir import Attribute
 
 from mnistc.dialects import nn
 from mnistc.errors import MnistcError
@@ -28,6 +31,20 @@ from mnistc.outputs import write_bytes
 
 ATTRIBUTE = "nn.weights_file"
 ALIGNMENT = 64
+STORED_DTYPES: dict[Attribute, np.dtype] = {
+    f32: np.dtype("<f4"), i8: np.dtype("i1"), i32: np.dtype("<i4")
+}  # fmt: skip
+"""The element types a weight file stores, and how their bytes read."""
+
+
+def stored_type(array: np.ndarray) -> Attribute:
+    """int8 and int32 arrays are stored as they are; anything else as float32."""
+    return {np.dtype("int8"): i8, np.dtype("int32"): i32}.get(np.asarray(array).dtype, f32)
+
+
+def dtype_of_type(element_type: Attribute) -> np.dtype:
+    """The NumPy dtype of a stored IR element type (f32, i8, i32)."""
+    return STORED_DTYPES[element_type]
 
 
 class WeightFileError(MnistcError):
@@ -68,34 +85,44 @@ class WeightFile:
         return len(self._data)
 
     def append(self, array: np.ndarray) -> int:
-        """Store the array as float32; return its byte offset."""
+        """Store the array (as float32 unless it is int8 or int32); return its byte offset."""
         offset = self._pad()
-        self._data.extend(np.ascontiguousarray(array, dtype="<f4").reshape(-1).view(np.uint8))
+        data = np.ascontiguousarray(array, dtype=STORED_DTYPES[stored_type(array)])
+        self._data.extend(data.reshape(-1).view(np.uint8))
         return offset
 
-    def _check_span(self, offset: int, shape: Sequence[int]) -> int:
-        """The byte size of a float32 tensor at `offset`, which must lie inside the file."""
-        count = int(np.prod(shape, dtype=np.int64))
-        if offset < 0 or offset + 4 * count > len(self._data):
+    def _check_span(self, offset: int, shape: Sequence[int], itemsize: int = 4) -> int:
+        """The byte size of a tensor at `offset`, which must lie inside the file."""
+        size = itemsize * int(np.prod(shape, dtype=np.int64))
+        if offset < 0 or offset + size > len(self._data):
             raise WeightFileError(
                 f"weight at offset {offset} with shape {list(shape)} lies outside "
                 f"'{self.name}' ({len(self._data)} bytes)"
             )
-        return 4 * count
+        return size
 
-    def read(self, offset: int, shape: Sequence[int]) -> np.ndarray:
+    def read(self, offset: int, shape: Sequence[int], dtype: np.dtype = STORED_DTYPES[f32]) -> np.ndarray:
         """A copy of the tensor: a view would pin the buffer, which appends may move."""
-        size = self._check_span(offset, shape)
-        return np.frombuffer(self._data, dtype="<f4", count=size // 4, offset=offset).reshape(shape).copy()
+        dtype = np.dtype(dtype)
+        size = self._check_span(offset, shape, dtype.itemsize)
+        count = size // dtype.itemsize
+        return np.frombuffer(self._data, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
 
-    def keep_only(self, tensors: Iterable[tuple[int, Sequence[int]]]) -> dict[tuple[int, tuple[int, ...]], int]:
-        """Drop every byte that none of `tensors` (offset, shape) covers, moving the rest
-        down in place (no second buffer); return each tensor's new offset. Overlapping
-        tensors move together, and every offset keeps its alignment."""
-        spans = sorted({(offset, tuple(shape)) for offset, shape in tensors})
+    def keep_only(
+        self, tensors: Iterable[tuple[int, Sequence[int]] | tuple[int, Sequence[int], int]]
+    ) -> dict[tuple[int, tuple[int, ...]], int]:
+        """Drop every byte that none of `tensors` (offset, shape[, itemsize: 4 when
+        absent]) covers, moving the rest down in place (no second buffer); return each
+        tensor's new offset by (offset, shape). Overlapping tensors move together, and
+        every offset keeps its alignment."""
+        sizes: dict[tuple[int, tuple[int, ...]], int] = {}
+        for offset, shape, *itemsize in tensors:
+            key = (offset, tuple(shape))
+            sizes[key] = max(sizes.get(key, 0), itemsize[0] if itemsize else 4)
+        spans = sorted(sizes)
         regions: list[list[int]] = []  # [old start, old end, new start]
         for offset, shape in spans:
-            end = offset + self._check_span(offset, shape)
+            end = offset + self._check_span(offset, shape, sizes[(offset, shape)])
             if regions and offset < regions[-1][1]:
                 regions[-1][1] = max(regions[-1][1], end)
             else:
@@ -123,11 +150,17 @@ class WeightFile:
 
 
 def weight_op(weights: WeightFile, key: str, array: np.ndarray) -> nn.WeightOp:
-    """Append `array` and return the `nn.weight` op that references it."""
-    op = nn.WeightOp(key, weights.append(array), np.shape(array))
-    hint = re.sub(r"[^A-Za-z0-9_]", "_", key)
-    op.result.name_hint = hint if hint[:1].isalpha() else f"w_{hint}"
+    """Append `array` and return the `nn.weight` op that references it (float32, or int8
+    and int32 kept as they are)."""
+    op = nn.WeightOp(key, weights.append(array), np.shape(array), stored_type(array))
+    op.result.name_hint = name_hint(key)
     return op
+
+
+def name_hint(key: str) -> str:
+    """An SSA name for a weight's key (`0.weight` of a Sequential -> `w_0_weight`)."""
+    hint = re.sub(r"[^A-Za-z0-9_]", "_", key)
+    return hint if hint[:1].isalpha() else f"w_{hint}"
 
 
 def weights_name(module: ModuleOp) -> str:

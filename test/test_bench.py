@@ -87,3 +87,43 @@ def test_a_model_that_disagrees_with_its_reference_is_not_benchmarked(fixed_batc
     engines = Engines(Wrong(), path, None, "")
     with pytest.raises(MnistcError, match="disagrees with onnxruntime"):
         _latency_table(engines, SHAPE, [CONFIGS["b1-t1"]], 1, print)
+
+
+# --- int8 rows (issue 13) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bench", "--calibration", "data.npy"], "--calibration is for --quantize int8"),
+        (["bench", "--quantize", "int8"], "--quantize int8 needs --calibration DATA"),
+        (["bench", "--networks", "resnet18", "--quantize", "int8", "--calibration", "d.npy"],
+         "--quantize and --calibration go with a model file, not --networks"),
+    ],
+)
+def test_bench_int8_options_are_checked_before_any_work(argv, message, capsys):
+    from mnistc.tools.mnistc import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    assert f"mnistc: error: {message}" in capsys.readouterr().err
+
+
+def test_onnx_runtime_int8_model_is_quantize_static_qdq(fixed_batch_onnx, tmp_path):
+    """The engine the int8 rows compare with: ONNX Runtime's own QDQ model of the same
+    network, calibrated on the samples given, which it runs."""
+    import onnx
+
+    from mnistc.bench import ort_int8_model, ort_session
+
+    path, _ = fixed_batch_onnx
+    samples = np.random.default_rng(1).random((20, *SHAPE), dtype=np.float32)
+    int8_path = ort_int8_model(path, samples, tmp_path)
+    ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv", "Gemm"} <= ops
+    session = ort_session(int8_path, 1)
+    out = session.run(None, {session.get_inputs()[0].name: samples[:1]})[0]
+    expected = ort_session(path, 1).run(None, {session.get_inputs()[0].name: samples[:1]})[0]
+    assert out.shape == expected.shape and not np.array_equal(out, expected)  # quantized
+    np.testing.assert_allclose(out, expected, atol=0.1 * np.abs(expected).max())

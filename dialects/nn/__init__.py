@@ -29,7 +29,9 @@ Op families. Each family has one file of the same name at every level: here
   elements, no arithmetic);
 - `softmax`: `softmax`, `log_softmax`;
 - `resample`: `resize2d` (nearest and linear interpolation of H and W);
-- `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims.
+- `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims;
+- `quant`: `quantize`, `dequantize`, `qconv2d`, `qlinear` (int8; `max_pool2d` and the
+  views of `shape` take int8 too).
 
 `base.py` holds what the families share (the tensor type, property builders, the
 verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
@@ -44,6 +46,7 @@ from mnistc.dialects.nn import (
     linear,
     norm,
     pool,
+    quant,
     reduce,
     resample,
     shape,
@@ -51,12 +54,21 @@ from mnistc.dialects.nn import (
     weight,
 )
 from mnistc.dialects.nn.activation import *  # noqa: F403
-from mnistc.dialects.nn.base import FloatTensor, pair, tensor, window_output_size
+from mnistc.dialects.nn.base import (
+    FloatTensor,
+    Int8Tensor,
+    Int32Tensor,
+    element_type_of,
+    pair,
+    tensor,
+    window_output_size,
+)
 from mnistc.dialects.nn.conv import *  # noqa: F403
 from mnistc.dialects.nn.elementwise import *  # noqa: F403
 from mnistc.dialects.nn.linear import *  # noqa: F403
 from mnistc.dialects.nn.norm import *  # noqa: F403
 from mnistc.dialects.nn.pool import *  # noqa: F403
+from mnistc.dialects.nn.quant import *  # noqa: F403
 from mnistc.dialects.nn.reduce import *  # noqa: F403
 from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
@@ -67,6 +79,7 @@ from mnistc.dialects.shapes import shape_of
 FAMILY_MODULES = (
     weight, conv, linear, pool, activation, norm, elementwise, shape, softmax,
     resample, reduce,
+    quant,
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

@@ -5,18 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import DenseArrayBase, Float32Type, TensorType, f32, i64
-from xdsl.ir import SSAValue
-from xdsl.irdl import IRDLOperation
+from xdsl.dialects.builtin import DenseArrayBase, Float32Type, TensorType, f32, i8, i32, i64
+from xdsl.ir import Attribute, SSAValue
+from xdsl.irdl import IRDLOperation, base, eq
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.shapes import shape_of
 
 FloatTensor = TensorType[Float32Type]
 
+# int8 (the quantized IR: `quant.py`)
+Int8Tensor = TensorType.constr(element_type=eq(i8))
+"""Quantized activations and weights: their scale and zero point live on the ops."""
+Int32Tensor = TensorType.constr(element_type=eq(i32))
+"""A quantized layer's bias, in units of input_scale * weight_scale."""
+ExactTensor = TensorType.constr(element_type=base(Float32Type) | eq(i8))
+"""Operands of the ops that only move or compare elements (max pooling, the views), and
+so run on int8 exactly as on float32."""
+StoredTensor = TensorType.constr(element_type=base(Float32Type) | eq(i8) | eq(i32))
+"""What the weight file holds: float32 weights, int8 weights and int32 biases."""
 
-def tensor(shape: Sequence[int]) -> TensorType:
-    return TensorType(f32, list(shape))
+
+def tensor(shape: Sequence[int], element_type: Attribute = f32) -> TensorType:
+    return TensorType(element_type, list(shape))
+
+
+def element_type_of(value: SSAValue) -> Attribute:
+    """The element type of a tensor value (f32, or i8 on the quantized path)."""
+    assert isinstance(value.type, TensorType), value.type
+    return value.type.element_type
+
+
+def verify_same_element_type(op: IRDLOperation) -> None:
+    """A view or max pool keeps its input's element type."""
+    source, result = element_type_of(op.operands[0]), element_type_of(op.results[0])
+    if source != result:
+        raise VerifyException(f"result element type {result} differs from the input's {source}")
 
 
 def pair(values: Sequence[int] | int) -> DenseArrayBase:

@@ -8,6 +8,7 @@ from xdsl.dialects.builtin import I64, DenseArrayBase, IntegerAttr, i64
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
+    IRDLOperation,
     irdl_op_definition,
     operand_def,
     opt_operand_def,
@@ -49,6 +50,34 @@ def conv2d_output_shape(
         window_output_size(h, kh, stride[0], padding[0], dilation[0]),
         window_output_size(w, kw, stride[1], padding[1], dilation[1]),
     )
+
+
+def verify_conv2d_operands(op: IRDLOperation) -> tuple[int, ...]:
+    """The checks that conv2d and qconv2d share (window properties, the input's and
+    weight's shapes, groups, bias); returns the expected result shape."""
+    verify_pair("stride", op.stride.get_values(), 1)
+    verify_pair("padding", op.padding.get_values(), 0)
+    verify_pair("dilation", op.dilation.get_values(), 1)
+    n, c, h, w = verify_rank(f"{op.name.removeprefix('nn.')} input", op.input, 4)
+    k, cg, kh, kw = verify_rank(f"{op.name.removeprefix('nn.')} weight", op.weight, 4)
+    if min(k, cg, kh, kw) < 1:
+        raise VerifyException(f"conv2d weight shape {[k, cg, kh, kw]} has an empty dimension")
+    groups = op.groups.value.data
+    if groups < 1 or c % groups or k % groups:
+        raise VerifyException(
+            f"groups ({groups}) must divide input channels ({c}) and output channels ({k})"
+        )
+    if cg * groups != c:
+        raise VerifyException(f"weight expects {cg * groups} input channels, input has {c}")
+    if op.bias is not None and shape_of(op.bias) != (k,):
+        raise VerifyException(f"bias shape {list(shape_of(op.bias))} must be [{k}]")
+    expected = conv2d_output_shape(
+        (n, c, h, w), (k, cg, kh, kw), op.stride.get_values(), op.padding.get_values(),
+        op.dilation.get_values(),
+    )  # fmt: skip
+    if min(expected) < 1:
+        raise VerifyException(f"input {[n, c, h, w]} is smaller than the kernel")
+    return expected
 
 
 @irdl_op_definition
@@ -121,36 +150,8 @@ class Conv2DOp(FusedActivationOp):
         return Conv2DOp(**arguments)
 
     def verify_(self) -> None:
-        verify_pair("stride", self.stride.get_values(), 1)
-        verify_pair("padding", self.padding.get_values(), 0)
-        verify_pair("dilation", self.dilation.get_values(), 1)
         self.verify_activation()
-        n, c, h, w = verify_rank("conv2d input", self.input, 4)
-        k, cg, kh, kw = verify_rank("conv2d weight", self.weight, 4)
-        if min(k, cg, kh, kw) < 1:
-            raise VerifyException(f"conv2d weight shape {[k, cg, kh, kw]} has an empty dimension")
-        groups = self.groups.value.data
-        if groups < 1 or c % groups or k % groups:
-            raise VerifyException(
-                f"groups ({groups}) must divide input channels ({c}) and output channels ({k})"
-            )
-        if cg * groups != c:
-            raise VerifyException(
-                f"weight expects {cg * groups} input channels, input has {c}"
-            )
-        if self.bias is not None and shape_of(self.bias) != (k,):
-            raise VerifyException(
-                f"bias shape {list(shape_of(self.bias))} must be [{k}]"
-            )
-        expected = conv2d_output_shape(
-            (n, c, h, w),
-            (k, cg, kh, kw),
-            self.stride.get_values(),
-            self.padding.get_values(),
-            self.dilation.get_values(),
-        )
-        if min(expected) < 1:
-            raise VerifyException(f"input {[n, c, h, w]} is smaller than the kernel")
+        expected = verify_conv2d_operands(self)
         verify_result_shape(self, expected)
         if self.residual is not None and shape_of(self.residual) != expected:
             raise VerifyException(
@@ -297,6 +298,7 @@ OPS = (Conv2DOp, ConvTranspose2DOp)
 
 __all__ = [
     "conv2d_output_shape",
+    "verify_conv2d_operands",
     "Conv2DOp",
     "conv_transpose2d_output_shape",
     "ConvTranspose2DOp",

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from xdsl.ir import SSAValue
-from xdsl.irdl import irdl_op_definition, operand_def, opt_operand_def, result_def, traits_def
+from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, opt_operand_def, result_def, traits_def
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.activation import Activation, FusedActivationOp, activation_properties
 from mnistc.dialects.nn.base import FloatTensor, tensor, verify_rank, verify_result_shape
 from mnistc.dialects.shapes import shape_of
+
+
+def verify_linear_operands(op: IRDLOperation) -> tuple[int, int]:
+    """The checks that linear and qlinear share; returns the expected result shape."""
+    n, in_features = verify_rank(f"{op.name.removeprefix('nn.')} input", op.input, 2)
+    out_features, weight_in = verify_rank(f"{op.name.removeprefix('nn.')} weight", op.weight, 2)
+    if weight_in != in_features:
+        raise VerifyException(f"weight expects {weight_in} input features, input has {in_features}")
+    if op.bias is not None and shape_of(op.bias) != (out_features,):
+        raise VerifyException(f"bias shape {list(shape_of(op.bias))} must be [{out_features}]")
+    return (n, out_features)
 
 
 @irdl_op_definition
@@ -56,20 +67,10 @@ class LinearOp(FusedActivationOp):
 
     def verify_(self) -> None:
         self.verify_activation()
-        n, in_features = verify_rank("linear input", self.input, 2)
-        out_features, weight_in = verify_rank("linear weight", self.weight, 2)
-        if weight_in != in_features:
-            raise VerifyException(
-                f"weight expects {weight_in} input features, input has {in_features}"
-            )
-        if self.bias is not None and shape_of(self.bias) != (out_features,):
-            raise VerifyException(
-                f"bias shape {list(shape_of(self.bias))} must be [{out_features}]"
-            )
-        verify_result_shape(self, (n, out_features))
+        verify_result_shape(self, verify_linear_operands(self))
 
 
 OPS = (LinearOp,)
 """The family's ops, as the `NN` dialect lists them."""
 
-__all__ = ["LinearOp"]
+__all__ = ["LinearOp", "verify_linear_operands"]

@@ -18,13 +18,16 @@ from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.base import (
+    ExactTensor,
     FloatTensor,
     are_pairs,
+    element_type_of,
     pair,
     tensor,
     verify_pair,
     verify_rank,
     verify_result_shape,
+    verify_same_element_type,
     window_output_size,
 )
 from mnistc.dialects.shapes import shape_of
@@ -51,12 +54,16 @@ def pool2d_output_shape(
 
 @irdl_op_definition
 class MaxPool2DOp(IRDLOperation):
-    """2-D max pooling over NCHW, with PyTorch's padding, dilation and ceil_mode rules."""
+    """2-D max pooling over NCHW, with PyTorch's padding, dilation and ceil_mode rules.
+
+    float32 or int8: the maximum commutes with a monotonic quantization, so a quantized
+    network pools its int8 tensors directly (the result keeps the input's element type).
+    """
 
     name = "nn.max_pool2d"
 
-    input = operand_def(FloatTensor)
-    output = result_def(FloatTensor)
+    input = operand_def(ExactTensor)
+    output = result_def(ExactTensor)
     kernel = prop_def(DenseArrayBase.constr(i64))
     stride = prop_def(DenseArrayBase.constr(i64))
     padding = prop_def(DenseArrayBase.constr(i64))
@@ -83,7 +90,7 @@ class MaxPool2DOp(IRDLOperation):
         )
         super().__init__(
             operands=[input],
-            result_types=[tensor(shape)],
+            result_types=[tensor(shape, element_type_of(input))],
             properties={
                 "kernel": pair(kernel),
                 "stride": pair(stride),
@@ -115,6 +122,7 @@ class MaxPool2DOp(IRDLOperation):
         if min(expected) < 1:
             raise VerifyException("input is smaller than the pooling window")
         verify_result_shape(self, expected)
+        verify_same_element_type(self)
 
 
 @irdl_op_definition

@@ -4,6 +4,9 @@
 transpose, slice and expand are the three strided reads every shape op of the front
 ends decomposes into (chunk, split, select, narrow, unbind, repeat, pixel and channel
 shuffles, Gather, Tile, DepthToSpace), with reshape and concat; they run on one kernel.
+
+reshape, transpose, slice, expand and dropout take int8 tensors too (the quantized IR,
+`quant.py`): they keep their input's element type.
 """
 
 from __future__ import annotations
@@ -39,7 +42,15 @@ from xdsl.pattern_rewriter import RewritePattern
 from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
-from mnistc.dialects.nn.base import FloatTensor, tensor, verify_rank, verify_result_shape
+from mnistc.dialects.nn.base import (
+    ExactTensor,
+    FloatTensor,
+    element_type_of,
+    tensor,
+    verify_rank,
+    verify_result_shape,
+    verify_same_element_type,
+)
 from mnistc.dialects.shapes import shape_of
 
 
@@ -49,7 +60,7 @@ class DropoutOp(IRDLOperation):
 
     name = "nn.dropout"
 
-    T: ClassVar = VarConstraint("T", base(FloatTensor))
+    T: ClassVar = VarConstraint("T", ExactTensor)
     input = operand_def(T)
     output = result_def(T)
     p = prop_def(FloatAttr[Float64Type])
@@ -195,16 +206,17 @@ class ReshapeOp(IRDLOperation):
 
     name = "nn.reshape"
 
-    input = operand_def(FloatTensor)
-    output = result_def(FloatTensor)
+    input = operand_def(ExactTensor)
+    output = result_def(ExactTensor)
 
     traits = traits_def(Pure(), ReshapeOpHasCanonicalizationPatterns())
     assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
 
     def __init__(self, input: SSAValue, shape: Sequence[int]):
-        super().__init__(operands=[input], result_types=[tensor(shape)])
+        super().__init__(operands=[input], result_types=[tensor(shape, element_type_of(input))])
 
     def verify_(self) -> None:
+        verify_same_element_type(self)
         src, dst = self.input.type, self.output.type
         assert isinstance(src, TensorType) and isinstance(dst, TensorType)
         if src.element_count() != dst.element_count():
@@ -241,8 +253,8 @@ class TransposeOp(IRDLOperation):
 
     name = "nn.transpose"
 
-    input = operand_def(FloatTensor)
-    output = result_def(FloatTensor)
+    input = operand_def(ExactTensor)
+    output = result_def(ExactTensor)
     permutation = prop_def(DenseArrayBase.constr(i64))
 
     traits = traits_def(Pure(), TransposeOpHasCanonicalizationPatterns())
@@ -255,7 +267,12 @@ class TransposeOp(IRDLOperation):
         valid = sorted(permutation) == list(range(len(shape)))
         super().__init__(
             operands=[input],
-            result_types=[tensor(transposed_shape(shape, permutation) if valid else shape)],
+            result_types=[
+                tensor(
+                    transposed_shape(shape, permutation) if valid else shape,
+                    element_type_of(input),
+                )
+            ],
             properties={"permutation": _int_array(permutation)},
         )
 
@@ -267,6 +284,7 @@ class TransposeOp(IRDLOperation):
                 "dimensions"
             )
         verify_result_shape(self, transposed_shape(shape, permutation))
+        verify_same_element_type(self)
 
 
 class SliceOpHasCanonicalizationPatterns(HasCanonicalizationPatternsTrait):
@@ -287,8 +305,8 @@ class SliceOp(IRDLOperation):
 
     name = "nn.slice"
 
-    input = operand_def(FloatTensor)
-    output = result_def(FloatTensor)
+    input = operand_def(ExactTensor)
+    output = result_def(ExactTensor)
     offsets = prop_def(DenseArrayBase.constr(i64))
     strides = prop_def(DenseArrayBase.constr(i64))
 
@@ -307,7 +325,7 @@ class SliceOp(IRDLOperation):
     ):
         super().__init__(
             operands=[input],
-            result_types=[tensor(sizes)],
+            result_types=[tensor(sizes, element_type_of(input))],
             properties={
                 "offsets": _int_array(offsets),
                 "strides": _int_array(strides if strides is not None else [1] * len(sizes)),
@@ -315,6 +333,7 @@ class SliceOp(IRDLOperation):
         )
 
     def verify_(self) -> None:
+        verify_same_element_type(self)
         shape, sizes = shape_of(self.input), shape_of(self.output)
         offsets, strides = self.offsets.get_values(), self.strides.get_values()
         if not len(shape) == len(sizes) == len(offsets) == len(strides):
@@ -345,16 +364,17 @@ class ExpandOp(IRDLOperation):
 
     name = "nn.expand"
 
-    input = operand_def(FloatTensor)
-    output = result_def(FloatTensor)
+    input = operand_def(ExactTensor)
+    output = result_def(ExactTensor)
 
     traits = traits_def(Pure(), ExpandOpHasCanonicalizationPatterns())
     assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
 
     def __init__(self, input: SSAValue, shape: Sequence[int]):
-        super().__init__(operands=[input], result_types=[tensor(shape)])
+        super().__init__(operands=[input], result_types=[tensor(shape, element_type_of(input))])
 
     def verify_(self) -> None:
+        verify_same_element_type(self)
         shape, result = shape_of(self.input), shape_of(self.output)
         if len(shape) != len(result) or any(a not in (1, b) for a, b in zip(shape, result)):
             raise VerifyException(f"cannot expand {list(shape)} to {list(result)}")

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import I64, Float64Type, FloatAttr, IntegerAttr, StringAttr, f64, i64
+from xdsl.dialects.builtin import (
+    I64,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    f32,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute
 from xdsl.irdl import IRDLOperation, irdl_op_definition, prop_def, result_def, traits_def
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from mnistc.dialects.nn.base import FloatTensor, tensor
+from mnistc.dialects.nn.base import FloatTensor, StoredTensor, tensor
 
 
 @irdl_op_definition
@@ -17,23 +27,26 @@ class WeightOp(IRDLOperation):
     """A constant tensor stored in the model's weight file.
 
     `key` names the tensor (its module path in the source model), `offset` is its byte
-    offset in the little-endian float32 weight file named by the module's
-    `nn.weights_file` attribute. Keeping the data out of the IR keeps it readable.
+    offset in the little-endian weight file named by the module's `nn.weights_file`
+    attribute. Keeping the data out of the IR keeps it readable. The element type says
+    how the bytes read: float32, or int8 weights and int32 biases of quantized layers.
     """
 
     name = "nn.weight"
 
     key = prop_def(StringAttr)
     offset = prop_def(IntegerAttr[I64])
-    result = result_def(FloatTensor)
+    result = result_def(StoredTensor)
 
     traits = traits_def(Pure())
     assembly_format = "$key `offset` $offset attr-dict `:` type($result)"
 
-    def __init__(self, key: str, offset: int, shape: Sequence[int]):
+    def __init__(
+        self, key: str, offset: int, shape: Sequence[int], element_type: Attribute = f32
+    ):
         super().__init__(
             properties={"key": StringAttr(key), "offset": IntegerAttr(offset, i64)},
-            result_types=[tensor(shape)],
+            result_types=[tensor(shape, element_type)],
         )
 
     def verify_(self) -> None:

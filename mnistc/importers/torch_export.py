@@ -126,6 +126,8 @@ def load_exported(path: str | Path) -> torch.export.ExportedProgram:
         check_payload_storages(path)
     except ImportError_ as e:
         raise ImportError_(f"{path}: {e}") from None
+    import torch.ao.quantization.fx._decomposed  # noqa: F401  registers PT2E's quantize ops
+
     try:
         with quiet_torch_logging() as logged:
             return torch.export.load(str(path))

@@ -14,7 +14,11 @@ kernels/abi.py, its inputs and its params by name), in that family's `LOWERINGS`
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from xdsl.builder import Builder
 from xdsl.context import Context
@@ -34,7 +38,8 @@ from xdsl.rewriter import InsertPoint
 from mnistc.dialects import cpu, nn
 from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.lowering.nn_to_cpu import KERNEL_LOWERINGS
-from mnistc.lowering.nn_to_cpu.common import LoweringError, Null
+from mnistc import weights as weight_files
+from mnistc.lowering.nn_to_cpu.common import LoweringError, Null, PackedWeight
 from mnistc.lowering.nn_to_cpu.shape import view_offset
 from mnistc.locations import located
 from mnistc.lowering.nn_to_cpu.weight import buffer_type, lower_weight
@@ -57,6 +62,9 @@ class _FunctionLowering:
     body: Builder
     output_sample: SSAValue
     buffers: dict[SSAValue, SSAValue]
+    weights: Callable[[], weight_files.WeightFile] | None = None
+    """The weight file, where compile-time weights (`PackedWeight`) are read from and
+    appended to (asked for only when a lowering makes one)."""
 
     def lower(self, op: Operation, returned: SSAValue) -> None:
         if isinstance(op, nn.WeightOp | nn.SplatOp):
@@ -87,12 +95,36 @@ class _FunctionLowering:
             )
         self.buffers[result] = destination
 
-    def _input(self, value: SSAValue | Null, user: Operation) -> SSAValue:
+    def _input(self, value: SSAValue | Null | PackedWeight, user: Operation) -> SSAValue:
+        if isinstance(value, PackedWeight):
+            return self._packed_weight(value, user)
         if isinstance(value, Null):
             return self.body.insert(cpu.NullOp(buffer_type(nn.tensor(value.shape)))).result
         if value not in self.buffers:
             raise LoweringError(f"convert-nn-to-cpu: operand of '{user.name}' is not lowered")
         return self.buffers[value]
+
+    def _constant(self, value: SSAValue) -> np.ndarray:
+        """The data of an `nn.weight` operand, for a weight computed at compile time."""
+        owner = value.owner
+        if not isinstance(owner, nn.WeightOp):
+            raise LoweringError(
+                f"convert-nn-to-cpu: '{owner.name}' computes an operand that must be a constant "
+                "weight (an nn.weight)"
+            )
+        dtype = weight_files.dtype_of_type(nn.element_type_of(value))
+        return self.weights().read(owner.offset.value.data, shape_of(value), dtype)
+
+    def _packed_weight(self, packed: PackedWeight, user: Operation) -> SSAValue:
+        """A `cpu.weight` of `packed`'s array, appended to the weight file and hoisted."""
+        if self.weights is None:
+            raise LoweringError(f"convert-nn-to-cpu: '{user.name}' needs the weight file")
+        array = packed.compute(self._constant)
+        element = {np.dtype(d): t for t, d in weight_files.STORED_DTYPES.items()}[array.dtype]
+        offset = self.weights().append(array)
+        op = cpu.WeightOp(packed.key, offset, MemRefType(element, [array.size]))
+        op.result.name_hint = weight_files.name_hint(packed.key)
+        return self.hoisted.insert(located(op, user)).result
 
     def finish(self, returned: SSAValue) -> None:
         """Copy the result into the output sample unless a kernel wrote it there."""
@@ -104,7 +136,9 @@ class _FunctionLowering:
         self.body.insert(scf.YieldOp())
 
 
-def lower_function(function: func.FuncOp) -> func.FuncOp:
+def lower_function(
+    function: func.FuncOp, weights: Callable[[], weight_files.WeightFile] | None = None
+) -> func.FuncOp:
     """The lowered replacement of an `nn`-level function (see the module docstring)."""
     inputs, outputs = function.function_type.inputs.data, function.function_type.outputs.data
     if len(inputs) != 1 or len(outputs) != 1:
@@ -130,7 +164,7 @@ def lower_function(function: func.FuncOp) -> func.FuncOp:
     source_block = function.body.block
     (returned,) = source_block.last_op.operands
     lowering = _FunctionLowering(
-        function, top, body, sample_out, {source_block.args[0]: sample_in}
+        function, top, body, sample_out, {source_block.args[0]: sample_in}, weights
     )
     for op in source_block.ops:
         lowering.lower(op, returned)
@@ -150,8 +184,9 @@ class ConvertNnToCpuPass(ModulePass):
     name = "convert-nn-to-cpu"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        weights = functools.cache(lambda: weight_files.of(ctx, op))
         for function in list(op.ops):
             if isinstance(function, func.FuncOp) and not function.is_declaration:
-                lowered = lower_function(function)
+                lowered = lower_function(function, weights)
                 op.body.block.insert_op_before(lowered, function)
                 op.body.block.erase_op(function)

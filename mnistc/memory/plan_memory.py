@@ -32,7 +32,6 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from mnistc.dialects import cpu
-from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.kernels.abi import SCRATCH_SLOTS
 
 DEFAULT_ALIGNMENT = 64
@@ -52,7 +51,7 @@ class BufferLife:
 
 
 def buffer_bytes(type_: MemRefType, alignment: int = DEFAULT_ALIGNMENT) -> int:
-    size = element_count(shape_of(type_)) * 4
+    size = cpu.buffer_size(type_)
     return size + (-size % alignment)
 
 

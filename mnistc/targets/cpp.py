@@ -130,9 +130,10 @@ class _FunctionPrinter:
                     f"auto* {names[op.result]} = {names[op.batch]} + {names[op.index]} * {stride};"
                 )
             case cpu.WeightOp():
+                c_type = cpu.element_c_type(op.result.type)
                 self.line(
-                    f"const float* {names[op.result]} = "
-                    f"reinterpret_cast<const float*>(mnistc_weights + {op.offset.value.data});"
+                    f"const {c_type}* {names[op.result]} = "
+                    f"reinterpret_cast<const {c_type}*>(mnistc_weights + {op.offset.value.data});"
                 )
             case cpu.SplatOp():
                 # Static storage, zeros until filled once (thread-safe, on the first run).
@@ -150,13 +151,15 @@ class _FunctionPrinter:
                 source = names[op.source]
                 names.alias(op.result, f"({source} + {offset})" if offset else source)
             case cpu.ArenaSlotOp():
+                c_type = cpu.element_c_type(op.result.type)
                 self.line(
-                    f"float* {names[op.result]} = "
-                    f"reinterpret_cast<float*>(arena + {op.offset.value.data});"
+                    f"{c_type}* {names[op.result]} = "
+                    f"reinterpret_cast<{c_type}*>(arena + {op.offset.value.data});"
                 )
             case memref.AllocOp():
                 count = element_count(shape_of(op.memref.type))
-                self.line(f"alignas(64) static thread_local float {names[op.memref]}[{count}];")
+                c_type = cpu.element_c_type(op.memref.type)
+                self.line(f"alignas(64) static thread_local {c_type} {names[op.memref]}[{count}];")
             case cpu.CallOp():
                 kernel = op.kernel
                 args = [names[v] for v in (*op.inputs, *op.outputs)]
@@ -207,7 +210,7 @@ def buffer_bytes_per_thread(function: func.FuncOp) -> int:
     total = _int_attr(function, "cpu.arena_size")
     for op in function.walk():
         if isinstance(op, memref.AllocOp):
-            total += -(-4 * element_count(shape_of(op.memref.type)) // 64) * 64
+            total += -(-cpu.buffer_size(op.memref.type) // 64) * 64
     return total
 
 

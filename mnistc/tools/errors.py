@@ -9,12 +9,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from xdsl.ir import Operation
-from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+from xdsl.utils.exceptions import (
+    ArgSpecParseError,
+    DiagnosticException,
+    ParseError,
+    VerifyException,
+)
 
 from mnistc.errors import MnistcError
 from mnistc.locations import describe_op
 
-USER_ERRORS = (MnistcError, ParseError, DiagnosticException, VerifyException, OSError, ValueError)
+USER_ERRORS = (
+    MnistcError, ParseError, DiagnosticException, VerifyException, OSError, ValueError,
+    ArgSpecParseError,  # a malformed -p pipeline; xDSL derives it from BaseException
+)  # fmt: skip
 
 
 def failing_op(error: BaseException) -> str | None:

@@ -44,6 +44,18 @@ def _compile_options(args: argparse.Namespace):
         shared=getattr(args, "shared", False),
         static=getattr(args, "static", False),
         preprocessing=_preprocessing(args) if hasattr(args, "scale") else None,
+        **_quantize_options(args),
+    )
+
+
+def _quantize_options(args: argparse.Namespace) -> dict:
+    """CompileOptions' int8 fields from `--quantize`, `--calibration...`, `--fp32-layers`."""
+    return dict(
+        quantize=args.quantize,
+        calibration=args.calibration,
+        calibration_method=args.calibration_method,
+        calibration_samples=args.calibration_samples,
+        fp32_layers=tuple(filter(None, (args.fp32_layers or "").split(","))),
     )
 
 
@@ -212,6 +224,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         if args.model:
             raise MnistcError("give a model file or --networks, not both")
+        if args.quantize or args.calibration:
+            raise MnistcError("--quantize and --calibration go with a model file, not --networks")
         rounds = 11 if args.rounds is None else args.rounds
         run_network_bench(
             args.networks or "all", args.configs, rounds, args.frontend, args.governor, args.quick
@@ -222,7 +236,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from mnistc.bench import run_bench
 
     rounds = 15 if args.rounds is None else args.rounds
-    run_bench(Path(args.model) if args.model else None, rounds, args.configs)
+    run_bench(Path(args.model) if args.model else None, rounds, args.configs,
+              int8=_quantize_options(args))
     return 0
 
 
@@ -288,7 +303,25 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
                              "OUT.build and print where it is")
     parser.add_argument("--build-dir", metavar="DIR",
                         help="keep the build directory in DIR instead (implies --keep-build)")
+    _add_quantize_arguments(parser)
     _add_progress_arguments(parser)
+
+
+def _add_quantize_arguments(parser: argparse.ArgumentParser) -> None:
+    from mnistc.calibration import DEFAULT_METHOD, DEFAULT_SAMPLES, METHODS
+
+    parser.add_argument("--quantize", choices=("int8",),
+                        help="post-training quantization of conv2d and linear layers (needs "
+                             "--calibration)")
+    parser.add_argument("--calibration", metavar="DATA",
+                        help="calibration samples: a .npy or raw float32 file, idx files, images, "
+                             "or the MNIST directory (its images 0-7999)")
+    parser.add_argument("--calibration-method", choices=METHODS, default=DEFAULT_METHOD,
+                        help=f"how activation ranges are chosen (default {DEFAULT_METHOD})")
+    parser.add_argument("--calibration-samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                        help=f"use at most N calibration samples (default {DEFAULT_SAMPLES})")
+    parser.add_argument("--fp32-layers", metavar="LIST",
+                        help="layers kept in float32, by module path (e.g. conv2,fc2)")
 
 
 def _add_progress_arguments(parser: argparse.ArgumentParser) -> None:
@@ -395,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "OMP_DYNAMIC=false: every run on the configured threads)")
     bench.add_argument("--quick", action="store_true",
                        help="--networks on one small network at 3x64x64, batch 1, 1 thread, 3 rounds")
+    _add_quantize_arguments(bench)  # issue 13: the int8 rows
     bench.set_defaults(run=cmd_bench)
 
     conformance = commands.add_parser(

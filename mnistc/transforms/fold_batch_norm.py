@@ -33,7 +33,8 @@ def constant(value: SSAValue | None, weights: weight_files.WeightFile) -> np.nda
     """The data of a value produced by `nn.weight`, else None."""
     if value is None or not isinstance(op := value.owner, nn.WeightOp):
         return None
-    return weights.read(op.offset.value.data, nn.shape_of(value))
+    dtype = weight_files.dtype_of_type(nn.element_type_of(value))
+    return weights.read(op.offset.value.data, nn.shape_of(value), dtype)
 
 
 def new_weight(

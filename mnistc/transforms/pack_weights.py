@@ -266,3 +266,12 @@ class PackWeightsPass(ModulePass):
         PatternRewriteWalker(
             GreedyRewritePatternApplier([PackConvWeights(weights, paths)], dce_enabled=True)
         ).rewrite_module(op)
+
+
+# the quantize pass's cost rule
+def runs_as_winograd(params: Params) -> bool:
+    """Whether this pass gives a conv2d of these params (kernel names: C, K, KH, KW, OH,
+    OW, stride_h/w, dilation_h/w, groups) a Winograd kernel, which `quantize{keep-winograd}`
+    leaves in float32."""
+    return _winograd_applies(params)
+

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, WINOGRAD_NR
+from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, QUANT_KR, QUANT_MR, WINOGRAD_NR
 
 
 def _pack_panels(weight: np.ndarray, groups: int, mr: int) -> np.ndarray:
@@ -72,3 +72,32 @@ def pack_winograd_raw_weight(weight: np.ndarray) -> np.ndarray:
     padded[:k, :c] = weight.reshape(k, c, 9)
     packed = padded.reshape(kp // WINOGRAD_NR, WINOGRAD_NR, cp, 9).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(packed)
+
+
+# --- int8 (issue 13): the layouts of kernels/quant.cpp ---
+def pack_quant_weight(weight: np.ndarray, groups: int = 1) -> np.ndarray:
+    """An int8 weight [K, C/g, KH, KW] (or a linear layer's [OUT, IN]) → per group
+    [ceil(K/g / QUANT_MR)][ceil(R / QUANT_KR)][QUANT_MR][QUANT_KR], zero-filled, R = C/g *
+    KH * KW in (c, kh, kw) order, the groups one after another: 16 channels x 4 reduction
+    elements per 64-byte step, what qlinear's and qconv2d's micro-kernels load (or
+    broadcast 4 bytes of) on every ISA path."""
+    k = weight.shape[0]
+    kg = k // groups
+    flat = weight.reshape(groups, kg, -1)
+    r = flat.shape[2]
+    panels, steps = -(-kg // QUANT_MR), -(-r // QUANT_KR)
+    padded = np.zeros((groups, panels * QUANT_MR, steps * QUANT_KR), dtype=np.int8)
+    padded[:, :kg, :r] = flat
+    packed = padded.reshape(groups, panels, QUANT_MR, steps, QUANT_KR).transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(packed).reshape(-1)
+
+
+def quant_kernel_bias(weight: np.ndarray, bias: np.ndarray | None, input_zero_point: int) -> np.ndarray:
+    """The int32 bias that qlinear and qconv2d add: the model's bias less (128 +
+    input_zero_point) times each output channel's weight sum. The kernels multiply u =
+    input + 128 (unsigned, as vpdpbusd wants), and sum(u * w) - (128 + zp) * sum(w) =
+    sum((input - zp) * w). Kept modulo 2^32, as the kernels' int32 sums are."""
+    sums = weight.reshape(weight.shape[0], -1).astype(np.int64).sum(axis=1)
+    total = (0 if bias is None else bias.astype(np.int64)) - (128 + int(input_zero_point)) * sums
+    return (np.asarray(total, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+

@@ -1,8 +1,9 @@
 """The aten converters of both aten front ends (TorchScript and torch.export), one table.
 
 Each family has its module, named like the `nn` dialect's families: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, and `python` for the
-ops evaluated in Python at import (sizes, lists, integer math). A converter takes the
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `quant` (the
+quantize and dequantize ops of PT2E graphs), and `python` for the ops evaluated in Python
+at import (sizes, lists, integer math). A converter takes the
 `ConversionContext` and a `Node` (`graph.py`) and returns the node's output values.
 
 Adding an aten op: a converter in its family's module, listed in that module's
@@ -23,6 +24,7 @@ from mnistc.importers.aten import (
     norm,
     pool,
     python,
+    quant,
     reduce,
     resample,
     shape,
@@ -51,6 +53,8 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
     **resample.CONVERTERS,
+    # quantized models (PT2E)
+    **quant.CONVERTERS,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 

@@ -10,9 +10,9 @@ that reach an `nn` op become weights. An op that cannot be converted is recorded
 the walk goes on; the refusal lists them all.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`; `graph.py`
-holds what they share. Adding an ONNX op: a converter in its family's module, listed in that
-module's `CONVERTERS`.
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, and `quant`
+for quantized models (QDQ and QOperator); `graph.py` holds what they share. Adding an
+ONNX op: a converter in its family's module, listed in that module's `CONVERTERS`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from mnistc.importers.onnx import (
     linear,
     norm,
     pool,
+    quant,
     reduce,
     resample,
     shape,
@@ -83,8 +84,14 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
     **resample.CONVERTERS,
+    # quantized models
+    **quant.CONVERTERS,
 }
-"""ONNX ops on run-time tensors. Any op on constants only is folded instead."""
+"""ONNX ops on run-time tensors, by type (`domain.type` outside the default domain).
+Any op on constants only is folded instead, but those of `quant.CONSTANT_CONVERTERS`."""
+
+REFUSALS: dict[str, str] = {**quant.REFUSALS}
+"""Why an op without a converter is refused, where more can be said than its name."""
 
 
 def _fold(node, inputs: list[np.ndarray], opset: int) -> list[np.ndarray]:
@@ -237,14 +244,15 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     placeholders = [v for v in inputs if isinstance(v, _Placeholder)]
     run_time = any(v is REFUSED or isinstance(v, SSAValue) for v in inputs)
     refused = [REFUSED] * len(node.output)
-    if node.domain not in ("", "ai.onnx"):
-        problems.add(f"{node.domain}.{node.op_type}", where(node))
+    kind = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+    if kind != node.op_type and kind not in CONVERTERS:
+        problems.add(kind, where(node))
         return refused
     if placeholders:
         if node.op_type in SHAPE_OPS or not run_time:
             return [UNKNOWN] * len(node.output)
-        if node.op_type not in CONVERTERS:
-            problems.add(node.op_type, where(node))
+        if kind not in CONVERTERS:
+            problems.add(kind, where(node), REFUSALS.get(kind, ""))
         return refused
     if node.op_type in SHAPE_OPS and isinstance(inputs[0], SSAValue):
         attrs = _guarded(node, lambda: attributes(node))
@@ -254,24 +262,24 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
         value = constant_of_shape(node, inputs[0])  # kept a splat, never expanded
         batch.record_constant_of_shape(node, value)
         return [value]
-    if not run_time:
+    if not run_time and kind not in quant.CONSTANT_CONVERTERS:
         try:
             results = _fold(node, [v for v in inputs if v is not None], g.opset)
             batch.propagate(node, inputs, results, lambda moved: _fold(node, moved, g.opset))
             return results
         except Exception as e:  # the reference evaluator's own errors
             raise ImportError_(f"{node.op_type} at {where(node)}: cannot fold: {e}") from None
-    if node.op_type not in CONVERTERS:
-        problems.add(node.op_type, where(node))
+    if kind not in CONVERTERS:
+        problems.add(kind, where(node), REFUSALS.get(kind, ""))
         return refused
     block = g.builder.insertion_point.block
     last = block.last_op
     try:
         batch.check_run_time_use(node)
-        results = CONVERTERS[node.op_type](g, node, attributes(node))
+        results = CONVERTERS[kind](g, node, attributes(node))
         locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
     except Unsupported as e:
-        problems.add(node.op_type, where(node), str(e))
+        problems.add(kind, where(node), str(e))
         return refused
     except VerifyException as e:
         raise ImportError_(

@@ -30,6 +30,9 @@ class Graph:
     values: dict[str, Any] = field(default_factory=dict)
     """ONNX value name → SSAValue (computed from the input) or np.ndarray (constant)."""
     weight_values: dict[str, SSAValue] = field(default_factory=dict)
+    quantized_weights: dict[str, Any] = field(default_factory=dict)
+    """Constant name → the int8 weight of a quantized model behind its float32 values
+    (`quant.QuantizedConstant`), which `weight` builds as int8 where a converter uses it."""
 
     def tensor(self, name: str) -> SSAValue:
         value = self.values[name]
@@ -41,7 +44,11 @@ class Graph:
 
     def weight(self, name: str, value: Any) -> SSAValue:
         """A constant as an `nn.weight` in the weight file, or as an `nn.splat` when all
-        its elements are one value held once (`ConstantOfShape`)."""
+        its elements are one value held once (`ConstantOfShape`), or as an int8 weight
+        when it is a quantized model's int8 weight unchanged (`quantized_weights`)."""
+        quantized = self.quantized_weights.get(name)
+        if quantized is not None and (weight := quantized.as_weight(self, value)) is not None:
+            return weight
         array = float_array(name, value)
         if is_splat(array):
             return self.builder.insert(nn.SplatOp(float(array.flat[0]), array.shape)).result

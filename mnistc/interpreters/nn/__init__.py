@@ -16,12 +16,14 @@ from xdsl.interpreter import Interpreter, register_impls
 from xdsl.ir import SSAValue
 
 from mnistc import weights as weight_files
+from mnistc.dialects import nn
 from mnistc.interpreters.nn.activation import ActivationFunctions
 from mnistc.interpreters.nn.conv import ConvFunctions
 from mnistc.interpreters.nn.elementwise import ElementwiseFunctions
 from mnistc.interpreters.nn.linear import LinearFunctions
 from mnistc.interpreters.nn.norm import NormFunctions
 from mnistc.interpreters.nn.pool import PoolFunctions
+from mnistc.interpreters.nn.quant import QuantFunctions
 from mnistc.interpreters.nn.reduce import ReduceFunctions
 from mnistc.interpreters.nn.resample import ResampleFunctions
 from mnistc.interpreters.nn.shape import ShapeFunctions
@@ -42,6 +44,7 @@ class NNFunctions(
     SoftmaxFunctions,
     ReduceFunctions,
     ResampleFunctions,
+    QuantFunctions,
 ):
     """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""
 
@@ -76,6 +79,53 @@ def evaluate(
         if isinstance(op, func.ReturnOp):
             break
         results = interpreter.run_op(op, tuple(values[v] for v in op.operands))
+        values.update(zip(op.results, results))
+    return values
+
+
+BATCH_SAFE = (
+    nn.Conv2DOp, nn.LinearOp, nn.MaxPool2DOp, nn.AvgPool2DOp, nn.AdaptiveAvgPool2DOp,
+    nn.ActivationOp, nn.BinaryOp, nn.BatchNormOp, nn.SoftmaxBase, nn.DropoutOp,
+    nn.QuantizeOp, nn.DequantizeOp, nn.QConv2DOp, nn.QLinearOp,
+)  # fmt: skip
+"""Ops whose reference function maps a leading batch of any size sample by sample; the
+others (views, which read their result shape from the IR, and the rest) run once per
+sample in `evaluate_batch`."""
+
+
+def evaluate_batch(
+    module: ModuleOp, samples: np.ndarray, weights: weight_files.WeightFile, entry: str = "forward"
+) -> dict[SSAValue, np.ndarray]:
+    """Every value of the entry function on a batch of samples ([N, C, H, W]): each op
+    runs once on the whole batch where it can, so calibration and per-layer comparisons
+    cost a few large NumPy calls instead of N small ones. Values that do not depend on
+    the input (weights) keep their own shape."""
+    interpreter = Interpreter(module)
+    interpreter.register_implementations(NNFunctions(weights))
+    function = next(
+        op for op in module.ops if isinstance(op, func.FuncOp) and op.sym_name.data == entry
+    )
+    argument = function.body.block.args[0]
+    values: dict[SSAValue, np.ndarray] = {argument: np.asarray(samples, dtype=np.float32)}
+    batched = {argument}
+    for op in function.body.block.ops:
+        if isinstance(op, func.ReturnOp):
+            break
+        args = tuple(values[v] for v in op.operands)
+        if not any(v in batched for v in op.operands):
+            results = interpreter.run_op(op, args)
+        elif isinstance(op, BATCH_SAFE):
+            results = interpreter.run_op(op, args)
+            batched.update(op.results)
+        else:
+            per_sample = [
+                interpreter.run_op(
+                    op, tuple(a[i : i + 1] if v in batched else a for v, a in zip(op.operands, args))
+                )
+                for i in range(len(samples))
+            ]
+            results = tuple(np.concatenate(parts) for parts in zip(*per_sample))
+            batched.update(op.results)
         values.update(zip(op.results, results))
     return values
 

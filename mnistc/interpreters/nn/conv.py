@@ -25,7 +25,7 @@ def conv2d(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         xs = padded[:, g * cg : (g + 1) * cg]
         ws = weight[g * kg : (g + 1) * kg]
         for i, j, patch in patches(xs, (kh, kw), stride, dilation, (oh, ow)):
-            out[:, g * kg : (g + 1) * kg] += np.einsum("nchw,kc->nkhw", patch, ws[:, :, i, j])
+            out[:, g * kg : (g + 1) * kg] += np.einsum("nchw,kc->nkhw", patch, ws[:, :, i, j], optimize=True)
     if bias is not None:
         out += bias.astype(np.float64)[None, :, None, None]
     return out

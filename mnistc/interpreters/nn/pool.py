@@ -77,12 +77,12 @@ class PoolFunctions(InterpreterFunctions):
 
     @impl(nn.MaxPool2DOp)
     def run_max_pool2d(self, interpreter: Interpreter, op: nn.MaxPool2DOp, args: tuple[Any, ...]):
-        return as_f32(
-            max_pool2d(
-                args[0], op.kernel.get_values(), op.stride.get_values(), op.padding.get_values(),
-                op.dilation.get_values(), bool(op.ceil_mode.value.data),
-            )  # fmt: skip
-        )
+        """float32 or int8: every window holds an input element, so the maximum is one."""
+        out = max_pool2d(
+            args[0], op.kernel.get_values(), op.stride.get_values(), op.padding.get_values(),
+            op.dilation.get_values(), bool(op.ceil_mode.value.data),
+        )  # fmt: skip
+        return (out.astype(args[0].dtype),)
 
     @impl(nn.AvgPool2DOp)
     def run_avg_pool2d(self, interpreter: Interpreter, op: nn.AvgPool2DOp, args: tuple[Any, ...]):

@@ -21,7 +21,8 @@ class WeightFunctions(InterpreterFunctions):
 
     @impl(nn.WeightOp)
     def run_weight(self, interpreter: Interpreter, op: nn.WeightOp, args: tuple[Any, ...]):
-        return (self.weights.read(op.offset.value.data, nn.shape_of(op.result)),)
+        dtype = weight_files.dtype_of_type(nn.element_type_of(op.result))
+        return (self.weights.read(op.offset.value.data, nn.shape_of(op.result), dtype),)
 
     @impl(nn.SplatOp)
     def run_splat(self, interpreter: Interpreter, op: nn.SplatOp, args: tuple[Any, ...]):

@@ -1,10 +1,12 @@
 """What the families' lowerings share: the kernel call they return, an absent optional
-input, and the error they raise."""
+input, a weight computed at compile time, and the error they raise."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from xdsl.ir import SSAValue
 
@@ -22,12 +24,26 @@ class Null:
     shape: tuple[int, ...]
 
 
+ConstantReader = Callable[[SSAValue], np.ndarray]
+"""The value of a tensor that the model's weight file holds (an `nn.weight`)."""
+
+
+@dataclass(frozen=True)
+class PackedWeight:
+    """A weight that the lowering computes at compile time from the model's constants (an
+    int8 kernel's packed layout): `compute` gets a ConstantReader; the result is appended
+    to the weight file and read through a `cpu.weight` named `key`."""
+
+    key: str
+    compute: Callable[[ConstantReader], np.ndarray]
+
+
 @dataclass(frozen=True)
 class KernelCall:
     """One call writing (part of) the op's result: kernel name, inputs, params by name."""
 
     kernel: str
-    inputs: Sequence[SSAValue | Null]
+    inputs: Sequence[SSAValue | Null | PackedWeight]
     params: dict[str, int | float]
 
 

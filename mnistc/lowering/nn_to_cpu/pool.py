@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from xdsl.dialects.builtin import i8
 from xdsl.ir import Operation
 
 from mnistc.dialects import nn
@@ -23,7 +24,8 @@ def _pool_geometry(op: nn.MaxPool2DOp | nn.AvgPool2DOp) -> dict[str, int]:
 
 def _lower_max_pool2d(op: nn.MaxPool2DOp) -> list[KernelCall]:
     params = {**_pool_geometry(op), **pairs("dilation", op.dilation.get_values())}
-    return [KernelCall("max_pool2d", [op.input], params)]
+    int8 = nn.element_type_of(op.input) == i8  # issue 13: exact on int8
+    return [KernelCall("max_pool2d_i8" if int8 else "max_pool2d", [op.input], params)]
 
 
 def _lower_avg_pool2d(op: nn.AvgPool2DOp) -> list[KernelCall]:
