@@ -177,19 +177,24 @@ def _constant(node: torch._C.Node) -> Any:
     return value
 
 
-def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> ImportedModel:
+def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int], module=None) -> ImportedModel:
     """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function.
 
+    `module` is the frozen module the graph belongs to: the attributes that freezing
+    keeps (buffers that a training branch would update, such as an instance norm's
+    running statistics) are read from it through `prim::GetAttr`.
     An op that cannot be converted does not stop the walk: the ops that depend on it are
     skipped and the model is refused at the end with every unsupported op listed once.
     """
-    inputs = list(graph.inputs())[1:]
+    self_value, *inputs = list(graph.inputs())
     if len(inputs) != 1:
         raise ImportError_(f"models with {len(inputs)} inputs are not supported (need 1)")
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
     ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
     values: dict[torch._C.Value, Any] = {inputs[0]: block.args[0]}
+    if module is not None:
+        values[self_value] = module
     _walk(ctx, values, graph.nodes())
     refuse_if_any(ctx)
     output = _return_value(values, graph)
@@ -212,6 +217,9 @@ def _walk(ctx: ConversionContext, values: dict[torch._C.Value, Any], nodes) -> N
         if kind == "prim::Loop":
             _walk_loop(ctx, values, node)
             continue
+        if kind == "prim::GetAttr":
+            values[node.output()] = _attribute(ctx, node, values.get(node.input()))
+            continue
         results = convert_node(ctx, _as_node(node, values))
         for value, result in zip(node.outputs(), results, strict=True):
             values[value] = result
@@ -228,6 +236,21 @@ def _as_node(node: torch._C.Node, values: dict[torch._C.Value, Any]) -> Node:
         node_location(node),
         any(isinstance(v.type(), torch._C.TensorType) for v in node.outputs()),
     )
+
+
+def _attribute(ctx: ConversionContext, node: torch._C.Node, owner: Any) -> Any:
+    """`prim::GetAttr`: the attribute of a (sub)module, so that chains such as
+    `self.norm.running_mean` fold; a tensor is a constant like a frozen parameter."""
+    name = node.s("name")
+    if not isinstance(owner, torch._C.ScriptModule) or not owner.hasattr(name):
+        (value,) = ctx.refuse(
+            Node(node.kind(), [], [], 1, node_location(node)), f"attribute '{name}' of an unknown object"
+        )
+        return value
+    value = owner.getattr(name)
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != torch.float32:
+        value = value.float()
+    return value
 
 
 def _walk_if(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: torch._C.Node) -> None:
@@ -274,7 +297,7 @@ def _walk_loop(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: 
         go, *carried = (values.get(v) for v in body.outputs())
         iteration += 1
     if not _folds(trips, go, carried):
-        ctx.problems.add(_as_node(node, values), "a loop that does not fold at import")
+        ctx.refuse(_as_node(node, values), "a loop that does not fold at import")
         carried = [UNSUPPORTED] * len(outputs)
     for value, result in zip(outputs, carried, strict=True):
         values[value] = result
@@ -299,7 +322,8 @@ def _return_value(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> S
 def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
     """Import a `torch.jit.save`d model; `sample_shape` is C,H,W of one input sample."""
     model, recorded = load_torchscript(path)
-    return import_graph(forward_graph(freeze(model)), sample_shape_of(recorded, sample_shape))
+    frozen = freeze(model)
+    return import_graph(forward_graph(frozen), sample_shape_of(recorded, sample_shape), frozen)
 
 
 # The storages of a TorchScript archive, checked against the bytes the archive holds.

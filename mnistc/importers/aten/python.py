@@ -327,6 +327,8 @@ CONVERTERS = {
     "aten::ScalarImplicit": _python(lambda x: x),
     "aten::__and__": _python(lambda a, b: a and b),
     "aten::__contains__": _python(lambda container, item: item in container),
+    "aten::__derive_index": _python(lambda index, start, step: start + index * step),
+    "aten::__range_length": _python(lambda low, high, step: len(range(low, high, step))),
     "aten::__getitem__": convert_getitem,
     "aten::_to_copy": convert_to,
     "aten::alias": convert_identity,
