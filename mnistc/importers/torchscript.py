@@ -206,13 +206,12 @@ def _arguments(graph: torch._C.Graph, module) -> tuple[torch._C.Value, torch._C.
     defaults (`mask=None`, `is_causal=None` of `nn.TransformerEncoder`), which the
     walk then folds like constants."""
     self_value, *inputs = list(graph.inputs())
-    arguments = module._get_method("forward").schema.arguments[1:] if module is not None else []
-    optional = [a.has_default_value() for a in arguments][1:] if arguments else [False] * (len(inputs) - 1)
-    if not inputs or not all(optional):
+    others = module._get_method("forward").schema.arguments[2:] if module is not None else []
+    if not inputs or len(others) != len(inputs) - 1 or not all(a.has_default_value() for a in others):
         raise ImportError_(
             f"models with {len(inputs)} inputs are not supported (need 1, and any other with a default)"
         )
-    return self_value, inputs[0], {v: a.default_value for v, a in zip(inputs[1:], arguments[1:])}
+    return self_value, inputs[0], {v: a.default_value for v, a in zip(inputs[1:], others)}
 
 
 def _walk(ctx: ConversionContext, values: dict[torch._C.Value, Any], nodes) -> None:
@@ -277,7 +276,8 @@ def _walk_if(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: to
             then_block, else_block = node.blocks()
             taken = then_block if condition(flag) else else_block
         except RunTimeTensor:
-            ctx.refuse(_as_node(node, values), f"a condition on the input's values, from {_origin(node.inputsAt(0))}")
+            reason = f"a condition on the input's values, from {_origin(node.inputsAt(0))}"
+            ctx.refuse(_as_node(node, values), reason)
     if taken is None:
         for value in outputs:
             values[value] = UNSUPPORTED
