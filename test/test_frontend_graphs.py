@@ -466,3 +466,37 @@ def test_scripted_transformer_encoder_folds_to_its_attention():
         kinds = [line.split(" at ")[0].strip() for line in listed(str(e))]
         assert kinds and all(k.startswith("aten::") for k in kinds), kinds
         assert not {"aten::Bool", "aten::dim", "aten::any", "aten::is_autocast_enabled"} & set(kinds), kinds
+
+
+# Issue 12's torchvision networks through the three front ends (torchvision is in the
+# `bench` extra): random weights and measured batch-norm statistics, at 3x64x64.
+
+NETWORKS = ("shufflenet_v2_x0_5", "mobilenet_v3_small", "efficientnet_b0")
+NETWORK_SHAPE = (3, 64, 64)
+
+
+@pytest.fixture(scope="module", params=NETWORKS)
+def network(request):
+    from importlib.util import find_spec
+
+    from mnistc.bench_networks import build_network
+
+    if find_spec("torchvision") is None or find_spec("onnxruntime") is None:
+        pytest.skip("torchvision and onnxruntime are not installed (the bench extra)")
+    return build_network(request.param)
+
+
+@pytest.mark.slow  # nine torchvision networks compiled
+@pytest.mark.parametrize("front_end", ["torchscript", "export", "onnx"])
+def test_torchvision_network_matches_torch(network, front_end, tmp_path):
+    """ShuffleNetV2, MobileNetV3 and EfficientNet-B0 traced, exported and through ONNX,
+    compiled, at batches 1 and 3 against PyTorch."""
+    from mnistc.bench_networks import export_for_mnistc
+
+    path = export_for_mnistc(network, NETWORK_SHAPE, front_end, tmp_path)
+    compile_model(path, tmp_path / "network", CompileOptions())
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, *NETWORK_SHAPE), dtype=np.float32)
+        with torch.no_grad():
+            expected = network(torch.from_numpy(x)).numpy()
+        assert_matches_torch(run_executable(tmp_path / "network", x), expected)
