@@ -68,36 +68,32 @@ def cases(suite: str) -> list[tuple[str, Path, Path, Path]]:
     return found
 
 
-def _spatial_dimensions(model_path: Path, inputs: np.ndarray) -> int:
+def _spatial_dimensions(graph, inputs: np.ndarray) -> int:
     """2 for 2-D convolutions and pools (or none, on NCHW or [N, F] data); else 1 or 3
     (1-D layers import as 2-D ones)."""
-    from mnistc.importers.onnx import load_onnx
-
-    for node in load_onnx(model_path).graph.node:
+    for node in graph.node:
         for attribute in node.attribute:
             if attribute.name == "kernel_shape" and len(attribute.ints) != 2:
                 return len(attribute.ints)
     return 3 if inputs.ndim == 5 else 2
 
 
-def _input_for(model_path: Path, input_path: Path | None) -> np.ndarray:
+def _input_for(graph, input_path: Path | None) -> np.ndarray:
     if input_path is not None:
         return _tensor(input_path)
-    from mnistc.importers.onnx import data_inputs, input_dims, load_onnx
+    from mnistc.importers.onnx import data_inputs, input_dims
 
-    (graph_input,) = data_inputs(load_onnx(model_path).graph)
+    (graph_input,) = data_inputs(graph)
     shape = [d or 1 for d in input_dims(graph_input)]
     return np.random.default_rng(0).random(shape, dtype=np.float32)
 
 
-def _outside_the_model_contract(model_path: Path, input_path: Path | None, inputs: np.ndarray) -> str | None:
+def _outside_the_model_contract(graph, input_path: Path | None, inputs: np.ndarray) -> str | None:
     """Why a case is outside what a compiled model is, if it is: one floating-point input
     whose first dimension is the batch, computed in float32, and one output."""
-    from mnistc.importers.onnx import load_onnx
-
     if input_path is not None and (count := len(list(input_path.parent.glob("input_*.pb")))) > 1:
         return f"{count} inputs (a compiled model takes one)"
-    if (count := len(load_onnx(model_path).graph.output)) > 1:
+    if (count := len(graph.output)) > 1:
         return f"{count} outputs (a compiled model has one)"
     if not np.issubdtype(inputs.dtype, np.floating):
         return f"{inputs.dtype} input (a compiled model takes floating-point data)"
@@ -129,12 +125,14 @@ def agree(actual: np.ndarray, expected: np.ndarray, atol: float, rtol: float) ->
 def run_case(name, model, input_path, output_path, workdir: Path, atol=1e-4, rtol=1e-4) -> CaseResult:
     from mnistc.driver import CompileOptions, compile_model
     from mnistc.errors import MnistcError
+    from mnistc.importers.onnx import load_onnx
     from mnistc.verify import onnx_reference, run_executable
 
-    inputs = _input_for(model, input_path)
-    if (reason := _outside_the_model_contract(model, input_path, inputs)) is not None:
+    graph = load_onnx(model).graph
+    inputs = _input_for(graph, input_path)
+    if (reason := _outside_the_model_contract(graph, input_path, inputs)) is not None:
         return CaseResult(name, "skip", reason)
-    if (spatial := _spatial_dimensions(model, inputs)) == 3:
+    if (spatial := _spatial_dimensions(graph, inputs)) == 3:
         return CaseResult(name, "skip", "not 1-D or 2-D (3-D layers)")
     if input_path is None:
         # light/ models come with an output for an input we do not have: the comparison
