@@ -147,10 +147,13 @@ inline v8 max_nan(v8 a, v8 b) { return (a > b || a != a) ? a : b; }
 
 // e^x in eight lanes, within about 2 ulp of std::exp where the result is a normal float:
 // x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial (Cephes' expf
-// coefficients), times 2^n built in the exponent bits. Beyond 88 the result is +inf
-// (e^88.7 is FLT_MAX), below -87 about 1e-38 instead of a subnormal or 0; NaN stays NaN.
+// coefficients), times 2^n as two powers of two built in the exponent bits, 2^(n/2) and
+// 2^(n - n/2): each is a normal float for every n the clamp allows, so the product
+// rounds once to what std::exp gives at the ends of the range: finite up to ln(FLT_MAX)
+// = 88.72, +inf beyond (the clamp at 89 still overflows), subnormals down to -103.9 and 0
+// below (the clamp at -105 gives 0). NaN stays NaN.
 inline v8 exp8(v8 x) {
-  const v8 clamped = x < -87.0f ? splat(-87.0f) : (x > 88.0f ? splat(88.0f) : x);
+  const v8 clamped = x < -105.0f ? splat(-105.0f) : (x > 89.0f ? splat(89.0f) : x);
   const v8 round = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
   const v8 n = (clamped * 1.44269504088896341f + round) - round;
   const v8 r = (clamped - n * 0.693359375f) + n * 2.12194440e-4f;  // ln 2 in two parts
@@ -161,10 +164,11 @@ inline v8 exp8(v8 x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const mask8 exponent = (__builtin_convertvector(n, mask8) + 127) << 23;
-  const v8 result = p * (v8)exponent;  // a vector cast keeps the bits: 2^n
-  const v8 overflowed = x > 88.0f ? splat(__builtin_inff()) : result;
-  return x != x ? x : overflowed;
+  const mask8 whole = __builtin_convertvector(n, mask8), half = whole >> 1;
+  // A vector cast keeps the bits: 2^half and 2^(whole - half).
+  const v8 scale_low = (v8)((half + 127) << 23), scale_high = (v8)((whole - half + 127) << 23);
+  const v8 result = p * scale_low * scale_high;
+  return x != x ? x : result;
 }
 
 // Whether activate8 computes the kind in vector lanes (else it goes lane by lane).
@@ -183,6 +187,7 @@ inline bool has_vector_form(int64_t activation) {
     case MNISTC_ACTIVATION_NEG:
     case MNISTC_ACTIVATION_ABS:
     case MNISTC_ACTIVATION_RECIPROCAL:
+    case MNISTC_ACTIVATION_EXP:
       return true;
     default:
       return false;
@@ -226,6 +231,8 @@ inline v8 activate8(v8 x, int64_t activation, float alpha, float beta) {
       return x < 0.0f ? -x : x;
     case MNISTC_ACTIVATION_RECIPROCAL:
       return 1.0f / x;
+    case MNISTC_ACTIVATION_EXP:
+      return exp8(x);
     default: {
       float lanes[8];
       std::memcpy(lanes, &x, sizeof lanes);

@@ -327,9 +327,11 @@ MODELS.update(
 class MathNet(nn.Module):
     """Issue 12's ops: sub, div, max and min broadcasting between run-time tensors
     ([3, 1, 5] with [1, 4, 1] per sample) and with a constant, reductions over any dims (kept or not,
-    max.dim's values), layer norm with and without affine, group norm, the activations and
-    element-wise math, glu; ranks 2 to 4. `for_onnx`: no glu and group norm, which ONNX's
-    exporter decomposes, and amax for max.dim (whose indices it exports as an ArgMax).
+    max.dim's values), layer norm with and without affine, group norm, instance norm (with
+    the sample's statistics, and with running ones), the activations and element-wise math,
+    glu; ranks 2 to 4. `for_onnx`: no glu and group norm, which ONNX's
+    exporter decomposes, no instance norm with running statistics, which it cannot export
+    with a dynamic batch, and amax for max.dim (whose indices it exports as an ArgMax).
     """
 
     def __init__(self, for_onnx: bool = False) -> None:
@@ -341,13 +343,22 @@ class MathNet(nn.Module):
         self.gn_bias = nn.Parameter(torch.randn(3))
         self.floor = nn.Parameter(torch.randn(5))
         self.fc = nn.Linear(5, 6)
+        self.inorm = nn.InstanceNorm2d(3, affine=True)
+        self.inorm_running = nn.InstanceNorm2d(3, track_running_stats=True)
+        with torch.no_grad():
+            self.inorm.weight.copy_(torch.rand(3) + 0.5)
+            self.inorm.bias.copy_(torch.randn(3))
+            self.inorm_running.running_mean.copy_(torch.randn(3))
+            self.inorm_running.running_var.copy_(torch.rand(3) + 0.5)
 
     def forward(self, x):
         a = x.amax(dim=2, keepdim=True)
         b = x.mean(dim=(1, 3), keepdim=True)
         y = (a - b) / (b.abs() + 1.5)
         y = torch.maximum(y, x * 0.5) - torch.minimum(x, self.floor)
-        y = self.ln(y) + self.ln_plain(x)
+        y = self.ln(y) + self.ln_plain(x) + self.inorm(x)
+        if not self.for_onnx:
+            y = y - self.inorm_running(x)
         if not self.for_onnx:
             y = torch.group_norm(y, 3, self.gn_weight, self.gn_bias, 1e-5)
         u = F.mish(y) + F.softplus(y, 2.0, 3.0) + F.softsign(y) + F.selu(y) + F.celu(y, 0.7)

@@ -586,7 +586,7 @@ def test_decoder_zoo_compiled_propagates_nan(zoo_executable):
     assert_propagates(run_executable(executable, x), expected)
 
 
-@pytest.mark.parametrize("name", ["keyword_spotter", "conv_autoencoder", "small_unet"])
+@pytest.mark.parametrize("name", ["keyword_spotter", "conv_autoencoder", "small_unet", "shuffle_block"])
 def test_target_model_through_onnx(name, tmp_path):
     """The target models exported to ONNX (dynamic batch), compiled, at batch 1 and 3,
     against PyTorch (the contract's tolerance and argmax per sample)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from mnistc.importers import aten
 from mnistc.importers.aten.graph import NodeError
 from mnistc.importers.common import ImportError_
 from mnistc.importers.torch_export import import_exported
-from mnistc.importers.torchscript import forward_graph, freeze, import_graph, save_with_shape
+from mnistc.interpreters.nn import run_batch
+from mnistc.importers.torchscript import import_script_module, save_with_shape
 from mnistc.verify import run_executable
 
 SAMPLE = (2, 6, 6)
@@ -69,12 +71,11 @@ def chain_places() -> list[tuple[str, int]]:
 
 
 def import_scripted(model: nn.Module):
-    return import_graph(forward_graph(freeze(torch.jit.script(model.eval()))), SAMPLE)
+    return import_script_module(torch.jit.script(model.eval()), SAMPLE)
 
 
 def import_traced(model: nn.Module):
-    example = torch.rand(2, *SAMPLE)
-    return import_graph(forward_graph(freeze(torch.jit.trace(model.eval(), example))), SAMPLE)
+    return import_script_module(torch.jit.trace(model.eval(), torch.rand(2, *SAMPLE)), SAMPLE)
 
 
 def export(model: nn.Module, batch: int = 2, dynamic: bool = True) -> torch.export.ExportedProgram:
@@ -368,3 +369,134 @@ def test_shape_computations_fold_and_the_batch_stays_dynamic(shape_executable, b
     with torch.no_grad():
         expected = shape_model()(torch.from_numpy(inputs)).numpy()
     assert_matches_torch(run_executable(shape_executable, inputs), expected)
+
+
+# Scripted library code (issue 12): what torch.jit.script makes of modules such as
+# nn.TransformerEncoder, whose forward reads attributes of submodules, takes optional
+# arguments and branches on flags that are constant for an inference compile.
+
+
+class RunningNorm(nn.Module):
+    """An instance norm on running statistics: freezing keeps them as attributes (a
+    training branch would update them), read through a chain of `prim::GetAttr`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(SAMPLE[0], track_running_stats=True)
+        self.conv = nn.Conv2d(SAMPLE[0], 3, 3)
+        with torch.no_grad():
+            self.norm.running_mean.copy_(torch.randn(SAMPLE[0]))
+            self.norm.running_var.copy_(torch.rand(SAMPLE[0]) + 0.5)
+
+    def forward(self, x):
+        return self.conv(self.norm(x))
+
+
+class ScriptedControlFlow(nn.Module):
+    """Optional arguments left at their defaults, and `prim::If`s on them, on autocast,
+    gradients, nesting and devices, as nn.TransformerEncoderLayer's fast-path checks have:
+    each folds, and a wrong branch would change the result or refuse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = RunningNorm()
+
+    def forward(self, x, mask: Optional[torch.Tensor] = None, is_causal: Optional[bool] = None):
+        y = self.inner(x)
+        if mask is not None:
+            y = y + mask
+        if is_causal is None:
+            is_causal = False
+        if is_causal or x.is_nested or torch.is_autocast_enabled():
+            y = y * 0.0
+        elif torch.is_grad_enabled() and any([p.requires_grad for p in [self.inner.conv.weight]]):
+            y = y * 0.0
+        elif x.device.type not in ["cpu", "cuda"]:
+            y = torch.sin(y)
+        return y.flatten(1)
+
+
+def test_scripted_control_flow_folds_and_matches_torch():
+    """The `prim::GetAttr` chains, optional arguments and constant `prim::If`s of a
+    scripted module fold at import; batches 1 and 3 match PyTorch (reference interpreter)."""
+    torch.manual_seed(3)
+    model = ScriptedControlFlow().eval()
+    imported = import_script_module(torch.jit.script(model), SAMPLE)
+    names = {op.name for op in imported.module.walk()}
+    assert {"nn.batch_norm", "nn.conv2d"} <= names and "nn.mul" not in names, names
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, *SAMPLE), dtype=np.float32)
+        with torch.no_grad():
+            expected = model(torch.from_numpy(x)).numpy()
+        assert_matches_torch(run_batch(imported.module, x, imported.weights), expected)
+
+
+class DataDependentBranch(nn.Module):
+    """A branch and a loop on the input's values: nothing to fold."""
+
+    def forward(self, x):
+        if bool((x.amax(dim=(1, 2, 3)) > 0.5).all()):
+            x = x * 2.0
+        while bool((x.amax(dim=(1, 2, 3)) > 100.0).all()):
+            x = x * 0.5
+        return x.flatten(1)
+
+
+def test_a_condition_on_the_inputs_values_is_refused_naming_its_op():
+    """The comparison that makes the condition is named, with its line; the loop that
+    depends on it is listed as not folding (it was an internal error before)."""
+    with pytest.raises(ImportError_) as refusal:
+        import_scripted(DataDependentBranch())
+    lines = [line.strip() for line in listed(str(refusal.value))]
+    branch = f"py:{line_of(DataDependentBranch.forward, '> 0.5')} (on tensors)"
+    assert any(line.startswith("aten::gt at ") and branch in line for line in lines), lines
+    loop = "a loop that does not fold at import"
+    assert any(line.startswith("prim::Loop at ") and loop in line for line in lines), lines
+
+
+def test_scripted_transformer_encoder_folds_to_its_attention():
+    """nn.TransformerEncoder scripted: its arguments, flags and fast-path checks fold,
+    so that what is refused is only what computes (the fused encoder layer, or attention
+    and matrix products of run-time tensors), never the control flow."""
+    layer = nn.TransformerEncoderLayer(6, 2, 12, dropout=0.0, batch_first=True)
+    model = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
+    try:
+        import_script_module(torch.jit.script(model), SAMPLE[1:])
+    except ImportError_ as e:
+        kinds = [line.split(" at ")[0].strip() for line in listed(str(e))]
+        assert kinds and all(k.startswith("aten::") for k in kinds), kinds
+        assert not {"aten::Bool", "aten::dim", "aten::any", "aten::is_autocast_enabled"} & set(kinds), kinds
+
+
+# Issue 12's torchvision networks through the three front ends (torchvision is in the
+# `bench` extra): random weights and measured batch-norm statistics, at 3x64x64.
+
+NETWORKS = ("shufflenet_v2_x0_5", "mobilenet_v3_small", "efficientnet_b0")
+NETWORK_SHAPE = (3, 64, 64)
+
+
+@pytest.fixture(scope="module", params=NETWORKS)
+def network(request):
+    from importlib.util import find_spec
+
+    from mnistc.bench_networks import build_network
+
+    if find_spec("torchvision") is None or find_spec("onnxruntime") is None:
+        pytest.skip("torchvision and onnxruntime are not installed (the bench extra)")
+    return build_network(request.param)
+
+
+@pytest.mark.slow  # nine torchvision networks compiled
+@pytest.mark.parametrize("front_end", ["torchscript", "export", "onnx"])
+def test_torchvision_network_matches_torch(network, front_end, tmp_path):
+    """ShuffleNetV2, MobileNetV3 and EfficientNet-B0 traced, exported and through ONNX,
+    compiled, at batches 1 and 3 against PyTorch."""
+    from mnistc.bench_networks import export_for_mnistc
+
+    path = export_for_mnistc(network, NETWORK_SHAPE, front_end, tmp_path)
+    compile_model(path, tmp_path / "network", CompileOptions())
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, *NETWORK_SHAPE), dtype=np.float32)
+        with torch.no_grad():
+            expected = network(torch.from_numpy(x)).numpy()
+        assert_matches_torch(run_executable(tmp_path / "network", x), expected)

@@ -578,13 +578,45 @@ def test_activation(kernels, count, activation):
 @pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
 def test_activation_wide_range(kernels, activation):
     """Every float32 magnitude that the vector exponential treats apart: near 0, the
-    polynomial's whole range, the clamps at -87 and 88, and overflow (FLT_MAX: test_nan_propagation)."""
+    polynomial's whole range, the ends of the float range near +-88.7, and overflow
+    (FLT_MAX: test_nan_propagation)."""
     edges = [0.0, 1e-30, 1e-8, 0.3466, 0.3467, 20.0, 86.9, 87.1, 87.9, 88.1, 88.8, 1e5, 1e30]
     x = np.array(edges + [-e for e in edges], dtype=np.float32)
     x = np.concatenate([x, np.linspace(-120, 120, 2401, dtype=np.float32)])
     out = np.full(x.size, np.nan, dtype=np.float32)
     call(kernels, "activation", [x, out], count=x.size, **activation_args(*activation))
     assert_close(out, ACTIVATIONS[activation](torch.from_numpy(x)))
+
+
+EXP_BASED = ["exp", "sigmoid", "silu", "elu", "selu", "celu", "softplus", "mish", "gelu", "gelu_tanh"]
+"""The activations computed from e^x (in vector lanes through exp8, or through std::exp,
+expm1 and erf), checked at the ends of float32's exponential."""
+
+
+@pytest.mark.parametrize("activation", [a for a in ACTIVATIONS if a[0] in EXP_BASED], ids=str)
+def test_activation_exponential_tails(kernels, activation):
+    """Large |x|, NaN and +-inf against PyTorch, in float32 or in float64 rounded to
+    float32 (its float32 loops round a few tails differently: silu(-88.8) is -0 there,
+    gelu(inf) NaN in the vector loop): the same NaN and infinities as one of them, and
+    within 1e-5 relative of it wherever the answer is a normal float, within FLT_MIN
+    below. The 1e-4 absolute tolerance of the other tests hides the tails (e^88.5 is
+    2.7e38, silu(-88.5) is -3.3e-37, not -0)."""
+    from test_nan_propagation import kinds
+
+    tails = np.concatenate([np.linspace(80, 89, 181), np.linspace(89, 110, 43), [1e5, 1e30, 3.4e38]])
+    x = np.concatenate([tails, -tails, [np.nan, np.inf, -np.inf, 0.0]]).astype(np.float32)
+    out = np.full(x.size, np.nan, dtype=np.float32)
+    call(kernels, "activation", [x, out], count=x.size, **activation_args(*activation))
+    function = ACTIVATIONS[activation]
+    references = [function(torch.from_numpy(x)).numpy(), function(torch.from_numpy(x).double()).float().numpy()]
+    tiny = float(np.finfo(np.float32).tiny)
+    with np.errstate(invalid="ignore"):
+        agrees = [
+            (kinds(out) == kinds(r)) & (~np.isfinite(r) | (np.abs(out - r) <= tiny + 1e-5 * np.abs(r)))
+            for r in references
+        ]
+    wrong = ~(agrees[0] | agrees[1])
+    assert not wrong.any(), list(zip(x[wrong], out[wrong], references[0][wrong]))[:5]
 
 
 @pytest.mark.parametrize("shape,dim", [((1, 6, 5), 1), ((1, 3, 2, 22), 3), ((4, 18), 1)])

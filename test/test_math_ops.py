@@ -77,7 +77,7 @@ def test_imported_ops(tmp_path):
         "nn.sub", "nn.div", "nn.max", "nn.min", "nn.reduce_max", "nn.reduce_min", "nn.reduce_mean",
         "nn.reduce_sum", "nn.layer_norm", "nn.group_norm", "nn.glu", "nn.mish", "nn.softplus",
         "nn.selu", "nn.celu", "nn.exp", "nn.log", "nn.sqrt", "nn.rsqrt", "nn.neg", "nn.abs",
-        "nn.pow", "nn.reciprocal",
+        "nn.pow", "nn.reciprocal", "nn.batch_norm",
     }  # fmt: skip
     assert expected <= names, expected - names
 

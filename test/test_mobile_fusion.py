@@ -129,9 +129,10 @@ def mobile(request, tmp_path_factory):
     return model, shape, *compiled(model, shape, request.param, directory)
 
 
-def test_mobile_v3_like_matches_torch(mobile):
+@pytest.mark.parametrize("batch", [1, 3])
+def test_mobile_v3_like_matches_torch(mobile, batch):
     model, shape, executable, _, _ = mobile
-    inputs = np.random.default_rng(0).standard_normal((3, *shape), dtype=np.float32)
+    inputs = np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(inputs)).numpy()
     assert_matches_torch(run_executable(executable, inputs), expected)

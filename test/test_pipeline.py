@@ -39,12 +39,12 @@ FORMS = [(name, "scripted") for name in sorted(MODELS)] + [
     "optimise", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["O3", "O0"]
 )  # -O0 (general kernels, no plan) for every model: in `-m slow`
 def test_model_matches_torch(name, form, optimise, tmp_path):
-    """Compiled once, run at batch 7 and batch 1."""
+    """Compiled once, run at batches 7, 3 and 1."""
     path, shape = _save(name, form, tmp_path)
     model = torch.jit.load(str(path))
     executable = tmp_path / "model"
     compile_model(path, executable, CompileOptions(sample_shape=shape, optimise=optimise))
-    for batch in (7, 1):
+    for batch in (7, 3, 1):
         inputs = np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
         with torch.no_grad():
             expected = model(torch.from_numpy(inputs)).numpy()

@@ -28,10 +28,11 @@ def test_exported_models_match_torch(name, tmp_path):
     program = torch.export.export(model, (torch.rand(1, *shape),))
     exe = tmp_path / "model"
     compile_model(Compilation.from_imported(import_exported(program)), exe, CompileOptions())
-    inputs = np.random.default_rng(0).standard_normal((7, *shape), dtype=np.float32)
-    with torch.no_grad():
-        expected = model(torch.from_numpy(inputs)).numpy()
-    assert_matches_torch(run_executable(exe, inputs), expected)
+    for batch in (7, 3, 1):
+        inputs = np.random.default_rng(batch).standard_normal((batch, *shape), dtype=np.float32)
+        with torch.no_grad():
+            expected = model(torch.from_numpy(inputs)).numpy()
+        assert_matches_torch(run_executable(exe, inputs), expected)
 
 
 def test_saved_program_and_compile_api(tmp_path):

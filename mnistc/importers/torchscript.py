@@ -177,25 +177,41 @@ def _constant(node: torch._C.Node) -> Any:
     return value
 
 
-def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> ImportedModel:
+def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int], module=None) -> ImportedModel:
     """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function.
 
+    `module` is the frozen module the graph belongs to: the attributes that freezing
+    keeps (buffers that a training branch would update, such as an instance norm's
+    running statistics) are read from it through `prim::GetAttr`.
     An op that cannot be converted does not stop the walk: the ops that depend on it are
     skipped and the model is refused at the end with every unsupported op listed once.
     """
-    inputs = list(graph.inputs())[1:]
-    if len(inputs) != 1:
-        raise ImportError_(f"models with {len(inputs)} inputs are not supported (need 1)")
+    self_value, data, defaults = _arguments(graph, module)
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
     ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
-    values: dict[torch._C.Value, Any] = {inputs[0]: block.args[0]}
+    values: dict[torch._C.Value, Any] = {data: block.args[0], **defaults}
+    if module is not None:
+        values[self_value] = module
     _walk(ctx, values, graph.nodes())
     refuse_if_any(ctx)
     output = _return_value(values, graph)
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), ctx.weights)
+
+
+def _arguments(graph: torch._C.Graph, module) -> tuple[torch._C.Value, torch._C.Value, dict]:
+    """`self`, the one data input, and the other arguments of `forward` bound to their
+    defaults (`mask=None`, `is_causal=None` of `nn.TransformerEncoder`), which the
+    walk then folds like constants."""
+    self_value, *inputs = list(graph.inputs())
+    others = module._get_method("forward").schema.arguments[2:] if module is not None else []
+    if not inputs or len(others) != len(inputs) - 1 or not all(a.has_default_value() for a in others):
+        raise ImportError_(
+            f"models with {len(inputs)} inputs are not supported (need 1, and any other with a default)"
+        )
+    return self_value, inputs[0], {v: a.default_value for v, a in zip(inputs[1:], others)}
 
 
 def _walk(ctx: ConversionContext, values: dict[torch._C.Value, Any], nodes) -> None:
@@ -211,6 +227,9 @@ def _walk(ctx: ConversionContext, values: dict[torch._C.Value, Any], nodes) -> N
             continue
         if kind == "prim::Loop":
             _walk_loop(ctx, values, node)
+            continue
+        if kind == "prim::GetAttr":
+            values[node.output()] = _attribute(ctx, node, values.get(node.input()))
             continue
         results = convert_node(ctx, _as_node(node, values))
         for value, result in zip(node.outputs(), results, strict=True):
@@ -230,17 +249,35 @@ def _as_node(node: torch._C.Node, values: dict[torch._C.Value, Any]) -> Node:
     )
 
 
+def _attribute(ctx: ConversionContext, node: torch._C.Node, owner: Any) -> Any:
+    """`prim::GetAttr`: the attribute of a (sub)module, so that chains such as
+    `self.norm.running_mean` fold; a tensor is a constant like a frozen parameter."""
+    name = node.s("name")
+    if not isinstance(owner, torch._C.ScriptModule) or not owner.hasattr(name):
+        (value,) = ctx.refuse(
+            Node(node.kind(), [], [], 1, node_location(node)), f"attribute '{name}' of an unknown object"
+        )
+        return value
+    value = owner.getattr(name)
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != torch.float32:
+        value = value.float()
+    return value
+
+
 def _walk_if(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: torch._C.Node) -> None:
+    """A `prim::If` whose condition folds at import walks its taken branch (`if mask is
+    not None`, `if torch.is_autocast_enabled()`, `if self.training`); one whose condition
+    depends on the input's values is refused naming the op that computes it; one whose
+    condition comes from a refused op is skipped, as that op's other users are."""
     outputs = list(node.outputs())
     flag, taken = values.get(node.inputsAt(0)), None
-    try:
-        if flag is not UNSUPPORTED:
+    if flag is not UNSUPPORTED:
+        try:
             then_block, else_block = node.blocks()
             taken = then_block if condition(flag) else else_block
-        elif _as_node(node, values).returns_tensor:
-            raise RunTimeTensor()
-    except RunTimeTensor:
-        ctx.refuse(_as_node(node, values), "on tensors")
+        except RunTimeTensor:
+            reason = f"a condition on the input's values, from {_origin(node.inputsAt(0))}"
+            ctx.refuse(_as_node(node, values), reason)
     if taken is None:
         for value in outputs:
             values[value] = UNSUPPORTED
@@ -248,6 +285,14 @@ def _walk_if(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: to
     _walk(ctx, values, taken.nodes())
     for value, result in zip(outputs, taken.outputs(), strict=True):
         values[value] = values.get(result)
+
+
+def _origin(value: torch._C.Value) -> str:
+    """The op that computes a condition, through the conversions to bool."""
+    producer = value.node()
+    while producer.kind() in ("aten::Bool", "aten::Int", "aten::Float") and producer.inputsSize():
+        producer = producer.inputsAt(0).node()
+    return producer.kind()
 
 
 MAX_UNROLLED_TRIPS = 4096
@@ -274,7 +319,7 @@ def _walk_loop(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: 
         go, *carried = (values.get(v) for v in body.outputs())
         iteration += 1
     if not _folds(trips, go, carried):
-        ctx.problems.add(_as_node(node, values), "a loop that does not fold at import")
+        ctx.refuse(_as_node(node, values), "a loop that does not fold at import")
         carried = [UNSUPPORTED] * len(outputs)
     for value, result in zip(outputs, carried, strict=True):
         values[value] = result
@@ -299,7 +344,13 @@ def _return_value(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> S
 def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
     """Import a `torch.jit.save`d model; `sample_shape` is C,H,W of one input sample."""
     model, recorded = load_torchscript(path)
-    return import_graph(forward_graph(freeze(model)), sample_shape_of(recorded, sample_shape))
+    return import_script_module(model, sample_shape_of(recorded, sample_shape))
+
+
+def import_script_module(model: torch.jit.ScriptModule, sample_shape: Sequence[int]) -> ImportedModel:
+    """Freeze a scripted or traced module in memory and import its `forward`."""
+    frozen = freeze(model)
+    return import_graph(forward_graph(frozen), sample_shape, frozen)
 
 
 # The storages of a TorchScript archive, checked against the bytes the archive holds.

@@ -434,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     conformance = commands.add_parser(
         "conformance", help="compile onnx's test models and compare with their outputs"
     )
-    conformance.add_argument("--suite", action="append", choices=("pytorch-converted", "light"))
+    conformance.add_argument("--suite", action="append", choices=("pytorch-converted", "pytorch-operator", "light"))
     conformance.set_defaults(run=cmd_conformance)
 
     cache = commands.add_parser(

@@ -45,9 +45,21 @@ def convert_group_norm(ctx: ConversionContext, node: Node) -> tuple:
     return ctx.insert(nn.GroupNormOp(x, int(node.args[1]), float(node.args[4]), weight, bias))
 
 
+def convert_instance_norm(ctx: ConversionContext, node: Node) -> tuple:
+    """instance_norm(x, weight, bias, running_mean, running_var, use_input_stats, momentum,
+    eps, cudnn_enabled): over each channel of each sample, a group norm of one channel per
+    group; with running statistics instead (track_running_stats in eval mode), a batch norm."""
+    if not node.args[5]:  # batch_norm's arguments, `training` False
+        return convert_batch_norm(ctx, node)
+    x = ctx.tensor(node, 0)
+    weight, bias = _optional_tensor(ctx, node, 1), _optional_tensor(ctx, node, 2)
+    return ctx.insert(nn.GroupNormOp(x, nn.shape_of(x)[1], float(node.args[7]), weight, bias))
+
+
 CONVERTERS = {
     "aten::batch_norm": convert_batch_norm,
     # issue 12
     "aten::group_norm": convert_group_norm,
+    "aten::instance_norm": convert_instance_norm,
     "aten::layer_norm": convert_layer_norm,
 }

@@ -318,6 +318,7 @@ def condition(value: Any) -> bool:
 
 
 CONVERTERS = {
+    "aten::Bool": _python(bool),
     "aten::Int": _python(lambda x: x if isinstance(x, int) else int(x)),
     "aten::_assert_async": convert_check,
     "aten::_assert_scalar": convert_check,
@@ -327,6 +328,8 @@ CONVERTERS = {
     "aten::ScalarImplicit": _python(lambda x: x),
     "aten::__and__": _python(lambda a, b: a and b),
     "aten::__contains__": _python(lambda container, item: item in container),
+    "aten::__derive_index": _python(lambda index, start, step: start + index * step),
+    "aten::__range_length": _python(lambda low, high, step: len(range(low, high, step))),
     "aten::__getitem__": convert_getitem,
     "aten::_to_copy": convert_to,
     "aten::alias": convert_identity,
@@ -339,6 +342,8 @@ CONVERTERS = {
     "aten::__isnot__": _python(lambda a, b: a is not b),
     "aten::__not__": _python(lambda a: not a),
     "aten::__or__": _python(lambda a, b: a or b),
+    "aten::all": _python(lambda values: bool(torch.as_tensor(values).all())),
+    "aten::any": _python(lambda values: bool(torch.as_tensor(values).any())),
     "aten::append": _python(lambda values, value: values.append(value) or values),
     "aten::dim": convert_dim,
     "aten::div": _python(_divide),
@@ -372,6 +377,12 @@ CONVERTERS = {
     "prim::Uninitialized": _python(lambda: None),
     "prim::device": _constant("cpu"),
     "prim::dtype": _constant(torch.float32),
+    "prim::is_nested": _constant(False),
+    "prim::type": _python(lambda device: torch.device(device).type),
+    # a compiled model runs in float32 without autocast or gradients
+    "aten::is_autocast_enabled": _constant(False),
+    "aten::is_grad_enabled": _constant(False),
+    "prim::requires_grad": _constant(False),
     "prim::unchecked_cast": _python(lambda x: x),
 }
 """Ops evaluated in Python on constants (shape arithmetic); `prim::If` is the front

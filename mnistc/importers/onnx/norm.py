@@ -1,5 +1,5 @@
-"""ONNX BatchNormalization, LRN, LayerNormalization and GroupNormalization → `nn.batch_norm`,
-`nn.lrn`, `nn.layer_norm`, `nn.group_norm`."""
+"""ONNX BatchNormalization, LRN, LayerNormalization, GroupNormalization and
+InstanceNormalization → `nn.batch_norm`, `nn.lrn`, `nn.layer_norm`, `nn.group_norm`."""
 
 from __future__ import annotations
 
@@ -64,6 +64,14 @@ def convert_group_norm(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.GroupNormOp(x, groups, attrs.get("epsilon", 1e-5), *affine))
 
 
+def convert_instance_norm(g: Graph, node, attrs) -> tuple:
+    """InstanceNormalization(x, scale[C], B[C]): a group norm of one channel per group."""
+    x = g.tensor(node.input[0])
+    what = "InstanceNormalization's scale and bias"
+    scale, bias = (g.weight(node.input[i], g.float_constant(node.input[i], what)) for i in (1, 2))
+    return g.insert(nn.GroupNormOp(x, nn.shape_of(x)[1], attrs.get("epsilon", 1e-5), scale, bias))
+
+
 CONVERTERS = {
     "BatchNormalization": convert_batch_norm,
     "LRN": unary(
@@ -71,5 +79,6 @@ CONVERTERS = {
     ),
     # issue 12
     "GroupNormalization": convert_group_norm,
+    "InstanceNormalization": convert_instance_norm,
     "LayerNormalization": convert_layer_norm,
 }
