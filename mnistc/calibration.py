@@ -33,7 +33,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import SSAValue
 
-from mnistc import run as inputs
+from mnistc import samples as inputs
 from mnistc.dialects import nn
 from mnistc.errors import MnistcError
 from mnistc.interpreters.nn import evaluate_batch
