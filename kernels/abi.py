@@ -447,6 +447,45 @@ KERNELS: dict[str, Kernel] = {
             "dimension reads the\ninput at x = (i + shift) * scale + offset, or (i + shift) "
             "/ scale + offset with `divide`\n(float32), by `mode` (MNISTC_RESIZE_*).",
         ),
+        # issue 12, attention: linear layers on token matrices, run-time matrix products
+        # and fused attention on the GEMM core (kernels/linear.cpp, kernels/matmul.cpp)
+        Kernel(
+            "linear_gemm",
+            ("input", "packed_weight", "bias"),
+            ("output",),
+            ("M", "IN", "OUT", "activation"),
+            ACTIVATION_FPARAMS,
+            frozenset({"bias"}),
+            "mnistc_linear for M > 1 rows (tokens) on the GEMM core: output [M, OUT] = "
+            "act(input [M, IN]\n. W^T + bias), the input packed at run time as the GEMM's "
+            "A. `packed_weight` is W^T packed\nat compile time as the GEMM's B "
+            "(mnistc/transforms/packing.py:pack_gemm_b):\n[ceil(OUT / MNISTC_GEMM_NR)][IN]"
+            "[MNISTC_GEMM_NR], zero-filled past the last output.",
+        ),
+        Kernel(
+            "matmul",
+            ("lhs", "rhs"),
+            ("output",),
+            ("d0", "d1", "d2", "l0", "l1", "l2", "r0", "r1", "r2", "M", "K", "N"),
+            doc="Batched matrix product on the GEMM core: for each batch index (i0, i1, i2) "
+            "< (d0, d1, d2),\noutput[i] [M, N] = lhs [M, K] . rhs [K, N], the operands "
+            "read at i0 * l0 + i1 * l1 + i2 * l2\nand i0 * r0 + ... floats (a stride 0 "
+            "broadcasts); the output is dense.",
+        ),
+        Kernel(
+            "attention",
+            ("query", "key", "value", "mask"),
+            ("output",),
+            ("batch", "L", "S", "E", "EV", "mask_batch_stride", "mask_row_stride", "causal"),
+            ("scale",),
+            frozenset({"mask"}),
+            "Fused scaled dot-product attention per batch index b < batch: output [L, EV] = "
+            "softmax(query\n[L, E] . key [S, E]^T * scale + mask) . value [S, EV], a block "
+            "of query rows at a time\n(the scores never exceed the block), both products "
+            "on the GEMM core. The optional additive\nmask is read at b * "
+            "mask_batch_stride + i * mask_row_stride + j (strides 0 broadcast);\n"
+            "`causal` = 1 hides key j > query i.",
+        ),
     )
 }
 """Every kernel by `cpu.call` callee name."""

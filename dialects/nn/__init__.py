@@ -29,7 +29,9 @@ Op families. Each family has one file of the same name at every level: here
   elements, no arithmetic);
 - `softmax`: `softmax`, `log_softmax`;
 - `resample`: `resize2d` (nearest and linear interpolation of H and W);
-- `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims.
+- `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims;
+- `matmul`: `matmul` (both operands at run time, batch dims broadcasting), `attention`
+  (scaled dot-product attention, fused).
 
 `base.py` holds what the families share (the tensor type, property builders, the
 verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
@@ -50,6 +52,7 @@ from mnistc.dialects.nn import (
     softmax,
     weight,
 )
+from mnistc.dialects.nn import matmul  # issue 12: attention
 from mnistc.dialects.nn.activation import *  # noqa: F403
 from mnistc.dialects.nn.base import FloatTensor, pair, tensor, window_output_size
 from mnistc.dialects.nn.conv import *  # noqa: F403
@@ -62,11 +65,13 @@ from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
 from mnistc.dialects.nn.softmax import *  # noqa: F403
 from mnistc.dialects.nn.weight import *  # noqa: F403
+from mnistc.dialects.nn.matmul import *  # noqa: F403  (issue 12: attention)
 from mnistc.dialects.shapes import shape_of
 
 FAMILY_MODULES = (
     weight, conv, linear, pool, activation, norm, elementwise, shape, softmax,
     resample, reduce,
+    matmul,  # issue 12: attention
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

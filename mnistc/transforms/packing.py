@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, WINOGRAD_NR
+from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, GEMM_NR, WINOGRAD_NR
 
 
 def _pack_panels(weight: np.ndarray, groups: int, mr: int) -> np.ndarray:
@@ -72,3 +72,15 @@ def pack_winograd_raw_weight(weight: np.ndarray) -> np.ndarray:
     padded[:k, :c] = weight.reshape(k, c, 9)
     packed = padded.reshape(kp // WINOGRAD_NR, WINOGRAD_NR, cp, 9).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(packed)
+
+
+# issue 12, attention: linear layers on token matrices (linear_gemm)
+def pack_gemm_b(weight: np.ndarray) -> np.ndarray:
+    """A linear weight [OUT, IN] as the GEMM core's B = W^T, pre-packed:
+    [ceil(OUT / GEMM_NR)][IN][GEMM_NR], zero-filled past the last output, so that the
+    kernel reads its panels in place."""
+    out_features, in_features = weight.shape
+    panels = -(-out_features // GEMM_NR)
+    padded = np.zeros((panels * GEMM_NR, in_features), dtype=np.float32)
+    padded[:out_features] = weight
+    return np.ascontiguousarray(padded.reshape(panels, GEMM_NR, in_features).transpose(0, 2, 1))

@@ -28,6 +28,7 @@ from mnistc.importers.aten import (
     shape,
     softmax,
 )
+from mnistc.importers.aten import matmul  # issue 12: attention
 from mnistc.importers.aten.graph import (
     UNSUPPORTED,
     ConversionContext,
@@ -51,6 +52,7 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
     **resample.CONVERTERS,
+    **matmul.CONVERTERS,  # issue 12: attention
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 

@@ -50,6 +50,7 @@ from mnistc.importers.onnx import (
     shape,
     softmax,
 )
+from mnistc.importers.onnx import matmul  # issue 12: attention
 from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
 from mnistc.locations import ModelLocation
@@ -83,6 +84,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
     **resample.CONVERTERS,
+    **matmul.CONVERTERS,  # issue 12: attention
 }
 """ONNX ops on run-time tensors. Any op on constants only is folded instead."""
 

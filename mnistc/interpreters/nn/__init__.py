@@ -27,6 +27,7 @@ from mnistc.interpreters.nn.resample import ResampleFunctions
 from mnistc.interpreters.nn.shape import ShapeFunctions
 from mnistc.interpreters.nn.softmax import SoftmaxFunctions
 from mnistc.interpreters.nn.weight import WeightFunctions
+from mnistc.interpreters.nn.matmul import MatmulFunctions  # issue 12: attention
 
 
 @register_impls
@@ -42,6 +43,7 @@ class NNFunctions(
     SoftmaxFunctions,
     ReduceFunctions,
     ResampleFunctions,
+    MatmulFunctions,  # issue 12: attention
 ):
     """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""
 

@@ -26,6 +26,7 @@ from mnistc.lowering.nn_to_cpu import (
     shape,
     softmax,
 )
+from mnistc.lowering.nn_to_cpu import matmul  # issue 12: attention
 from mnistc.lowering.nn_to_cpu.common import KernelCall
 
 KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
@@ -39,5 +40,6 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **softmax.LOWERINGS,
     **reduce.LOWERINGS,
     **resample.LOWERINGS,
+    **matmul.LOWERINGS,  # issue 12: attention
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""
