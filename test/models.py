@@ -464,3 +464,102 @@ MODELS.update(
         "small_unet": (SmallUNet, (3, 20, 20)),
     }
 )
+
+
+# issue 12, attention: transformers (a tiny ViT) and an MLP-Mixer
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention as ViTs write it by hand: one qkv projection split in
+    three, heads by view + transpose, scaled_dot_product_attention, the heads merged."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, d = x.shape
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        y = F.scaled_dot_product_attention(self.split(q), self.split(k), self.split(v))
+        return self.proj(y.transpose(1, 2).reshape(n, t, d))
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, T, D] → [N, heads, T, D / heads]."""
+        n, t, d = x.shape
+        return x.view(n, t, self.heads, d // self.heads).transpose(1, 2)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm: x + attention(layer_norm(x)), then x + MLP(layer_norm(x)) with GELU."""
+
+    def __init__(self, dim: int, heads: int, hidden: int, gelu: str = "none") -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attention = SelfAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate=gelu), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attention(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyViT(nn.Module):
+    """A vision transformer on 3x32x32 images: 8x8 patches embedded by a strided conv, a
+    class token, learned position embeddings, pre-norm blocks (the first with exact GELU,
+    the second with the tanh form), the class token's final norm into the head."""
+
+    def __init__(self, dim: int = 64, depth: int = 2, heads: int = 4, patch: int = 8, classes: int = 10) -> None:
+        super().__init__()
+        tokens = (32 // patch) ** 2 + 1
+        self.patch_embed = nn.Conv2d(3, dim, patch, stride=patch)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.5)
+        self.pos_embed = nn.Parameter(torch.randn(1, tokens, dim) * 0.5)
+        gelus = ["none", "tanh"]
+        self.blocks = nn.Sequential(*(TransformerBlock(dim, heads, 2 * dim, gelus[i % 2]) for i in range(depth)))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        x = self.norm(self.blocks(x))
+        return self.head(x[:, 0])
+
+
+class MixerBlock(nn.Module):
+    """Token mixing (an MLP across the patches, on the transposed tokens), then channel
+    mixing (an MLP per patch), each pre-norm with a residual."""
+
+    def __init__(self, tokens: int, dim: int, token_hidden: int, channel_hidden: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.token_mlp = nn.Sequential(nn.Linear(tokens, token_hidden), nn.GELU(approximate="tanh"), nn.Linear(token_hidden, tokens))
+        self.norm2 = nn.LayerNorm(dim)
+        self.channel_mlp = nn.Sequential(nn.Linear(dim, channel_hidden), nn.GELU(), nn.Linear(channel_hidden, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.token_mlp(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channel_mlp(self.norm2(x))
+
+
+class MLPMixer(nn.Module):
+    """MLP-Mixer on 3x32x32 images: 4x4 patches (64 tokens), two mixer blocks, global
+    average over the tokens, head."""
+
+    def __init__(self, dim: int = 64, depth: int = 2, patch: int = 4, classes: int = 10) -> None:
+        super().__init__()
+        tokens = (32 // patch) ** 2
+        self.stem = nn.Conv2d(3, dim, patch, stride=patch)
+        self.blocks = nn.Sequential(*(MixerBlock(tokens, dim, tokens // 2, 2 * dim) for _ in range(depth)))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.stem(x).flatten(2).transpose(1, 2))
+        return self.head(self.norm(x).mean(dim=1))
+
+
+MODELS.update({"tiny_vit": (TinyViT, (3, 32, 32)), "mlp_mixer": (MLPMixer, (3, 32, 32))})

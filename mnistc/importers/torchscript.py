@@ -274,7 +274,7 @@ def _walk_loop(ctx: ConversionContext, values: dict[torch._C.Value, Any], node: 
         go, *carried = (values.get(v) for v in body.outputs())
         iteration += 1
     if not _folds(trips, go, carried):
-        ctx.problems.add(_as_node(node, values), "a loop that does not fold at import")
+        ctx.refuse(_as_node(node, values), "a loop that does not fold at import")
         carried = [UNSUPPORTED] * len(outputs)
     for value, result in zip(outputs, carried, strict=True):
         values[value] = result
