@@ -328,3 +328,31 @@ def test_transformer_through_onnx(name, tmp_path):
         with torch.no_grad():
             expected = model(torch.from_numpy(x)).numpy()
         assert_matches_torch(run_executable(tmp_path / "model", x), expected)
+
+
+class Encoder(nn.Module):
+    """nn.TransformerEncoder (batch_first): two layers, relu or GELU, norm before or after."""
+
+    def __init__(self, activation: str, norm_first: bool) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 4, 24, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        with torch.no_grad():
+            for parameter in self.parameters():
+                parameter.add_(torch.randn_like(parameter) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+
+@pytest.mark.parametrize("activation, norm_first", [("relu", False), ("gelu", True)])
+def test_transformer_encoder_traced(activation, norm_first, tmp_path):
+    """Traced in inference, each layer is one fused op (aten::_transformer_encoder_layer_fwd)."""
+    torch.manual_seed(0)
+    module = Encoder(activation, norm_first).eval()
+    compilation = import_traced("torchscript", module, (5, 16), tmp_path)
+    compilation.run_to("nn")
+    x = random(3, 5, 16)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    assert_matches_torch(run_batch(compilation.module, x, compilation.weights), expected)

@@ -117,3 +117,32 @@ def attention_weights(
         scores = _insert(b, nn.AddOp(scores, mask))
     weights = _insert(b, nn.SoftmaxOp(scores, 3))
     return _insert(b, nn.ReduceMeanOp(weights, (1,), False)) if average else weights
+
+
+def encoder_layer(
+    b: Builder, x: SSAValue, num_heads: int, attention_weights: dict[str, object],
+    norms: Sequence[tuple[SSAValue, SSAValue]], eps: float, norm_first: bool,
+    feed_forward: Sequence[tuple[SSAValue, SSAValue]], gelu: bool,
+) -> SSAValue:  # fmt: skip
+    """nn.TransformerEncoderLayer on batch-first tokens: self-attention then a two-layer
+    feed-forward (relu or exact GELU), each with a residual and a layer norm, before
+    (`norm_first`) or after it. `attention_weights` holds multi_head_attention's
+    in_weights, in_biases, out_weight and out_bias."""
+
+    def norm(y: SSAValue, i: int) -> SSAValue:
+        return _insert(b, nn.LayerNormOp(y, -1, eps, *norms[i]))
+
+    def attend(y: SSAValue) -> SSAValue:
+        return multi_head_attention(b, y, y, y, num_heads, **attention_weights)
+
+    def feed(y: SSAValue) -> SSAValue:
+        (w1, b1), (w2, b2) = feed_forward
+        hidden = linear_rows(b, y, w1, b1)
+        hidden = _insert(b, nn.GeluOp(hidden, "none") if gelu else nn.ReluOp(hidden))
+        return linear_rows(b, hidden, w2, b2)
+
+    if norm_first:
+        x = _insert(b, nn.AddOp(x, attend(norm(x, 0))))
+        return _insert(b, nn.AddOp(x, feed(norm(x, 1))))
+    x = norm(_insert(b, nn.AddOp(x, attend(x))), 0)
+    return norm(_insert(b, nn.AddOp(x, feed(x))), 1)

@@ -1,6 +1,7 @@
 """aten matrix products and attention → `nn.linear` (a constant right operand),
-`nn.matmul` (two run-time tensors), `nn.attention`; nn.MultiheadAttention's fused
-inference op as their composition (mnistc.importers.matmul_ops)."""
+`nn.matmul` (two run-time tensors), `nn.attention`; the fused inference ops of
+nn.MultiheadAttention and nn.TransformerEncoderLayer (what tracing records) as their
+compositions (mnistc.importers.matmul_ops)."""
 
 from __future__ import annotations
 
@@ -98,10 +99,32 @@ def convert_native_multi_head_attention(ctx: ConversionContext, node: Node) -> t
     return (y, attention)
 
 
+def convert_transformer_encoder_layer(ctx: ConversionContext, node: Node) -> tuple:
+    """aten::_transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight,
+    qkv_bias, proj_weight, proj_bias, use_gelu, norm_first, eps, norm_weight_1,
+    norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2,
+    ffn_bias_2, mask, mask_type): nn.TransformerEncoderLayer (batch_first) in inference."""
+    args = node.args
+    if len(args) > 18 and args[18] is not None:
+        raise NodeError("a transformer encoder layer with a mask")
+    weights, biases = _projections(ctx, node, 3, 4)
+    attention = dict(
+        in_weights=weights, in_biases=biases, out_weight=ctx.tensor(node, 5),
+        out_bias=ctx.tensor(node, 6),
+    )  # fmt: skip
+    norms = [(ctx.tensor(node, i), ctx.tensor(node, i + 1)) for i in (10, 12)]
+    feed_forward = [(ctx.tensor(node, i), ctx.tensor(node, i + 1)) for i in (14, 16)]
+    return (matmul_ops.encoder_layer(
+        ctx.builder, ctx.tensor(node, 0), int(args[2]), attention, norms, float(args[9]),
+        bool(args[8]), feed_forward, bool(args[7]),
+    ),)  # fmt: skip
+
+
 CONVERTERS = {
     "aten::baddbmm": convert_baddbmm,
     "aten::bmm": convert_bmm,
     "aten::matmul": convert_matmul,
     "aten::scaled_dot_product_attention": convert_scaled_dot_product_attention,
     "aten::_native_multi_head_attention": convert_native_multi_head_attention,
+    "aten::_transformer_encoder_layer_fwd": convert_transformer_encoder_layer,
 }
