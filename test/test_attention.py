@@ -356,3 +356,23 @@ def test_transformer_encoder_traced(activation, norm_first, tmp_path):
     with torch.no_grad():
         expected = module(torch.from_numpy(x)).numpy()
     assert_matches_torch(run_batch(compilation.module, x, compilation.weights), expected)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_vector_gelu_is_accurate(kernels, approximate):  # noqa: F811
+    """GELU in vectors (a polynomial erf, or tanh as a sigmoid) against float64 PyTorch
+    from -30 to 30 (both tails, where the erf tail underflows), within 2e-6 + 2e-6|b|:
+    fifty times inside the contract; inf, -inf and NaN as PyTorch's scalar loop."""
+    x = np.concatenate([np.linspace(-30, 30, 20011), [0.0, -0.0, 1e-30, -1e-30]]).astype(np.float32)
+    out = np.full_like(x, np.nan)
+    code = abi.ACTIVATION_CODES["gelu" if approximate == "none" else "gelu_tanh"]
+    call(kernels, "activation", [x, out], count=x.size, activation=code, alpha=0.0, beta=0.0)
+    expected = F.gelu(torch.from_numpy(x).double(), approximate=approximate).numpy()
+    np.testing.assert_allclose(out, expected, rtol=2e-6, atol=2e-6)
+    special = np.array([np.inf, -np.inf, np.nan, 1.0, -np.inf, 2.0, np.nan, 3.0], dtype=np.float32)
+    out = np.zeros_like(special)
+    call(kernels, "activation", [special, out], count=8, activation=code, alpha=0.0, beta=0.0)
+    scalar = np.array([F.gelu(torch.tensor([v]), approximate=approximate).item() for v in special], dtype=np.float32)
+    finite = np.isfinite(special)
+    np.testing.assert_array_equal(out[~finite], scalar[~finite])
+    np.testing.assert_allclose(out[finite], scalar[finite], rtol=2e-6)
