@@ -111,11 +111,10 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
     }
     const float shift = bias ? bias[i] : 0.0f;
     const float* res = residual ? residual + i * ldc : nullptr;
-    for (int64_t j = 0; j < n; ++j) {
-      const float sum =
-          sums[j] + shift + (column_bias ? column_bias[j] : 0.0f) + (res ? res[j] : 0.0f);
-      out[j] = activate(sum, e.activation, e.alpha, e.beta);
-    }
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = sums[j] + shift + (column_bias ? column_bias[j] : 0.0f) + (res ? res[j] : 0.0f);
+    // In vectors where the activation has a vector form, as the whole tiles are.
+    activate_all(out, n, e.activation, e.alpha, e.beta);
   }
 }
 
@@ -217,6 +216,15 @@ void pack_a(const float* a, int64_t row_stride, int64_t col_stride, int64_t M, i
             float scale, float* packed) {
   for (int64_t p = 0; p < M; p += MR, packed += K * MR) {
     const int64_t rows = std::min(MR, M - p);
+    if (rows == MR && col_stride == 1) {
+      // The panel's MR rows read side by side, its columns written in order.
+      const float* row[MR];
+      for (int64_t i = 0; i < MR; ++i) row[i] = a + (p + i) * row_stride;
+      for (int64_t k = 0; k < K; ++k)
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < MR; ++i) packed[k * MR + i] = row[i][k] * scale;
+      continue;
+    }
     for (int64_t i = 0; i < MR; ++i) {
       if (i >= rows) {
         for (int64_t k = 0; k < K; ++k) packed[k * MR + i] = 0.0f;
