@@ -220,7 +220,7 @@ inline bool has_vector_form(int64_t activation) {
 
 // `activate` on eight values. The clamps are written as `activate`'s std::max / std::min
 // are (`x < lo ? lo : x`, `hi < x ? hi : x`), so that a NaN comes through the same way.
-inline v8 activate8(v8 x, int64_t activation, float alpha, float beta) {
+__attribute__((always_inline)) inline v8 activate8(v8 x, int64_t activation, float alpha, float beta) {
   switch (activation) {
     case MNISTC_ACTIVATION_NONE:
       return x;
