@@ -249,14 +249,16 @@ MHA_CASES = {
 }
 
 
+@pytest.mark.parametrize("front_end", ["torchscript", "torch.export"])
 @pytest.mark.parametrize("case", MHA_CASES.values(), ids=MHA_CASES)
-def test_multi_head_attention_traced(case, tmp_path):
+def test_multi_head_attention(case, front_end, tmp_path):
     """Traced in inference, nn.MultiheadAttention is one fused op
-    (aten::_native_multi_head_attention), imported as its projections, attention per head
-    and output projection; the weights it returns as softmax(q k^T / sqrt(d))."""
+    (aten::_native_multi_head_attention); torch.export records it decomposed, and its
+    nodes are converted together as that op: its projections, attention per head and
+    output projection; the weights it returns as softmax(q k^T / sqrt(d))."""
     torch.manual_seed(0)
     module = SelfAttentionMHA(**case).eval()
-    compilation = import_traced("torchscript", module, (5, 16), tmp_path)
+    compilation = import_traced(front_end, module, (5, 16), tmp_path)
     compilation.run_to("nn")
     x = random(3, 5, 16)
     with torch.no_grad():
@@ -345,12 +347,14 @@ class Encoder(nn.Module):
         return self.encoder(x)
 
 
+@pytest.mark.parametrize("front_end", ["torchscript", "torch.export"])
 @pytest.mark.parametrize("activation, norm_first", [("relu", False), ("gelu", True)])
-def test_transformer_encoder_traced(activation, norm_first, tmp_path):
-    """Traced in inference, each layer is one fused op (aten::_transformer_encoder_layer_fwd)."""
+def test_transformer_encoder(activation, norm_first, front_end, tmp_path):
+    """Traced in inference, each layer is one fused op (aten::_transformer_encoder_layer_fwd);
+    exported, its self-attention is (the rest is op by op)."""
     torch.manual_seed(0)
     module = Encoder(activation, norm_first).eval()
-    compilation = import_traced("torchscript", module, (5, 16), tmp_path)
+    compilation = import_traced(front_end, module, (5, 16), tmp_path)
     compilation.run_to("nn")
     x = random(3, 5, 16)
     with torch.no_grad():
@@ -376,3 +380,40 @@ def test_vector_gelu_is_accurate(kernels, approximate):  # noqa: F811
     finite = np.isfinite(special)
     np.testing.assert_array_equal(out[~finite], scalar[~finite])
     np.testing.assert_allclose(out[finite], scalar[finite], rtol=2e-6)
+
+
+
+class CrossAttention(nn.Module):
+    """nn.MultiheadAttention with query, key and value from three projections of the
+    input; and one whose inputs are sequence first (batch_first=False)."""
+
+    def __init__(self, batch_first: bool = True) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(16, 2, batch_first=batch_first)
+        self.q, self.k, self.v = nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.q(x), self.k(x), self.v(x)
+        if not self.attention.batch_first:
+            q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+        return self.attention(q, k, v, need_weights=False)[0]
+
+
+def test_multi_head_cross_attention_exported(tmp_path):
+    torch.manual_seed(0)
+    module = CrossAttention().eval()
+    compilation = import_traced("torch.export", module, (5, 16), tmp_path)
+    compilation.run_to("nn")
+    x = random(3, 5, 16)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    assert_matches_torch(run_batch(compilation.module, x, compilation.weights), expected)
+
+
+@pytest.mark.parametrize("front_end", ["torch.export", "onnx"])
+def test_sequence_first_attention_is_refused(front_end, tmp_path):
+    """batch_first=False moves the batch to dimension 1, which the per-sample IR cannot
+    follow: refused with the op and the reason, not compiled wrong."""
+    module = CrossAttention(batch_first=False).eval()
+    with pytest.raises(MnistcError, match="along dimension 0, the batch"):
+        import_traced(front_end, module, (5, 16), tmp_path)
