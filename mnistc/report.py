@@ -135,6 +135,11 @@ def call_gflop(call: cpu.CallOp) -> float:
     if {"C", "K", "OH", "OW"} <= p.keys():
         taps = p.get("KH", 3) * p.get("KW", 3) if "winograd" in call.kernel.name else p.get("KH", 1) * p.get("KW", 1)
         return 2 * p["K"] * (p["C"] // p.get("groups", 1)) * taps * p["OH"] * p["OW"] / 1e9
+    # issue 12, attention: run-time matrix products, and attention's two per batch index
+    if {"M", "K", "N", "d0"} <= p.keys():
+        return 2 * p["d0"] * p["d1"] * p["d2"] * p["M"] * p["K"] * p["N"] / 1e9
+    if {"L", "S", "E", "EV"} <= p.keys():
+        return 2 * p["batch"] * p["L"] * p["S"] * (p["E"] + p["EV"]) / 1e9
     return 0.0
 
 
