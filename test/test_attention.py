@@ -417,3 +417,28 @@ def test_sequence_first_attention_is_refused(front_end, tmp_path):
     module = CrossAttention(batch_first=False).eval()
     with pytest.raises(MnistcError, match="along dimension 0, the batch"):
         import_traced(front_end, module, (5, 16), tmp_path)
+
+
+def test_report_counts_the_products_of_attention():
+    """`mnistc report`'s GFLOP of the new kernels: 2 M K N per batch index for matmul,
+    2 L S (E + EV) per batch index for attention (its two products)."""
+    from mnistc.context import MnistcContext
+    from mnistc.dialects import cpu
+    from mnistc.ir import parse_ir
+    from mnistc.lowering.convert_nn_to_cpu import ConvertNnToCpuPass
+    from mnistc.report import call_gflop
+
+    module = parse_ir(
+        """
+        func.func @forward(%q: tensor<1x2x5x8xf32>) -> tensor<1x2x5x8xf32> {
+          %t = nn.transpose %q permutation [0, 1, 3, 2] : tensor<1x2x5x8xf32> -> tensor<1x2x8x5xf32>
+          %s = nn.matmul %q, %t : tensor<1x2x5x8xf32>, tensor<1x2x8x5xf32> -> tensor<1x2x5x5xf32>
+          %a = nn.attention %q, %q, %q scale 1.0 causal 0 : tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32> -> tensor<1x2x5x8xf32>
+          func.return %a : tensor<1x2x5x8xf32>
+        }
+        """
+    )
+    ConvertNnToCpuPass().apply(MnistcContext(), module)
+    gflop = {op.callee.string_value(): call_gflop(op) for op in module.walk() if isinstance(op, cpu.CallOp)}
+    assert gflop["matmul"] == pytest.approx(2 * 2 * 5 * 8 * 5 / 1e9)
+    assert gflop["attention"] == pytest.approx(2 * 2 * 5 * 5 * (8 + 8) / 1e9)
