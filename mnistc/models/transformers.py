@@ -12,18 +12,25 @@ from torch.nn import functional as F
 
 class SelfAttention(nn.Module):
     """Multi-head self-attention as ViTs write it by hand: one qkv projection split in
-    three, heads by view + transpose, scaled_dot_product_attention, the heads merged."""
+    three, heads by view + transpose, scaled_dot_product_attention (or, `fused` False,
+    softmax(q k^T) v written out with the scale left to the q projection), the heads
+    merged."""
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, fused: bool = True) -> None:
         super().__init__()
-        self.heads = heads
+        self.heads, self.fused = heads, fused
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        y = F.scaled_dot_product_attention(self.split(q), self.split(k), self.split(v))
+        q, k, v = self.split(q), self.split(k), self.split(v)
+        if self.fused:
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:
+            # the 1 / sqrt(d) scale as a trained model may hold it: in the q projection
+            y = torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
         return self.proj(y.transpose(1, 2).reshape(n, t, d))
 
     def split(self, x: torch.Tensor) -> torch.Tensor:
@@ -35,10 +42,10 @@ class SelfAttention(nn.Module):
 class TransformerBlock(nn.Module):
     """Pre-norm: x + attention(layer_norm(x)), then x + MLP(layer_norm(x)) with GELU."""
 
-    def __init__(self, dim: int, heads: int, hidden: int, gelu: str = "none") -> None:
+    def __init__(self, dim: int, heads: int, hidden: int, gelu: str = "none", fused: bool = True) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attention = SelfAttention(dim, heads)
+        self.attention = SelfAttention(dim, heads, fused)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate=gelu), nn.Linear(hidden, dim))
 
@@ -50,11 +57,12 @@ class TransformerBlock(nn.Module):
 class TinyViT(nn.Module):
     """A vision transformer on 3 x size x size images: patches embedded by a strided
     conv, a class token, learned position embeddings, pre-norm blocks (exact GELU and
-    the tanh form in turn), the class token's final norm into the head."""
+    the tanh form in turn; with `written_out`, every other block's attention as matmul
+    and softmax), the class token's final norm into the head."""
 
     def __init__(
         self, size: int = 32, dim: int = 64, depth: int = 2, heads: int = 4, patch: int = 8,
-        classes: int = 10, mlp_ratio: int = 2,
+        classes: int = 10, mlp_ratio: int = 2, written_out: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
         tokens = (size // patch) ** 2 + 1
@@ -63,7 +71,10 @@ class TinyViT(nn.Module):
         self.pos_embed = nn.Parameter(torch.randn(1, tokens, dim) * 0.5)
         gelus = ["none", "tanh"]
         self.blocks = nn.Sequential(
-            *(TransformerBlock(dim, heads, mlp_ratio * dim, gelus[i % 2]) for i in range(depth))
+            *(
+                TransformerBlock(dim, heads, mlp_ratio * dim, gelus[i % 2], not (written_out and i % 2))
+                for i in range(depth)
+            )
         )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, classes)
@@ -115,7 +126,7 @@ class MLPMixer(nn.Module):
 
 def vit_tiny(size: int = 224) -> TinyViT:
     """ViT-Ti/16's shape: 16x16 patches, 192 channels, 12 blocks of 3 heads, MLP 768."""
-    return TinyViT(size, dim=192, depth=12, heads=3, patch=16, classes=1000, mlp_ratio=4)
+    return TinyViT(size, dim=192, depth=12, heads=3, patch=16, classes=1000, mlp_ratio=4, written_out=False)
 
 
 def mlp_mixer(size: int = 224) -> MLPMixer:
