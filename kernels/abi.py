@@ -99,6 +99,11 @@ GEMM_KC = 256
 GEMM_NC = 384
 """Columns of B per packed block: a KC x NC block (384 KB) stays in L2."""
 
+ATTENTION_QUERY_BLOCK = 8 * GEMM_MR
+"""Query rows per attention block (kernels/matmul.cpp): the block's scores (48 x S floats,
+38 KB for 197 keys) and their packed copy stay in L2 between the two products; a
+multiple of GEMM_MR, so that only the last block has a partial register tile."""
+
 TILE_SIZES = {
     "CONV_MR": CONV_MR,
     "CONV_NR": CONV_NR,
@@ -108,6 +113,7 @@ TILE_SIZES = {
     "GEMM_NR": GEMM_NR,
     "GEMM_KC": GEMM_KC,
     "GEMM_NC": GEMM_NC,
+    "ATTENTION_QUERY_BLOCK": ATTENTION_QUERY_BLOCK,
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
@@ -241,6 +247,40 @@ def conv_transpose_flops(p: Params) -> int:
 
 def linear_flops(p: Params) -> int:
     return 2 * p.M * p.IN * p.OUT
+
+
+def packed_a_floats(rows: int, depth: int) -> int:
+    """The GEMM core's A packed at run time (gemm.hpp, packed_a_size): whole MR panels."""
+    return round_up(rows, GEMM_MR) * depth
+
+
+def linear_gemm_scratch(p: Params) -> tuple[int, ...]:
+    """Slot 1: the input rows packed as A (B, the weight, is packed at compile time)."""
+    return (0, packed_a_floats(p.M, p.IN))
+
+
+def matmul_scratch(p: Params) -> tuple[int, ...]:
+    """Slot 0: the GEMM core's B block; slot 1: one batch index's lhs packed as A."""
+    return (gemm_scratch(p.N), packed_a_floats(p.M, p.K))
+
+
+def matmul_flops(p: Params) -> int:
+    return 2 * p.d0 * p.d1 * p.d2 * p.M * p.K * p.N
+
+
+def attention_scratch(p: Params) -> tuple[int, ...]:
+    """Slot 0: the GEMM core's B block (the keys, then the values); slot 1: a block of
+    query rows packed, its scores and the scores packed."""
+    rows = min(ATTENTION_QUERY_BLOCK, p.L)
+    return (
+        max(gemm_scratch(p.S), gemm_scratch(p.EV)),
+        packed_a_floats(rows, p.E) + rows * p.S + packed_a_floats(rows, p.S),
+    )
+
+
+def attention_flops(p: Params) -> int:
+    """Its two products: 2 L S E for the scores and 2 L S EV for the output."""
+    return 2 * p.batch * p.L * p.S * (p.E + p.EV)
 
 
 @dataclass(frozen=True)
@@ -691,6 +731,53 @@ KERNELS: dict[str, Kernel] = {
         ),
         # --- int8 (issue 13; kernels/quant.cpp) ---
         *_QUANT_KERNELS,
+
+
+        # issue 12, attention: linear layers on token matrices, run-time matrix products
+        # and fused attention on the GEMM core (kernels/linear.cpp, kernels/matmul.cpp)
+        Kernel(
+            "linear_gemm",
+            ("input", "packed_weight", "bias"),
+            ("output",),
+            ("M", "IN", "OUT", "activation"),
+            ACTIVATION_FPARAMS,
+            frozenset({"bias"}),
+            "mnistc_linear for M > 1 rows (tokens) on the GEMM core: output [M, OUT] = "
+            "act(input [M, IN]\n. W^T + bias), the input packed at run time as the GEMM's "
+            "A. `packed_weight` is W^T packed\nat compile time as the GEMM's B "
+            "(mnistc/transforms/packing.py:pack_gemm_b):\n[ceil(OUT / MNISTC_GEMM_NR)][IN]"
+            "[MNISTC_GEMM_NR], zero-filled past the last output.",
+            scratch=linear_gemm_scratch,
+            flops=linear_flops,
+        ),
+        Kernel(
+            "matmul",
+            ("lhs", "rhs"),
+            ("output",),
+            ("d0", "d1", "d2", "l0", "l1", "l2", "r0", "r1", "r2", "M", "K", "N"),
+            doc="Batched matrix product on the GEMM core: for each batch index (i0, i1, i2) "
+            "< (d0, d1, d2),\noutput[i] [M, N] = lhs [M, K] . rhs [K, N], the operands "
+            "read at i0 * l0 + i1 * l1 + i2 * l2\nand i0 * r0 + ... floats (a stride 0 "
+            "broadcasts); the output is dense.",
+            scratch=matmul_scratch,
+            flops=matmul_flops,
+        ),
+        Kernel(
+            "attention",
+            ("query", "key", "value", "mask"),
+            ("output",),
+            ("batch", "L", "S", "E", "EV", "mask_batch_stride", "mask_row_stride", "causal"),
+            ("scale",),
+            frozenset({"mask"}),
+            "Fused scaled dot-product attention per batch index b < batch: output [L, EV] = "
+            "softmax(query\n[L, E] . key [S, E]^T * scale + mask) . value [S, EV], a block "
+            "of query rows at a time\n(the scores never exceed the block), both products "
+            "on the GEMM core. The optional additive\nmask is read at b * "
+            "mask_batch_stride + i * mask_row_stride + j (strides 0 broadcast);\n"
+            "`causal` = 1 hides key j > query i.",
+            scratch=attention_scratch,
+            flops=attention_flops,
+        ),
     )
 }
 """Every kernel by `cpu.call` callee name."""

@@ -31,6 +31,7 @@ struct TileEpilogue {
   const float* residual;  // MR rows of ldc floats, or null
   int64_t activation;
   float alpha, beta;
+  const float* column_bias;  // NR values or null
 };
 
 // NV vectors of 8 columns: NR / 8, or 1 for a narrow tail.
@@ -59,14 +60,20 @@ inline void micro_kernel(const float* a, const float* b, int64_t kc, float* c, i
     return;
   }
   const bool relu = last->activation == MNISTC_ACTIVATION_RELU;
+  // Activations with a vector form act on the registers (GELU after a transformer's
+  // linear layer: a call per row of the tile cost 3x the activation itself).
+  const bool in_registers = !relu && has_vector_form(last->activation);
   for (int i = 0; i < MR; ++i) {
     const v8 bias = splat(last->bias ? last->bias[i] : 0.0f);
     for (int v = 0; v < NV; ++v) {
       v8 x = acc[i][v] + bias;
+      if (last->column_bias) x += load8(last->column_bias + 8 * v);
       if (last->residual) x += load8(last->residual + i * ldc + 8 * v);
+      if (in_registers) x = activate8(x, last->activation, last->alpha, last->beta);
       store8(c + i * ldc + 8 * v, relu ? relu8(x) : x);
     }
-    if (!relu) activate_all(c + i * ldc, 8 * NV, last->activation, last->alpha, last->beta);
+    if (!relu && !in_registers)
+      activate_all(c + i * ldc, 8 * NV, last->activation, last->alpha, last->beta);
   }
 }
 
@@ -78,8 +85,9 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
   float* at = c + i0 * ldc + j0;
   const float* residual = e.residual ? e.residual + i0 * ldc + j0 : nullptr;
   const float* bias = e.bias ? e.bias + i0 : nullptr;
+  const float* column_bias = e.column_bias ? e.column_bias + j0 : nullptr;
   if (m == MR && (n == NR || n == 8)) {
-    const TileEpilogue epilogue{bias, residual, e.activation, e.alpha, e.beta};
+    const TileEpilogue epilogue{bias, residual, e.activation, e.alpha, e.beta, column_bias};
     if (n == NR)
       micro_kernel<NR / 8>(a, b, kc, at, ldc, first, last ? &epilogue : nullptr);
     else
@@ -103,10 +111,10 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
     }
     const float shift = bias ? bias[i] : 0.0f;
     const float* res = residual ? residual + i * ldc : nullptr;
-    for (int64_t j = 0; j < n; ++j) {
-      const float sum = sums[j] + shift + (res ? res[j] : 0.0f);
-      out[j] = activate(sum, e.activation, e.alpha, e.beta);
-    }
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = sums[j] + shift + (column_bias ? column_bias[j] : 0.0f) + (res ? res[j] : 0.0f);
+    // In vectors where the activation has a vector form, as the whole tiles are.
+    activate_all(out, n, e.activation, e.alpha, e.beta);
   }
 }
 
@@ -114,15 +122,18 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
 void gemm_block(const float* packed_a, const BSource& source, float* c, int64_t ldc,
                 int64_t M, int64_t K, int64_t n0, int64_t n1, int64_t p0, int64_t p1,
                 const Epilogue& e) {
-  float* block = scratch(KC * ((n1 - n0 + NR - 1) / NR) * NR);
+  // A pre-packed B (a weight) is read in place; any other is packed block by block.
+  const auto* prepacked = dynamic_cast<const PackedSource*>(&source);
+  float* block = prepacked ? nullptr : scratch(KC * ((n1 - n0 + NR - 1) / NR) * NR);
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = std::min(KC, K - k0);
     const bool first = k0 == 0, last = k0 + kc == K;
-    source.pack(k0, kc, n0, n1 - n0, block);
+    if (!prepacked) source.pack(k0, kc, n0, n1 - n0, block);
     for (int64_t m0 = p0; m0 < p1; m0 += MC_PANELS) {
       const int64_t m1 = std::min(p1, m0 + MC_PANELS);
       for (int64_t j = n0; j < n1; j += NR) {
-        const float* b = block + (j - n0) / NR * kc * NR;
+        const float* b =
+            prepacked ? prepacked->panel(k0, j) : block + (j - n0) / NR * kc * NR;
         for (int64_t p = m0; p < m1; ++p)
           tile(packed_a + (p * K + k0) * MR, b, kc, c, ldc, p * MR, j,
                std::min(MR, M - p * MR), std::min(NR, n1 - j), first, last, e);
@@ -167,6 +178,60 @@ void MatrixSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n,
     for (int64_t k = 0; k < kc; ++k, row += stride_, out += NR) {
       std::memcpy(out, row, width * sizeof(float));
       std::fill(out + width, out + NR, 0.0f);
+    }
+  }
+}
+
+void TransposedSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n,
+                            float* panels) const {
+  // Eight rows of X at a time become eight columns of the panel: 8x8 transposes in
+  // registers where whole, one element at a time at the edges.
+  for (int64_t q = 0; q < n; q += NR, panels += kc * NR) {
+    const int64_t width = std::min(NR, n - q);
+    for (int64_t c = 0; c < NR; c += 8) {
+      const int64_t columns = std::max<int64_t>(0, std::min<int64_t>(8, width - c));
+      const float* rows = x_ + (j0 + q + c) * stride_ + k0;
+      int64_t k = 0;
+      if (columns == 8)
+        for (; k + 8 <= kc; k += 8) {
+          v8 r[8];
+          for (int i = 0; i < 8; ++i) r[i] = load8(rows + i * stride_ + k);
+          transpose8x8(r);
+          for (int i = 0; i < 8; ++i) store8(panels + (k + i) * NR + c, r[i]);
+        }
+      for (; k < kc; ++k)
+        for (int64_t i = 0; i < 8; ++i)
+          panels[k * NR + c + i] = i < columns ? rows[i * stride_ + k] : 0.0f;
+    }
+  }
+}
+
+void PackedSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n,
+                        float* panels) const {
+  for (int64_t q = 0; q < n; q += NR, panels += kc * NR)
+    std::memcpy(panels, panel(k0, j0 + q), kc * NR * sizeof(float));
+}
+
+void pack_a(const float* a, int64_t row_stride, int64_t col_stride, int64_t M, int64_t K,
+            float scale, float* packed) {
+  for (int64_t p = 0; p < M; p += MR, packed += K * MR) {
+    const int64_t rows = std::min(MR, M - p);
+    if (rows == MR && col_stride == 1) {
+      // The panel's MR rows read side by side, its columns written in order.
+      const float* row[MR];
+      for (int64_t i = 0; i < MR; ++i) row[i] = a + (p + i) * row_stride;
+      for (int64_t k = 0; k < K; ++k)
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < MR; ++i) packed[k * MR + i] = row[i][k] * scale;
+      continue;
+    }
+    for (int64_t i = 0; i < MR; ++i) {
+      if (i >= rows) {
+        for (int64_t k = 0; k < K; ++k) packed[k * MR + i] = 0.0f;
+        continue;
+      }
+      const float* row = a + (p + i) * row_stride;
+      for (int64_t k = 0; k < K; ++k) packed[k * MR + i] = row[k * col_stride] * scale;
     }
   }
 }

@@ -80,6 +80,7 @@ enum {
 #define MNISTC_GEMM_NR 16
 #define MNISTC_GEMM_KC 256
 #define MNISTC_GEMM_NC 384
+#define MNISTC_ATTENTION_QUERY_BLOCK 48
 #define MNISTC_QUANT_MR 16
 #define MNISTC_QUANT_KR 4
 #define MNISTC_QUANT_NR 16
@@ -323,6 +324,31 @@ void mnistc_max_pool2d_i8(const int8_t* input, int8_t* output, int64_t C, int64_
                           int64_t W, int64_t OH, int64_t OW, int64_t KH, int64_t KW,
                           int64_t stride_h, int64_t stride_w, int64_t pad_h,
                           int64_t pad_w, int64_t dilation_h, int64_t dilation_w);
+
+// mnistc_linear for M > 1 rows (tokens) on the GEMM core: output [M, OUT] = act(input [M, IN]
+// . W^T + bias), the input packed at run time as the GEMM's A. `packed_weight` is W^T packed
+// at compile time as the GEMM's B (mnistc/transforms/packing.py:pack_gemm_b):
+// [ceil(OUT / MNISTC_GEMM_NR)][IN][MNISTC_GEMM_NR], zero-filled past the last output.
+void mnistc_linear_gemm(const float* input, const float* packed_weight, const float* bias,
+                        float* output, int64_t M, int64_t IN, int64_t OUT,
+                        int64_t activation, float alpha, float beta);
+
+// Batched matrix product on the GEMM core: for each batch index (i0, i1, i2) < (d0, d1, d2),
+// output[i] [M, N] = lhs [M, K] . rhs [K, N], the operands read at i0 * l0 + i1 * l1 + i2 * l2
+// and i0 * r0 + ... floats (a stride 0 broadcasts); the output is dense.
+void mnistc_matmul(const float* lhs, const float* rhs, float* output, int64_t d0,
+                   int64_t d1, int64_t d2, int64_t l0, int64_t l1, int64_t l2, int64_t r0,
+                   int64_t r1, int64_t r2, int64_t M, int64_t K, int64_t N);
+
+// Fused scaled dot-product attention per batch index b < batch: output [L, EV] = softmax(query
+// [L, E] . key [S, E]^T * scale + mask) . value [S, EV], a block of query rows at a time
+// (the scores never exceed the block), both products on the GEMM core. The optional additive
+// mask is read at b * mask_batch_stride + i * mask_row_stride + j (strides 0 broadcast);
+// `causal` = 1 hides key j > query i.
+void mnistc_attention(const float* query, const float* key, const float* value,
+                      const float* mask, float* output, int64_t batch, int64_t L,
+                      int64_t S, int64_t E, int64_t EV, int64_t mask_batch_stride,
+                      int64_t mask_row_stride, int64_t causal, float scale);
 
 #ifdef __cplusplus
 }  // extern "C"

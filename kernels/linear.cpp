@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gemm.hpp"
 #include "kernel_support.hpp"
 
 using namespace mnistc;
@@ -98,3 +99,14 @@ void mnistc_linear(const float* input, const float* weight, const float* bias,
 }
 
 }  // extern "C"
+
+// issue 12, attention: linear layers on token matrices run on the GEMM core.
+extern "C" void mnistc_linear_gemm(const float* input, const float* packed_weight,
+                                   const float* bias, float* output, int64_t M, int64_t IN,
+                                   int64_t OUT, int64_t activation, float alpha,
+                                   float beta) {
+  float* packed_input = scratch(packed_a_size(M, IN), 1);
+  pack_a(input, IN, 1, M, IN, 1.0f, packed_input);
+  const Epilogue epilogue{nullptr, nullptr, activation, alpha, beta, bias};
+  gemm(packed_input, PackedSource(packed_weight, IN), output, OUT, M, OUT, IN, epilogue);
+}

@@ -43,6 +43,10 @@ NETWORKS = (
 )  # fmt: skip
 """torchvision's builders, as issue 11 lists them."""
 
+# issue 12, attention: transformers (mnistc/models/transformers.py)
+TRANSFORMER_NETWORKS = ("vit_tiny", "mlp_mixer")
+"""Built by mnistc.models.transformers at the configuration's image size."""
+
 QUICK_NETWORK = "squeezenet1_1"
 """For `--quick`: quick to compile (26 convolutions, 0.7 GFLOP at 224x224)."""
 
@@ -119,10 +123,16 @@ def have_requirements() -> str | None:
     return None
 
 
-def build_network(name: str, seed: int = 0):
-    """The network with random weights and random batch-norm statistics, in eval mode."""
+def build_network(name: str, seed: int = 0, size: int = 224):
+    """The network with random weights and random batch-norm statistics, in eval mode
+    (a transformer for `size` x `size` images)."""
     import torch
 
+    if name in TRANSFORMER_NETWORKS:
+        from mnistc.models.transformers import BENCHMARK_MODELS
+
+        torch.manual_seed(seed)
+        return BENCHMARK_MODELS[name](size).eval()
     models = import_torchvision_models()
     torch.manual_seed(seed)
     extra = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
@@ -371,14 +381,14 @@ class NetworkBench:
         self.summarise()
 
     def run_network(self, network: str) -> None:
-        try:
-            model = build_network(network)
-        except Exception as e:  # a builder this torchvision lacks
-            for config in self.configs:
-                self.add(Row(network, config, skipped=f"not built: {one_line_reason(e)}"))
-            return
         for size in dict.fromkeys(c.size for c in self.configs):
             configs = [c for c in self.configs if c.size == size]
+            try:
+                model = build_network(network, size=size)
+            except Exception as e:  # a builder this torchvision lacks
+                for config in configs:
+                    self.add(Row(network, config, skipped=f"not built: {one_line_reason(e)}"))
+                continue
             with tempfile.TemporaryDirectory(prefix="mnistc-netbench-") as scratch:
                 self.run_shape(network, model, configs, Path(scratch))
 
@@ -491,7 +501,7 @@ def run_network_bench(
         configs = QUICK_CONFIG if configs == "all" else configs
         rounds = min(rounds, 3)
     chosen = NetworkBench(
-        parse_list(networks, NETWORKS, "network"),
+        parse_list(networks, NETWORKS + TRANSFORMER_NETWORKS, "network"),
         [CONFIGS[c] for c in parse_list(configs, list(CONFIGS), "configuration")],
         rounds, frontend, governor, log,
     )  # fmt: skip

@@ -475,3 +475,11 @@ MODELS.update(
         "small_unet": (SmallUNet, (3, 20, 20)),
     }
 )
+
+
+# issue 12, attention: transformers (a tiny ViT) and an MLP-Mixer, defined in the package
+# (mnistc/models/transformers.py) since the network benchmark builds them too
+
+from mnistc.models.transformers import MLPMixer, TinyViT  # noqa: E402
+
+MODELS.update({"tiny_vit": (TinyViT, (3, 32, 32)), "mlp_mixer": (MLPMixer, (3, 32, 32))})

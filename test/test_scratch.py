@@ -80,6 +80,21 @@ def transpose_problem(c, h, w, k, kh, kw, stride, pad, dilation, groups):
     return [x, weight, bias], params, (k, oh, ow)
 
 
+def product_problems():
+    """linear_gemm (rows of tokens), a batched matmul (columns past one NC block) and
+    attention (query rows past one block): the kernels on the GEMM core that pack A."""
+    rng = np.random.default_rng(6)
+
+    def rand(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    yield "linear_gemm", [rand(13, 37), packing.pack_gemm_b(rand(19, 37)), rand(19)], dict(M=13, IN=37, OUT=19), (13, 19)
+    matmul = dict(d0=1, d1=2, d2=3, l0=0, l1=3 * 7 * 29, l2=7 * 29, r0=0, r1=0, r2=29 * 401, M=7, K=29, N=401)
+    yield "matmul", [rand(2, 3, 7, 29), rand(3, 29, 401)], matmul, (2, 3, 7, 401)
+    attention = dict(batch=2, L=53, S=31, E=12, EV=9, mask_batch_stride=0, mask_row_stride=0, causal=1, scale=0.3)
+    yield "attention", [rand(2, 53, 12), rand(2, 31, 12), rand(2, 31, 9), None], attention, (2, 53, 9)
+
+
 def scratch_problems():
     """(kernel, buffers, params, output shape) for every kernel that takes scratch, on the
     kernel tests' odd shapes."""
@@ -100,6 +115,7 @@ def scratch_problems():
     yield "conv_transpose2d", *transpose_problem(16, 7, 7, 8, 3, 3, (2, 2), (1, 1), (1, 1), 2)
     yield "conv_transpose2d", *transpose_problem(5, 23, 19, 7, 4, 3, (3, 1), (2, 0), (1, 2), 1)
     yield "conv_transpose2d", *transpose_problem(64, 32, 32, 32, 4, 4, (2, 2), (1, 1), (1, 1), 1)
+    yield from product_problems()
 
 
 PROBLEMS = list(scratch_problems())
@@ -111,7 +127,7 @@ def test_every_kernel_that_takes_scratch_declares_it():
 
     declared = {k.name for k in abi.KERNELS.values() if k.scratch is not None}
     assert declared == {name for name, *_ in PROBLEMS}
-    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp"):
+    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp", "matmul.cpp", "linear.cpp"):
         assert "scratch(" in (KERNEL_DIR / name).read_text(), name
 
 

@@ -33,6 +33,10 @@ Op families. Each family has one file of the same name at every level: here
 - `quant`: `quantize`, `dequantize`, `qconv2d`, `qlinear` (int8; `max_pool2d` and the
   views of `shape` take int8 too).
 
+
+- `matmul`: `matmul` (both operands at run time, batch dims broadcasting), `attention`
+  (scaled dot-product attention, fused).
+
 `base.py` holds what the families share (the tensor type, property builders, the
 verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
 """
@@ -53,6 +57,7 @@ from mnistc.dialects.nn import (
     softmax,
     weight,
 )
+from mnistc.dialects.nn import matmul
 from mnistc.dialects.nn.activation import *  # noqa: F403
 from mnistc.dialects.nn.base import (
     FloatTensor,
@@ -74,12 +79,16 @@ from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
 from mnistc.dialects.nn.softmax import *  # noqa: F403
 from mnistc.dialects.nn.weight import *  # noqa: F403
+from mnistc.dialects.nn.matmul import *  # noqa: F403  (issue 12: attention)
 from mnistc.dialects.shapes import shape_of
 
 FAMILY_MODULES = (
     weight, conv, linear, pool, activation, norm, elementwise, shape, softmax,
     resample, reduce,
     quant,
+
+
+    matmul,
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

@@ -25,7 +25,7 @@ from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import nn
 from mnistc.importers.aten import convert_node, python, refuse_if_any
-from mnistc.importers.aten.graph import ConversionContext, Node, source_location
+from mnistc.importers.aten.graph import UNSUPPORTED, ConversionContext, Node, source_location
 from mnistc.importers.common import (
     ENTRY,
     ImportedModel,
@@ -232,8 +232,13 @@ def import_exported(
             values[node] = state[constants[node.name]].detach()
             names[node] = constants[node.name]
     output = None
+    attention_groups = _attention_groups(program.graph)
     for node in program.graph.nodes:
-        if node.op == "call_function":
+        group = attention_groups.get(_attention_module(node))
+        if node.op == "call_function" and group is not None:
+            if node is group[0]:
+                _convert_attention_module(ctx, group, values, names)
+        elif node.op == "call_function":
             values[node] = _convert(ctx, node, values, names, batch)
             names[node] = node.name
         elif node.op == "output":
@@ -307,3 +312,98 @@ def _as_node(
         _kind(node), [_resolve(v, values) for v in raw], arg_names, _num_outputs(node), location,
         returns_tensor,
     )  # fmt: skip
+
+
+# --- issue 12, attention: nn.MultiheadAttention as one op --------------------------------
+# torch.export records nn.MultiheadAttention decomposed in its sequence-first layout: the
+# batch moves to dimension 1 and back, which the per-sample IR cannot follow op by op.
+# The nodes of one such module (its `nn_module_stack`) are converted together, as the
+# fused op tracing records (aten::_native_multi_head_attention).
+
+MULTI_HEAD_ATTENTION = "torch.nn.modules.activation.MultiheadAttention"
+
+
+def _type_name(kind: Any) -> str:
+    return kind if isinstance(kind, str) else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _attention_module(node: torch.fx.Node) -> str | None:
+    """The path of the outermost nn.MultiheadAttention whose forward recorded the node."""
+    for path, kind in (node.meta.get("nn_module_stack") or {}).values():
+        if _type_name(kind) == MULTI_HEAD_ATTENTION:
+            return path
+    return None
+
+
+def _attention_groups(graph: torch.fx.Graph) -> dict[str, list[torch.fx.Node]]:
+    groups: dict[str, list[torch.fx.Node]] = {}
+    for node in graph.nodes:
+        path = _attention_module(node) if node.op == "call_function" else None
+        if path is not None:
+            groups.setdefault(path, []).append(node)
+    return groups
+
+
+def _convert_attention_module(
+    ctx: ConversionContext, nodes: list[torch.fx.Node], values: dict[torch.fx.Node, Any],
+    names: dict[torch.fx.Node, str],
+) -> None:  # fmt: skip
+    """The module's results, from its inputs (query, key, value: the run-time tensors in
+    order of first use) and its parameters, through the aten converter of the fused op;
+    a form it does not take (a mask, separate projection weights, sequence-first inputs)
+    is refused as one op."""
+    members = set(nodes)
+    path = _attention_module(nodes[0])
+    external = list(dict.fromkeys(a for n in nodes for a in n.all_input_nodes if a not in members))
+    run_time = [a for a in external if isinstance(values.get(a), SSAValue)]
+    parameters = {
+        names.get(a, "").removeprefix(f"{path}."): a for a in external if isinstance(values.get(a), torch.Tensor)
+    }
+    outputs = [n for n in nodes if any(u not in members for u in n.users)]
+    location = _location(nodes[0])
+    result = next((n for n in outputs if n.target == torch.ops.aten.transpose.int), None)
+    weights = next((n for n in outputs if n is not result), None)
+    reason = _unsupported_attention(members, run_time, parameters, outputs, result, weights)
+    if reason is None:
+        heads = _head_count(nodes, values[parameters["in_proj_weight"]].shape[1])
+        # self-attention passes one tensor, key is value two, else three
+        query, key, value = run_time[0], run_time[min(1, len(run_time) - 1)], run_time[-1]
+        arguments = [
+            values[query], values[key], values[value], None, heads,
+            *(values[parameters[p]] for p in ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")),
+            None, weights is not None, weights is not None and weights.target == torch.ops.aten.mean.dim, None,
+        ]  # fmt: skip
+        arg_names = ["query", "key", "value", "embed_dim", "num_head"] + [
+            names[parameters[p]] for p in ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
+        ] + ["mask", "need_weights", "average_attn_weights", "mask_type"]
+        aten = Node("aten::_native_multi_head_attention", arguments, arg_names, 2, location, True)
+        results = convert_node(ctx, aten)
+    else:
+        ctx.problems.add("nn.MultiheadAttention", location.describe(), reason)
+        results = (UNSUPPORTED, UNSUPPORTED)
+    for node in outputs:
+        values[node] = results[0] if node is result else results[1]
+        names[node] = node.name
+
+
+def _unsupported_attention(members, run_time, parameters, outputs, result, weights) -> str | None:
+    """Why the module's recorded form is not the one converted, or None."""
+    expected = {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"}
+    if set(parameters) != expected:
+        return "only with a packed in-projection, biases, and no mask"
+    if not 1 <= len(run_time) <= 3 or result is None or len(outputs) > 2:
+        return "only with batch_first=True, no mask, returning the output (and its weights)"
+    transpose = torch.ops.aten.transpose.int
+    if not all(any(u in members and u.target == transpose for u in t.users) for t in run_time):
+        return "only with batch_first=True"
+    if weights is not None and weights.target not in (torch.ops.aten.mean.dim, torch.ops.aten.view.default):
+        return "its attention weights in an unknown form"
+    return None
+
+
+def _head_count(nodes: list[torch.fx.Node], embed_dim: int) -> int:
+    """embed_dim / head_dim, head_dim the last size of the attention's queries."""
+    for node in nodes:
+        if node.target in (torch.ops.aten.bmm.default, torch.ops.aten.scaled_dot_product_attention.default):
+            return embed_dim // node.args[0].meta["val"].shape[-1]
+    raise ImportError_("nn.MultiheadAttention without its attention product")

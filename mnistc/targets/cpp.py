@@ -42,6 +42,18 @@ class CppEmissionError(MnistcError):
     pass
 
 
+CPP_KEYWORDS = frozenset(
+    "alignas alignof and asm auto bitand bitor bool break case catch char class compl const "
+    "constexpr const_cast continue decltype default delete do double dynamic_cast else enum "
+    "explicit export extern false float for friend goto if inline int long mutable namespace "
+    "new noexcept not nullptr operator or private protected public register "
+    "reinterpret_cast return short signed sizeof static static_assert static_cast struct "
+    "switch template this thread_local throw true try typedef typeid typename union "
+    "unsigned using virtual void volatile wchar_t while xor".split()
+)
+"""Names a value hint may not take (torch.export names a lifted constant `const`)."""
+
+
 @dataclass
 class _Names:
     """Unique, valid C++ identifiers for SSA values, from their name hints."""
@@ -59,7 +71,7 @@ class _Names:
         base = re.sub(r"\W", "_", hint)
         base = base if not base[0].isdigit() else f"v{base}"
         name, i = base, 0
-        while name in self.used:
+        while name in self.used or name in CPP_KEYWORDS:
             i += 1
             name = f"{base}_{i}"
         self.used.add(name)

@@ -31,6 +31,7 @@ from mnistc.dialects import cpu
 from mnistc.kernels import abi
 from mnistc.transforms.packing import (
     pack_conv_weight,
+    pack_gemm_b,
     pack_gemm_weight,
     pack_winograd_raw_weight,
     pack_winograd_weight,
@@ -252,6 +253,43 @@ class PackConvWeights(RewritePattern):
         return packed_op.result
 
 
+# --- issue 12, attention: linear layers on token matrices run on the GEMM core ---
+LINEAR_GEMM_MIN_ROWS = 4
+"""From this many input rows (a transformer's tokens) a linear layer runs on the GEMM
+core (linear_gemm); below, the GEMV (one row) or linear's own register-blocked rows."""
+
+
+@dataclass
+class PackLinearWeights(RewritePattern):
+    """`cpu.call @linear` on at least LINEAR_GEMM_MIN_ROWS rows with a `cpu.weight` →
+    `cpu.call @linear_gemm` on W^T pre-packed as the GEMM's B."""
+
+    weights: weight_files.WeightFile
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: cpu.CallOp, rewriter: PatternRewriter, /):
+        if op.callee.string_value() != "linear":
+            return
+        weight = op.inputs[1].owner
+        params = op.param_values()
+        if not isinstance(weight, cpu.WeightOp) or params["M"] < LINEAR_GEMM_MIN_ROWS:
+            return
+        shape = tuple(weight.result.type.get_shape())
+        packed = pack_gemm_b(self.weights.read(weight.offset.value.data, shape).reshape(shape[0], -1))
+        packed_op = located(cpu.WeightOp(
+            f"{weight.key.data}|linear_gemm",
+            self.weights.append(packed),
+            MemRefType(f32, [packed.size]),
+        ), weight)
+        packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
+        rewriter.insert(packed_op, InsertPoint.before(weight))
+        inputs = [op.inputs[0], packed_op.result, op.inputs[2]]
+        rewriter.replace(op, located(cpu.CallOp("linear_gemm", inputs, list(op.outputs), params), op))
+
+
+# --- end of the linear_gemm block ---
+
+
 @dataclass(frozen=True)
 class PackWeightsPass(ModulePass):
     """Options: `winograd=false` keeps 3x3 convolutions on the direct kernel."""
@@ -264,7 +302,9 @@ class PackWeightsPass(ModulePass):
         paths = tuple(p for p in FAST_CONV_PATHS if self.winograd or p not in WINOGRAD_PATHS)
         weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
-            GreedyRewritePatternApplier([PackConvWeights(weights, paths)], dce_enabled=True)
+            GreedyRewritePatternApplier(
+                [PackConvWeights(weights, paths), PackLinearWeights(weights)], dce_enabled=True
+            )
         ).rewrite_module(op)
 
 

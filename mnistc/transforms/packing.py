@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, QUANT_KR, QUANT_MR, WINOGRAD_NR
+from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, GEMM_NR, QUANT_KR, QUANT_MR, WINOGRAD_NR
+
+
 
 
 def _pack_panels(weight: np.ndarray, groups: int, mr: int) -> np.ndarray:
@@ -101,3 +103,14 @@ def quant_kernel_bias(weight: np.ndarray, bias: np.ndarray | None, input_zero_po
     total = (0 if bias is None else bias.astype(np.int64)) - (128 + int(input_zero_point)) * sums
     return (np.asarray(total, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
+
+# issue 12, attention: linear layers on token matrices (linear_gemm)
+def pack_gemm_b(weight: np.ndarray) -> np.ndarray:
+    """A linear weight [OUT, IN] as the GEMM core's B = W^T, pre-packed:
+    [ceil(OUT / GEMM_NR)][IN][GEMM_NR], zero-filled past the last output, so that the
+    kernel reads its panels in place."""
+    out_features, in_features = weight.shape
+    panels = -(-out_features // GEMM_NR)
+    padded = np.zeros((panels * GEMM_NR, in_features), dtype=np.float32)
+    padded[:out_features] = weight
+    return np.ascontiguousarray(padded.reshape(panels, GEMM_NR, in_features).transpose(0, 2, 1))

@@ -30,6 +30,7 @@ from mnistc.importers.aten import (
     shape,
     softmax,
 )
+from mnistc.importers.aten import matmul
 from mnistc.importers.aten.graph import (
     UNSUPPORTED,
     ConversionContext,
@@ -55,6 +56,9 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **resample.CONVERTERS,
     # quantized models (PT2E)
     **quant.CONVERTERS,
+
+
+    **matmul.CONVERTERS,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from mnistc.dialects import nn
+from mnistc.importers import matmul_ops
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
 
 
@@ -17,19 +18,12 @@ def _constant_matrix(value: Any, what: str) -> torch.Tensor:
 
 
 def convert_linear(ctx: ConversionContext, node: Node) -> tuple:
+    """On [N, IN], or on the rows of [..., IN] (a transformer's tokens)."""
     x, weight = ctx.tensor(node, 0), ctx.tensor(node, 1)
-    if len(nn.shape_of(x)) != 2:
-        raise NodeError(f"linear on a rank-{len(nn.shape_of(x))} input is not supported")
     bias = None if node.args[2] is None else ctx.tensor(node, 2)
-    return ctx.insert(nn.LinearOp(x, weight, bias))
-
-
-def convert_matmul(ctx: ConversionContext, node: Node) -> tuple:
-    x = ctx.tensor(node, 0)
-    weight = _constant_matrix(node.args[1], "the right operand of matmul")
-    if len(nn.shape_of(x)) != 2:
-        raise NodeError("matmul is supported on [N, K] inputs only")
-    return ctx.insert(nn.LinearOp(x, ctx.weight(node.arg_names[1], weight.t())))
+    if len(nn.shape_of(x)) < 2:
+        raise NodeError(f"linear on a rank-{len(nn.shape_of(x))} input is not supported")
+    return (matmul_ops.linear_rows(ctx.builder, x, weight, bias),)
 
 
 def convert_addmm(ctx: ConversionContext, node: Node) -> tuple:
@@ -45,5 +39,5 @@ def convert_addmm(ctx: ConversionContext, node: Node) -> tuple:
 CONVERTERS = {
     "aten::addmm": convert_addmm,
     "aten::linear": convert_linear,
-    "aten::matmul": convert_matmul,
 }
+"""aten::matmul is the `matmul` family's (a constant right operand still makes a linear)."""

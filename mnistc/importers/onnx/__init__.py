@@ -51,6 +51,7 @@ from mnistc.importers.onnx import (
     shape,
     softmax,
 )
+from mnistc.importers.onnx import matmul
 from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
 from mnistc.locations import ModelLocation
@@ -86,6 +87,9 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **resample.CONVERTERS,
     # quantized models
     **quant.CONVERTERS,
+
+
+    **matmul.CONVERTERS,
 }
 """ONNX ops on run-time tensors, by type (`domain.type` outside the default domain).
 Any op on constants only is folded instead, but those of `quant.CONSTANT_CONVERTERS`."""

@@ -9,7 +9,7 @@ import numpy as np
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
-from mnistc.importers.onnx.graph import Graph, Unsupported
+from mnistc.importers.onnx.graph import Graph, Unsupported, decode
 
 
 def unary(build: Callable[[SSAValue, dict], Any]) -> Callable:
@@ -72,4 +72,6 @@ CONVERTERS = {
     "Softplus": unary(lambda x, a: nn.SoftplusOp(x)),
     "Softsign": unary(lambda x, a: nn.SoftsignOp(x)),
     "Sqrt": unary(lambda x, a: nn.SqrtOp(x)),
+    # issue 12, attention: transformers' MLPs (opset 20), exact or the tanh form
+    "Gelu": unary(lambda x, a: nn.GeluOp(x, decode(a.get("approximate", "none")))),
 }

@@ -1,4 +1,4 @@
-"""ONNX Gemm and MatMul with a constant right operand → `nn.linear`."""
+"""ONNX Gemm → `nn.linear`."""
 
 from __future__ import annotations
 
@@ -23,12 +23,5 @@ def convert_gemm(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.LinearOp(x, w, bias))
 
 
-def convert_matmul(g: Graph, node, attrs) -> tuple:
-    x = g.tensor(node.input[0])
-    b = g.float_constant(node.input[1], "MatMul's right operand")
-    if b.ndim != 2 or len(nn.shape_of(x)) != 2:
-        raise Unsupported("MatMul of a [N, K] input by a constant [K, M] matrix only")
-    return g.insert(nn.LinearOp(x, g.weight(node.input[1], b.T)))
-
-
-CONVERTERS = {"Gemm": convert_gemm, "MatMul": convert_matmul}
+CONVERTERS = {"Gemm": convert_gemm}
+"""MatMul is the `matmul` family's (a constant right operand still makes a linear)."""

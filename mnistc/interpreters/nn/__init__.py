@@ -29,6 +29,7 @@ from mnistc.interpreters.nn.resample import ResampleFunctions
 from mnistc.interpreters.nn.shape import ShapeFunctions
 from mnistc.interpreters.nn.softmax import SoftmaxFunctions
 from mnistc.interpreters.nn.weight import WeightFunctions
+from mnistc.interpreters.nn.matmul import MatmulFunctions
 
 
 @register_impls
@@ -45,6 +46,9 @@ class NNFunctions(
     ReduceFunctions,
     ResampleFunctions,
     QuantFunctions,
+
+
+    MatmulFunctions,
 ):
     """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""
 

@@ -27,6 +27,7 @@ from mnistc.lowering.nn_to_cpu import (
     shape,
     softmax,
 )
+from mnistc.lowering.nn_to_cpu import matmul
 from mnistc.lowering.nn_to_cpu.common import KernelCall
 
 KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
@@ -40,6 +41,9 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **softmax.LOWERINGS,
     **reduce.LOWERINGS,
     **resample.LOWERINGS,
-    **quant.LOWERINGS,  # issue 13
+    **quant.LOWERINGS,
+
+
+    **matmul.LOWERINGS,
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""

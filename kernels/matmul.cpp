@@ -1,0 +1,105 @@
+// Products of two run-time tensors and fused attention, on the GEMM core (gemm.hpp):
+// the left operand is packed at run time as the GEMM's A, the right one read as its B.
+#include <omp.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "gemm.hpp"
+#include "kernel_support.hpp"
+#include "kernels.hpp"
+
+using namespace mnistc;
+
+namespace {
+
+// Below this many multiply-adds in all, one thread does the whole batch (as gemm.cpp).
+constexpr double kParallelWork = 1 << 18;
+
+// Query rows per attention block (kernels/abi.py says why).
+constexpr int64_t QUERY_BLOCK = MNISTC_ATTENTION_QUERY_BLOCK;
+
+const Epilogue kPlain{nullptr, nullptr, MNISTC_ACTIVATION_NONE, 0.0f, 0.0f};
+
+// row[j] = softmax(row + mask)[j] over j < keys, where keys = `visible` first ones count
+// and the others are hidden (0), as a -inf mask would make them. A NaN anywhere in the
+// visible part makes the row NaN, as in PyTorch; so does a row masked whole (-inf - -inf).
+void softmax_row(float* row, const float* mask, int64_t keys, int64_t visible) {
+  const int64_t vector_end = visible - visible % 8;
+  if (mask)
+    for (int64_t j = 0; j < visible; ++j) row[j] += mask[j];
+  v8 max8 = splat(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < vector_end; j += 8) max8 = max_nan(max8, load8(row + j));
+  float max_value = -std::numeric_limits<float>::infinity();
+  for (int l = 0; l < 8; ++l) max_value = max_nan(max_value, max8[l]);
+  for (int64_t j = vector_end; j < visible; ++j) max_value = max_nan(max_value, row[j]);
+  // exp8 clamps below -87 (a denormal at most); an exact 0 there, as a -inf mask gives.
+  v8 sum8{};
+  for (int64_t j = 0; j < vector_end; j += 8) {
+    const v8 shifted = load8(row + j) - max_value;
+    const v8 e = shifted < -87.0f ? v8{} : exp8(shifted);
+    store8(row + j, e);
+    sum8 += e;
+  }
+  float sum = 0.0f;
+  for (int l = 0; l < 8; ++l) sum += sum8[l];
+  for (int64_t j = vector_end; j < visible; ++j) {
+    row[j] = std::exp(row[j] - max_value);
+    sum += row[j];
+  }
+  const float scale = 1.0f / sum;
+  for (int64_t j = 0; j < vector_end; j += 8) store8(row + j, load8(row + j) * scale);
+  for (int64_t j = vector_end; j < visible; ++j) row[j] *= scale;
+  std::fill(row + visible, row + keys, 0.0f);
+}
+
+}  // namespace
+
+extern "C" {
+
+void mnistc_matmul(const float* lhs, const float* rhs, float* output, int64_t d0,
+                   int64_t d1, int64_t d2, int64_t l0, int64_t l1, int64_t l2, int64_t r0,
+                   int64_t r1, int64_t r2, int64_t M, int64_t K, int64_t N) {
+  const int64_t batch = d0 * d1 * d2;
+  // Batch indices in parallel (each GEMM on one thread) when there are several; a single
+  // product is threaded by the GEMM itself.
+#pragma omp parallel for schedule(static) if (batch > 1 && double(batch) * M * N * K >= kParallelWork)
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t i0 = b / (d1 * d2), i1 = b / d2 % d1, i2 = b % d2;
+    float* packed = scratch(packed_a_size(M, K), 1);
+    pack_a(lhs + i0 * l0 + i1 * l1 + i2 * l2, K, 1, M, K, 1.0f, packed);
+    gemm(packed, MatrixSource(rhs + i0 * r0 + i1 * r1 + i2 * r2, N), output + b * M * N, N,
+         M, N, K, kPlain);
+  }
+}
+
+void mnistc_attention(const float* query, const float* key, const float* value,
+                      const float* mask, float* output, int64_t batch, int64_t L, int64_t S,
+                      int64_t E, int64_t EV, int64_t mask_batch_stride,
+                      int64_t mask_row_stride, int64_t causal, float scale) {
+  const int64_t blocks = (L + QUERY_BLOCK - 1) / QUERY_BLOCK;
+  const double work = double(batch) * L * S * (E + EV);
+#pragma omp parallel for schedule(static) if (batch * blocks > 1 && work >= kParallelWork)
+  for (int64_t job = 0; job < batch * blocks; ++job) {
+    const int64_t b = job / blocks, first = job % blocks * QUERY_BLOCK;
+    const int64_t rows = std::min(QUERY_BLOCK, L - first);
+    float* packed_query = scratch(packed_a_size(rows, E) + rows * S + packed_a_size(rows, S), 1);
+    float* scores = packed_query + packed_a_size(rows, E);
+    float* packed_scores = scores + rows * S;
+    // scores = (query * scale) . key^T
+    pack_a(query + (b * L + first) * E, E, 1, rows, E, scale, packed_query);
+    gemm(packed_query, TransposedSource(key + b * S * E, E), scores, S, rows, S, E, kPlain);
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t q = first + i;
+      const float* row_mask =
+          mask ? mask + b * mask_batch_stride + q * mask_row_stride : nullptr;
+      softmax_row(scores + i * S, row_mask, S, causal ? std::min(S, q + 1) : S);
+    }
+    // output rows = softmax . value
+    pack_a(scores, S, 1, rows, S, 1.0f, packed_scores);
+    gemm(packed_scores, MatrixSource(value + b * S * EV, EV), output + (b * L + first) * EV,
+         EV, rows, EV, S, kPlain);
+  }
+}
+
+}  // extern "C"
