@@ -95,6 +95,10 @@ GEMM_NR = 16
 GEMM_KC = 256
 """Rows of B per packed block: a KC x NR panel (16 KB) stays in L1."""
 
+# issue 12: LSTM and GRU (kernels/recurrent.cpp)
+RECURRENT_ROWS = 8
+"""Gate rows per panel of the packed recurrent weight: one vector of the step's GEMV."""
+
 TILE_SIZES = {
     "CONV_MR": CONV_MR,
     "CONV_NR": CONV_NR,
@@ -103,6 +107,7 @@ TILE_SIZES = {
     "GEMM_MR": GEMM_MR,
     "GEMM_NR": GEMM_NR,
     "GEMM_KC": GEMM_KC,
+    "RECURRENT_ROWS": RECURRENT_ROWS,  # issue 12: LSTM and GRU
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
@@ -446,6 +451,31 @@ KERNELS: dict[str, Kernel] = {
             doc="Resize of each of C planes [H, W] to [OH, OW]: output pixel i of a "
             "dimension reads the\ninput at x = (i + shift) * scale + offset, or (i + shift) "
             "/ scale + offset with `divide`\n(float32), by `mode` (MNISTC_RESIZE_*).",
+        ),
+        # issue 12: recurrent layers (kernels/recurrent.cpp)
+        Kernel(
+            "lstm",
+            ("input", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "h0", "c0"),
+            ("output",),
+            ("T", "F", "H", "directions", "packed", "cell_state"),
+            optional=frozenset({"bias_ih", "bias_hh", "h0", "c0"}),
+            doc="One LSTM layer (nn.lstm) on a sequence input [T, F]: weight_ih [D*4H, F], "
+            "weight_hh\n[D*4H, H], optional biases [D*4H], optional initial states h0 and "
+            "c0 [D, H] (zero if\nnull), D = `directions` (1 or 2). output: every step's h "
+            "[T, D*H], or with `cell_state`\nthe final c [D, H]. With `packed` the weights "
+            "are packed at compile time\n(mnistc/transforms/packing.py): weight_ih per "
+            "direction as the GEMM core's A\n([D][ceil(4H / MNISTC_GEMM_MR)][F][MNISTC_GEMM_MR]), "
+            "weight_hh in panels of\nMNISTC_RECURRENT_ROWS rows ([D][ceil(4H / ROWS)][H][ROWS]), "
+            "zero-filled; else as stored.",
+        ),
+        Kernel(
+            "gru",
+            ("input", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "h0"),
+            ("output",),
+            ("T", "F", "H", "directions", "packed"),
+            optional=frozenset({"bias_ih", "bias_hh", "h0"}),
+            doc="One GRU layer (nn.gru), 3 gates (r, z, n) in place of 4; other arguments "
+            "as mnistc_lstm.",
         ),
     )
 }

@@ -29,7 +29,8 @@ Op families. Each family has one file of the same name at every level: here
   elements, no arithmetic);
 - `softmax`: `softmax`, `log_softmax`;
 - `resample`: `resize2d` (nearest and linear interpolation of H and W);
-- `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims.
+- `reduce`: `reduce_mean`, `reduce_sum`, `reduce_max`, `reduce_min` over any dims;
+- `recurrent`: `lstm`, `gru` (one layer over a whole sequence, one or both directions).
 
 `base.py` holds what the families share (the tensor type, property builders, the
 verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
@@ -44,6 +45,7 @@ from mnistc.dialects.nn import (
     linear,
     norm,
     pool,
+    recurrent,
     reduce,
     resample,
     shape,
@@ -57,6 +59,7 @@ from mnistc.dialects.nn.elementwise import *  # noqa: F403
 from mnistc.dialects.nn.linear import *  # noqa: F403
 from mnistc.dialects.nn.norm import *  # noqa: F403
 from mnistc.dialects.nn.pool import *  # noqa: F403
+from mnistc.dialects.nn.recurrent import *  # noqa: F403
 from mnistc.dialects.nn.reduce import *  # noqa: F403
 from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
@@ -67,6 +70,7 @@ from mnistc.dialects.shapes import shape_of
 FAMILY_MODULES = (
     weight, conv, linear, pool, activation, norm, elementwise, shape, softmax,
     resample, reduce,
+    recurrent,  # issue 12: LSTM and GRU
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

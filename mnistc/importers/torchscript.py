@@ -192,7 +192,7 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int]) -> Imported
     values: dict[torch._C.Value, Any] = {inputs[0]: block.args[0]}
     _walk(ctx, values, graph.nodes())
     refuse_if_any(ctx)
-    output = _return_value(values, graph)
+    output = ctx.returned(_return_value(values, graph))
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), ctx.weights)

@@ -23,6 +23,7 @@ from mnistc.importers.aten import (
     norm,
     pool,
     python,
+    recurrent,
     reduce,
     resample,
     shape,
@@ -51,6 +52,7 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
     **resample.CONVERTERS,
+    **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 

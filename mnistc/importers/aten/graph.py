@@ -20,6 +20,7 @@ from xdsl.builder import Builder
 from xdsl.ir import SSAValue
 
 from mnistc.importers.common import ImportError_, Problems, check_storage
+from mnistc.importers.shape_ops import BATCH_REFUSAL
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile, weight_op
 
@@ -90,6 +91,35 @@ class ConversionContext:
     sample_shape: Sequence[int]
     problems: Problems = field(default_factory=Problems)
     _weights_of: dict[tuple[str, int], SSAValue] = field(default_factory=dict)
+    # issue 12: recurrent layers' states and time-major sequences hold the batch elsewhere
+    moved_batch: dict[SSAValue, tuple[int, str]] = field(default_factory=dict)
+    """Run-time tensors whose batch is not dimension 0 (`h_n` [L*D, N, H], a time-major
+    sequence [T, N, F]; in one sample a dimension of size 1): that dimension, and the op
+    that moved it there for the refusal of any converter that does not follow it."""
+
+    def batch_dim(self, value: SSAValue) -> int:
+        """Where the batch of a run-time tensor is: dimension 0 unless moved."""
+        return self.moved_batch.get(value, (0, ""))[0]
+
+    def with_batch_at(self, value: SSAValue, dim: int, what: str) -> SSAValue:
+        """`value`, recorded as holding the batch at `dim` (moved there by `what`)."""
+        if dim:
+            self.moved_batch[value] = (dim, what)
+        else:
+            self.moved_batch.pop(value, None)
+        return value
+
+    def returned(self, value: Any) -> Any:
+        """The model's output, refused if its batch is not dimension 0: the executable
+        writes its results sample by sample."""
+        if isinstance(value, SSAValue) and value in self.moved_batch:
+            raise ImportError_(f"the model's output: {BATCH_REFUSAL.format(self.moved_batch[value][1])}")
+        return value
+
+    def refuse_moved_batch(self, value: SSAValue) -> None:
+        """Refuse a tensor whose batch is not dimension 0 where only dimension 0 can be."""
+        if value in self.moved_batch:
+            raise NodeError(BATCH_REFUSAL.format(self.moved_batch[value][1]))
 
     def refuse(self, node: Node, reason: str = "") -> tuple:
         """Record the node as unsupported; placeholders for its outputs."""
@@ -106,8 +136,10 @@ class ConversionContext:
         array = tensor.detach().to(torch.float32).contiguous().numpy()
         return self.builder.insert(weight_op(self.weights, key, array)).result
 
-    def tensor(self, node: Node, index: int) -> SSAValue:
-        """The IR value of a tensor argument; a constant tensor becomes a weight, once."""
+    def tensor(self, node: Node, index: int, moved_batch: bool = False) -> SSAValue:
+        """The IR value of a tensor argument; a constant tensor becomes a weight, once.
+        A run-time tensor whose batch is not dimension 0 is refused unless the converter
+        follows it (`moved_batch`)."""
         value = node.args[index]
         if isinstance(value, torch.Tensor):
             key = (node.arg_names[index], id(value))
@@ -116,6 +148,8 @@ class ConversionContext:
             return self._weights_of[key]
         if not isinstance(value, SSAValue):
             raise NodeError(f"expected a tensor, got {type(value).__name__} {value!r}")
+        if not moved_batch:
+            self.refuse_moved_batch(value)
         return value
 
 

@@ -155,9 +155,27 @@ def per_sample_arguments(node: Node) -> list[Any]:
     if index is not None and index < len(args) and isinstance(args[index], list | tuple) and args[index]:
         first, *rest = args[index]
         args[index] = [int(first) if degree_of(first) == 1 else first, *rest]
+        if _uniform_along_any_size(node):
+            args[index] = [int(d) if degree_of(d) == 1 else d for d in args[index]]
     if _holds_batch_size(args):
         raise NodeError("computes with the batch size, which is compiled only as the first size of a shape")
     return args
+
+
+# issue 12: a recurrent layer's initial state is created [L*D, N, H], the batch second.
+UNIFORM_FILLS = {
+    "aten::zeros", "aten::ones", "aten::full", "aten::empty", "aten::new_zeros",
+    "aten::new_ones", "aten::new_full", "aten::new_empty",
+}  # fmt: skip
+"""Tensor ops whose result is the same along every dimension of their shape argument:
+one sample's share along the batch, wherever it is in the shape, is the result with
+that size 1."""
+
+
+def _uniform_along_any_size(node: Node) -> bool:
+    """A fill, or the expansion of a constant (`h0.expand(-1, x.size(0), -1)`)."""
+    constant_expanded = node.kind == "aten::expand" and isinstance(node.args[0], torch.Tensor)
+    return node.kind in UNIFORM_FILLS or constant_expanded
 
 
 def _holds_batch_size(value: Any) -> bool:

@@ -21,6 +21,7 @@ from mnistc.lowering.nn_to_cpu import (
     linear,
     norm,
     pool,
+    recurrent,
     reduce,
     resample,
     shape,
@@ -39,5 +40,6 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **softmax.LOWERINGS,
     **reduce.LOWERINGS,
     **resample.LOWERINGS,
+    **recurrent.LOWERINGS,  # issue 12: LSTM and GRU
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""
