@@ -122,10 +122,11 @@ BATCH = BatchSize(1)
 """The batch size, 1 in the per-sample IR."""
 
 
-def with_batch(shape: Sequence[int]) -> list[int]:
-    """A run-time tensor's sizes, the first as a `BatchSize`: it is the batch (or a
-    multiple of it, after `view(2 * n, ...)`) in the model, its value in one sample."""
-    return [BatchSize(d) if i == 0 else d for i, d in enumerate(shape)]
+def with_batch(shape: Sequence[int], batch_dim: int = 0) -> list[int]:
+    """A run-time tensor's sizes, the batch's (the first, or `batch_dim`) as a
+    `BatchSize`: it is the batch (or a multiple of it, after `view(2 * n, ...)`) in the
+    model, its value in one sample."""
+    return [BatchSize(d) if i == batch_dim else d for i, d in enumerate(shape)]
 
 
 SHAPE_ARGUMENT = {
@@ -214,7 +215,8 @@ def _sizes(ctx: ConversionContext, node: Node) -> list[int]:
     value = node.args[0]
     if isinstance(value, torch.Tensor):
         return list(value.shape)
-    return with_batch(nn.shape_of(ctx.tensor(node, 0)))
+    x = ctx.tensor(node, 0, moved_batch=True)
+    return with_batch(nn.shape_of(x), ctx.batch_dim(x))
 
 
 def convert_size(ctx: ConversionContext, node: Node) -> tuple:
@@ -312,7 +314,7 @@ def convert_check(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_dim(ctx: ConversionContext, node: Node) -> tuple:
-    return (len(nn.shape_of(ctx.tensor(node, 0))),)
+    return (len(nn.shape_of(ctx.tensor(node, 0, moved_batch=True))),)
 
 
 def convert_list(ctx: ConversionContext, node: Node) -> tuple:

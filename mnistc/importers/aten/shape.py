@@ -130,13 +130,21 @@ def _tensors(ctx: ConversionContext, values: Sequence[Any]) -> list[SSAValue]:
 
 
 def convert_cat(ctx: ConversionContext, node: Node) -> tuple:
+    """Along any dimension but the batch's (which recurrent states hold at 1)."""
     tensors = _tensors(ctx, node.args[0])
-    dim = sample_dim(ctx, tensors[0], node.args[1], "concatenation")
-    return (shape_ops.concat(ctx.builder, tensors, dim),)
+    batch = ctx.batch_dim(tensors[0])
+    if any(ctx.batch_dim(t) != batch for t in tensors):
+        raise NodeError("concatenation of tensors whose batches are different dimensions")
+    dim = int(node.args[1]) % len(nn.shape_of(tensors[0]))
+    if dim == batch:
+        raise NodeError(_moved_batch_refusal(ctx, tensors[0], "concatenation"))
+    return (ctx.with_batch_at(shape_ops.concat(ctx.builder, tensors, dim), batch, "concatenation"),)
 
 
 def convert_stack(ctx: ConversionContext, node: Node) -> tuple:
     tensors = _tensors(ctx, node.args[0])
+    for t in tensors:
+        ctx.refuse_moved_batch(t)
     dim = sample_dim(ctx, tensors[0], node.args[1], "stacking", len(nn.shape_of(tensors[0])) + 1)
     return (shape_ops.stack(ctx.builder, tensors, dim),)
 
