@@ -14,6 +14,8 @@ compiled: the converters refuse it with `BATCH_REFUSAL`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from xdsl.builder import Builder
 from xdsl.ir import SSAValue
@@ -32,6 +34,51 @@ write INT64_MAX): on the batch, the only slice bound that means the whole batch.
 def whole_batch(start: int | None, end: int | None, step: int | None) -> bool:
     """Whether a slice of dimension 0 takes every sample, at any batch size."""
     return start in (None, 0) and step in (None, 1) and (end is None or end >= TO_THE_END)
+
+
+# issue 12: a batch moved off dimension 0 -----------------------------------------------
+
+
+@dataclass
+class MovedBatch:
+    """Run-time tensors whose batch is not dimension 0, by value: a recurrent layer's
+    states [L*D, N, H], a time-major sequence [T, N, F] (ONNX's LSTM and GRU, PyTorch's
+    `batch_first=False`). In one sample the batch is a dimension of size 1, so shape ops
+    may move it anywhere, and the front ends' converters that follow it (transpose,
+    select, slice, squeeze, unsqueeze, concat, the recurrent layers) record where it
+    went; every other converter refuses such a tensor, with the op that moved the batch,
+    and so does the model's output (the executable writes results sample by sample)."""
+
+    places: dict[SSAValue, tuple[int, str]] = field(default_factory=dict)
+
+    def dim(self, value: SSAValue) -> int:
+        """Where the batch of a run-time tensor is: dimension 0 unless moved."""
+        return self.places.get(value, (0, ""))[0]
+
+    def at(self, value: SSAValue, dim: int, what: str) -> SSAValue:
+        """`value`, recorded as holding the batch at `dim` (moved there by `what`)."""
+        if dim:
+            self.places[value] = (dim, what)
+        else:
+            self.places.pop(value, None)
+        return value
+
+    def refusal(self, value: Any) -> str | None:
+        """Why `value` cannot go where only dimension 0 may be the batch, if it cannot."""
+        if isinstance(value, SSAValue) and value in self.places:
+            return BATCH_REFUSAL.format(self.places[value][1])
+        return None
+
+    def refusal_along(self, value: SSAValue, dim: int, what: str) -> str | None:
+        """Why `what` along `dim` of `value` is refused, if `dim` is its batch."""
+        batch = self.dim(value)
+        if dim != batch:
+            return None
+        return BATCH_REFUSAL.format(what).replace("dimension 0", f"dimension {batch}")
+
+    def permuted(self, b: Builder, x: SSAValue, permutation: Sequence[int], what: str) -> SSAValue:
+        """x permuted, the batch wherever the permutation puts it."""
+        return self.at(transpose(b, x, permutation), list(permutation).index(self.dim(x)), what)
 
 
 def _insert(b: Builder, op) -> SSAValue:

@@ -20,7 +20,7 @@ from xdsl.builder import Builder
 from xdsl.ir import SSAValue
 
 from mnistc.importers.common import ImportError_, Problems, check_storage
-from mnistc.importers.shape_ops import BATCH_REFUSAL
+from mnistc.importers.shape_ops import MovedBatch
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile, weight_op
 
@@ -92,34 +92,13 @@ class ConversionContext:
     problems: Problems = field(default_factory=Problems)
     _weights_of: dict[tuple[str, int], SSAValue] = field(default_factory=dict)
     # issue 12: recurrent layers' states and time-major sequences hold the batch elsewhere
-    moved_batch: dict[SSAValue, tuple[int, str]] = field(default_factory=dict)
-    """Run-time tensors whose batch is not dimension 0 (`h_n` [L*D, N, H], a time-major
-    sequence [T, N, F]; in one sample a dimension of size 1): that dimension, and the op
-    that moved it there for the refusal of any converter that does not follow it."""
-
-    def batch_dim(self, value: SSAValue) -> int:
-        """Where the batch of a run-time tensor is: dimension 0 unless moved."""
-        return self.moved_batch.get(value, (0, ""))[0]
-
-    def with_batch_at(self, value: SSAValue, dim: int, what: str) -> SSAValue:
-        """`value`, recorded as holding the batch at `dim` (moved there by `what`)."""
-        if dim:
-            self.moved_batch[value] = (dim, what)
-        else:
-            self.moved_batch.pop(value, None)
-        return value
+    moved: MovedBatch = field(default_factory=MovedBatch)
 
     def returned(self, value: Any) -> Any:
-        """The model's output, refused if its batch is not dimension 0: the executable
-        writes its results sample by sample."""
-        if isinstance(value, SSAValue) and value in self.moved_batch:
-            raise ImportError_(f"the model's output: {BATCH_REFUSAL.format(self.moved_batch[value][1])}")
+        """The model's output, refused if its batch is not dimension 0."""
+        if (reason := self.moved.refusal(value)) is not None:
+            raise ImportError_(f"the model's output: {reason}")
         return value
-
-    def refuse_moved_batch(self, value: SSAValue) -> None:
-        """Refuse a tensor whose batch is not dimension 0 where only dimension 0 can be."""
-        if value in self.moved_batch:
-            raise NodeError(BATCH_REFUSAL.format(self.moved_batch[value][1]))
 
     def refuse(self, node: Node, reason: str = "") -> tuple:
         """Record the node as unsupported; placeholders for its outputs."""
@@ -148,8 +127,8 @@ class ConversionContext:
             return self._weights_of[key]
         if not isinstance(value, SSAValue):
             raise NodeError(f"expected a tensor, got {type(value).__name__} {value!r}")
-        if not moved_batch:
-            self.refuse_moved_batch(value)
+        if not moved_batch and (reason := self.moved.refusal(value)) is not None:
+            raise NodeError(reason)
         return value
 
 

@@ -216,7 +216,7 @@ def _sizes(ctx: ConversionContext, node: Node) -> list[int]:
     if isinstance(value, torch.Tensor):
         return list(value.shape)
     x = ctx.tensor(node, 0, moved_batch=True)
-    return with_batch(nn.shape_of(x), ctx.batch_dim(x))
+    return with_batch(nn.shape_of(x), ctx.moved.dim(x))
 
 
 def convert_size(ctx: ConversionContext, node: Node) -> tuple:

@@ -4,7 +4,7 @@
 The layers run on one sample's sequence batch first, [1, T, F]: a time-major input
 (`batch_first=False`, [T, N, F]) is one in a sample, a view. The converter returns the
 sequence of the last layer in the module's layout and the final states [L*D, N, H] (their
-batch at dimension 1, see `ConversionContext.moved_batch`): h_n read from each layer's
+batch at dimension 1, see `shape_ops.MovedBatch`): h_n read from each layer's
 sequence with slices, c_n from the same layers with `cell_state`. Initial states are
 zero, constants or run-time tensors; dropout between layers is an inference no-op.
 """
@@ -63,10 +63,10 @@ def _initial_state(ctx: ConversionContext, value: Any, layers: int, directions: 
         if not value.any():
             return [None] * layers
         value = ctx.weight(what, value.float())
-    elif nn.shape_of(value) != expected or ctx.batch_dim(value) != 1:
+    elif nn.shape_of(value) != expected or ctx.moved.dim(value) != 1:
         raise NodeError(
             f"{what} of shape {list(nn.shape_of(value))} with its batch at dimension "
-            f"{ctx.batch_dim(value)}: expected [L*D, N, H] ({list(expected)} per sample)"
+            f"{ctx.moved.dim(value)}: expected [L*D, N, H] ({list(expected)} per sample)"
         )
     states = []
     for layer in range(layers):
@@ -96,9 +96,9 @@ def _convert(ctx: ConversionContext, node: Node, kind: str) -> tuple:
     shape = nn.shape_of(x)
     if len(shape) != 3:
         raise NodeError(f"a {kind} on a rank-{len(shape)} input (needs a batch of sequences)")
-    if ctx.batch_dim(x) != (0 if batch_first else 1):
+    if ctx.moved.dim(x) != (0 if batch_first else 1):
         raise NodeError(
-            f"batch_first={batch_first} on a tensor whose batch is dimension {ctx.batch_dim(x)}"
+            f"batch_first={batch_first} on a tensor whose batch is dimension {ctx.moved.dim(x)}"
         )
     sequence = x if batch_first else shape_ops.reshape(ctx.builder, x, (1, shape[0], shape[2]))
     weights = _layer_weights(ctx, node, params, has_biases, layers, directions)
@@ -122,9 +122,9 @@ def _convert(ctx: ConversionContext, node: Node, kind: str) -> tuple:
     output = sequence
     if not batch_first:
         steps = nn.shape_of(sequence)[1]
-        output = ctx.with_batch_at(shape_ops.reshape(ctx.builder, sequence, (steps, 1, directions * hidden)), 1, kind)
+        output = ctx.moved.at(shape_ops.reshape(ctx.builder, sequence, (steps, 1, directions * hidden)), 1, kind)
     states = [
-        ctx.with_batch_at(shape_ops.concat(ctx.builder, parts, 0) if len(parts) > 1 else parts[0], 1, kind)
+        ctx.moved.at(shape_ops.concat(ctx.builder, parts, 0) if len(parts) > 1 else parts[0], 1, kind)
         for parts in ([h_n, c_n] if kind == "lstm" else [h_n])
     ]
     return (output, *states)

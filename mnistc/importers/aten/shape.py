@@ -88,37 +88,37 @@ def sample_dim(ctx: ConversionContext, x: SSAValue, dim: int, what: str, rank: i
 # issue 12: recurrent layers' states [L*D, N, H] and time-major sequences [T, N, F] hold
 # the batch at dimension 1. In one sample it is a dimension of size 1, so select, slice,
 # transpose, permute, squeeze and unsqueeze may move it anywhere: their results remember
-# where (`ConversionContext.moved_batch`), and only they and the recurrent layers take
+# where (`shape_ops.MovedBatch`), and only they and the recurrent layers take
 # such tensors (other converters refuse them, as does the model's output).
 
 
 def _permuted(ctx: ConversionContext, x: SSAValue, permutation: Sequence[int], what: str) -> tuple:
-    """x permuted, the batch wherever the permutation puts it."""
-    result = shape_ops.transpose(ctx.builder, x, permutation)
-    return (ctx.with_batch_at(result, list(permutation).index(ctx.batch_dim(x)), what),)
+    return (ctx.moved.permuted(ctx.builder, x, permutation, what),)
 
 
-def _moved_batch_refusal(ctx: ConversionContext, x: SSAValue, what: str) -> str:
-    return shape_ops.BATCH_REFUSAL.format(what).replace("dimension 0", f"dimension {ctx.batch_dim(x)}")
+def _refuse_along(ctx: ConversionContext, x: SSAValue, dim: int, what: str) -> None:
+    """Refuse `what` along `dim` of `x` if `dim` is where its batch is."""
+    if (reason := ctx.moved.refusal_along(x, dim, what)) is not None:
+        raise NodeError(reason)
 
 
 def convert_squeeze(ctx: ConversionContext, node: Node) -> tuple:
     """Squeezing keeps the batch's dimension: it has size 1 only in the per-sample IR."""
     x = ctx.tensor(node, 0, moved_batch=True)
-    shape, batch = nn.shape_of(x), ctx.batch_dim(x)
+    shape, batch = nn.shape_of(x), ctx.moved.dim(x)
     dims = range(len(shape)) if len(node.args) == 1 else [d % len(shape) for d in _as_list(node.args[1])]
     removed = [i for i, d in enumerate(shape) if i in dims and d == 1 and i != batch]
     (result,) = reshape(ctx, x, [d for i, d in enumerate(shape) if i not in removed])
-    return (ctx.with_batch_at(result, batch - sum(i < batch for i in removed), "squeeze"),)
+    return (ctx.moved.at(result, batch - sum(i < batch for i in removed), "squeeze"),)
 
 
 def convert_unsqueeze(ctx: ConversionContext, node: Node) -> tuple:
     """A new dimension of size 1 anywhere, before the batch too (which then moves)."""
     x = ctx.tensor(node, 0, moved_batch=True)
-    shape, batch = list(nn.shape_of(x)), ctx.batch_dim(x)
+    shape, batch = list(nn.shape_of(x)), ctx.moved.dim(x)
     dim = int(node.args[1]) % (len(shape) + 1)
     (result,) = reshape(ctx, x, shape[:dim] + [1] + shape[dim:])
-    return (ctx.with_batch_at(result, batch + (dim <= batch), "unsqueeze"),)
+    return (ctx.moved.at(result, batch + (dim <= batch), "unsqueeze"),)
 
 
 def _tensors(ctx: ConversionContext, values: Sequence[Any]) -> list[SSAValue]:
@@ -132,19 +132,19 @@ def _tensors(ctx: ConversionContext, values: Sequence[Any]) -> list[SSAValue]:
 def convert_cat(ctx: ConversionContext, node: Node) -> tuple:
     """Along any dimension but the batch's (which recurrent states hold at 1)."""
     tensors = _tensors(ctx, node.args[0])
-    batch = ctx.batch_dim(tensors[0])
-    if any(ctx.batch_dim(t) != batch for t in tensors):
+    batch = ctx.moved.dim(tensors[0])
+    if any(ctx.moved.dim(t) != batch for t in tensors):
         raise NodeError("concatenation of tensors whose batches are different dimensions")
     dim = int(node.args[1]) % len(nn.shape_of(tensors[0]))
-    if dim == batch:
-        raise NodeError(_moved_batch_refusal(ctx, tensors[0], "concatenation"))
-    return (ctx.with_batch_at(shape_ops.concat(ctx.builder, tensors, dim), batch, "concatenation"),)
+    _refuse_along(ctx, tensors[0], dim, "concatenation")
+    return (ctx.moved.at(shape_ops.concat(ctx.builder, tensors, dim), batch, "concatenation"),)
 
 
 def convert_stack(ctx: ConversionContext, node: Node) -> tuple:
     tensors = _tensors(ctx, node.args[0])
     for t in tensors:
-        ctx.refuse_moved_batch(t)
+        if (reason := ctx.moved.refusal(t)) is not None:
+            raise NodeError(reason)
     dim = sample_dim(ctx, tensors[0], node.args[1], "stacking", len(nn.shape_of(tensors[0])) + 1)
     return (shape_ops.stack(ctx.builder, tensors, dim),)
 
@@ -220,12 +220,11 @@ def convert_channel_shuffle(ctx: ConversionContext, node: Node) -> tuple:
 
 def _slice(ctx: ConversionContext, x: SSAValue, dim: int, indices: range) -> tuple:
     """Dimension `dim` (not the batch) of `x` cut to `indices`."""
-    size, batch = nn.shape_of(x)[dim], ctx.batch_dim(x)
-    if dim == batch:
-        raise NodeError(_moved_batch_refusal(ctx, x, "slicing"))
+    size, batch = nn.shape_of(x)[dim], ctx.moved.dim(x)
+    _refuse_along(ctx, x, dim, "slicing")
     if not indices:
         raise NodeError(f"an empty slice of dimension {dim} ({size} elements)")
-    return (ctx.with_batch_at(shape_ops.slice_dim(ctx.builder, x, dim, indices), batch, "slicing"),)
+    return (ctx.moved.at(shape_ops.slice_dim(ctx.builder, x, dim, indices), batch, "slicing"),)
 
 
 def convert_slice(ctx: ConversionContext, node: Node) -> tuple:
@@ -233,7 +232,7 @@ def convert_slice(ctx: ConversionContext, node: Node) -> tuple:
     shape = nn.shape_of(x)
     dim = int(node.args[1]) % len(shape)
     start, end, step = node.args[2], node.args[3], node.args[4] if len(node.args) > 4 else 1
-    if dim == ctx.batch_dim(x) and shape_ops.whole_batch(start, end, step):
+    if dim == ctx.moved.dim(x) and shape_ops.whole_batch(start, end, step):
         return (x,)  # x[:, ...]: the whole batch, whatever its size at run time
     return _slice(ctx, x, dim, shape_ops.python_slice(shape[dim], start, end, step or 1))
 
@@ -251,15 +250,14 @@ def convert_narrow(ctx: ConversionContext, node: Node) -> tuple:
 
 def convert_select(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0, moved_batch=True)
-    shape, batch = nn.shape_of(x), ctx.batch_dim(x)
+    shape, batch = nn.shape_of(x), ctx.moved.dim(x)
     dim = int(node.args[1]) % len(shape)
-    if dim == batch:
-        raise NodeError(_moved_batch_refusal(ctx, x, "select"))
+    _refuse_along(ctx, x, dim, "select")
     size, index = shape[dim], int(node.args[2])
     if not -size <= index < size:
         raise NodeError(f"index {index} out of range for dimension {dim} of size {size}")
     result = shape_ops.select(ctx.builder, x, dim, index)
-    return (ctx.with_batch_at(result, batch - (dim < batch), "select"),)
+    return (ctx.moved.at(result, batch - (dim < batch), "select"),)
 
 
 def convert_index_select(ctx: ConversionContext, node: Node) -> tuple:
