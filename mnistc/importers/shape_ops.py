@@ -230,3 +230,20 @@ def channel_shuffle(b: Builder, x: SSAValue, groups: int) -> SSAValue:
     n, c, *rest = nn.shape_of(x)
     x = reshape(b, x, (n, groups, c // groups, *rest))
     return reshape(b, swap(b, x, 1, 2), (n, c, *rest))
+
+
+# issue 12: LSTM and GRU
+
+
+def final_hidden_state(b: Builder, sequence: SSAValue, directions: int, hidden: int) -> SSAValue:
+    """A recurrent layer's h_n [D, 1, H] (its batch at dimension 1) from its sequence of
+    hidden states [1, T, D*H]: the forward direction's last step, the backward
+    direction's first."""
+    steps = nn.shape_of(sequence)[1]
+    parts = []
+    for d in range(directions):
+        step = steps - 1 if d == 0 else 0
+        part = slice_dim(b, sequence, 1, range(step, step + 1))
+        parts.append(slice_dim(b, part, 2, range(d * hidden, (d + 1) * hidden)))
+    joined = concat(b, parts, 1) if directions == 2 else parts[0]
+    return reshape(b, joined, (directions, 1, hidden))

@@ -75,19 +75,6 @@ def _initial_state(ctx: ConversionContext, value: Any, layers: int, directions: 
     return states
 
 
-def _final_hidden(ctx: ConversionContext, sequence: SSAValue, directions: int, hidden: int) -> SSAValue:
-    """A layer's h_n [D, 1, H] from its sequence [1, T, D*H]: the forward direction's last
-    step, the backward direction's first."""
-    steps = nn.shape_of(sequence)[1]
-    parts = []
-    for d in range(directions):
-        step = steps - 1 if d == 0 else 0
-        part = shape_ops.slice_dim(ctx.builder, sequence, 1, range(step, step + 1))
-        parts.append(shape_ops.slice_dim(ctx.builder, part, 2, range(d * hidden, (d + 1) * hidden)))
-    joined = shape_ops.concat(ctx.builder, parts, 1) if directions == 2 else parts[0]
-    return shape_ops.reshape(ctx.builder, joined, (directions, 1, hidden))
-
-
 def _convert(ctx: ConversionContext, node: Node, kind: str) -> tuple:
     args = node.args
     x, hx, params = ctx.tensor(node, 0, moved_batch=True), args[1], list(args[2])
@@ -118,7 +105,7 @@ def _convert(ctx: ConversionContext, node: Node, kind: str) -> tuple:
         else:
             op = nn.GruOp(sequence, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], h0[layer])
         sequence = ctx.insert(op)[0]
-        h_n.append(_final_hidden(ctx, sequence, directions, hidden))
+        h_n.append(shape_ops.final_hidden_state(ctx.builder, sequence, directions, hidden))
     output = sequence
     if not batch_first:
         steps = nn.shape_of(sequence)[1]

@@ -45,6 +45,7 @@ from mnistc.importers.onnx import (
     linear,
     norm,
     pool,
+    recurrent,
     reduce,
     resample,
     shape,
@@ -83,6 +84,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **softmax.CONVERTERS,
     **reduce.CONVERTERS,
     **resample.CONVERTERS,
+    **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
 }
 """ONNX ops on run-time tensors. Any op on constants only is folded instead."""
 
@@ -183,6 +185,8 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     output = g.values.get(graph.output[0].name)
     if not isinstance(output, SSAValue):
         raise ImportError_(f"{path}: the output is not computed from the input")
+    if (reason := g.moved.refusal(output)) is not None:
+        raise ImportError_(f"{path}: the model's output: {reason}")
     g.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), g.weights)
@@ -248,7 +252,7 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
         return refused
     if node.op_type in SHAPE_OPS and isinstance(inputs[0], SSAValue):
         attrs = _guarded(node, lambda: attributes(node))
-        batch.record_shape(node, attrs, len(nn.shape_of(inputs[0])))
+        batch.record_shape(node, attrs, len(nn.shape_of(inputs[0])), g.moved.dim(inputs[0]))
         return [_guarded(node, lambda: static_shape(node, inputs[0], attrs))]
     if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
         value = constant_of_shape(node, inputs[0])  # kept a splat, never expanded

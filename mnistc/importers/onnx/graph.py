@@ -13,6 +13,7 @@ from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
 from mnistc.importers.common import MALFORMED_MODEL_ERRORS, ImportError_
+from mnistc.importers.shape_ops import MovedBatch
 from mnistc.weights import WeightFile, weight_op
 
 
@@ -30,10 +31,17 @@ class Graph:
     values: dict[str, Any] = field(default_factory=dict)
     """ONNX value name → SSAValue (computed from the input) or np.ndarray (constant)."""
     weight_values: dict[str, SSAValue] = field(default_factory=dict)
+    moved: MovedBatch = field(default_factory=MovedBatch)
+    """issue 12: the run-time tensors whose batch is not dimension 0 (LSTM and GRU)."""
 
-    def tensor(self, name: str) -> SSAValue:
+    def tensor(self, name: str, moved_batch: bool = False) -> SSAValue:
+        """The value of an input: a constant becomes a weight, once. A run-time tensor
+        whose batch is not dimension 0 is refused unless the converter follows it
+        (`moved_batch`)."""
         value = self.values[name]
         if isinstance(value, SSAValue):
+            if not moved_batch and (reason := self.moved.refusal(value)) is not None:
+                raise Unsupported(reason)
             return value
         if name not in self.weight_values:
             self.weight_values[name] = self.weight(name, value)
