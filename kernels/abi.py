@@ -457,12 +457,12 @@ KERNELS: dict[str, Kernel] = {
             "lstm",
             ("input", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "h0", "c0"),
             ("output",),
-            ("T", "F", "H", "directions", "packed", "cell_state"),
+            ("T", "F", "H", "directions", "packed"),
             optional=frozenset({"bias_ih", "bias_hh", "h0", "c0"}),
             doc="One LSTM layer (nn.lstm) on a sequence input [T, F]: weight_ih [D*4H, F], "
             "weight_hh\n[D*4H, H], optional biases [D*4H], optional initial states h0 and "
-            "c0 [D, H] (zero if\nnull), D = `directions` (1 or 2). output: every step's h "
-            "[T, D*H], or with `cell_state`\nthe final c [D, H]. With `packed` the weights "
+            "c0 [D, H] (zero if\nnull), D = `directions` (1 or 2). output [T + 1, D*H]: every "
+            "step's h, then the final c\nof each direction. With `packed` the weights "
             "are packed at compile time\n(mnistc/transforms/packing.py): weight_ih per "
             "direction as the GEMM core's A\n([D][ceil(4H / MNISTC_GEMM_MR)][F][MNISTC_GEMM_MR]), "
             "weight_hh in panels of\nMNISTC_RECURRENT_ROWS rows ([D][ceil(4H / ROWS)][H][ROWS]), "
@@ -474,8 +474,8 @@ KERNELS: dict[str, Kernel] = {
             ("output",),
             ("T", "F", "H", "directions", "packed"),
             optional=frozenset({"bias_ih", "bias_hh", "h0"}),
-            doc="One GRU layer (nn.gru), 3 gates (r, z, n) in place of 4; other arguments "
-            "as mnistc_lstm.",
+            doc="One GRU layer (nn.gru), 3 gates (r, z, n) in place of 4, output [T, D*H]: "
+            "every step's h;\nother arguments as mnistc_lstm.",
         ),
     )
 }

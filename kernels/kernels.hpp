@@ -273,17 +273,18 @@ void mnistc_resize2d(const float* input, float* output, int64_t C, int64_t H, in
 
 // One LSTM layer (nn.lstm) on a sequence input [T, F]: weight_ih [D*4H, F], weight_hh
 // [D*4H, H], optional biases [D*4H], optional initial states h0 and c0 [D, H] (zero if
-// null), D = `directions` (1 or 2). output: every step's h [T, D*H], or with `cell_state`
-// the final c [D, H]. With `packed` the weights are packed at compile time
+// null), D = `directions` (1 or 2). output [T + 1, D*H]: every step's h, then the final c
+// of each direction. With `packed` the weights are packed at compile time
 // (mnistc/transforms/packing.py): weight_ih per direction as the GEMM core's A
 // ([D][ceil(4H / MNISTC_GEMM_MR)][F][MNISTC_GEMM_MR]), weight_hh in panels of
 // MNISTC_RECURRENT_ROWS rows ([D][ceil(4H / ROWS)][H][ROWS]), zero-filled; else as stored.
 void mnistc_lstm(const float* input, const float* weight_ih, const float* weight_hh,
                  const float* bias_ih, const float* bias_hh, const float* h0,
                  const float* c0, float* output, int64_t T, int64_t F, int64_t H,
-                 int64_t directions, int64_t packed, int64_t cell_state);
+                 int64_t directions, int64_t packed);
 
-// One GRU layer (nn.gru), 3 gates (r, z, n) in place of 4; other arguments as mnistc_lstm.
+// One GRU layer (nn.gru), 3 gates (r, z, n) in place of 4, output [T, D*H]: every step's h;
+// other arguments as mnistc_lstm.
 void mnistc_gru(const float* input, const float* weight_ih, const float* weight_hh,
                 const float* bias_ih, const float* bias_hh, const float* h0,
                 float* output, int64_t T, int64_t F, int64_t H, int64_t directions,

@@ -130,11 +130,11 @@ inline void gate_step(const float* xg, const float* hg, const float* bias_hh, fl
   }
 }
 
-// Direction d of the layer: writes every step's h into `sequence` (rows of D * H floats,
+// Direction d of the layer: writes every step's h into `output` (rows of D * H floats,
 // this direction's half) and leaves the final state in w.h and w.c.
 template <bool LSTM>
 void run_direction(const Layer& l, const float* packed_ih, const float* packed_hh,
-                   int64_t d, const Workspace& w, float* sequence) {
+                   int64_t d, const Workspace& w, float* output) {
   const int64_t G = l.gates * l.H, T = l.T, H = l.H;
   const Epilogue bias{l.bias_ih ? l.bias_ih + d * G : nullptr, nullptr,
                       MNISTC_ACTIVATION_NONE, 0.0f, 0.0f};
@@ -153,13 +153,14 @@ void run_direction(const Layer& l, const float* packed_ih, const float* packed_h
     for (int64_t j = 0; j < H; j += 8)
       gate_step<LSTM>(w.by_step + t * G, w.h_gates, bias_hh, w.h, w.c, H, j,
                       std::min<int64_t>(8, H - j));
-    if (sequence) std::memcpy(sequence + t * l.D * H + d * H, w.h, H * sizeof(float));
+    std::memcpy(output + t * l.D * H + d * H, w.h, H * sizeof(float));
   }
 }
 
-// The whole layer: packs the weights first when `packed` is 0 (-O0).
+// The whole layer: packs the weights first when `packed` is 0 (-O0). An LSTM writes
+// each direction's final c after the T steps, as row T.
 template <bool LSTM>
-void run_layer(const Layer& l, bool packed, float* output, bool cell_state) {
+void run_layer(const Layer& l, bool packed, float* output) {
   const int64_t G = l.gates * l.H, Hp = round_up(l.H, 8);
   const int64_t ih_size = round_up(G, MR) * l.F, hh_size = round_up(G, ROWS) * l.H;
   const int64_t work = 2 * l.T * G + round_up(G, ROWS) + 2 * Hp + G;
@@ -178,9 +179,8 @@ void run_layer(const Layer& l, bool packed, float* output, bool cell_state) {
     weight_ih = packed_ih, weight_hh = packed_hh;
   }
   for (int64_t d = 0; d < l.D; ++d) {
-    run_direction<LSTM>(l, weight_ih + d * ih_size, weight_hh + d * hh_size, d, w,
-                        cell_state ? nullptr : output);
-    if (cell_state) std::memcpy(output + d * l.H, w.c, l.H * sizeof(float));
+    run_direction<LSTM>(l, weight_ih + d * ih_size, weight_hh + d * hh_size, d, w, output);
+    if (LSTM) std::memcpy(output + (l.T * l.D + d) * l.H, w.c, l.H * sizeof(float));
   }
 }
 
@@ -191,10 +191,10 @@ extern "C" {
 void mnistc_lstm(const float* input, const float* weight_ih, const float* weight_hh,
                  const float* bias_ih, const float* bias_hh, const float* h0, const float* c0,
                  float* output, int64_t T, int64_t F, int64_t H, int64_t directions,
-                 int64_t packed, int64_t cell_state) {
+                 int64_t packed) {
   const Layer layer{input, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0,
                     T,     F,         H,         directions, 4};
-  run_layer<true>(layer, packed != 0, output, cell_state != 0);
+  run_layer<true>(layer, packed != 0, output);
 }
 
 void mnistc_gru(const float* input, const float* weight_ih, const float* weight_hh,
@@ -202,7 +202,7 @@ void mnistc_gru(const float* input, const float* weight_ih, const float* weight_
                 int64_t T, int64_t F, int64_t H, int64_t directions, int64_t packed) {
   const Layer layer{input, weight_ih, weight_hh, bias_ih, bias_hh, h0, nullptr,
                     T,     F,         H,         directions, 3};
-  run_layer<false>(layer, packed != 0, output, false);
+  run_layer<false>(layer, packed != 0, output);
 }
 
 }  // extern "C"

@@ -64,21 +64,19 @@ def stacked(layer: nn.Module, name: str) -> np.ndarray | None:
     return torch.cat(parts).detach().numpy().copy()
 
 
-def run_kernel(kernels, kind, layer, x, states, packed: bool, cell_state: bool = False):  # noqa: F811
-    """The kernel on one sample x [T, F] with states [D, H] (or None)."""
+def run_kernel(kernels, kind, layer, x, states, packed: bool):  # noqa: F811
+    """The kernel on one sample x [T, F] with states [D, H] (or None): every step's h
+    [T, D*H], and an LSTM's final c [D, H]."""
     d, hidden = 2 if layer.bidirectional else 1, layer.hidden_size
     weight_ih, weight_hh = stacked(layer, "weight_ih"), stacked(layer, "weight_hh")
     if packed:
         weight_ih = pack_recurrent_input_weight(weight_ih, d)
         weight_hh = pack_recurrent_hidden_weight(weight_hh, d)
-    shape = (d, hidden) if cell_state else (x.shape[0], d * hidden)
-    out = np.full(shape, np.nan, dtype=np.float32)
+    out = np.full((x.shape[0] + (kind == "lstm"), d * hidden), np.nan, dtype=np.float32)
     params = dict(T=x.shape[0], F=x.shape[1], H=hidden, directions=d, packed=int(packed))
     buffers = [x, weight_ih, weight_hh, stacked(layer, "bias_ih"), stacked(layer, "bias_hh"), *states, out]
-    if kind == "lstm":
-        params["cell_state"] = int(cell_state)
     call(kernels, kind, buffers, **params)
-    return out
+    return (out[:-1], out[-1].reshape(d, hidden)) if kind == "lstm" else (out, None)
 
 
 def kernel_problem(case, scale: float = 1.0):
@@ -98,10 +96,9 @@ def kernel_problem(case, scale: float = 1.0):
 @pytest.mark.parametrize("case", KERNEL_CASES.values(), ids=KERNEL_CASES)
 def test_recurrent_kernel_matches_pytorch(kernels, case, packed):  # noqa: F811
     layer, x, states, expected, final = kernel_problem(case)
-    actual = run_kernel(kernels, case[0], layer, x, states, packed)
+    actual, cell = run_kernel(kernels, case[0], layer, x, states, packed)
     np.testing.assert_allclose(actual, expected.numpy(), rtol=1e-4, atol=1e-5)
     if case[0] == "lstm":
-        cell = run_kernel(kernels, "lstm", layer, x, states, packed, cell_state=True)
         np.testing.assert_allclose(cell, final[1][:, 0].numpy(), rtol=1e-4, atol=1e-5)
 
 
@@ -112,12 +109,12 @@ def test_recurrent_kernel_saturates_and_propagates_nan(kernels, kind):  # noqa: 
     case = (kind, 9, 6, 11, True, True, True)
     layer, x, states, expected, _ = kernel_problem(case, scale=300.0)
     assert np.abs(x).max() > 88
-    np.testing.assert_allclose(run_kernel(kernels, kind, layer, x, states, True), expected.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(run_kernel(kernels, kind, layer, x, states, True)[0], expected.numpy(), rtol=1e-4, atol=1e-5)
     x[4, 2] = np.nan
     with torch.no_grad():
         torch_states = [torch.from_numpy(s[:, None]) for s in states]
         expected = layer(torch.from_numpy(x)[None], tuple(torch_states) if kind == "lstm" else torch_states[0])[0][0]
-    actual = run_kernel(kernels, kind, layer, x, states, True)
+    actual = run_kernel(kernels, kind, layer, x, states, True)[0]
     assert np.isnan(actual).any()
     assert_propagates(actual, expected)
 

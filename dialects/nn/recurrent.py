@@ -7,17 +7,17 @@ layout. Gates follow PyTorch's order and formulas (LSTM: i, f, g, o; GRU: r, z, 
 the reset gate applied after the recurrent product, ONNX's `linear_before_reset=1`); the
 weights of both directions are stacked as PyTorch stacks them per layer
 (`weight_ih_l0`, then `weight_ih_l0_reverse`). The result is the sequence of hidden
-states `[1, T, D * H]` (each step's forward half, then its backward half). The final
-hidden state is part of it (the forward direction's last step, the backward direction's
-first), so the importers read `h_n` from it with slices; an LSTM's final cell state is
-the result of the same op with `cell_state` set, `[1, D, H]`.
+states `[1, T, D * H]` (each step's forward half, then its backward half), and for an
+LSTM one row more, `[1, T + 1, D * H]`, the final cell state of each direction: the
+importers read the sequence, `h_n` (the forward direction's last step, the backward
+direction's first) and `c_n` from it with slices, views of the one result, so that a
+model that reads all three runs the layer once.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from xdsl.dialects.builtin import UnitAttr
 from xdsl.ir import SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
@@ -25,7 +25,6 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_operand_def,
-    opt_prop_def,
     result_def,
     traits_def,
 )
@@ -59,16 +58,19 @@ class RecurrentOp(IRDLOperation):
         """D: 2 for a bidirectional layer, else 1."""
         return shape_of(self.weight_hh)[0] // max(1, self.GATES * self.hidden_size)
 
+    EXTRA_ROWS: ClassVar[int] = 0
+    """Rows of the result after the T steps' hidden states (an LSTM's final cell state)."""
+
     @classmethod
-    def sequence_shape(cls, input: SSAValue, weight_hh: SSAValue) -> tuple[int, ...]:
-        """The result [1, T, D * H] that the builders infer."""
+    def result_shape(cls, input: SSAValue, weight_hh: SSAValue) -> tuple[int, ...]:
+        """The result [1, T (+ 1), D * H] that the builders infer."""
         n, steps = shape_of(input)[:2]
         rows, hidden = shape_of(weight_hh)
-        return (n, steps, rows // max(1, cls.GATES))
+        return (n, steps + cls.EXTRA_ROWS, rows // max(1, cls.GATES))
 
     def expected_result(self) -> tuple[int, ...]:
         n, steps = shape_of(self.input)[:2]
-        return (n, steps, self.directions * self.hidden_size)
+        return (n, steps + self.EXTRA_ROWS, self.directions * self.hidden_size)
 
     def verify_(self) -> None:
         kind = self.name.removeprefix("nn.")
@@ -110,11 +112,12 @@ class RecurrentOp(IRDLOperation):
 class LstmOp(RecurrentOp):
     """One LSTM layer (PyTorch's nn.LSTM without projections) over the whole sequence:
     i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of x W_ih^T + b_ih + h W_hh^T + b_hh;
-    c' = f * c + i * g; h' = o * tanh(c'). The result is every step's h, or with
-    `cell_state` the final c of each direction."""
+    c' = f * c + i * g; h' = o * tanh(c'). The result is every step's h, then the final
+    c of each direction as row T."""
 
     name = "nn.lstm"
     GATES: ClassVar[int] = 4
+    EXTRA_ROWS: ClassVar[int] = 1
     STATES: ClassVar[tuple[str, ...]] = ("h0", "c0")
 
     input = operand_def(FloatTensor)
@@ -125,11 +128,10 @@ class LstmOp(RecurrentOp):
     h0 = opt_operand_def(FloatTensor)
     output = result_def(FloatTensor)
     c0 = opt_operand_def(FloatTensor)
-    cell_state = opt_prop_def(UnitAttr)
 
     assembly_format = (
         "$input `,` $weight_ih `,` $weight_hh (`bias_ih` $bias_ih^)? (`bias_hh` $bias_hh^)? "
-        "(`h0` $h0^)? (`c0` $c0^)? (`cell_state` $cell_state^)? attr-dict `:` type($input) "
+        "(`h0` $h0^)? (`c0` $c0^)? attr-dict `:` type($input) "
         "`,` type($weight_ih) `,` type($weight_hh) (`bias_ih` type($bias_ih)^)? "
         "(`bias_hh` type($bias_hh)^)? (`h0` type($h0)^)? (`c0` type($c0)^)? `->` type($output)"
     )
@@ -143,21 +145,11 @@ class LstmOp(RecurrentOp):
         bias_hh: SSAValue | None = None,
         h0: SSAValue | None = None,
         c0: SSAValue | None = None,
-        cell_state: bool = False,
     ):
-        n, steps, width = self.sequence_shape(input, weight_hh)
-        hidden = shape_of(weight_hh)[-1]
-        shape = (n, width // max(1, hidden), hidden) if cell_state else (n, steps, width)
         super().__init__(
             operands=[input, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0],
-            result_types=[tensor(shape)],
-            properties={"cell_state": UnitAttr()} if cell_state else {},
+            result_types=[tensor(self.result_shape(input, weight_hh))],
         )
-
-    def expected_result(self) -> tuple[int, ...]:
-        if self.cell_state is not None:
-            return (1, self.directions, self.hidden_size)
-        return super().expected_result()
 
 
 @irdl_op_definition
@@ -195,7 +187,7 @@ class GruOp(RecurrentOp):
     ):
         super().__init__(
             operands=[input, weight_ih, weight_hh, bias_ih, bias_hh, h0],
-            result_types=[tensor(self.sequence_shape(input, weight_hh))],
+            result_types=[tensor(self.result_shape(input, weight_hh))],
         )
 
 

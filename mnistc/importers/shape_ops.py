@@ -247,3 +247,12 @@ def final_hidden_state(b: Builder, sequence: SSAValue, directions: int, hidden: 
         parts.append(slice_dim(b, part, 2, range(d * hidden, (d + 1) * hidden)))
     joined = concat(b, parts, 1) if directions == 2 else parts[0]
     return reshape(b, joined, (directions, 1, hidden))
+
+
+def sequence_and_cell_state(b: Builder, result: SSAValue, directions: int, hidden: int) -> tuple[SSAValue, SSAValue]:
+    """An `nn.lstm` result [1, T + 1, D*H] as its sequence [1, T, D*H] and c_n [D, 1, H]
+    (batch at dimension 1): both contiguous runs of it, so views."""
+    rows = nn.shape_of(result)[1]
+    sequence = slice_dim(b, result, 1, range(rows - 1))
+    cell = slice_dim(b, result, 1, range(rows - 1, rows))
+    return sequence, reshape(b, cell, (directions, 1, hidden))

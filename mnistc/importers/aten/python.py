@@ -164,19 +164,18 @@ def per_sample_arguments(node: Node) -> list[Any]:
 
 
 # issue 12: a recurrent layer's initial state is created [L*D, N, H], the batch second.
-UNIFORM_FILLS = {
-    "aten::zeros", "aten::ones", "aten::full", "aten::empty", "aten::new_zeros",
-    "aten::new_ones", "aten::new_full", "aten::new_empty",
-}  # fmt: skip
-"""Tensor ops whose result is the same along every dimension of their shape argument:
-one sample's share along the batch, wherever it is in the shape, is the result with
-that size 1."""
+ZERO_FILLS = {"aten::zeros", "aten::new_zeros", "aten::empty", "aten::new_empty"}
+"""Tensor ops whose result is zero (or undefined) whatever its shape: one sample's share
+along the batch, wherever it is in the shape, is the result with that size 1, and no
+computation along that dimension (a sum over the batch) can tell."""
 
 
 def _uniform_along_any_size(node: Node) -> bool:
-    """A fill, or the expansion of a constant (`h0.expand(-1, x.size(0), -1)`)."""
+    """A zero fill (PyTorch's default initial states), or the expansion of a constant
+    (a learned state, `h0.expand(-1, x.size(0), -1)`), whose per-sample share is the
+    constant."""
     constant_expanded = node.kind == "aten::expand" and isinstance(node.args[0], torch.Tensor)
-    return node.kind in UNIFORM_FILLS or constant_expanded
+    return node.kind in ZERO_FILLS or constant_expanded
 
 
 def _holds_batch_size(value: Any) -> bool:

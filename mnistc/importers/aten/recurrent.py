@@ -5,7 +5,7 @@ The layers run on one sample's sequence batch first, [1, T, F]: a time-major inp
 (`batch_first=False`, [T, N, F]) is one in a sample, a view. The converter returns the
 sequence of the last layer in the module's layout and the final states [L*D, N, H] (their
 batch at dimension 1, see `shape_ops.MovedBatch`): h_n read from each layer's
-sequence with slices, c_n from the same layers with `cell_state`. Initial states are
+sequence with slices, c_n from the LSTM's row after it. Initial states are
 zero, constants or run-time tensors; dropout between layers is an inference no-op.
 """
 
@@ -98,13 +98,13 @@ def _convert(ctx: ConversionContext, node: Node, kind: str) -> tuple:
     h_n, c_n = [], []
     for layer in range(layers):
         w = weights[layer]
+        operands = (sequence, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], h0[layer])
         if kind == "lstm":
-            op = nn.LstmOp(sequence, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], h0[layer], c0[layer])
-            cell = nn.LstmOp(sequence, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], h0[layer], c0[layer], cell_state=True)
-            c_n.append(shape_ops.reshape(ctx.builder, ctx.insert(cell)[0], (directions, 1, hidden)))
+            result = ctx.insert(nn.LstmOp(*operands, c0[layer]))[0]
+            sequence, cell = shape_ops.sequence_and_cell_state(ctx.builder, result, directions, hidden)
+            c_n.append(cell)
         else:
-            op = nn.GruOp(sequence, w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"], h0[layer])
-        sequence = ctx.insert(op)[0]
+            sequence = ctx.insert(nn.GruOp(*operands))[0]
         h_n.append(shape_ops.final_hidden_state(ctx.builder, sequence, directions, hidden))
     output = sequence
     if not batch_first:

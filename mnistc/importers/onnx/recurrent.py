@@ -92,8 +92,8 @@ def convert_recurrent(g: Graph, node, attrs) -> tuple:
     operands = (sequence, weight_ih, weight_hh, bias_ih, bias_hh, h0)
     if kind == "LSTM":
         c0 = _state(g, _input(node, 6), directions, hidden)
-        output = g.insert(nn.LstmOp(*operands, c0))[0]
-        cell = g.insert(nn.LstmOp(*operands, c0, cell_state=True))[0]
+        result = g.insert(nn.LstmOp(*operands, c0))[0]
+        output, cell = shape_ops.sequence_and_cell_state(g.builder, result, directions, hidden)
     else:
         output = g.insert(nn.GruOp(*operands))[0]
     steps = shape[0]
@@ -102,7 +102,7 @@ def convert_recurrent(g: Graph, node, attrs) -> tuple:
         g.moved.at(shape_ops.final_hidden_state(g.builder, output, directions, hidden), 1, kind),
     ]
     if kind == "LSTM":
-        results.append(g.moved.at(shape_ops.reshape(g.builder, cell, (directions, 1, hidden)), 1, kind))
+        results.append(g.moved.at(cell, 1, kind))
     return tuple(results[: len(node.output)])
 
 

@@ -84,7 +84,7 @@ class RecurrentFunctions(InterpreterFunctions):
             "lstm", args[0][0], o["weight_ih"], o["weight_hh"], o["bias_ih"], o["bias_hh"],
             o["h0"], o["c0"],
         )  # fmt: skip
-        return as_f32((cells if op.cell_state is not None else outputs)[None])
+        return as_f32(np.concatenate([outputs, cells.reshape(1, -1)])[None])
 
     @impl(nn.GruOp)
     def run_gru(self, interpreter: Interpreter, op: nn.GruOp, args: tuple[Any, ...]):

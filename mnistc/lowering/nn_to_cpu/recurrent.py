@@ -30,7 +30,7 @@ def _inputs_and_params(op: nn.RecurrentOp) -> tuple[list, dict[str, int]]:
 
 def _lower_lstm(op: nn.LstmOp) -> list[KernelCall]:
     inputs, params = _inputs_and_params(op)
-    return [KernelCall("lstm", inputs, params | {"cell_state": int(op.cell_state is not None)})]
+    return [KernelCall("lstm", inputs, params)]
 
 
 def _lower_gru(op: nn.GruOp) -> list[KernelCall]:

@@ -31,12 +31,12 @@ func.func @gru_bias(%x: tensor<1x6x3xf32>) -> tensor<1x6x4xf32> {
 
 // -----
 
-func.func @lstm_state(%x: tensor<1x6x3xf32>) -> tensor<1x6x8xf32> {
+func.func @lstm_state(%x: tensor<1x6x3xf32>) -> tensor<1x7x8xf32> {
   %wi = nn.weight "wi" offset 0 : tensor<32x3xf32>
   %wh = nn.weight "wh" offset 512 : tensor<32x4xf32>
   %h = nn.weight "h" offset 1024 : tensor<2x1x4xf32>
-  %0 = nn.lstm %x, %wi, %wh h0 %h : tensor<1x6x3xf32>, tensor<32x3xf32>, tensor<32x4xf32> h0 tensor<2x1x4xf32> -> tensor<1x6x8xf32>
-  func.return %0 : tensor<1x6x8xf32>
+  %0 = nn.lstm %x, %wi, %wh h0 %h : tensor<1x6x3xf32>, tensor<32x3xf32>, tensor<32x4xf32> h0 tensor<2x1x4xf32> -> tensor<1x7x8xf32>
+  func.return %0 : tensor<1x7x8xf32>
 }
 // CHECK: lstm h0 shape [2, 1, 4] must be [1, 2, 4]
 
@@ -45,10 +45,10 @@ func.func @lstm_state(%x: tensor<1x6x3xf32>) -> tensor<1x6x8xf32> {
 func.func @lstm_result(%x: tensor<1x6x3xf32>) -> tensor<1x6x4xf32> {
   %wi = nn.weight "wi" offset 0 : tensor<32x3xf32>
   %wh = nn.weight "wh" offset 512 : tensor<32x4xf32>
-  %0 = nn.lstm %x, %wi, %wh cell_state : tensor<1x6x3xf32>, tensor<32x3xf32>, tensor<32x4xf32> -> tensor<1x6x4xf32>
+  %0 = nn.lstm %x, %wi, %wh : tensor<1x6x3xf32>, tensor<32x3xf32>, tensor<32x4xf32> -> tensor<1x6x4xf32>
   func.return %0 : tensor<1x6x4xf32>
 }
-// CHECK: result shape [1, 6, 4] does not match the expected [1, 2, 4]
+// CHECK: result shape [1, 6, 4] does not match the expected [1, 7, 8]
 
 // -----
 
