@@ -54,32 +54,28 @@ void pack_panels(const float* weight, float* packed, int64_t D, int64_t rows, in
             r < rows ? weight[(d * rows + r) * K + k] : 0.0f;
 }
 
-// out[panels * ROWS] = packed weight [panels][H][ROWS] . h[H]: four panels at a time,
-// four independent FMA chains sharing each broadcast of h[k].
+// P panels of the GEMV from panel p: P independent FMA chains sharing each broadcast of
+// h[k] (eight keep both FMA pipes busy through the four-cycle latency).
+template <int P>
+inline void gemv_group(const float* packed, const float* h, float* out, int64_t p, int64_t H) {
+  const float* w = packed + p * H * ROWS;
+  v8 acc[P] = {};
+  for (int64_t k = 0; k < H; ++k, w += ROWS) {
+    const v8 hk = splat(h[k]);
+#pragma GCC unroll 8
+    for (int i = 0; i < P; ++i) acc[i] += load8(w + i * H * ROWS) * hk;
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < P; ++i) store8(out + (p + i) * ROWS, acc[i]);
+}
+
+// out[panels * ROWS] = packed weight [panels][H][ROWS] . h[H], eight panels at a time.
 void gemv_panels(const float* packed, const float* h, float* out, int64_t panels,
                  int64_t H) {
   int64_t p = 0;
-  for (; p + 4 <= panels; p += 4) {
-    const float* w = packed + p * H * ROWS;
-    v8 a0{}, a1{}, a2{}, a3{};
-    for (int64_t k = 0; k < H; ++k, w += ROWS) {
-      const v8 hk = splat(h[k]);
-      a0 += load8(w) * hk;
-      a1 += load8(w + H * ROWS) * hk;
-      a2 += load8(w + 2 * H * ROWS) * hk;
-      a3 += load8(w + 3 * H * ROWS) * hk;
-    }
-    store8(out + p * ROWS, a0);
-    store8(out + (p + 1) * ROWS, a1);
-    store8(out + (p + 2) * ROWS, a2);
-    store8(out + (p + 3) * ROWS, a3);
-  }
-  for (; p < panels; ++p) {
-    const float* w = packed + p * H * ROWS;
-    v8 a{};
-    for (int64_t k = 0; k < H; ++k, w += ROWS) a += load8(w) * splat(h[k]);
-    store8(out + p * ROWS, a);
-  }
+  for (; p + 8 <= panels; p += 8) gemv_group<8>(packed, h, out, p, H);
+  for (; p + 4 <= panels; p += 4) gemv_group<4>(packed, h, out, p, H);
+  for (; p < panels; ++p) gemv_group<1>(packed, h, out, p, H);
 }
 
 // `count` (1 to 8) floats as a vector, zero past them; and back.

@@ -5,8 +5,8 @@ Three levels, cheapest first: the kernels through ctypes against one PyTorch lay
 hidden sizes, both directions, given or zero states, weights packed or as stored, large
 and NaN inputs); the front ends into the reference interpreter against PyTorch for every
 variant people use (layers, directions, batch_first, initial states, the outputs they
-index); compiled executables of the two test models (test/models.py) through all three
-front ends at batches 1 and 3.
+index); compiled executables of the two test models (test/models.py) from torch.export
+and ONNX at batches 1 and 3 (from TorchScript in test_pipeline.py, as every test model).
 """
 
 from __future__ import annotations
@@ -168,16 +168,19 @@ class Recurrent(nn.Module):
 
 
 VARIANTS = {
-    # name: (kind, batch_first, layers, bidirectional, initial, output)
-    "lstm-last": ("lstm", True, 1, False, "zero", "last"),
-    "lstm-2layer-bi-all": ("lstm", True, 2, True, "zero", "all"),
-    "lstm-time-major-constant-h_n": ("lstm", False, 2, False, "constant", "h_n"),
-    "lstm-bi-input-state-c_n": ("lstm", True, 1, True, "input", "c_n"),
-    "lstm-time-major-bi-last": ("lstm", False, 1, True, "input", "last"),
-    "gru-last": ("gru", True, 1, False, "zero", "last"),
-    "gru-time-major-2layer-bi-all": ("gru", False, 2, True, "constant", "all"),
-    "gru-input-state-h_n": ("gru", True, 3, False, "input", "h_n"),
+    # name: (front end, (kind, batch_first, layers, bidirectional, initial, output))
+    "lstm-last": ("traced", ("lstm", True, 1, False, "zero", "last")),
+    "lstm-2layer-bi-all": ("torch.export", ("lstm", True, 2, True, "zero", "all")),
+    "lstm-time-major-constant-h_n": ("traced", ("lstm", False, 2, False, "constant", "h_n")),
+    "lstm-bi-input-state-c_n": ("torch.export", ("lstm", True, 1, True, "input", "c_n")),
+    "lstm-time-major-bi-last": ("torch.export", ("lstm", False, 1, True, "input", "last")),
+    "gru-last": ("torch.export", ("gru", True, 1, False, "zero", "last")),
+    "gru-time-major-2layer-bi-all": ("traced", ("gru", False, 2, True, "constant", "all")),
+    "gru-input-state-h_n": ("traced", ("gru", True, 3, False, "input", "h_n")),
 }
+"""Each variant through one of the aten front ends, the two taking turns: they share the
+converter, and each graph form (TorchScript's `aten::lstm` with its list of states,
+torch.export's `lstm.input` and `getitem`) is met by several variants."""
 
 
 def expected_outputs(model: nn.Module, x: np.ndarray) -> np.ndarray:
@@ -185,10 +188,10 @@ def expected_outputs(model: nn.Module, x: np.ndarray) -> np.ndarray:
         return model.eval()(torch.from_numpy(x)).numpy()
 
 
-@pytest.mark.parametrize("front_end", ["traced", "torch.export"])
-@pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS)
-def test_front_ends_match_pytorch(variant, front_end):
-    """TorchScript by tracing (the scripted test models are compiled below)."""
+@pytest.mark.parametrize("front_end, variant", VARIANTS.values(), ids=VARIANTS)
+def test_front_ends_match_pytorch(front_end, variant):
+    """At batch 3, through the reference interpreter. TorchScript by tracing (the
+    scripted test models are compiled in test_pipeline.py)."""
     torch.manual_seed(1)
     model = Recurrent(*variant).eval()
     x = random(3, STEPS, FEATURES, seed=2)
@@ -245,7 +248,9 @@ def test_projections_are_refused():
         import_graph(forward_graph(freeze(torch.jit.script(model))), (STEPS, FEATURES))
 
 
-# Compiled test models through every front end -------------------------------------------
+# Compiled test models -----------------------------------------------------------------
+# TorchScript compiles them (scripted, batches 7 and 1) in test_pipeline.py, as every model
+# of test/models.py; here the two other front ends, each with a dynamic batch.
 
 
 def export_onnx(model: nn.Module, shape, path):
@@ -258,12 +263,6 @@ def export_onnx(model: nn.Module, shape, path):
 
 
 def model_file(model: nn.Module, shape, front_end: str, folder):
-    if front_end == "torchscript":
-        from mnistc.importers.torchscript import save_with_shape
-
-        path = folder / "model.pt"
-        save_with_shape(torch.jit.script(model), str(path), shape)
-        return path
     if front_end == "torch.export":
         path = folder / "model.pt2"
         dynamic = {"x": {0: torch.export.Dim("batch")}}
@@ -273,14 +272,14 @@ def model_file(model: nn.Module, shape, front_end: str, folder):
 
 
 @pytest.fixture(scope="module", params=["lstm_classifier", "gru_classifier"])
-def test_model(request):
+def classifier(request):
     model, shape = build(request.param)
     return model.eval(), shape
 
 
-@pytest.mark.parametrize("front_end", ["torchscript", "torch.export", "onnx"])
-def test_compiled_models_match_pytorch(test_model, front_end, tmp_path):
-    model, shape = test_model
+@pytest.mark.parametrize("front_end", ["torch.export", "onnx"])
+def test_compiled_models_match_pytorch(classifier, front_end, tmp_path):
+    model, shape = classifier
     path = model_file(model, shape, front_end, tmp_path)
     executable = tmp_path / "model"
     compile_model(path, executable, CompileOptions())
