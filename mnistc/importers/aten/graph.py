@@ -115,10 +115,8 @@ class ConversionContext:
         array = tensor.detach().to(torch.float32).contiguous().numpy()
         return self.builder.insert(weight_op(self.weights, key, array)).result
 
-    def tensor(self, node: Node, index: int, moved_batch: bool = False) -> SSAValue:
-        """The IR value of a tensor argument; a constant tensor becomes a weight, once.
-        A run-time tensor whose batch is not dimension 0 is refused unless the converter
-        follows it (`moved_batch`)."""
+    def tensor(self, node: Node, index: int) -> SSAValue:
+        """The IR value of a tensor argument; a constant tensor becomes a weight, once."""
         value = node.args[index]
         if isinstance(value, torch.Tensor):
             key = (node.arg_names[index], id(value))
@@ -127,8 +125,6 @@ class ConversionContext:
             return self._weights_of[key]
         if not isinstance(value, SSAValue):
             raise NodeError(f"expected a tensor, got {type(value).__name__} {value!r}")
-        if not moved_batch and (reason := self.moved.refusal(value)) is not None:
-            raise NodeError(reason)
         return value
 
 

@@ -214,7 +214,7 @@ def _sizes(ctx: ConversionContext, node: Node) -> list[int]:
     value = node.args[0]
     if isinstance(value, torch.Tensor):
         return list(value.shape)
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     return with_batch(nn.shape_of(x), ctx.moved.dim(x))
 
 
@@ -313,7 +313,7 @@ def convert_check(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_dim(ctx: ConversionContext, node: Node) -> tuple:
-    return (len(nn.shape_of(ctx.tensor(node, 0, moved_batch=True))),)
+    return (len(nn.shape_of(ctx.tensor(node, 0))),)
 
 
 def convert_list(ctx: ConversionContext, node: Node) -> tuple:

@@ -77,7 +77,7 @@ def _initial_state(ctx: ConversionContext, value: Any, layers: int, directions: 
 
 def _convert(ctx: ConversionContext, node: Node, kind: str) -> tuple:
     args = node.args
-    x, hx, params = ctx.tensor(node, 0, moved_batch=True), args[1], list(args[2])
+    x, hx, params = ctx.tensor(node, 0), args[1], list(args[2])
     has_biases, layers, bidirectional, batch_first = bool(args[3]), int(args[4]), bool(args[7]), bool(args[8])
     directions = 2 if bidirectional else 1
     shape = nn.shape_of(x)

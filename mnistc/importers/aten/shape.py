@@ -104,7 +104,7 @@ def _refuse_along(ctx: ConversionContext, x: SSAValue, dim: int, what: str) -> N
 
 def convert_squeeze(ctx: ConversionContext, node: Node) -> tuple:
     """Squeezing keeps the batch's dimension: it has size 1 only in the per-sample IR."""
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     shape, batch = nn.shape_of(x), ctx.moved.dim(x)
     dims = range(len(shape)) if len(node.args) == 1 else [d % len(shape) for d in _as_list(node.args[1])]
     removed = [i for i, d in enumerate(shape) if i in dims and d == 1 and i != batch]
@@ -114,7 +114,7 @@ def convert_squeeze(ctx: ConversionContext, node: Node) -> tuple:
 
 def convert_unsqueeze(ctx: ConversionContext, node: Node) -> tuple:
     """A new dimension of size 1 anywhere, before the batch too (which then moves)."""
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     shape, batch = list(nn.shape_of(x)), ctx.moved.dim(x)
     dim = int(node.args[1]) % (len(shape) + 1)
     (result,) = reshape(ctx, x, shape[:dim] + [1] + shape[dim:])
@@ -150,7 +150,7 @@ def convert_stack(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_transpose(ctx: ConversionContext, node: Node) -> tuple:
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     rank = len(nn.shape_of(x))
     permutation = list(range(rank))
     a, b = (int(d) % rank for d in node.args[1:3])
@@ -159,14 +159,14 @@ def convert_transpose(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_t(ctx: ConversionContext, node: Node) -> tuple:
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     if len(nn.shape_of(x)) < 2:
         return (x,)
     return _permuted(ctx, x, [1, 0], "transposition")
 
 
 def convert_permute(ctx: ConversionContext, node: Node) -> tuple:
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     rank = len(nn.shape_of(x))
     return _permuted(ctx, x, [int(d) % rank for d in node.args[1]], "permutation")
 
@@ -228,7 +228,7 @@ def _slice(ctx: ConversionContext, x: SSAValue, dim: int, indices: range) -> tup
 
 
 def convert_slice(ctx: ConversionContext, node: Node) -> tuple:
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     shape = nn.shape_of(x)
     dim = int(node.args[1]) % len(shape)
     start, end, step = node.args[2], node.args[3], node.args[4] if len(node.args) > 4 else 1
@@ -249,7 +249,7 @@ def convert_narrow(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_select(ctx: ConversionContext, node: Node) -> tuple:
-    x = ctx.tensor(node, 0, moved_batch=True)
+    x = ctx.tensor(node, 0)
     shape, batch = nn.shape_of(x), ctx.moved.dim(x)
     dim = int(node.args[1]) % len(shape)
     _refuse_along(ctx, x, dim, "select")

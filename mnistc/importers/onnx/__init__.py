@@ -272,6 +272,7 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     last = block.last_op
     try:
         batch.check_run_time_use(node)
+        _check_moved_batch(g, node, inputs)
         results = CONVERTERS[node.op_type](g, node, attributes(node))
         locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
     except Unsupported as e:
@@ -287,6 +288,22 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     except Exception as e:  # a malformed model, or a converter's own bug
         raise converter_failure(node.op_type, where(node), e) from None
     return list(results)
+
+
+# issue 12: the ops that take a tensor whose batch is not dimension 0 (LSTM's and GRU's
+# states and sequences, see shape_ops.MovedBatch): they follow where it goes.
+FOLLOWS_MOVED_BATCH = {
+    "Transpose", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Identity",
+    "Dropout", "Cast", "CastLike", *recurrent.CONVERTERS,
+}  # fmt: skip
+
+
+def _check_moved_batch(g: Graph, node, inputs: list) -> None:
+    """Refuse a node that takes a tensor with a moved batch but does not follow it."""
+    if node.op_type not in FOLLOWS_MOVED_BATCH:
+        reason = next(filter(None, map(g.moved.refusal, inputs)), None)
+        if reason is not None:
+            raise Unsupported(reason)
 
 
 def _guarded(node, compute: Callable[[], Any]) -> Any:

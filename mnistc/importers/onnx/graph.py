@@ -34,14 +34,9 @@ class Graph:
     moved: MovedBatch = field(default_factory=MovedBatch)
     """issue 12: the run-time tensors whose batch is not dimension 0 (LSTM and GRU)."""
 
-    def tensor(self, name: str, moved_batch: bool = False) -> SSAValue:
-        """The value of an input: a constant becomes a weight, once. A run-time tensor
-        whose batch is not dimension 0 is refused unless the converter follows it
-        (`moved_batch`)."""
+    def tensor(self, name: str) -> SSAValue:
         value = self.values[name]
         if isinstance(value, SSAValue):
-            if not moved_batch and (reason := self.moved.refusal(value)) is not None:
-                raise Unsupported(reason)
             return value
         if name not in self.weight_values:
             self.weight_values[name] = self.weight(name, value)

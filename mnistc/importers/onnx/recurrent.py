@@ -65,10 +65,10 @@ def _state(g: Graph, name: str | None, directions: int, hidden: int) -> SSAValue
         if not value.any():
             return None
     else:
-        value = g.tensor(name, moved_batch=True)
+        value = g.tensor(name)
         if nn.shape_of(value) != (directions, 1, hidden) or g.moved.dim(value) != 1:
             raise Unsupported(f"initial state of shape {list(nn.shape_of(value))}, its batch not dimension 1")
-    return shape_ops.reshape(g.builder, g.tensor(name, moved_batch=True), (1, directions, hidden))
+    return shape_ops.reshape(g.builder, g.tensor(name), (1, directions, hidden))
 
 
 def convert_recurrent(g: Graph, node, attrs) -> tuple:
@@ -76,7 +76,7 @@ def convert_recurrent(g: Graph, node, attrs) -> tuple:
     directions, hidden = _check_attributes(node, attrs)
     if _input(node, 4) is not None or _input(node, 7) is not None:
         raise Unsupported("sequence_lens or peepholes")
-    x = g.tensor(node.input[0], moved_batch=True)
+    x = g.tensor(node.input[0])
     shape = nn.shape_of(x)
     if len(shape) != 3 or g.moved.dim(x) != 1:
         raise Unsupported(f"X of shape {list(shape)} whose batch is dimension {g.moved.dim(x)} (needs [T, N, F])")

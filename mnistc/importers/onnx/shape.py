@@ -55,7 +55,7 @@ def _refuse_along(g: Graph, x: SSAValue, axis: int, what: str) -> None:
 
 
 def convert_concat(g: Graph, node, attrs) -> tuple:
-    tensors = [g.tensor(n, moved_batch=True) for n in node.input]
+    tensors = [g.tensor(n) for n in node.input]
     batch = g.moved.dim(tensors[0])
     if any(g.moved.dim(t) != batch for t in tensors):
         raise Unsupported("Concat of tensors whose batches are different dimensions")
@@ -69,7 +69,7 @@ def convert_concat(g: Graph, node, attrs) -> tuple:
 
 def convert_transpose(g: Graph, node, attrs) -> tuple:
     """Any permutation: in one sample the batch is a dimension of size 1."""
-    x = g.tensor(node.input[0], moved_batch=True)
+    x = g.tensor(node.input[0])
     rank = len(nn.shape_of(x))
     permutation = [int(p) for p in attrs.get("perm", range(rank)[::-1])]
     if sorted(permutation) != list(range(rank)):
@@ -78,7 +78,7 @@ def convert_transpose(g: Graph, node, attrs) -> tuple:
 
 
 def convert_slice(g: Graph, node, attrs) -> tuple:
-    x = g.tensor(node.input[0], moved_batch=True)
+    x = g.tensor(node.input[0])
     shape, batch = nn.shape_of(x), g.moved.dim(x)
     starts = _ints(g, node, 1, attrs, "starts", "Slice's starts")
     ends = _ints(g, node, 2, attrs, "ends", "Slice's ends")
@@ -119,7 +119,7 @@ def convert_split(g: Graph, node, attrs) -> tuple:
 
 def convert_squeeze(g: Graph, node, attrs) -> tuple:
     """Without axes, every dimension of size 1 but the batch."""
-    x = g.tensor(node.input[0], moved_batch=True)
+    x = g.tensor(node.input[0])
     shape, batch = nn.shape_of(x), g.moved.dim(x)
     axes = _ints(g, node, 1, attrs, "axes", "Squeeze's axes")
     if axes is None:
@@ -143,7 +143,7 @@ def _axis(x: SSAValue, axis: int, rank: int | None = None) -> int:
 
 def convert_unsqueeze(g: Graph, node, attrs) -> tuple:
     """New dimensions of size 1 anywhere, before the batch too (which then moves)."""
-    x = g.tensor(node.input[0], moved_batch=True)
+    x = g.tensor(node.input[0])
     shape, batch = list(nn.shape_of(x)), g.moved.dim(x)
     axes = _ints(g, node, 1, attrs, "axes", "Unsqueeze's axes") or []
     rank = len(shape) + len(axes)
@@ -157,7 +157,7 @@ def convert_unsqueeze(g: Graph, node, attrs) -> tuple:
 def convert_gather(g: Graph, node, attrs) -> tuple:
     """Gather with constant indices: the indexed elements of the axis, in the indices'
     shape (a scalar index removes the axis)."""
-    x = g.tensor(node.input[0], moved_batch=True)
+    x = g.tensor(node.input[0])
     indices = np.asarray(g.constant(node.input[1], "Gather's indices"))
     if not np.issubdtype(indices.dtype, np.integer):
         raise Unsupported(f"indices of element type {indices.dtype}")
@@ -235,7 +235,7 @@ def convert_flatten(g: Graph, node, attrs) -> tuple:
 
 def convert_reshape(g: Graph, node, attrs) -> tuple:
     """A tensor whose batch is not dimension 0 keeps the dimensions up to the batch."""
-    x = g.tensor(node.input[0], moved_batch=True)
+    x = g.tensor(node.input[0])
     shape = attrs["shape"] if "shape" in attrs else g.constant(node.input[1], "Reshape's shape")
     source = nn.shape_of(x)
     target = [source[i] if d == 0 else int(d) for i, d in enumerate(shape)]
