@@ -7,8 +7,9 @@ shuffles, DepthToSpace and SpaceToDepth a transpose between two reshapes; Gather
 constant index list the slices of its runs, concatenated.
 
 The IR runs one sample at a time (`nn` tensors have batch 1, the lowering loops over the
-batch), so an op that moves, splits or grows dimension 0 of a run-time tensor cannot be
-compiled: the converters refuse it with `BATCH_REFUSAL`.
+batch), so an op that splits or grows the batch of a run-time tensor cannot be compiled:
+the converters refuse it with `BATCH_REFUSAL`. Moving it is fine in one sample, where
+it is a dimension of size 1 (`MovedBatch` records where it went).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The aten converters of both aten front ends (TorchScript and torch.export), one table.
 
 Each family has its module, named like the `nn` dialect's families: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, and `python` for the
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `recurrent`, and `python` for the
 ops evaluated in Python at import (sizes, lists, integer math). A converter takes the
 `ConversionContext` and a `Node` (`graph.py`) and returns the node's output values.
 

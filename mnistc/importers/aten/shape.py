@@ -3,8 +3,10 @@
 the creation of constant tensors (zeros, ones, full, arange).
 
 On constant tensors only, each op is evaluated by torch at import (a transposed weight
-stays a weight). On a run-time tensor, an op that moves, splits or grows dimension 0,
-the batch, is refused.
+stays a weight). On a run-time tensor, an op that splits or grows the batch (dimension
+0) is refused; transpose, permute and unsqueeze may move it (a recurrent layer's
+time-major sequence), and the ops that follow a moved batch then take it along (see
+`shape_ops.MovedBatch`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ that reach an `nn` op become weights. An op that cannot be converted is recorded
 the walk goes on; the refusal lists them all.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`; `graph.py`
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `recurrent`; `graph.py`
 holds what they share. Adding an ONNX op: a converter in its family's module, listed in that
 module's `CONVERTERS`.
 """

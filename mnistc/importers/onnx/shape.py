@@ -3,7 +3,9 @@ Transpose, Slice, Split, Squeeze, Unsqueeze, Gather (constant indices), Expand, 
 DepthToSpace, SpaceToDepth (composed by `mnistc.importers.shape_ops`).
 
 Shape inputs (Slice's starts, Split's sizes, Expand's shape, ...) must be constants. On a
-run-time tensor, an op that moves, splits or grows dimension 0, the batch, is refused.
+run-time tensor, an op that splits or grows the batch (dimension 0) is refused; Transpose
+may move it (LSTM and GRU take time-major sequences), and the ops that follow a moved
+batch then take it along (see `shape_ops.MovedBatch`).
 """
 
 from __future__ import annotations
