@@ -286,3 +286,57 @@ def test_compiled_models_match_pytorch(classifier, front_end, tmp_path):
     for batch in (1, 3):
         x = random(batch, *shape, seed=batch)
         assert_matches_torch(run_executable(executable, x), expected_outputs(model, x))
+
+
+@pytest.mark.parametrize(
+    "attributes, message",
+    [
+        ({"linear_before_reset": 0}, "linear_before_reset=0"),
+        ({"linear_before_reset": 1, "direction": "reverse"}, "direction 'reverse'"),
+        ({"linear_before_reset": 1, "clip": 3.0}, "clip"),
+    ],
+)
+def test_onnx_variants_pytorch_does_not_compute_are_refused(attributes, message, tmp_path):
+    """ONNX's GRU without PyTorch's reset order, a reverse-only layer, clipping."""
+    from mnistc.importers.onnx import import_onnx
+
+    with pytest.raises(ImportError_, match=message):
+        import_onnx(onnx_gru(tmp_path, attributes))
+
+
+def test_onnx_gru_as_pytorch_computes_it_matches_onnx_runtime(tmp_path):
+    """The graph of the refusals above, with PyTorch's semantics: h_n of a GRU whose
+    input was transposed to time-major, squeezed back to [N, H]."""
+    ort = pytest.importorskip("onnxruntime")
+    from mnistc.importers.onnx import import_onnx
+
+    path = onnx_gru(tmp_path, {"linear_before_reset": 1})
+    x = random(3, STEPS, FEATURES, seed=4)
+    expected = ort.InferenceSession(str(path)).run(None, {"x": x})[0]
+    imported = import_onnx(path)
+    assert_matches_torch(run_batch(imported.module, x, imported.weights), expected)
+
+
+def onnx_gru(folder, attributes: dict):
+    """A batch-first input transposed to time-major, one GRU layer, its h_n squeezed."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden = 4
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2]),
+        helper.make_node("GRU", ["t", "w", "r"], ["y", "h"], hidden_size=hidden, **attributes),
+        helper.make_node("Squeeze", ["h", "axes"], ["out"]),
+    ]
+    weights = [
+        numpy_helper.from_array(random(1, 3 * hidden, FEATURES, seed=8), "w"),
+        numpy_helper.from_array(random(1, 3 * hidden, hidden, seed=9), "r"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "axes"),
+    ]
+    graph = helper.make_graph(
+        nodes, "gru", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", STEPS, FEATURES])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["n", hidden])], weights,
+    )  # fmt: skip
+    path = folder / "gru.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
