@@ -54,14 +54,17 @@ def _layer_weights(ctx: ConversionContext, node: Node, params: list, has_biases:
 def _initial_state(ctx: ConversionContext, value: Any, layers: int, directions: int,
                    hidden: int, what: str) -> list[SSAValue | None]:  # fmt: skip
     """Per layer, its directions' initial state [1, D, H], None where it is zero. The
-    state is [L*D, N, H]: a constant (created with the batch size N, so 1 in a sample)
-    or a run-time tensor whose batch is dimension 1."""
+    state is [L*D, N, H]: a constant (created with the batch size N, so 1 in a sample,
+    or the same for every sample of a program exported with a fixed batch) or a
+    run-time tensor whose batch is dimension 1."""
     expected = (layers * directions, 1, hidden)
     if isinstance(value, torch.Tensor):
+        if not value.any():  # zero whatever its shape (a fixed export batch may show in it)
+            return [None] * layers
+        if value.dim() == 3 and value.shape[1] > 1 and bool((value == value[:, :1]).all()):
+            value = value[:, :1]  # the same for every sample of a fixed export batch
         if tuple(value.shape) != expected:
             raise NodeError(f"{what} of shape {list(value.shape)}, expected {list(expected)} per sample")
-        if not value.any():
-            return [None] * layers
         value = ctx.weight(what, value.float())
     elif nn.shape_of(value) != expected or ctx.moved.dim(value) != 1:
         raise NodeError(
