@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "gemm.hpp"
 #include "kernel_support.hpp"
@@ -92,7 +93,7 @@ inline void store_lanes(float* p, v8 v, int64_t count) {
   std::memcpy(p, lanes, count * sizeof(float));
 }
 
-// One layer, one direction at a time. Buffers as in kernels.hpp; the weights packed.
+// One layer's buffers and sizes, as in kernels.hpp (gates: 4 for LSTM, 3 for GRU).
 struct Layer {
   const float *input, *weight_ih, *weight_hh, *bias_ih, *bias_hh, *h0, *c0;
   int64_t T, F, H, D, gates;
@@ -160,16 +161,16 @@ void run_layer(const Layer& l, bool packed, float* output) {
   const int64_t G = l.gates * l.H, Hp = round_up(l.H, 8);
   const int64_t ih_size = round_up(G, MR) * l.F, hh_size = round_up(G, ROWS) * l.H;
   const int64_t work = 2 * l.T * G + round_up(G, ROWS) + 2 * Hp + G;
-  float* base = scratch(work + (packed ? 0 : l.D * (ih_size + hh_size)), 1);
-  const Workspace w{base, base + l.T * G, base + 2 * l.T * G,
-                    base + 2 * l.T * G + round_up(G, ROWS),
-                    base + 2 * l.T * G + round_up(G, ROWS) + Hp,
-                    base + 2 * l.T * G + round_up(G, ROWS) + 2 * Hp};
+  float* next = scratch(work + (packed ? 0 : l.D * (ih_size + hh_size)), 1);
+  auto take = [&](int64_t floats) { return std::exchange(next, next + floats); };
+  Workspace w;
+  w.x_gates = take(l.T * G), w.by_step = take(l.T * G), w.h_gates = take(round_up(G, ROWS));
+  w.h = take(Hp), w.c = take(Hp), w.zero = take(G);
   std::fill(w.zero, w.zero + G, 0.0f);
   const float *weight_ih = l.weight_ih, *weight_hh = l.weight_hh;
   if (!packed) {
-    float* packed_ih = base + work;
-    float* packed_hh = packed_ih + l.D * ih_size;
+    float* packed_ih = take(l.D * ih_size);
+    float* packed_hh = take(l.D * hh_size);
     pack_panels(l.weight_ih, packed_ih, l.D, G, l.F, MR);
     pack_panels(l.weight_hh, packed_hh, l.D, G, l.H, ROWS);
     weight_ih = packed_ih, weight_hh = packed_hh;
