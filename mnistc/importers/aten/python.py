@@ -313,7 +313,8 @@ def convert_check(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_dim(ctx: ConversionContext, node: Node) -> tuple:
-    return (len(nn.shape_of(ctx.tensor(node, 0))),)
+    """The rank; of a constant too, without making it a weight."""
+    return (len(_sizes(ctx, node)),)
 
 
 def convert_list(ctx: ConversionContext, node: Node) -> tuple:

@@ -29,6 +29,13 @@ def _stacked(ctx: ConversionContext, tensors: Sequence[Any], name: str) -> SSAVa
     return ctx.weight(name, torch.cat([t.detach().float() for t in tensors]))
 
 
+def _module_path(node: Node) -> str:
+    """`lstm.` for the module `lstm (LSTM)`: its weights keep PyTorch's parameter names
+    (`lstm.weight_ih_l0`) whatever the front end calls the list that holds them."""
+    path = node.location.module.rpartition(" (")[0]
+    return f"{path}." if path else ""
+
+
 def _layer_weights(ctx: ConversionContext, node: Node, params: list, has_biases: bool,
                    layers: int, directions: int) -> list[dict[str, SSAValue | None]]:  # fmt: skip
     """Per layer: weight_ih, weight_hh, bias_ih, bias_hh of its directions stacked."""
@@ -44,7 +51,7 @@ def _layer_weights(ctx: ConversionContext, node: Node, params: list, has_biases:
         groups = [params[first + d * per_direction : first + (d + 1) * per_direction] for d in range(directions)]
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")[:per_direction]
         weights = {
-            name: _stacked(ctx, [g[i] for g in groups], f"{node.arg_names[2]}.{name}_l{layer}")
+            name: _stacked(ctx, [g[i] for g in groups], f"{_module_path(node)}{name}_l{layer}")
             for i, name in enumerate(names)
         }
         result.append({"bias_ih": None, "bias_hh": None, **weights})
