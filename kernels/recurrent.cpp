@@ -136,8 +136,9 @@ void run_direction(const Layer& l, const float* packed_ih, const float* packed_h
   const Epilogue bias{l.bias_ih ? l.bias_ih + d * G : nullptr, nullptr,
                       MNISTC_ACTIVATION_NONE, 0.0f, 0.0f};
   gemm(packed_ih, SequenceSource(l.input, l.F), w.x_gates, T, G, T, l.F, bias);
-  for (int64_t g = 0; g < G; ++g)
-    for (int64_t t = 0; t < T; ++t) w.by_step[t * G + g] = w.x_gates[g * T + t];
+  // [G][T] to [T][G], writing rows (strided stores would cost a cache line each)
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t g = 0; g < G; ++g) w.by_step[t * G + g] = w.x_gates[g * T + t];
   const float* bias_hh = l.bias_hh ? l.bias_hh + d * G : w.zero;
   std::fill(w.h, w.h + round_up(H, 8), 0.0f);
   std::fill(w.c, w.c + round_up(H, 8), 0.0f);
