@@ -105,15 +105,14 @@ struct Workspace {
   float *x_gates, *by_step, *h_gates, *h, *c, *zero;
 };
 
-// One step's gate math at hidden units [j, j + count): x gates (with b_ih) and h gates
-// (without b_hh) of the step at their gate blocks H apart.
+// One step's gate math at hidden units [j, j + count): x gates (the input projection with
+// b_ih, and b_hh where it only adds) and h gates (the recurrent product) of the step, at
+// their gate blocks H apart; `bias_n` is GRU's b_hn, which the reset gate scales.
 template <bool LSTM>
-inline void gate_step(const float* xg, const float* hg, const float* bias_hh, float* h,
+inline void gate_step(const float* xg, const float* hg, const float* bias_n, float* h,
                       float* c, int64_t H, int64_t j, int64_t count) {
   auto x = [&](int gate) { return load_lanes(xg + gate * H + j, count); };
-  auto r = [&](int gate) {
-    return load_lanes(hg + gate * H + j, count) + load_lanes(bias_hh + gate * H + j, count);
-  };
+  auto r = [&](int gate) { return load_lanes(hg + gate * H + j, count); };
   if constexpr (LSTM) {
     const v8 i = sigmoid8(x(0) + r(0)), f = sigmoid8(x(1) + r(1));
     const v8 g = tanh8(x(2) + r(2)), o = sigmoid8(x(3) + r(3));
@@ -122,7 +121,7 @@ inline void gate_step(const float* xg, const float* hg, const float* bias_hh, fl
     store_lanes(h + j, o * tanh8(cell), count);
   } else {
     const v8 reset = sigmoid8(x(0) + r(0)), update = sigmoid8(x(1) + r(1));
-    const v8 n = tanh8(x(2) + reset * r(2));
+    const v8 n = tanh8(x(2) + reset * (r(2) + load_lanes(bias_n + j, count)));
     store_lanes(h + j, (1.0f - update) * n + update * load_lanes(h + j, count), count);
   }
 }
@@ -136,10 +135,13 @@ void run_direction(const Layer& l, const float* packed_ih, const float* packed_h
   const Epilogue bias{l.bias_ih ? l.bias_ih + d * G : nullptr, nullptr,
                       MNISTC_ACTIVATION_NONE, 0.0f, 0.0f};
   gemm(packed_ih, SequenceSource(l.input, l.F), w.x_gates, T, G, T, l.F, bias);
-  // [G][T] to [T][G], writing rows (strided stores would cost a cache line each)
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t g = 0; g < G; ++g) w.by_step[t * G + g] = w.x_gates[g * T + t];
+  // [G][T] to [T][G], writing rows (strided stores would cost a cache line each), plus
+  // b_hh where it only adds: every LSTM gate, GRU's r and z (not n, which r scales)
   const float* bias_hh = l.bias_hh ? l.bias_hh + d * G : w.zero;
+  const int64_t added = LSTM ? G : 2 * H;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t g = 0; g < G; ++g)
+      w.by_step[t * G + g] = w.x_gates[g * T + t] + (g < added ? bias_hh[g] : 0.0f);
   std::fill(w.h, w.h + round_up(H, 8), 0.0f);
   std::fill(w.c, w.c + round_up(H, 8), 0.0f);
   if (l.h0) std::memcpy(w.h, l.h0 + d * H, H * sizeof(float));
@@ -149,7 +151,7 @@ void run_direction(const Layer& l, const float* packed_ih, const float* packed_h
     const int64_t t = d == 0 ? s : T - 1 - s;
     gemv_panels(packed_hh, w.h, w.h_gates, panels, H);
     for (int64_t j = 0; j < H; j += 8)
-      gate_step<LSTM>(w.by_step + t * G, w.h_gates, bias_hh, w.h, w.c, H, j,
+      gate_step<LSTM>(w.by_step + t * G, w.h_gates, bias_hh + 2 * H, w.h, w.c, H, j,
                       std::min<int64_t>(8, H - j));
     std::memcpy(output + t * l.D * H + d * H, w.h, H * sizeof(float));
   }
