@@ -104,6 +104,10 @@ ATTENTION_QUERY_BLOCK = 8 * GEMM_MR
 38 KB for 197 keys) and their packed copy stay in L2 between the two products; a
 multiple of GEMM_MR, so that only the last block has a partial register tile."""
 
+# issue 12: LSTM and GRU (kernels/recurrent.cpp)
+RECURRENT_ROWS = 8
+"""Gate rows per panel of the packed recurrent weight: one vector of the step's GEMV."""
+
 TILE_SIZES = {
     "CONV_MR": CONV_MR,
     "CONV_NR": CONV_NR,
@@ -114,6 +118,9 @@ TILE_SIZES = {
     "GEMM_KC": GEMM_KC,
     "GEMM_NC": GEMM_NC,
     "ATTENTION_QUERY_BLOCK": ATTENTION_QUERY_BLOCK,
+
+
+    "RECURRENT_ROWS": RECURRENT_ROWS,  # issue 12: LSTM and GRU
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
@@ -276,6 +283,21 @@ def attention_scratch(p: Params) -> tuple[int, ...]:
         max(gemm_scratch(p.S), gemm_scratch(p.EV)),
         packed_a_floats(rows, p.E) + rows * p.S + packed_a_floats(rows, p.S),
     )
+
+
+def recurrent_scratch(p: Params, gates: int) -> tuple[int, ...]:
+    """Slot 0: the GEMM core's B block (the sequence, T columns); slot 1: recurrent.cpp's
+    workspace (the gates of every step twice, one step's recurrent gates, h, c and a zero
+    bias), and the weights packed at run time when they were not at compile time."""
+    g, hp = gates * p.H, round_up(p.H, 8)
+    work = 2 * p.T * g + round_up(g, RECURRENT_ROWS) + 2 * hp + g
+    packing = 0 if p.packed else p.directions * (round_up(g, GEMM_MR) * p.F + round_up(g, RECURRENT_ROWS) * p.H)
+    return (gemm_scratch(p.T), work + packing)
+
+
+def recurrent_flops(p: Params, gates: int) -> int:
+    """The input and recurrent products of every step and direction."""
+    return 2 * p.directions * p.T * gates * p.H * (p.F + p.H)
 
 
 def attention_flops(p: Params) -> int:
@@ -777,6 +799,36 @@ KERNELS: dict[str, Kernel] = {
             "`causal` = 1 hides key j > query i.",
             scratch=attention_scratch,
             flops=attention_flops,
+
+
+        # issue 12: recurrent layers (kernels/recurrent.cpp)
+        Kernel(
+            "lstm",
+            ("input", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "h0", "c0"),
+            ("output",),
+            ("T", "F", "H", "directions", "packed"),
+            optional=frozenset({"bias_ih", "bias_hh", "h0", "c0"}),
+            doc="One LSTM layer (nn.lstm) on a sequence input [T, F]: weight_ih [D*4H, F], "
+            "weight_hh\n[D*4H, H], optional biases [D*4H], optional initial states h0 and "
+            "c0 [D, H] (zero if\nnull), D = `directions` (1 or 2). output [T + 1, D*H]: every "
+            "step's h, then the final c\nof each direction. With `packed` the weights "
+            "are packed at compile time\n(mnistc/transforms/packing.py): weight_ih per "
+            "direction as the GEMM core's A\n([D][ceil(4H / MNISTC_GEMM_MR)][F][MNISTC_GEMM_MR]), "
+            "weight_hh in panels of\nMNISTC_RECURRENT_ROWS rows ([D][ceil(4H / ROWS)][H][ROWS]), "
+            "zero-filled; else as stored.",
+            scratch=lambda p: recurrent_scratch(p, 4),
+            flops=lambda p: recurrent_flops(p, 4),
+        ),
+        Kernel(
+            "gru",
+            ("input", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "h0"),
+            ("output",),
+            ("T", "F", "H", "directions", "packed"),
+            optional=frozenset({"bias_ih", "bias_hh", "h0"}),
+            doc="One GRU layer (nn.gru), 3 gates (r, z, n) in place of 4, output [T, D*H]: "
+            "every step's h;\nother arguments as mnistc_lstm.",
+            scratch=lambda p: recurrent_scratch(p, 3),
+            flops=lambda p: recurrent_flops(p, 3),
         ),
     )
 }

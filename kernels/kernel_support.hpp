@@ -171,6 +171,13 @@ inline v8 exp8(v8 x) {
   return x != x ? x : result;
 }
 
+// issue 12: the gate functions of LSTM and GRU (kernels/recurrent.cpp), correct over the
+// whole float range: exp8's overflow to inf and its floor near e^-87 saturate them at
+// their limits, and NaN stays NaN.
+inline v8 sigmoid8(v8 x) { return 1.0f / (1.0f + exp8(-x)); }
+// tanh(x) = 1 - 2 / (e^2x + 1): within about 1e-7 of std::tanh everywhere (absolute).
+inline v8 tanh8(v8 x) { return 1.0f - 2.0f / (exp8(x + x) + 1.0f); }
+
 // Whether activate8 computes the kind in vector lanes (else it goes lane by lane).
 // issue 12, attention: GELU in vectors (transformers' MLPs; scalar erf and tanh cost
 // 15 ns an element, 4x the GEMM before them). inf, -inf and NaN come out as from the

@@ -120,7 +120,9 @@ class Engines:
 
             def run_torch():
                 with torch.no_grad():
-                    return self.torch_model(tensor)
+                    # detached: TorchScript's profiling executor may return a scripted
+                    # LSTM's output requiring grad even under no_grad (issue 12)
+                    return self.torch_model(tensor).detach()
 
             runners[self.torch_label] = run_torch
         return runners

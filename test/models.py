@@ -483,3 +483,46 @@ MODELS.update(
 from mnistc.models.transformers import MLPMixer, TinyViT  # noqa: E402
 
 MODELS.update({"tiny_vit": (TinyViT, (3, 32, 32)), "mlp_mixer": (MLPMixer, (3, 32, 32))})
+
+
+# recurrent layers: LSTM and GRU (issue 12)
+
+
+class LstmClassifier(nn.Module):
+    """A two-layer bidirectional LSTM over [T, F] feature frames (batch first), the last
+    step's outputs and the final states of the top layer into a linear head."""
+
+    def __init__(self, features: int = 40, hidden: int = 32, classes: int = 10) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, num_layers=2, batch_first=True, bidirectional=True, dropout=0.1)
+        self.head = nn.Linear(4 * hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, (h_n, c_n) = self.lstm(x)
+        return self.head(torch.cat([out[:, -1], h_n[-2] + c_n[-1], out[:, 0, -h_n.size(2):]], dim=1))
+
+
+class GruClassifier(nn.Module):
+    """A time-major two-layer GRU (batch_first=False) with a learned initial state, then
+    a one-directional GRU; the last step into a linear head."""
+
+    def __init__(self, features: int = 40, hidden: int = 32, classes: int = 10) -> None:
+        super().__init__()
+        self.gru = nn.GRU(features, hidden, num_layers=2)
+        self.h0 = nn.Parameter(torch.randn(2, 1, hidden) * 0.5)
+        self.top = nn.GRU(hidden, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        seq = x.transpose(0, 1)  # [T, N, F]
+        out, _ = self.gru(seq, self.h0.expand(-1, x.size(0), -1).contiguous())
+        out, h_n = self.top(out.transpose(0, 1))
+        return self.head(out[:, -1]) + h_n[0].sum(dim=1, keepdim=True)
+
+
+MODELS.update(
+    {
+        "lstm_classifier": (LstmClassifier, (20, 40)),
+        "gru_classifier": (GruClassifier, (20, 40)),
+    }
+)

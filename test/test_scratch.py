@@ -95,6 +95,22 @@ def product_problems():
     yield "attention", [rand(2, 53, 12), rand(2, 31, 12), rand(2, 31, 9), None], attention, (2, 53, 9)
 
 
+def recurrent_problems():
+    """An LSTM packed at compile time (two directions) and a GRU packed at each call."""
+    rng = np.random.default_rng(7)
+
+    def rand(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    t, f, h = 11, 13, 19
+    ih, hh = rand(2 * 4 * h, f), rand(2 * 4 * h, h)
+    weights = [packing.pack_recurrent_input_weight(ih, 2), packing.pack_recurrent_hidden_weight(hh, 2)]
+    lstm = dict(T=t, F=f, H=h, directions=2, packed=1)
+    yield "lstm", [rand(t, f), *weights, rand(8 * h), rand(8 * h), None, None], lstm, (t + 1, 2 * h)
+    gru = dict(T=t, F=f, H=h, directions=1, packed=0)
+    yield "gru", [rand(t, f), rand(3 * h, f), rand(3 * h, h), rand(3 * h), None, rand(1, h)], gru, (t, h)
+
+
 def scratch_problems():
     """(kernel, buffers, params, output shape) for every kernel that takes scratch, on the
     kernel tests' odd shapes."""
@@ -116,6 +132,7 @@ def scratch_problems():
     yield "conv_transpose2d", *transpose_problem(5, 23, 19, 7, 4, 3, (3, 1), (2, 0), (1, 2), 1)
     yield "conv_transpose2d", *transpose_problem(64, 32, 32, 32, 4, 4, (2, 2), (1, 1), (1, 1), 1)
     yield from product_problems()
+    yield from recurrent_problems()
 
 
 PROBLEMS = list(scratch_problems())
@@ -127,7 +144,7 @@ def test_every_kernel_that_takes_scratch_declares_it():
 
     declared = {k.name for k in abi.KERNELS.values() if k.scratch is not None}
     assert declared == {name for name, *_ in PROBLEMS}
-    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp", "matmul.cpp", "linear.cpp"):
+    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp", "matmul.cpp", "linear.cpp", "recurrent.cpp"):
         assert "scratch(" in (KERNEL_DIR / name).read_text(), name
 
 

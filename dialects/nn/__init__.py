@@ -37,6 +37,9 @@ Op families. Each family has one file of the same name at every level: here
 - `matmul`: `matmul` (both operands at run time, batch dims broadcasting), `attention`
   (scaled dot-product attention, fused).
 
+
+- `recurrent`: `lstm`, `gru` (one layer over a whole sequence, one or both directions).
+
 `base.py` holds what the families share (the tensor type, property builders, the
 verifier's shape checks); `mnistc.dialects.shapes` reads and counts shapes for every level.
 """
@@ -51,6 +54,9 @@ from mnistc.dialects.nn import (
     norm,
     pool,
     quant,
+
+
+    recurrent,
     reduce,
     resample,
     shape,
@@ -74,6 +80,9 @@ from mnistc.dialects.nn.linear import *  # noqa: F403
 from mnistc.dialects.nn.norm import *  # noqa: F403
 from mnistc.dialects.nn.pool import *  # noqa: F403
 from mnistc.dialects.nn.quant import *  # noqa: F403
+
+
+from mnistc.dialects.nn.recurrent import *  # noqa: F403
 from mnistc.dialects.nn.reduce import *  # noqa: F403
 from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
@@ -89,6 +98,9 @@ FAMILY_MODULES = (
 
 
     matmul,
+
+
+    recurrent,  # issue 12: LSTM and GRU
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

@@ -7,13 +7,16 @@ shuffles, DepthToSpace and SpaceToDepth a transpose between two reshapes; Gather
 constant index list the slices of its runs, concatenated.
 
 The IR runs one sample at a time (`nn` tensors have batch 1, the lowering loops over the
-batch), so an op that moves, splits or grows dimension 0 of a run-time tensor cannot be
-compiled: the converters refuse it with `BATCH_REFUSAL`.
+batch), so an op that splits or grows the batch of a run-time tensor cannot be compiled:
+the converters refuse it with `BATCH_REFUSAL`. Moving it is fine in one sample, where
+it is a dimension of size 1 (`MovedBatch` records where it went).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from xdsl.builder import Builder
 from xdsl.ir import SSAValue
@@ -32,6 +35,51 @@ write INT64_MAX): on the batch, the only slice bound that means the whole batch.
 def whole_batch(start: int | None, end: int | None, step: int | None) -> bool:
     """Whether a slice of dimension 0 takes every sample, at any batch size."""
     return start in (None, 0) and step in (None, 1) and (end is None or end >= TO_THE_END)
+
+
+# issue 12: a batch moved off dimension 0 -----------------------------------------------
+
+
+@dataclass
+class MovedBatch:
+    """Run-time tensors whose batch is not dimension 0, by value: a recurrent layer's
+    states [L*D, N, H], a time-major sequence [T, N, F] (ONNX's LSTM and GRU, PyTorch's
+    `batch_first=False`). In one sample the batch is a dimension of size 1, so shape ops
+    may move it anywhere, and the front ends' converters that follow it (transpose,
+    select, slice, squeeze, unsqueeze, concat, the recurrent layers) record where it
+    went; every other converter refuses such a tensor, with the op that moved the batch,
+    and so does the model's output (the executable writes results sample by sample)."""
+
+    places: dict[SSAValue, tuple[int, str]] = field(default_factory=dict)
+
+    def dim(self, value: SSAValue) -> int:
+        """Where the batch of a run-time tensor is: dimension 0 unless moved."""
+        return self.places.get(value, (0, ""))[0]
+
+    def at(self, value: SSAValue, dim: int, what: str) -> SSAValue:
+        """`value`, recorded as holding the batch at `dim` (moved there by `what`)."""
+        if dim:
+            self.places[value] = (dim, what)
+        else:
+            self.places.pop(value, None)
+        return value
+
+    def refusal(self, value: Any) -> str | None:
+        """Why `value` cannot go where only dimension 0 may be the batch, if it cannot."""
+        if isinstance(value, SSAValue) and value in self.places:
+            return BATCH_REFUSAL.format(self.places[value][1])
+        return None
+
+    def refusal_along(self, value: SSAValue, dim: int, what: str) -> str | None:
+        """Why `what` along `dim` of `value` is refused, if `dim` is its batch."""
+        batch = self.dim(value)
+        if dim != batch:
+            return None
+        return BATCH_REFUSAL.format(what).replace("dimension 0", f"dimension {batch}")
+
+    def permuted(self, b: Builder, x: SSAValue, permutation: Sequence[int], what: str) -> SSAValue:
+        """x permuted, the batch wherever the permutation puts it."""
+        return self.at(transpose(b, x, permutation), list(permutation).index(self.dim(x)), what)
 
 
 def _insert(b: Builder, op) -> SSAValue:
@@ -183,3 +231,29 @@ def channel_shuffle(b: Builder, x: SSAValue, groups: int) -> SSAValue:
     n, c, *rest = nn.shape_of(x)
     x = reshape(b, x, (n, groups, c // groups, *rest))
     return reshape(b, swap(b, x, 1, 2), (n, c, *rest))
+
+
+# issue 12: LSTM and GRU
+
+
+def final_hidden_state(b: Builder, sequence: SSAValue, directions: int, hidden: int) -> SSAValue:
+    """A recurrent layer's h_n [D, 1, H] (its batch at dimension 1) from its sequence of
+    hidden states [1, T, D*H]: the forward direction's last step, the backward
+    direction's first."""
+    steps = nn.shape_of(sequence)[1]
+    parts = []
+    for d in range(directions):
+        step = steps - 1 if d == 0 else 0
+        part = slice_dim(b, sequence, 1, range(step, step + 1))
+        parts.append(slice_dim(b, part, 2, range(d * hidden, (d + 1) * hidden)))
+    joined = concat(b, parts, 1) if directions == 2 else parts[0]
+    return reshape(b, joined, (directions, 1, hidden))
+
+
+def sequence_and_cell_state(b: Builder, result: SSAValue, directions: int, hidden: int) -> tuple[SSAValue, SSAValue]:
+    """An `nn.lstm` result [1, T + 1, D*H] as its sequence [1, T, D*H] and c_n [D, 1, H]
+    (batch at dimension 1): both contiguous runs of it, so views."""
+    rows = nn.shape_of(result)[1]
+    sequence = slice_dim(b, result, 1, range(rows - 1))
+    cell = slice_dim(b, result, 1, range(rows - 1, rows))
+    return sequence, reshape(b, cell, (directions, 1, hidden))

@@ -247,6 +247,7 @@ def import_exported(
     refuse_if_any(ctx)
     if not isinstance(output, SSAValue):
         raise ImportError_("the model must return one tensor computed from its input")
+    ctx.returned(output)
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), ctx.weights)

@@ -195,7 +195,7 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int], module=None
         values[self_value] = module
     _walk(ctx, values, graph.nodes())
     refuse_if_any(ctx)
-    output = _return_value(values, graph)
+    output = ctx.returned(_return_value(values, graph))
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), ctx.weights)

@@ -33,6 +33,8 @@ from mnistc.transforms.packing import (
     pack_conv_weight,
     pack_gemm_b,
     pack_gemm_weight,
+    pack_recurrent_hidden_weight,
+    pack_recurrent_input_weight,
     pack_winograd_raw_weight,
     pack_winograd_weight,
 )
@@ -241,16 +243,60 @@ class PackConvWeights(RewritePattern):
         the model's own if the path reads it as it is."""
         if path.pack is None:
             return weight.result
-        shape = tuple(weight.result.type.get_shape())
-        packed = path.pack(self.weights.read(weight.offset.value.data, shape), params)
-        packed_op = located(cpu.WeightOp(
-            f"{weight.key.data}|{path.kernel}",
-            self.weights.append(packed),
-            MemRefType(f32, [packed.size]),
-        ), weight)
-        packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
-        rewriter.insert(packed_op, InsertPoint.before(weight))
-        return packed_op.result
+        return append_packed(
+            self.weights, weight, lambda w: path.pack(w, params), path.kernel, rewriter
+        )
+
+
+def append_packed(
+    weights: weight_files.WeightFile,
+    weight: cpu.WeightOp,
+    pack: Callable[[np.ndarray], np.ndarray],
+    kernel: str,
+    rewriter: PatternRewriter,
+) -> SSAValue:
+    """A new `cpu.weight` before `weight`: its array packed for `kernel`, appended to the
+    weight file."""
+    shape = tuple(weight.result.type.get_shape())
+    packed = pack(weights.read(weight.offset.value.data, shape))
+    packed_op = located(cpu.WeightOp(
+        f"{weight.key.data}|{kernel}",
+        weights.append(packed),
+        MemRefType(f32, [packed.size]),
+    ), weight)
+    packed_op.result.name_hint = (weight.result.name_hint or "w") + "_packed"
+    rewriter.insert(packed_op, InsertPoint.before(weight))
+    return packed_op.result
+
+
+# issue 12: LSTM and GRU take their weights packed (else they pack them at each call).
+@dataclass
+class PackRecurrentWeights(RewritePattern):
+    weights: weight_files.WeightFile
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: cpu.CallOp, rewriter: PatternRewriter, /):
+        if op.callee.string_value() not in ("lstm", "gru"):
+            return
+        params = op.param_values()
+        by_name = dict(zip(op.kernel.inputs, op.inputs))
+        weight_ih, weight_hh = by_name["weight_ih"].owner, by_name["weight_hh"].owner
+        if params["packed"] or not isinstance(weight_ih, cpu.WeightOp) or not isinstance(
+            weight_hh, cpu.WeightOp
+        ):
+            return
+        directions, kernel = int(params["directions"]), op.callee.string_value()
+        by_name["weight_ih"] = append_packed(
+            self.weights, weight_ih,
+            lambda w: pack_recurrent_input_weight(w, directions), kernel, rewriter,
+        )  # fmt: skip
+        by_name["weight_hh"] = append_packed(
+            self.weights, weight_hh,
+            lambda w: pack_recurrent_hidden_weight(w, directions), kernel, rewriter,
+        )  # fmt: skip
+        inputs = [by_name[name] for name in op.kernel.inputs]
+        new_op = cpu.CallOp(kernel, inputs, list(op.outputs), params | {"packed": 1})
+        rewriter.replace(op, located(new_op, op))
 
 
 # --- issue 12, attention: linear layers on token matrices run on the GEMM core ---
@@ -303,7 +349,8 @@ class PackWeightsPass(ModulePass):
         weights = weight_files.of(ctx, op)
         PatternRewriteWalker(
             GreedyRewritePatternApplier(
-                [PackConvWeights(weights, paths), PackLinearWeights(weights)], dce_enabled=True
+                [PackConvWeights(weights, paths), PackLinearWeights(weights), PackRecurrentWeights(weights)],
+                dce_enabled=True,
             )
         ).rewrite_module(op)
 

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistc.kernels.abi import CHANNEL_BLOCK, CONV_MR, GEMM_MR, GEMM_NR, QUANT_KR, QUANT_MR, WINOGRAD_NR
-
-
+from mnistc.kernels.abi import (
+    CHANNEL_BLOCK,
+    CONV_MR,
+    GEMM_MR,
+    GEMM_NR,
+    QUANT_KR,
+    QUANT_MR,
+    RECURRENT_ROWS,
+    WINOGRAD_NR,
+)
 
 
 def _pack_panels(weight: np.ndarray, groups: int, mr: int) -> np.ndarray:
@@ -114,3 +121,19 @@ def pack_gemm_b(weight: np.ndarray) -> np.ndarray:
     padded = np.zeros((panels * GEMM_NR, in_features), dtype=np.float32)
     padded[:out_features] = weight
     return np.ascontiguousarray(padded.reshape(panels, GEMM_NR, in_features).transpose(0, 2, 1))
+
+
+# issue 12: LSTM and GRU (kernels/recurrent.cpp) ---------------------------------------
+
+
+def pack_recurrent_input_weight(weight: np.ndarray, directions: int) -> np.ndarray:
+    """weight_ih [D * rows, F] as the GEMM core's A per direction: [D][ceil(rows /
+    GEMM_MR)][F][GEMM_MR], zero-filled."""
+    return _pack_panels(weight[:, :, None, None], directions, GEMM_MR)
+
+
+def pack_recurrent_hidden_weight(weight: np.ndarray, directions: int) -> np.ndarray:
+    """weight_hh [D * rows, H] in panels of RECURRENT_ROWS gate rows per direction:
+    [D][ceil(rows / RECURRENT_ROWS)][H][RECURRENT_ROWS], zero-filled (one vector per
+    panel and step of the GEMV)."""
+    return _pack_panels(weight[:, :, None, None], directions, RECURRENT_ROWS)

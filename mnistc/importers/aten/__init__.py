@@ -4,6 +4,10 @@ Each family has its module, named like the `nn` dialect's families: `conv`, `lin
 `pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `quant` (the
 quantize and dequantize ops of PT2E graphs), and `python` for the ops evaluated in Python
 at import (sizes, lists, integer math). A converter takes the
+
+
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `recurrent`, and `python` for the
+ops evaluated in Python at import (sizes, lists, integer math). A converter takes the
 `ConversionContext` and a `Node` (`graph.py`) and returns the node's output values.
 
 Adding an aten op: a converter in its family's module, listed in that module's
@@ -13,6 +17,7 @@ Adding an aten op: a converter in its family's module, listed in that module's
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from xdsl.utils.exceptions import VerifyException
 
@@ -25,6 +30,9 @@ from mnistc.importers.aten import (
     pool,
     python,
     quant,
+
+
+    recurrent,
     reduce,
     resample,
     shape,
@@ -59,11 +67,36 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
 
 
     **matmul.CONVERTERS,
+
+
+    **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 
 CONVERTERS: dict[str, Converter] = {**TENSOR_CONVERTERS, **python.CONVERTERS}
 """Every aten and prim op the importers convert, by name."""
+
+
+# issue 12: the converters that take a tensor whose batch is not dimension 0 (a recurrent
+# state, a time-major sequence; see shape_ops.MovedBatch): they follow where it goes. Any
+# other converter given one refuses its node.
+FOLLOWS_MOVED_BATCH = {
+    *python.CONVERTERS.values(),  # sizes, lists, identities
+    *(TENSOR_CONVERTERS[name] for name in (
+        "aten::contiguous", "aten::squeeze", "aten::unsqueeze", "aten::cat", "aten::concat",
+        "aten::concatenate", "aten::transpose", "aten::swapaxes", "aten::swapdims", "aten::t",
+        "aten::permute", "aten::select", "aten::slice", *recurrent.CONVERTERS,
+    )),
+}  # fmt: skip
+
+
+def _moved_batch_refusal(ctx: ConversionContext, convert: Converter, args: list[Any]) -> str | None:
+    """Why the node cannot take its arguments, if one (or an item of a list) has a moved
+    batch that its converter does not follow."""
+    if convert in FOLLOWS_MOVED_BATCH:
+        return None
+    values = [v for a in args for v in (a if isinstance(a, list | tuple) else [a])]
+    return next(filter(None, map(ctx.moved.refusal, values)), None)
 
 
 def supported_ops() -> list[str]:
@@ -103,6 +136,8 @@ def convert_node(ctx: ConversionContext, node: Node) -> tuple:
         if convert in python.VALUES_ONLY and node.returns_tensor:
             ctx.refuse(node, "on tensors")
         return (UNSUPPORTED,) * node.num_outputs
+    if (reason := _moved_batch_refusal(ctx, convert, node.args)) is not None:
+        return ctx.refuse(node, reason)
     block = ctx.builder.insertion_point.block
     last = block.last_op
     try:

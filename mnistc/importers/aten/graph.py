@@ -20,6 +20,7 @@ from xdsl.builder import Builder
 from xdsl.ir import SSAValue
 
 from mnistc.importers.common import ImportError_, Problems, check_storage
+from mnistc.importers.shape_ops import MovedBatch
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile, weight_op
 
@@ -90,6 +91,14 @@ class ConversionContext:
     sample_shape: Sequence[int]
     problems: Problems = field(default_factory=Problems)
     _weights_of: dict[tuple[str, int], SSAValue] = field(default_factory=dict)
+    # issue 12: recurrent layers' states and time-major sequences hold the batch elsewhere
+    moved: MovedBatch = field(default_factory=MovedBatch)
+
+    def returned(self, value: Any) -> Any:
+        """The model's output, refused if its batch is not dimension 0."""
+        if (reason := self.moved.refusal(value)) is not None:
+            raise ImportError_(f"the model's output: {reason}")
+        return value
 
     def refuse(self, node: Node, reason: str = "") -> tuple:
         """Record the node as unsupported; placeholders for its outputs."""

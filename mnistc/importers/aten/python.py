@@ -122,10 +122,11 @@ BATCH = BatchSize(1)
 """The batch size, 1 in the per-sample IR."""
 
 
-def with_batch(shape: Sequence[int]) -> list[int]:
-    """A run-time tensor's sizes, the first as a `BatchSize`: it is the batch (or a
-    multiple of it, after `view(2 * n, ...)`) in the model, its value in one sample."""
-    return [BatchSize(d) if i == 0 else d for i, d in enumerate(shape)]
+def with_batch(shape: Sequence[int], batch_dim: int = 0) -> list[int]:
+    """A run-time tensor's sizes, the batch's (the first, or `batch_dim`) as a
+    `BatchSize`: it is the batch (or a multiple of it, after `view(2 * n, ...)`) in the
+    model, its value in one sample."""
+    return [BatchSize(d) if i == batch_dim else d for i, d in enumerate(shape)]
 
 
 SHAPE_ARGUMENT = {
@@ -155,9 +156,26 @@ def per_sample_arguments(node: Node) -> list[Any]:
     if index is not None and index < len(args) and isinstance(args[index], list | tuple) and args[index]:
         first, *rest = args[index]
         args[index] = [int(first) if degree_of(first) == 1 else first, *rest]
+        if _uniform_along_any_size(node):
+            args[index] = [int(d) if degree_of(d) == 1 else d for d in args[index]]
     if _holds_batch_size(args):
         raise NodeError("computes with the batch size, which is compiled only as the first size of a shape")
     return args
+
+
+# issue 12: a recurrent layer's initial state is created [L*D, N, H], the batch second.
+ZERO_FILLS = {"aten::zeros", "aten::new_zeros", "aten::empty", "aten::new_empty"}
+"""Tensor ops whose result is zero (or undefined) whatever its shape: one sample's share
+along the batch, wherever it is in the shape, is the result with that size 1, and no
+computation along that dimension (a sum over the batch) can tell."""
+
+
+def _uniform_along_any_size(node: Node) -> bool:
+    """A zero fill (PyTorch's default initial states), or the expansion of a constant
+    (a learned state, `h0.expand(-1, x.size(0), -1)`), whose per-sample share is the
+    constant."""
+    constant_expanded = node.kind == "aten::expand" and isinstance(node.args[0], torch.Tensor)
+    return node.kind in ZERO_FILLS or constant_expanded
 
 
 def _holds_batch_size(value: Any) -> bool:
@@ -196,7 +214,8 @@ def _sizes(ctx: ConversionContext, node: Node) -> list[int]:
     value = node.args[0]
     if isinstance(value, torch.Tensor):
         return list(value.shape)
-    return with_batch(nn.shape_of(ctx.tensor(node, 0)))
+    x = ctx.tensor(node, 0)
+    return with_batch(nn.shape_of(x), ctx.moved.dim(x))
 
 
 def convert_size(ctx: ConversionContext, node: Node) -> tuple:
@@ -294,7 +313,8 @@ def convert_check(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_dim(ctx: ConversionContext, node: Node) -> tuple:
-    return (len(nn.shape_of(ctx.tensor(node, 0))),)
+    """The rank; of a constant too, without making it a weight."""
+    return (len(_sizes(ctx, node)),)
 
 
 def convert_list(ctx: ConversionContext, node: Node) -> tuple:

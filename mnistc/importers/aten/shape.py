@@ -3,8 +3,10 @@
 the creation of constant tensors (zeros, ones, full, arange).
 
 On constant tensors only, each op is evaluated by torch at import (a transposed weight
-stays a weight). On a run-time tensor, an op that moves, splits or grows dimension 0,
-the batch, is refused.
+stays a weight). On a run-time tensor, an op that splits or grows the batch (dimension
+0) is refused; transpose, permute and unsqueeze may move it (a recurrent layer's
+time-major sequence), and the ops that follow a moved batch then take it along (see
+`shape_ops.MovedBatch`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def convert_flatten(ctx: ConversionContext, node: Node) -> tuple:
     return reshape(ctx, x, (*shape[:start], _product(shape[start : end + 1]), *shape[end + 1 :]))
 
 
-def sample_dim(x: SSAValue, dim: int, what: str, rank: int | None = None) -> int:
+def sample_dim(ctx: ConversionContext, x: SSAValue, dim: int, what: str, rank: int | None = None) -> int:
     """`dim` counted from 0 in a tensor of `rank` (x's by default); refused if it is the
     batch."""
     dim = int(dim) % (len(nn.shape_of(x)) if rank is None else rank)
@@ -85,19 +87,40 @@ def sample_dim(x: SSAValue, dim: int, what: str, rank: int | None = None) -> int
     return dim
 
 
+# issue 12: recurrent layers' states [L*D, N, H] and time-major sequences [T, N, F] hold
+# the batch at dimension 1. In one sample it is a dimension of size 1, so select, slice,
+# transpose, permute, squeeze and unsqueeze may move it anywhere: their results remember
+# where (`shape_ops.MovedBatch`), and only they and the recurrent layers take
+# such tensors (other converters refuse them, as does the model's output).
+
+
+def _permuted(ctx: ConversionContext, x: SSAValue, permutation: Sequence[int], what: str) -> tuple:
+    return (ctx.moved.permuted(ctx.builder, x, permutation, what),)
+
+
+def _refuse_along(ctx: ConversionContext, x: SSAValue, dim: int, what: str) -> None:
+    """Refuse `what` along `dim` of `x` if `dim` is where its batch is."""
+    if (reason := ctx.moved.refusal_along(x, dim, what)) is not None:
+        raise NodeError(reason)
+
+
 def convert_squeeze(ctx: ConversionContext, node: Node) -> tuple:
-    """Squeezing keeps dimension 0: the batch has size 1 only in the per-sample IR."""
+    """Squeezing keeps the batch's dimension: it has size 1 only in the per-sample IR."""
     x = ctx.tensor(node, 0)
-    shape = nn.shape_of(x)
+    shape, batch = nn.shape_of(x), ctx.moved.dim(x)
     dims = range(len(shape)) if len(node.args) == 1 else [d % len(shape) for d in _as_list(node.args[1])]
-    return reshape(ctx, x, [d for i, d in enumerate(shape) if not (i in dims and d == 1 and i > 0)])
+    removed = [i for i, d in enumerate(shape) if i in dims and d == 1 and i != batch]
+    (result,) = reshape(ctx, x, [d for i, d in enumerate(shape) if i not in removed])
+    return (ctx.moved.at(result, batch - sum(i < batch for i in removed), "squeeze"),)
 
 
 def convert_unsqueeze(ctx: ConversionContext, node: Node) -> tuple:
+    """A new dimension of size 1 anywhere, before the batch too (which then moves)."""
     x = ctx.tensor(node, 0)
-    shape = list(nn.shape_of(x))
-    dim = sample_dim(x, node.args[1], "unsqueeze", len(shape) + 1)
-    return reshape(ctx, x, shape[:dim] + [1] + shape[dim:])
+    shape, batch = list(nn.shape_of(x)), ctx.moved.dim(x)
+    dim = int(node.args[1]) % (len(shape) + 1)
+    (result,) = reshape(ctx, x, shape[:dim] + [1] + shape[dim:])
+    return (ctx.moved.at(result, batch + (dim <= batch), "unsqueeze"),)
 
 
 def _tensors(ctx: ConversionContext, values: Sequence[Any]) -> list[SSAValue]:
@@ -109,40 +132,45 @@ def _tensors(ctx: ConversionContext, values: Sequence[Any]) -> list[SSAValue]:
 
 
 def convert_cat(ctx: ConversionContext, node: Node) -> tuple:
+    """Along any dimension but the batch's (which recurrent states hold at 1)."""
     tensors = _tensors(ctx, node.args[0])
-    dim = sample_dim(tensors[0], node.args[1], "concatenation")
-    return (shape_ops.concat(ctx.builder, tensors, dim),)
+    batch = ctx.moved.dim(tensors[0])
+    if any(ctx.moved.dim(t) != batch for t in tensors):
+        raise NodeError("concatenation of tensors whose batches are different dimensions")
+    dim = int(node.args[1]) % len(nn.shape_of(tensors[0]))
+    _refuse_along(ctx, tensors[0], dim, "concatenation")
+    return (ctx.moved.at(shape_ops.concat(ctx.builder, tensors, dim), batch, "concatenation"),)
 
 
 def convert_stack(ctx: ConversionContext, node: Node) -> tuple:
     tensors = _tensors(ctx, node.args[0])
-    dim = sample_dim(tensors[0], node.args[1], "stacking", len(nn.shape_of(tensors[0])) + 1)
+    for t in tensors:
+        if (reason := ctx.moved.refusal(t)) is not None:
+            raise NodeError(reason)
+    dim = sample_dim(ctx, tensors[0], node.args[1], "stacking", len(nn.shape_of(tensors[0])) + 1)
     return (shape_ops.stack(ctx.builder, tensors, dim),)
 
 
 def convert_transpose(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     rank = len(nn.shape_of(x))
-    dims = [int(d) % rank for d in node.args[1:3]]
-    if dims[0] != dims[1]:
-        dims = [sample_dim(x, d, "transposition") for d in dims]
-    return (shape_ops.swap(ctx.builder, x, *dims),)
+    permutation = list(range(rank))
+    a, b = (int(d) % rank for d in node.args[1:3])
+    permutation[a], permutation[b] = permutation[b], permutation[a]
+    return _permuted(ctx, x, permutation, "transposition")
 
 
 def convert_t(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     if len(nn.shape_of(x)) < 2:
         return (x,)
-    return (shape_ops.swap(ctx.builder, x, sample_dim(x, 0, "transposition"), 1),)
+    return _permuted(ctx, x, [1, 0], "transposition")
 
 
 def convert_permute(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     rank = len(nn.shape_of(x))
-    permutation = [int(d) % rank for d in node.args[1]]
-    if permutation and permutation[0] != 0:
-        raise NodeError(shape_ops.BATCH_REFUSAL.format("permutation"))
-    return (shape_ops.transpose(ctx.builder, x, permutation),)
+    return _permuted(ctx, x, [int(d) % rank for d in node.args[1]], "permutation")
 
 
 def convert_movedim(ctx: ConversionContext, node: Node) -> tuple:
@@ -164,7 +192,7 @@ def convert_flip(ctx: ConversionContext, node: Node) -> tuple:
     """torch.flip: a slice walking each flipped dimension backwards."""
     x = ctx.tensor(node, 0)
     shape = nn.shape_of(x)
-    for dim in {sample_dim(x, d, "flip") for d in _as_list(node.args[1])}:
+    for dim in {sample_dim(ctx, x, d, "flip") for d in _as_list(node.args[1])}:
         if shape[dim] > 1:
             x = _slice(ctx, x, dim, range(shape[dim] - 1, -1, -1))[0]
     return (x,)
@@ -194,12 +222,11 @@ def convert_channel_shuffle(ctx: ConversionContext, node: Node) -> tuple:
 
 def _slice(ctx: ConversionContext, x: SSAValue, dim: int, indices: range) -> tuple:
     """Dimension `dim` (not the batch) of `x` cut to `indices`."""
-    size = nn.shape_of(x)[dim]
-    if dim == 0:
-        raise NodeError(shape_ops.BATCH_REFUSAL.format("slicing"))
+    size, batch = nn.shape_of(x)[dim], ctx.moved.dim(x)
+    _refuse_along(ctx, x, dim, "slicing")
     if not indices:
         raise NodeError(f"an empty slice of dimension {dim} ({size} elements)")
-    return (shape_ops.slice_dim(ctx.builder, x, dim, indices),)
+    return (ctx.moved.at(shape_ops.slice_dim(ctx.builder, x, dim, indices), batch, "slicing"),)
 
 
 def convert_slice(ctx: ConversionContext, node: Node) -> tuple:
@@ -207,7 +234,7 @@ def convert_slice(ctx: ConversionContext, node: Node) -> tuple:
     shape = nn.shape_of(x)
     dim = int(node.args[1]) % len(shape)
     start, end, step = node.args[2], node.args[3], node.args[4] if len(node.args) > 4 else 1
-    if dim == 0 and shape_ops.whole_batch(start, end, step):
+    if dim == ctx.moved.dim(x) and shape_ops.whole_batch(start, end, step):
         return (x,)  # x[:, ...]: the whole batch, whatever its size at run time
     return _slice(ctx, x, dim, shape_ops.python_slice(shape[dim], start, end, step or 1))
 
@@ -225,18 +252,21 @@ def convert_narrow(ctx: ConversionContext, node: Node) -> tuple:
 
 def convert_select(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
-    dim = sample_dim(x, node.args[1], "select")
-    size, index = nn.shape_of(x)[dim], int(node.args[2])
+    shape, batch = nn.shape_of(x), ctx.moved.dim(x)
+    dim = int(node.args[1]) % len(shape)
+    _refuse_along(ctx, x, dim, "select")
+    size, index = shape[dim], int(node.args[2])
     if not -size <= index < size:
         raise NodeError(f"index {index} out of range for dimension {dim} of size {size}")
-    return (shape_ops.select(ctx.builder, x, dim, index),)
+    result = shape_ops.select(ctx.builder, x, dim, index)
+    return (ctx.moved.at(result, batch - (dim < batch), "select"),)
 
 
 def convert_index_select(ctx: ConversionContext, node: Node) -> tuple:
     x, index = ctx.tensor(node, 0), node.args[2]
     if not isinstance(index, torch.Tensor):
         raise NodeError("index_select with a run-time index")
-    dim = sample_dim(x, node.args[1], "index_select")
+    dim = sample_dim(ctx, x, node.args[1], "index_select")
     size, indices = nn.shape_of(x)[dim], [int(i) for i in index.reshape(-1).tolist()]
     if not indices or any(not -size <= i < size for i in indices):
         raise NodeError(f"indices {indices} out of range for dimension {dim} of size {size}")
@@ -245,7 +275,7 @@ def convert_index_select(ctx: ConversionContext, node: Node) -> tuple:
 
 def _split(ctx: ConversionContext, x: SSAValue, dim: Any, sizes_of) -> tuple:
     """The parts of dimension `dim` whose sizes `sizes_of(size)` gives, as one list."""
-    dim = sample_dim(x, dim, "split")
+    dim = sample_dim(ctx, x, dim, "split")
     sizes = [int(s) for s in sizes_of(nn.shape_of(x)[dim])]
     if sum(sizes) != nn.shape_of(x)[dim] or min(sizes) < 1:
         raise NodeError(f"split of dimension {dim} ({nn.shape_of(x)[dim]} elements) into {sizes}")
@@ -272,7 +302,7 @@ def convert_chunk(ctx: ConversionContext, node: Node) -> tuple:
 
 def convert_unbind(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
-    dim = sample_dim(x, node.args[1], "unbind")
+    dim = sample_dim(ctx, x, node.args[1], "unbind")
     return ([shape_ops.select(ctx.builder, x, dim, i) for i in range(nn.shape_of(x)[dim])],)
 
 
@@ -311,7 +341,7 @@ def convert_repeat(ctx: ConversionContext, node: Node) -> tuple:
 def convert_unflatten(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     shape = nn.shape_of(x)
-    dim = sample_dim(x, node.args[1], "unflatten")
+    dim = sample_dim(ctx, x, node.args[1], "unflatten")
     sizes = resolve_shape(node.args[2], shape[dim])
     return reshape(ctx, x, (*shape[:dim], *sizes, *shape[dim + 1 :]))
 

@@ -13,6 +13,11 @@ The converters are by op family, named like the `nn` dialect's: `conv`, `linear`
 `pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, and `quant`
 for quantized models (QDQ and QOperator); `graph.py` holds what they share. Adding an
 ONNX op: a converter in its family's module, listed in that module's `CONVERTERS`.
+
+
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `recurrent`; `graph.py`
+holds what they share. Adding an ONNX op: a converter in its family's module, listed in that
+module's `CONVERTERS`.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ from mnistc.importers.onnx import (
     norm,
     pool,
     quant,
+
+
+    recurrent,
     reduce,
     resample,
     shape,
@@ -90,6 +98,9 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
 
 
     **matmul.CONVERTERS,
+
+
+    **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
 }
 """ONNX ops on run-time tensors, by type (`domain.type` outside the default domain).
 Any op on constants only is folded instead, but those of `quant.CONSTANT_CONVERTERS`."""
@@ -194,6 +205,8 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     output = g.values.get(graph.output[0].name)
     if not isinstance(output, SSAValue):
         raise ImportError_(f"{path}: the output is not computed from the input")
+    if (reason := g.moved.refusal(output)) is not None:
+        raise ImportError_(f"{path}: the model's output: {reason}")
     g.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), g.weights)
@@ -260,7 +273,7 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
         return refused
     if node.op_type in SHAPE_OPS and isinstance(inputs[0], SSAValue):
         attrs = _guarded(node, lambda: attributes(node))
-        batch.record_shape(node, attrs, len(nn.shape_of(inputs[0])))
+        batch.record_shape(node, attrs, len(nn.shape_of(inputs[0])), g.moved.dim(inputs[0]))
         return [_guarded(node, lambda: static_shape(node, inputs[0], attrs))]
     if node.op_type == "ConstantOfShape" and inputs and isinstance(inputs[0], np.ndarray):
         value = constant_of_shape(node, inputs[0])  # kept a splat, never expanded
@@ -281,6 +294,10 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     try:
         batch.check_run_time_use(node)
         results = CONVERTERS[kind](g, node, attributes(node))
+
+
+        _check_moved_batch(g, node, inputs)
+        results = CONVERTERS[node.op_type](g, node, attributes(node))
         locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
     except Unsupported as e:
         problems.add(kind, where(node), str(e))
@@ -295,6 +312,22 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     except Exception as e:  # a malformed model, or a converter's own bug
         raise converter_failure(node.op_type, where(node), e) from None
     return list(results)
+
+
+# issue 12: the ops that take a tensor whose batch is not dimension 0 (LSTM's and GRU's
+# states and sequences, see shape_ops.MovedBatch): they follow where it goes.
+FOLLOWS_MOVED_BATCH = {
+    "Transpose", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Identity",
+    "Dropout", "Cast", "CastLike", *recurrent.CONVERTERS,
+}  # fmt: skip
+
+
+def _check_moved_batch(g: Graph, node, inputs: list) -> None:
+    """Refuse a node that takes a tensor with a moved batch but does not follow it."""
+    if node.op_type not in FOLLOWS_MOVED_BATCH:
+        reason = next(filter(None, map(g.moved.refusal, inputs)), None)
+        if reason is not None:
+            raise Unsupported(reason)
 
 
 def _guarded(node, compute: Callable[[], Any]) -> Any:

@@ -30,6 +30,12 @@ DATA_MOVES = {
 """Ops that move elements without computing, and which inputs are their data (None:
 all): run on the degrees, they place them where the values go."""
 
+# issue 12
+BATCH_SECOND_STATES = {"LSTM": (5, 6), "GRU": (5,)}
+"""Initial states [D, N, H] of the recurrent ops (by input index): created for the batch
+(`ConstantOfShape`, `Expand` of a learned state), the same for every sample, so their
+value folded at batch 1 is each sample's."""
+
 SHAPE_INPUT = {"Reshape": 1, "Expand": 1, "Tile": 1}
 """Run-time ops whose input (by index) is a shape, whose first size may be a multiple of
 the batch."""
@@ -50,13 +56,14 @@ class BatchDegrees:
 
     degrees: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def record_shape(self, node, attrs: dict, rank: int) -> None:
-        """`Shape` (from `start` to `end`) or `Size` of a run-time tensor of `rank` dims."""
+    def record_shape(self, node, attrs: dict, rank: int, batch_dim: int = 0) -> None:
+        """`Shape` (from `start` to `end`) or `Size` of a run-time tensor of `rank` dims
+        whose batch is dimension `batch_dim`."""
         if node.op_type == "Size":
             self.degrees[node.output[0]] = np.array(1, dtype=np.int64)
             return
         first = np.zeros(rank, dtype=np.int64)
-        first[0] = 1
+        first[batch_dim] = 1
         self.degrees[node.output[0]] = first[attrs.get("start", 0) : attrs.get("end", rank)]
 
     def record_constant_of_shape(self, node, value: np.ndarray) -> None:
@@ -110,6 +117,8 @@ class BatchDegrees:
             if not self._tainted(name):
                 continue
             if SHAPE_INPUT.get(node.op_type) == index and _first_size_only(self.degrees[name]):
+                continue
+            if index in BATCH_SECOND_STATES.get(node.op_type, ()):
                 continue
             raise Unsupported(
                 "computes with the batch size, which is compiled only as the first size of a shape"

@@ -13,6 +13,7 @@ from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
 from mnistc.importers.common import MALFORMED_MODEL_ERRORS, ImportError_
+from mnistc.importers.shape_ops import MovedBatch
 from mnistc.weights import WeightFile, weight_op
 
 
@@ -33,6 +34,10 @@ class Graph:
     quantized_weights: dict[str, Any] = field(default_factory=dict)
     """Constant name → the int8 weight of a quantized model behind its float32 values
     (`quant.QuantizedConstant`), which `weight` builds as int8 where a converter uses it."""
+
+
+    moved: MovedBatch = field(default_factory=MovedBatch)
+    """issue 12: the run-time tensors whose batch is not dimension 0 (LSTM and GRU)."""
 
     def tensor(self, name: str) -> SSAValue:
         value = self.values[name]

@@ -3,7 +3,9 @@ Transpose, Slice, Split, Squeeze, Unsqueeze, Gather (constant indices), Expand, 
 DepthToSpace, SpaceToDepth (composed by `mnistc.importers.shape_ops`).
 
 Shape inputs (Slice's starts, Split's sizes, Expand's shape, ...) must be constants. On a
-run-time tensor, an op that moves, splits or grows dimension 0, the batch, is refused.
+run-time tensor, an op that splits or grows the batch (dimension 0) is refused; Transpose
+may move it (LSTM and GRU take time-major sequences), and the ops that follow a moved
+batch then take it along (see `shape_ops.MovedBatch`).
 """
 
 from __future__ import annotations
@@ -44,26 +46,42 @@ def _ints(g: Graph, node, index: int, attrs, name: str, what: str) -> list[int] 
     return None
 
 
+# issue 12: LSTM and GRU take and give tensors whose batch is dimension 1 or 2 (see
+# shape_ops.MovedBatch): Transpose, Slice, Gather, Squeeze, Unsqueeze, Reshape and Concat
+# follow it; other converters refuse such tensors.
+
+
+def _refuse_along(g: Graph, x: SSAValue, axis: int, what: str) -> None:
+    if (reason := g.moved.refusal_along(x, axis, what)) is not None:
+        raise Unsupported(reason)
+
+
 def convert_concat(g: Graph, node, attrs) -> tuple:
     tensors = [g.tensor(n) for n in node.input]
-    axis = sample_axis(tensors[0], attrs["axis"], "Concat")
-    return (shape_ops.concat(g.builder, tensors, axis),)
+    batch = g.moved.dim(tensors[0])
+    if any(g.moved.dim(t) != batch for t in tensors):
+        raise Unsupported("Concat of tensors whose batches are different dimensions")
+    rank = len(nn.shape_of(tensors[0]))
+    if not -rank <= int(attrs["axis"]) < rank:
+        raise Unsupported(f"axis {attrs['axis']} out of range for rank {rank}")
+    axis = int(attrs["axis"]) % rank
+    _refuse_along(g, tensors[0], axis, "Concat")
+    return (g.moved.at(shape_ops.concat(g.builder, tensors, axis), batch, "Concat"),)
 
 
 def convert_transpose(g: Graph, node, attrs) -> tuple:
+    """Any permutation: in one sample the batch is a dimension of size 1."""
     x = g.tensor(node.input[0])
     rank = len(nn.shape_of(x))
     permutation = [int(p) for p in attrs.get("perm", range(rank)[::-1])]
     if sorted(permutation) != list(range(rank)):
         raise Unsupported(f"perm {permutation} for rank {rank}")
-    if permutation[0] != 0:
-        raise Unsupported(shape_ops.BATCH_REFUSAL.format("Transpose"))
-    return (shape_ops.transpose(g.builder, x, permutation),)
+    return (g.moved.permuted(g.builder, x, permutation, "Transpose"),)
 
 
 def convert_slice(g: Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
-    shape = nn.shape_of(x)
+    shape, batch = nn.shape_of(x), g.moved.dim(x)
     starts = _ints(g, node, 1, attrs, "starts", "Slice's starts")
     ends = _ints(g, node, 2, attrs, "ends", "Slice's ends")
     axes = _ints(g, node, 3, attrs, "axes", "Slice's axes") or list(range(len(starts)))
@@ -74,15 +92,15 @@ def convert_slice(g: Graph, node, attrs) -> tuple:
         if not -len(shape) <= axis < len(shape):
             raise Unsupported(f"axis {axis} out of range for rank {len(shape)}")
         axis %= len(shape)
-        if axis == 0:
+        if axis == batch:
             if not shape_ops.whole_batch(start, end if end != g.batch or g.batch == 1 else None, step):
-                raise Unsupported(shape_ops.BATCH_REFUSAL.format("Slice"))
+                _refuse_along(g, x, axis, "Slice")
             continue
         indices = shape_ops.python_slice(shape[axis], start, end, step)
         if not indices:
             raise Unsupported(f"an empty slice of axis {axis}")
         x = shape_ops.slice_dim(g.builder, x, axis, indices)
-    return (x,)
+    return (g.moved.at(x, batch, "Slice"),)
 
 
 def convert_split(g: Graph, node, attrs) -> tuple:
@@ -104,24 +122,38 @@ def convert_split(g: Graph, node, attrs) -> tuple:
 def convert_squeeze(g: Graph, node, attrs) -> tuple:
     """Without axes, every dimension of size 1 but the batch."""
     x = g.tensor(node.input[0])
-    shape = nn.shape_of(x)
+    shape, batch = nn.shape_of(x), g.moved.dim(x)
     axes = _ints(g, node, 1, attrs, "axes", "Squeeze's axes")
     if axes is None:
-        axes = [i for i, d in enumerate(shape) if d == 1 and i > 0]
-    axes = [sample_axis(x, a, "Squeeze") for a in axes]
+        axes = [i for i, d in enumerate(shape) if d == 1 and i != batch]
+    axes = [_axis(x, a) for a in axes]
+    for a in axes:
+        _refuse_along(g, x, a, "Squeeze")
     if any(shape[a] != 1 for a in axes):
         raise Unsupported(f"Squeeze of axes {axes} of shape {list(shape)}")
-    return reshape(g, x, [d for i, d in enumerate(shape) if i not in axes])
+    (result,) = reshape(g, x, [d for i, d in enumerate(shape) if i not in axes])
+    return (g.moved.at(result, batch - sum(a < batch for a in axes), "Squeeze"),)
+
+
+def _axis(x: SSAValue, axis: int, rank: int | None = None) -> int:
+    """`axis` counted from 0 in a tensor of `rank` (x's by default)."""
+    rank = len(nn.shape_of(x)) if rank is None else rank
+    if not -rank <= int(axis) < rank:
+        raise Unsupported(f"axis {axis} out of range for rank {rank}")
+    return int(axis) % rank
 
 
 def convert_unsqueeze(g: Graph, node, attrs) -> tuple:
+    """New dimensions of size 1 anywhere, before the batch too (which then moves)."""
     x = g.tensor(node.input[0])
-    shape = list(nn.shape_of(x))
+    shape, batch = list(nn.shape_of(x)), g.moved.dim(x)
     axes = _ints(g, node, 1, attrs, "axes", "Unsqueeze's axes") or []
     rank = len(shape) + len(axes)
-    for axis in sorted(sample_axis(x, a, "Unsqueeze", rank) for a in axes):
+    for axis in sorted(_axis(x, a, rank) for a in axes):
         shape.insert(axis, 1)
-    return reshape(g, x, shape)
+        batch += axis <= batch
+    (result,) = reshape(g, x, shape)
+    return (g.moved.at(result, batch, "Unsqueeze"),)
 
 
 def convert_gather(g: Graph, node, attrs) -> tuple:
@@ -131,13 +163,15 @@ def convert_gather(g: Graph, node, attrs) -> tuple:
     indices = np.asarray(g.constant(node.input[1], "Gather's indices"))
     if not np.issubdtype(indices.dtype, np.integer):
         raise Unsupported(f"indices of element type {indices.dtype}")
-    axis = sample_axis(x, attrs.get("axis", 0), "Gather")
+    axis, batch = _axis(x, attrs.get("axis", 0)), g.moved.dim(x)
+    _refuse_along(g, x, axis, "Gather")
     shape = nn.shape_of(x)
     flat = [int(i) for i in indices.reshape(-1)]
     if not flat or any(not -shape[axis] <= i < shape[axis] for i in flat):
         raise Unsupported(f"indices {flat} for an axis of {shape[axis]} elements")
     gathered = shape_ops.gather(g.builder, x, axis, [i % shape[axis] for i in flat])
-    return reshape(g, gathered, (*shape[:axis], *indices.shape, *shape[axis + 1 :]))
+    (result,) = reshape(g, gathered, (*shape[:axis], *indices.shape, *shape[axis + 1 :]))
+    return (g.moved.at(result, batch + (indices.ndim - 1 if axis < batch else 0), "Gather"),)
 
 
 def _sample_shape(g: Graph, shape: list[int]) -> list[int]:
@@ -202,6 +236,7 @@ def convert_flatten(g: Graph, node, attrs) -> tuple:
 
 
 def convert_reshape(g: Graph, node, attrs) -> tuple:
+    """A tensor whose batch is not dimension 0 keeps the dimensions up to the batch."""
     x = g.tensor(node.input[0])
     shape = attrs["shape"] if "shape" in attrs else g.constant(node.input[1], "Reshape's shape")
     source = nn.shape_of(x)
@@ -213,7 +248,11 @@ def convert_reshape(g: Graph, node, attrs) -> tuple:
         target[target.index(-1)] = int(np.prod(source)) // known
     if int(np.prod(target)) != int(np.prod(source)):
         raise Unsupported(f"Reshape of {list(source)} to {list(shape)}")
-    return reshape(g, x, target)
+    batch = g.moved.dim(x)
+    if batch and list(target[: batch + 1]) != list(source[: batch + 1]):
+        raise Unsupported(f"Reshape of {list(source)} to {target} moves dimension {batch}, the batch")
+    (result,) = reshape(g, x, target)
+    return (g.moved.at(result, batch, "Reshape"),)
 
 
 ONNX_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}

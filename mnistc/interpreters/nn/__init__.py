@@ -24,6 +24,9 @@ from mnistc.interpreters.nn.linear import LinearFunctions
 from mnistc.interpreters.nn.norm import NormFunctions
 from mnistc.interpreters.nn.pool import PoolFunctions
 from mnistc.interpreters.nn.quant import QuantFunctions
+
+
+from mnistc.interpreters.nn.recurrent import RecurrentFunctions
 from mnistc.interpreters.nn.reduce import ReduceFunctions
 from mnistc.interpreters.nn.resample import ResampleFunctions
 from mnistc.interpreters.nn.shape import ShapeFunctions
@@ -49,6 +52,9 @@ class NNFunctions(
 
 
     MatmulFunctions,
+
+
+    RecurrentFunctions,  # issue 12: LSTM and GRU
 ):
     """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""
 

@@ -22,6 +22,9 @@ from mnistc.lowering.nn_to_cpu import (
     norm,
     pool,
     quant,
+
+
+    recurrent,
     reduce,
     resample,
     shape,
@@ -45,5 +48,8 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
 
 
     **matmul.LOWERINGS,
+
+
+    **recurrent.LOWERINGS,  # issue 12: LSTM and GRU
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""
