@@ -753,9 +753,7 @@ KERNELS: dict[str, Kernel] = {
         ),
         # --- int8 (issue 13; kernels/quant.cpp) ---
         *_QUANT_KERNELS,
-
-
-        # issue 12, attention: linear layers on token matrices, run-time matrix products
+        # linear layers on token matrices, run-time matrix products
         # and fused attention on the GEMM core (kernels/linear.cpp, kernels/matmul.cpp)
         Kernel(
             "linear_gemm",
@@ -799,9 +797,8 @@ KERNELS: dict[str, Kernel] = {
             "`causal` = 1 hides key j > query i.",
             scratch=attention_scratch,
             flops=attention_flops,
-
-
-        # issue 12: recurrent layers (kernels/recurrent.cpp)
+        ),
+        # recurrent layers (kernels/recurrent.cpp)
         Kernel(
             "lstm",
             ("input", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "h0", "c0"),
