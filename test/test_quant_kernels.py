@@ -5,7 +5,8 @@ definition (not from the kernels' layouts): acc = sum((x - input_zp) * w) + bias
 integers, y = clamp(rint(float32(acc) * multiplier) + output_zp, qmin, qmax) in float32
 with ties to even. The kernels are built three times, one build per ISA path that the
 preprocessor chooses (AVX-512 VNNI, AVX2 with vpmaddwd, scalar), from kernels/quant.cpp
-alone (under a second each), and every path must give the same bytes.
+and kernels/scratch.cpp (the scratch it asks for; under a second each), and every path
+must give the same bytes.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def quant_builds(tmp_path_factory) -> dict[str, Path]:
     compiles = [
         subprocess.Popen(
             ["g++", *BuildConfig(target_cpu=march).flags(), "-shared",
-             str(KERNEL_DIR / "quant.cpp"), "-o", str(builds[isa])]  # fmt: skip
+             *(str(KERNEL_DIR / name) for name in ("quant.cpp", "scratch.cpp")), "-o", str(builds[isa])]  # fmt: skip
         )
         for isa, (march, _) in ISA_TARGETS.items()
     ]
