@@ -21,7 +21,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import high_water
+
 from mnistc.kernels import KERNEL_DIR, abi
+from mnistc.memory.plan_memory import planned_scratch
+from mnistc.targets.cpp import _entry
 from mnistc.toolchain import BuildConfig
 from mnistc.dialects import nn
 from mnistc.dialects.nn import requantization_multipliers
@@ -343,3 +347,16 @@ def test_lowered_ir_is_int8(quantized_library):
     assert "int8_t* conv_weight_packed_int8 = reinterpret_cast<const int8_t*>" in cpp
     assert "const int32_t* conv_weight_bias_int32" in cpp
     assert re.search(r"\bint8_t\* \w+ = reinterpret_cast<int8_t\*>\(arena \+ \d+\);", cpp)
+
+
+def test_int8_scratch_is_planned(quantized_library):
+    """The int8 kernels' scratch is in the model's plan, so in its peak memory: on one
+    thread they ask exactly the planned floats of each slot."""
+    compilation, model, inputs, _ = quantized_library
+    plan = planned_scratch(_entry(compilation.module))
+    assert all(plan), plan  # slot 0: qconv2d's input, slot 1: its panels
+    model.set_num_threads(1)
+    high_water(model._lib, reset=True)
+    model(inputs[:1])
+    assert high_water(model._lib) == plan
+    assert model.planned_memory().scratch >= 4 * sum(plan)

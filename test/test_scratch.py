@@ -17,7 +17,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from conftest import save_traced
+from conftest import high_water, save_traced
 from test_kernels import (  # noqa: F401  (kernels: the module's kernel library fixture)
     activation_args,
     call,
@@ -44,13 +44,6 @@ from mnistc.transforms import packing
 from mnistc.transforms.packing import pack_quant_weight, quant_kernel_bias
 
 OPENMP = ctypes.CDLL("libgomp.so.1")
-
-
-def high_water(library, reset: bool = False) -> tuple[int, ...]:
-    """The most floats any thread asked of each slot (then from 0 again with `reset`)."""
-    read = library.mnistc_scratch_high_water
-    read.restype, read.argtypes = ctypes.c_int64, [ctypes.c_int64, ctypes.c_int64]
-    return tuple(read(slot, int(reset)) for slot in range(abi.SCRATCH_SLOTS))
 
 
 def at_threads(threads: int, run) -> None:
