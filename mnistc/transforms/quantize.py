@@ -26,12 +26,15 @@ runs with Winograd, where float32 Winograd can beat an int8 direct convolution; 
 
 `vnni` says whether the target has AVX-512 VNNI (the driver asks g++ for the target's
 macros: `BuildConfig.has_vnni` in mnistc/toolchain.py). Only there do int8 convolutions
-gain: MNIST on the Zen 4 host, one sample, one thread, all layers int8 runs in 93 us
-against 152 us in float32 with VNNI (`vpdpbusd`, 64 multiply-adds an instruction), but in
-386 us built for AVX2 (`--target-cpu x86-64-v3`: vpmaddwd on bytes widened to int16,
-against float32 Winograd and the FMA GEMM) and 13.4 ms for scalar x86-64. The int8 GEMV
-of a linear layer reads a quarter of the bytes of its float32 weight on every path, so
-linear layers are quantized everywhere.
+gain. The bundled MNIST CNN on the Zen 4 host (`--bench 2000`, one sample, one thread,
+medians of 3 rounds on a busy 2-core machine): with VNNI (`vpdpbusd`, 64 multiply-adds an
+instruction) all-int8 runs in 94 us against 148 us in float32; built for AVX2
+(`--target-cpu x86-64-v3`: vpmaddwd on bytes widened to int16, against float32 Winograd
+and the FMA GEMM) all-int8 takes 375 us against 147 us in float32, and 111 us with the
+convolutions kept float32 (this rule); built for scalar x86-64, all-int8 takes 9 to 15 ms
+against 693 us in float32, and 704 us with this rule. The int8 GEMV of a linear layer
+reads a quarter of the bytes of its float32 weight, gains with AVX2 and about breaks even
+on scalar code, so linear layers are quantized on every target.
 """
 
 from __future__ import annotations
