@@ -75,11 +75,13 @@ class BuildConfig:
         return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
 
     def has_vnni(self) -> bool:
-        """Whether kernels built so take quant.cpp's AVX-512 VNNI path (vpdpbusd), the
-        only one where int8 convolutions beat float32 (the cost rule of
+        """Whether `target_cpu` takes quant.cpp's AVX-512 VNNI path (vpdpbusd), the only
+        one where int8 convolutions beat float32 (the cost rule of
         mnistc/transforms/quantize.py). AVX-VNNI alone (256-bit) does not count: quant.cpp
-        has no path for it and would run its AVX2 one."""
-        return {"__AVX512VNNI__", "__AVX512F__"} <= predefined_macros(self.compiler, tuple(self.flags()))
+        has no path for it and would run its AVX2 one. Asked of the target, not of the
+        debug flags (which build without -march), so that --debug builds the same IR."""
+        macros = predefined_macros(self.compiler, (f"-march={self.target_cpu}",))
+        return {"__AVX512VNNI__", "__AVX512F__"} <= macros
 
 
 @functools.cache

@@ -336,6 +336,8 @@ def test_vnni_is_read_from_the_targets_macros_once_per_target(fake_compiler):
     assert not has_vnni("fake-avxvnni")  # AVX-VNNI alone: quant.cpp runs its AVX2 path
     assert not has_vnni("fake-plain")
     assert (fake_compiler.parent / "runs").read_text().count("run") == 3  # cached per target
+    debug = BuildConfig(debug=True, target_cpu="fake-vnni", compiler=str(fake_compiler))
+    assert "-march=fake-vnni" not in debug.flags() and debug.has_vnni()  # the target's IR
 
 
 def test_an_unknown_target_is_one_error(fake_compiler):
