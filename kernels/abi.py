@@ -324,7 +324,8 @@ class Kernel:
     flops: Callable[[Params], int] | None = None
     """Floating-point operations of a call, counted as the direct algorithm's (so that
     Winograd's GFLOP/s compare with the direct kernel's): what the profile's GFLOP/s
-    divide. None: the kernel moves data."""
+    divide. None: the kernel moves data. The int8 kernels count their integer
+    multiply-adds the same way (2 operations each), so their GOP/s compare."""
 
 
     element_types: Mapping[str, str] = field(default_factory=dict)
@@ -410,6 +411,44 @@ _REQUANTISATION_DOC = (
     "output_zero_point, qmin, qmax) in\nfloat32, ties to even: bit-exact on every ISA "
     "path (AVX-512 VNNI, AVX2, scalar)."
 )
+
+
+def byte_floats(nbytes: int) -> int:
+    """Floats of scratch that hold `nbytes` bytes (quant.cpp's byte_scratch)."""
+    return cdiv(nbytes, 4)
+
+
+_QUANT_ALIGNMENT = 64
+"""Bytes each buffer inside one of quant.cpp's scratch slots is aligned to."""
+
+
+def qlinear_scratch(p: Params) -> tuple[int, ...]:
+    """The input as unsigned bytes, padded to whole reduction steps."""
+    return (byte_floats(round_up(p.IN, QUANT_KR)),)
+
+
+def qconv2d_scratch(p: Params) -> tuple[int, ...]:
+    """Slot 0 (the calling thread): each im2col row's int64 offset, then the padded
+    unsigned input [C][Hp][Wp] with NR bytes of slack (strided convolutions widen Wp so
+    that a row's last panel reads inside it); slot 1 (each thread): two im2col panels."""
+    steps = cdiv(p.C // p.groups * p.KH * p.KW, QUANT_KR)
+    hp, wp = p.H + 2 * p.pad_h, p.W + 2 * p.pad_w
+    if (p.stride_h, p.stride_w) != (1, 1):
+        wp = max(wp, (round_up(p.OW, QUANT_NR) - 1) * p.stride_w + (p.KW - 1) * p.dilation_w + 1)
+    offsets = round_up(steps * QUANT_KR * 8, _QUANT_ALIGNMENT)
+    panels = 2 * steps * QUANT_KR * QUANT_NR
+    return (byte_floats(offsets + p.C * hp * wp + QUANT_NR), byte_floats(panels))
+
+
+def max_pool2d_i8_scratch(p: Params) -> tuple[int, ...]:
+    """The 2x2 stride-2 window tiling the planes: the max of each horizontal pair of every
+    row [C][H][OW]; other windows take none."""
+    tiles = (p.KH, p.KW, p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w) == (
+        2, 2, 2, 2, 0, 0, 1, 1,
+    ) and (p.H, p.W) == (2 * p.OH, 2 * p.OW)  # fmt: skip
+    return (byte_floats(p.C * p.H * p.OW),) if tiles else ()
+
+
 _QUANT_KERNELS = (
     Kernel(
         "quantize",
@@ -438,6 +477,8 @@ _QUANT_KERNELS = (
         doc="int8 fully connected layer: input [M, IN] int8, output [M, OUT] int8, R = IN.\n"
         + _REQUANTISATION_DOC,
         element_types=_REQUANTIZED,
+        scratch=qlinear_scratch,
+        flops=linear_flops,
     ),
     Kernel(
         "qconv2d",
@@ -451,6 +492,8 @@ _QUANT_KERNELS = (
         "(c, kh, kw)) is packed as below,\nthe groups one after another. "
         + _REQUANTISATION_DOC,
         element_types=_REQUANTIZED,
+        scratch=qconv2d_scratch,
+        flops=conv_flops,
     ),
     Kernel(
         "max_pool2d_i8",
@@ -460,6 +503,7 @@ _QUANT_KERNELS = (
         doc="mnistc_max_pool2d on int8 (exact: the max of quantized values is the quantized "
         "max).",
         element_types={"input": _I8, "output": _I8},
+        scratch=max_pool2d_i8_scratch,
     ),
 )
 """The int8 kernels."""

@@ -22,13 +22,13 @@
 // Every path computes the same int32 sums and requantises them with the same float32
 // operations, so the paths agree bit for bit (test/test_quant_kernels.py checks all three
 // against NumPy).
+#include "kernel_support.hpp"
 #include "kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #if defined(__AVX512VNNI__) && defined(__AVX512F__)
 #define MNISTC_QUANT_VNNI 1
@@ -44,17 +44,18 @@ constexpr int64_t MR = MNISTC_QUANT_MR, KR = MNISTC_QUANT_KR, NR = MNISTC_QUANT_
 constexpr int64_t STEP = MR * KR;  // bytes of one reduction step of a weight panel
 static_assert(MR == 16 && KR == 4 && NR == 16, "the micro-kernels are written for 16x4x16");
 
-// Byte buffers of the calling thread, grown as needed, never freed (as scratch() in
-// kernel_support.hpp): kernels make no allocation per call once warm. `slot` separates
-// the buffers that one call uses at once.
-enum Slot { INPUT_SLOT, PANEL_SLOT, OFFSET_SLOT, SLOT_COUNT };
-uint8_t* byte_scratch(std::size_t bytes, Slot slot) {
-  thread_local std::vector<uint8_t> buffers[SLOT_COUNT];
-  std::vector<uint8_t>& buffer = buffers[slot];
-  if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
-  const auto address = reinterpret_cast<uintptr_t>(buffer.data());
-  return buffer.data() + (-address & 63);  // 64-byte aligned
+// `bytes` of the calling thread's planned scratch (kernel_support.hpp's scratch(), slot
+// `slot`), 64-byte aligned as every slot is: the one place where a byte count becomes
+// the floats that scratch() and the kernels' formulas in kernels/abi.py (byte_floats)
+// count. Slot 0 holds what the calling thread prepares for a call (qconv2d puts its row
+// offsets and then the unsigned input there, each 64-byte aligned); slot 1 each thread's
+// im2col panels.
+uint8_t* byte_scratch(int64_t bytes, int slot) {
+  return reinterpret_cast<uint8_t*>(mnistc::scratch((bytes + 3) / 4, slot));
 }
+constexpr int SHARED_SLOT = 0, PANEL_SLOT = 1;
+constexpr int64_t ALIGNMENT = 64;
+int64_t aligned(int64_t bytes) { return (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT; }
 
 // The output value of an int32 sum, as the quantized IR defines it: clamp(nearbyint(
 // float(acc) * multiplier) + zero_point, qmin, qmax) in float32, ties to even. Clamping
@@ -406,7 +407,7 @@ void mnistc_qlinear(const int8_t* input, const int8_t* packed_weight, const int3
                     int64_t OUT, int64_t output_zero_point, int64_t qmin, int64_t qmax) {
   const Requantizer requantize(output_zero_point, qmin, qmax);
   const int64_t R4 = steps(IN), panels = (OUT + MR - 1) / MR;
-  uint8_t* u = byte_scratch(R4 * KR, INPUT_SLOT);
+  uint8_t* u = byte_scratch(R4 * KR, SHARED_SLOT);
   for (int64_t m = 0; m < M; ++m) {
     to_unsigned(input + m * IN, u, IN, R4 * KR);
     int8_t* out = output + m * OUT;
@@ -440,7 +441,11 @@ void mnistc_qconv2d(const int8_t* input, const int8_t* packed_weight, const int3
   const ConvShape s{Cg, Hp, Wp, OH, OW, KH, KW, stride_h, stride_w, dilation_h, dilation_w,
                     R, steps(R), VW, ((OH - 1) * VW + OW + NR - 1) / NR};
   // u = input + 128, padded with the zero point's u (a real zero).
-  uint8_t* u = byte_scratch(C * Hp * Wp + NR, INPUT_SLOT);
+  // Slot 0: the row offsets of the im2col panels, then u.
+  const int64_t offset_bytes = aligned(s.R4 * KR * static_cast<int64_t>(sizeof(int64_t)));
+  uint8_t* shared = byte_scratch(offset_bytes + C * Hp * Wp + NR, SHARED_SLOT);
+  auto* offsets = reinterpret_cast<int64_t*>(shared);
+  uint8_t* u = shared + offset_bytes;
   const uint8_t fill = static_cast<uint8_t>(input_zero_point + 128);
   if (Hp == H && Wp == W) {  // no padding: one flip of the sign bits, in vector lanes
     to_unsigned(input, u, C * H * W, C * H * W);
@@ -448,8 +453,6 @@ void mnistc_qconv2d(const int8_t* input, const int8_t* packed_weight, const int3
     pad_unsigned(input, u, C, H, W, Hp, Wp, pad_h, pad_w, fill);
   }
   std::memset(u + C * Hp * Wp, fill, NR);
-  auto* offsets =
-      reinterpret_cast<int64_t*>(byte_scratch(s.R4 * KR * sizeof(int64_t), OFFSET_SLOT));
   row_offsets(s, offsets);
   const int64_t channel_panels = (Kg + MR - 1) / MR, blocks = (s.panels + 1) / 2;
   for (int64_t g = 0; g < groups; ++g) {
@@ -484,7 +487,7 @@ void mnistc_max_pool2d_i8(const int8_t* input, int8_t* output, int64_t C, int64_
     typedef int8_t bytes __attribute__((vector_size(32)));
     typedef int8_t bytes_u __attribute__((vector_size(32), aligned(1)));
     const int64_t count = C * H * OW;
-    auto* wide = reinterpret_cast<int8_t*>(byte_scratch(count, INPUT_SLOT));
+    auto* wide = reinterpret_cast<int8_t*>(byte_scratch(count, SHARED_SLOT));
     int64_t i = 0;
     for (; i + 32 <= count; i += 32) {
       const words x = *reinterpret_cast<const words_u*>(input + 2 * i);

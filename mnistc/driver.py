@@ -120,6 +120,14 @@ class CompileOptions:
             calibration="" if isinstance(self.calibration, np.ndarray) else str(self.calibration),
             method=self.calibration_method,
             samples=self.calibration_samples, fp32_layers=tuple(self.fp32_layers),
+            vnni=self.build_config().has_vnni(),
+        )  # fmt: skip
+
+    def build_config(self) -> BuildConfig:
+        """How g++ builds the kernels and the model for these options."""
+        return BuildConfig(
+            debug=self.debug, target_cpu=self.target_cpu, kernel_dir=Path(self.kernel_dir),
+            static_openmp=self.static,
         )  # fmt: skip
 
 
@@ -317,10 +325,7 @@ def compile_model(
     with tempfile.TemporaryDirectory(prefix="mnistc-build-") as scratch:
         build_dir = Path(scratch)
         _write_build_inputs(build_dir, compilation)
-        config = BuildConfig(
-            debug=options.debug, target_cpu=options.target_cpu,
-            kernel_dir=Path(options.kernel_dir), static_openmp=options.static,
-        )  # fmt: skip
+        config = options.build_config()
         try:
             build_executable(
                 build_dir / "model.cpp", Path(output), config, result.commands, options.shared

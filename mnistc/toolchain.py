@@ -8,6 +8,7 @@ translation unit and links.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -72,6 +73,29 @@ class BuildConfig:
                 "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
             ]  # fmt: skip
         return [*common, "-O3", f"-march={self.target_cpu}", "-DNDEBUG"]
+
+    def has_vnni(self) -> bool:
+        """Whether `target_cpu` takes quant.cpp's AVX-512 VNNI path (vpdpbusd), the only
+        one where int8 convolutions beat float32 (the cost rule of
+        mnistc/transforms/quantize.py). AVX-VNNI alone (256-bit) does not count: quant.cpp
+        has no path for it and would run its AVX2 one. Asked of the target, not of the
+        debug flags (which build without -march), so that --debug builds the same IR."""
+        macros = predefined_macros(self.compiler, (f"-march={self.target_cpu}",))
+        return {"__AVX512VNNI__", "__AVX512F__"} <= macros
+
+
+@functools.cache
+def predefined_macros(compiler: str, flags: tuple[str, ...]) -> frozenset[str]:
+    """The macros that `compiler` predefines with these flags (`g++ -march=X -dM -E`):
+    what the kernels' preprocessor tests see. One query per compiler and flags."""
+    command = [compiler, *flags, "-dM", "-E", "-x", "c++", os.devnull]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise BuildError(f"cannot run '{compiler}': is g++ installed?") from None
+    if result.returncode != 0:
+        raise BuildError(f"'{compiler}' rejects the target (exit {result.returncode}):\n{result.stderr.strip()}")
+    return frozenset(line.split()[1] for line in result.stdout.splitlines() if line.startswith("#define "))
 
 
 def _run(command: list[str], cwd: Path, log: list[str], what: str) -> None:

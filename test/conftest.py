@@ -3,6 +3,7 @@ save and compile torch models."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from mnistc.cache import KERNELS
+from mnistc.kernels import abi
 from mnistc.driver import CompileOptions, compile_model
 from mnistc.toolchain import MAIN_OBJECT, BuildConfig, kernel_objects
 from mnistc.verify import run_executable
@@ -84,3 +86,11 @@ def torch_outputs(model_path: Path, inputs: np.ndarray) -> np.ndarray:
     model = torch.jit.load(str(model_path))
     with torch.no_grad():
         return model(torch.from_numpy(inputs)).numpy()
+
+
+def high_water(library: ctypes.CDLL, reset: bool = False) -> tuple[int, ...]:
+    """The most floats of kernel scratch any thread of `library` (kernels or a compiled
+    model) asked of each slot (then from 0 again with `reset`)."""
+    read = library.mnistc_scratch_high_water
+    read.restype, read.argtypes = ctypes.c_int64, [ctypes.c_int64, ctypes.c_int64]
+    return tuple(read(slot, int(reset)) for slot in range(abi.SCRATCH_SLOTS))

@@ -5,7 +5,8 @@ definition (not from the kernels' layouts): acc = sum((x - input_zp) * w) + bias
 integers, y = clamp(rint(float32(acc) * multiplier) + output_zp, qmin, qmax) in float32
 with ties to even. The kernels are built three times, one build per ISA path that the
 preprocessor chooses (AVX-512 VNNI, AVX2 with vpmaddwd, scalar), from kernels/quant.cpp
-alone (under a second each), and every path must give the same bytes.
+and kernels/scratch.cpp (the scratch it asks for; under a second each), and every path
+must give the same bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import high_water
+
 from mnistc.kernels import KERNEL_DIR, abi
+from mnistc.memory.plan_memory import planned_scratch
+from mnistc.targets.cpp import _entry
 from mnistc.toolchain import BuildConfig
 from mnistc.dialects import nn
 from mnistc.dialects.nn import requantization_multipliers
@@ -62,7 +67,7 @@ def quant_builds(tmp_path_factory) -> dict[str, Path]:
     compiles = [
         subprocess.Popen(
             ["g++", *BuildConfig(target_cpu=march).flags(), "-shared",
-             str(KERNEL_DIR / "quant.cpp"), "-o", str(builds[isa])]  # fmt: skip
+             *(str(KERNEL_DIR / name) for name in ("quant.cpp", "scratch.cpp")), "-o", str(builds[isa])]  # fmt: skip
         )
         for isa, (march, _) in ISA_TARGETS.items()
     ]
@@ -342,3 +347,16 @@ def test_lowered_ir_is_int8(quantized_library):
     assert "int8_t* conv_weight_packed_int8 = reinterpret_cast<const int8_t*>" in cpp
     assert "const int32_t* conv_weight_bias_int32" in cpp
     assert re.search(r"\bint8_t\* \w+ = reinterpret_cast<int8_t\*>\(arena \+ \d+\);", cpp)
+
+
+def test_int8_scratch_is_planned(quantized_library):
+    """The int8 kernels' scratch is in the model's plan, so in its peak memory: on one
+    thread they ask exactly the planned floats of each slot."""
+    compilation, model, inputs, _ = quantized_library
+    plan = planned_scratch(_entry(compilation.module))
+    assert all(plan), plan  # slot 0: qconv2d's input, slot 1: its panels
+    model.set_num_threads(1)
+    high_water(model._lib, reset=True)
+    model(inputs[:1])
+    assert high_water(model._lib) == plan
+    assert model.planned_memory().scratch >= 4 * sum(plan)

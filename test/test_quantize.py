@@ -287,7 +287,9 @@ def test_residual_network_quantizes_every_convolution(tmp_path):
     path = save_scripted(model, tmp_path / "residual.pt")
     samples = np.random.default_rng(6).normal(size=(64, *shape)).astype(np.float32)
     compilation = Compilation.import_file(path, shape)
-    compilation.run_to("nn", CompileOptions(quantize="int8", calibration=samples))
+    # A target with AVX-512 VNNI, where convolutions are quantized, whatever the host.
+    options = CompileOptions(quantize="int8", calibration=samples, target_cpu=VNNI_TARGET)
+    compilation.run_to("nn", options)
     module = compilation.module
     names = [op.name for op in module.walk()]
     assert names.count("nn.qconv2d") == 5 and "nn.conv2d" not in names, names
@@ -296,6 +298,86 @@ def test_residual_network_quantizes_every_convolution(tmp_path):
     with torch.no_grad():
         expected = model(torch.from_numpy(samples[:16])).numpy()
     assert np.abs(actual - expected).max() < 0.05 * np.abs(expected).max()
+
+
+# The target's ISA (the cost rule's `vnni`) ------------------------------------------
+
+VNNI_TARGET = "icelake-server"
+"""A -march with AVX-512 VNNI (g++ knows it on any host; nothing here runs its code)."""
+
+
+FAKE_COMPILER = """#!/bin/sh
+echo run >> "$(dirname "$0")/runs"
+case "$*" in
+  *-march=fake-vnni*) printf '#define __AVX512F__ 1\\n#define __AVX512VNNI__ 1\\n' ;;
+  *-march=fake-avxvnni*) printf '#define __AVX2__ 1\\n#define __AVXVNNI__ 1\\n' ;;
+  *-march=fake-plain*) printf '#define __SSE2__ 1\\n' ;;
+  *) echo "fake-g++: error: bad value for -march= switch" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.fixture
+def fake_compiler(tmp_path):
+    """A g++ that predefines the macros of three made-up targets and counts its runs."""
+    script = tmp_path / "fake-g++"
+    script.write_text(FAKE_COMPILER)
+    script.chmod(0o755)
+    return script
+
+
+def test_vnni_is_read_from_the_targets_macros_once_per_target(fake_compiler):
+    from mnistc.toolchain import BuildConfig
+
+    def has_vnni(target: str) -> bool:
+        return BuildConfig(target_cpu=target, compiler=str(fake_compiler)).has_vnni()
+
+    assert has_vnni("fake-vnni") and has_vnni("fake-vnni")
+    assert not has_vnni("fake-avxvnni")  # AVX-VNNI alone: quant.cpp runs its AVX2 path
+    assert not has_vnni("fake-plain")
+    assert (fake_compiler.parent / "runs").read_text().count("run") == 3  # cached per target
+    debug = BuildConfig(debug=True, target_cpu="fake-vnni", compiler=str(fake_compiler))
+    assert "-march=fake-vnni" not in debug.flags() and debug.has_vnni()  # the target's IR
+
+
+def test_an_unknown_target_is_one_error(fake_compiler):
+    from mnistc.toolchain import BuildConfig, BuildError
+
+    with pytest.raises(BuildError, match="(?s)rejects the target .*bad value for -march"):
+        BuildConfig(target_cpu="fake-bogus", compiler=str(fake_compiler)).has_vnni()
+
+
+def test_an_unknown_target_cpu_with_quantize_is_one_error(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 28, 28), np.float32))
+    code, stderr = mnistc(
+        capsys, "compile", BUNDLED_MODEL, "-q", "--quantize", "int8", "--calibration",
+        tmp_path / "x.npy", "--target-cpu", "no-such-cpu", "-o", tmp_path / "m",
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in stderr
+    assert stderr.startswith("mnistc: error: 'g++' rejects the target") and "no-such-cpu" in stderr
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("target, vnni", [(VNNI_TARGET, True), ("x86-64-v3", False), ("x86-64", False)])
+def test_gcc_knows_which_targets_have_vnni(target, vnni):
+    from mnistc.toolchain import BuildConfig
+
+    assert BuildConfig(target_cpu=target).has_vnni() == vnni
+
+
+@pytest.mark.parametrize("target, convolution", [("x86-64-v3", "nn.conv2d"), (VNNI_TARGET, "nn.qconv2d")])
+def test_convolutions_stay_float32_on_a_target_without_vnni(target, convolution):
+    """The bundled MNIST CNN to the nn stage (no g++ build): for AVX2 its two linear
+    layers are int8 and its two convolutions float32; with VNNI all four are int8."""
+    from mnistc.driver import Compilation, CompileOptions
+
+    samples = np.random.default_rng(7).random((16, 1, 28, 28), dtype=np.float32)
+    compilation = Compilation.import_file(BUNDLED_MODEL)
+    compilation.run_to("nn", CompileOptions(quantize="int8", calibration=samples, target_cpu=target))
+    names = [op.name for op in compilation.module.walk()]
+    assert names.count(convolution) == 2 and names.count("nn.qlinear") == 2, names
+    assert {"nn.conv2d", "nn.qconv2d"} & set(names) == {convolution}
+    assert "nn.linear" not in names
 
 
 def test_fp32_layers_must_name_layers_of_the_model(tmp_path, capsys):

@@ -17,7 +17,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from conftest import save_traced
+from conftest import high_water, save_traced
 from test_kernels import (  # noqa: F401  (kernels: the module's kernel library fixture)
     activation_args,
     call,
@@ -31,6 +31,9 @@ from test_kernels import (  # noqa: F401  (kernels: the module's kernel library 
     winograd_raw_cases,
 )
 
+from test_quant_kernels import CONVS, random_int8
+from test_quant_kernels import call as typed_call
+
 from mnistc.dialects import cpu
 from mnistc.driver import Compilation, CompileOptions, compile_model
 from mnistc.kernels import abi
@@ -38,15 +41,9 @@ from mnistc.memory.plan_memory import planned_scratch, scratch_bytes
 from mnistc.runtime import CompiledModel
 from mnistc.targets.cpp import _entry
 from mnistc.transforms import packing
+from mnistc.transforms.packing import pack_quant_weight, quant_kernel_bias
 
 OPENMP = ctypes.CDLL("libgomp.so.1")
-
-
-def high_water(library, reset: bool = False) -> tuple[int, ...]:
-    """The most floats any thread asked of each slot (then from 0 again with `reset`)."""
-    read = library.mnistc_scratch_high_water
-    read.restype, read.argtypes = ctypes.c_int64, [ctypes.c_int64, ctypes.c_int64]
-    return tuple(read(slot, int(reset)) for slot in range(abi.SCRATCH_SLOTS))
 
 
 def at_threads(threads: int, run) -> None:
@@ -135,6 +132,54 @@ def scratch_problems():
     yield from recurrent_problems()
 
 
+    for case in ("mnist_conv2", "odd_channels", "stride2_pad", "dilated_5x5", "groups", "depthwise_s2"):
+        yield "qconv2d", *qconv_problem(*CONVS[case])
+    yield "qlinear", *qlinear_problem(1, 9216, 128)  # MNIST's fc1
+    yield "qlinear", *qlinear_problem(3, 37, 17)
+    yield "max_pool2d_i8", *qpool_problem(5, 12, 10, 2, 2, 0, 1)  # the tiling window's path
+    yield "max_pool2d_i8", *qpool_problem(5, 13, 11, 3, 2, 1, 1)
+
+
+def qconv_problem(c, h, w, k, kh, kw, stride, pad, dilation, groups):
+    """An int8 convolution of test_quant_kernels' shapes (the values do not matter here)."""
+    rng = np.random.default_rng(c * h + k)
+    weight = random_int8(rng, (k, c // groups, kh, kw))
+    bias = rng.integers(-100, 100, size=k).astype(np.int32)
+    oh = (h + 2 * pad - dilation * (kh - 1) - 1) // stride + 1
+    ow = (w + 2 * pad - dilation * (kw - 1) - 1) // stride + 1
+    buffers = [
+        random_int8(rng, (c, h, w)), pack_quant_weight(weight, groups),
+        quant_kernel_bias(weight, bias, 0), np.full(k, 0.01, np.float32),
+    ]  # fmt: skip
+    params = dict(
+        C=c, H=h, W=w, K=k, OH=oh, OW=ow, KH=kh, KW=kw, stride_h=stride, stride_w=stride,
+        pad_h=pad, pad_w=pad, dilation_h=dilation, dilation_w=dilation, groups=groups,
+        input_zero_point=0, output_zero_point=0, qmin=-128, qmax=127,
+    )  # fmt: skip
+    return buffers, params, (k, oh, ow)
+
+
+def qlinear_problem(m, n_in, n_out):
+    rng = np.random.default_rng(n_in)
+    weight = random_int8(rng, (n_out, n_in))
+    buffers = [
+        random_int8(rng, (m, n_in)), pack_quant_weight(weight),
+        quant_kernel_bias(weight, np.zeros(n_out, np.int32), 0), np.full(n_out, 0.01, np.float32),
+    ]  # fmt: skip
+    params = dict(M=m, IN=n_in, OUT=n_out, output_zero_point=0, qmin=-128, qmax=127)
+    return buffers, params, (m, n_out)
+
+
+def qpool_problem(c, h, w, size, stride, pad, dilation):
+    oh = (h + 2 * pad - dilation * (size - 1) - 1) // stride + 1
+    ow = (w + 2 * pad - dilation * (size - 1) - 1) // stride + 1
+    params = dict(
+        C=c, H=h, W=w, OH=oh, OW=ow, KH=size, KW=size, stride_h=stride, stride_w=stride,
+        pad_h=pad, pad_w=pad, dilation_h=dilation, dilation_w=dilation,
+    )  # fmt: skip
+    return [random_int8(np.random.default_rng(h), (c, h, w))], params, (c, oh, ow)
+
+
 PROBLEMS = list(scratch_problems())
 
 
@@ -145,6 +190,9 @@ def test_every_kernel_that_takes_scratch_declares_it():
     declared = {k.name for k in abi.KERNELS.values() if k.scratch is not None}
     assert declared == {name for name, *_ in PROBLEMS}
     for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp", "matmul.cpp", "linear.cpp", "recurrent.cpp"):
+
+
+    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp", "quant.cpp"):
         assert "scratch(" in (KERNEL_DIR / name).read_text(), name
 
 
@@ -156,10 +204,11 @@ def test_scratch_formula_is_what_the_kernel_asks(kernels, problem):  # noqa: F81
     kernel = abi.kernel(name)
     values = only(name, params | activation_args(None, ()))
     formula = kernel.scratch_floats(values)
+    int8 = bool(kernel.element_types)
     for threads in (1, 2):
-        out = np.empty(shape, np.float32)
+        out = np.empty(shape, np.int8 if int8 else np.float32)
         high_water(kernels, reset=True)
-        at_threads(threads, lambda: call(kernels, name, [*buffers, out], **values))
+        at_threads(threads, lambda: (typed_call if int8 else call)(kernels, name, [*buffers, out], **values))
         asked = high_water(kernels)
         if threads == 1:
             assert asked == formula

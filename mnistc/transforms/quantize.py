@@ -21,7 +21,20 @@ What stays float32 (`stays_float`, the one cost rule): everything but conv2d and
 a conv2d with a fused residual or a layer with an activation that is not a clamp
 (QUANTIZED_ACTIVATIONS); the layers named in `fp32-layers` (by the module path of their
 weight, e.g. `conv2`); with `keep-winograd=true`, the 3x3 convolutions that pack-weights
-runs with Winograd, where float32 Winograd can beat an int8 direct convolution.
+runs with Winograd, where float32 Winograd can beat an int8 direct convolution; with
+`vnni=false`, every convolution.
+
+`vnni` says whether the target has AVX-512 VNNI (the driver asks g++ for the target's
+macros: `BuildConfig.has_vnni` in mnistc/toolchain.py). Only there do int8 convolutions
+gain. The bundled MNIST CNN on the Zen 4 host (`--bench 2000`, one sample, one thread,
+medians of 3 rounds on a busy 2-core machine): with VNNI (`vpdpbusd`, 64 multiply-adds an
+instruction) all-int8 runs in 94 us against 148 us in float32; built for AVX2
+(`--target-cpu x86-64-v3`: vpmaddwd on bytes widened to int16, against float32 Winograd
+and the FMA GEMM) all-int8 takes 375 us against 147 us in float32, and 111 us with the
+convolutions kept float32 (this rule); built for scalar x86-64, all-int8 takes 9 to 15 ms
+against 693 us in float32, and 704 us with this rule. The int8 GEMV of a linear layer
+reads a quarter of the bytes of its float32 weight, gains with AVX2 and about breaks even
+on scalar code, so linear layers are quantized on every target.
 """
 
 from __future__ import annotations
@@ -128,7 +141,9 @@ def conv_geometry(op: nn.Conv2DOp) -> dict[str, int]:
     )  # fmt: skip
 
 
-def stays_float(op: Operation, fp32_layers: tuple[str, ...], keep_winograd: bool) -> bool:
+def stays_float(
+    op: Operation, fp32_layers: tuple[str, ...], keep_winograd: bool, vnni: bool = True
+) -> bool:
     """Whether a conv2d or linear stays float32 (see the module's docstring)."""
     if not isinstance(op, nn.Conv2DOp | nn.LinearOp):
         return True
@@ -139,7 +154,7 @@ def stays_float(op: Operation, fp32_layers: tuple[str, ...], keep_winograd: bool
     if activation is not None and activation.kind not in nn.QUANTIZED_ACTIVATIONS:
         return True
     if isinstance(op, nn.Conv2DOp):
-        if op.residual is not None:
+        if op.residual is not None or not vnni:
             return True
         if keep_winograd:
             from mnistc.transforms.pack_weights import runs_as_winograd
@@ -230,7 +245,8 @@ def entry_function(module: ModuleOp) -> func.FuncOp:
 class QuantizePass(ModulePass):
     """Options: `calibration` (the samples: required), `method` (minmax, percentile, mse),
     `percentile`, `samples` (at most this many are run), `fp32-layers` (layer names kept
-    in float32), `keep-winograd` (see the module's docstring)."""
+    in float32), `keep-winograd` and `vnni` (whether the target has AVX-512 VNNI: without
+    it convolutions stay float32; see the module's docstring)."""
 
     name = "quantize"
 
@@ -240,6 +256,7 @@ class QuantizePass(ModulePass):
     samples: int = DEFAULT_SAMPLES
     fp32_layers: tuple[str, ...] = ()
     keep_winograd: bool = False
+    vnni: bool = True
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         check_method(self.method, self.percentile)
@@ -274,7 +291,7 @@ class QuantizePass(ModulePass):
         self.check_layer_names(module)
         layers = [
             op for op in entry_function(module).walk()
-            if not stays_float(op, self.fp32_layers, self.keep_winograd)
+            if not stays_float(op, self.fp32_layers, self.keep_winograd, self.vnni)
         ]  # fmt: skip
         if not layers:
             return

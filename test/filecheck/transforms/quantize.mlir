@@ -6,6 +6,7 @@
 // RUN: %python -c "import numpy as np; r = np.random.default_rng(0); b = bytearray(320); [b.__setitem__(slice(o, o + 4 * v.size), v.astype('<f4').tobytes()) for o, v in [(0, r.normal(size=18)), (64, np.array([0.1, -0.2])), (128, r.normal(size=24)), (256, np.array([0.3, 0.0, -0.3]))]]; open('q.weights.bin', 'wb').write(b); x = r.random((64, 1, 6, 6)).astype('f4'); x[0, 0, 0, :2] = [0, 1]; np.save('cal.npy', x)"
 // RUN: mnistc-opt %s -p 'quantize{calibration="cal.npy"},dce' --weights-out out.weights.bin | filecheck %s
 // RUN: mnistc-opt %s -p 'quantize{calibration="cal.npy" fp32-layers=fc},dce' --weights-out out2.weights.bin | filecheck %s --check-prefix=FP32
+// RUN: mnistc-opt %s -p 'quantize{calibration="cal.npy" vnni=false},dce' --weights-out out5.weights.bin | filecheck %s --check-prefix=NOVNNI
 // RUN: not mnistc-opt %s -p 'quantize{calibration="missing.npy"}' --weights-out out3.weights.bin 2>&1 | filecheck %s --check-prefix=MISSING
 // RUN: not mnistc-opt %s -p 'quantize{calibration="cal.npy" method="median"}' --weights-out out4.weights.bin 2>&1 | filecheck %s --check-prefix=METHOD
 
@@ -48,6 +49,15 @@ builtin.module attributes {nn.weights_file = "q.weights.bin"} {
 // FP32-NEXT:  %[[D:.*]] = nn.dequantize %[[R]] scale {{.*}} : tensor<1x8xi8> -> tensor<1x8xf32>
 // FP32:       nn.linear %[[D]], %{{.*}} : tensor<1x8xf32>, tensor<3x8xf32>, tensor<3xf32> -> tensor<1x3xf32>
 // FP32-NOT:   nn.qlinear
+
+// vnni=false (a target without AVX-512 VNNI): the convolution stays float32, the linear
+// layer is quantized, its input quantized from the float32 flatten.
+// NOVNNI:       %[[C:.*]] = nn.conv2d %{{.*}} : tensor<1x1x6x6xf32>, tensor<2x1x3x3xf32>, tensor<2xf32> -> tensor<1x2x6x6xf32>
+// NOVNNI-NEXT:  %[[P:.*]] = nn.max_pool2d %[[C]] {{.*}} : tensor<1x2x6x6xf32> -> tensor<1x2x2x2xf32>
+// NOVNNI-NEXT:  %[[R:.*]] = nn.reshape %[[P]] : tensor<1x2x2x2xf32> -> tensor<1x8xf32>
+// NOVNNI:       %[[Q:.*]] = nn.quantize %[[R]] {{.*}} : tensor<1x8xf32> -> tensor<1x8xi8>
+// NOVNNI:       nn.qlinear %[[Q]], {{.*}} -> tensor<1x3xi8>
+// NOVNNI-NOT:   nn.qconv2d
 
 // MISSING: mnistc-opt: error: calibration data missing.npy: no such file or directory
 // METHOD: mnistc-opt: error: unknown calibration method 'median' (one of minmax, percentile, mse)
