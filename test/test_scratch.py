@@ -189,10 +189,8 @@ def test_every_kernel_that_takes_scratch_declares_it():
 
     declared = {k.name for k in abi.KERNELS.values() if k.scratch is not None}
     assert declared == {name for name, *_ in PROBLEMS}
-    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp", "matmul.cpp", "linear.cpp", "recurrent.cpp"):
-
-
-    for name in ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp", "gemm.cpp", "quant.cpp"):
+    sources = ("conv/depthwise.cpp", "conv/packed.cpp", "conv/winograd.cpp", "conv/transpose.cpp")
+    for name in (*sources, "gemm.cpp", "matmul.cpp", "linear.cpp", "recurrent.cpp", "quant.cpp"):
         assert "scratch(" in (KERNEL_DIR / name).read_text(), name
 
 
