@@ -118,8 +118,6 @@ TILE_SIZES = {
     "GEMM_KC": GEMM_KC,
     "GEMM_NC": GEMM_NC,
     "ATTENTION_QUERY_BLOCK": ATTENTION_QUERY_BLOCK,
-
-
     "RECURRENT_ROWS": RECURRENT_ROWS,  # issue 12: LSTM and GRU
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
@@ -326,7 +324,6 @@ class Kernel:
     Winograd's GFLOP/s compare with the direct kernel's): what the profile's GFLOP/s
     divide. None: the kernel moves data. The int8 kernels count their integer
     multiply-adds the same way (2 operations each), so their GOP/s compare."""
-
 
     element_types: Mapping[str, str] = field(default_factory=dict)
     """Buffers whose elements are not float32, by name: their C element type (one of

@@ -222,8 +222,6 @@ inline bool has_vector_form(int64_t activation) {
     case MNISTC_ACTIVATION_ABS:
     case MNISTC_ACTIVATION_RECIPROCAL:
     case MNISTC_ACTIVATION_EXP:
-
-
     // issue 12, attention
     case MNISTC_ACTIVATION_GELU:
     case MNISTC_ACTIVATION_GELU_TANH:
@@ -272,7 +270,6 @@ __attribute__((always_inline)) inline v8 activate8(v8 x, int64_t activation, flo
       return 1.0f / x;
     case MNISTC_ACTIVATION_EXP:
       return exp8(x);
-
 
     // issue 12, attention
     case MNISTC_ACTIVATION_GELU:

@@ -51,11 +51,10 @@ from mnistc.dialects.nn import (
     conv,
     elementwise,
     linear,
+    matmul,
     norm,
     pool,
     quant,
-
-
     recurrent,
     reduce,
     resample,
@@ -63,7 +62,6 @@ from mnistc.dialects.nn import (
     softmax,
     weight,
 )
-from mnistc.dialects.nn import matmul
 from mnistc.dialects.nn.activation import *  # noqa: F403
 from mnistc.dialects.nn.base import (
     FloatTensor,
@@ -95,11 +93,7 @@ FAMILY_MODULES = (
     weight, conv, linear, pool, activation, norm, elementwise, shape, softmax,
     resample, reduce,
     quant,
-
-
     matmul,
-
-
     recurrent,  # issue 12: LSTM and GRU
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)

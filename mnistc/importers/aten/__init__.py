@@ -26,19 +26,17 @@ from mnistc.importers.aten import (
     conv,
     elementwise,
     linear,
+    matmul,
     norm,
     pool,
     python,
     quant,
-
-
     recurrent,
     reduce,
     resample,
     shape,
     softmax,
 )
-from mnistc.importers.aten import matmul
 from mnistc.importers.aten.graph import (
     UNSUPPORTED,
     ConversionContext,
@@ -64,11 +62,7 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     **resample.CONVERTERS,
     # quantized models (PT2E)
     **quant.CONVERTERS,
-
-
     **matmul.CONVERTERS,
-
-
     **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""

@@ -10,13 +10,9 @@ that reach an `nn` op become weights. An op that cannot be converted is recorded
 the walk goes on; the refusal lists them all.
 
 The converters are by op family, named like the `nn` dialect's: `conv`, `linear`,
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, and `quant`
-for quantized models (QDQ and QOperator); `graph.py` holds what they share. Adding an
-ONNX op: a converter in its family's module, listed in that module's `CONVERTERS`.
-
-
-`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `recurrent`; `graph.py`
-holds what they share. Adding an ONNX op: a converter in its family's module, listed in that
+`pool`, `activation`, `norm`, `elementwise`, `shape`, `softmax`, `reduce`, `matmul`,
+`recurrent`, and `quant` for quantized models (QDQ and QOperator); `graph.py` holds what
+they share. Adding an ONNX op: a converter in its family's module, listed in that
 module's `CONVERTERS`.
 """
 
@@ -48,18 +44,16 @@ from mnistc.importers.onnx import (
     conv,
     elementwise,
     linear,
+    matmul,
     norm,
     pool,
     quant,
-
-
     recurrent,
     reduce,
     resample,
     shape,
     softmax,
 )
-from mnistc.importers.onnx import matmul
 from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
 from mnistc.locations import ModelLocation
@@ -95,11 +89,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     **resample.CONVERTERS,
     # quantized models
     **quant.CONVERTERS,
-
-
     **matmul.CONVERTERS,
-
-
     **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
 }
 """ONNX ops on run-time tensors, by type (`domain.type` outside the default domain).
@@ -293,11 +283,8 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     last = block.last_op
     try:
         batch.check_run_time_use(node)
-        results = CONVERTERS[kind](g, node, attributes(node))
-
-
         _check_moved_batch(g, node, inputs)
-        results = CONVERTERS[node.op_type](g, node, attributes(node))
+        results = CONVERTERS[kind](g, node, attributes(node))
         locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
     except Unsupported as e:
         problems.add(kind, where(node), str(e))

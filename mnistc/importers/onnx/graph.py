@@ -35,7 +35,6 @@ class Graph:
     """Constant name → the int8 weight of a quantized model behind its float32 values
     (`quant.QuantizedConstant`), which `weight` builds as int8 where a converter uses it."""
 
-
     moved: MovedBatch = field(default_factory=MovedBatch)
     """issue 12: the run-time tensors whose batch is not dimension 0 (LSTM and GRU)."""
 

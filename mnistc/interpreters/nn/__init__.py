@@ -49,11 +49,7 @@ class NNFunctions(
     ReduceFunctions,
     ResampleFunctions,
     QuantFunctions,
-
-
     MatmulFunctions,
-
-
     RecurrentFunctions,  # issue 12: LSTM and GRU
 ):
     """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""

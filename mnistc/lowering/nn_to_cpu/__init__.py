@@ -19,18 +19,16 @@ from mnistc.lowering.nn_to_cpu import (
     conv,
     elementwise,
     linear,
+    matmul,
     norm,
     pool,
     quant,
-
-
     recurrent,
     reduce,
     resample,
     shape,
     softmax,
 )
-from mnistc.lowering.nn_to_cpu import matmul
 from mnistc.lowering.nn_to_cpu.common import KernelCall
 
 KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
@@ -45,11 +43,7 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **reduce.LOWERINGS,
     **resample.LOWERINGS,
     **quant.LOWERINGS,
-
-
     **matmul.LOWERINGS,
-
-
     **recurrent.LOWERINGS,  # issue 12: LSTM and GRU
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""
