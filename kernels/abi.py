@@ -34,7 +34,7 @@ ACTIVATIONS = (
     ("gelu_tanh", 0, "tanh approximation"),
     ("silu", 0, "x * sigmoid(x)"),
     ("hardsigmoid", 2, "clamp(alpha * x + beta, 0, 1)"),
-    # issue 12: activations and element-wise math (the unary ops fuse like activations)
+    # activations and element-wise math (the unary ops fuse like activations)
     ("mish", 0, "x * tanh(softplus(x))"),
     ("softplus", 2, "x * alpha > beta ? x : log1p(exp(alpha * x)) / alpha"),
     ("softsign", 0, "x / (1 + |x|)"),
@@ -58,7 +58,6 @@ BINARY_OPS = (
     ("add", "lhs + rhs"),
     ("mul", "lhs * rhs"),
     ("prelu", "lhs >= 0 ? lhs : lhs * rhs"),
-    # issue 12
     ("sub", "lhs - rhs"),
     ("div", "lhs / rhs"),
     ("max", "maximum(lhs, rhs), NaN wins"),
@@ -104,7 +103,7 @@ ATTENTION_QUERY_BLOCK = 8 * GEMM_MR
 38 KB for 197 keys) and their packed copy stay in L2 between the two products; a
 multiple of GEMM_MR, so that only the last block has a partial register tile."""
 
-# issue 12: LSTM and GRU (kernels/recurrent.cpp)
+# LSTM and GRU (kernels/recurrent.cpp)
 RECURRENT_ROWS = 8
 """Gate rows per panel of the packed recurrent weight: one vector of the step's GEMV."""
 
@@ -118,7 +117,7 @@ TILE_SIZES = {
     "GEMM_KC": GEMM_KC,
     "GEMM_NC": GEMM_NC,
     "ATTENTION_QUERY_BLOCK": ATTENTION_QUERY_BLOCK,
-    "RECURRENT_ROWS": RECURRENT_ROWS,  # issue 12: LSTM and GRU
+    "RECURRENT_ROWS": RECURRENT_ROWS,
 }
 """The tile sizes that the compiler's weight packing and the kernels share."""
 
@@ -126,7 +125,7 @@ ELEMENT_TYPES = {"f32": "float", "i8": "int8_t", "i32": "int32_t"}
 """The buffer element types a kernel may take: the MLIR name (a memref's element type)
 and the C type."""
 
-# --- int8 (issue 13; kernels/quant.cpp) ---
+# --- int8 (kernels/quant.cpp) ---
 QUANT_MR = 16
 """Output channels per panel of a packed int8 weight: one vector of 16 int32 lanes."""
 QUANT_KR = 4
@@ -393,7 +392,7 @@ _CONV_GEOMETRY = ("C", "H", "W", "K", "OH", "OW", "KH", "KW")
 _WINDOW = ("KH", "KW", "stride_h", "stride_w", "pad_h", "pad_w")
 _POOL_GEOMETRY = ("C", "H", "W", "OH", "OW", *_WINDOW)
 
-# --- int8 (issue 13; kernels/quant.cpp) ---
+# --- int8 (kernels/quant.cpp) ---
 _I8, _I32 = ELEMENT_TYPES["i8"], ELEMENT_TYPES["i32"]
 _REQUANTIZED = {"input": _I8, "packed_weight": _I8, "bias": _I32, "output": _I8}
 _REQUANTISATION_DOC = (
@@ -792,7 +791,7 @@ KERNELS: dict[str, Kernel] = {
             "dimension reads the\ninput at x = (i + shift) * scale + offset, or (i + shift) "
             "/ scale + offset with `divide`\n(float32), by `mode` (MNISTC_RESIZE_*).",
         ),
-        # --- int8 (issue 13; kernels/quant.cpp) ---
+        # --- int8 (kernels/quant.cpp) ---
         *_QUANT_KERNELS,
         # linear layers on token matrices, run-time matrix products
         # and fused attention on the GEMM core (kernels/linear.cpp, kernels/matmul.cpp)

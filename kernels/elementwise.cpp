@@ -66,7 +66,7 @@ void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op
   else if (op == MNISTC_BINARY_PRELU)  // a NaN x fails `x >= 0`, stays NaN through x * y
     binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x >= 0.0f ? x : x * y; },
            act);
-  // issue 12; torch.maximum and torch.minimum: a NaN on either side wins.
+  // torch.maximum and torch.minimum: a NaN on either side wins.
   else if (op == MNISTC_BINARY_SUB)
     binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x - y; }, act);
   else if (op == MNISTC_BINARY_DIV)

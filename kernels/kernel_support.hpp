@@ -54,7 +54,7 @@ inline float activate(float x, int64_t activation, float alpha, float beta) {
       return x / (1.0f + std::exp(-x));
     case MNISTC_ACTIVATION_HARDSIGMOID:
       return std::min(std::max(alpha * x + beta, 0.0f), 1.0f);
-    // issue 12: activations and element-wise math, with PyTorch's formulas.
+    // activations and element-wise math, with PyTorch's formulas.
     case MNISTC_ACTIVATION_MISH: {
       // tanh(log(1 + e)) = n / (n + 2) with n = e (e + 2), e = exp(x): one exp instead
       // of exp, log1p and tanh (20 times faster). Past 20, PyTorch's softplus is x and
@@ -171,7 +171,7 @@ inline v8 exp8(v8 x) {
   return x != x ? x : result;
 }
 
-// issue 12: the gate functions of LSTM and GRU (kernels/recurrent.cpp), correct over the
+// the gate functions of LSTM and GRU (kernels/recurrent.cpp), correct over the
 // whole float range: exp8's overflow to inf and its floor near e^-87 saturate them at
 // their limits, and NaN stays NaN.
 inline v8 sigmoid8(v8 x) { return 1.0f / (1.0f + exp8(-x)); }
@@ -179,7 +179,7 @@ inline v8 sigmoid8(v8 x) { return 1.0f / (1.0f + exp8(-x)); }
 inline v8 tanh8(v8 x) { return 1.0f - 2.0f / (exp8(x + x) + 1.0f); }
 
 // Whether activate8 computes the kind in vector lanes (else it goes lane by lane).
-// issue 12, attention: GELU in vectors (transformers' MLPs; scalar erf and tanh cost
+// GELU in vectors (transformers' MLPs; scalar erf and tanh cost
 // 15 ns an element, 4x the GEMM before them). inf, -inf and NaN come out as from the
 // scalar formulas: +inf, NaN (-inf * 0) and NaN.
 inline v8 gelu8(v8 x, bool tanh_form) {
@@ -216,13 +216,11 @@ inline bool has_vector_form(int64_t activation) {
     case MNISTC_ACTIVATION_SILU:
     case MNISTC_ACTIVATION_HARDSWISH:
     case MNISTC_ACTIVATION_HARDSIGMOID:
-    // issue 12
     case MNISTC_ACTIVATION_SOFTSIGN:
     case MNISTC_ACTIVATION_NEG:
     case MNISTC_ACTIVATION_ABS:
     case MNISTC_ACTIVATION_RECIPROCAL:
     case MNISTC_ACTIVATION_EXP:
-    // issue 12, attention
     case MNISTC_ACTIVATION_GELU:
     case MNISTC_ACTIVATION_GELU_TANH:
       return true;
@@ -259,7 +257,7 @@ __attribute__((always_inline)) inline v8 activate8(v8 x, int64_t activation, flo
       const v8 low = line < 0.0f ? v8{} : line;
       return 1.0f < low ? splat(1.0f) : low;
     }
-    // issue 12; -0.0 < 0 is false, so abs keeps a -0.0 (a zero either way) and a NaN.
+    // -0.0 < 0 is false, so abs keeps a -0.0 (a zero either way) and a NaN.
     case MNISTC_ACTIVATION_SOFTSIGN:
       return x / (1.0f + (x < 0.0f ? -x : x));
     case MNISTC_ACTIVATION_NEG:
@@ -271,7 +269,6 @@ __attribute__((always_inline)) inline v8 activate8(v8 x, int64_t activation, flo
     case MNISTC_ACTIVATION_EXP:
       return exp8(x);
 
-    // issue 12, attention
     case MNISTC_ACTIVATION_GELU:
       return gelu8(x, false);
     case MNISTC_ACTIVATION_GELU_TANH:

@@ -100,7 +100,7 @@ void mnistc_linear(const float* input, const float* weight, const float* bias,
 
 }  // extern "C"
 
-// issue 12, attention: linear layers on token matrices run on the GEMM core.
+// linear layers on token matrices run on the GEMM core.
 extern "C" void mnistc_linear_gemm(const float* input, const float* packed_weight,
                                    const float* bias, float* output, int64_t M, int64_t IN,
                                    int64_t OUT, int64_t activation, float alpha,

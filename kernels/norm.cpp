@@ -39,7 +39,7 @@ void mnistc_lrn(const float* input, float* output, int64_t C, int64_t inner, int
 
 }  // extern "C"
 
-// issue 12: layer norm and group norm.
+// layer norm and group norm.
 namespace {
 
 using namespace mnistc;

@@ -1,4 +1,4 @@
-// The int8 kernels (issue 13; see kernels.hpp): quantize, dequantize, the int8 fully
+// The int8 kernels (see kernels.hpp): quantize, dequantize, the int8 fully
 // connected layer (a GEMV per row), the int8 convolution (an int8 GEMM of the packed
 // weight by im2col panels) and max pooling on int8.
 //

@@ -43,7 +43,7 @@ NETWORKS = (
 )  # fmt: skip
 """torchvision's builders, as issue 11 lists them."""
 
-# issue 12, attention: transformers (mnistc/models/transformers.py)
+# transformers (mnistc/models/transformers.py)
 TRANSFORMER_NETWORKS = ("vit_tiny", "mlp_mixer")
 """Built by mnistc.models.transformers at the configuration's image size."""
 

@@ -477,7 +477,7 @@ MODELS.update(
 )
 
 
-# issue 12, attention: transformers (a tiny ViT) and an MLP-Mixer, defined in the package
+# transformers (a tiny ViT) and an MLP-Mixer, defined in the package
 # (mnistc/models/transformers.py) since the network benchmark builds them too
 
 from mnistc.models.transformers import MLPMixer, TinyViT  # noqa: E402
@@ -485,7 +485,7 @@ from mnistc.models.transformers import MLPMixer, TinyViT  # noqa: E402
 MODELS.update({"tiny_vit": (TinyViT, (3, 32, 32)), "mlp_mixer": (MLPMixer, (3, 32, 32))})
 
 
-# recurrent layers: LSTM and GRU (issue 12)
+# recurrent layers: LSTM and GRU
 
 
 class LstmClassifier(nn.Module):

@@ -90,7 +90,6 @@ ACTIVATIONS = {
     ("silu", ()): F.silu,
     ("hardsigmoid", (1 / 6, 0.5)): F.hardsigmoid,
     ("hardsigmoid", (0.2, 0.5)): lambda t: torch.clamp(0.2 * t + 0.5, 0, 1),  # ONNX's default
-    # issue 12
     ("mish", ()): F.mish,
     ("softplus", (1.0, 20.0)): F.softplus,
     ("softplus", (2.0, 3.0)): lambda t: F.softplus(t, 2.0, 3.0),
@@ -697,7 +696,7 @@ BINARY_CASES = [
     ((1, 13, 5, 5), (1, 13, 1, 1)),  # a squeeze-excite channel scale: vector rows of 25
     ((1, 3, 1, 1), (1, 3, 7, 9)),  # the scale on the left, as torchvision writes it
     ((1, 5, 4, 3), (1, 5, 4, 3)),  # dense: one row of 60
-    # issue 12: odd sizes, broadcasting on both sides, rank 6 merged to 4
+    # odd sizes, broadcasting on both sides, rank 6 merged to 4
     ((3, 1, 5), (4, 1)),
     ((1, 1, 19), (1, 3, 1)),
     ((2, 3, 1, 4, 5, 1), (1, 1, 2, 4, 5, 3)),

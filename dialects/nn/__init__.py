@@ -86,7 +86,7 @@ from mnistc.dialects.nn.resample import *  # noqa: F403
 from mnistc.dialects.nn.shape import *  # noqa: F403
 from mnistc.dialects.nn.softmax import *  # noqa: F403
 from mnistc.dialects.nn.weight import *  # noqa: F403
-from mnistc.dialects.nn.matmul import *  # noqa: F403  (issue 12: attention)
+from mnistc.dialects.nn.matmul import *  # noqa: F403
 from mnistc.dialects.shapes import shape_of
 
 FAMILY_MODULES = (
@@ -94,7 +94,7 @@ FAMILY_MODULES = (
     resample, reduce,
     quant,
     matmul,
-    recurrent,  # issue 12: LSTM and GRU
+    recurrent,
 )  # fmt: skip
 """One module per family of the list above; each exports its ops and helpers (`__all__`)
 and lists its ops in `OPS`."""

@@ -263,7 +263,7 @@ class GeluOp(ActivationOp):
             raise VerifyException("gelu approximate must be \"none\" or \"tanh\"")
 
 
-# issue 12: more activations, and the element-wise math functions (unary, so they run
+# more activations, and the element-wise math functions (unary, so they run
 # and fuse through the same activation kernel and epilogues).
 
 
@@ -429,7 +429,6 @@ class GluOp(IRDLOperation):
 ACTIVATION_OPS = (
     ReluOp, SigmoidOp, TanhOp, SiluOp, HardswishOp, HardsigmoidOp, HardtanhOp, LeakyReluOp,
     EluOp, GeluOp,
-    # issue 12
     MishOp, SoftplusOp, SoftsignOp, SeluOp, CeluOp,
     ExpOp, LogOp, SqrtOp, RsqrtOp, NegOp, AbsOp, PowOp, ReciprocalOp,
 )  # fmt: skip
@@ -443,7 +442,6 @@ __all__ = [
     "ElementwiseUnaryOp", "EluOp", "FusedActivationOp", "GeluOp", "HardsigmoidOp", "HardswishOp",
     "HardtanhOp", "LeakyReluOp", "OneParameterActivationOp", "ReluOp", "SigmoidOp",
     "SiluOp", "TanhOp",
-    # issue 12
     "AbsOp", "ACTIVATION_OPS", "CeluOp", "ExpOp", "GluOp", "LogOp", "MishOp", "NegOp", "PowOp",
     "ReciprocalOp", "RsqrtOp", "SeluOp", "SoftplusOp", "SoftsignOp", "SqrtOp",
 ]

@@ -98,7 +98,6 @@ class PReluOp(BinaryOp):
     name = "nn.prelu"
 
 
-# issue 12
 
 
 @irdl_op_definition
@@ -134,6 +133,5 @@ OPS = (AddOp, MulOp, PReluOp, SubOp, DivOp, MaxOp, MinOp)
 
 __all__ = [
     "AddOp", "BinaryOp", "broadcast_shape", "MulOp", "PReluOp",
-    # issue 12
     "DivOp", "MaxOp", "MinOp", "SubOp",
 ]

@@ -105,7 +105,7 @@ class LRNOp(IRDLOperation):
         verify_rank("lrn input", self.input, 4)
 
 
-# issue 12: layer norm and group norm, their affine weight and bias optional.
+# layer norm and group norm, their affine weight and bias optional.
 
 
 class AffineNormOp(IRDLOperation):

@@ -37,7 +37,7 @@ def whole_batch(start: int | None, end: int | None, step: int | None) -> bool:
     return start in (None, 0) and step in (None, 1) and (end is None or end >= TO_THE_END)
 
 
-# issue 12: a batch moved off dimension 0 -----------------------------------------------
+# a batch moved off dimension 0 -----------------------------------------------
 
 
 @dataclass
@@ -233,7 +233,7 @@ def channel_shuffle(b: Builder, x: SSAValue, groups: int) -> SSAValue:
     return reshape(b, swap(b, x, 1, 2), (n, c, *rest))
 
 
-# issue 12: LSTM and GRU
+# LSTM and GRU
 
 
 def final_hidden_state(b: Builder, sequence: SSAValue, directions: int, hidden: int) -> SSAValue:

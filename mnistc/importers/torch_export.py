@@ -315,7 +315,7 @@ def _as_node(
     )  # fmt: skip
 
 
-# --- issue 12, attention: nn.MultiheadAttention as one op --------------------------------
+# --- nn.MultiheadAttention as one op ----------------------------------------------
 # torch.export records nn.MultiheadAttention decomposed in its sequence-first layout: the
 # batch moves to dimension 1 and back, which the per-sample IR cannot follow op by op.
 # The nodes of one such module (its `nn_module_stack`) are converted together, as the

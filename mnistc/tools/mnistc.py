@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "OMP_DYNAMIC=false: every run on the configured threads)")
     bench.add_argument("--quick", action="store_true",
                        help="--networks on one small network at 3x64x64, batch 1, 1 thread, 3 rounds")
-    _add_quantize_arguments(bench)  # issue 13: the int8 rows
+    _add_quantize_arguments(bench)
     bench.set_defaults(run=cmd_bench)
 
     conformance = commands.add_parser(

@@ -269,7 +269,7 @@ def append_packed(
     return packed_op.result
 
 
-# issue 12: LSTM and GRU take their weights packed (else they pack them at each call).
+# LSTM and GRU take their weights packed (else they pack them at each call).
 @dataclass
 class PackRecurrentWeights(RewritePattern):
     weights: weight_files.WeightFile
@@ -299,7 +299,7 @@ class PackRecurrentWeights(RewritePattern):
         rewriter.replace(op, located(new_op, op))
 
 
-# --- issue 12, attention: linear layers on token matrices run on the GEMM core ---
+# --- Linear layers on token matrices run on the GEMM core ---
 LINEAR_GEMM_MIN_ROWS = 4
 """From this many input rows (a transformer's tokens) a linear layer runs on the GEMM
 core (linear_gemm); below, the GEMV (one row) or linear's own register-blocked rows."""

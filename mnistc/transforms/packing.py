@@ -111,7 +111,7 @@ def quant_kernel_bias(weight: np.ndarray, bias: np.ndarray | None, input_zero_po
     return (np.asarray(total, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
 
 
-# issue 12, attention: linear layers on token matrices (linear_gemm)
+# linear layers on token matrices (linear_gemm)
 def pack_gemm_b(weight: np.ndarray) -> np.ndarray:
     """A linear weight [OUT, IN] as the GEMM core's B = W^T, pre-packed:
     [ceil(OUT / GEMM_NR)][IN][GEMM_NR], zero-filled past the last output, so that the
@@ -123,7 +123,7 @@ def pack_gemm_b(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded.reshape(panels, GEMM_NR, in_features).transpose(0, 2, 1))
 
 
-# issue 12: LSTM and GRU (kernels/recurrent.cpp) ---------------------------------------
+# LSTM and GRU (kernels/recurrent.cpp) ---------------------------------------
 
 
 def pack_recurrent_input_weight(weight: np.ndarray, directions: int) -> np.ndarray:

@@ -63,7 +63,7 @@ TENSOR_CONVERTERS: dict[str, Converter] = {
     # quantized models (PT2E)
     **quant.CONVERTERS,
     **matmul.CONVERTERS,
-    **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
+    **recurrent.CONVERTERS,
 }
 """aten ops that produce `nn` ops; in-place variants (`relu_`) map to the same converter."""
 
@@ -71,7 +71,7 @@ CONVERTERS: dict[str, Converter] = {**TENSOR_CONVERTERS, **python.CONVERTERS}
 """Every aten and prim op the importers convert, by name."""
 
 
-# issue 12: the converters that take a tensor whose batch is not dimension 0 (a recurrent
+# the converters that take a tensor whose batch is not dimension 0 (a recurrent
 # state, a time-major sequence; see shape_ops.MovedBatch): they follow where it goes. Any
 # other converter given one refuses its node.
 FOLLOWS_MOVED_BATCH = {

@@ -27,7 +27,7 @@ def _elu(x: SSAValue, args: list[Any]):
     return nn.EluOp(x, float(args[1]))
 
 
-# issue 12: more activations and the element-wise math functions. A constant argument
+# more activations and the element-wise math functions. A constant argument
 # (a torch.Tensor or a Python number) is folded at import with torch, as add and mul do.
 
 
@@ -82,7 +82,6 @@ CONVERTERS = {
     "aten::sigmoid": _activation(lambda x, a: nn.SigmoidOp(x)),
     "aten::silu": _activation(lambda x, a: nn.SiluOp(x)),
     "aten::tanh": _activation(lambda x, a: nn.TanhOp(x)),
-    # issue 12
     "aten::abs": _math(lambda x, a: nn.AbsOp(x), _on_tensor(torch.abs)),
     "aten::celu": _activation(lambda x, a: nn.CeluOp(x, float(a[1]))),
     "aten::exp": _math(lambda x, a: nn.ExpOp(x), _on_tensor(torch.exp)),

@@ -58,7 +58,7 @@ def convert_sub(ctx: ConversionContext, node: Node) -> tuple:
     return ctx.insert(nn.SubOp(lhs, rhs))
 
 
-# issue 12: div, and the element-wise maximum and minimum. `max`/`min` are also the
+# div, and the element-wise maximum and minimum. `max`/`min` are also the
 # reductions `max.dim`/`min.dim` (values and indices), told apart by their arguments.
 
 
@@ -103,7 +103,6 @@ CONVERTERS = {
     "aten::mul": _arithmetic(nn.MulOp, lambda a, b: a * b),
     "aten::prelu": convert_prelu,
     "aten::sub": convert_sub,
-    # issue 12
     "aten::div": convert_div,
     "aten::max": _extremum(nn.MaxOp, torch.maximum, reduce.convert_max_dim),
     "aten::maximum": _extremum(nn.MaxOp, torch.maximum, reduce.convert_max_dim),

@@ -91,7 +91,7 @@ class ConversionContext:
     sample_shape: Sequence[int]
     problems: Problems = field(default_factory=Problems)
     _weights_of: dict[tuple[str, int], SSAValue] = field(default_factory=dict)
-    # issue 12: recurrent layers' states and time-major sequences hold the batch elsewhere
+    # recurrent layers' states and time-major sequences hold the batch elsewhere
     moved: MovedBatch = field(default_factory=MovedBatch)
 
     def returned(self, value: Any) -> Any:

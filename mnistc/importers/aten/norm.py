@@ -20,7 +20,6 @@ def convert_batch_norm(ctx: ConversionContext, node: Node) -> tuple:
     return ctx.insert(nn.BatchNormOp(x, mean, var, gamma, beta, float(args[7])))
 
 
-# issue 12
 
 
 def _optional_tensor(ctx: ConversionContext, node: Node, index: int):
@@ -58,7 +57,6 @@ def convert_instance_norm(ctx: ConversionContext, node: Node) -> tuple:
 
 CONVERTERS = {
     "aten::batch_norm": convert_batch_norm,
-    # issue 12
     "aten::group_norm": convert_group_norm,
     "aten::instance_norm": convert_instance_norm,
     "aten::layer_norm": convert_layer_norm,

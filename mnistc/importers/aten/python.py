@@ -163,7 +163,7 @@ def per_sample_arguments(node: Node) -> list[Any]:
     return args
 
 
-# issue 12: a recurrent layer's initial state is created [L*D, N, H], the batch second.
+# a recurrent layer's initial state is created [L*D, N, H], the batch second.
 ZERO_FILLS = {"aten::zeros", "aten::new_zeros", "aten::empty", "aten::new_empty"}
 """Tensor ops whose result is zero (or undefined) whatever its shape: one sample's share
 along the batch, wherever it is in the shape, is the result with that size 1, and no

@@ -87,7 +87,7 @@ def sample_dim(ctx: ConversionContext, x: SSAValue, dim: int, what: str, rank: i
     return dim
 
 
-# issue 12: recurrent layers' states [L*D, N, H] and time-major sequences [T, N, F] hold
+# recurrent layers' states [L*D, N, H] and time-major sequences [T, N, F] hold
 # the batch at dimension 1. In one sample it is a dimension of size 1, so select, slice,
 # transpose, permute, squeeze and unsqueeze may move it anywhere: their results remember
 # where (`shape_ops.MovedBatch`), and only they and the recurrent layers take

@@ -90,7 +90,7 @@ CONVERTERS: dict[str, Callable[[Graph, Any, dict], tuple]] = {
     # quantized models
     **quant.CONVERTERS,
     **matmul.CONVERTERS,
-    **recurrent.CONVERTERS,  # issue 12: LSTM and GRU
+    **recurrent.CONVERTERS,
 }
 """ONNX ops on run-time tensors, by type (`domain.type` outside the default domain).
 Any op on constants only is folded instead, but those of `quant.CONSTANT_CONVERTERS`."""
@@ -301,7 +301,7 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     return list(results)
 
 
-# issue 12: the ops that take a tensor whose batch is not dimension 0 (LSTM's and GRU's
+# the ops that take a tensor whose batch is not dimension 0 (LSTM's and GRU's
 # states and sequences, see shape_ops.MovedBatch): they follow where it goes.
 FOLLOWS_MOVED_BATCH = {
     "Transpose", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Identity",

@@ -25,7 +25,6 @@ def convert_clip(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.HardtanhOp(g.tensor(node.input[0]), float(low), float(high)))
 
 
-# issue 12
 
 SELU_ALPHA, SELU_GAMMA = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 """SELU's constants, ONNX's defaults (to float32 precision) and PyTorch's only values."""
@@ -59,7 +58,6 @@ CONVERTERS = {
     "Relu": unary(lambda x, a: nn.ReluOp(x)),
     "Sigmoid": unary(lambda x, a: nn.SigmoidOp(x)),
     "Tanh": unary(lambda x, a: nn.TanhOp(x)),
-    # issue 12
     "Abs": unary(lambda x, a: nn.AbsOp(x)),
     "Celu": unary(lambda x, a: nn.CeluOp(x, a.get("alpha", 1.0))),
     "Exp": unary(lambda x, a: nn.ExpOp(x)),
@@ -72,6 +70,6 @@ CONVERTERS = {
     "Softplus": unary(lambda x, a: nn.SoftplusOp(x)),
     "Softsign": unary(lambda x, a: nn.SoftsignOp(x)),
     "Sqrt": unary(lambda x, a: nn.SqrtOp(x)),
-    # issue 12, attention: transformers' MLPs (opset 20), exact or the tanh form
+    # transformers' MLPs (opset 20), exact or the tanh form
     "Gelu": unary(lambda x, a: nn.GeluOp(x, decode(a.get("approximate", "none")))),
 }

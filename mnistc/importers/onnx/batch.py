@@ -30,7 +30,6 @@ DATA_MOVES = {
 """Ops that move elements without computing, and which inputs are their data (None:
 all): run on the degrees, they place them where the values go."""
 
-# issue 12
 BATCH_SECOND_STATES = {"LSTM": (5, 6), "GRU": (5,)}
 """Initial states [D, N, H] of the recurrent ops (by input index): created for the batch
 (`ConstantOfShape`, `Expand` of a learned state), the same for every sample, so their

@@ -67,7 +67,6 @@ CONVERTERS = {
     "Mul": _binary(nn.MulOp),
     "PRelu": convert_prelu,
     "Sum": _variadic(nn.AddOp),
-    # issue 12
     "Div": _binary(nn.DivOp),
     "Max": _variadic(nn.MaxOp),
     "Min": _variadic(nn.MinOp),

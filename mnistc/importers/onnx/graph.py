@@ -36,7 +36,7 @@ class Graph:
     (`quant.QuantizedConstant`), which `weight` builds as int8 where a converter uses it."""
 
     moved: MovedBatch = field(default_factory=MovedBatch)
-    """issue 12: the run-time tensors whose batch is not dimension 0 (LSTM and GRU)."""
+    """The run-time tensors whose batch is not dimension 0 (LSTM and GRU)."""
 
     def tensor(self, name: str) -> SSAValue:
         value = self.values[name]

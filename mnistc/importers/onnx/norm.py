@@ -17,7 +17,6 @@ def convert_batch_norm(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.BatchNormOp(x, mean, var, scale, bias, float(attrs.get("epsilon", 1e-5))))
 
 
-# issue 12
 
 
 def _no_extra_outputs(node, what: str) -> None:
@@ -77,7 +76,6 @@ CONVERTERS = {
     "LRN": unary(
         lambda x, a: nn.LRNOp(x, a["size"], a.get("alpha", 1e-4), a.get("beta", 0.75), a.get("bias", 1.0))
     ),
-    # issue 12
     "GroupNormalization": convert_group_norm,
     "InstanceNormalization": convert_instance_norm,
     "LayerNormalization": convert_layer_norm,

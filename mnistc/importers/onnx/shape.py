@@ -46,7 +46,7 @@ def _ints(g: Graph, node, index: int, attrs, name: str, what: str) -> list[int] 
     return None
 
 
-# issue 12: LSTM and GRU take and give tensors whose batch is dimension 1 or 2 (see
+# LSTM and GRU take and give tensors whose batch is dimension 1 or 2 (see
 # shape_ops.MovedBatch): Transpose, Slice, Gather, Squeeze, Unsqueeze, Reshape and Concat
 # follow it; other converters refuse such tensors.
 

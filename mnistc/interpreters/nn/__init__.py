@@ -50,7 +50,7 @@ class NNFunctions(
     ResampleFunctions,
     QuantFunctions,
     MatmulFunctions,
-    RecurrentFunctions,  # issue 12: LSTM and GRU
+    RecurrentFunctions,
 ):
     """Runs `nn` ops on NumPy arrays; weights come from the given weight file."""
 

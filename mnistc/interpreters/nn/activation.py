@@ -41,7 +41,6 @@ def activation(x, kind: str, params: Sequence[float] = ()):
         return 0.5 * x * (1 + _erf(x / math.sqrt(2)).astype(np.float64))
     if kind == "gelu_tanh":
         return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-    # issue 12
     if kind in _MATH:
         with np.errstate(all="ignore"):
             return _MATH[kind](x, *params)

@@ -28,7 +28,7 @@ class ElementwiseFunctions(InterpreterFunctions):
         x = args[0].astype(np.float64)
         return as_f32(fused(op, np.where(x >= 0, x, x * args[1])))
 
-    # issue 12: NumPy's maximum and minimum propagate NaN, as torch's do.
+    # NumPy's maximum and minimum propagate NaN, as torch's do.
     @impl(nn.SubOp)
     def run_sub(self, interpreter: Interpreter, op: nn.SubOp, args: tuple[Any, ...]):
         return as_f32(fused(op, args[0].astype(np.float64) - args[1]))

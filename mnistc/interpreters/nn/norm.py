@@ -71,7 +71,6 @@ class NormFunctions(InterpreterFunctions):
         scale = op.bias.value.data + op.alpha.value.data / size * window
         return as_f32(x / scale ** op.beta.value.data)
 
-    # issue 12
     @impl(nn.LayerNormOp)
     def run_layer_norm(self, interpreter: Interpreter, op: nn.LayerNormOp, args: tuple[Any, ...]):
         x, weight, bias = _affine_args(op, args)

@@ -44,6 +44,6 @@ KERNEL_LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     **resample.LOWERINGS,
     **quant.LOWERINGS,
     **matmul.LOWERINGS,
-    **recurrent.LOWERINGS,  # issue 12: LSTM and GRU
+    **recurrent.LOWERINGS,
 }
 """`nn` op → the kernel calls that compute its result into one destination buffer."""

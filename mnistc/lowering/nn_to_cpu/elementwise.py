@@ -15,7 +15,6 @@ from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
 BINARY_OPS = {
     nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu",
-    # issue 12
     nn.SubOp: "sub", nn.DivOp: "div", nn.MaxOp: "max", nn.MinOp: "min",
 }  # fmt: skip
 """The `op` of the `binary` kernel that computes each element-wise `nn` op."""

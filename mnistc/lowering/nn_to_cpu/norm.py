@@ -55,7 +55,6 @@ def _lower_group_norm(op: nn.GroupNormOp) -> list[KernelCall]:
 LOWERINGS: dict[type[Operation], Callable[..., list[KernelCall]]] = {
     nn.BatchNormOp: _lower_batch_norm,
     nn.LRNOp: _lower_lrn,
-    # issue 12
     nn.LayerNormOp: _lower_layer_norm,
     nn.GroupNormOp: _lower_group_norm,
 }

@@ -24,7 +24,7 @@ def _pool_geometry(op: nn.MaxPool2DOp | nn.AvgPool2DOp) -> dict[str, int]:
 
 def _lower_max_pool2d(op: nn.MaxPool2DOp) -> list[KernelCall]:
     params = {**_pool_geometry(op), **pairs("dilation", op.dilation.get_values())}
-    int8 = nn.element_type_of(op.input) == i8  # issue 13: exact on int8
+    int8 = nn.element_type_of(op.input) == i8
     return [KernelCall("max_pool2d_i8" if int8 else "max_pool2d", [op.input], params)]
 
 
