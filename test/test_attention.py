@@ -17,8 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import assert_matches_torch, save_traced
-from models import build
-from test_decoders import FRONT_ENDS, export_onnx, import_via, random
+from test_decoders import FRONT_ENDS, check_through_onnx, import_via, random
 from test_kernels import call, kernels  # noqa: F401 (kernels is a fixture)
 from test_nan_propagation import assert_propagates
 from torch import nn
@@ -319,17 +318,7 @@ def test_attention_zoo_compiled_propagates_nan(zoo_executable):
 
 @pytest.mark.parametrize("name", ["tiny_vit", "mlp_mixer"])
 def test_transformer_through_onnx(name, tmp_path):
-    """The ViT and the Mixer exported to ONNX (dynamic batch), compiled, at batch 1 and 3,
-    against PyTorch (the contract's tolerance and argmax per sample)."""
-    pytest.importorskip("onnx")
-    model, shape = build(name)
-    path = export_onnx(model, shape, tmp_path / f"{name}.onnx", dynamic_batch=True)
-    compile_model(path, tmp_path / "model", CompileOptions())
-    for batch in (1, 3):
-        x = random(batch, *shape)
-        with torch.no_grad():
-            expected = model(torch.from_numpy(x)).numpy()
-        assert_matches_torch(run_executable(tmp_path / "model", x), expected)
+    check_through_onnx(name, tmp_path)
 
 
 class Encoder(nn.Module):

@@ -588,8 +588,12 @@ def test_decoder_zoo_compiled_propagates_nan(zoo_executable):
 
 @pytest.mark.parametrize("name", ["keyword_spotter", "conv_autoencoder", "small_unet", "shuffle_block"])
 def test_target_model_through_onnx(name, tmp_path):
-    """The target models exported to ONNX (dynamic batch), compiled, at batch 1 and 3,
-    against PyTorch (the contract's tolerance and argmax per sample)."""
+    check_through_onnx(name, tmp_path)
+
+
+def check_through_onnx(name: str, tmp_path) -> None:
+    """A test model exported to ONNX (dynamic batch), compiled, at batch 1 and 3, against
+    PyTorch (the contract's tolerance and argmax per sample)."""
     pytest.importorskip("onnx")
     model, shape = build(name)
     path = export_onnx(model, shape, tmp_path / f"{name}.onnx", dynamic_batch=True)
