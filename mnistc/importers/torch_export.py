@@ -9,6 +9,7 @@ parameters named by their state-dict keys, the location from the `stack_trace` a
 
 from __future__ import annotations
 
+import importlib
 import json
 import operator
 import zipfile
@@ -116,6 +117,19 @@ def _module_path(node: torch.fx.Node) -> str:
     return f"{path} ({str(kind).split('.')[-1]})"
 
 
+def _calls_quantized_ops(path: Path) -> bool:
+    """Whether the saved program calls PT2E's `quantized_decomposed` ops, whose library
+    torch.export.load needs registered first. It is loaded only then: registering op
+    libraries changes torch's JIT tables for the rest of the process. A damaged archive
+    answers no: torch.export.load, next, reports it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            programs = [name for name in archive.namelist() if name.endswith(".json")]
+            return any(b"quantized_decomposed" in archive.read(name) for name in programs)
+    except Exception:  # any damage: BadZipFile, a bad CRC, zlib errors, truncation
+        return False
+
+
 def load_exported(path: str | Path) -> torch.export.ExportedProgram:
     """Load a `torch.export.save`d file; every failure is one message, torch's own log
     output (a traceback logged as a warning) is kept off stderr and quoted instead."""
@@ -126,7 +140,8 @@ def load_exported(path: str | Path) -> torch.export.ExportedProgram:
         check_payload_storages(path)
     except ImportError_ as e:
         raise ImportError_(f"{path}: {e}") from None
-    import torch.ao.quantization.fx._decomposed  # noqa: F401  registers PT2E's quantize ops
+    if _calls_quantized_ops(path):
+        importlib.import_module("torch.ao.quantization.fx._decomposed")  # PT2E's quantize ops
 
     try:
         with quiet_torch_logging() as logged:
