@@ -22,7 +22,8 @@ from mnistc.interpreters.nn.quant import (
 )
 from mnistc.models.mnist_cnn import BUNDLED_MODEL
 from mnistc.tools.mnistc import main
-from mnistc.transforms.quantize import INT32_MAX, QuantizePass, fit_bias, weight_scales
+from mnistc.transforms.fold_qdq import INT32_MAX
+from mnistc.transforms.quantize import QuantizePass, fit_bias, weight_scales
 
 
 # Reference semantics -----------------------------------------------------------------

@@ -66,7 +66,6 @@ from mnistc import weights as weight_files
 from mnistc.dialects import nn
 from mnistc.locations import located
 from mnistc.transforms.fold_qdq import (  # the QDQ patterns and bias rule both passes use
-    INT32_MAX,  # noqa: F401  (tests read it here)
     CancelRoundTrip,
     SinkDequantize,
     bias_limit,
