@@ -190,8 +190,10 @@ def gemm_scratch(columns: int) -> int:
 
 
 def packed_scratch(p: Params) -> tuple[int, ...]:
-    """conv2d_packed's zero-padded input, with NR floats of slack."""
-    return (p.C * (p.H + 2 * p.pad_h) * (p.W + 2 * p.pad_w) + CONV_NR,)
+    """conv2d_packed's zero-padded input, with NR floats of slack; and its table of tap
+    offsets, one int64 (two floats) per weight of a group's filter."""
+    padded = p.C * (p.H + 2 * p.pad_h) * (p.W + 2 * p.pad_w) + CONV_NR
+    return (padded, 2 * (p.C // p.groups) * p.KH * p.KW)
 
 
 def depthwise_scratch(p: Params) -> tuple[int, ...]:

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernel_support.hpp"
 
@@ -57,9 +56,8 @@ void mnistc_conv2d_packed(const float* input, const float* packed_weight, const 
       std::copy(input + (c * H + h) * W, input + (c * H + h + 1) * W,
                 padded + (c * HP + h + pad_h) * WP + pad_w);
   // offsets[r] for r = (c, kh, kw): where that tap starts, relative to the output pixel.
-  thread_local std::vector<int64_t> offset_table;
-  offset_table.resize(R);
-  int64_t* offsets = offset_table.data();
+  // Planned scratch like the padded input (slot 1, two floats per entry).
+  int64_t* offsets = reinterpret_cast<int64_t*>(scratch(2 * R, 1));
   for (int64_t c = 0, r = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < KH; ++kh)
       for (int64_t kw = 0; kw < KW; ++kw, ++r)
