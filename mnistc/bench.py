@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -142,7 +143,16 @@ class Engines:
         try:
             return run(inputs)
         except Exception:  # noqa: BLE001 - a fixed-batch export; any other failure recurs below
+            pass
+        try:
             return np.concatenate([run(inputs[i : i + 1]) for i in range(len(inputs))])
+        except Exception as e:  # noqa: BLE001 - the source model's own refusal, said once
+            raise MnistcError(
+                f"{self.reference} cannot run the model at batch {len(inputs)}"
+                f"{' or 1' if len(inputs) > 1 else ''} "
+                f"({type(e).__name__}: {str(e).splitlines()[0][:160]}); export it with a "
+                "dynamic batch dimension to benchmark it"
+            ) from None
 
 
 def export_onnx(torch_model, sample_shape, path: Path) -> Path | None:
@@ -152,11 +162,17 @@ def export_onnx(torch_model, sample_shape, path: Path) -> Path | None:
         import torch
     except ImportError:
         return None
-    torch.onnx.export(
-        torch_model, (torch.zeros(1, *sample_shape),), str(path), dynamo=False,
-        input_names=["input"], output_names=["output"],
-        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-    )  # fmt: skip
+    # torch.export's module refuses train(), which EVAL mode calls; its graph is already
+    # in inference form, so PRESERVE exports the same thing.
+    exported = isinstance(torch_model, torch.fx.GraphModule)
+    mode = torch.onnx.TrainingMode.PRESERVE if exported else torch.onnx.TrainingMode.EVAL
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on the exporter's own asserts
+        torch.onnx.export(
+            torch_model, (torch.zeros(1, *sample_shape),), str(path), dynamo=False,
+            input_names=["input"], output_names=["output"], training=mode,
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )  # fmt: skip
     return path
 
 

@@ -89,6 +89,48 @@ def test_a_model_that_disagrees_with_its_reference_is_not_benchmarked(fixed_batc
         _latency_table(engines, SHAPE, [CONFIGS["b1-t1"]], 1, print)
 
 
+class NoCompiledModel:
+    """Stands for mnistc's model where only the references are asked."""
+
+    def set_num_threads(self, n):
+        pass
+
+    def __call__(self, inputs):
+        raise AssertionError("the references alone are asked for")
+
+
+def _export_small(path, batch_dim):
+    """Small as a torch.export program of batch 2, its batch dynamic or fixed."""
+    torch.manual_seed(0)
+    shapes = ({0: torch.export.Dim("batch")},) if batch_dim else None
+    program = torch.export.export(Small().eval(), (torch.randn(2, *SHAPE),), dynamic_shapes=shapes)
+    torch.export.save(program, str(path))
+    return path
+
+
+def test_a_torch_export_program_gets_an_onnx_runtime_column(tmp_path):
+    path = _export_small(tmp_path / "small.pt2", batch_dim=True)
+    torch_model, label = source_model(path)
+    assert label == "torch.export"
+    onnx_path = onnx_for_ort(path, torch_model, SHAPE, tmp_path, print)
+    assert onnx_path is not None
+    engines = Engines(NoCompiledModel(), onnx_path, None, "")
+    inputs = np.random.default_rng(1).random((3, *SHAPE), dtype=np.float32)
+    with torch.no_grad():
+        expected = torch_model(torch.from_numpy(inputs)).numpy()
+    np.testing.assert_allclose(engines.expected(inputs), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_source_model_that_runs_only_its_exported_batch_is_refused_in_one_message(tmp_path):
+    path = _export_small(tmp_path / "fixed.pt2", batch_dim=False)
+    torch_model, label = source_model(path)
+
+    engines = Engines(NoCompiledModel(), None, torch_model, label)
+    inputs = np.zeros((3, *SHAPE), dtype=np.float32)
+    with pytest.raises(MnistcError, match="cannot run the model at batch 3 or 1 .*dynamic batch"):
+        engines.expected(inputs)
+
+
 # --- int8 rows (issue 13) ---------------------------------------------------------------
 
 
