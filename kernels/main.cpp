@@ -43,6 +43,15 @@ int fail(const std::string& message) {
 std::string describe_errno() { return std::strerror(errno); }
 
 int64_t sample_bytes() { return sizeof(float) * mnistc_model_input_size(); }
+
+// A model imported whole (model_api.hpp) runs exactly one input of its fixed shape.
+bool imported_whole() { return mnistc_model_imported_whole()[0] != '\0'; }
+
+std::string whole_input_refusal(const char* path, const std::string& holds) {
+  return "input '" + std::string(path) + "' " + holds + ": the model takes exactly one " +
+         mnistc_model_input_shape() + " tensor (float32 = " + std::to_string(sample_bytes()) +
+         " bytes), its fixed input shape (imported whole: " + mnistc_model_imported_whole() + ")";
+}
 int64_t samples_in(int64_t bytes) { return std::max<int64_t>(1, bytes / sample_bytes()); }
 
 // Fills `size` bytes unless the end comes first; the count read, or -1 on an error.
@@ -235,6 +244,10 @@ class Input {
       error = "input '" + std::string(path_) + "': " + error;
       return false;
     }
+    if (imported_whole() && elements != mnistc_model_input_size()) {
+      error = whole_input_refusal(path_, "is an array of " + std::to_string(elements) + " elements");
+      return false;
+    }
     if (elements <= 0 || elements % mnistc_model_input_size() != 0) {
       error = "input '" + std::string(path_) + "' is an array of " + std::to_string(elements) +
               " elements, not a positive multiple of one sample (" +
@@ -246,6 +259,10 @@ class Input {
   }
 
   bool check_size(int64_t bytes, std::string& error) const {
+    if (imported_whole() && bytes != sample_bytes()) {
+      error = whole_input_refusal(path_, "has " + std::to_string(bytes) + " bytes");
+      return false;
+    }
     if (declared_ >= 0 && bytes != declared_ * sample_bytes()) {
       error = "input '" + std::string(path_) + "' holds " + std::to_string(bytes) +
               " bytes of data; its .npy header declares " + std::to_string(declared_) +
@@ -261,6 +278,10 @@ class Input {
 
   bool check_limit(int64_t bytes, std::string& error) const {
     if ((bytes + sample_bytes() - 1) / sample_bytes() <= max_batch_) return true;
+    if (imported_whole()) {
+      error = whole_input_refusal(path_, "holds more than one input");
+      return false;
+    }
     error = "input '" + std::string(path_) + "' holds more than " +
             std::to_string(max_batch_) + " samples, the limit; --max-batch N raises it";
     return false;
@@ -554,10 +575,12 @@ int info() {
   const std::string preprocessing = mnistc_model_preprocessing();
   const long long weights = mnistc_model_weight_bytes(), buffers = mnistc_model_buffer_bytes(),
                   scratch = mnistc_model_scratch_bytes(), threads = omp_get_max_threads();
-  std::printf("{\"input_shape\": [%s], \"outputs\": %lld, \"preprocessing\": %s, "
+  std::printf("{\"input_shape\": [%s], \"outputs\": %lld, \"imported_whole\": %s, "
+              "\"preprocessing\": %s, "
               "\"memory\": {\"weights\": %lld, \"arena_per_thread\": %lld, "
               "\"scratch_per_thread\": %lld, \"threads\": %lld, \"peak\": %lld}}\n",
               shape.c_str(), static_cast<long long>(mnistc_model_output_size()),
+              imported_whole() ? "true" : "false",
               preprocessing.empty() ? "null" : preprocessing.c_str(), weights, buffers,
               scratch, threads, weights + threads * (buffers + scratch));
   return 0;
@@ -598,6 +621,7 @@ int main(int argc, char** argv) {
     if (!parse_count(argv[i], argv[i + 1], *value, error)) return fail(error);
     ++i;
   }
+  if (imported_whole()) max_batch = 1;
   if (mode != nullptr) {
     if (paths.size() != 1) return usage(argv[0]);
     return std::strcmp(mode, "--bench") == 0 ? bench(runs, paths[0], max_batch)

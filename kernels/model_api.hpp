@@ -27,6 +27,11 @@ const char* mnistc_model_input_shape(void); /* "CxHxW", for messages */
    {"scale":s,"mean":[...],"std":[...],"channel_order":"rgb"|"bgr"} meaning
    (x * scale - mean) / std per channel; "" when none was declared. */
 const char* mnistc_model_preprocessing(void);
+/* "" for a model that runs any batch. A model whose input shape was fixed and whose graph
+   works across its first dimension (indexes, reduces or reshapes along it) is imported
+   whole: then this says why, its input shape is the whole input tensor, and
+   mnistc_model_run takes exactly batch 1 (else returns non-zero). */
+const char* mnistc_model_imported_whole(void);
 
 /* Memory as planned at compile time, in bytes: the weights (embedded, with constant
    buffers), and per thread the buffers of one sample (the arena) and the kernels'

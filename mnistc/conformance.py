@@ -90,15 +90,14 @@ def _input_for(graph, input_path: Path | None) -> np.ndarray:
 
 def _outside_the_model_contract(graph, input_path: Path | None, inputs: np.ndarray) -> str | None:
     """Why a case is outside what a compiled model is, if it is: one floating-point input
-    whose first dimension is the batch, computed in float32, and one output."""
+    (its first dimension the batch, or, fixed, the whole input: `import_following_the_batch`),
+    computed in float32, and one output."""
     if input_path is not None and (count := len(list(input_path.parent.glob("input_*.pb")))) > 1:
         return f"{count} inputs (a compiled model takes one)"
     if (count := len(graph.output)) > 1:
         return f"{count} outputs (a compiled model has one)"
     if not np.issubdtype(inputs.dtype, np.floating):
         return f"{inputs.dtype} input (a compiled model takes floating-point data)"
-    if inputs.ndim < 2:
-        return f"a rank-{inputs.ndim} input: its first dimension is the batch, no sample is left"
     finite = inputs[np.isfinite(inputs)]
     if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
         return "input values beyond float32's range (a compiled model computes in float32)"

@@ -25,7 +25,7 @@ from mnistc import progress, weights
 from mnistc.dialects import cpu
 from mnistc.errors import MnistcError
 from mnistc.importers.cache import import_model_cached
-from mnistc.importers.common import ImportedModel
+from mnistc.importers.common import ImportedModel, imported_whole
 from mnistc.context import MnistcContext
 from mnistc.ir import make_context, print_ir  # noqa: F401  (part of the library API)
 from mnistc.kernels import KERNEL_DIR
@@ -142,6 +142,8 @@ class CompileResult:
     commands: list[str] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)
     """IR text after each stage, by stage name."""
+    imported_whole: str | None = None
+    """Why the model was imported whole (runs exactly its fixed input shape), or None."""
 
 
 def run_pipeline(ctx: MnistcContext, module: ModuleOp, spec: str) -> None:
@@ -321,6 +323,7 @@ def compile_model(
         len(compilation.weights),
         planned_memory(compilation.ctx, compilation.module),
         stages=compilation.stages,
+        imported_whole=imported_whole(compilation.module),
     )
     with tempfile.TemporaryDirectory(prefix="mnistc-build-") as scratch:
         build_dir = Path(scratch)

@@ -72,6 +72,15 @@ def _declared_preprocessing(lib: ctypes.CDLL, path: Path):
     return Preprocessing.from_json(text, str(path)) if text else None
 
 
+def _imported_whole(lib: ctypes.CDLL) -> str | None:
+    """The library's `mnistc_model_imported_whole()`, None for a model that runs any batch
+    (and for libraries built before it)."""
+    if not hasattr(lib, "mnistc_model_imported_whole"):
+        return None
+    lib.mnistc_model_imported_whole.restype = ctypes.c_char_p
+    return lib.mnistc_model_imported_whole().decode() or None
+
+
 def _is_torch_tensor(value) -> bool:
     """Whether `value` is a torch tensor, without importing torch for NumPy callers."""
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
@@ -99,6 +108,9 @@ class CompiledModel:
         )
         self.preprocessing = _declared_preprocessing(self._lib, self.path)
         """What raw pixels go through before the model (None if not declared)."""
+        self.imported_whole = _imported_whole(self._lib)
+        """Why the model was imported whole, taking exactly one `input_shape` tensor
+        (its input shape fixed, its batch not followable); None when it takes any batch."""
 
     def __call__(self, inputs):
         """The model on a batch [N, *input_shape] or one sample [*input_shape]: [N, outputs]
@@ -129,6 +141,12 @@ class CompiledModel:
                 f"input of dtype {array.dtype} refused: the model takes float32 {sample} "
                 "samples, and declares no preprocessing for raw pixels (convert and scale "
                 "the data first, e.g. pixels / 255 as float32)"
+            )
+        if self.imported_whole is not None and array.shape != self.input_shape:
+            raise MnistcError(
+                f"input of shape {list(array.shape)} refused: the model takes exactly one "
+                f"{list(self.input_shape)} tensor, its fixed input shape (imported whole: "
+                f"{self.imported_whole})"
             )
         if array.shape == self.input_shape:
             array = array[np.newaxis]

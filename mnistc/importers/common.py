@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, OpResult
 
 from mnistc.errors import MnistcError
@@ -30,6 +30,99 @@ class ImportedModel:
 
     module: ModuleOp
     weights: WeightFile
+
+    @property
+    def whole(self) -> str | None:
+        """Why the model was imported whole (`import_following_the_batch`); None when
+        it was imported per sample."""
+        return imported_whole(self.module)
+
+
+# the batch: followed, or the model imported whole ------------------------------
+
+WHOLE_ATTRIBUTE = "mnistc.imported_whole"
+"""The module attribute of a model imported whole: why its batch cannot be followed. It
+lives in the IR (so the import cache keeps it); the C++ target reads it."""
+
+
+def imported_whole(module: ModuleOp) -> str | None:
+    """Why `module` was imported whole, or None when its IR runs one sample of a batch."""
+    attr = module.attributes.get(WHOLE_ATTRIBUTE)
+    return attr.data if isinstance(attr, StringAttr) else None
+
+
+def fixed_input_shape(dims: Sequence[int | None]) -> tuple[int, ...] | None:
+    """A model input's shape when every dimension is fixed (the batch too), else None."""
+    if any(d is None or int(d) < 1 for d in dims):
+        return None
+    return tuple(int(d) for d in dims)
+
+
+def import_following_the_batch(
+    per_sample: Callable[[], ImportedModel], whole: Callable[[], ImportedModel] | None
+) -> ImportedModel:
+    """The one decision between the two ways to import a model.
+
+    Per sample, dimension 0 of the input is the batch: the `nn` IR computes one sample
+    and the compiled model runs any batch. A graph that reads across that dimension
+    (indexes, reduces, reshapes or broadcasts along it) or an input of rank 1 cannot
+    follow it, and the per-sample import refuses the model. Then, if the input's shape
+    is fixed (`whole` given: ONNX dims all static, the traced or example shape), the
+    model is imported whole, as ONNX Runtime runs it: the IR's one sample is the entire
+    input tensor ([1, *shape]) and its output the model's exact output ([1, *output]);
+    the compiled model runs exactly that input (`WHOLE_ATTRIBUTE`). A model with a
+    dynamic batch stays refused with the per-sample import's message.
+    """
+    try:
+        return per_sample()
+    except ImportError_ as refusal:
+        if whole is None:
+            raise
+        reason = str(refusal)
+    try:
+        imported = whole()
+        check_one_sample_ops(imported.module)
+    except ImportError_ as failure:
+        if str(failure) == reason:
+            raise
+        raise ImportError_(
+            f"{reason}\nimported whole (its input shape is fixed), it is refused too: "
+            f"{str(failure).splitlines()[0]}"
+        ) from None
+    imported.module.attributes[WHOLE_ATTRIBUTE] = StringAttr(refusal_summary(reason))
+    return imported
+
+
+def refusal_summary(message: str) -> str:
+    """A refusal on one line: its title and the list of supported ops left out."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("supported: ")]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        lines = lines[1:]
+    return "".join(c if c.isprintable() else " " for c in "; ".join(lines))
+
+
+ONE_SAMPLE_OPS = frozenset({
+    "nn.conv2d", "nn.conv_transpose2d", "nn.qconv2d", "nn.max_pool2d", "nn.avg_pool2d",
+    "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.lrn", "nn.group_norm", "nn.resize2d",
+    "nn.lstm", "nn.gru",
+})  # fmt: skip
+"""`nn` ops whose kernels compute one image or sequence: their lowerings read dimension
+0 as the batch, of size 1 in the per-sample IR."""
+
+
+def check_one_sample_ops(module: ModuleOp) -> None:
+    """Refuse a model imported whole in which a `ONE_SAMPLE_OPS` op gets a tensor with
+    more than one element along dimension 0 (a convolution of two images)."""
+    for op in module.walk():
+        if op.name in ONE_SAMPLE_OPS and (shape := op.operands[0].type.get_shape())[0] != 1:
+            where = ModelLocation.of(op)
+            place = f" at '{where.value}' ({where.describe()})" if where else ""
+            raise ImportError_(
+                f"{op.name.removeprefix('nn.')} of a tensor {list(shape)}{place}: it computes "
+                "one sample (dimension 0 of size 1), and a model imported whole gives it "
+                "the whole input"
+            )
 
 
 def locate_and_verify(block: Block, last: Operation | None, location: ModelLocation, results) -> None:

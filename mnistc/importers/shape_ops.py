@@ -9,7 +9,9 @@ constant index list the slices of its runs, concatenated.
 The IR runs one sample at a time (`nn` tensors have batch 1, the lowering loops over the
 batch), so an op that splits or grows the batch of a run-time tensor cannot be compiled:
 the converters refuse it with `BATCH_REFUSAL`. Moving it is fine in one sample, where
-it is a dimension of size 1 (`MovedBatch` records where it went).
+it is a dimension of size 1 (`MovedBatch` records where it went). A model with a fixed
+input shape whose batch cannot be followed is imported whole instead
+(`common.import_following_the_batch`): no dimension is a batch (`MovedBatch(followed=False)`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def whole_batch(start: int | None, end: int | None, step: int | None) -> bool:
 # a batch moved off dimension 0 -----------------------------------------------
 
 
+NO_BATCH = -1
+"""`MovedBatch.dim` in a model imported whole: no dimension holds a batch. Below every
+dimension index, so the converters' comparisons with it never match and their index
+arithmetic (`batch - (dim < batch)`) leaves it as it is."""
+
+
 @dataclass
 class MovedBatch:
     """Run-time tensors whose batch is not dimension 0, by value: a recurrent layer's
@@ -51,18 +59,29 @@ class MovedBatch:
     and so does the model's output (the executable writes results sample by sample)."""
 
     places: dict[SSAValue, tuple[int, str]] = field(default_factory=dict)
+    followed: bool = True
+    """False in a model imported whole (its input shape fixed, its batch not
+    followable): no tensor holds a batch, every dimension is the model's own."""
 
     def dim(self, value: SSAValue) -> int:
-        """Where the batch of a run-time tensor is: dimension 0 unless moved."""
+        """Where the batch of a run-time tensor is: dimension 0 unless moved; `NO_BATCH`
+        in a model imported whole."""
+        if not self.followed:
+            return NO_BATCH
         return self.places.get(value, (0, ""))[0]
 
     def at(self, value: SSAValue, dim: int, what: str) -> SSAValue:
         """`value`, recorded as holding the batch at `dim` (moved there by `what`)."""
-        if dim:
+        if dim and self.followed:
             self.places[value] = (dim, what)
         else:
             self.places.pop(value, None)
         return value
+
+    def refusal_at_dim0(self, what: str) -> str | None:
+        """Why `what` along dimension 0 of a tensor whose batch was not moved is refused:
+        always, unless the model is imported whole."""
+        return BATCH_REFUSAL.format(what) if self.followed else None
 
     def refusal(self, value: Any) -> str | None:
         """Why `value` cannot go where only dimension 0 may be the batch, if it cannot."""
@@ -79,6 +98,8 @@ class MovedBatch:
 
     def permuted(self, b: Builder, x: SSAValue, permutation: Sequence[int], what: str) -> SSAValue:
         """x permuted, the batch wherever the permutation puts it."""
+        if not self.followed:
+            return transpose(b, x, permutation)
         return self.at(transpose(b, x, permutation), list(permutation).index(self.dim(x)), what)
 
 

@@ -22,6 +22,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.utils.target import Target
 
 from mnistc import weights as weight_files
+from mnistc.importers.common import imported_whole
 from mnistc.preprocessing import ATTRIBUTE as PREPROCESSING
 from mnistc.dialects import cpu
 from mnistc.dialects.shapes import element_count, shape_of
@@ -305,11 +306,17 @@ class CppTarget(Target):
                 output_size=element_count(shape_of(output_type)[1:]),
                 shape=sample_shape,
                 preprocessing=_c_string(_preprocessing(module)),
+                whole=_c_string(imported_whole(module) or ""),
+                whole_check=WHOLE_CHECK if imported_whole(module) is not None else "",
                 weight_bytes=memory.weights,
                 buffer_bytes=memory.arena,
                 scratch_bytes=memory.scratch,
             )
         )
+
+
+WHOLE_CHECK = "\n  if (batch != 1) return 1;  // imported whole: exactly one input of its fixed shape"
+"""The batch check of a model imported whole (`mnistc.importers.common.import_following_the_batch`)."""
 
 
 def _scratch_storage(slots: tuple[int, ...]) -> str:
@@ -422,7 +429,7 @@ _ABI = """
 static mnistc::ThreadGovernor governor;
 
 extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {{
-  if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;
+  if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;{whole_check}
   mnistc::run_governed(governor, batch, [&] {{ {entry}(input, output, batch); }});
   return 0;
 }}
@@ -431,6 +438,7 @@ extern "C" int64_t mnistc_model_input_size(void) {{ return {input_size}; }}
 extern "C" int64_t mnistc_model_output_size(void) {{ return {output_size}; }}
 extern "C" const char* mnistc_model_input_shape(void) {{ return "{shape}"; }}
 extern "C" const char* mnistc_model_preprocessing(void) {{ return {preprocessing}; }}
+extern "C" const char* mnistc_model_imported_whole(void) {{ return {whole}; }}
 extern "C" int64_t mnistc_model_weight_bytes(void) {{ return {weight_bytes}; }}
 extern "C" int64_t mnistc_model_buffer_bytes(void) {{ return {buffer_bytes}; }}
 extern "C" int64_t mnistc_model_scratch_bytes(void) {{ return {scratch_bytes}; }}

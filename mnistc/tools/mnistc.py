@@ -92,6 +92,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
         f"bytes on one thread, {memory.arena + memory.scratch} more per further thread)",
         file=sys.stderr,
     )
+    if result.imported_whole is not None:
+        print(
+            "mnistc: note: imported whole, as its input shape is fixed and its graph does not "
+            f"follow dimension 0 as a batch ({result.imported_whole}): the model runs exactly "
+            "one input of that shape",
+            file=sys.stderr,
+        )
     if options.keep_build:
         print(f"mnistc: build directory kept in {options.keep_build}", file=sys.stderr)
     return 0

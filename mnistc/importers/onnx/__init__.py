@@ -31,12 +31,15 @@ from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
+from mnistc.importers import shape_ops
 from mnistc.importers.common import (
     ENTRY,
     ImportedModel,
     ImportError_,
     Problems,
     converter_failure,
+    fixed_input_shape,
+    import_following_the_batch,
     locate_and_verify,
 )
 from mnistc.importers.onnx import (
@@ -171,11 +174,11 @@ def _initializer_array(path: str | Path, tensor) -> np.ndarray:
 
 
 def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
-    """Import an ONNX model; its graph input's first dimension is the batch."""
+    """Import an ONNX model; its graph input's first dimension is the batch, or, when the
+    graph cannot follow it and the input's shape is fixed, the input is one sample whole
+    (`common.import_following_the_batch`)."""
     model = load_onnx(path)
     graph = model.graph
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-    initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
     inputs = data_inputs(graph)
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ImportError_(
@@ -183,20 +186,40 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
             "supported (need 1 and 1)"
         )
     dims = input_dims(inputs[0])
-    shape = tuple(sample_shape) if sample_shape else tuple(dims[1:])
+    fixed = fixed_input_shape(dims)
+    if sample_shape and tuple(sample_shape) != tuple(dims[1:]):
+        fixed = None  # --input-shape chose another sample: the batch is dimension 0
+    return import_following_the_batch(
+        lambda: _import_graph(path, model, tuple(sample_shape) if sample_shape else tuple(dims[1:]), dims[0] or 1),
+        None if fixed is None else lambda: _import_graph(path, model, fixed, None),
+    )
+
+
+def _import_graph(path: str | Path, model, shape: tuple, batch: int | None) -> ImportedModel:
+    """The graph on an `nn` input [1, *shape]: one sample of a batch exported as `batch`,
+    or (`batch` None) the whole input `shape`, seen by the converters as the model's own
+    tensor, with no batch to follow."""
+    graph = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
     if not shape or any(d is None or d < 1 for d in shape):
-        raise ImportError_(f"{path}: the input's sample shape {dims[1:]} is not static; give --input-shape")
+        raise ImportError_(f"{path}: the input's sample shape {list(shape)} is not static; give --input-shape")
     block = Block(arg_types=[nn.tensor((1, *shape))])
     block.args[0].name_hint = "input"
-    g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, dims[0] or 1)
+    g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, batch or 1)
     g.values.update({k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in initializers.items()})
-    g.values[inputs[0].name] = block.args[0]
+    g.values[data_inputs(graph)[0].name] = block.args[0]
+    if batch is None:
+        g.moved.followed = False
+        g.values[data_inputs(graph)[0].name] = shape_ops.reshape(g.builder, block.args[0], shape)
     _walk(g, graph.node, shape)
     output = g.values.get(graph.output[0].name)
     if not isinstance(output, SSAValue):
         raise ImportError_(f"{path}: the output is not computed from the input")
     if (reason := g.moved.refusal(output)) is not None:
         raise ImportError_(f"{path}: the model's output: {reason}")
+    if batch is None:
+        output = shape_ops.reshape(g.builder, output, (1, *nn.shape_of(output)))
     g.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), g.weights)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mnistc.importers.onnx.graph import Unsupported
+from mnistc.importers.shape_ops import NO_BATCH
 
 UNKNOWN_DEGREE = 1 << 20
 """The degree of an element computed from the batch in a way not tracked."""
@@ -57,7 +58,10 @@ class BatchDegrees:
 
     def record_shape(self, node, attrs: dict, rank: int, batch_dim: int = 0) -> None:
         """`Shape` (from `start` to `end`) or `Size` of a run-time tensor of `rank` dims
-        whose batch is dimension `batch_dim`."""
+        whose batch is dimension `batch_dim` (`NO_BATCH` in a model imported whole, whose
+        shapes are all constants)."""
+        if batch_dim == NO_BATCH:
+            return
         if node.op_type == "Size":
             self.degrees[node.output[0]] = np.array(1, dtype=np.int64)
             return

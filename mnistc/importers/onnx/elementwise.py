@@ -23,12 +23,12 @@ def _aligned(g: Graph, node, index: int, like: SSAValue, attrs) -> SSAValue:
     return g.tensor(name)
 
 
-def per_sample(op: nn.BinaryOp) -> nn.BinaryOp:
+def per_sample(g: Graph, op: nn.BinaryOp) -> nn.BinaryOp:
     """The op, unless a constant broadcasts its result beyond the one sample (a constant
     whose first dimension is the batch size the model was exported with, say): the
-    model runs sample by sample, so such a graph cannot be compiled."""
+    model runs sample by sample, so such a graph cannot be compiled (but imported whole)."""
     shape = nn.shape_of(op.output)
-    if shape and shape[0] != 1:
+    if shape and shape[0] != 1 and g.moved.followed:
         raise Unsupported(f"a constant broadcasts the result to {list(shape)}, across samples")
     return op
 
@@ -36,7 +36,7 @@ def per_sample(op: nn.BinaryOp) -> nn.BinaryOp:
 def _binary(op_type: type[nn.BinaryOp]) -> Callable:
     def convert(g: Graph, node, attrs) -> tuple:
         lhs = g.tensor(node.input[0])
-        return g.insert(per_sample(op_type(lhs, _aligned(g, node, 1, lhs, attrs))))
+        return g.insert(per_sample(g, op_type(lhs, _aligned(g, node, 1, lhs, attrs))))
 
     return convert
 
@@ -56,7 +56,7 @@ def _variadic(op_type: type[nn.BinaryOp]) -> Callable:
     def convert(g: Graph, node, attrs) -> tuple:
         total = g.tensor(node.input[0])
         for name in node.input[1:]:
-            (total,) = g.insert(per_sample(op_type(total, g.tensor(name))))
+            (total,) = g.insert(per_sample(g, op_type(total, g.tensor(name))))
         return (total,)
 
     return convert

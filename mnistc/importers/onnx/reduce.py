@@ -26,7 +26,7 @@ def _reduction(op_type: type[nn.ReduceOp]) -> Callable:
         if axes is None and attrs.get("noop_with_empty_axes", 0):
             return (x,)
         dims = sorted({a % rank for a in axes or range(rank)})
-        if 0 in dims:
+        if 0 in dims and g.moved.followed:
             raise Unsupported(
                 f"a reduction over the batch dimension (axes {axes or 'all'}): mnistc runs "
                 "the model one sample at a time"

@@ -25,14 +25,13 @@ def reshape(g: Graph, x: SSAValue, shape: Sequence[int]) -> tuple:
     return (x,) if tuple(shape) == nn.shape_of(x) else g.insert(nn.ReshapeOp(x, shape))
 
 
-def sample_axis(x: SSAValue, axis: int, what: str, rank: int | None = None) -> int:
-    """`axis` counted from 0 in a tensor of `rank` (x's by default); refused if it is the
-    batch."""
-    rank = len(nn.shape_of(x)) if rank is None else rank
+def sample_axis(g: Graph, x: SSAValue, axis: int, what: str) -> int:
+    """`axis` counted from 0 in x; refused if it is the batch."""
+    rank = len(nn.shape_of(x))
     if not -rank <= int(axis) < rank:
         raise Unsupported(f"axis {axis} out of range for rank {rank}")
-    if int(axis) % rank == 0:
-        raise Unsupported(shape_ops.BATCH_REFUSAL.format(what))
+    if int(axis) % rank == 0 and (reason := g.moved.refusal_at_dim0(what)) is not None:
+        raise Unsupported(reason)
     return int(axis) % rank
 
 
@@ -105,7 +104,7 @@ def convert_slice(g: Graph, node, attrs) -> tuple:
 
 def convert_split(g: Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
-    axis = sample_axis(x, attrs.get("axis", 0), "Split")
+    axis = sample_axis(g, x, attrs.get("axis", 0), "Split")
     size = nn.shape_of(x)[axis]
     sizes = _ints(g, node, 1, attrs, "split", "Split's sizes")
     if sizes is None and "num_outputs" in attrs:
@@ -191,7 +190,8 @@ def convert_expand(g: Graph, node, attrs) -> tuple:
     except ValueError:
         raise Unsupported(f"Expand of shape {list(shape)} to {target}") from None
     if len(result) != len(shape) or result[0] != shape[0]:
-        raise Unsupported(shape_ops.BATCH_REFUSAL.format("Expand"))
+        if (reason := g.moved.refusal_at_dim0("Expand")) is not None:
+            raise Unsupported(reason)
     return (shape_ops.expand(g.builder, x, result),)
 
 
@@ -200,8 +200,8 @@ def convert_tile(g: Graph, node, attrs) -> tuple:
     repeats = [int(r) for r in np.asarray(g.constant(node.input[1], "Tile's repeats")).reshape(-1)]
     if len(repeats) != len(nn.shape_of(x)) or min(repeats) < 1:
         raise Unsupported(f"repeats {repeats} for shape {list(nn.shape_of(x))}")
-    if repeats[0] != 1:
-        raise Unsupported(shape_ops.BATCH_REFUSAL.format("Tile"))
+    if repeats[0] != 1 and (reason := g.moved.refusal_at_dim0("Tile")) is not None:
+        raise Unsupported(reason)
     return (shape_ops.repeat(g.builder, x, repeats),)
 
 
@@ -249,7 +249,7 @@ def convert_reshape(g: Graph, node, attrs) -> tuple:
     if int(np.prod(target)) != int(np.prod(source)):
         raise Unsupported(f"Reshape of {list(source)} to {list(shape)}")
     batch = g.moved.dim(x)
-    if batch and list(target[: batch + 1]) != list(source[: batch + 1]):
+    if batch > 0 and list(target[: batch + 1]) != list(source[: batch + 1]):
         raise Unsupported(f"Reshape of {list(source)} to {target} moves dimension {batch}, the batch")
     (result,) = reshape(g, x, target)
     return (g.moved.at(result, batch, "Reshape"),)
