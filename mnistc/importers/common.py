@@ -59,26 +59,32 @@ def fixed_input_shape(dims: Sequence[int | None]) -> tuple[int, ...] | None:
 
 
 def import_following_the_batch(
-    per_sample: Callable[[], ImportedModel], whole: Callable[[], ImportedModel] | None
+    per_sample: Callable[[], ImportedModel],
+    whole: Callable[[], ImportedModel] | None,
+    input_rank: int,
 ) -> ImportedModel:
     """The one decision between the two ways to import a model.
 
     Per sample, dimension 0 of the input is the batch: the `nn` IR computes one sample
     and the compiled model runs any batch. A graph that reads across that dimension
     (indexes, reduces, reshapes or broadcasts along it) or an input of rank 1 cannot
-    follow it, and the per-sample import refuses the model. Then, if the input's shape
+    follow it, and the per-sample import refuses the model (or returns an output that is
+    not one sample's, [1, ...]). Then, if the input's shape
     is fixed (`whole` given: ONNX dims all static, the traced or example shape), the
     model is imported whole, as ONNX Runtime runs it: the IR's one sample is the entire
     input tensor ([1, *shape]) and its output the model's exact output ([1, *output]);
     the compiled model runs exactly that input (`WHOLE_ATTRIBUTE`). A model with a
     dynamic batch stays refused with the per-sample import's message.
     """
-    try:
-        return per_sample()
-    except ImportError_ as refusal:
-        if whole is None:
-            raise
-        reason = str(refusal)
+    if input_rank < 2 and whole is not None:
+        reason = f"a rank-{input_rank} input: no sample is left once dimension 0 is the batch"
+    else:
+        try:
+            return one_sample_output(per_sample())
+        except ImportError_ as refusal:
+            if whole is None:
+                raise
+            reason = str(refusal)
     try:
         imported = whole()
         check_one_sample_ops(imported.module)
@@ -90,6 +96,20 @@ def import_following_the_batch(
             f"{str(failure).splitlines()[0]}"
         ) from None
     imported.module.attributes[WHOLE_ATTRIBUTE] = StringAttr(refusal_summary(reason))
+    return imported
+
+
+def one_sample_output(imported: ImportedModel) -> ImportedModel:
+    """A per-sample import, refused unless its output is one sample's, [1, ...]: a graph
+    whose output drops or grows dimension 0 (`x.view(-1)`, a constant broadcast along
+    it) does not follow the batch."""
+    (function,) = [op for op in imported.module.ops if op.name == "func.func"]
+    (output,) = function.function_type.outputs.data
+    if tuple(output.get_shape())[:1] != (1,):
+        raise ImportError_(
+            f"the output of one sample is {list(output.get_shape())}, not [1, ...]: the "
+            "graph does not keep dimension 0 as the batch"
+        )
     return imported
 
 

@@ -103,6 +103,21 @@ class MovedBatch:
         return self.at(transpose(b, x, permutation), list(permutation).index(self.dim(x)), what)
 
 
+# a model imported whole ----------------------------------------------------------
+
+
+def whole_input(b: Builder, argument: SSAValue, shape: Sequence[int]) -> SSAValue:
+    """The model's input in a model imported whole: the IR's one sample [1, *shape] viewed
+    as the model's own tensor, which the converters see with no batch to follow."""
+    return reshape(b, argument, shape)
+
+
+def whole_output(b: Builder, output: SSAValue) -> SSAValue:
+    """The model's output in a model imported whole, its exact shape as the IR's one
+    sample [1, *shape]."""
+    return reshape(b, output, (1, *nn.shape_of(output)))
+
+
 def _insert(b: Builder, op) -> SSAValue:
     return b.insert(op).results[0]
 

@@ -27,12 +27,16 @@ from xdsl.rewriter import InsertPoint
 from mnistc.dialects import nn
 from mnistc.importers.aten import convert_node, python, refuse_if_any
 from mnistc.importers.aten.graph import UNSUPPORTED, ConversionContext, Node, source_location
+from mnistc.dialects.shapes import element_count
+from mnistc.importers import shape_ops
 from mnistc.importers.common import (
     ENTRY,
     ImportedModel,
     ImportError_,
     check_storage,
     converter_failure,
+    fixed_input_shape,
+    import_following_the_batch,
     quiet_torch_logging,
 )
 from mnistc.locations import ModelLocation
@@ -223,30 +227,61 @@ def import_exported(
         n is not user_input and constants.get(n.name) not in state for n in placeholders
     ):
         raise ImportError_("the exported program's inputs do not match its signature and state")
-    if sample_shape is None:
-        if "val" not in user_input.meta:
-            raise ImportError_(
-                "the exported program does not record its input's shape; give --input-shape"
-            )
-        sample_shape = tuple(user_input.meta["val"].shape[1:])
-        if not all(isinstance(d, int) for d in sample_shape):
-            raise ImportError_(
-                f"the exported program's sample shape {list(sample_shape)} is not static; "
-                "give --input-shape"
-            )
-    block = Block(arg_types=[nn.tensor((1, *sample_shape))])
+    example = getattr(user_input.meta.get("val"), "shape", None)
+    fixed = None if example is None else fixed_input_shape([d if type(d) is int else None for d in example])
+    if sample_shape is not None and fixed is not None and tuple(sample_shape) != fixed[1:]:
+        fixed = None  # --input-shape chose another sample: the batch is dimension 0
+    inputs = (program, user_input, constants, state, placeholders)
+    return import_following_the_batch(
+        lambda: _import_program(*inputs, _sample_shape(user_input, sample_shape), _fixed_batch(user_input)),
+        None if fixed is None else lambda: _import_program(*inputs, fixed, None),
+        len(example) if example is not None else 2,
+    )
+
+
+def _sample_shape(user_input: torch.fx.Node, requested: Sequence[int] | None) -> tuple:
+    """The shape asked for, else the example input's after its first (batch) dimension."""
+    if requested is not None:
+        return tuple(requested)
+    if "val" not in user_input.meta:
+        raise ImportError_("the exported program does not record its input's shape; give --input-shape")
+    sample_shape = tuple(user_input.meta["val"].shape[1:])
+    if not all(isinstance(d, int) for d in sample_shape):
+        raise ImportError_(
+            f"the exported program's sample shape {list(sample_shape)} is not static; "
+            "give --input-shape"
+        )
+    return sample_shape
+
+
+def _import_program(
+    program: torch.export.ExportedProgram,
+    user_input: torch.fx.Node,
+    constants: dict[str, str],
+    state: dict[str, Any],
+    placeholders: list[torch.fx.Node],
+    shape: Sequence[int],
+    batch: int | None,
+) -> ImportedModel:
+    """The program on an `nn` input [1, *shape]: one sample of a batch exported as `batch`,
+    or (`batch` None) the whole input `shape`, seen by the converters as the model's own
+    tensor, with no batch to follow."""
+    block = Block(arg_types=[nn.tensor((1, *shape))])
     block.args[0].name_hint = "input"
-    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
-    batch = _fixed_batch(user_input)
+    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), shape)
+    model_input: SSAValue = block.args[0]
+    if batch is None:
+        ctx.moved.followed = False
+        model_input = shape_ops.whole_input(ctx.builder, block.args[0], shape)
     values: dict[torch.fx.Node, Any] = {}
     names: dict[torch.fx.Node, str] = {}
     for node in placeholders:
         if node is user_input:
-            values[node], names[node] = block.args[0], node.name
+            values[node], names[node] = model_input, node.name
         else:
             values[node] = state[constants[node.name]].detach()
             names[node] = constants[node.name]
-    output = None
+    output = exported_output = None
     attention_groups = _attention_groups(program.graph)
     for node in program.graph.nodes:
         group = attention_groups.get(_attention_module(node))
@@ -254,18 +289,39 @@ def import_exported(
             if node is group[0]:
                 _convert_attention_module(ctx, group, values, names)
         elif node.op == "call_function":
-            values[node] = _convert(ctx, node, values, names, batch)
+            values[node] = _convert(ctx, node, values, names, batch or 1)
             names[node] = node.name
         elif node.op == "output":
             results = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
             output = values.get(results[0]) if len(results) == 1 else None
+            exported_output = results[0] if len(results) == 1 else None
     refuse_if_any(ctx)
     if not isinstance(output, SSAValue):
         raise ImportError_("the model must return one tensor computed from its input")
     ctx.returned(output)
+    if batch is None:
+        output = shape_ops.whole_output(ctx.builder, output)
+    else:
+        _check_output_per_sample(output, exported_output, batch)
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), ctx.weights)
+
+
+def _check_output_per_sample(output: SSAValue, exported: Any, batch: int) -> None:
+    """Refuse a per-sample import whose output is not the sample's share of the exported
+    one (a constant broadcast the sample across dimension 0, `x + w` with w [B, F] of an
+    export at batch B): only a program exported with a static output shape tells."""
+    shape = getattr(getattr(exported, "meta", {}).get("val"), "shape", None)
+    if shape is None or not all(type(d) is int for d in shape):
+        return
+    total = element_count(tuple(shape))
+    if element_count(nn.shape_of(output)) * batch != total:
+        raise ImportError_(
+            f"one sample's output {list(nn.shape_of(output))} is not its share of the "
+            f"exported output {list(shape)} at batch {batch}: the graph works across "
+            "dimension 0, the batch"
+        )
 
 
 def _fixed_batch(user_input: torch.fx.Node) -> int:

@@ -35,11 +35,14 @@ from mnistc.importers.aten.graph import (
     source_location,
 )
 from mnistc.importers.aten.python import condition
+from mnistc.importers import shape_ops
 from mnistc.importers.common import (
     ENTRY,
     ImportedModel,
     ImportError_,
     check_storage,
+    fixed_input_shape,
+    import_following_the_batch,
     quiet_torch_logging,
 )
 from mnistc.locations import ModelLocation
@@ -76,20 +79,37 @@ def node_location(node: torch._C.Node) -> ModelLocation:
 
 SHAPE_FILE = "mnistc_input_shape"
 """Extra file in a TorchScript archive that records one sample's shape, "C,H,W"."""
+BATCH_FILE = "mnistc_input_batch"
+"""Extra file that fixes the batch too, "N" (`save_with_shape(..., batch=N)`)."""
 
 DEFAULT_SAMPLE_SHAPE = (1, 28, 28)
 
 
-def save_with_shape(model: torch.jit.ScriptModule, path: str | Path, shape: Sequence[int]) -> None:
-    """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag."""
-    torch.jit.save(model, str(path), _extra_files={SHAPE_FILE: ",".join(map(str, shape))})
+def save_with_shape(
+    model: torch.jit.ScriptModule, path: str | Path, shape: Sequence[int], batch: int | None = None
+) -> None:
+    """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag.
 
-
-def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
-    """Load a TorchScript file, turning torch's many failure modes into one message.
-
-    The sample shape recorded by `save_with_shape`, if any, is in `model.mnistc_input_shape`.
+    With `batch`, the input's whole shape [batch, *shape] is fixed (as a trace's is), so
+    a graph that works across its first dimension is imported whole
+    (`common.import_following_the_batch`); `shape` may then be () for a rank-1 input.
     """
+    extra = {SHAPE_FILE: ",".join(map(str, shape))}
+    if batch is not None:
+        extra[BATCH_FILE] = str(int(batch))
+    torch.jit.save(model, str(path), _extra_files=extra)
+
+
+def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, tuple[int, ...] | None]:
+    """The model and the sample shape that `save_with_shape` recorded, if any."""
+    model, shape, _ = load_torchscript_with_batch(path)
+    return model, shape
+
+
+def load_torchscript_with_batch(path: str | Path):
+    """Load a TorchScript file, turning torch's many failure modes into one message:
+    the model, the sample shape and the fixed batch `save_with_shape` recorded (None
+    when not recorded)."""
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
@@ -98,7 +118,7 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
         unreadable = None
     except _UnreadablePickle as e:  # torch.jit.load may say better what the file is
         unreadable = e
-    extra = {SHAPE_FILE: ""}
+    extra = {SHAPE_FILE: "", BATCH_FILE: ""}
     try:
         with quiet_torch_logging():
             model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
@@ -109,13 +129,15 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
         ) from None
     if unreadable is not None:
         raise ImportError_(str(unreadable))
-    recorded = extra[SHAPE_FILE]
-    recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+    recorded, batch = (
+        text.decode() if isinstance(text, bytes) else text for text in (extra[SHAPE_FILE], extra[BATCH_FILE])
+    )
     try:
-        shape = tuple(int(d) for d in recorded.split(",")) if recorded else None
+        shape = tuple(int(d) for d in recorded.split(",") if d) if recorded or batch else None
+        fixed_batch = int(batch) if batch else None
     except ValueError:
-        raise ImportError_(f"{path}: malformed {SHAPE_FILE} '{recorded}'") from None
-    return model, shape
+        raise ImportError_(f"{path}: malformed {SHAPE_FILE} '{recorded}' or {BATCH_FILE} '{batch}'") from None
+    return model, shape, fixed_batch
 
 
 def sample_shape_of(recorded: Sequence[int] | None, requested: Sequence[int] | None) -> tuple[int, ...]:
@@ -177,8 +199,11 @@ def _constant(node: torch._C.Node) -> Any:
     return value
 
 
-def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int], module=None) -> ImportedModel:
-    """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function.
+def import_graph(
+    graph: torch._C.Graph, sample_shape: Sequence[int], module=None, whole: bool = False
+) -> ImportedModel:
+    """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function (with
+    `whole`, on the model's own input tensor `sample_shape`, with no batch to follow).
 
     `module` is the frozen module the graph belongs to: the attributes that freezing
     keeps (buffers that a training branch would update, such as an instance norm's
@@ -190,12 +215,18 @@ def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int], module=None
     block = Block(arg_types=[nn.tensor((1, *sample_shape))])
     block.args[0].name_hint = "input"
     ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
-    values: dict[torch._C.Value, Any] = {data: block.args[0], **defaults}
+    model_input: SSAValue = block.args[0]
+    if whole:
+        ctx.moved.followed = False
+        model_input = shape_ops.whole_input(ctx.builder, block.args[0], sample_shape)
+    values: dict[torch._C.Value, Any] = {data: model_input, **defaults}
     if module is not None:
         values[self_value] = module
     _walk(ctx, values, graph.nodes())
     refuse_if_any(ctx)
     output = ctx.returned(_return_value(values, graph))
+    if whole:
+        output = shape_ops.whole_output(ctx.builder, output)
     ctx.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), ctx.weights)
@@ -343,14 +374,26 @@ def _return_value(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> S
 
 def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
     """Import a `torch.jit.save`d model; `sample_shape` is C,H,W of one input sample."""
-    model, recorded = load_torchscript(path)
-    return import_script_module(model, sample_shape_of(recorded, sample_shape))
+    model, recorded, batch = load_torchscript_with_batch(path)
+    if sample_shape is not None and tuple(sample_shape) != recorded:
+        batch = None  # --input-shape chose another sample: the batch is dimension 0
+    return import_script_module(model, sample_shape_of(recorded, sample_shape), batch)
 
 
-def import_script_module(model: torch.jit.ScriptModule, sample_shape: Sequence[int]) -> ImportedModel:
-    """Freeze a scripted or traced module in memory and import its `forward`."""
+def import_script_module(
+    model: torch.jit.ScriptModule, sample_shape: Sequence[int], batch: int | None = None
+) -> ImportedModel:
+    """Freeze a scripted or traced module in memory and import its `forward`: per sample,
+    or, given the fixed `batch` of a graph that cannot follow it, the whole
+    [batch, *sample_shape] input (`common.import_following_the_batch`)."""
     frozen = freeze(model)
-    return import_graph(forward_graph(frozen), sample_shape, frozen)
+    graph = forward_graph(frozen)
+    fixed = None if batch is None else fixed_input_shape((batch, *sample_shape))
+    return import_following_the_batch(
+        lambda: import_graph(graph, sample_shape, frozen),
+        None if fixed is None else lambda: import_graph(graph, fixed, frozen, whole=True),
+        1 + len(sample_shape),
+    )
 
 
 # The storages of a TorchScript archive, checked against the bytes the archive holds.

@@ -20,12 +20,15 @@ class _Indices:
         return "the indices of max.dim/min.dim (not supported)"
 
 
-def reduced_dims(kind: str, dims: Any, rank: int) -> list[int]:
-    """The dims of a reduction, normalised; refused when they include the batch (dim 0),
-    as a reduction over the whole tensor does (the model runs sample by sample)."""
+def reduced_dims(ctx: ConversionContext, kind: str, dims: Any, rank: int) -> list[int]:
+    """The dims of a reduction, normalised (none: all of them); refused when they include
+    the batch (dim 0), as a reduction over the whole tensor does (the model runs sample
+    by sample), unless the model is imported whole."""
     if isinstance(dims, int):
         dims = [dims]
     dims = [d % rank for d in dims or ()]
+    if not ctx.moved.followed:
+        return dims or list(range(rank))
     if not dims or 0 in dims:
         raise NodeError(
             f"{kind} over the batch dimension (dims {dims or 'all'}): mnistc runs the model "
@@ -45,10 +48,12 @@ def _reduction(op_type: type[nn.ReduceOp]) -> Callable:
     def convert(ctx: ConversionContext, node: Node) -> tuple:
         args = node.args
         x = ctx.tensor(node, 0)
-        if len(args) < 3:
+        if len(args) < 3 and ctx.moved.followed:
             raise NodeError(f"{node.kind} of a whole tensor (it would reduce over the batch)")
+        if len(args) < 3:  # sum(x, dtype) of a model imported whole: every dim
+            args = [args[0], None, False, *args[1:]]
         _check_dtype(args[3] if len(args) > 3 else None)
-        dims = reduced_dims(node.kind, args[1], len(nn.shape_of(x)))
+        dims = reduced_dims(ctx, node.kind, args[1], len(nn.shape_of(x)))
         return ctx.insert(op_type(x, dims, bool(args[2])))
 
     return convert

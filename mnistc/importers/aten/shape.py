@@ -82,8 +82,8 @@ def sample_dim(ctx: ConversionContext, x: SSAValue, dim: int, what: str, rank: i
     """`dim` counted from 0 in a tensor of `rank` (x's by default); refused if it is the
     batch."""
     dim = int(dim) % (len(nn.shape_of(x)) if rank is None else rank)
-    if dim == 0:
-        raise NodeError(shape_ops.BATCH_REFUSAL.format(what))
+    if dim == 0 and (reason := ctx.moved.refusal_at_dim0(what)) is not None:
+        raise NodeError(reason)
     return dim
 
 
@@ -183,8 +183,8 @@ def convert_movedim(ctx: ConversionContext, node: Node) -> tuple:
     order = [d for d in range(rank) if d not in source]
     for position, dim in sorted(zip(destination, source)):
         order.insert(position, dim)
-    if order[0] != 0:
-        raise NodeError(shape_ops.BATCH_REFUSAL.format("movedim"))
+    if order[0] != 0 and (reason := ctx.moved.refusal_at_dim0("movedim")) is not None:
+        raise NodeError(reason)
     return (shape_ops.transpose(ctx.builder, x, order),)
 
 
@@ -311,11 +311,14 @@ def _expand(ctx: ConversionContext, x: SSAValue, sizes: Sequence[int]) -> tuple:
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise NodeError(f"expand of shape {list(shape)} to fewer dimensions {list(sizes)}")
-    if lead:
-        raise NodeError(shape_ops.BATCH_REFUSAL.format("expansion with new leading dimensions"))
-    target = [n if int(s) == -1 else int(s) for n, s in zip(shape, sizes)]
-    if target[0] != shape[0]:
-        raise NodeError(shape_ops.BATCH_REFUSAL.format("expansion"))
+    if lead and (reason := ctx.moved.refusal_at_dim0("expansion with new leading dimensions")):
+        raise NodeError(reason)
+    target = [int(s) for s in sizes[:lead]] + [
+        n if int(s) == -1 else int(s) for n, s in zip(shape, sizes[lead:])
+    ]
+    if shape and target[lead] != shape[0] and (reason := ctx.moved.refusal_at_dim0("expansion")):
+        raise NodeError(reason)
+    shape = (1,) * lead + shape
     if any(n not in (1, t) for n, t in zip(shape, target)):
         raise NodeError(f"cannot expand shape {list(shape)} to {list(sizes)}")
     return (shape_ops.expand(ctx.builder, x, target),)
@@ -334,7 +337,8 @@ def convert_repeat(ctx: ConversionContext, node: Node) -> tuple:
     if len(repeats) < len(nn.shape_of(x)) or min(repeats) < 1:
         raise NodeError(f"repeat of shape {list(nn.shape_of(x))} by {repeats}")
     if len(repeats) > len(nn.shape_of(x)) or repeats[0] != 1:
-        raise NodeError(shape_ops.BATCH_REFUSAL.format("repetition"))
+        if (reason := ctx.moved.refusal_at_dim0("repetition")) is not None:
+            raise NodeError(reason)
     return (shape_ops.repeat(ctx.builder, x, repeats),)
 
 

@@ -192,6 +192,7 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     return import_following_the_batch(
         lambda: _import_graph(path, model, tuple(sample_shape) if sample_shape else tuple(dims[1:]), dims[0] or 1),
         None if fixed is None else lambda: _import_graph(path, model, fixed, None),
+        len(dims),
     )
 
 
@@ -211,7 +212,7 @@ def _import_graph(path: str | Path, model, shape: tuple, batch: int | None) -> I
     g.values[data_inputs(graph)[0].name] = block.args[0]
     if batch is None:
         g.moved.followed = False
-        g.values[data_inputs(graph)[0].name] = shape_ops.reshape(g.builder, block.args[0], shape)
+        g.values[data_inputs(graph)[0].name] = shape_ops.whole_input(g.builder, block.args[0], shape)
     _walk(g, graph.node, shape)
     output = g.values.get(graph.output[0].name)
     if not isinstance(output, SSAValue):
@@ -219,7 +220,7 @@ def _import_graph(path: str | Path, model, shape: tuple, batch: int | None) -> I
     if (reason := g.moved.refusal(output)) is not None:
         raise ImportError_(f"{path}: the model's output: {reason}")
     if batch is None:
-        output = shape_ops.reshape(g.builder, output, (1, *nn.shape_of(output)))
+        output = shape_ops.whole_output(g.builder, output)
     g.builder.insert(func.ReturnOp(output))
     function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
     return ImportedModel(ModuleOp([function]), g.weights)
