@@ -80,7 +80,8 @@ def import_following_the_batch(
         reason = f"a rank-{input_rank} input: no sample is left once dimension 0 is the batch"
     else:
         try:
-            return one_sample_output(per_sample())
+            imported = per_sample()
+            return imported if whole is None else one_sample_output(imported)
         except ImportError_ as refusal:
             if whole is None:
                 raise
@@ -100,9 +101,9 @@ def import_following_the_batch(
 
 
 def one_sample_output(imported: ImportedModel) -> ImportedModel:
-    """A per-sample import, refused unless its output is one sample's, [1, ...]: a graph
-    whose output drops or grows dimension 0 (`x.view(-1)`, a constant broadcast along
-    it) does not follow the batch."""
+    """A per-sample import, refused unless its output is one sample's, [1, ...] (as the
+    lowering requires): a graph whose output drops or grows dimension 0 (`x.view(-1)`,
+    a constant broadcast along it) does not follow the batch."""
     (function,) = [op for op in imported.module.ops if op.name == "func.func"]
     (output,) = function.function_type.outputs.data
     if tuple(output.get_shape())[:1] != (1,):
