@@ -254,6 +254,7 @@ def run_bench(
     bundled model) against ONNX Runtime and PyTorch, in the configurations named. `int8`:
     CompileOptions' int8 fields (`quantize`, `calibration`, ...) for the int8 rows."""
     from mnistc.driver import CompileOptions, compile_model
+    from mnistc.importers.cache import import_model_cached
     from mnistc.models.mnist_cnn import BUNDLED_MODEL
     from mnistc.runtime import CompiledModel
 
@@ -262,6 +263,12 @@ def run_bench(
         raise MnistcError("--rounds must be at least 1")
     model_path = Path(model_path or BUNDLED_MODEL)
     quantized = int8 is not None and CompileOptions(**int8).quantize_pass() is not None  # checks them
+    if (whole := import_model_cached(model_path).whole) is not None:
+        raise MnistcError(
+            f"{model_path.name} was imported whole (its input shape is fixed and its graph "
+            f"does not follow dimension 0 as a batch: {whole}); bench measures batches of "
+            "samples: time one input with ./MODEL --bench N input.bin"
+        )
     with tempfile.TemporaryDirectory(prefix="mnistc-bench-") as scratch:
         scratch = Path(scratch)
         fp32 = compile_model(model_path, scratch / "libmodel.so", CompileOptions(shared=True))

@@ -142,11 +142,11 @@ class CompiledModel:
                 "samples, and declares no preprocessing for raw pixels (convert and scale "
                 "the data first, e.g. pixels / 255 as float32)"
             )
-        if self.imported_whole is not None and array.shape != self.input_shape:
+        if self.imported_whole is not None and array.shape not in (self.input_shape, (1, *self.input_shape)):
             raise MnistcError(
                 f"input of shape {list(array.shape)} refused: the model takes exactly one "
-                f"{list(self.input_shape)} tensor, its fixed input shape (imported whole: "
-                f"{self.imported_whole})"
+                f"{list(self.input_shape)} tensor, its fixed input shape (or [1, "
+                f"{', '.join(map(str, self.input_shape))}]; imported whole: {self.imported_whole})"
             )
         if array.shape == self.input_shape:
             array = array[np.newaxis]

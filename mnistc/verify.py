@@ -17,7 +17,7 @@ import torch
 
 from mnistc.driver import CompileOptions, compile_model
 from mnistc.errors import MnistcError
-from mnistc.importers.torchscript import load_torchscript, sample_shape_of
+from mnistc.importers.torchscript import load_torchscript, load_torchscript_with_batch, sample_shape_of
 from mnistc.models.mnist_data import HELD_OUT_SLICE, load_mnist
 
 RANDOM_BATCH_SIZES = (1, 7, 64, 3, 16)
@@ -110,8 +110,9 @@ def reference_outputs(model, inputs: np.ndarray) -> np.ndarray:
     return model(inputs)
 
 
-def reference_model(model_path: Path, sample_shape):
-    """(model, sample shape) to check the compiled one against, by the file's kind."""
+def reference_model(model_path: Path, sample_shape, whole: bool = False):
+    """(model, sample shape) to check the compiled one against, by the file's kind; with
+    `whole` (a model imported whole), the model on its whole input and that input's shape."""
     suffix = model_path.suffix.lower()
     if suffix == ".pt2":
         from mnistc.importers.torch_export import load_exported
@@ -125,18 +126,23 @@ def reference_model(model_path: Path, sample_shape):
             with torch.no_grad():
                 return module(torch.from_numpy(inputs)).numpy()
 
+        if whole:
+            return run, tuple(user_input.meta["val"].shape)
         # The program is specialised to its example's batch size.
         run = _at_fixed_batch(run, int(user_input.meta["val"].shape[0]))
         return run, tuple(sample_shape or user_input.meta["val"].shape[1:])
     if suffix == ".onnx":
-        return onnx_reference(model_path, sample_shape)
-    model, recorded = load_torchscript(model_path)
+        return onnx_reference(model_path, sample_shape, whole)
+    model, recorded, batch = load_torchscript_with_batch(model_path)
+    if whole:
+        return model, (batch, *recorded)
     return model, sample_shape_of(recorded, sample_shape)
 
 
-def onnx_reference(model_path: Path, sample_shape=None):
+def onnx_reference(model_path: Path, sample_shape=None, whole: bool = False):
     """(function on NumPy batches, sample shape) running an ONNX model in ONNX Runtime, or
-    in ONNX's (slow) reference evaluator when ONNX Runtime is not installed."""
+    in ONNX's (slow) reference evaluator when ONNX Runtime is not installed; with `whole`,
+    the function on the whole fixed input and that input's shape."""
     from mnistc.importers.onnx import data_inputs, input_dims, load_onnx
 
     (graph_input,) = data_inputs(load_onnx(model_path).graph)
@@ -155,6 +161,8 @@ def onnx_reference(model_path: Path, sample_shape=None):
 
         evaluator = ReferenceEvaluator(str(model_path))
         run = lambda x: evaluator.run(None, {graph_input.name: x})[0]  # noqa: E731
+    if whole:
+        return run, tuple(dims)
     if dims and dims[0]:
         run = _at_fixed_batch(run, dims[0])
     return run, tuple(sample_shape or dims[1:])
@@ -184,12 +192,18 @@ def verify_model(
     reference evaluator) for ONNX files."""
     if options.quantize is not None:
         return verify_quantized(model_path, options, data_dir, atol, rtol)
-    model, shape = reference_model(Path(model_path), options.sample_shape)
     rng = np.random.default_rng(seed)
     report = VerifyReport(Path(model_path))
     with tempfile.TemporaryDirectory(prefix="mnistc-verify-") as scratch:
         executable = Path(scratch) / "model"
-        compile_model(model_path, executable, options)
+        whole = compile_model(model_path, executable, options).imported_whole is not None
+        model, shape = reference_model(Path(model_path), options.sample_shape, whole)
+        if whole:  # the one input shape it runs, a few random inputs
+            report.comparisons += [
+                _whole_input(model, executable, rng.standard_normal(shape, dtype=np.float32), i, atol, rtol)
+                for i in range(batches)
+            ]
+            return report
         for size in RANDOM_BATCH_SIZES[:batches]:
             inputs = rng.standard_normal((size, *shape), dtype=np.float32)
             report.comparisons.append(
@@ -204,6 +218,12 @@ def verify_model(
         if data_dir is not None:
             report.comparisons.append(_held_out(model, executable, data_dir, atol, rtol))
     return report
+
+
+def _whole_input(model, executable: Path, x: np.ndarray, index: int, atol: float, rtol: float) -> Comparison:
+    """A model imported whole on one random input of its fixed shape."""
+    expected = np.asarray(reference_outputs(model, x)).reshape(1, -1)
+    return compare(f"random input {index + 1} (whole)", run_executable(executable, x[None]), expected, atol, rtol)
 
 
 def _held_out(

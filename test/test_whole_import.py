@@ -111,7 +111,8 @@ def test_compiled_whole_model_matches_onnx_runtime_and_refuses_other_shapes(acro
     assert "ReduceSum" in across_library.imported_whole
     x = _input(ACROSS_SHAPE, seed=2)
     assert_matches_torch(across_library(x), _onnx_runtime(across_onnx, x))
-    for shape in ((2, *ACROSS_SHAPE), (1, *ACROSS_SHAPE), ACROSS_SHAPE[::-1], ACROSS_SHAPE[1:]):
+    assert_matches_torch(across_library(x[None]), _onnx_runtime(across_onnx, x))
+    for shape in ((2, *ACROSS_SHAPE), ACROSS_SHAPE[::-1], ACROSS_SHAPE[1:]):
         with pytest.raises(MnistcError, match=r"takes exactly one \[3, 4\] tensor, its fixed input shape"):
             across_library(np.zeros(shape, np.float32))
 
@@ -119,11 +120,7 @@ def test_compiled_whole_model_matches_onnx_runtime_and_refuses_other_shapes(acro
 def test_whole_executable_runs_exactly_its_input_shape(across_onnx, tmp_path, session_kernels):
     """The executable reads one whole input; two, or a part of one, is one clear error."""
     exe = tmp_path / "across"
-    result = subprocess.run(
-        ["mnistc", "compile", str(across_onnx), "-o", str(exe)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert "mnistc: note: imported whole" in result.stderr
+    assert "ReduceSum" in compile_model(across_onnx, exe, CompileOptions()).imported_whole
     info = subprocess.run([str(exe), "--info"], capture_output=True, text=True, check=True).stdout
     assert '"input_shape": [3,4]' in info and '"imported_whole": true' in info
     x = _input(ACROSS_SHAPE, seed=3)
@@ -256,3 +253,20 @@ def test_whole_import_survives_the_import_cache(across_onnx, tmp_path, monkeypat
     monkeypatch.setenv("MNISTC_CACHE_DIR", str(tmp_path))
     first, second = (Compilation.import_file(across_onnx) for _ in range(2))
     assert "mnistc.imported_whole" in first.stages["nn"] and first.stages["nn"] == second.stages["nn"]
+
+
+def test_verify_runs_a_whole_torchscript_model_on_its_input_shape(tmp_path, session_kernels):
+    """A rank-1 traced model saved with its fixed batch: `mnistc verify` compares whole
+    inputs with PyTorch."""
+    from mnistc.verify import verify_model
+
+    save_with_shape(torch.jit.trace(Rank1().eval(), torch.rand(6)), tmp_path / "rank1.pt", (), batch=6)
+    report = verify_model(tmp_path / "rank1.pt", batches=2)
+    assert report.passed and [c.samples for c in report.comparisons] == [1, 1]
+
+
+def test_bench_refuses_a_whole_model_saying_why(across_onnx):
+    from mnistc.bench import run_bench
+
+    with pytest.raises(MnistcError, match=r"imported whole .*ReduceSum.*bench measures batches"):
+        run_bench(across_onnx, configs="b1-t1", log=lambda *_: None)

@@ -142,7 +142,9 @@ def load_torchscript_with_batch(path: str | Path):
 
 def sample_shape_of(recorded: Sequence[int] | None, requested: Sequence[int] | None) -> tuple[int, ...]:
     """The shape asked for, else the one the file records, else MNIST's 1,28,28."""
-    return tuple(requested or recorded or DEFAULT_SAMPLE_SHAPE)
+    if requested:
+        return tuple(requested)
+    return tuple(recorded) if recorded is not None else DEFAULT_SAMPLE_SHAPE
 
 
 def freeze(model: torch.jit.ScriptModule):
