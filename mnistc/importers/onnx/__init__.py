@@ -209,10 +209,11 @@ def _import_graph(path: str | Path, model, shape: tuple, batch: int | None) -> I
     block.args[0].name_hint = "input"
     g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, batch or 1)
     g.values.update({k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in initializers.items()})
-    g.values[data_inputs(graph)[0].name] = block.args[0]
+    name = data_inputs(graph)[0].name
+    g.values[name] = block.args[0]
     if batch is None:
         g.moved.followed = False
-        g.values[data_inputs(graph)[0].name] = shape_ops.whole_input(g.builder, block.args[0], shape)
+        g.values[name] = shape_ops.whole_input(g.builder, block.args[0], shape)
     _walk(g, graph.node, shape)
     output = g.values.get(graph.output[0].name)
     if not isinstance(output, SSAValue):
