@@ -115,12 +115,12 @@ def one_sample_output(imported: ImportedModel) -> ImportedModel:
 
 
 def refusal_summary(message: str) -> str:
-    """A refusal on one line: its title and the list of supported ops left out."""
+    """A refusal's first reason on one line (a list's first op, without its title), for
+    messages and the C ABI's string."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("supported: ")]
     if len(lines) > 1 and lines[0].endswith(":"):
         lines = lines[1:]
-    return "".join(c if c.isprintable() else " " for c in "; ".join(lines))
+    return "".join(c if c.isprintable() else " " for c in lines[0])
 
 
 ONE_SAMPLE_OPS = frozenset({
