@@ -270,3 +270,21 @@ def test_bench_refuses_a_whole_model_saying_why(across_onnx):
 
     with pytest.raises(MnistcError, match=r"imported whole .*ReduceSum.*bench measures batches"):
         run_bench(across_onnx, configs="b1-t1", log=lambda *_: None)
+
+
+def test_fixed_shape_onnx_attention_with_its_sequence_first_is_imported_whole(tmp_path):
+    """nn.MultiheadAttention with batch_first=False exported at a fixed shape: its batch
+    transposes cannot be followed per sample, and the whole input matches ONNX Runtime."""
+    from test_attention import CrossAttention
+    from test_decoders import export_onnx
+
+    torch.manual_seed(0)
+    path = export_onnx(CrossAttention(batch_first=False).eval(), (5, 16), tmp_path / "mha.onnx")
+    imported = import_onnx(path)
+    assert "Transpose along dimension 0, the batch" in imported.whole
+    x = _input((1, 5, 16))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"input": x})[0]
+    actual = _interpreted(imported, x)
+    assert actual.shape == expected.shape == (5, 1, 16)
+    assert_matches_torch(actual, expected)
