@@ -189,8 +189,9 @@ def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> 
     fixed = fixed_input_shape(dims)
     if sample_shape and tuple(sample_shape) != tuple(dims[1:]):
         fixed = None  # --input-shape chose another sample: the batch is dimension 0
+    sample = tuple(sample_shape) if sample_shape else tuple(dims[1:])
     return import_following_the_batch(
-        lambda: _import_graph(path, model, tuple(sample_shape) if sample_shape else tuple(dims[1:]), dims[0] or 1),
+        lambda: _import_graph(path, model, sample, dims[0] or 1),
         None if fixed is None else lambda: _import_graph(path, model, fixed, None),
         len(dims),
     )
