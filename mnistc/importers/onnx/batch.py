@@ -49,6 +49,12 @@ def _first_size_only(degrees: np.ndarray) -> bool:
     return degrees.ndim == 1 and degrees.size > 0 and degrees[0] == 1 and not degrees[1:].any()
 
 
+def one_size_only(degrees: np.ndarray) -> bool:
+    """A shape one of whose sizes is a multiple of the batch, and no other size depends
+    on it (multi-head attention's [L, N*H, D])."""
+    return degrees.ndim == 1 and int(np.count_nonzero(degrees)) == 1 and int(degrees.max()) == 1
+
+
 @dataclass
 class BatchDegrees:
     """The degrees of the constants that depend on the batch, by value name."""
@@ -117,6 +123,8 @@ class BatchDegrees:
                 continue
             if SHAPE_INPUT.get(node.op_type) == index and _first_size_only(self.degrees[name]):
                 continue
+            if node.op_type == "Reshape" and index == 1 and one_size_only(self.degrees[name]):
+                continue  # the converter places the batch there (Graph.batch_dim_of_shape)
             if index in BATCH_SECOND_STATES.get(node.op_type, ()):
                 continue
             raise Unsupported(

@@ -236,7 +236,9 @@ def convert_flatten(g: Graph, node, attrs) -> tuple:
 
 
 def convert_reshape(g: Graph, node, attrs) -> tuple:
-    """A tensor whose batch is not dimension 0 keeps the dimensions up to the batch."""
+    """A tensor whose batch is not dimension 0, or whose shape the model computes with
+    the batch size elsewhere than first, has its batch placed by
+    `shape_ops.batch_after_reshape`."""
     x = g.tensor(node.input[0])
     shape = attrs["shape"] if "shape" in attrs else g.constant(node.input[1], "Reshape's shape")
     source = nn.shape_of(x)
@@ -248,11 +250,13 @@ def convert_reshape(g: Graph, node, attrs) -> tuple:
         target[target.index(-1)] = int(np.prod(source)) // known
     if int(np.prod(target)) != int(np.prod(source)):
         raise Unsupported(f"Reshape of {list(source)} to {list(shape)}")
-    batch = g.moved.dim(x)
-    if batch and list(target[: batch + 1]) != list(source[: batch + 1]):
-        raise Unsupported(f"Reshape of {list(source)} to {target} moves dimension {batch}, the batch")
-    (result,) = reshape(g, x, target)
-    return (g.moved.at(result, batch, "Reshape"),)
+    hint = g.batch_dim_of_shape(node.input[1]) if len(node.input) > 1 else None
+    if x not in g.moved.places and hint in (None, 0):
+        return reshape(g, x, target)
+    result = g.moved.reshaped(g.builder, x, target, "Reshape", hint)
+    if result is None:
+        raise Unsupported(f"Reshape of {list(source)} to {target} splits dimension {g.moved.dim(x)}, the batch")
+    return (result,)
 
 
 ONNX_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
