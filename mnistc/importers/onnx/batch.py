@@ -19,6 +19,10 @@ import numpy as np
 
 from mnistc.importers.onnx.graph import Unsupported
 
+BATCH_SIZE_REFUSAL = "computes with the batch size, which is compiled only as the first size of a shape"
+"""The refusal of a run-time op given a value computed from the batch size where it
+cannot take one (a Reshape may elsewhere, where the batch keeps its place in memory)."""
+
 UNKNOWN_DEGREE = 1 << 20
 """The degree of an element computed from the batch in a way not tracked."""
 
@@ -127,6 +131,4 @@ class BatchDegrees:
                 continue  # the converter places the batch there (Graph.batch_dim_of_shape)
             if index in BATCH_SECOND_STATES.get(node.op_type, ()):
                 continue
-            raise Unsupported(
-                "computes with the batch size, which is compiled only as the first size of a shape"
-            )
+            raise Unsupported(BATCH_SIZE_REFUSAL)

@@ -18,6 +18,7 @@ from xdsl.ir import SSAValue
 from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
+from mnistc.importers.onnx.batch import BATCH_SIZE_REFUSAL
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode
 
 
@@ -254,6 +255,8 @@ def convert_reshape(g: Graph, node, attrs) -> tuple:
     if x not in g.moved.places and hint in (None, 0):
         return reshape(g, x, target)
     result = g.moved.reshaped(g.builder, x, target, "Reshape", hint)
+    if result is None and hint is not None:
+        raise Unsupported(BATCH_SIZE_REFUSAL)
     if result is None:
         raise Unsupported(f"Reshape of {list(source)} to {target} splits dimension {g.moved.dim(x)}, the batch")
     return (result,)
