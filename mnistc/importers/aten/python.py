@@ -153,6 +153,8 @@ def per_sample_arguments(node: Node) -> list[Any]:
     batch refused, as the per-sample IR would compute it with batch 1."""
     args = list(node.args)
     index = SHAPE_ARGUMENT.get(node.kind)
+    if node.kind in RESHAPES and _one_size_of_batch(args[1]):
+        return args  # the converter places the batch at that size (shape_ops.batch_after_reshape)
     if index is not None and index < len(args) and isinstance(args[index], list | tuple) and args[index]:
         first, *rest = args[index]
         args[index] = [int(first) if degree_of(first) == 1 else first, *rest]
@@ -161,6 +163,19 @@ def per_sample_arguments(node: Node) -> list[Any]:
     if _holds_batch_size(args):
         raise NodeError("computes with the batch size, which is compiled only as the first size of a shape")
     return args
+
+
+RESHAPES = {"aten::view", "aten::reshape"}
+"""Reshapes, which may take a multiple of the batch as any one size of their shape: the
+batch keeps its place in memory ([L, N * H, D] of multi-head attention's heads)."""
+
+
+def _one_size_of_batch(shape: Any) -> bool:
+    """A shape one of whose sizes is the batch times a constant, and no other depends on it."""
+    if not isinstance(shape, list | tuple):
+        return False
+    degrees = [degree_of(d) for d in shape]
+    return degrees.count(1) == 1 and degrees.count(0) == len(degrees) - 1
 
 
 # a recurrent layer's initial state is created [L*D, N, H], the batch second.

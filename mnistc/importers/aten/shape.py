@@ -22,7 +22,7 @@ from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
-from mnistc.importers.aten.python import holds_tensor
+from mnistc.importers.aten.python import degree_of, holds_tensor
 
 
 def ints(values: Sequence[int] | int, n: int = 2) -> tuple[int, ...]:
@@ -67,8 +67,25 @@ def _as_list(value: Any) -> list:
 
 
 def convert_view(ctx: ConversionContext, node: Node) -> tuple:
+    """A size computed from the batch (`python.RESHAPES`) says where the batch goes."""
     x = ctx.tensor(node, 0)
-    return reshape(ctx, x, resolve_shape(node.args[1], _product(nn.shape_of(x))))
+    size = list(node.args[1])
+    hint = next((i for i, d in enumerate(size) if degree_of(d) == 1), None)
+    return reshape_following_batch(ctx, x, resolve_shape(size, _product(nn.shape_of(x))), hint)
+
+
+def reshape_following_batch(ctx: ConversionContext, x: SSAValue, shape: Sequence[int], hint: int | None = None) -> tuple:
+    """x reshaped; a moved batch (or one that the shape puts elsewhere than first,
+    `hint`) placed by `shape_ops.batch_after_reshape`."""
+    if x not in ctx.moved.places and hint in (None, 0):
+        return reshape(ctx, x, shape)
+    result = ctx.moved.reshaped(ctx.builder, x, shape, "reshape", hint)
+    if result is None:
+        raise NodeError(
+            f"reshape of {list(nn.shape_of(x))} to {list(shape)} splits dimension "
+            f"{ctx.moved.dim(x)}, the batch, or interleaves the samples"
+        )
+    return (result,)
 
 
 def convert_flatten(ctx: ConversionContext, node: Node) -> tuple:
@@ -341,9 +358,11 @@ def convert_repeat(ctx: ConversionContext, node: Node) -> tuple:
 def convert_unflatten(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     shape = nn.shape_of(x)
-    dim = sample_dim(ctx, x, node.args[1], "unflatten")
+    dim = int(node.args[1]) % len(shape)
+    if (reason := ctx.moved.refusal_along(x, dim, "unflatten")) is not None:
+        raise NodeError(reason)
     sizes = resolve_shape(node.args[2], shape[dim])
-    return reshape(ctx, x, (*shape[:dim], *sizes, *shape[dim + 1 :]))
+    return reshape_following_batch(ctx, x, (*shape[:dim], *sizes, *shape[dim + 1 :]))
 
 
 def _constant_pad(ctx: ConversionContext, node: Node, pad: list, value: Any) -> tuple:
