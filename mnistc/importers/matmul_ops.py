@@ -138,7 +138,7 @@ def encoder_layer(
     """nn.TransformerEncoderLayer on batch-first tokens: self-attention then a two-layer
     feed-forward (relu or exact GELU), each with a residual and a layer norm, before
     (`norm_first`) or after it. `attention_weights` holds multi_head_attention's
-    in_weights, in_biases, out_weight and out_bias."""
+    in_weights, in_biases, out_weight, out_bias and mask."""
 
     def norm(y: SSAValue, i: int) -> SSAValue:
         return _insert(b, nn.LayerNormOp(y, -1, eps, *norms[i]))

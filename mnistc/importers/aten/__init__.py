@@ -84,7 +84,7 @@ FOLLOWS_MOVED_BATCH = {
         "aten::contiguous", "aten::squeeze", "aten::unsqueeze", "aten::cat", "aten::concat",
         "aten::concatenate", "aten::transpose", "aten::swapaxes", "aten::swapdims", "aten::t",
         "aten::permute", "aten::select", "aten::slice", *recurrent.CONVERTERS, *python.RESHAPES,
-        "aten::unflatten",
+        "aten::unflatten", "aten::unbind",
     )),
 }  # fmt: skip
 

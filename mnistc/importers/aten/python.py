@@ -113,6 +113,17 @@ def _check_integer(other: Any) -> None:
         raise NodeError(f"computes with the batch size and a {type(other).__name__}")
 
 
+def traced_sizes(values: Sequence[Any]) -> list[Any]:
+    """Size arithmetic as tracing records it (`bsz * num_heads`, the constant a 0-dim
+    integer tensor): with a batch size among the values, such tensors as ints."""
+    if not any(isinstance(v, BatchSize) for v in values):
+        return list(values)
+    return [
+        int(v) if isinstance(v, torch.Tensor) and v.dim() == 0 and not v.is_floating_point() else v
+        for v in values
+    ]
+
+
 def degree_of(value: int) -> int | None:
     """How a size scales with the batch: 0 for a plain int."""
     return value.degree if isinstance(value, BatchSize) else 0

@@ -318,9 +318,14 @@ def convert_chunk(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_unbind(ctx: ConversionContext, node: Node) -> tuple:
+    """Each element of `dim`, the batch followed (timm's q, k, v unbound from a
+    permuted [3, N, H, T, D])."""
     x = ctx.tensor(node, 0)
-    dim = sample_dim(ctx, x, node.args[1], "unbind")
-    return ([shape_ops.select(ctx.builder, x, dim, i) for i in range(nn.shape_of(x)[dim])],)
+    shape, batch = nn.shape_of(x), ctx.moved.dim(x)
+    dim = int(node.args[1]) % len(shape)
+    _refuse_along(ctx, x, dim, "unbind")
+    parts = [shape_ops.select(ctx.builder, x, dim, i) for i in range(shape[dim])]
+    return ([ctx.moved.at(p, batch - (dim < batch), "unbind") for p in parts],)
 
 
 def _expand(ctx: ConversionContext, x: SSAValue, sizes: Sequence[int]) -> tuple:
