@@ -306,7 +306,7 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
 # the ops that take a tensor whose batch is not dimension 0 (LSTM's and GRU's
 # states and sequences, see shape_ops.MovedBatch): they follow where it goes.
 FOLLOWS_MOVED_BATCH = {
-    "Transpose", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Identity",
+    "Transpose", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Identity", "Split",
     "Dropout", "Cast", "CastLike", *recurrent.CONVERTERS,
 }  # fmt: skip
 

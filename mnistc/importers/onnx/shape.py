@@ -106,7 +106,8 @@ def convert_slice(g: Graph, node, attrs) -> tuple:
 
 def convert_split(g: Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
-    axis = sample_axis(x, attrs.get("axis", 0), "Split")
+    axis = _axis(x, attrs.get("axis", 0))
+    _refuse_along(g, x, axis, "Split")
     size = nn.shape_of(x)[axis]
     sizes = _ints(g, node, 1, attrs, "split", "Split's sizes")
     if sizes is None and "num_outputs" in attrs:
@@ -117,7 +118,8 @@ def convert_split(g: Graph, node, attrs) -> tuple:
         sizes = [size // len(node.output)] * len(node.output)
     if sum(sizes) != size or min(sizes) < 1 or len(sizes) != len(node.output):
         raise Unsupported(f"split of {size} elements into {sizes}")
-    return tuple(shape_ops.split(g.builder, x, axis, sizes))
+    parts = shape_ops.split(g.builder, x, axis, sizes)
+    return tuple(g.moved.at(part, g.moved.dim(x), "Split") for part in parts)
 
 
 def convert_squeeze(g: Graph, node, attrs) -> tuple:
