@@ -172,9 +172,12 @@ def per_sample_arguments(node: Node) -> list[Any]:
         if _uniform_along_any_size(node):
             args[index] = [int(d) if degree_of(d) == 1 else d for d in args[index]]
     if _holds_batch_size(args):
-        raise NodeError("computes with the batch size, which is compiled only as the first size of a shape")
+        raise NodeError(BATCH_SIZE_REFUSAL)
     return args
 
+
+BATCH_SIZE_REFUSAL = "computes with the batch size, which is compiled only as the first size of a shape"
+"""The refusal of a size computed from the batch where the op cannot take it."""
 
 RESHAPES = {"aten::view", "aten::reshape"}
 """Reshapes, which may take a multiple of the batch as any one size of their shape: the

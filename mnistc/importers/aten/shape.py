@@ -22,7 +22,7 @@ from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
-from mnistc.importers.aten.python import degree_of, holds_tensor
+from mnistc.importers.aten.python import BATCH_SIZE_REFUSAL, degree_of, holds_tensor
 
 
 def ints(values: Sequence[int] | int, n: int = 2) -> tuple[int, ...]:
@@ -80,10 +80,12 @@ def reshape_following_batch(ctx: ConversionContext, x: SSAValue, shape: Sequence
     if x not in ctx.moved.places and hint in (None, 0):
         return reshape(ctx, x, shape)
     result = ctx.moved.reshaped(ctx.builder, x, shape, "reshape", hint)
+    if result is None and hint is not None:
+        raise NodeError(BATCH_SIZE_REFUSAL)
     if result is None:
         raise NodeError(
             f"reshape of {list(nn.shape_of(x))} to {list(shape)} splits dimension "
-            f"{ctx.moved.dim(x)}, the batch, or interleaves the samples"
+            f"{ctx.moved.dim(x)}, the batch"
         )
     return (result,)
 
