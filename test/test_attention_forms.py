@@ -8,13 +8,14 @@ PyTorch, and the decomposed attention fused into `nn.attention` (`fuse-attention
 from __future__ import annotations
 
 import collections
+from typing import Optional
 
 import numpy as np
 import pytest
 import torch
 from conftest import assert_matches_torch
 from test_attention import import_traced
-from test_decoders import FRONT_ENDS, random
+from test_decoders import import_via, random
 from torch import nn
 
 E, T, HEADS = 16, 5, 4
@@ -51,16 +52,18 @@ class MaskedMHA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.batch_first:
             x = x.transpose(0, 1)
-        options = dict(need_weights=False)
-        if self.mask == "float":
-            options["attn_mask"] = self.float_mask
+        attn_mask: Optional[torch.Tensor] = None
+        padding: Optional[torch.Tensor] = None
+        if self.mask == "float" or self.mask == "causal":
+            attn_mask = self.float_mask
         elif self.mask == "bool":
-            options["attn_mask"] = self.bool_mask
-        elif self.mask == "causal":
-            options.update(attn_mask=self.float_mask, is_causal=True)
+            attn_mask = self.bool_mask
         elif self.mask == "key-padding":
-            options["key_padding_mask"] = self.padding.expand(x.shape[0] if self.batch_first else x.shape[1], T)
-        y = self.attention(x, x, x, **options)[0]
+            padding = self.padding.expand(x.shape[0] if self.batch_first else x.shape[1], -1)
+        y = self.attention(
+            x, x, x, key_padding_mask=padding, need_weights=False, attn_mask=attn_mask,
+            is_causal=self.mask == "causal",
+        )[0]  # fmt: skip
         return y if self.batch_first else y.transpose(0, 1)
 
 
@@ -128,11 +131,12 @@ class TimmAttention(nn.Module):
     def __init__(self, fused: bool) -> None:
         super().__init__()
         self.qkv, self.proj, self.fused = nn.Linear(E, 3 * E), nn.Linear(E, E), fused
+        self.heads = HEADS
         self.scale = (E // HEADS) ** -0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, HEADS, c // HEADS).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         if self.fused:
             x = torch.nn.functional.scaled_dot_product_attention(q, k, v)
@@ -161,16 +165,29 @@ def attention_ops(module) -> collections.Counter:
     return collections.Counter(op.name for op in module.walk() if op.name in ("nn.attention", "nn.softmax"))
 
 
+FORMS_FRONT_ENDS = ["traced", "scripted", "torch.export", "onnx"]
+"""TorchScript both ways: tracing records nn.MultiheadAttention's fast path or its slow
+path op by op, with sizes as traced values; scripting records the whole forward, its
+checks on masks and inputs included."""
+
 SKIPPED = {
-    ("mha-bool-mask", "torchscript"), ("mha-causal", "onnx"), ("mha-need-weights", "onnx"),
-    ("encoder-mask", "torch.export"), ("encoder-causal", "torchscript"), ("encoder-causal", "onnx"),
-    ("timm", "torch.export"), ("timm-sdpa", "torchscript"),
+    ("mha-bool-mask", "traced"), ("mha-bool-mask", "scripted"), ("mha-causal", "onnx"),
+    ("mha-causal", "scripted"), ("mha-key-padding", "scripted"), ("mha-need-weights", "onnx"),
+    ("mha-sequence-first-mask", "scripted"), ("encoder-mask", "torch.export"),
+    ("encoder-mask", "scripted"), ("encoder-causal", "traced"), ("encoder-causal", "onnx"),
+    ("timm", "torch.export"), ("timm", "scripted"), ("timm-sdpa", "traced"),
 }  # fmt: skip
 """Pairs whose path another pair takes already (the suite's time): the boolean mask and
 is_causal become the same constant mask; the compiled test exports the causal encoder
 to ONNX; timm's two forms share their permute and unbind."""
 
-CASE_FRONT_ENDS = [(c, f) for c in CASES for f in FRONT_ENDS if (c, f) not in SKIPPED]
+CASE_FRONT_ENDS = [(c, f) for c in CASES for f in FORMS_FRONT_ENDS if (c, f) not in SKIPPED]
+
+
+def import_form(front_end: str, module: nn.Module, tmp_path):
+    if front_end == "scripted":
+        return import_via("torchscript", module, (T, E), tmp_path)
+    return import_traced("torchscript" if front_end == "traced" else front_end, module, (T, E), tmp_path)
 
 
 @pytest.mark.parametrize("case, front_end", CASE_FRONT_ENDS, ids=[f"{c}-{f}" for c, f in CASE_FRONT_ENDS])
@@ -179,7 +196,7 @@ def test_attention_form(case, front_end, tmp_path):
     3 against PyTorch; every softmax of attention is gone into `nn.attention`."""
     torch.manual_seed(0)
     module = CASES[case]().eval()
-    compilation = import_traced(front_end, module, (T, E), tmp_path)
+    compilation = import_form(front_end, module, tmp_path)
     compilation.run_to("nn")
     ops = attention_ops(compilation.module)
     assert ops["nn.attention"] >= 1 and ops["nn.softmax"] == 0, ops

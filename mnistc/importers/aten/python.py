@@ -113,6 +113,12 @@ def _check_integer(other: Any) -> None:
         raise NodeError(f"computes with the batch size and a {type(other).__name__}")
 
 
+def _is_floating_point(value: Any) -> bool:
+    """A run-time tensor is float32; `x is None` and `x.is_floating_point()` are the
+    checks scripted nn.MultiheadAttention makes of its inputs and masks."""
+    return isinstance(value, SSAValue) or (isinstance(value, torch.Tensor) and value.is_floating_point())
+
+
 def traced_sizes(values: Sequence[Any]) -> list[Any]:
     """Size arithmetic as tracing records it (`bsz * num_heads`, the constant a 0-dim
     integer tensor): with a batch size among the values, such tensors as ints."""
@@ -387,8 +393,11 @@ CONVERTERS = {
     "aten::detach_": convert_identity,
     "aten::lift_fresh": convert_identity,
     "aten::lift_fresh_copy": convert_identity,
-    "aten::__is__": _python(lambda a, b: a is b),
-    "aten::__isnot__": _python(lambda a, b: a is not b),
+    "aten::__is__": lambda ctx, node: (node.args[0] is node.args[1],),
+    "aten::__isnot__": lambda ctx, node: (node.args[0] is not node.args[1],),
+    "aten::is_floating_point": lambda ctx, node: (_is_floating_point(node.args[0]),),
+    "prim::TupleIndex": lambda ctx, node: (node.args[0][node.args[1]],),
+    "aten::Float": _python(float),
     "aten::__not__": _python(lambda a: not a),
     "aten::__or__": _python(lambda a, b: a or b),
     "aten::all": _python(lambda values: bool(torch.as_tensor(values).all())),
