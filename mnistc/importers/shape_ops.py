@@ -86,6 +86,22 @@ class MovedBatch:
         """`value`, its batch where `like` has it (a row-wise or element-wise op's result)."""
         return self.at(value, self.dim(like), what, self.merged_outer(like))
 
+    def element_wise_keeps_place(self, tensors: Sequence[SSAValue], constants: Sequence[Sequence[int]]) -> bool:
+        """Whether an element-wise op keeps a moved batch where it is: its run-time
+        operands (`tensors`) of one shape with the batch at one place, its constants
+        (their shapes) of size 1 along it, none of a higher rank."""
+        first = tensors[0]
+        shape, place = nn.shape_of(first), (self.dim(first), self.merged_outer(first))
+        if any((nn.shape_of(t), self.dim(t), self.merged_outer(t)) != (shape, *place) for t in tensors):
+            return False
+        offsets = [(len(shape) - len(c), c) for c in constants]
+        return all(offset >= 0 and (place[0] < offset or c[place[0] - offset] == 1) for offset, c in offsets)
+
+    def rows_keep_place(self, x: SSAValue) -> bool:
+        """Whether an op on each row (the last dimension) of x keeps its batch in place:
+        the batch is not in the rows."""
+        return self.dim(x) < len(nn.shape_of(x)) - 1
+
     def reshaped(self, b: Builder, x: SSAValue, shape: Sequence[int], what: str, hint: int | None = None) -> SSAValue | None:
         """x reshaped, the batch where `batch_after_reshape` puts it; None when it cannot
         be placed (the reshape would split the batch)."""

@@ -23,7 +23,6 @@ import torch
 from xdsl.ir import SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-from mnistc.dialects import nn
 
 from mnistc.importers.aten import (
     activation,
@@ -124,21 +123,13 @@ def _moved_batch_carrier(ctx: ConversionContext, node: Node) -> SSAValue | None:
     if not tensors:
         return None
     first = tensors[0]
-    shape, place = nn.shape_of(first), (ctx.moved.dim(first), ctx.moved.merged_outer(first))
     if node.kind in ROW_WISE:
-        rows_only = node.args[0] is first and len(tensors) == 1 and place[0] < len(shape) - 1
+        rows_only = node.args[0] is first and len(tensors) == 1 and ctx.moved.rows_keep_place(first)
         matrix = node.kind != "aten::matmul" or getattr(node.args[1], "ndim", 0) == 2
         norm_of_rows = node.kind != "aten::layer_norm" or len(node.args[1]) == 1
         return first if rows_only and matrix and norm_of_rows else None
-    if node.kind not in ELEMENT_WISE:
-        return None
-    if any((nn.shape_of(t), ctx.moved.dim(t), ctx.moved.merged_outer(t)) != (shape, *place) for t in tensors):
-        return None
-    for constant in (a for a in node.args if isinstance(a, torch.Tensor)):
-        offset = len(shape) - constant.dim()
-        if offset < 0 or (place[0] >= offset and constant.shape[place[0] - offset] != 1):
-            return None
-    return first
+    constants = [tuple(a.shape) for a in node.args if isinstance(a, torch.Tensor)]
+    return first if node.kind in ELEMENT_WISE and ctx.moved.element_wise_keeps_place(tensors, constants) else None
 
 
 def supported_ops() -> list[str]:

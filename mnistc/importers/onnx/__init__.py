@@ -345,25 +345,17 @@ def _rows_keep_batch(g: Graph, node, inputs: list) -> bool:
     """A row-wise node on a run-time first input whose batch is not in its rows, whose
     other inputs are constants (MatMul's a matrix)."""
     x = inputs[0]
-    rank = len(nn.shape_of(x)) if isinstance(x, SSAValue) else 0
-    if g.moved.dim(x) >= rank - 1 or any(isinstance(v, SSAValue) for v in inputs[1:]):
+    if not isinstance(x, SSAValue) or not g.moved.rows_keep_place(x) or any(isinstance(v, SSAValue) for v in inputs[1:]):
         return False
     if node.op_type == "LayerNormalization":
+        rank = len(nn.shape_of(x))
         return attributes(node).get("axis", -1) % rank == rank - 1
     return node.op_type != "MatMul" or np.ndim(inputs[1]) == 2
 
 
 def _elements_keep_batch(g: Graph, inputs: list) -> bool:
     tensors = [v for v in inputs if isinstance(v, SSAValue)]
-    first = tensors[0]
-    shape, dim, outer = nn.shape_of(first), g.moved.dim(first), g.moved.merged_outer(first)
-    if any((nn.shape_of(t), g.moved.dim(t), g.moved.merged_outer(t)) != (shape, dim, outer) for t in tensors):
-        return False
-    for constant in (v for v in inputs if isinstance(v, np.ndarray)):
-        offset = len(shape) - constant.ndim
-        if offset < 0 or (dim >= offset and constant.shape[dim - offset] != 1):
-            return False
-    return True
+    return g.moved.element_wise_keeps_place(tensors, [v.shape for v in inputs if isinstance(v, np.ndarray)])
 
 
 def _guarded(node, compute: Callable[[], Any]) -> Any:
