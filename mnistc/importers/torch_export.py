@@ -26,7 +26,7 @@ from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import nn
 from mnistc.importers.aten import convert_node, python, refuse_if_any
-from mnistc.importers.aten.graph import UNSUPPORTED, ConversionContext, Node, source_location
+from mnistc.importers.aten.graph import ConversionContext, Node, source_location
 from mnistc.importers.common import (
     ENTRY,
     ImportedModel,
@@ -335,9 +335,11 @@ def _as_node(
 
 # --- nn.MultiheadAttention as one op ----------------------------------------------
 # torch.export records nn.MultiheadAttention decomposed in its sequence-first layout: the
-# batch moves to dimension 1 and back, which the per-sample IR cannot follow op by op.
-# The nodes of one such module (its `nn_module_stack`) are converted together, as the
-# fused op tracing records (aten::_native_multi_head_attention).
+# batch moves to dimension 1, merges with the heads and comes back. In its plain form
+# (packed projection, no mask, batch first) the nodes of one such module (its
+# `nn_module_stack`) are converted together, as the fused op tracing records
+# (aten::_native_multi_head_attention); any other form op by op, the converters
+# following the batch (shape_ops.MovedBatch) and `fuse-attention` fusing it again.
 
 MULTI_HEAD_ATTENTION = "torch.nn.modules.activation.MultiheadAttention"
 
