@@ -9,7 +9,9 @@ constant index list the slices of its runs, concatenated.
 The IR runs one sample at a time (`nn` tensors have batch 1, the lowering loops over the
 batch), so an op that splits or grows the batch of a run-time tensor cannot be compiled:
 the converters refuse it with `BATCH_REFUSAL`. Moving it is fine in one sample, where
-it is a dimension of size 1 (`MovedBatch` records where it went).
+it is a dimension of size 1 (`MovedBatch` records where it went), and so is a reshape
+that merges it with a sample's elements and keeps its place in memory
+(`batch_after_reshape`: multi-head attention's [L, N*H, D]).
 """
 
 from __future__ import annotations

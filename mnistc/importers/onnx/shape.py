@@ -4,8 +4,9 @@ DepthToSpace, SpaceToDepth (composed by `mnistc.importers.shape_ops`).
 
 Shape inputs (Slice's starts, Split's sizes, Expand's shape, ...) must be constants. On a
 run-time tensor, an op that splits or grows the batch (dimension 0) is refused; Transpose
-may move it (LSTM and GRU take time-major sequences), and the ops that follow a moved
-batch then take it along (see `shape_ops.MovedBatch`).
+may move it (LSTM and GRU take time-major sequences), Reshape merge it with a sample's
+elements (multi-head attention's [L, N*H, D]), and the ops that follow a moved batch
+then take it along (see `shape_ops.MovedBatch`).
 """
 
 from __future__ import annotations
