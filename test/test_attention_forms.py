@@ -181,12 +181,22 @@ SKIPPED = {
 is_causal become the same constant mask; the compiled test exports the causal encoder
 to ONNX; timm's two forms share their permute and unbind."""
 
+DYNAMIC_ONNX = ["mha-sequence-first-mask", "mha-kdim-vdim", "timm"]
+"""Cases also exported with a dynamic batch, whose reshapes then compute sizes from the
+batch (`Shape`), which say where the batch goes."""
+
 CASE_FRONT_ENDS = [(c, f) for c in CASES for f in FORMS_FRONT_ENDS if (c, f) not in SKIPPED]
+CASE_FRONT_ENDS += [(c, "onnx-dynamic") for c in DYNAMIC_ONNX]
 
 
 def import_form(front_end: str, module: nn.Module, tmp_path):
     if front_end == "scripted":
         return import_via("torchscript", module, (T, E), tmp_path)
+    if front_end == "onnx-dynamic":
+        from mnistc.driver import Compilation
+        from test_decoders import export_onnx
+
+        return Compilation.import_file(export_onnx(module, (T, E), tmp_path / "m.onnx", dynamic_batch=True))
     return import_traced("torchscript" if front_end == "traced" else front_end, module, (T, E), tmp_path)
 
 
