@@ -49,12 +49,12 @@ from mnistc.transforms.quantize import QuantizePass, entry_function
 
 OPTIMISATION_PIPELINE = (
     "remove-dropout,canonicalize,fold-qdq,fold-layer-norm,fold-constants,fold-batch-norm,"
-    "fuse-residual-add,fuse-activation,dce"
+    "fuse-attention,fuse-residual-add,fuse-activation,dce"
 )
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 BEFORE_QUANTIZE = (
     "remove-dropout,canonicalize,fold-layer-norm,fold-constants,fold-batch-norm,"
-    "fuse-activation,dce"
+    "fuse-attention,fuse-activation,dce"
 )
 AFTER_QUANTIZE = "fuse-residual-add,fuse-activation,dce"
 """With `--quantize`, the same passes around `quantize`: activations fuse into the layers

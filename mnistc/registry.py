@@ -58,6 +58,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return FuseActivationPass
 
+    def get_fuse_attention():
+        from mnistc.transforms.fuse_attention import FuseAttentionPass
+
+        return FuseAttentionPass
+
     def get_fuse_conv_max_pool():
         from mnistc.transforms.fuse_conv_max_pool import FuseConvMaxPoolPass
 
@@ -95,6 +100,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "fold-layer-norm": get_fold_layer_norm,
         "fold-qdq": get_fold_qdq,
         "fuse-activation": get_fuse_activation,
+        "fuse-attention": get_fuse_attention,
         "fuse-conv-max-pool": get_fuse_conv_max_pool,
         "fuse-residual-add": get_fuse_residual_add,
         "pack-weights": get_pack_weights,

@@ -60,16 +60,27 @@ def attention(
     b: Builder, query: SSAValue, key: SSAValue, value: SSAValue, mask: SSAValue | None,
     scale: float | None = None, causal: bool = False,
 ) -> SSAValue:  # fmt: skip
-    """scaled_dot_product_attention: scale defaults to 1 / sqrt(E); the additive mask is
-    broadcast to one value per key (the kernel reads rows of keys)."""
+    """scaled_dot_product_attention: scale defaults to 1 / sqrt(E); the additive mask as
+    the kernel reads it (`kernel_mask`)."""
     q, k = nn.shape_of(query), nn.shape_of(key)
     if scale is None:
         scale = 1.0 / math.sqrt(q[-1])
     if mask is not None:
-        shape = nn.shape_of(mask)
-        if not shape or shape[-1] != k[-2]:
-            mask = expand(b, mask, (*shape[:-1], k[-2]) if shape else (k[-2],))
+        mask = kernel_mask(b, mask, (*q[:-1], k[-2]))
     return _insert(b, nn.AttentionOp(query, key, value, mask, scale, causal))
+
+
+def kernel_mask(b: Builder, mask: SSAValue, scores: Sequence[int]) -> SSAValue:
+    """An additive mask that broadcasts to the `scores` [..., L, S], as the attention
+    kernel reads it: one value per key (rows of S), and batch dimensions that are either
+    the scores' or broadcast whole; expanded where it is neither."""
+    shape = (1,) * (len(scores) - len(nn.shape_of(mask))) + nn.shape_of(mask)
+    batch = math.prod(shape[:-2])
+    if batch not in (1, math.prod(scores[:-2])):
+        return expand(b, mask, scores)
+    if shape[-1] != scores[-1]:
+        return expand(b, mask, (*shape[:-1], scores[-1]))
+    return mask
 
 
 def heads(b: Builder, x: SSAValue, count: int) -> SSAValue:
@@ -127,7 +138,7 @@ def encoder_layer(
     """nn.TransformerEncoderLayer on batch-first tokens: self-attention then a two-layer
     feed-forward (relu or exact GELU), each with a residual and a layer norm, before
     (`norm_first`) or after it. `attention_weights` holds multi_head_attention's
-    in_weights, in_biases, out_weight and out_bias."""
+    in_weights, in_biases, out_weight, out_bias and mask."""
 
     def norm(y: SSAValue, i: int) -> SSAValue:
         return _insert(b, nn.LayerNormOp(y, -1, eps, *norms[i]))

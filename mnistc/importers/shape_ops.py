@@ -9,13 +9,16 @@ constant index list the slices of its runs, concatenated.
 The IR runs one sample at a time (`nn` tensors have batch 1, the lowering loops over the
 batch), so an op that splits or grows the batch of a run-time tensor cannot be compiled:
 the converters refuse it with `BATCH_REFUSAL`. Moving it is fine in one sample, where
-it is a dimension of size 1 (`MovedBatch` records where it went). A model with a fixed
+it is a dimension of size 1 (`MovedBatch` records where it went), and so is a reshape
+that merges it with a sample's elements and keeps its place in memory
+(`batch_after_reshape`: multi-head attention's [L, N*H, D]). A model with a fixed
 input shape whose batch cannot be followed is imported whole instead
 (`common.import_following_the_batch`): no dimension is a batch (`MovedBatch(followed=False)`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +65,14 @@ class MovedBatch:
     followed: bool = True
     """False in a model imported whole (its input shape fixed, its batch not
     followable): no tensor holds a batch, every dimension is the model's own."""
+    merged: dict[SSAValue, int] = field(default_factory=dict)
+    """Tensors whose batch is merged with sample elements into one dimension (ONNX's
+    multi-head attention reshapes [L, N, E] to [L, N*H, D], then [N*H, L, D] and back
+    to [L*N, E]), by value: that dimension's elements of one sample that come before
+    the batch in memory (`merged_outer`; 1, never recorded: the batch is the dimension's
+    outer part). A batch at dimension 0 with an outer part of 1 is an ordinary batch,
+    whatever the size of that dimension in one sample ([N*H, L, D] is H heads per
+    sample)."""
 
     def dim(self, value: SSAValue) -> int:
         """Where the batch of a run-time tensor is: dimension 0 unless moved; `NO_BATCH`
@@ -70,18 +81,53 @@ class MovedBatch:
             return NO_BATCH
         return self.places.get(value, (0, ""))[0]
 
-    def at(self, value: SSAValue, dim: int, what: str) -> SSAValue:
-        """`value`, recorded as holding the batch at `dim` (moved there by `what`)."""
-        if dim and self.followed:
+    def merged_outer(self, value: SSAValue) -> int:
+        """The elements of one sample before the batch in its dimension (see `merged`)."""
+        return self.merged.get(value, 1)
+
+    def at(self, value: SSAValue, dim: int, what: str, outer: int = 1) -> SSAValue:
+        """`value`, recorded as holding the batch at `dim` (moved there by `what`), after
+        `outer` elements of one sample in that dimension."""
+        if self.followed and (dim or outer != 1):
             self.places[value] = (dim, what)
         else:
             self.places.pop(value, None)
+        if self.followed and outer != 1:
+            self.merged[value] = outer
+        else:
+            self.merged.pop(value, None)
         return value
 
     def refusal_at_dim0(self, what: str) -> str | None:
         """Why `what` along dimension 0 of a tensor whose batch was not moved is refused:
         always, unless the model is imported whole."""
         return BATCH_REFUSAL.format(what) if self.followed else None
+
+    def same_place(self, value: SSAValue, like: SSAValue, what: str) -> SSAValue:
+        """`value`, its batch where `like` has it (a row-wise or element-wise op's result)."""
+        return self.at(value, self.dim(like), what, self.merged_outer(like))
+
+    def element_wise_keeps_place(self, tensors: Sequence[SSAValue], constants: Sequence[Sequence[int]]) -> bool:
+        """Whether an element-wise op keeps a moved batch where it is: its run-time
+        operands (`tensors`) of one shape with the batch at one place, its constants
+        (their shapes) of size 1 along it, none of a higher rank."""
+        first = tensors[0]
+        shape, place = nn.shape_of(first), (self.dim(first), self.merged_outer(first))
+        if any((nn.shape_of(t), self.dim(t), self.merged_outer(t)) != (shape, *place) for t in tensors):
+            return False
+        offsets = [(len(shape) - len(c), c) for c in constants]
+        return all(offset >= 0 and (place[0] < offset or c[place[0] - offset] == 1) for offset, c in offsets)
+
+    def rows_keep_place(self, x: SSAValue) -> bool:
+        """Whether an op on each row (the last dimension) of x keeps its batch in place:
+        the batch is not in the rows."""
+        return self.dim(x) < len(nn.shape_of(x)) - 1
+
+    def reshaped(self, b: Builder, x: SSAValue, shape: Sequence[int], what: str, hint: int | None = None) -> SSAValue | None:
+        """x reshaped, the batch where `batch_after_reshape` puts it; None when it cannot
+        be placed (the reshape would split the batch)."""
+        place = batch_after_reshape(nn.shape_of(x), self.dim(x), self.merged_outer(x), shape, hint)
+        return None if place is None else self.at(reshape(b, x, shape), place[0], what, place[1])
 
     def refusal(self, value: Any) -> str | None:
         """Why `value` cannot go where only dimension 0 may be the batch, if it cannot."""
@@ -100,7 +146,44 @@ class MovedBatch:
         """x permuted, the batch wherever the permutation puts it."""
         if not self.followed:
             return transpose(b, x, permutation)
-        return self.at(transpose(b, x, permutation), list(permutation).index(self.dim(x)), what)
+        dim = list(permutation).index(self.dim(x))
+        return self.at(transpose(b, x, permutation), dim, what, self.merged_outer(x))
+
+
+def batch_after_reshape(
+    source: Sequence[int], dim: int, outer: int, target: Sequence[int], hint: int | None = None
+) -> tuple[int, int] | None:
+    """Where the batch of a sample of shape `source` (at `dim`, after `outer` elements of
+    that dimension: `MovedBatch.merged`) is after a reshape to `target`, as (dimension,
+    outer elements), or None if no dimension can hold it. The batch keeps its place in
+    memory: after the same number of a sample's elements. When it falls between two
+    dimensions (or beside ones of size 1), `hint` (the dimension the model's shape
+    computes from the batch size, when it does) decides; without one, the same
+    dimension if those before it are unchanged, else a dimension of size 1, else the start of a dimension that is not the last (the
+    features), else the end of the one before."""
+    before = math.prod(source[:dim]) * outer
+    candidates, elements = [], 1
+    for j, size in enumerate(target):
+        if before % elements == 0 and size % (before // elements) == 0:
+            candidates.append((j, before // elements))
+        elements *= size
+        if elements > before:
+            break
+    if hint is not None:
+        return next((c for c in candidates if c[0] == hint), None)
+    last = len(target) - 1
+    unchanged = outer == 1 and tuple(target[: dim + 1]) == tuple(source[: dim + 1])
+    preferences = (
+        lambda j, o: unchanged and (j, o) == (dim, outer),
+        lambda j, o: target[j] == 1 and o == 1,
+        lambda j, o: o == 1 and j != last,
+        lambda j, o: j != last,
+        lambda j, o: True,
+    )
+    for preferred in preferences:
+        if chosen := next((c for c in candidates if preferred(*c)), None):
+            return chosen
+    return None
 
 
 # a model imported whole ----------------------------------------------------------

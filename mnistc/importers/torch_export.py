@@ -284,11 +284,14 @@ def _import_program(
     output = exported_output = None
     attention_groups = _attention_groups(program.graph)
     for node in program.graph.nodes:
-        group = attention_groups.get(_attention_module(node))
-        if node.op == "call_function" and group is not None:
-            if node is group[0]:
-                _convert_attention_module(ctx, group, values, names)
-        elif node.op == "call_function":
+        path = _attention_module(node) if node.op == "call_function" else None
+        group = attention_groups.get(path)
+        if group is not None and node is group[0] and not _convert_attention_module(ctx, group, values, names):
+            del attention_groups[path]  # a form the fused op does not take: op by op
+            group = None
+        if group is not None:
+            continue
+        if node.op == "call_function":
             values[node] = _convert(ctx, node, values, names, batch or 1)
             names[node] = node.name
         elif node.op == "output":
@@ -388,9 +391,11 @@ def _as_node(
 
 # --- nn.MultiheadAttention as one op ----------------------------------------------
 # torch.export records nn.MultiheadAttention decomposed in its sequence-first layout: the
-# batch moves to dimension 1 and back, which the per-sample IR cannot follow op by op.
-# The nodes of one such module (its `nn_module_stack`) are converted together, as the
-# fused op tracing records (aten::_native_multi_head_attention).
+# batch moves to dimension 1, merges with the heads and comes back. In its plain form
+# (packed projection, no mask, batch first) the nodes of one such module (its
+# `nn_module_stack`) are converted together, as the fused op tracing records
+# (aten::_native_multi_head_attention); any other form op by op, the converters
+# following the batch (shape_ops.MovedBatch) and `fuse-attention` fusing it again.
 
 MULTI_HEAD_ATTENTION = "torch.nn.modules.activation.MultiheadAttention"
 
@@ -419,11 +424,11 @@ def _attention_groups(graph: torch.fx.Graph) -> dict[str, list[torch.fx.Node]]:
 def _convert_attention_module(
     ctx: ConversionContext, nodes: list[torch.fx.Node], values: dict[torch.fx.Node, Any],
     names: dict[torch.fx.Node, str],
-) -> None:  # fmt: skip
+) -> bool:  # fmt: skip
     """The module's results, from its inputs (query, key, value: the run-time tensors in
     order of first use) and its parameters, through the aten converter of the fused op;
-    a form it does not take (a mask, separate projection weights, sequence-first inputs)
-    is refused as one op."""
+    False for a form it does not take (a mask, is_causal, separate projection weights,
+    sequence-first inputs), whose nodes are then converted one by one."""
     members = set(nodes)
     path = _attention_module(nodes[0])
     external = list(dict.fromkeys(a for n in nodes for a in n.all_input_nodes if a not in members))
@@ -451,11 +456,11 @@ def _convert_attention_module(
         aten = Node("aten::_native_multi_head_attention", arguments, arg_names, 2, location, True)
         results = convert_node(ctx, aten)
     else:
-        ctx.problems.add("nn.MultiheadAttention", location.describe(), reason)
-        results = (UNSUPPORTED, UNSUPPORTED)
+        return False
     for node in outputs:
         values[node] = results[0] if node is result else results[1]
         names[node] = node.name
+    return True
 
 
 def _unsupported_attention(members, run_time, parameters, outputs, result, weights) -> str | None:
@@ -465,12 +470,19 @@ def _unsupported_attention(members, run_time, parameters, outputs, result, weigh
         return "only with a packed in-projection, biases, and no mask"
     if not 1 <= len(run_time) <= 3 or result is None or len(outputs) > 2:
         return "only with batch_first=True, no mask, returning the output (and its weights)"
+    if any(n.target == torch.ops.aten.scaled_dot_product_attention.default and _is_causal(n) for n in members):
+        return "with is_causal"
     transpose = torch.ops.aten.transpose.int
     if not all(any(u in members and u.target == transpose for u in t.users) for t in run_time):
         return "only with batch_first=True"
     if weights is not None and weights.target not in (torch.ops.aten.mean.dim, torch.ops.aten.view.default):
         return "its attention weights in an unknown form"
     return None
+
+
+def _is_causal(sdpa: torch.fx.Node) -> bool:
+    """scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, ...)."""
+    return bool(sdpa.kwargs.get("is_causal", sdpa.args[5] if len(sdpa.args) > 5 else False))
 
 
 def _head_count(nodes: list[torch.fx.Node], embed_dim: int) -> int:

@@ -62,19 +62,21 @@ def _is_square_of(value: SSAValue, d: SSAValue) -> bool:
     return isinstance(op, nn.MulOp) and op.lhs == d and op.rhs == d
 
 
+def scalar_constant(value: SSAValue, weights: Callable[[], weight_files.WeightFile]) -> float | None:
+    """The value of a one-element constant (a weight, read from `weights()`, or a splat,
+    of any shape), else None."""
+    if isinstance(op := value.owner, nn.SplatOp):
+        return op.value.value.data
+    if not isinstance(value.owner, nn.WeightOp):
+        return None
+    data = constant(value, weights())
+    return float(data.reshape(-1)[0]) if data is not None and data.size == 1 else None
+
+
 @dataclass
 class FoldDecomposedLayerNorm(RewritePattern):
     weights: Callable[[], weight_files.WeightFile]
     """The weight file, read on first use: an eps held by a splat needs none."""
-
-    def _scalar(self, value: SSAValue) -> float | None:
-        """The value of a one-element constant (a weight or a splat), else None."""
-        if isinstance(op := value.owner, nn.SplatOp):
-            return op.value.value.data
-        if not isinstance(value.owner, nn.WeightOp):
-            return None
-        data = constant(value, self.weights())
-        return float(data.reshape(-1)[0]) if data is not None and data.size == 1 else None
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.DivOp, rewriter: PatternRewriter, /):
@@ -94,7 +96,7 @@ class FoldDecomposedLayerNorm(RewritePattern):
                 squares is not None
                 and _trailing_mean_axis(var, squares) == axis
                 and _is_square_of(squares, d)
-                and (epsilon := self._scalar(eps)) is not None
+                and (epsilon := scalar_constant(eps, self.weights)) is not None
                 and epsilon >= 0
             ):
                 rewriter.replace(op, located(nn.LayerNormOp(x, axis, epsilon), op))

@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
+from xdsl.ir import SSAValue
 from xdsl.utils.exceptions import VerifyException
+
 
 from mnistc.importers.aten import (
     activation,
@@ -79,18 +82,54 @@ FOLLOWS_MOVED_BATCH = {
     *(TENSOR_CONVERTERS[name] for name in (
         "aten::contiguous", "aten::squeeze", "aten::unsqueeze", "aten::cat", "aten::concat",
         "aten::concatenate", "aten::transpose", "aten::swapaxes", "aten::swapdims", "aten::t",
-        "aten::permute", "aten::select", "aten::slice", *recurrent.CONVERTERS,
+        "aten::permute", "aten::select", "aten::slice", *recurrent.CONVERTERS, *python.RESHAPES,
+        "aten::unflatten", "aten::unbind",
     )),
 }  # fmt: skip
+
+FOLLOWS_MERGED_BATCH = {
+    TENSOR_CONVERTERS[name] for name in (
+        "aten::contiguous", "aten::transpose", "aten::swapaxes", "aten::swapdims", "aten::t",
+        "aten::permute", *python.RESHAPES, "aten::unflatten",
+    )
+} | set(python.CONVERTERS.values())  # fmt: skip
+"""The followers that also take a batch merged into a dimension (`MovedBatch.merged`)."""
+
+ROW_WISE = {"aten::linear", "aten::layer_norm", "aten::matmul"}
+"""Ops on each row (the last dimension) of their first input, with constant weights:
+wherever the batch is but in the rows, their result has it at the same place (as the
+projections of sequence-first multi-head attention have it at dimension 1)."""
+
+ELEMENT_WISE = {"aten::add", "aten::sub", "aten::mul", "aten::div", "aten::relu", "aten::gelu", "aten::dropout"}
+"""Element-wise ops that keep a moved batch in place: their run-time operands have it at
+the same place and shape, their constants do not vary along it."""
 
 
 def _moved_batch_refusal(ctx: ConversionContext, convert: Converter, args: list[Any]) -> str | None:
     """Why the node cannot take its arguments, if one (or an item of a list) has a moved
     batch that its converter does not follow."""
-    if convert in FOLLOWS_MOVED_BATCH:
-        return None
     values = [v for a in args for v in (a if isinstance(a, list | tuple) else [a])]
+    if convert in FOLLOWS_MOVED_BATCH and (
+        convert in FOLLOWS_MERGED_BATCH or not any(isinstance(v, SSAValue) and v in ctx.moved.merged for v in values)
+    ):
+        return None
     return next(filter(None, map(ctx.moved.refusal, values)), None)
+
+
+def _moved_batch_carrier(ctx: ConversionContext, node: Node) -> SSAValue | None:
+    """The argument whose moved batch a row-wise or element-wise node's result keeps, if
+    the node is one that may."""
+    tensors = [a for a in node.args if isinstance(a, SSAValue)]
+    if not tensors:
+        return None
+    first = tensors[0]
+    if node.kind in ROW_WISE:
+        rows_only = node.args[0] is first and len(tensors) == 1 and ctx.moved.rows_keep_place(first)
+        matrix = node.kind != "aten::matmul" or getattr(node.args[1], "ndim", 0) == 2
+        norm_of_rows = node.kind != "aten::layer_norm" or len(node.args[1]) == 1
+        return first if rows_only and matrix and norm_of_rows else None
+    constants = [tuple(a.shape) for a in node.args if isinstance(a, torch.Tensor)]
+    return first if node.kind in ELEMENT_WISE and ctx.moved.element_wise_keeps_place(tensors, constants) else None
 
 
 def supported_ops() -> list[str]:
@@ -130,14 +169,18 @@ def convert_node(ctx: ConversionContext, node: Node) -> tuple:
         if convert in python.VALUES_ONLY and node.returns_tensor:
             ctx.refuse(node, "on tensors")
         return (UNSUPPORTED,) * node.num_outputs
+    carrier = None
     if (reason := _moved_batch_refusal(ctx, convert, node.args)) is not None:
-        return ctx.refuse(node, reason)
+        if (carrier := _moved_batch_carrier(ctx, node)) is None:
+            return ctx.refuse(node, reason)
     block = ctx.builder.insertion_point.block
     last = block.last_op
     try:
         if convert not in python.EVALUATED and python.makes_run_time_tensor(node):
             node.args = python.per_sample_arguments(node)
         results = convert(ctx, node)
+        if carrier is not None:
+            ctx.moved.same_place(results[0], carrier, node.kind)
         locate_and_verify(block, last, node.location, results)
     except RunTimeTensor:
         return ctx.refuse(node, "on tensors")

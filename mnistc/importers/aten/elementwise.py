@@ -36,7 +36,8 @@ def _arithmetic(op_type: type[nn.BinaryOp], fold: Callable) -> Callable:
         args = node.args
         alpha = args[2] if len(args) > 2 and op_type is nn.AddOp else 1
         if _folds(args):
-            return (fold(args[0], args[1] * alpha if alpha != 1 else args[1]),)
+            lhs, rhs = python.traced_sizes(args[:2])
+            return (fold(lhs, rhs * alpha if alpha != 1 else rhs),)
         return ctx.insert(op_type(_operand(ctx, node, 0), _operand(ctx, node, 1, alpha)))
 
     return convert

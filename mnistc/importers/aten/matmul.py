@@ -10,8 +10,9 @@ import math
 import torch
 
 from mnistc.dialects import nn
-from mnistc.importers import matmul_ops
+from mnistc.importers import matmul_ops, shape_ops
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
+from mnistc.importers.aten.shape import _on_constants
 
 
 def convert_matmul(ctx: ConversionContext, node: Node) -> tuple:
@@ -63,6 +64,19 @@ def convert_scaled_dot_product_attention(ctx: ConversionContext, node: Node) -> 
     return (matmul_ops.attention(ctx.builder, q, k, v, mask, args[6], bool(args[5])),)
 
 
+def convert_masked_fill(ctx: ConversionContext, node: Node) -> tuple:
+    """masked_fill(scores, mask, -inf) by a constant boolean mask: the additive mask it
+    means (as a boolean attn_mask is imported; a score of +inf where the mask hides it
+    then gives NaN where PyTorch gives -inf)."""
+    mask, value = node.args[1], node.args[2]
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise NodeError("masked_fill with a mask computed at run time")
+    if value != -math.inf:
+        raise NodeError(f"masked_fill of a run-time tensor with {value} (only -inf, an attention mask)")
+    additive = torch.from_numpy(matmul_ops.boolean_mask((~mask).numpy()))
+    return ctx.insert(nn.AddOp(ctx.tensor(node, 0), ctx.weight(node.arg_names[1], additive)))
+
+
 def _projections(ctx: ConversionContext, node: Node, weight: int, bias: int) -> tuple[list, list]:
     """The q, k and v thirds of a packed in-projection weight [3E, E] and bias [3E]."""
     w, b = node.args[weight], node.args[bias]
@@ -80,23 +94,39 @@ def convert_native_multi_head_attention(ctx: ConversionContext, node: Node) -> t
     """aten::_native_multi_head_attention(query, key, value, embed_dim, num_head,
     qkv_weight, qkv_bias, proj_weight, proj_bias, mask, need_weights,
     average_attn_weights, mask_type): nn.MultiheadAttention (batch_first) in inference."""
-    args = node.args
-    if args[9] is not None:
-        raise NodeError("multi-head attention with a mask")
+    args = node.args + [None] * (13 - len(node.args))
     query, key, value = (ctx.tensor(node, i) for i in range(3))
     heads = int(args[4])
     weights, biases = _projections(ctx, node, 5, 6)
     out_weight = ctx.tensor(node, 7)
     out_bias = None if args[8] is None else ctx.tensor(node, 8)
+    mask = _fused_mask(ctx, node, 9, 12)
     y = matmul_ops.multi_head_attention(
-        ctx.builder, query, key, value, heads, weights, biases, out_weight, out_bias
+        ctx.builder, query, key, value, heads, weights, biases, out_weight, out_bias, mask
     )
     if not args[10]:
         return (y, y)  # need_weights=False: the second result is an empty tensor
     attention = matmul_ops.attention_weights(
-        ctx.builder, query, key, heads, weights[:2], biases[:2], average=bool(args[11])
+        ctx.builder, query, key, heads, weights[:2], biases[:2], mask, average=bool(args[11])
     )
     return (y, attention)
+
+
+KEY_PADDING_MASK = 1
+"""The fused ops' mask_type of a key padding mask [N, S] (0: an attn_mask [L, S]; 2: one
+merged [N, H, L, S])."""
+
+
+def _fused_mask(ctx: ConversionContext, node: Node, index: int, type_index: int) -> object:
+    """The mask of the fused inference ops (True hides a key), as an additive mask that
+    broadcasts to the scores [N, H, L, S]; None if absent."""
+    mask = _mask(ctx, node, index, allowed_if=False)
+    if mask is None:
+        return None
+    shape = nn.shape_of(mask)
+    if len(node.args) > type_index and node.args[type_index] == KEY_PADDING_MASK:
+        return shape_ops.reshape(ctx.builder, mask, (shape[0], 1, 1, shape[-1]))
+    return mask
 
 
 def convert_transformer_encoder_layer(ctx: ConversionContext, node: Node) -> tuple:
@@ -105,12 +135,10 @@ def convert_transformer_encoder_layer(ctx: ConversionContext, node: Node) -> tup
     norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2,
     ffn_bias_2, mask, mask_type): nn.TransformerEncoderLayer (batch_first) in inference."""
     args = node.args
-    if len(args) > 18 and args[18] is not None:
-        raise NodeError("a transformer encoder layer with a mask")
     weights, biases = _projections(ctx, node, 3, 4)
     attention = dict(
         in_weights=weights, in_biases=biases, out_weight=ctx.tensor(node, 5),
-        out_bias=ctx.tensor(node, 6),
+        out_bias=ctx.tensor(node, 6), mask=_fused_mask(ctx, node, 18, 19) if len(args) > 18 else None,
     )  # fmt: skip
     norms = [(ctx.tensor(node, i), ctx.tensor(node, i + 1)) for i in (10, 12)]
     feed_forward = [(ctx.tensor(node, i), ctx.tensor(node, i + 1)) for i in (14, 16)]
@@ -121,6 +149,7 @@ def convert_transformer_encoder_layer(ctx: ConversionContext, node: Node) -> tup
 
 
 CONVERTERS = {
+    "aten::masked_fill": _on_constants(convert_masked_fill, lambda t, mask, value: t.masked_fill(mask, value)),
     "aten::baddbmm": convert_baddbmm,
     "aten::bmm": convert_bmm,
     "aten::matmul": convert_matmul,

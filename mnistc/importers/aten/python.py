@@ -113,6 +113,23 @@ def _check_integer(other: Any) -> None:
         raise NodeError(f"computes with the batch size and a {type(other).__name__}")
 
 
+def _is_floating_point(value: Any) -> bool:
+    """A run-time tensor is float32; `x is None` and `x.is_floating_point()` are the
+    checks scripted nn.MultiheadAttention makes of its inputs and masks."""
+    return isinstance(value, SSAValue) or (isinstance(value, torch.Tensor) and value.is_floating_point())
+
+
+def traced_sizes(values: Sequence[Any]) -> list[Any]:
+    """Size arithmetic as tracing records it (`bsz * num_heads`, the constant a 0-dim
+    integer tensor): with a batch size among the values, such tensors as ints."""
+    if not any(isinstance(v, BatchSize) for v in values):
+        return list(values)
+    return [
+        int(v) if isinstance(v, torch.Tensor) and v.dim() == 0 and not v.is_floating_point() else v
+        for v in values
+    ]
+
+
 def degree_of(value: int) -> int | None:
     """How a size scales with the batch: 0 for a plain int."""
     return value.degree if isinstance(value, BatchSize) else 0
@@ -153,14 +170,32 @@ def per_sample_arguments(node: Node) -> list[Any]:
     batch refused, as the per-sample IR would compute it with batch 1."""
     args = list(node.args)
     index = SHAPE_ARGUMENT.get(node.kind)
+    if node.kind in RESHAPES and _one_size_of_batch(args[1]):
+        return args  # the converter places the batch at that size (shape_ops.batch_after_reshape)
     if index is not None and index < len(args) and isinstance(args[index], list | tuple) and args[index]:
         first, *rest = args[index]
         args[index] = [int(first) if degree_of(first) == 1 else first, *rest]
         if _uniform_along_any_size(node):
             args[index] = [int(d) if degree_of(d) == 1 else d for d in args[index]]
     if _holds_batch_size(args):
-        raise NodeError("computes with the batch size, which is compiled only as the first size of a shape")
+        raise NodeError(BATCH_SIZE_REFUSAL)
     return args
+
+
+BATCH_SIZE_REFUSAL = "computes with the batch size, which is compiled only as the first size of a shape"
+"""The refusal of a size computed from the batch where the op cannot take it."""
+
+RESHAPES = {"aten::view", "aten::reshape"}
+"""Reshapes, which may take a multiple of the batch as any one size of their shape: the
+batch keeps its place in memory ([L, N * H, D] of multi-head attention's heads)."""
+
+
+def _one_size_of_batch(shape: Any) -> bool:
+    """A shape one of whose sizes is the batch times a constant, and no other depends on it."""
+    if not isinstance(shape, list | tuple):
+        return False
+    degrees = [degree_of(d) for d in shape]
+    return degrees.count(1) == 1 and degrees.count(0) == len(degrees) - 1
 
 
 # a recurrent layer's initial state is created [L*D, N, H], the batch second.
@@ -358,8 +393,11 @@ CONVERTERS = {
     "aten::detach_": convert_identity,
     "aten::lift_fresh": convert_identity,
     "aten::lift_fresh_copy": convert_identity,
-    "aten::__is__": _python(lambda a, b: a is b),
-    "aten::__isnot__": _python(lambda a, b: a is not b),
+    "aten::__is__": lambda ctx, node: (node.args[0] is node.args[1],),
+    "aten::__isnot__": lambda ctx, node: (node.args[0] is not node.args[1],),
+    "aten::is_floating_point": lambda ctx, node: (_is_floating_point(node.args[0]),),
+    "prim::TupleIndex": lambda ctx, node: (node.args[0][node.args[1]],),
+    "aten::Float": _python(float),
     "aten::__not__": _python(lambda a: not a),
     "aten::__or__": _python(lambda a, b: a or b),
     "aten::all": _python(lambda values: bool(torch.as_tensor(values).all())),

@@ -22,7 +22,7 @@ from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
-from mnistc.importers.aten.python import holds_tensor
+from mnistc.importers.aten.python import BATCH_SIZE_REFUSAL, degree_of, holds_tensor
 
 
 def ints(values: Sequence[int] | int, n: int = 2) -> tuple[int, ...]:
@@ -67,8 +67,27 @@ def _as_list(value: Any) -> list:
 
 
 def convert_view(ctx: ConversionContext, node: Node) -> tuple:
+    """A size computed from the batch (`python.RESHAPES`) says where the batch goes."""
     x = ctx.tensor(node, 0)
-    return reshape(ctx, x, resolve_shape(node.args[1], _product(nn.shape_of(x))))
+    size = list(node.args[1])
+    hint = next((i for i, d in enumerate(size) if degree_of(d) == 1), None)
+    return reshape_following_batch(ctx, x, resolve_shape(size, _product(nn.shape_of(x))), hint)
+
+
+def reshape_following_batch(ctx: ConversionContext, x: SSAValue, shape: Sequence[int], hint: int | None = None) -> tuple:
+    """x reshaped; a moved batch (or one that the shape puts elsewhere than first,
+    `hint`) placed by `shape_ops.batch_after_reshape`."""
+    if x not in ctx.moved.places and hint in (None, 0):
+        return reshape(ctx, x, shape)
+    result = ctx.moved.reshaped(ctx.builder, x, shape, "reshape", hint)
+    if result is None and hint is not None:
+        raise NodeError(BATCH_SIZE_REFUSAL)
+    if result is None:
+        raise NodeError(
+            f"reshape of {list(nn.shape_of(x))} to {list(shape)} splits dimension "
+            f"{ctx.moved.dim(x)}, the batch"
+        )
+    return (result,)
 
 
 def convert_flatten(ctx: ConversionContext, node: Node) -> tuple:
@@ -301,9 +320,14 @@ def convert_chunk(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def convert_unbind(ctx: ConversionContext, node: Node) -> tuple:
+    """Each element of `dim`, the batch followed (timm's q, k, v unbound from a
+    permuted [3, N, H, T, D])."""
     x = ctx.tensor(node, 0)
-    dim = sample_dim(ctx, x, node.args[1], "unbind")
-    return ([shape_ops.select(ctx.builder, x, dim, i) for i in range(nn.shape_of(x)[dim])],)
+    shape, batch = nn.shape_of(x), ctx.moved.dim(x)
+    dim = int(node.args[1]) % len(shape)
+    _refuse_along(ctx, x, dim, "unbind")
+    parts = [shape_ops.select(ctx.builder, x, dim, i) for i in range(shape[dim])]
+    return ([ctx.moved.at(p, batch - (dim < batch), "unbind") for p in parts],)
 
 
 def _expand(ctx: ConversionContext, x: SSAValue, sizes: Sequence[int]) -> tuple:
@@ -345,9 +369,11 @@ def convert_repeat(ctx: ConversionContext, node: Node) -> tuple:
 def convert_unflatten(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     shape = nn.shape_of(x)
-    dim = sample_dim(ctx, x, node.args[1], "unflatten")
+    dim = int(node.args[1]) % len(shape)
+    if (reason := ctx.moved.refusal_along(x, dim, "unflatten")) is not None:
+        raise NodeError(reason)
     sizes = resolve_shape(node.args[2], shape[dim])
-    return reshape(ctx, x, (*shape[:dim], *sizes, *shape[dim + 1 :]))
+    return reshape_following_batch(ctx, x, (*shape[:dim], *sizes, *shape[dim + 1 :]))
 
 
 def _constant_pad(ctx: ConversionContext, node: Node, pad: list, value: Any) -> tuple:

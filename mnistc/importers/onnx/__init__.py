@@ -263,7 +263,7 @@ def _walk(g: Graph, nodes, shape) -> None:
     """Convert the nodes in order; an op that cannot be converted is recorded and its
     outputs become placeholders, and the model is refused at the end with all of them."""
     problems = Problems()
-    batch = BatchDegrees()
+    batch = BatchDegrees(g.shape_degrees)
     for node in nodes:
         results = _node_results(g, node, shape, problems, batch)
         for name, value in zip(node.output, results):
@@ -309,8 +309,10 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
     last = block.last_op
     try:
         batch.check_run_time_use(node)
-        _check_moved_batch(g, node, inputs)
+        carrier = _check_moved_batch(g, node, inputs)
         results = CONVERTERS[kind](g, node, attributes(node))
+        if carrier is not None:
+            g.moved.same_place(results[0], carrier, kind)
         locate_and_verify(block, last, ModelLocation(node.output[0], node.name), results)
     except Unsupported as e:
         problems.add(kind, where(node), str(e))
@@ -330,17 +332,56 @@ def _node_results(g: Graph, node, shape, problems: Problems, batch: BatchDegrees
 # the ops that take a tensor whose batch is not dimension 0 (LSTM's and GRU's
 # states and sequences, see shape_ops.MovedBatch): they follow where it goes.
 FOLLOWS_MOVED_BATCH = {
-    "Transpose", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Identity",
+    "Transpose", "Slice", "Gather", "Squeeze", "Unsqueeze", "Reshape", "Concat", "Identity", "Split",
     "Dropout", "Cast", "CastLike", *recurrent.CONVERTERS,
 }  # fmt: skip
 
 
-def _check_moved_batch(g: Graph, node, inputs: list) -> None:
-    """Refuse a node that takes a tensor with a moved batch but does not follow it."""
-    if node.op_type not in FOLLOWS_MOVED_BATCH:
-        reason = next(filter(None, map(g.moved.refusal, inputs)), None)
-        if reason is not None:
-            raise Unsupported(reason)
+FOLLOWS_MERGED_BATCH = {"Transpose", "Reshape", "Identity", "Dropout"}
+"""The followers that also take a batch merged into a dimension (`MovedBatch.merged`)."""
+
+ROW_WISE = {"MatMul", "Gemm", "LayerNormalization"}
+"""Ops on each row (the last dimension) of their first input, with constant weights:
+wherever the batch is but in the rows, their result has it at the same place (as
+sequence-first multi-head attention's projections have it at dimension 1)."""
+
+ELEMENT_WISE = {"Add", "Sub", "Mul", "Div", "Relu", "Erf", "Sqrt", "Tanh", "Sigmoid", "Gelu"}
+"""Element-wise ops that keep a moved batch in place: their run-time operands have it at
+the same place and shape, their constants do not vary along it."""
+
+
+def _check_moved_batch(g: Graph, node, inputs: list) -> SSAValue | None:
+    """Refuse a node that takes a tensor with a moved batch but does not follow it; the
+    input whose batch place a row-wise or element-wise node's result takes, if any."""
+    moved = [v for v in inputs if isinstance(v, SSAValue) and v in g.moved.places]
+    if not moved:
+        return None
+    if node.op_type in FOLLOWS_MOVED_BATCH and not (
+        any(g.moved.merged_outer(v) != 1 for v in moved) and node.op_type not in FOLLOWS_MERGED_BATCH
+    ):
+        return None
+    if node.op_type in ROW_WISE and _rows_keep_batch(g, node, inputs):
+        return inputs[0]
+    if node.op_type in ELEMENT_WISE and _elements_keep_batch(g, inputs):
+        return moved[0]
+    raise Unsupported(g.moved.refusal(moved[0]))
+
+
+def _rows_keep_batch(g: Graph, node, inputs: list) -> bool:
+    """A row-wise node on a run-time first input whose batch is not in its rows, whose
+    other inputs are constants (MatMul's a matrix)."""
+    x = inputs[0]
+    if not isinstance(x, SSAValue) or not g.moved.rows_keep_place(x) or any(isinstance(v, SSAValue) for v in inputs[1:]):
+        return False
+    if node.op_type == "LayerNormalization":
+        rank = len(nn.shape_of(x))
+        return attributes(node).get("axis", -1) % rank == rank - 1
+    return node.op_type != "MatMul" or np.ndim(inputs[1]) == 2
+
+
+def _elements_keep_batch(g: Graph, inputs: list) -> bool:
+    tensors = [v for v in inputs if isinstance(v, SSAValue)]
+    return g.moved.element_wise_keeps_place(tensors, [v.shape for v in inputs if isinstance(v, np.ndarray)])
 
 
 def _guarded(node, compute: Callable[[], Any]) -> Any:

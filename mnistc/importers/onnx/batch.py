@@ -20,6 +20,10 @@ import numpy as np
 from mnistc.importers.onnx.graph import Unsupported
 from mnistc.importers.shape_ops import NO_BATCH
 
+BATCH_SIZE_REFUSAL = "computes with the batch size, which is compiled only as the first size of a shape"
+"""The refusal of a run-time op given a value computed from the batch size where it
+cannot take one (a Reshape may elsewhere, where the batch keeps its place in memory)."""
+
 UNKNOWN_DEGREE = 1 << 20
 """The degree of an element computed from the batch in a way not tracked."""
 
@@ -48,6 +52,12 @@ def _saturated(degrees: np.ndarray) -> np.ndarray:
 def _first_size_only(degrees: np.ndarray) -> bool:
     """A shape whose first size is a multiple of the batch, and no other size depends on it."""
     return degrees.ndim == 1 and degrees.size > 0 and degrees[0] == 1 and not degrees[1:].any()
+
+
+def one_size_only(degrees: np.ndarray) -> bool:
+    """A shape one of whose sizes is a multiple of the batch, and no other size depends
+    on it (multi-head attention's [L, N*H, D])."""
+    return degrees.ndim == 1 and int(np.count_nonzero(degrees)) == 1 and int(degrees.max()) == 1
 
 
 @dataclass
@@ -121,8 +131,8 @@ class BatchDegrees:
                 continue
             if SHAPE_INPUT.get(node.op_type) == index and _first_size_only(self.degrees[name]):
                 continue
+            if node.op_type == "Reshape" and index == 1 and one_size_only(self.degrees[name]):
+                continue  # the converter places the batch there (Graph.batch_dim_of_shape)
             if index in BATCH_SECOND_STATES.get(node.op_type, ()):
                 continue
-            raise Unsupported(
-                "computes with the batch size, which is compiled only as the first size of a shape"
-            )
+            raise Unsupported(BATCH_SIZE_REFUSAL)

@@ -26,9 +26,14 @@ def _aligned(g: Graph, node, index: int, like: SSAValue, attrs) -> SSAValue:
 def per_sample(g: Graph, op: nn.BinaryOp) -> nn.BinaryOp:
     """The op, unless a constant broadcasts its result beyond the one sample (a constant
     whose first dimension is the batch size the model was exported with, say): the
-    model runs sample by sample, so such a graph cannot be compiled (but imported whole)."""
+    model runs sample by sample, so such a graph cannot be compiled (but imported whole).
+    A first dimension other than 1 that a run-time operand has too is the sample's
+    ([N*H, L, S] scores hold H heads per sample; a moved batch's place is checked before
+    conversion)."""
     shape = nn.shape_of(op.output)
-    if shape and shape[0] != 1 and g.moved.followed:
+    run_time = [nn.shape_of(v) for v in op.operands if not isinstance(v.owner, nn.WeightOp | nn.SplatOp)]
+    across = not any(s[:1] == shape[:1] and len(s) == len(shape) for s in run_time)
+    if shape and shape[0] != 1 and g.moved.followed and across:
         raise Unsupported(f"a constant broadcasts the result to {list(shape)}, across samples")
     return op
 

@@ -37,6 +37,17 @@ class Graph:
 
     moved: MovedBatch = field(default_factory=MovedBatch)
     """The run-time tensors whose batch is not dimension 0 (LSTM and GRU)."""
+    shape_degrees: dict[str, np.ndarray] = field(default_factory=dict)
+    """The degrees in the batch size of the constants computed from `Shape`
+    (`onnx.batch.BatchDegrees.degrees`)."""
+
+    def batch_dim_of_shape(self, name: str) -> int | None:
+        """The one size of a shape constant that the model computes as a multiple of the
+        batch size (`batch.one_size_only`), if it does."""
+        degrees = self.shape_degrees.get(name)
+        if degrees is None or not degrees.any():
+            return None
+        return int(np.flatnonzero(degrees)[0])
 
     def tensor(self, name: str) -> SSAValue:
         value = self.values[name]

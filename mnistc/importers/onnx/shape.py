@@ -4,8 +4,9 @@ DepthToSpace, SpaceToDepth (composed by `mnistc.importers.shape_ops`).
 
 Shape inputs (Slice's starts, Split's sizes, Expand's shape, ...) must be constants. On a
 run-time tensor, an op that splits or grows the batch (dimension 0) is refused; Transpose
-may move it (LSTM and GRU take time-major sequences), and the ops that follow a moved
-batch then take it along (see `shape_ops.MovedBatch`).
+may move it (LSTM and GRU take time-major sequences), Reshape merge it with a sample's
+elements (multi-head attention's [L, N*H, D]), and the ops that follow a moved batch
+then take it along (see `shape_ops.MovedBatch`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from xdsl.ir import SSAValue
 from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
+from mnistc.importers.onnx.batch import BATCH_SIZE_REFUSAL
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode
 
 
@@ -104,7 +106,8 @@ def convert_slice(g: Graph, node, attrs) -> tuple:
 
 def convert_split(g: Graph, node, attrs) -> tuple:
     x = g.tensor(node.input[0])
-    axis = sample_axis(g, x, attrs.get("axis", 0), "Split")
+    axis = _axis(x, attrs.get("axis", 0))
+    _refuse_along(g, x, axis, "Split")
     size = nn.shape_of(x)[axis]
     sizes = _ints(g, node, 1, attrs, "split", "Split's sizes")
     if sizes is None and "num_outputs" in attrs:
@@ -115,7 +118,8 @@ def convert_split(g: Graph, node, attrs) -> tuple:
         sizes = [size // len(node.output)] * len(node.output)
     if sum(sizes) != size or min(sizes) < 1 or len(sizes) != len(node.output):
         raise Unsupported(f"split of {size} elements into {sizes}")
-    return tuple(shape_ops.split(g.builder, x, axis, sizes))
+    parts = shape_ops.split(g.builder, x, axis, sizes)
+    return tuple(g.moved.at(part, g.moved.dim(x), "Split") for part in parts)
 
 
 def convert_squeeze(g: Graph, node, attrs) -> tuple:
@@ -236,7 +240,9 @@ def convert_flatten(g: Graph, node, attrs) -> tuple:
 
 
 def convert_reshape(g: Graph, node, attrs) -> tuple:
-    """A tensor whose batch is not dimension 0 keeps the dimensions up to the batch."""
+    """A tensor whose batch is not dimension 0, or whose shape the model computes with
+    the batch size elsewhere than first, has its batch placed by
+    `shape_ops.batch_after_reshape`."""
     x = g.tensor(node.input[0])
     shape = attrs["shape"] if "shape" in attrs else g.constant(node.input[1], "Reshape's shape")
     source = nn.shape_of(x)
@@ -248,11 +254,17 @@ def convert_reshape(g: Graph, node, attrs) -> tuple:
         target[target.index(-1)] = int(np.prod(source)) // known
     if int(np.prod(target)) != int(np.prod(source)):
         raise Unsupported(f"Reshape of {list(source)} to {list(shape)}")
-    batch = g.moved.dim(x)
-    if batch > 0 and list(target[: batch + 1]) != list(source[: batch + 1]):
-        raise Unsupported(f"Reshape of {list(source)} to {target} moves dimension {batch}, the batch")
-    (result,) = reshape(g, x, target)
-    return (g.moved.at(result, batch, "Reshape"),)
+    if not g.moved.followed:
+        return reshape(g, x, target)
+    hint = g.batch_dim_of_shape(node.input[1]) if len(node.input) > 1 else None
+    if x not in g.moved.places and hint in (None, 0):
+        return reshape(g, x, target)
+    result = g.moved.reshaped(g.builder, x, target, "Reshape", hint)
+    if result is None and hint is not None:
+        raise Unsupported(BATCH_SIZE_REFUSAL)
+    if result is None:
+        raise Unsupported(f"Reshape of {list(source)} to {target} splits dimension {g.moved.dim(x)}, the batch")
+    return (result,)
 
 
 ONNX_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
