@@ -24,6 +24,7 @@ from torch import nn
 
 from mnistc.errors import MnistcError
 from mnistc.driver import Compilation, CompileOptions, compile_model
+from mnistc.importers.torch_export import import_exported
 from mnistc.interpreters.nn import run_batch
 from mnistc.kernels import abi
 from mnistc.transforms.packing import pack_gemm_b
@@ -406,11 +407,14 @@ def test_sequence_first_output_is_refused(front_end, tmp_path):
     at the output, not compiled wrong (the attention itself follows the batch:
     test_attention_forms)."""
     module = CrossAttention(batch_first=False).eval()
+    # A dynamic batch: with a fixed shape it is imported whole (test_whole_import.py).
     with pytest.raises(MnistcError, match="the model's output: .*the batch"):
-        if front_end == "onnx":  # a dynamic batch: a fixed shape is imported whole (test_whole_import.py)
+        if front_end == "onnx":
             Compilation.import_file(export_onnx(module, (5, 16), tmp_path / "m.onnx", dynamic_batch=True))
         else:
-            import_traced(front_end, module, (5, 16), tmp_path)
+            dynamic = ({0: torch.export.Dim("batch")},)
+            program = torch.export.export(module, (torch.rand(2, 5, 16),), dynamic_shapes=dynamic)
+            Compilation.from_imported(import_exported(program))
 
 
 def test_report_counts_the_products_of_attention():
