@@ -13,27 +13,31 @@ import importlib
 import json
 import operator
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from xdsl.builder import Builder
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import nn
 from mnistc.importers.aten import convert_node, python, refuse_if_any
 from mnistc.importers.aten.graph import UNSUPPORTED, ConversionContext, Node, source_location
 from mnistc.importers.common import (
-    ENTRY,
     ImportedModel,
     ImportError_,
     check_storage,
     converter_failure,
     quiet_torch_logging,
+)
+from mnistc.importers.signature import (
+    SampleShapes,
+    entry_function,
+    input_block,
+    output_names,
+    shapes_for,
 )
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
@@ -205,12 +209,10 @@ def _check_payload(name: str, payload: dict, folder: str, sizes: dict[str, int])
 
 
 def import_exported(
-    program: torch.export.ExportedProgram, sample_shape: Sequence[int] | None = None
+    program: torch.export.ExportedProgram, sample_shape: SampleShapes | None = None
 ) -> ImportedModel:
-    """Import an ExportedProgram whose one user input is the batch of samples."""
+    """Import an ExportedProgram whose user inputs are batches of samples (dimension 0)."""
     signature = program.graph_signature
-    if len(signature.user_inputs) != 1:
-        raise ImportError_(f"models with {len(signature.user_inputs)} inputs are not supported")
     constants = {
         **signature.inputs_to_parameters,
         **signature.inputs_to_buffers,
@@ -218,54 +220,59 @@ def import_exported(
     }
     state = {**program.state_dict, **program.constants}
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
-    user_input = next((n for n in placeholders if n.name == signature.user_inputs[0]), None)
-    if user_input is None or any(
-        n is not user_input and constants.get(n.name) not in state for n in placeholders
+    by_name = {n.name: n for n in placeholders}
+    user_inputs = [by_name.get(name) for name in signature.user_inputs]
+    if not user_inputs or None in user_inputs or any(
+        n not in user_inputs and constants.get(n.name) not in state for n in placeholders
     ):
         raise ImportError_("the exported program's inputs do not match its signature and state")
-    if sample_shape is None:
-        if "val" not in user_input.meta:
-            raise ImportError_(
-                "the exported program does not record its input's shape; give --input-shape"
-            )
-        sample_shape = tuple(user_input.meta["val"].shape[1:])
-        if not all(isinstance(d, int) for d in sample_shape):
-            raise ImportError_(
-                f"the exported program's sample shape {list(sample_shape)} is not static; "
-                "give --input-shape"
-            )
-    block = Block(arg_types=[nn.tensor((1, *sample_shape))])
-    block.args[0].name_hint = "input"
-    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
-    batch = _fixed_batch(user_input)
+    names = [n.name for n in user_inputs]
+    shapes = shapes_for(names, sample_shape, lambda i: _recorded_shape(user_inputs[i]))
+    block = input_block(names, shapes)
+    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), shapes[0])
+    batch = _fixed_batch(user_inputs[0])
     values: dict[torch.fx.Node, Any] = {}
-    names: dict[torch.fx.Node, str] = {}
+    names_of: dict[torch.fx.Node, str] = {}
     for node in placeholders:
-        if node is user_input:
-            values[node], names[node] = block.args[0], node.name
+        if node in user_inputs:
+            values[node], names_of[node] = block.args[user_inputs.index(node)], node.name
         else:
             values[node] = state[constants[node.name]].detach()
-            names[node] = constants[node.name]
-    output = None
+            names_of[node] = constants[node.name]
+    returned: list = []
     attention_groups = _attention_groups(program.graph)
     for node in program.graph.nodes:
         group = attention_groups.get(_attention_module(node))
         if node.op == "call_function" and group is not None:
             if node is group[0]:
-                _convert_attention_module(ctx, group, values, names)
+                _convert_attention_module(ctx, group, values, names_of)
         elif node.op == "call_function":
-            values[node] = _convert(ctx, node, values, names, batch)
-            names[node] = node.name
+            values[node] = _convert(ctx, node, values, names_of, batch)
+            names_of[node] = node.name
         elif node.op == "output":
-            results = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
-            output = values.get(results[0]) if len(results) == 1 else None
+            returned = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
     refuse_if_any(ctx)
-    if not isinstance(output, SSAValue):
-        raise ImportError_("the model must return one tensor computed from its input")
-    ctx.returned(output)
-    ctx.builder.insert(func.ReturnOp(output))
-    function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
+    outputs = [values.get(r) if isinstance(r, torch.fx.Node) else r for r in returned]
+    if not outputs or not all(isinstance(v, SSAValue) for v in outputs):
+        raise ImportError_(
+            "the model must return tensors computed from its inputs (one, or a tuple or list of them)"
+        )
+    outputs = [ctx.returned(v) for v in outputs]
+    function = entry_function(block, names, outputs, output_names(len(outputs), _output_names(signature)))
     return ImportedModel(ModuleOp([function]), ctx.weights)
+
+
+def _recorded_shape(user_input: torch.fx.Node) -> tuple | None:
+    """One sample's shape as the program records it (its example input's, after the
+    batch), None when it does not; a dynamic size stays a symbol, which is refused."""
+    value = user_input.meta.get("val")
+    return tuple(value.shape[1:]) if value is not None and hasattr(value, "shape") else None
+
+
+def _output_names(signature) -> list[str]:
+    """torch.export's names of the user outputs (the graph nodes they come from)."""
+    return [getattr(spec.arg, "name", "") for spec in signature.output_specs
+            if spec.kind.name == "USER_OUTPUT"]  # fmt: skip
 
 
 def _fixed_batch(user_input: torch.fx.Node) -> int:

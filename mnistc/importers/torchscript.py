@@ -13,19 +13,17 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from xdsl.builder import Builder
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.rewriter import InsertPoint
 
-from mnistc.dialects import nn
 from mnistc.importers.aten import convert_node, refuse_if_any
 from mnistc.importers.aten.graph import (
     UNSUPPORTED,
@@ -36,11 +34,18 @@ from mnistc.importers.aten.graph import (
 )
 from mnistc.importers.aten.python import condition
 from mnistc.importers.common import (
-    ENTRY,
     ImportedModel,
     ImportError_,
     check_storage,
     quiet_torch_logging,
+)
+from mnistc.importers.signature import (
+    SampleShapes,
+    entry_function,
+    input_block,
+    is_one_shape,
+    output_names,
+    shapes_for,
 )
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
@@ -75,14 +80,18 @@ def node_location(node: torch._C.Node) -> ModelLocation:
     return source_location(trace, path, value)
 
 SHAPE_FILE = "mnistc_input_shape"
-"""Extra file in a TorchScript archive that records one sample's shape, "C,H,W"."""
+"""Extra file in a TorchScript archive that records one sample's shape, "C,H,W" (one
+per input for a model of several, in order: "C,H,W;L")."""
 
 DEFAULT_SAMPLE_SHAPE = (1, 28, 28)
 
 
-def save_with_shape(model: torch.jit.ScriptModule, path: str | Path, shape: Sequence[int]) -> None:
-    """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag."""
-    torch.jit.save(model, str(path), _extra_files={SHAPE_FILE: ",".join(map(str, shape))})
+def save_with_shape(model: torch.jit.ScriptModule, path: str | Path, shape: SampleShapes) -> None:
+    """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag:
+    one shape, or one per input in order."""
+    shapes = [shape] if is_one_shape(shape) else list(shape)
+    text = ";".join(",".join(map(str, s)) for s in shapes)
+    torch.jit.save(model, str(path), _extra_files={SHAPE_FILE: text})
 
 
 def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
@@ -112,15 +121,17 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     recorded = extra[SHAPE_FILE]
     recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
     try:
-        shape = tuple(int(d) for d in recorded.split(",")) if recorded else None
+        shapes = [tuple(int(d) for d in part.split(",")) for part in recorded.split(";")] if recorded else None
+        shape = shapes[0] if shapes and len(shapes) == 1 else shapes
     except ValueError:
         raise ImportError_(f"{path}: malformed {SHAPE_FILE} '{recorded}'") from None
     return model, shape
 
 
-def sample_shape_of(recorded: Sequence[int] | None, requested: Sequence[int] | None) -> tuple[int, ...]:
+def sample_shape_of(recorded: SampleShapes | None, requested: SampleShapes | None):
     """The shape asked for, else the one the file records, else MNIST's 1,28,28."""
-    return tuple(requested or recorded or DEFAULT_SAMPLE_SHAPE)
+    shape = requested or recorded or DEFAULT_SAMPLE_SHAPE
+    return tuple(shape) if is_one_shape(shape) else shape
 
 
 def freeze(model: torch.jit.ScriptModule):
@@ -177,41 +188,66 @@ def _constant(node: torch._C.Node) -> Any:
     return value
 
 
-def import_graph(graph: torch._C.Graph, sample_shape: Sequence[int], module=None) -> ImportedModel:
-    """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function.
+def import_graph(graph: torch._C.Graph, sample_shape: SampleShapes | None, module=None, recorded=None) -> ImportedModel:
+    """Evaluate a frozen graph on `[1, *shape]` inputs into an `nn` function.
 
+    `sample_shape` is one shape, shapes in input order or by name (`signature.shapes_for`);
+    `recorded` what `save_with_shape` stored, if anything.
     `module` is the frozen module the graph belongs to: the attributes that freezing
     keeps (buffers that a training branch would update, such as an instance norm's
     running statistics) are read from it through `prim::GetAttr`.
     An op that cannot be converted does not stop the walk: the ops that depend on it are
     skipped and the model is refused at the end with every unsupported op listed once.
     """
-    self_value, data, defaults = _arguments(graph, module)
-    block = Block(arg_types=[nn.tensor((1, *sample_shape))])
-    block.args[0].name_hint = "input"
-    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
-    values: dict[torch._C.Value, Any] = {data: block.args[0], **defaults}
+    self_value, inputs, defaults = _arguments(graph, module, sample_shape)
+    names = list(inputs)
+    shapes = shapes_for(names, sample_shape, _found_shape(names, recorded))
+    block = input_block(names, shapes)
+    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), shapes[0])
+    values: dict[torch._C.Value, Any] = {**dict(zip(inputs.values(), block.args)), **defaults}
     if module is not None:
         values[self_value] = module
     _walk(ctx, values, graph.nodes())
     refuse_if_any(ctx)
-    output = ctx.returned(_return_value(values, graph))
-    ctx.builder.insert(func.ReturnOp(output))
-    function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
+    outputs = [ctx.returned(v) for v in _returned_values(values, graph)]
+    function = entry_function(block, names, outputs, output_names(len(outputs)))
     return ImportedModel(ModuleOp([function]), ctx.weights)
 
 
-def _arguments(graph: torch._C.Graph, module) -> tuple[torch._C.Value, torch._C.Value, dict]:
-    """`self`, the one data input, and the other arguments of `forward` bound to their
-    defaults (`mask=None`, `is_causal=None` of `nn.TransformerEncoder`), which the
-    walk then folds like constants."""
-    self_value, *inputs = list(graph.inputs())
-    others = module._get_method("forward").schema.arguments[2:] if module is not None else []
-    if not inputs or len(others) != len(inputs) - 1 or not all(a.has_default_value() for a in others):
-        raise ImportError_(
-            f"models with {len(inputs)} inputs are not supported (need 1, and any other with a default)"
-        )
-    return self_value, inputs[0], {v: a.default_value for v, a in zip(inputs[1:], others)}
+def _found_shape(names: list[str], recorded):
+    """The shape of input i that the file records (`save_with_shape`), else 1,28,28 for
+    a model of one input, as before; None for the inputs of a model of several."""
+
+    def found(i: int):
+        if recorded:
+            shapes = [recorded] if all(isinstance(d, int) for d in recorded) else list(recorded)
+            if len(shapes) == len(names):
+                return shapes[i]
+        return DEFAULT_SAMPLE_SHAPE if len(names) == 1 else None
+
+    return found
+
+
+def _arguments(graph: torch._C.Graph, module, requested) -> tuple[torch._C.Value, dict, dict]:
+    """`self`, the data inputs by name, and the other arguments of `forward` bound to
+    their defaults (`mask=None`, `is_causal=None` of `nn.TransformerEncoder`), which the
+    walk then folds like constants. An argument without a default is an input; one with
+    a default is an input only when `--input-shape` names it."""
+    self_value, *values = list(graph.inputs())
+    arguments = module._get_method("forward").schema.arguments[1:] if module is not None else []
+    if len(arguments) != len(values):  # no schema: every argument is an input
+        arguments = [None] * len(values)
+    named = set(requested) if isinstance(requested, Mapping) else set()
+    inputs, defaults = {}, {}
+    for value, argument in zip(values, arguments):
+        name = argument.name if argument is not None else value.debugName().split(".")[0]
+        if argument is not None and argument.has_default_value() and name not in named:
+            defaults[value] = argument.default_value
+        else:
+            inputs[name] = value
+    if not inputs:
+        raise ImportError_("the model's forward takes no tensor input")
+    return self_value, inputs, defaults
 
 
 def _walk(ctx: ConversionContext, values: dict[torch._C.Value, Any], nodes) -> None:
@@ -331,26 +367,31 @@ def _folds(trips: Any, go: Any, carried: list) -> bool:
     )
 
 
-def _return_value(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> SSAValue:
+def _returned_values(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> list[SSAValue]:
+    """The model's outputs: the tensor it returns, or each tensor of a tuple or list."""
     (returned,) = list(graph.outputs())
     value = values.get(returned)
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if not isinstance(value, SSAValue):
-        raise ImportError_("the model must return one tensor computed from its input")
-    return value
+    results = list(value) if isinstance(value, list | tuple) else [value]
+    if not results or not all(isinstance(v, SSAValue) for v in results):
+        raise ImportError_(
+            "the model must return tensors computed from its inputs (one, or a tuple or list of them)"
+        )
+    return results
 
 
-def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
-    """Import a `torch.jit.save`d model; `sample_shape` is C,H,W of one input sample."""
+def import_torchscript(path: str | Path, sample_shape: SampleShapes | None = None) -> ImportedModel:
+    """Import a `torch.jit.save`d model; `sample_shape` is the shape of one sample (C,H,W),
+    or one per input (in order or by name)."""
     model, recorded = load_torchscript(path)
-    return import_script_module(model, sample_shape_of(recorded, sample_shape))
+    return import_script_module(model, sample_shape, recorded)
 
 
-def import_script_module(model: torch.jit.ScriptModule, sample_shape: Sequence[int]) -> ImportedModel:
+def import_script_module(
+    model: torch.jit.ScriptModule, sample_shape: SampleShapes | None, recorded=None
+) -> ImportedModel:
     """Freeze a scripted or traced module in memory and import its `forward`."""
     frozen = freeze(model)
-    return import_graph(forward_graph(frozen), sample_shape, frozen)
+    return import_graph(forward_graph(frozen), sample_shape, frozen, recorded)
 
 
 # The storages of a TorchScript archive, checked against the bytes the archive holds.

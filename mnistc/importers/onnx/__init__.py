@@ -18,15 +18,14 @@ module's `CONVERTERS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from xdsl.builder import Builder
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
@@ -56,6 +55,7 @@ from mnistc.importers.onnx import (
 )
 from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
+from mnistc.importers.signature import SampleShapes, entry_function, input_block, shapes_for
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
 
@@ -170,36 +170,41 @@ def _initializer_array(path: str | Path, tensor) -> np.ndarray:
         raise ImportError_(f"{path}: tensor '{tensor.name}': {type(e).__name__}: {e}") from None
 
 
-def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
-    """Import an ONNX model; its graph input's first dimension is the batch."""
+def import_onnx(path: str | Path, sample_shape: SampleShapes | None = None) -> ImportedModel:
+    """Import an ONNX model; each graph input's first dimension is the batch."""
     model = load_onnx(path)
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
     inputs = data_inputs(graph)
-    if len(inputs) != 1 or len(graph.output) != 1:
-        raise ImportError_(
-            f"{path}: models with {len(inputs)} inputs and {len(graph.output)} outputs are not "
-            "supported (need 1 and 1)"
-        )
-    dims = input_dims(inputs[0])
-    shape = tuple(sample_shape) if sample_shape else tuple(dims[1:])
-    if not shape or any(d is None or d < 1 for d in shape):
-        raise ImportError_(f"{path}: the input's sample shape {dims[1:]} is not static; give --input-shape")
-    block = Block(arg_types=[nn.tensor((1, *shape))])
-    block.args[0].name_hint = "input"
-    g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, dims[0] or 1)
+    if not inputs:
+        raise ImportError_(f"{path}: the graph has no input")
+    names = [i.name for i in inputs]
+    dims = [input_dims(i) for i in inputs]
+    try:
+        shapes = shapes_for(names, sample_shape, lambda i: tuple(dims[i][1:]) if dims[i] else None)
+    except ImportError_ as e:
+        raise ImportError_(f"{path}: {e}") from None
+    block = input_block(names, shapes)
+    export_batch = (dims[0][0] if dims[0] else None) or 1
+    g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, export_batch)
     g.values.update({k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in initializers.items()})
-    g.values[inputs[0].name] = block.args[0]
-    _walk(g, graph.node, shape)
-    output = g.values.get(graph.output[0].name)
-    if not isinstance(output, SSAValue):
-        raise ImportError_(f"{path}: the output is not computed from the input")
-    if (reason := g.moved.refusal(output)) is not None:
-        raise ImportError_(f"{path}: the model's output: {reason}")
-    g.builder.insert(func.ReturnOp(output))
-    function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
+    g.values.update(zip(names, block.args))
+    _walk(g, graph.node, shapes[0])
+    outputs = [_graph_output(g, path, output.name) for output in graph.output]
+    function = entry_function(block, names, outputs, [o.name for o in graph.output])
     return ImportedModel(ModuleOp([function]), g.weights)
+
+
+def _graph_output(g: Graph, path: str | Path, name: str) -> SSAValue:
+    """The value of a graph output, refused (by name) unless a run-time tensor whose
+    batch is dimension 0."""
+    output = g.values.get(name)
+    if not isinstance(output, SSAValue):
+        raise ImportError_(f"{path}: the output '{name}' is not computed from the inputs")
+    if (reason := g.moved.refusal(output)) is not None:
+        raise ImportError_(f"{path}: the model's output '{name}': {reason}")
+    return output
 
 
 class _Placeholder:
