@@ -97,7 +97,11 @@ def test_preprocessing_declared_at_compile_time_is_recorded(tmp_path):
     compile_model(BUNDLED_MODEL, tmp_path / "exe", options)
     info = json.loads(subprocess.run([str(tmp_path / "exe"), "--info"], capture_output=True, text=True, check=True).stdout)
     assert info.pop("memory")["weights"] > 0  # the plan's figures: test_scratch.py
-    assert info == {"input_shape": [1, 28, 28], "outputs": 10, "preprocessing": json.loads(declared.to_json())}
+    assert info == {
+        "input_shape": [1, 28, 28], "outputs": 10, "preprocessing": json.loads(declared.to_json()),
+        "inputs": [{"name": "input", "shape": [1, 28, 28]}],
+        "output_shapes": [{"name": "output", "shape": [10]}],
+    }  # fmt: skip
 
 
 def test_library_converts_other_float_precisions(library):
