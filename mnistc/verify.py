@@ -25,15 +25,24 @@ RANDOM_BATCH_SIZES = (1, 7, 64, 3, 16)
 
 def run_executable(executable: str | Path, inputs: np.ndarray) -> np.ndarray:
     """Run `executable INPUT OUTPUT` on a float32 batch; return the [N, ...] output rows."""
+    (output,) = run_executable_n(executable, [inputs], 1)
+    return output
+
+
+def run_executable_n(executable: str | Path, inputs: list[np.ndarray], outputs: int) -> list[np.ndarray]:
+    """Run `executable INPUT... OUTPUT...` on a float32 batch of each input (the same N
+    samples); return each output's [N, ...] rows."""
     with tempfile.TemporaryDirectory(prefix="mnistc-run-") as scratch:
-        in_path, out_path = Path(scratch) / "input.bin", Path(scratch) / "output.bin"
-        np.ascontiguousarray(inputs, dtype=np.float32).tofile(in_path)
+        in_paths = [Path(scratch) / f"input_{i}.bin" for i in range(len(inputs))]
+        out_paths = [Path(scratch) / f"output_{i}.bin" for i in range(outputs)]
+        for array, path in zip(inputs, in_paths):
+            np.ascontiguousarray(array, dtype=np.float32).tofile(path)
         result = subprocess.run(
-            [str(executable), str(in_path), str(out_path)], capture_output=True, text=True
+            [str(executable), *map(str, in_paths), *map(str, out_paths)], capture_output=True, text=True
         )
         if result.returncode != 0:
             raise MnistcError(f"{executable} failed: {result.stderr.strip()}")
-        return np.fromfile(out_path, dtype=np.float32).reshape(len(inputs), -1)
+        return [np.fromfile(path, dtype=np.float32).reshape(len(inputs[0]), -1) for path in out_paths]
 
 
 @dataclass

@@ -31,7 +31,6 @@ from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
 from mnistc.importers.common import (
-    ENTRY,
     ImportedModel,
     ImportError_,
     Problems,
@@ -173,21 +172,34 @@ def _initializer_array(path: str | Path, tensor) -> np.ndarray:
 def import_onnx(path: str | Path, sample_shape: SampleShapes | None = None) -> ImportedModel:
     """Import an ONNX model; each graph input's first dimension is the batch."""
     model = load_onnx(path)
-    graph = model.graph
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-    initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
-    inputs = data_inputs(graph)
+    inputs = data_inputs(model.graph)
     if not inputs:
         raise ImportError_(f"{path}: the graph has no input")
     names = [i.name for i in inputs]
     dims = [input_dims(i) for i in inputs]
     try:
-        shapes = shapes_for(names, sample_shape, lambda i: tuple(dims[i][1:]) if dims[i] else None)
+        shapes = shapes_for(names, sample_shape, lambda i: _sample_shape_in_file(dims[i]))
     except ImportError_ as e:
         raise ImportError_(f"{path}: {e}") from None
+    return _import_graph(path, model, names, shapes, (dims[0][0] if dims[0] else None) or 1)
+
+
+def _sample_shape_in_file(dims: list[int | None]) -> tuple | None:
+    """One sample's shape as the graph input declares it: its dimensions after the
+    first (the batch); None for a rank-0 input."""
+    return tuple(dims[1:]) if dims else None
+
+
+def _import_graph(
+    path: str | Path, model, names: list[str], shapes: list[tuple], batch: int
+) -> ImportedModel:
+    """The graph on `nn` inputs [1, *shape], one per graph input, one sample of a batch
+    exported as `batch`."""
+    graph = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
     block = input_block(names, shapes)
-    export_batch = (dims[0][0] if dims[0] else None) or 1
-    g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, export_batch)
+    g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, batch)
     g.values.update({k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in initializers.items()})
     g.values.update(zip(names, block.args))
     _walk(g, graph.node, shapes[0])
