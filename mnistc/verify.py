@@ -193,12 +193,24 @@ def verify_model(
     reference evaluator) for ONNX files."""
     if options.quantize is not None:
         return verify_quantized(model_path, options, data_dir, atol, rtol)
-    model, shape = reference_model(Path(model_path), options.sample_shape)
     rng = np.random.default_rng(seed)
     report = VerifyReport(Path(model_path))
     with tempfile.TemporaryDirectory(prefix="mnistc-verify-") as scratch:
         executable = Path(scratch) / "model"
         compile_model(model_path, executable, options)
+        inputs, outputs = executable_signature(executable)
+        if len(inputs) > 1 or len(outputs) > 1:
+            if data_dir is not None:
+                raise MnistcError("--data feeds MNIST images to a model of one input, not of several")
+            reference = several_reference(Path(model_path), [name for name, _ in inputs])
+            for size in RANDOM_BATCH_SIZES[:batches]:
+                arrays = [rng.standard_normal((size, *shape), dtype=np.float32) for _, shape in inputs]
+                actual = run_executable_n(executable, arrays, len(outputs))
+                for (name, _), ours, theirs in zip(outputs, actual, reference(arrays), strict=True):
+                    comparison = compare(f"random batch {size}: {name}", ours, theirs, atol, rtol)
+                    report.comparisons.append(comparison)
+            return report
+        model, shape = reference_model(Path(model_path), options.sample_shape)
         for size in RANDOM_BATCH_SIZES[:batches]:
             inputs = rng.standard_normal((size, *shape), dtype=np.float32)
             report.comparisons.append(
@@ -213,6 +225,53 @@ def verify_model(
         if data_dir is not None:
             report.comparisons.append(_held_out(model, executable, data_dir, atol, rtol))
     return report
+
+
+def executable_signature(executable: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
+    """The (name, sample shape) of each input and output of an mnistc executable."""
+    import json
+
+    info = json.loads(subprocess.run([str(executable), "--info"], capture_output=True, text=True, check=True).stdout)
+    return tuple([(e["name"], tuple(e["shape"])) for e in info[key]] for key in ("inputs", "output_shapes"))
+
+
+def several_reference(model_path: Path, names: list[str]):
+    """A function from the batches of every input to the list of every output, running
+    the source framework: PyTorch for TorchScript and `.pt2`, ONNX Runtime for ONNX. A
+    program whose export fixed the batch runs sample by sample, each repeated to fill it."""
+    suffix, batch = model_path.suffix.lower(), 0
+    if suffix == ".onnx":
+        import onnxruntime as ort
+
+        from mnistc.importers.onnx import data_inputs, input_dims, load_onnx
+
+        batch = (input_dims(data_inputs(load_onnx(model_path).graph)[0]) or [0])[0] or 0
+        session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+        run = lambda arrays: session.run(None, dict(zip(names, arrays)))  # noqa: E731
+    else:
+        if suffix == ".pt2":
+            from mnistc.importers.torch_export import load_exported
+
+            program = load_exported(model_path)
+            first = next(n for n in program.graph.nodes if n.name == program.graph_signature.user_inputs[0])
+            batch, module = first.meta["val"].shape[0], program.module()
+            batch = batch if isinstance(batch, int) else 0
+        else:
+            module = load_torchscript(model_path)[0]
+
+        def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
+            with torch.no_grad():
+                results = module(*(torch.from_numpy(a) for a in arrays))
+            return [r.numpy() for r in (results if isinstance(results, list | tuple) else [results])]
+
+    if batch <= 1:
+        return lambda arrays: [np.asarray(r) for r in run(arrays)]
+
+    def per_sample(arrays: list[np.ndarray]) -> list[np.ndarray]:
+        samples = [run([np.repeat(a[i : i + 1], batch, 0) for a in arrays]) for i in range(len(arrays[0]))]
+        return [np.concatenate([np.asarray(s[j])[:1] for s in samples]) for j in range(len(samples[0]))]
+
+    return per_sample
 
 
 def _held_out(
@@ -422,6 +481,8 @@ def check_passes(
     model, recorded = load_torchscript(model_path)
     shape = sample_shape_of(recorded, sample_shape)
     imported = import_model_cached(model_path, sample_shape)
+    if len(next(iter(imported.module.ops)).body.block.args) != 1:
+        raise MnistcError("--per-pass runs models of one input (the reference interpreter takes one)")
     weight_files.set_weights_name(imported.module, WEIGHTS_FILE)
     inputs = np.random.default_rng(seed).standard_normal((samples, *shape), dtype=np.float32)
     expected = reference_outputs(model, inputs)

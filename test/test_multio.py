@@ -263,3 +263,26 @@ def test_input_shape_option():
     assert parse("--input-shape", "x=3,8,8", "--input-shape", "mask=8") == {"x": (3, 8, 8), "mask": (8,)}
     with pytest.raises(SystemExit):
         parse("--input-shape", "x=3,8,8", "--input-shape", "8")
+
+
+def test_verify_random_inputs(libraries):
+    """`mnistc verify` on a model of several inputs: random batches of each input, every
+    output compared with ONNX Runtime's, by name."""
+    from mnistc.verify import verify_model
+
+    path, _ = libraries["onnx"]
+    report = verify_model(path, batches=2)
+    assert report.passed
+    assert [c.name for c in report.comparisons] == [
+        f"random batch {n}: {o}" for n in (1, 7) for o in ("y", "m", "v")
+    ]
+
+
+def test_run_refuses_several_inputs(libraries, tmp_path):
+    """`mnistc run` classifies with one input: a clear refusal, not a wrong call."""
+    from mnistc.run import run
+
+    _, model = libraries["export"]
+    np.save(tmp_path / "x.npy", np.zeros((1, 3, 6, 6), np.float32))
+    with pytest.raises(MnistcError, match="a model of 2 inputs and 3 outputs: `mnistc run` classifies"):
+        run(model.path, [tmp_path / "x.npy"], log=lambda line: None)
