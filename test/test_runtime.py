@@ -99,7 +99,7 @@ def test_preprocessing_declared_at_compile_time_is_recorded(tmp_path):
     assert info.pop("memory")["weights"] > 0  # the plan's figures: test_scratch.py
     assert info == {
         "input_shape": [1, 28, 28], "outputs": 10, "preprocessing": json.loads(declared.to_json()),
-        "inputs": [{"name": "input", "shape": [1, 28, 28]}],
+        "inputs": [{"name": "x", "shape": [1, 28, 28]}],  # forward(self, x)
         "output_shapes": [{"name": "output", "shape": [10]}],
     }  # fmt: skip
 
