@@ -407,12 +407,21 @@ class Output {
     return failed(reason, error);
   }
 
-  // Closes the output and, for a regular file, renames it into place.
-  bool commit(std::string& error) {
+  // Closes the output (a failed close, such as a full disk, abandons it).
+  bool close(std::string& error) {
     const int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0 ||
-        (temporary_[0] != '\0' && std::rename(temporary_, target_.c_str()) != 0)) {
+    if (fd >= 0 && ::close(fd) != 0) {
+      const std::string reason = describe_errno();
+      abandon();
+      return failed(reason, error);
+    }
+    return true;
+  }
+
+  // A closed regular file: renamed into place.
+  bool place(std::string& error) {
+    if (temporary_[0] != '\0' && std::rename(temporary_, target_.c_str()) != 0) {
       const std::string reason = describe_errno();
       abandon();
       return failed(reason, error);
@@ -675,8 +684,11 @@ int run(const std::vector<const char*>& input_paths, const std::vector<const cha
       if (!outputs[i].write(results[i].data(), n * mnistc_model_output_size_of(i), error)) return fail(error);
   }
   if (n < 0) return fail(error);
+  // Every output closed first, so that a failure (a full disk shows at close) replaces none.
   for (Output& output : outputs)
-    if (!output.commit(error)) return fail(error);
+    if (!output.close(error)) return fail(error);
+  for (Output& output : outputs)
+    if (!output.place(error)) return fail(error);
   return 0;
 }
 
