@@ -286,3 +286,15 @@ def test_run_refuses_several_inputs(libraries, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 3, 6, 6), np.float32))
     with pytest.raises(MnistcError, match="a model of 2 inputs and 3 outputs: `mnistc run` classifies"):
         run(model.path, [tmp_path / "x.npy"], log=lambda line: None)
+
+
+def test_compile_in_memory_with_several_inputs():
+    """`mnistc.compile(module, (a, b, c))`: torch.export of every input, names kept."""
+    import mnistc
+
+    examples = (torch.rand(2, 5), torch.rand(2, 5), torch.rand(2, 4))
+    model = mnistc.compile(ThreeInputs(), examples)
+    assert model.input_names == ["a", "b", "c"]
+    batch = [torch.randn(3, *e.shape[1:]) for e in examples]
+    for actual, want in zip(model(*batch), ThreeInputs()(*batch), strict=True):
+        assert_matches_torch(actual.numpy(), want.numpy())
