@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -252,6 +253,27 @@ def test_importer_refusals(module, tmp_path):
     for shapes in ({"mask": (8,), "x": (3, 6, 6)}, [(3, 6, 6), (8,)]):
         function = next(iter(import_model(path, shapes).module.ops))
         assert [tuple(a.type.get_shape()) for a in function.body.block.args] == [(1, 3, 6, 6), (1, 8)]
+
+
+class OptionalBias(torch.nn.Module):
+    def forward(self, x, bias: Optional[torch.Tensor] = None):
+        y = torch.relu(x)
+        if bias is not None:
+            y = y + bias
+        return y
+
+
+def test_an_argument_with_a_default_is_an_input_when_named(tmp_path):
+    """TorchScript: `bias=None` keeps its default unless --input-shape names it; then it
+    is an input, and `if bias is not None` takes its branch."""
+    path = tmp_path / "optional.pt"
+    torch.jit.save(torch.jit.script(OptionalBias().eval()), str(path))
+    alone = next(iter(import_model(path, (4,)).module.ops))
+    named = next(iter(import_model(path, {"x": (4,), "bias": (4,)}).module.ops))
+    assert signature_names(alone) == (["x"], ["output"])
+    assert signature_names(named) == (["x", "bias"], ["output"])
+    assert [op.name for op in alone.walk()].count("nn.add") == 0
+    assert [op.name for op in named.walk()].count("nn.add") == 1
 
 
 def test_input_shape_option():

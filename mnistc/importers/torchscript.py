@@ -231,8 +231,8 @@ def _found_shape(names: list[str], recorded):
 def _arguments(graph: torch._C.Graph, module, requested) -> tuple[torch._C.Value, dict, dict]:
     """`self`, the data inputs by name, and the other arguments of `forward` bound to
     their defaults (`mask=None`, `is_causal=None` of `nn.TransformerEncoder`), which the
-    walk then folds like constants. An argument without a default is an input; one with
-    a default is an input only when `--input-shape` names it."""
+    walk then folds like constants. The first argument and those without a default are
+    inputs; another with a default is an input only when `--input-shape` names it."""
     self_value, *values = list(graph.inputs())
     arguments = module._get_method("forward").schema.arguments[1:] if module is not None else []
     if len(arguments) != len(values):  # no schema: every argument is an input
@@ -241,12 +241,12 @@ def _arguments(graph: torch._C.Graph, module, requested) -> tuple[torch._C.Value
     inputs, defaults = {}, {}
     for value, argument in zip(values, arguments):
         name = argument.name if argument is not None else value.debugName().split(".")[0]
-        if argument is not None and argument.has_default_value() and name not in named:
+        if inputs and argument is not None and argument.has_default_value() and name not in named:
             defaults[value] = argument.default_value
         else:
             inputs[name] = value
     if not inputs:
-        raise ImportError_("the model's forward takes no tensor input")
+        raise ImportError_("the model's forward takes no input")
     return self_value, inputs, defaults
 
 

@@ -358,8 +358,8 @@ CONVERTERS = {
     "aten::detach_": convert_identity,
     "aten::lift_fresh": convert_identity,
     "aten::lift_fresh_copy": convert_identity,
-    "aten::__is__": _python(lambda a, b: a is b),
-    "aten::__isnot__": _python(lambda a, b: a is not b),
+    "aten::__is__": lambda ctx, node: (node.args[0] is node.args[1],),
+    "aten::__isnot__": lambda ctx, node: (node.args[0] is not node.args[1],),
     "aten::__not__": _python(lambda a: not a),
     "aten::__or__": _python(lambda a, b: a or b),
     "aten::all": _python(lambda values: bool(torch.as_tensor(values).all())),
@@ -403,7 +403,7 @@ CONVERTERS = {
     "aten::is_autocast_enabled": _constant(False),
     "aten::is_grad_enabled": _constant(False),
     "prim::requires_grad": _constant(False),
-    "prim::unchecked_cast": _python(lambda x: x),
+    "prim::unchecked_cast": convert_identity,  # Optional[Tensor] to Tensor: an optional input given
 }
 """Ops evaluated in Python on constants (shape arithmetic); `prim::If` is the front
 end's, which walks the branch that `condition` picks."""
