@@ -2,7 +2,9 @@
 //
 // INPUT, a regular file or a pipe, holds N samples of float32 (N >= 1), raw or as a
 // float32 .npy array (by its name); OUTPUT gets N rows of the model's output, raw or
-// .npy likewise. The input is read, run and written a chunk of samples at
+// .npy likewise. A model of several inputs and outputs takes one INPUT per input and one
+// OUTPUT per output, in order (`x.bin mask.bin y.bin z.bin`) or by name (`mask=m.bin`),
+// each input holding the same N samples of its own shape. The input is read, run and written a chunk of samples at
 // a time, so memory does not grow with the input, which is refused beyond --max-batch
 // samples. An OUTPUT that is a regular file or absent (through symlinks: their target)
 // is written to a unique temporary file in its directory and renamed into place when
@@ -34,6 +36,7 @@ constexpr int64_t kMaxInputBytes = int64_t{4} << 30;
 constexpr int64_t kChunkBytes = int64_t{4} << 20;
 constexpr int64_t kMaxChunkBytes = int64_t{1} << 30;
 constexpr int kMaxSymlinks = 40;
+constexpr int kMaxOutputs = 64;  // outputs whose temporary files a signal removes
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
@@ -42,17 +45,34 @@ int fail(const std::string& message) {
 
 std::string describe_errno() { return std::strerror(errno); }
 
-int64_t sample_bytes() { return sizeof(float) * mnistc_model_input_size(); }
+int64_t input_count() { return mnistc_model_num_inputs(); }
+int64_t output_count() { return mnistc_model_num_outputs(); }
+
+// Bytes of one sample of every input together: what --chunk and --max-batch count in.
+int64_t sample_bytes() {
+  int64_t bytes = 0;
+  for (int64_t i = 0; i < input_count(); ++i) bytes += sizeof(float) * mnistc_model_input_size_of(i);
+  return bytes;
+}
 
 // A model imported whole (model_api.hpp) runs exactly one input of its fixed shape.
 bool imported_whole() { return mnistc_model_imported_whole()[0] != '\0'; }
 
-std::string whole_input_refusal(const char* path, const std::string& holds) {
-  return "input '" + std::string(path) + "' " + holds + ": the model takes exactly one " +
-         mnistc_model_input_shape() + " tensor (float32 = " + std::to_string(sample_bytes()) +
+std::string whole_input_refusal(const std::string& label, const std::string& holds) {
+  return label + " " + holds + ": the model takes exactly one " + mnistc_model_input_shape() +
+         " tensor (float32 = " + std::to_string(sample_bytes()) +
          " bytes), its fixed input shape (imported whole: " + mnistc_model_imported_whole() + ")";
 }
 int64_t samples_in(int64_t bytes) { return std::max<int64_t>(1, bytes / sample_bytes()); }
+
+// How messages name input or output i: its file for a model of one input (as always),
+// else its name and file.
+std::string describe(const char* kind, int64_t i, const char* path) {
+  const int64_t count = kind[0] == 'i' ? input_count() : output_count();
+  if (count == 1) return std::string(kind) + " '" + path + "'";
+  const char* name = kind[0] == 'i' ? mnistc_model_input_name(i) : mnistc_model_output_name(i);
+  return std::string(kind) + " '" + name + "' (" + path + ")";
+}
 
 // Fills `size` bytes unless the end comes first; the count read, or -1 on an error.
 int64_t read_fully(int fd, char* data, int64_t size) {
@@ -188,7 +208,12 @@ bool read_npy_header(int fd, int64_t& header_bytes, int64_t& elements, std::stri
 // opened; a pipe's as it is read, stopping at the limit rather than reading on.
 class Input {
  public:
-  Input(const char* path, int64_t max_batch) : path_(path), max_batch_(max_batch) {}
+  Input(const char* path, int64_t index, int64_t max_batch)
+      : path_(path),
+        label_(describe("input", index, path)),
+        size_of_sample_(mnistc_model_input_size_of(index)),
+        shape_(mnistc_model_input_shape_of(index)),
+        max_batch_(max_batch) {}
   ~Input() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -197,11 +222,11 @@ class Input {
     fd_ = ::open(path_, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd_ < 0 || ::fstat(fd_, &st) != 0) {
-      error = "cannot open input '" + std::string(path_) + "': " + describe_errno();
+      error = "cannot open " + label_ + ": " + describe_errno();
       return false;
     }
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-      error = "input '" + std::string(path_) + "' is not a regular file or pipe";
+      error = label_ + " is not a regular file or pipe";
       return false;
     }
     if (ends_with(path_, ".npy") && !open_npy(error)) return false;
@@ -219,7 +244,7 @@ class Input {
     const int64_t wanted = remaining < samples ? remaining + 1 : samples;
     const int64_t n = read_fully(fd_, reinterpret_cast<char*>(data), wanted * sample_bytes());
     if (n < 0) {
-      error = "cannot read input '" + std::string(path_) + "': " + describe_errno();
+      error = "cannot read " + label_ + ": " + describe_errno();
       return -1;
     }
     read_ += n;
@@ -236,42 +261,42 @@ class Input {
     return size_ < 0 ? -1 : size_ / sample_bytes();
   }
   bool ended() const { return ended_; }
+  const std::string& label() const { return label_; }
 
  private:
   bool open_npy(std::string& error) {
     int64_t elements = 0;
     if (!read_npy_header(fd_, header_, elements, error)) {
-      error = "input '" + std::string(path_) + "': " + error;
+      error = label_ + ": " + error;
       return false;
     }
-    if (imported_whole() && elements != mnistc_model_input_size()) {
-      error = whole_input_refusal(path_, "is an array of " + std::to_string(elements) + " elements");
+    if (imported_whole() && elements != size_of_sample_) {
+      error = whole_input_refusal(label_, "is an array of " + std::to_string(elements) + " elements");
       return false;
     }
-    if (elements <= 0 || elements % mnistc_model_input_size() != 0) {
-      error = "input '" + std::string(path_) + "' is an array of " + std::to_string(elements) +
-              " elements, not a positive multiple of one sample (" +
-              mnistc_model_input_shape() + ")";
+    if (elements <= 0 || elements % size_of_sample_ != 0) {
+      error = label_ + " is an array of " + std::to_string(elements) +
+              " elements, not a positive multiple of one sample (" + shape_ + ")";
       return false;
     }
-    declared_ = elements / mnistc_model_input_size();
+    declared_ = elements / size_of_sample_;
     return true;
   }
 
   bool check_size(int64_t bytes, std::string& error) const {
     if (imported_whole() && bytes != sample_bytes()) {
-      error = whole_input_refusal(path_, "has " + std::to_string(bytes) + " bytes");
+      error = whole_input_refusal(label_, "has " + std::to_string(bytes) + " bytes");
       return false;
     }
     if (declared_ >= 0 && bytes != declared_ * sample_bytes()) {
-      error = "input '" + std::string(path_) + "' holds " + std::to_string(bytes) +
+      error = label_ + " holds " + std::to_string(bytes) +
               " bytes of data; its .npy header declares " + std::to_string(declared_) +
               " samples (" + std::to_string(declared_ * sample_bytes()) + " bytes)";
       return false;
     }
     if (bytes > 0 && bytes % sample_bytes() == 0) return true;
-    error = "input '" + std::string(path_) + "' has " + std::to_string(bytes) +
-            " bytes, not a positive multiple of one sample (" + mnistc_model_input_shape() +
+    error = label_ + " has " + std::to_string(bytes) +
+            " bytes, not a positive multiple of one sample (" + shape_ +
             " float32 = " + std::to_string(sample_bytes()) + " bytes)";
     return false;
   }
@@ -279,15 +304,20 @@ class Input {
   bool check_limit(int64_t bytes, std::string& error) const {
     if ((bytes + sample_bytes() - 1) / sample_bytes() <= max_batch_) return true;
     if (imported_whole()) {
-      error = whole_input_refusal(path_, "holds more than one input");
+      error = whole_input_refusal(label_, "holds more than one input");
       return false;
     }
-    error = "input '" + std::string(path_) + "' holds more than " +
+    error = label_ + " holds more than " +
             std::to_string(max_batch_) + " samples, the limit; --max-batch N raises it";
     return false;
   }
 
+  int64_t sample_bytes() const { return sizeof(float) * size_of_sample_; }
+
   const char* path_;
+  std::string label_;
+  int64_t size_of_sample_;
+  std::string shape_;
   int64_t max_batch_;
   int fd_ = -1;
   int64_t size_ = -1, read_ = 0;
@@ -295,11 +325,13 @@ class Input {
   bool ended_ = false;
 };
 
-// The temporary output file, removed if a signal ends the process before the rename.
-char g_temporary[4096];
+// The temporary output files, one per output, removed if a signal ends the process
+// before their rename.
+char g_temporaries[kMaxOutputs][4096];
 
 void remove_temporary_and_reraise(int signal) {
-  if (g_temporary[0] != '\0') ::unlink(g_temporary);
+  for (char* temporary : g_temporaries)
+    if (temporary[0] != '\0') ::unlink(temporary);
   std::signal(signal, SIG_DFL);
   std::raise(signal);
 }
@@ -344,7 +376,14 @@ bool resolve_symlinks(std::string path, std::string& target, struct stat& st, bo
 // anything else (a device, FIFO or socket) is opened and written through.
 class Output {
  public:
-  explicit Output(const char* path) : path_(path) {}
+  Output(const char* path, int64_t index)
+      : path_(path), label_(describe("output", index, path)), temporary_(g_temporaries[index]) {}
+  Output(Output&& other) noexcept
+      : path_(other.path_), label_(other.label_), target_(other.target_),
+        temporary_(other.temporary_), fd_(other.fd_) {
+    other.fd_ = -1;
+    other.temporary_ = nullptr;
+  }
   ~Output() { abandon(); }
 
   bool open(std::string& error) {
@@ -361,12 +400,12 @@ class Output {
     const size_t slash = target.rfind('/');
     const std::string name = slash == std::string::npos ? target : target.substr(slash + 1);
     std::string temporary = directory_of(target) + "/." + name + ".XXXXXX";
-    if (temporary.size() >= sizeof g_temporary) return failed(std::strerror(ENAMETOOLONG), error);
-    std::snprintf(g_temporary, sizeof g_temporary, "%s", temporary.c_str());
-    fd_ = ::mkostemp(g_temporary, O_CLOEXEC);
+    if (temporary.size() >= sizeof g_temporaries[0]) return failed(std::strerror(ENAMETOOLONG), error);
+    std::snprintf(temporary_, sizeof g_temporaries[0], "%s", temporary.c_str());
+    fd_ = ::mkostemp(temporary_, O_CLOEXEC);
     if (fd_ < 0) {
       const std::string reason = describe_errno();
-      g_temporary[0] = '\0';
+      temporary_[0] = '\0';
       return failed(reason, error);
     }
     target_ = target;
@@ -389,25 +428,35 @@ class Output {
     return failed(reason, error);
   }
 
-  // Closes the output and, for a regular file, renames it into place.
-  bool commit(std::string& error) {
+  // Closes the output (a failed close, such as a full disk, abandons it).
+  bool close(std::string& error) {
     const int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0 ||
-        (g_temporary[0] != '\0' && std::rename(g_temporary, target_.c_str()) != 0)) {
+    if (fd >= 0 && ::close(fd) != 0) {
       const std::string reason = describe_errno();
       abandon();
       return failed(reason, error);
     }
-    g_temporary[0] = '\0';
+    return true;
+  }
+
+  // A closed regular file: renamed into place.
+  bool place(std::string& error) {
+    if (temporary_[0] != '\0' && std::rename(temporary_, target_.c_str()) != 0) {
+      const std::string reason = describe_errno();
+      abandon();
+      return failed(reason, error);
+    }
+    temporary_[0] = '\0';
     return true;
   }
 
   void abandon() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
-    if (g_temporary[0] != '\0') ::unlink(g_temporary);
-    g_temporary[0] = '\0';
+    if (temporary_ == nullptr) return;
+    if (temporary_[0] != '\0') ::unlink(temporary_);
+    temporary_[0] = '\0';
   }
 
  private:
@@ -418,12 +467,14 @@ class Output {
   }
 
   bool failed(const std::string& reason, std::string& error) const {
-    error = "cannot write output '" + std::string(path_) + "': " + reason;
+    error = "cannot write " + label_ + ": " + reason;
     return false;
   }
 
   const char* path_;
+  std::string label_;
   std::string target_;
+  char* temporary_;  // this output's entry of g_temporaries
   int fd_ = -1;
 };
 
@@ -449,39 +500,118 @@ int usage(const char* program) {
       static_cast<long long>(mnistc_model_output_size()),
       static_cast<long long>(samples_in(kMaxInputBytes)),
       static_cast<long long>(samples_in(kChunkBytes)));
+  if (input_count() > 1 || output_count() > 1) {
+    std::fprintf(stderr, "This model takes %lld inputs and gives %lld outputs: give one INPUT per input,\n"
+                 "then one OUTPUT per output, in this order or as NAME=FILE:\n",
+                 static_cast<long long>(input_count()), static_cast<long long>(output_count()));
+    for (int64_t i = 0; i < input_count(); ++i)
+      std::fprintf(stderr, "  input %s: %s\n", mnistc_model_input_name(i), mnistc_model_input_shape_of(i));
+    for (int64_t i = 0; i < output_count(); ++i)
+      std::fprintf(stderr, "  output %s: %s\n", mnistc_model_output_name(i), mnistc_model_output_shape_of(i));
+  }
   return 2;
 }
 
-// The whole batch of an input with room for its output, run once to warm up.
+// Opens every input and checks that the files hold the same number of samples; the
+// common count, or -1 for raw pipes (known only when read), or -2 with `error` set.
+int64_t open_inputs(std::vector<Input>& inputs, std::string& error) {
+  int64_t batch = -1;
+  const Input* first = nullptr;
+  for (Input& input : inputs) {
+    if (!input.open(error)) return -2;
+    if (input.batch() < 0) continue;
+    if (first != nullptr && input.batch() != batch) {
+      error = "the inputs hold different numbers of samples: " + first->label() + " " +
+              std::to_string(batch) + ", " + input.label() + " " + std::to_string(input.batch());
+      return -2;
+    }
+    first = &input;
+    batch = input.batch();
+  }
+  return batch;
+}
+
+// Reads up to `samples` samples of every input; the count read (the same for all), 0 at
+// the end, -1 with `error` set.
+int64_t read_inputs(std::vector<Input>& inputs, std::vector<std::vector<float>>& data,
+                    int64_t samples, std::string& error) {
+  int64_t n = -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int64_t got = inputs[i].read(data[i].data(), samples, error);
+    if (got < 0) return -1;
+    if (n >= 0 && got != n) {
+      error = "the inputs hold different numbers of samples: " + inputs[0].label() +
+              " has " + std::to_string(n) + " where " + inputs[i].label() + " has " +
+              std::to_string(got) + " (in a chunk of " + std::to_string(samples) + ")";
+      return -1;
+    }
+    n = got;
+  }
+  return n;
+}
+
+std::vector<const float*> pointers(const std::vector<std::vector<float>>& data) {
+  std::vector<const float*> result;
+  for (const auto& d : data) result.push_back(d.data());
+  return result;
+}
+
+std::vector<float*> pointers(std::vector<std::vector<float>>& data) {
+  std::vector<float*> result;
+  for (auto& d : data) result.push_back(d.data());
+  return result;
+}
+
+std::vector<std::vector<float>> buffers(int64_t count, int64_t samples, int64_t (*size_of)(int64_t)) {
+  std::vector<std::vector<float>> result;
+  for (int64_t i = 0; i < count; ++i) result.emplace_back(static_cast<size_t>(samples * size_of(i)));
+  return result;
+}
+
+// The whole batch of the inputs with room for the outputs, run once to warm up.
 struct Workload {
-  std::vector<float> input, output;
+  std::vector<std::vector<float>> input, output;
   int64_t batch = 0;
 
-  bool load(const char* path, int64_t max_batch, std::string& error) {
-    Input source(path, max_batch);
-    if (!source.open(error)) return false;
-    const int64_t chunk = source.batch() > 0 ? source.batch() : samples_in(kChunkBytes);
-    const int64_t size = mnistc_model_input_size();
-    while (!source.ended() && batch != source.batch()) {
-      input.resize(static_cast<size_t>((batch + chunk) * size));
-      const int64_t n = source.read(input.data() + batch * size, chunk, error);
+  bool load(const std::vector<const char*>& paths, int64_t max_batch, std::string& error) {
+    std::vector<Input> sources;
+    sources.reserve(paths.size());  // an Input owns its descriptor: never copied
+    for (size_t i = 0; i < paths.size(); ++i) sources.emplace_back(paths[i], i, max_batch);
+    const int64_t declared = open_inputs(sources, error);
+    if (declared == -2) return false;
+    const int64_t chunk = declared > 0 ? declared : samples_in(kChunkBytes);
+    input.resize(sources.size());
+    while (!sources[0].ended() && batch != declared) {
+      for (size_t i = 0; i < sources.size(); ++i)
+        input[i].resize(static_cast<size_t>((batch + chunk) * mnistc_model_input_size_of(i)));
+      std::vector<std::vector<float>> parts = buffers(input_count(), chunk, mnistc_model_input_size_of);
+      const int64_t n = read_inputs(sources, parts, chunk, error);
       if (n < 0) return false;
+      for (size_t i = 0; i < sources.size(); ++i)
+        std::copy(parts[i].begin(), parts[i].begin() + n * mnistc_model_input_size_of(i),
+                  input[i].begin() + batch * mnistc_model_input_size_of(i));
       batch += n;
+      if (n == 0) break;
     }
-    input.resize(static_cast<size_t>(batch * size));
-    output.resize(static_cast<size_t>(batch * mnistc_model_output_size()));
+    for (size_t i = 0; i < sources.size(); ++i)
+      input[i].resize(static_cast<size_t>(batch * mnistc_model_input_size_of(i)));
+    output = buffers(output_count(), batch, mnistc_model_output_size_of);
     run();
     return true;
   }
-  void run() { mnistc_model_run(input.data(), output.data(), batch); }
+  void run() {
+    const std::vector<const float*> in = pointers(static_cast<const std::vector<std::vector<float>>&>(input));
+    const std::vector<float*> out = pointers(output);
+    mnistc_model_run_n(in.data(), out.data(), batch);
+  }
 };
 
 // Median and 90th percentile of `runs` timed inferences, in microseconds per inference
 // of the whole batch and per sample.
-int bench(long runs, const char* path, int64_t max_batch) {
+int bench(long runs, const std::vector<const char*>& paths, int64_t max_batch) {
   Workload work;
   std::string error;
-  if (!work.load(path, max_batch, error)) return fail(error);
+  if (!work.load(paths, max_batch, error)) return fail(error);
   std::vector<double> times;
   for (long i = 0; i < runs; ++i) {
     const auto start = std::chrono::steady_clock::now();
@@ -499,10 +629,10 @@ int bench(long runs, const char* path, int64_t max_batch) {
 
 // Wall time of each kernel call over `runs` inferences, per run and as a share of the
 // total, in the order of the generated code.
-int profile(long runs, const char* path, int64_t max_batch) {
+int profile(long runs, const std::vector<const char*>& paths, int64_t max_batch) {
   Workload work;
   std::string error;
-  if (!work.load(path, max_batch, error)) return fail(error);
+  if (!work.load(paths, max_batch, error)) return fail(error);
   mnistc_model_profile(1);
   for (long i = 0; i < runs; ++i) work.run();
   mnistc_model_profile(0);
@@ -534,53 +664,104 @@ void choose_threads(int64_t batch) {
     omp_set_num_threads(1);
 }
 
-// Streams INPUT through the model into OUTPUT a chunk at a time. The first chunk is read
-// before OUTPUT is opened, so an input too short or of the wrong size leaves it alone.
-int run(const char* input_path, const char* output_path, int64_t max_batch, int64_t chunk) {
-  Input input(input_path, max_batch);
+// Streams the inputs through the model into the outputs a chunk at a time. The first
+// chunk is read before any output is opened, so an input too short or of the wrong size
+// leaves them alone; every output is renamed into place only once all are complete.
+int run(const std::vector<const char*>& input_paths, const std::vector<const char*>& output_paths,
+        int64_t max_batch, int64_t chunk) {
+  std::vector<Input> inputs;
+  inputs.reserve(input_paths.size());  // an Input owns its descriptor: never copied
+  for (size_t i = 0; i < input_paths.size(); ++i) inputs.emplace_back(input_paths[i], i, max_batch);
   std::string error;
-  if (!input.open(error)) return fail(error);
-  chunk = std::min(chunk, input.batch() > 0 ? input.batch() : max_batch);
-  std::vector<float> samples(static_cast<size_t>(chunk * mnistc_model_input_size()));
-  std::vector<float> results(static_cast<size_t>(chunk * mnistc_model_output_size()));
-  int64_t n = input.read(samples.data(), chunk, error);
+  const int64_t batch = open_inputs(inputs, error);
+  if (batch == -2) return fail(error);
+  chunk = std::min(chunk, batch > 0 ? batch : max_batch);
+  std::vector<std::vector<float>> samples = buffers(input_count(), chunk, mnistc_model_input_size_of);
+  std::vector<std::vector<float>> results = buffers(output_count(), chunk, mnistc_model_output_size_of);
+  int64_t n = read_inputs(inputs, samples, chunk, error);
   if (n < 0) return fail(error);
-  choose_threads(input.batch() > 0 ? input.batch() : input.ended() ? n : chunk);
-  const bool npy_output = ends_with(output_path, ".npy");
-  if (npy_output && input.batch() < 0)
-    return fail("an .npy OUTPUT needs the number of samples first: give a regular INPUT "
-                "file or an .npy INPUT");
-  Output output(output_path);
-  if (!output.open(error)) return fail(error);
-  if (npy_output) {
-    const std::string header = npy_header(input.batch(), mnistc_model_output_size());
-    if (!output.write_bytes(header.data(), static_cast<int64_t>(header.size()), error))
-      return fail(error);
+  choose_threads(batch > 0 ? batch : inputs[0].ended() ? n : chunk);
+  std::vector<Output> outputs;
+  outputs.reserve(output_paths.size());
+  for (size_t i = 0; i < output_paths.size(); ++i) {
+    if (ends_with(output_paths[i], ".npy") && batch < 0)
+      return fail("an .npy OUTPUT needs the number of samples first: give a regular INPUT "
+                  "file or an .npy INPUT");
   }
-  for (; n > 0; n = input.read(samples.data(), chunk, error)) {
-    if (mnistc_model_run(samples.data(), results.data(), n) != 0)
-      return fail("the model failed to run");
-    if (!output.write(results.data(), n * mnistc_model_output_size(), error)) return fail(error);
+  for (size_t i = 0; i < output_paths.size(); ++i) {
+    outputs.emplace_back(output_paths[i], i);
+    if (!outputs[i].open(error)) return fail(error);
+    if (ends_with(output_paths[i], ".npy")) {
+      const std::string header = npy_header(batch, mnistc_model_output_size_of(i));
+      if (!outputs[i].write_bytes(header.data(), static_cast<int64_t>(header.size()), error))
+        return fail(error);
+    }
   }
-  if (n < 0 || !output.commit(error)) return fail(error);
+  const std::vector<const float*> in = pointers(static_cast<const std::vector<std::vector<float>>&>(samples));
+  const std::vector<float*> out = pointers(results);
+  for (; n > 0; n = read_inputs(inputs, samples, chunk, error)) {
+    if (mnistc_model_run_n(in.data(), out.data(), n) != 0) return fail("the model failed to run");
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (!outputs[i].write(results[i].data(), n * mnistc_model_output_size_of(i), error)) return fail(error);
+  }
+  if (n < 0) return fail(error);
+  // Every output closed first, so that a failure (a full disk shows at close) replaces none.
+  for (Output& output : outputs)
+    if (!output.close(error)) return fail(error);
+  for (Output& output : outputs)
+    if (!output.place(error)) return fail(error);
   return 0;
 }
 
 // What `mnistc run` needs to feed this executable, and the planned memory of a run on
 // OMP_NUM_THREADS threads (see model_api.hpp), as one JSON object.
-int info() {
-  std::string shape = mnistc_model_input_shape();
+// A JSON string literal of `text` (names come from the model file).
+std::string json_string(const std::string& text) {
+  std::string result = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      result += '\\';
+      result += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      result += escaped;
+    } else {
+      result += c;
+    }
+  }
+  return result + "\"";
+}
+
+// A sample shape "CxHxW" as a JSON list "[C, H, W]".
+std::string json_shape(std::string shape) {
   for (char& c : shape)
     if (c == 'x') c = ',';
+  return "[" + shape + "]";
+}
+
+// [{"name": ..., "shape": [...]}, ...] of the inputs or outputs.
+std::string json_signature(int64_t count, const char* (*name)(int64_t), const char* (*shape)(int64_t)) {
+  std::string result = "[";
+  for (int64_t i = 0; i < count; ++i)
+    result += std::string(i ? ", " : "") + "{\"name\": " + json_string(name(i)) +
+              ", \"shape\": " + json_shape(shape(i)) + "}";
+  return result + "]";
+}
+
+int info() {
+  const std::string shape = json_shape(mnistc_model_input_shape());
+  const std::string inputs = json_signature(input_count(), mnistc_model_input_name, mnistc_model_input_shape_of);
+  const std::string outputs = json_signature(output_count(), mnistc_model_output_name, mnistc_model_output_shape_of);
   const std::string preprocessing = mnistc_model_preprocessing();
   const long long weights = mnistc_model_weight_bytes(), buffers = mnistc_model_buffer_bytes(),
                   scratch = mnistc_model_scratch_bytes(), threads = omp_get_max_threads();
-  std::printf("{\"input_shape\": [%s], \"outputs\": %lld, \"imported_whole\": %s, "
-              "\"preprocessing\": %s, "
+  std::printf("{\"input_shape\": %s, \"outputs\": %lld, \"imported_whole\": %s, "
+              "\"inputs\": %s, \"output_shapes\": %s, \"preprocessing\": %s, "
               "\"memory\": {\"weights\": %lld, \"arena_per_thread\": %lld, "
               "\"scratch_per_thread\": %lld, \"threads\": %lld, \"peak\": %lld}}\n",
               shape.c_str(), static_cast<long long>(mnistc_model_output_size()),
-              imported_whole() ? "true" : "false",
+              imported_whole() ? "true" : "false", inputs.c_str(), outputs.c_str(),
               preprocessing.empty() ? "null" : preprocessing.c_str(), weights, buffers,
               scratch, threads, weights + threads * (buffers + scratch));
   return 0;
@@ -595,6 +776,41 @@ bool parse_count(const char* option, const char* text, int64_t& count, std::stri
     return false;
   }
   count = value;
+  return true;
+}
+
+// Puts the arguments given as NAME=FILE (NAME an input's or output's name, for a model
+// of several) at their place among the others, which fill the remaining places in order.
+bool bind_by_name(std::vector<const char*>& paths, std::string& error) {
+  if (input_count() == 1 && output_count() == 1) return true;
+  const size_t inputs = static_cast<size_t>(input_count());
+  const size_t places = inputs + static_cast<size_t>(output_count());
+  std::vector<const char*> bound(places, nullptr), rest;
+  for (const char* path : paths) {
+    const char* equals = std::strchr(path, '=');
+    size_t place = places;
+    if (equals != nullptr) {
+      const std::string name(path, static_cast<size_t>(equals - path));
+      for (size_t i = 0; i < places && place == places; ++i) {
+        const char* known = i < inputs ? mnistc_model_input_name(i) : mnistc_model_output_name(i - inputs);
+        if (name == known) place = i;
+      }
+    }
+    if (place == places) {
+      rest.push_back(path);
+    } else if (bound[place] != nullptr) {
+      error = "'" + std::string(path, static_cast<size_t>(equals - path)) + "' is given twice";
+      return false;
+    } else {
+      bound[place] = equals + 1;
+    }
+  }
+  size_t next = 0;
+  for (const char*& place : bound)
+    if (place == nullptr && next < rest.size()) place = rest[next++];
+  bound.insert(bound.end(), rest.begin() + next, rest.end());  // too many: usage
+  bound.erase(std::remove(bound.begin(), bound.end(), nullptr), bound.end());
+  paths = bound;
   return true;
 }
 
@@ -622,16 +838,21 @@ int main(int argc, char** argv) {
     ++i;
   }
   if (imported_whole()) max_batch = 1;
+  if (!bind_by_name(paths, error)) return fail(error);
+  const size_t inputs = static_cast<size_t>(input_count()), outputs = static_cast<size_t>(output_count());
+  const std::vector<const char*> input_paths(paths.begin(), paths.begin() + std::min(inputs, paths.size()));
   if (mode != nullptr) {
-    if (paths.size() != 1) return usage(argv[0]);
-    return std::strcmp(mode, "--bench") == 0 ? bench(runs, paths[0], max_batch)
-                                             : profile(runs, paths[0], max_batch);
+    if (paths.size() != inputs) return usage(argv[0]);
+    return std::strcmp(mode, "--bench") == 0 ? bench(runs, input_paths, max_batch)
+                                             : profile(runs, input_paths, max_batch);
   }
-  if (paths.size() != 2) return usage(argv[0]);
+  if (paths.size() != inputs + outputs) return usage(argv[0]);
+  if (outputs > static_cast<size_t>(kMaxOutputs))
+    return fail("this executable writes at most " + std::to_string(kMaxOutputs) + " outputs");
   if (chunk > samples_in(kMaxChunkBytes))
     return fail("--chunk may be at most " + std::to_string(samples_in(kMaxChunkBytes)) +
                 " samples (1 GiB)");
   std::signal(SIGPIPE, SIG_IGN);
   for (int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, remove_temporary_and_reraise);
-  return run(paths[0], paths[1], max_batch, chunk);
+  return run(input_paths, std::vector<const char*>(paths.begin() + inputs, paths.end()), max_batch, chunk);
 }

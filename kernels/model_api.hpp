@@ -15,14 +15,35 @@
 extern "C" {
 #endif
 
-/* Runs `batch` samples: input holds batch * input_size floats, output receives
-   batch * output_size floats. Returns 0 on success, non-zero on invalid arguments.
-   Reentrant: several threads may call it at once (each calling thread has its own
-   working memory), with the same results as one call at a time. */
+/* A model takes N inputs and gives M outputs (N, M >= 1), each a batch of samples of
+   its own shape, all with the same number of samples. Input and output i are named as
+   in the model file (ONNX graph inputs and outputs, TorchScript argument names,
+   torch.export placeholders and outputs; "output" or "output_<i>" where the file names
+   none). */
+int64_t mnistc_model_num_inputs(void);
+int64_t mnistc_model_num_outputs(void);
+const char* mnistc_model_input_name(int64_t i);   /* NULL out of range */
+const char* mnistc_model_output_name(int64_t i);  /* NULL out of range */
+int64_t mnistc_model_input_size_of(int64_t i);    /* float32 elements per sample; -1 out of range */
+int64_t mnistc_model_output_size_of(int64_t i);   /* float32 elements per sample; -1 out of range */
+const char* mnistc_model_input_shape_of(int64_t i);  /* one sample's shape, "CxHxW"; NULL out of range */
+const char* mnistc_model_output_shape_of(int64_t i); /* one sample's shape, "CxHxW"; NULL out of range */
+
+/* Runs `batch` samples of every input: inputs[i] holds batch * mnistc_model_input_size_of(i)
+   floats, outputs[j] receives batch * mnistc_model_output_size_of(j) floats (outputs may
+   not overlap each other or the inputs). Returns 0 on success, non-zero on invalid
+   arguments (a negative batch, a null pointer with batch > 0). Reentrant: several threads
+   may call it at once (each calling thread has its own working memory), with the same
+   results as one call at a time. */
+int mnistc_model_run_n(const float* const* inputs, float* const* outputs, int64_t batch);
+
+/* The same for a model of one input and one output: input holds batch * input_size
+   floats, output receives batch * output_size floats. Returns 0 on success, 1 on invalid
+   arguments, 2 when the model has several inputs or outputs (use mnistc_model_run_n). */
 int mnistc_model_run(const float* input, float* output, int64_t batch);
-int64_t mnistc_model_input_size(void);      /* float32 elements per input sample */
-int64_t mnistc_model_output_size(void);     /* float32 elements per output sample */
-const char* mnistc_model_input_shape(void); /* "CxHxW", for messages */
+int64_t mnistc_model_input_size(void);      /* float32 elements per sample of input 0 */
+int64_t mnistc_model_output_size(void);     /* float32 elements per sample of output 0 */
+const char* mnistc_model_input_shape(void); /* "CxHxW" of input 0, for messages */
 /* What raw pixels go through before the model, as declared at compile time: JSON
    {"scale":s,"mean":[...],"std":[...],"channel_order":"rgb"|"bgr"} meaning
    (x * scale - mean) / std per channel; "" when none was declared. */

@@ -272,8 +272,14 @@ def run_bench(
     with tempfile.TemporaryDirectory(prefix="mnistc-bench-") as scratch:
         scratch = Path(scratch)
         fp32 = compile_model(model_path, scratch / "libmodel.so", CompileOptions(shared=True))
-        compile_model(model_path, scratch / "model", CompileOptions())
         compiled = CompiledModel(scratch / "libmodel.so")
+        if len(compiled.input_names) != 1 or len(compiled.output_names) != 1:
+            raise MnistcError(
+                f"{model_path.name}: a model of {len(compiled.input_names)} inputs and "
+                f"{len(compiled.output_names)} outputs: `mnistc bench` times models of one of "
+                "each (time this one with the executable's --bench, one file per input)"
+            )
+        compile_model(model_path, scratch / "model", CompileOptions())
         shape = compiled.input_shape
         log(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start")
         log(f"model: {model_path.name}, sample {'x'.join(map(str, shape))}")

@@ -3,10 +3,11 @@
 The `onnx` package ships test data under `onnx/backend/test/data/`: `pytorch-converted/`
 (PyTorch layers exported to ONNX, with inputs and expected outputs), `pytorch-operator/`
 (single PyTorch operators, the same way) and `light/` (full architectures at 224x224).
-Every 1-D and 2-D case with one floating-point input is imported (float64 data is given
-to the compiled model as float32, the precision it computes in); a case whose ops mnistc
-does not support is skipped with the reason; the others are compiled, run, and compared
-with the expected output (|a-b| <= atol + rtol*|b|).
+Every 1-D and 2-D case whose floating-point inputs share their first dimension (the
+batch) is imported, whatever its number of inputs and outputs (float64 data is given to
+the compiled model as float32, the precision it computes in); a case whose ops mnistc
+does not support is skipped with the reason; the others are compiled, run, and each
+output compared with the expected one (|a-b| <= atol + rtol*|b|).
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def _tensor(path: Path) -> np.ndarray:
     return numpy_helper.to_array(tensor)
 
 
-def cases(suite: str) -> list[tuple[str, Path, Path, Path]]:
-    """(name, model, input, expected output) for every case of a suite."""
+def cases(suite: str) -> list[tuple[str, Path, list[Path] | None, list[Path]]]:
+    """(name, model, inputs, expected outputs) for every case of a suite (inputs None
+    for `light/`, whose models come with an output only)."""
     root = onnx_test_data_dir()
     if root is None:
         return []
@@ -59,13 +61,18 @@ def cases(suite: str) -> list[tuple[str, Path, Path, Path]]:
         for model in sorted((root / "light").glob("*.onnx")):
             output = model.with_name(model.stem + "_output_0.pb")
             if output.is_file():
-                found.append((model.stem, model, None, output))
+                found.append((model.stem, model, None, [output]))
     else:
         for case in sorted((root / suite).iterdir()):
             data = case / "test_data_set_0"
             if (case / "model.onnx").is_file() and (data / "input_0.pb").is_file():
-                found.append((case.name, case / "model.onnx", data / "input_0.pb", data / "output_0.pb"))
+                found.append((case.name, case / "model.onnx", _numbered(data, "input"), _numbered(data, "output")))
     return found
+
+
+def _numbered(data: Path, kind: str) -> list[Path]:
+    """`input_0.pb`, `input_1.pb`... in order."""
+    return sorted(data.glob(f"{kind}_*.pb"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
 
 
 def _spatial_dimensions(graph, inputs: np.ndarray) -> int:
@@ -78,29 +85,32 @@ def _spatial_dimensions(graph, inputs: np.ndarray) -> int:
     return 3 if inputs.ndim == 5 else 2
 
 
-def _input_for(graph, input_path: Path | None) -> np.ndarray:
-    if input_path is not None:
-        return _tensor(input_path)
+def _inputs_for(graph, input_paths: list[Path] | None) -> list[np.ndarray]:
+    if input_paths is not None:
+        return [_tensor(path) for path in input_paths]
     from mnistc.importers.onnx import data_inputs, input_dims
 
-    (graph_input,) = data_inputs(graph)
-    shape = [d or 1 for d in input_dims(graph_input)]
-    return np.random.default_rng(0).random(shape, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    return [rng.random([d or 1 for d in input_dims(i)], dtype=np.float32) for i in data_inputs(graph)]
 
 
-def _outside_the_model_contract(graph, input_path: Path | None, inputs: np.ndarray) -> str | None:
-    """Why a case is outside what a compiled model is, if it is: one floating-point input
-    (its first dimension the batch, or, fixed, the whole input: `import_following_the_batch`),
-    computed in float32, and one output."""
-    if input_path is not None and (count := len(list(input_path.parent.glob("input_*.pb")))) > 1:
-        return f"{count} inputs (a compiled model takes one)"
-    if (count := len(graph.output)) > 1:
-        return f"{count} outputs (a compiled model has one)"
-    if not np.issubdtype(inputs.dtype, np.floating):
-        return f"{inputs.dtype} input (a compiled model takes floating-point data)"
-    finite = inputs[np.isfinite(inputs)]
-    if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
-        return "input values beyond float32's range (a compiled model computes in float32)"
+def _outside_the_model_contract(inputs: list[np.ndarray]) -> str | None:
+    """Why a case is outside what a compiled model is, if it is: floating-point inputs
+    computed in float32, several of them sharing their first dimension, the batch (one
+    input of a fixed shape whose first dimension is not followable is imported whole:
+    `import_following_the_batch`)."""
+    for i, array in enumerate(inputs):
+        which = f"input {i}: " if len(inputs) > 1 else ""
+        if not np.issubdtype(array.dtype, np.floating):
+            return f"{which}{array.dtype} input (a compiled model takes floating-point data)"
+        if len(inputs) > 1 and array.ndim < 2:
+            return f"{which}a rank-{array.ndim} input: several inputs share their first dimension, the batch"
+        finite = array[np.isfinite(array)]
+        if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
+            return "input values beyond float32's range (a compiled model computes in float32)"
+    if len({array.shape[0] for array in inputs}) > 1:
+        firsts = ", ".join(str(array.shape[0]) for array in inputs)
+        return f"inputs of first dimensions {firsts}: a compiled model's inputs share the batch"
     return None
 
 
@@ -121,26 +131,26 @@ def agree(actual: np.ndarray, expected: np.ndarray, atol: float, rtol: float) ->
     return close | (actual == expected) | (np.isnan(actual) & np.isnan(expected))
 
 
-def run_case(name, model, input_path, output_path, workdir: Path, atol=1e-4, rtol=1e-4) -> CaseResult:
+def run_case(name, model, input_paths, output_paths, workdir: Path, atol=1e-4, rtol=1e-4) -> CaseResult:
     from mnistc.driver import CompileOptions, compile_model
     from mnistc.errors import MnistcError
     from mnistc.importers.onnx import load_onnx
-    from mnistc.verify import onnx_reference, run_executable
+    from mnistc.verify import onnx_reference, run_executable_n
 
     graph = load_onnx(model).graph
-    inputs = _input_for(graph, input_path)
-    if (reason := _outside_the_model_contract(graph, input_path, inputs)) is not None:
+    inputs = _inputs_for(graph, input_paths)
+    if (reason := _outside_the_model_contract(inputs)) is not None:
         return CaseResult(name, "skip", reason)
-    if (spatial := _spatial_dimensions(graph, inputs)) == 3:
+    if _spatial_dimensions(graph, inputs[0]) == 3:
         return CaseResult(name, "skip", "not 1-D or 2-D (3-D layers)")
-    if input_path is None:
+    if input_paths is None:
         # light/ models come with an output for an input we do not have: the comparison
         # runs against ONNX Runtime when present, on random input.
         if importlib.util.find_spec("onnxruntime") is None:
             return CaseResult(name, "skip", "no input data, and onnxruntime is not installed")
-        expected = onnx_reference(model)[0](inputs)
+        expected = [onnx_reference(model)[0](*inputs)]
     else:
-        expected = _tensor(output_path)
+        expected = [_tensor(path) for path in output_paths]
     executable = workdir / name
     try:
         compile_model(model, executable, CompileOptions())
@@ -151,10 +161,13 @@ def run_case(name, model, input_path, output_path, workdir: Path, atol=1e-4, rto
         return CaseResult(name, "fail", message.splitlines()[0])
     except MnistcError as e:
         return CaseResult(name, "fail", str(e).splitlines()[0])
-    actual = run_executable(executable, inputs).reshape(expected.shape)
-    bad = int((~agree(actual, expected, atol, rtol)).sum())
-    finite = np.isfinite(expected)
-    detail = f"max |a-b| {np.abs(actual - expected)[finite].max(initial=0.0):.2e}"
+    actuals = run_executable_n(executable, inputs, len(expected))
+    bad, worst = 0, 0.0
+    for actual, want in zip(actuals, expected):
+        actual = actual.reshape(want.shape)
+        bad += int((~agree(actual, want, atol, rtol)).sum())
+        worst = max(worst, float(np.abs(actual - want)[np.isfinite(want)].max(initial=0.0)))
+    detail = f"max |a-b| {worst:.2e}"
     return CaseResult(name, "fail" if bad else "pass", detail + (f", {bad} out of tolerance" if bad else ""))
 
 

@@ -45,7 +45,7 @@ from mnistc.calibration import (
     samples_from_array,
 )
 from mnistc.dialects.shapes import shape_of
-from mnistc.transforms.quantize import QuantizePass, entry_function
+from mnistc.transforms.quantize import QuantizePass, check_one_input, entry_function
 
 OPTIMISATION_PIPELINE = (
     "remove-dropout,canonicalize,fold-qdq,fold-layer-norm,fold-constants,fold-batch-norm,"
@@ -220,6 +220,7 @@ class Compilation:
         if not isinstance(calibration, np.ndarray):
             return self.apply("nn-quantized", module_pass)
         with progress.step("pass quantize"):
+            check_one_input(self.module)
             shape = shape_of(entry_function(self.module).body.block.args[0])[1:]
             samples = samples_from_array(
                 calibration, shape, declared_preprocessing(self.module), module_pass.samples

@@ -81,8 +81,12 @@ def source_layers(op: Operation) -> list[str]:
 def graph_nodes(module) -> list[GraphNode]:
     """The ops of the forward function but weights and constants, in program order."""
     function = next(op for op in module.ops if isinstance(op, func.FuncOp))
-    index: dict[object, int] = {function.body.block.args[0]: 0}
-    nodes = [GraphNode(0, "input", _shape_text(function.body.block.args[0].type), [], False, [])]
+    arguments = function.body.block.args
+    index: dict[object, int] = {argument: i for i, argument in enumerate(arguments)}
+    nodes = [
+        GraphNode(i, "input" if len(arguments) == 1 else f"input {i}", _shape_text(a.type), [], False, [])
+        for i, a in enumerate(arguments)
+    ]
     for op in function.body.block.ops:
         if isinstance(op, (nn.WeightOp, nn.SplatOp, func.ReturnOp)):
             continue
@@ -263,7 +267,8 @@ def build_report(model: str | Path, sample_shape=None, runs: int = 20) -> str:
         compile_model(compilation, library, CompileOptions(shared=True))
         compiled = CompiledModel(library)
         compiled.set_num_threads(1)
-        inputs = np.random.default_rng(0).random((1, *compiled.input_shape), dtype=np.float32)
+        rng = np.random.default_rng(0)
+        inputs = tuple(rng.random((1, *shape), dtype=np.float32) for shape in compiled.input_shapes)
         measured = compiled.profile(inputs, runs)
         flops = compiled.call_flops()
         memory = compiled.planned_memory()

@@ -111,10 +111,17 @@ class Runner:
             target = library
         if _is_elf_executable(target):
             self.executable = target = target.resolve()
-            self.input_shape, self.preprocessing = _executable_info(target)
+            self.input_shape, self.preprocessing, counts = _executable_info(target)
         else:
             self.model = CompiledModel(target)
             self.input_shape, self.preprocessing = self.model.input_shape, self.model.preprocessing
+            counts = (len(self.model.input_names), len(self.model.output_names))
+        if counts != (1, 1):
+            raise MnistcError(
+                f"{target}: a model of {counts[0]} inputs and {counts[1]} outputs: `mnistc run` "
+                "classifies with a model of one input and one output (run the executable with "
+                "one file per input and output, or call CompiledModel with several arrays)"
+            )
         self.work = work
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -138,8 +145,9 @@ def _is_elf_executable(path: Path) -> bool:
     return head[:4] == b"\x7fELF" and ".so" not in path.name and os.access(path, os.X_OK)
 
 
-def _executable_info(path: Path) -> tuple[tuple[int, ...], Preprocessing | None]:
-    """The sample shape and declared preprocessing an mnistc executable prints (`--info`)."""
+def _executable_info(path: Path) -> tuple[tuple[int, ...], Preprocessing | None, tuple[int, int]]:
+    """The sample shape, declared preprocessing, and counts of inputs and outputs that an
+    mnistc executable prints (`--info`; one of each for executables built before)."""
     import json
 
     result = subprocess.run([str(path), "--info"], capture_output=True, text=True)
@@ -147,9 +155,11 @@ def _executable_info(path: Path) -> tuple[tuple[int, ...], Preprocessing | None]
         info = json.loads(result.stdout)
         shape = tuple(int(d) for d in info["input_shape"])
         declared = info["preprocessing"]
+        counts = (len(info.get("inputs", [0])), len(info.get("output_shapes", [0])))
     except (ValueError, KeyError, TypeError):
         raise MnistcError(f"{path}: not an executable built by `mnistc compile` (no --info)") from None
-    return shape, None if declared is None else Preprocessing.from_json(json.dumps(declared), str(path))
+    preprocessing = None if declared is None else Preprocessing.from_json(json.dumps(declared), str(path))
+    return shape, preprocessing, counts
 
 
 def run(

@@ -25,15 +25,24 @@ RANDOM_BATCH_SIZES = (1, 7, 64, 3, 16)
 
 def run_executable(executable: str | Path, inputs: np.ndarray) -> np.ndarray:
     """Run `executable INPUT OUTPUT` on a float32 batch; return the [N, ...] output rows."""
+    (output,) = run_executable_n(executable, [inputs], 1)
+    return output
+
+
+def run_executable_n(executable: str | Path, inputs: list[np.ndarray], outputs: int) -> list[np.ndarray]:
+    """Run `executable INPUT... OUTPUT...` on a float32 batch of each input (the same N
+    samples); return each output's [N, ...] rows."""
     with tempfile.TemporaryDirectory(prefix="mnistc-run-") as scratch:
-        in_path, out_path = Path(scratch) / "input.bin", Path(scratch) / "output.bin"
-        np.ascontiguousarray(inputs, dtype=np.float32).tofile(in_path)
+        in_paths = [Path(scratch) / f"input_{i}.bin" for i in range(len(inputs))]
+        out_paths = [Path(scratch) / f"output_{i}.bin" for i in range(outputs)]
+        for array, path in zip(inputs, in_paths):
+            np.ascontiguousarray(array, dtype=np.float32).tofile(path)
         result = subprocess.run(
-            [str(executable), str(in_path), str(out_path)], capture_output=True, text=True
+            [str(executable), *map(str, in_paths), *map(str, out_paths)], capture_output=True, text=True
         )
         if result.returncode != 0:
             raise MnistcError(f"{executable} failed: {result.stderr.strip()}")
-        return np.fromfile(out_path, dtype=np.float32).reshape(len(inputs), -1)
+        return [np.fromfile(path, dtype=np.float32).reshape(len(inputs[0]), -1) for path in out_paths]
 
 
 @dataclass
@@ -197,6 +206,19 @@ def verify_model(
     with tempfile.TemporaryDirectory(prefix="mnistc-verify-") as scratch:
         executable = Path(scratch) / "model"
         whole = compile_model(model_path, executable, options).imported_whole is not None
+        inputs, outputs = executable_signature(executable)
+        if len(inputs) > 1 or len(outputs) > 1:
+            if data_dir is not None:
+                raise MnistcError("--data feeds MNIST images to a model of one input, not of several")
+            reference = several_reference(Path(model_path), [name for name, _ in inputs], whole)
+            for size in [1] * batches if whole else RANDOM_BATCH_SIZES[:batches]:
+                arrays = [rng.standard_normal((size, *shape), dtype=np.float32) for _, shape in inputs]
+                actual = run_executable_n(executable, arrays, len(outputs))
+                given = [a[0] for a in arrays] if whole else arrays  # whole: the model's own tensor
+                for (name, _), ours, theirs in zip(outputs, actual, reference(given), strict=True):
+                    comparison = compare(f"random batch {size}: {name}", ours, np.reshape(theirs, ours.shape), atol, rtol)
+                    report.comparisons.append(comparison)
+            return report
         model, shape = reference_model(Path(model_path), options.sample_shape, whole)
         if whole:  # the one input shape it runs, a few random inputs
             report.comparisons += [
@@ -224,6 +246,54 @@ def _whole_input(model, executable: Path, x: np.ndarray, index: int, atol: float
     """A model imported whole on one random input of its fixed shape."""
     expected = np.asarray(reference_outputs(model, x)).reshape(1, -1)
     return compare(f"random input {index + 1} (whole)", run_executable(executable, x[None]), expected, atol, rtol)
+
+
+def executable_signature(executable: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
+    """The (name, sample shape) of each input and output of an mnistc executable."""
+    import json
+
+    info = json.loads(subprocess.run([str(executable), "--info"], capture_output=True, text=True, check=True).stdout)
+    return tuple([(e["name"], tuple(e["shape"])) for e in info[key]] for key in ("inputs", "output_shapes"))
+
+
+def several_reference(model_path: Path, names: list[str], whole: bool = False):
+    """A function from the batches of every input to the list of every output, running
+    the source framework: PyTorch for TorchScript and `.pt2`, ONNX Runtime for ONNX. A
+    program whose export fixed the batch runs sample by sample, each repeated to fill it
+    (unless imported whole: then it runs its one fixed input as it is)."""
+    suffix, batch = model_path.suffix.lower(), 0
+    if suffix == ".onnx":
+        import onnxruntime as ort
+
+        from mnistc.importers.onnx import data_inputs, input_dims, load_onnx
+
+        batch = (input_dims(data_inputs(load_onnx(model_path).graph)[0]) or [0])[0] or 0
+        session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+        run = lambda arrays: session.run(None, dict(zip(names, arrays)))  # noqa: E731
+    else:
+        if suffix == ".pt2":
+            from mnistc.importers.torch_export import load_exported
+
+            program = load_exported(model_path)
+            first = next(n for n in program.graph.nodes if n.name == program.graph_signature.user_inputs[0])
+            batch, module = first.meta["val"].shape[0], program.module()
+            batch = batch if isinstance(batch, int) else 0
+        else:
+            module = load_torchscript(model_path)[0]
+
+        def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
+            with torch.no_grad():
+                results = module(*(torch.from_numpy(a) for a in arrays))
+            return [r.numpy() for r in (results if isinstance(results, list | tuple) else [results])]
+
+    if batch <= 1 or whole:
+        return lambda arrays: [np.asarray(r) for r in run(arrays)]
+
+    def per_sample(arrays: list[np.ndarray]) -> list[np.ndarray]:
+        samples = [run([np.repeat(a[i : i + 1], batch, 0) for a in arrays]) for i in range(len(arrays[0]))]
+        return [np.concatenate([np.asarray(s[j])[:1] for s in samples]) for j in range(len(samples[0]))]
+
+    return per_sample
 
 
 def _held_out(
@@ -433,6 +503,8 @@ def check_passes(
     model, recorded = load_torchscript(model_path)
     shape = sample_shape_of(recorded, sample_shape)
     imported = import_model_cached(model_path, sample_shape)
+    if len(next(iter(imported.module.ops)).body.block.args) != 1:
+        raise MnistcError("--per-pass runs models of one input (the reference interpreter takes one)")
     weight_files.set_weights_name(imported.module, WEIGHTS_FILE)
     inputs = np.random.default_rng(seed).standard_normal((samples, *shape), dtype=np.float32)
     expected = reference_outputs(model, inputs)

@@ -100,6 +100,8 @@ def test_preprocessing_declared_at_compile_time_is_recorded(tmp_path):
     assert info == {
         "input_shape": [1, 28, 28], "outputs": 10, "imported_whole": False,
         "preprocessing": json.loads(declared.to_json()),
+        "inputs": [{"name": "x", "shape": [1, 28, 28]}],  # forward(self, x)
+        "output_shapes": [{"name": "output", "shape": [10]}],
     }  # fmt: skip
 
 

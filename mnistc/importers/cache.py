@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mnistc.cache import IMPORTS
 from mnistc.importers import import_model
+from mnistc.importers.signature import normalized
 from mnistc.importers.common import ImportedModel
 from mnistc.ir import parse_ir, print_ir
 from mnistc.weights import WeightFile
@@ -55,7 +56,7 @@ def _sources_fingerprint() -> str:
 
 def cache_key(path: Path, sample_shape: Sequence[int] | None) -> str:
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(repr((path.suffix.lower(), tuple(sample_shape or ()))).encode())
+    digest.update(repr((path.suffix.lower(), normalized(sample_shape) or ())).encode())
     digest.update(_sources_fingerprint().encode())
     return digest.hexdigest()[:32]
 

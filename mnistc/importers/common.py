@@ -101,16 +101,16 @@ def import_following_the_batch(
 
 
 def one_sample_output(imported: ImportedModel) -> ImportedModel:
-    """A per-sample import, refused unless its output is one sample's, [1, ...] (as the
+    """A per-sample import, refused unless each output is one sample's, [1, ...] (as the
     lowering requires): a graph whose output drops or grows dimension 0 (`x.view(-1)`,
     a constant broadcast along it) does not follow the batch."""
     (function,) = [op for op in imported.module.ops if op.name == "func.func"]
-    (output,) = function.function_type.outputs.data
-    if tuple(output.get_shape())[:1] != (1,):
-        raise ImportError_(
-            f"the output of one sample is {list(output.get_shape())}, not [1, ...]: the "
-            "graph does not keep dimension 0 as the batch"
-        )
+    for output in function.function_type.outputs.data:
+        if tuple(output.get_shape())[:1] != (1,):
+            raise ImportError_(
+                f"the output of one sample is {list(output.get_shape())}, not [1, ...]: the "
+                "graph does not keep dimension 0 as the batch"
+            )
     return imported
 
 

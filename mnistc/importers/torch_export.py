@@ -13,15 +13,13 @@ import importlib
 import json
 import operator
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from xdsl.builder import Builder
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.rewriter import InsertPoint
 
 from mnistc.dialects import nn
@@ -30,14 +28,20 @@ from mnistc.importers.aten.graph import UNSUPPORTED, ConversionContext, Node, so
 from mnistc.dialects.shapes import element_count
 from mnistc.importers import shape_ops
 from mnistc.importers.common import (
-    ENTRY,
     ImportedModel,
     ImportError_,
     check_storage,
     converter_failure,
-    fixed_input_shape,
     import_following_the_batch,
     quiet_torch_logging,
+)
+from mnistc.importers.signature import (
+    SampleShapes,
+    entry_function,
+    fixed_single_input,
+    input_block,
+    output_names,
+    shapes_for,
 )
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
@@ -209,12 +213,10 @@ def _check_payload(name: str, payload: dict, folder: str, sizes: dict[str, int])
 
 
 def import_exported(
-    program: torch.export.ExportedProgram, sample_shape: Sequence[int] | None = None
+    program: torch.export.ExportedProgram, sample_shape: SampleShapes | None = None
 ) -> ImportedModel:
-    """Import an ExportedProgram whose one user input is the batch of samples."""
+    """Import an ExportedProgram whose user inputs are batches of samples (dimension 0)."""
     signature = program.graph_signature
-    if len(signature.user_inputs) != 1:
-        raise ImportError_(f"models with {len(signature.user_inputs)} inputs are not supported")
     constants = {
         **signature.inputs_to_parameters,
         **signature.inputs_to_buffers,
@@ -222,92 +224,89 @@ def import_exported(
     }
     state = {**program.state_dict, **program.constants}
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
-    user_input = next((n for n in placeholders if n.name == signature.user_inputs[0]), None)
-    if user_input is None or any(
-        n is not user_input and constants.get(n.name) not in state for n in placeholders
+    by_name = {n.name: n for n in placeholders}
+    user_inputs = [by_name.get(name) for name in signature.user_inputs]
+    if not user_inputs or None in user_inputs or any(
+        n not in user_inputs and constants.get(n.name) not in state for n in placeholders
     ):
         raise ImportError_("the exported program's inputs do not match its signature and state")
-    example = getattr(user_input.meta.get("val"), "shape", None)
-    fixed = None if example is None else fixed_input_shape([d if type(d) is int else None for d in example])
-    if sample_shape is not None and fixed is not None and tuple(sample_shape) != fixed[1:]:
-        fixed = None  # --input-shape chose another sample: the batch is dimension 0
-    inputs = (program, user_input, constants, state, placeholders)
-    return import_following_the_batch(
-        lambda: _import_program(*inputs, _sample_shape(user_input, sample_shape), _fixed_batch(user_input)),
-        None if fixed is None else lambda: _import_program(*inputs, fixed, None),
-        len(example) if example is not None else 2,
-    )
+    names = [n.name for n in user_inputs]
+    example = getattr(user_inputs[0].meta.get("val"), "shape", None)
+    dims = [d if type(d) is int else None for d in example] if example is not None else [None, None]
+    fixed = fixed_single_input(names, dims, sample_shape)
+    parts = (program, user_inputs, constants, state, placeholders)
+
+    def per_sample() -> ImportedModel:
+        shapes = shapes_for(names, sample_shape, lambda i: _recorded_shape(user_inputs[i]))
+        return _import_program(*parts, shapes, _fixed_batch(user_inputs[0]))
+
+    whole = None if fixed is None else lambda: _import_program(*parts, [fixed], None)
+    return import_following_the_batch(per_sample, whole, len(dims))
 
 
-def _sample_shape(user_input: torch.fx.Node, requested: Sequence[int] | None) -> tuple:
-    """The shape asked for, else the example input's after its first (batch) dimension."""
-    if requested is not None:
-        return tuple(requested)
-    if "val" not in user_input.meta:
-        raise ImportError_("the exported program does not record its input's shape; give --input-shape")
-    sample_shape = tuple(user_input.meta["val"].shape[1:])
-    if not all(isinstance(d, int) for d in sample_shape):
-        raise ImportError_(
-            f"the exported program's sample shape {list(sample_shape)} is not static; "
-            "give --input-shape"
-        )
-    return sample_shape
+def _recorded_shape(user_input: torch.fx.Node) -> tuple | None:
+    """One sample's shape as the program records it (its example input's, after the
+    batch), None when it does not; a dynamic size stays a symbol, which is refused."""
+    value = user_input.meta.get("val")
+    return tuple(value.shape[1:]) if value is not None and hasattr(value, "shape") else None
 
 
 def _import_program(
     program: torch.export.ExportedProgram,
-    user_input: torch.fx.Node,
+    user_inputs: list[torch.fx.Node],
     constants: dict[str, str],
     state: dict[str, Any],
     placeholders: list[torch.fx.Node],
-    shape: Sequence[int],
+    shapes: list[tuple],
     batch: int | None,
 ) -> ImportedModel:
-    """The program on an `nn` input [1, *shape]: one sample of a batch exported as `batch`,
-    or (`batch` None) the whole input `shape`, seen by the converters as the model's own
-    tensor, with no batch to follow."""
-    block = Block(arg_types=[nn.tensor((1, *shape))])
-    block.args[0].name_hint = "input"
-    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), shape)
-    model_input: SSAValue = block.args[0]
+    """The program on `nn` inputs [1, *shape], one per user input: one sample of a batch
+    exported as `batch`, or (`batch` None, a program of one input) the whole input, seen
+    by the converters as the model's own tensor, with no batch to follow."""
+    names = [n.name for n in user_inputs]
+    block = input_block(names, shapes)
+    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), shapes[0])
+    arguments: list[SSAValue] = list(block.args)
     if batch is None:
         ctx.moved.followed = False
-        model_input = shape_ops.whole_input(ctx.builder, block.args[0], shape)
+        arguments[0] = shape_ops.whole_input(ctx.builder, block.args[0], shapes[0])
     values: dict[torch.fx.Node, Any] = {}
-    names: dict[torch.fx.Node, str] = {}
+    names_of: dict[torch.fx.Node, str] = {}
     for node in placeholders:
-        if node is user_input:
-            values[node], names[node] = model_input, node.name
+        if node in user_inputs:
+            values[node], names_of[node] = arguments[user_inputs.index(node)], node.name
         else:
             values[node] = state[constants[node.name]].detach()
-            names[node] = constants[node.name]
-    output = exported_output = None
+            names_of[node] = constants[node.name]
+    returned: list = []
     attention_groups = _attention_groups(program.graph)
     for node in program.graph.nodes:
         path = _attention_module(node) if node.op == "call_function" else None
         group = attention_groups.get(path)
-        if group is not None and node is group[0] and not _convert_attention_module(ctx, group, values, names):
+        if group is not None and node is group[0] and not _convert_attention_module(ctx, group, values, names_of):
             del attention_groups[path]  # a form the fused op does not take: op by op
             group = None
         if group is not None:
             continue
         if node.op == "call_function":
-            values[node] = _convert(ctx, node, values, names, batch or 1)
-            names[node] = node.name
+            values[node] = _convert(ctx, node, values, names_of, batch or 1)
+            names_of[node] = node.name
         elif node.op == "output":
-            results = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
-            output = values.get(results[0]) if len(results) == 1 else None
-            exported_output = results[0] if len(results) == 1 else None
+            returned = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
     refuse_if_any(ctx)
-    if not isinstance(output, SSAValue):
-        raise ImportError_("the model must return one tensor computed from its input")
-    ctx.returned(output)
+    outputs = [values.get(r) if isinstance(r, torch.fx.Node) else r for r in returned]
+    if not outputs or not all(isinstance(v, SSAValue) for v in outputs):
+        raise ImportError_(
+            "the model must return tensors computed from its inputs (one, or a tuple or list of them)"
+        )
+    outputs = [ctx.returned(v) for v in outputs]
     if batch is None:
-        output = shape_ops.whole_output(ctx.builder, output)
+        outputs = [shape_ops.whole_output(ctx.builder, v) for v in outputs]
     else:
-        _check_output_per_sample(output, exported_output, batch)
-    ctx.builder.insert(func.ReturnOp(output))
-    function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
+        for value, node in zip(outputs, returned):
+            _check_output_per_sample(value, node, batch)
+    names_out = output_names(len(outputs), _output_names(program.graph_signature))
+    function = entry_function(block, names, outputs, names_out)
     return ImportedModel(ModuleOp([function]), ctx.weights)
 
 
@@ -325,6 +324,12 @@ def _check_output_per_sample(output: SSAValue, exported: Any, batch: int) -> Non
             f"exported output {list(shape)} at batch {batch}: the graph works across "
             "dimension 0, the batch"
         )
+
+
+def _output_names(signature) -> list[str]:
+    """torch.export's names of the user outputs (the graph nodes they come from)."""
+    return [getattr(spec.arg, "name", "") for spec in signature.output_specs
+            if spec.kind.name == "USER_OUTPUT"]  # fmt: skip
 
 
 def _fixed_batch(user_input: torch.fx.Node) -> int:

@@ -13,19 +13,17 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from xdsl.builder import Builder
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.rewriter import InsertPoint
 
-from mnistc.dialects import nn
 from mnistc.importers.aten import convert_node, refuse_if_any
 from mnistc.importers.aten.graph import (
     UNSUPPORTED,
@@ -37,13 +35,21 @@ from mnistc.importers.aten.graph import (
 from mnistc.importers.aten.python import condition
 from mnistc.importers import shape_ops
 from mnistc.importers.common import (
-    ENTRY,
     ImportedModel,
     ImportError_,
     check_storage,
     fixed_input_shape,
     import_following_the_batch,
     quiet_torch_logging,
+)
+from mnistc.importers.signature import (
+    SampleShapes,
+    entry_function,
+    input_block,
+    is_one_shape,
+    normalized,
+    output_names,
+    shapes_for,
 )
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
@@ -78,7 +84,8 @@ def node_location(node: torch._C.Node) -> ModelLocation:
     return source_location(trace, path, value)
 
 SHAPE_FILE = "mnistc_input_shape"
-"""Extra file in a TorchScript archive that records one sample's shape, "C,H,W"."""
+"""Extra file in a TorchScript archive that records one sample's shape, "C,H,W" (one
+per input for a model of several, in order: "C,H,W;L")."""
 BATCH_FILE = "mnistc_input_batch"
 """Extra file that fixes the batch too, "N" (`save_with_shape(..., batch=N)`)."""
 
@@ -86,15 +93,17 @@ DEFAULT_SAMPLE_SHAPE = (1, 28, 28)
 
 
 def save_with_shape(
-    model: torch.jit.ScriptModule, path: str | Path, shape: Sequence[int], batch: int | None = None
+    model: torch.jit.ScriptModule, path: str | Path, shape: SampleShapes, batch: int | None = None
 ) -> None:
-    """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag.
+    """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag:
+    one shape, or one per input in order.
 
-    With `batch`, the input's whole shape [batch, *shape] is fixed (as a trace's is), so
-    a graph that works across its first dimension is imported whole
+    With `batch`, a one-input model's whole shape [batch, *shape] is fixed (as a trace's
+    is), so a graph that works across its first dimension is imported whole
     (`common.import_following_the_batch`); `shape` may then be () for a rank-1 input.
     """
-    extra = {SHAPE_FILE: ",".join(map(str, shape))}
+    shapes = [shape] if is_one_shape(shape) else list(shape)
+    extra = {SHAPE_FILE: ";".join(",".join(map(str, s)) for s in shapes)}
     if batch is not None:
         extra[BATCH_FILE] = str(int(batch))
     torch.jit.save(model, str(path), _extra_files=extra)
@@ -133,18 +142,19 @@ def load_torchscript_with_batch(path: str | Path):
         text.decode() if isinstance(text, bytes) else text for text in (extra[SHAPE_FILE], extra[BATCH_FILE])
     )
     try:
-        shape = tuple(int(d) for d in recorded.split(",") if d) if recorded or batch else None
+        parts = recorded.split(";")
+        shapes = [tuple(int(d) for d in part.split(",") if d) for part in parts] if recorded or batch else None
+        shape = shapes[0] if shapes and len(shapes) == 1 else shapes
         fixed_batch = int(batch) if batch else None
     except ValueError:
         raise ImportError_(f"{path}: malformed {SHAPE_FILE} '{recorded}' or {BATCH_FILE} '{batch}'") from None
     return model, shape, fixed_batch
 
 
-def sample_shape_of(recorded: Sequence[int] | None, requested: Sequence[int] | None) -> tuple[int, ...]:
+def sample_shape_of(recorded: SampleShapes | None, requested: SampleShapes | None):
     """The shape asked for, else the one the file records, else MNIST's 1,28,28."""
-    if requested:
-        return tuple(requested)
-    return tuple(recorded) if recorded is not None else DEFAULT_SAMPLE_SHAPE
+    shape = requested or (recorded if recorded is not None else DEFAULT_SAMPLE_SHAPE)
+    return tuple(shape) if is_one_shape(shape) else shape
 
 
 def freeze(model: torch.jit.ScriptModule):
@@ -202,49 +212,75 @@ def _constant(node: torch._C.Node) -> Any:
 
 
 def import_graph(
-    graph: torch._C.Graph, sample_shape: Sequence[int], module=None, whole: bool = False
+    graph: torch._C.Graph, sample_shape: SampleShapes | None, module=None, recorded=None, whole: bool = False
 ) -> ImportedModel:
-    """Evaluate a frozen graph on a [1, *sample_shape] input into an `nn` function (with
-    `whole`, on the model's own input tensor `sample_shape`, with no batch to follow).
+    """Evaluate a frozen graph on `[1, *shape]` inputs into an `nn` function (with `whole`,
+    a graph of one input, on the model's own input tensor `sample_shape`, with no batch
+    to follow).
 
+    `sample_shape` is one shape, shapes in input order or by name (`signature.shapes_for`);
+    `recorded` what `save_with_shape` stored, if anything.
     `module` is the frozen module the graph belongs to: the attributes that freezing
     keeps (buffers that a training branch would update, such as an instance norm's
     running statistics) are read from it through `prim::GetAttr`.
     An op that cannot be converted does not stop the walk: the ops that depend on it are
     skipped and the model is refused at the end with every unsupported op listed once.
     """
-    self_value, data, defaults = _arguments(graph, module)
-    block = Block(arg_types=[nn.tensor((1, *sample_shape))])
-    block.args[0].name_hint = "input"
-    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), sample_shape)
-    model_input: SSAValue = block.args[0]
+    self_value, inputs, defaults = _arguments(graph, module, sample_shape)
+    names = list(inputs)
+    shapes = shapes_for(names, sample_shape, _found_shape(names, recorded))
+    block = input_block(names, shapes)
+    ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), shapes[0])
+    arguments: list[SSAValue] = list(block.args)
     if whole:
         ctx.moved.followed = False
-        model_input = shape_ops.whole_input(ctx.builder, block.args[0], sample_shape)
-    values: dict[torch._C.Value, Any] = {data: model_input, **defaults}
+        arguments[0] = shape_ops.whole_input(ctx.builder, block.args[0], shapes[0])
+    values: dict[torch._C.Value, Any] = {**dict(zip(inputs.values(), arguments)), **defaults}
     if module is not None:
         values[self_value] = module
     _walk(ctx, values, graph.nodes())
     refuse_if_any(ctx)
-    output = ctx.returned(_return_value(values, graph))
+    outputs = [ctx.returned(v) for v in _returned_values(values, graph)]
     if whole:
-        output = shape_ops.whole_output(ctx.builder, output)
-    ctx.builder.insert(func.ReturnOp(output))
-    function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
+        outputs = [shape_ops.whole_output(ctx.builder, v) for v in outputs]
+    function = entry_function(block, names, outputs, output_names(len(outputs)))
     return ImportedModel(ModuleOp([function]), ctx.weights)
 
 
-def _arguments(graph: torch._C.Graph, module) -> tuple[torch._C.Value, torch._C.Value, dict]:
-    """`self`, the one data input, and the other arguments of `forward` bound to their
-    defaults (`mask=None`, `is_causal=None` of `nn.TransformerEncoder`), which the
-    walk then folds like constants."""
-    self_value, *inputs = list(graph.inputs())
-    others = module._get_method("forward").schema.arguments[2:] if module is not None else []
-    if not inputs or len(others) != len(inputs) - 1 or not all(a.has_default_value() for a in others):
-        raise ImportError_(
-            f"models with {len(inputs)} inputs are not supported (need 1, and any other with a default)"
-        )
-    return self_value, inputs[0], {v: a.default_value for v, a in zip(inputs[1:], others)}
+def _found_shape(names: list[str], recorded):
+    """The shape of input i that the file records (`save_with_shape`), else 1,28,28 for
+    a model of one input, as before; None for the inputs of a model of several."""
+
+    def found(i: int):
+        if recorded:
+            shapes = [recorded] if all(isinstance(d, int) for d in recorded) else list(recorded)
+            if len(shapes) == len(names):
+                return shapes[i]
+        return DEFAULT_SAMPLE_SHAPE if len(names) == 1 else None
+
+    return found
+
+
+def _arguments(graph: torch._C.Graph, module, requested) -> tuple[torch._C.Value, dict, dict]:
+    """`self`, the data inputs by name, and the other arguments of `forward` bound to
+    their defaults (`mask=None`, `is_causal=None` of `nn.TransformerEncoder`), which the
+    walk then folds like constants. The first argument and those without a default are
+    inputs; another with a default is an input only when `--input-shape` names it."""
+    self_value, *values = list(graph.inputs())
+    arguments = module._get_method("forward").schema.arguments[1:] if module is not None else []
+    if len(arguments) != len(values):  # no schema: every argument is an input
+        arguments = [None] * len(values)
+    named = set(requested) if isinstance(requested, Mapping) else set()
+    inputs, defaults = {}, {}
+    for value, argument in zip(values, arguments):
+        name = argument.name if argument is not None else value.debugName().split(".")[0]
+        if inputs and argument is not None and argument.has_default_value() and name not in named:
+            defaults[value] = argument.default_value
+        else:
+            inputs[name] = value
+    if not inputs:
+        raise ImportError_("the model's forward takes no input")
+    return self_value, inputs, defaults
 
 
 def _walk(ctx: ConversionContext, values: dict[torch._C.Value, Any], nodes) -> None:
@@ -364,37 +400,42 @@ def _folds(trips: Any, go: Any, carried: list) -> bool:
     )
 
 
-def _return_value(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> SSAValue:
+def _returned_values(values: dict[torch._C.Value, Any], graph: torch._C.Graph) -> list[SSAValue]:
+    """The model's outputs: the tensor it returns, or each tensor of a tuple or list."""
     (returned,) = list(graph.outputs())
     value = values.get(returned)
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if not isinstance(value, SSAValue):
-        raise ImportError_("the model must return one tensor computed from its input")
-    return value
+    results = list(value) if isinstance(value, list | tuple) else [value]
+    if not results or not all(isinstance(v, SSAValue) for v in results):
+        raise ImportError_(
+            "the model must return tensors computed from its inputs (one, or a tuple or list of them)"
+        )
+    return results
 
 
-def import_torchscript(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
-    """Import a `torch.jit.save`d model; `sample_shape` is C,H,W of one input sample."""
+def import_torchscript(path: str | Path, sample_shape: SampleShapes | None = None) -> ImportedModel:
+    """Import a `torch.jit.save`d model; `sample_shape` is the shape of one sample (C,H,W),
+    or one per input (in order or by name)."""
     model, recorded, batch = load_torchscript_with_batch(path)
-    if sample_shape is not None and tuple(sample_shape) != recorded:
+    if sample_shape is not None and normalized(sample_shape) != normalized(recorded):
         batch = None  # --input-shape chose another sample: the batch is dimension 0
-    return import_script_module(model, sample_shape_of(recorded, sample_shape), batch)
+    return import_script_module(model, sample_shape, recorded, batch)
 
 
 def import_script_module(
-    model: torch.jit.ScriptModule, sample_shape: Sequence[int], batch: int | None = None
+    model: torch.jit.ScriptModule, sample_shape: SampleShapes | None, recorded=None, batch: int | None = None
 ) -> ImportedModel:
     """Freeze a scripted or traced module in memory and import its `forward`: per sample,
-    or, given the fixed `batch` of a graph that cannot follow it, the whole
-    [batch, *sample_shape] input (`common.import_following_the_batch`)."""
+    or, given the fixed `batch` of a one-input graph that cannot follow it, the whole
+    [batch, *sample shape] input (`common.import_following_the_batch`)."""
     frozen = freeze(model)
     graph = forward_graph(frozen)
-    fixed = None if batch is None else fixed_input_shape((batch, *sample_shape))
+    one = sample_shape_of(recorded, sample_shape)
+    single = is_one_shape(one)
+    fixed = fixed_input_shape((batch, *one)) if batch is not None and single else None
     return import_following_the_batch(
-        lambda: import_graph(graph, sample_shape, frozen),
+        lambda: import_graph(graph, sample_shape, frozen, recorded),
         None if fixed is None else lambda: import_graph(graph, fixed, frozen, whole=True),
-        1 + len(sample_shape),
+        1 + len(one) if single else 2,
     )
 
 

@@ -27,6 +27,7 @@ from mnistc.preprocessing import ATTRIBUTE as PREPROCESSING
 from mnistc.dialects import cpu
 from mnistc.dialects.shapes import element_count, shape_of
 from mnistc.errors import MnistcError
+from mnistc.lowering.convert_nn_to_cpu import lowered_signature
 from mnistc.memory import PlannedMemory
 from mnistc.memory.plan_memory import planned_scratch, scratch_bytes
 
@@ -200,16 +201,24 @@ def _entry(module: ModuleOp) -> func.FuncOp:
     raise CppEmissionError(f"cpp target: no function @{ENTRY} in the module")
 
 
-def _check_lowered(function: func.FuncOp) -> tuple[MemRefType, MemRefType]:
-    types = function.function_type.inputs.data
-    if function.function_type.outputs.data or len(types) != 2 or not all(
-        isinstance(t, MemRefType) for t in types
+Signature = tuple[list[tuple[str, MemRefType]], list[tuple[str, MemRefType]]]
+"""The model's inputs and outputs, each as (name, batched memref type)."""
+
+
+def _check_lowered(function: func.FuncOp) -> Signature:
+    """The lowered entry's inputs and outputs, refused unless it is lowered."""
+    inputs, outputs = lowered_signature(function)
+    if (
+        function.function_type.outputs.data
+        or not inputs
+        or not outputs
+        or not all(isinstance(a.type, MemRefType) for _, a in (*inputs, *outputs))
     ):
         raise CppEmissionError(
             f"cpp target: @{ENTRY} must be lowered first "
             "(run convert-nn-to-cpu: it takes the input and output memrefs)"
         )
-    return types[0], types[1]
+    return [(n, a.type) for n, a in inputs], [(n, a.type) for n, a in outputs]
 
 
 def _int_attr(function: func.FuncOp, key: str) -> int:
@@ -268,12 +277,11 @@ class CppTarget(Target):
 
     def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
         function = _entry(module)
-        input_type, output_type = _check_lowered(function)
+        inputs, outputs = _check_lowered(function)
         weights = self.weights or _weights_file(module)
         memory = planned_memory(ctx, module, weights)
         check_storage_limits(memory.weights, memory.arena + memory.scratch)
         arena = _int_attr(function, "cpu.arena_size")
-        sample_shape = "x".join(str(d) for d in input_type.get_shape()[1:])
         output.write(_PROLOGUE)
         if weights:
             output.write(_INCBIN.format(path=weights.replace('"', '\\"')))
@@ -287,24 +295,25 @@ class CppTarget(Target):
         output.write(_scratch_storage(planned_scratch(function)))
         body = io.StringIO()
         printer = _FunctionPrinter(body, "batch")
-        printer.names.alias(function.body.block.args[0], "input")
-        printer.names.alias(function.body.block.args[1], "output")
+        arguments = function.body.block.args
+        for i, argument in enumerate(arguments[: len(inputs)]):
+            printer.names.alias(argument, f"inputs[{i}]")
+        for i, argument in enumerate(arguments[len(inputs) :]):
+            printer.names.alias(argument, f"outputs[{i}]")
         printer.names.used.update(_RESERVED_NAMES)
         printer.print_ops(function.body.block.ops)
         names = ",\n".join(f'    "{call}"' for call in printer.calls)
         flops = ", ".join(map(str, printer.flops)) or "0"
         output.write(_PROFILE.format(count=len(printer.calls), names=names or '    ""', flops=flops))
         output.write(
-            f"\nstatic void {ENTRY}(const float* input, float* output, int64_t batch) {{\n"
+            f"\nstatic void {ENTRY}(const float* const* inputs, float* const* outputs, int64_t batch) {{\n"
         )
         output.write(body.getvalue())
         output.write("}\n")
+        output.write(_signature_tables(inputs, outputs))
         output.write(
             _ABI.format(
                 entry=ENTRY,
-                input_size=element_count(shape_of(input_type)[1:]),
-                output_size=element_count(shape_of(output_type)[1:]),
-                shape=sample_shape,
                 preprocessing=_c_string(_preprocessing(module)),
                 whole=_c_string(imported_whole(module) or ""),
                 whole_check=WHOLE_CHECK if imported_whole(module) is not None else "",
@@ -317,6 +326,22 @@ class CppTarget(Target):
 
 WHOLE_CHECK = "\n  if (batch != 1) return 1;  // imported whole: exactly one input of its fixed shape"
 """The batch check of a model imported whole (`mnistc.importers.common.import_following_the_batch`)."""
+
+
+def _signature_tables(inputs, outputs) -> str:
+    """The names, sample sizes and sample shapes ("CxHxW") of the inputs and outputs."""
+
+    def tables(kind: str, entries) -> str:
+        shapes = [shape_of(t)[1:] for _, t in entries]
+        return _SIGNATURE.format(
+            kind=kind,
+            count=len(entries),
+            names=", ".join(_c_string(name) for name, _ in entries),
+            sizes=", ".join(str(element_count(s)) for s in shapes),
+            shapes=", ".join(_c_string("x".join(map(str, s))) for s in shapes),
+        )
+
+    return tables("input", inputs) + tables("output", outputs)
 
 
 def _scratch_storage(slots: tuple[int, ...]) -> str:
@@ -340,8 +365,18 @@ def _preprocessing(module: ModuleOp) -> str:
 
 
 def _c_string(text: str) -> str:
-    """A C string literal of `text` (JSON: printable ASCII, quotes and backslashes)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A C string literal of `text`: quotes and backslashes escaped, and every byte of
+    its UTF-8 outside printable ASCII as an octal escape (model names are any text)."""
+    escaped = []
+    for byte in text.encode():
+        char = chr(byte)
+        if char in '"\\':
+            escaped.append("\\" + char)
+        elif 32 <= byte < 127:
+            escaped.append(char)
+        else:
+            escaped.append(f"\\{byte:03o}")
+    return '"' + "".join(escaped) + '"'
 
 
 def _weights_file(module: ModuleOp) -> str:
@@ -394,11 +429,19 @@ extern "C" float* mnistc_scratch(int64_t slot, int64_t floats) {{
 """
 
 _RESERVED_NAMES = {
-    "input", "output", "batch", "arena", "mnistc_weights", "sample", "timer", "CallTimer",
+    "input", "output", "inputs", "outputs", "batch", "arena", "mnistc_weights", "sample", "timer", "CallTimer",
     "profiling", "profile_count", "profile_names", "profile_seconds", "governor",
-    "profile_flops", "scratch_planned", *(f"scratch_{i}" for i in range(8)),
+    "profile_flops", "scratch_planned", *(f"{k}_{t}" for k in ("input", "output")
+    for t in ("count", "names", "sizes", "shapes")), *(f"scratch_{i}" for i in range(8)),
 }  # fmt: skip
 """Identifiers of the generated C++ that no SSA value may take."""
+
+_SIGNATURE = """
+static const int64_t {kind}_count = {count};
+static const char* const {kind}_names[] = {{{names}}};
+static const int64_t {kind}_sizes[] = {{{sizes}}};
+static const char* const {kind}_shapes[] = {{{shapes}}};
+"""
 
 _PROFILE = """
 // Per-call wall time for `--profile` (mnistc_model_profile_*): one well-predicted branch
@@ -428,15 +471,44 @@ _ABI = """
 // All threads or one, run by run: see thread_governor.hpp (threads under contention).
 static mnistc::ThreadGovernor governor;
 
-extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {{
-  if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;{whole_check}
-  mnistc::run_governed(governor, batch, [&] {{ {entry}(input, output, batch); }});
+extern "C" int mnistc_model_run_n(const float* const* inputs, float* const* outputs, int64_t batch) {{
+  if (batch < 0 || (batch > 0 && (inputs == nullptr || outputs == nullptr))) return 1;{whole_check}
+  for (int64_t i = 0; batch > 0 && i < input_count; ++i)
+    if (inputs[i] == nullptr) return 1;
+  for (int64_t i = 0; batch > 0 && i < output_count; ++i)
+    if (outputs[i] == nullptr) return 1;
+  mnistc::run_governed(governor, batch, [&] {{ {entry}(inputs, outputs, batch); }});
   return 0;
 }}
 
-extern "C" int64_t mnistc_model_input_size(void) {{ return {input_size}; }}
-extern "C" int64_t mnistc_model_output_size(void) {{ return {output_size}; }}
-extern "C" const char* mnistc_model_input_shape(void) {{ return "{shape}"; }}
+extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {{
+  if (input_count != 1 || output_count != 1) return 2;
+  return mnistc_model_run_n(&input, &output, batch);
+}}
+
+extern "C" int64_t mnistc_model_num_inputs(void) {{ return input_count; }}
+extern "C" int64_t mnistc_model_num_outputs(void) {{ return output_count; }}
+extern "C" const char* mnistc_model_input_name(int64_t i) {{
+  return i >= 0 && i < input_count ? input_names[i] : nullptr;
+}}
+extern "C" const char* mnistc_model_output_name(int64_t i) {{
+  return i >= 0 && i < output_count ? output_names[i] : nullptr;
+}}
+extern "C" int64_t mnistc_model_input_size_of(int64_t i) {{
+  return i >= 0 && i < input_count ? input_sizes[i] : -1;
+}}
+extern "C" int64_t mnistc_model_output_size_of(int64_t i) {{
+  return i >= 0 && i < output_count ? output_sizes[i] : -1;
+}}
+extern "C" const char* mnistc_model_input_shape_of(int64_t i) {{
+  return i >= 0 && i < input_count ? input_shapes[i] : nullptr;
+}}
+extern "C" const char* mnistc_model_output_shape_of(int64_t i) {{
+  return i >= 0 && i < output_count ? output_shapes[i] : nullptr;
+}}
+extern "C" int64_t mnistc_model_input_size(void) {{ return input_sizes[0]; }}
+extern "C" int64_t mnistc_model_output_size(void) {{ return output_sizes[0]; }}
+extern "C" const char* mnistc_model_input_shape(void) {{ return input_shapes[0]; }}
 extern "C" const char* mnistc_model_preprocessing(void) {{ return {preprocessing}; }}
 extern "C" const char* mnistc_model_imported_whole(void) {{ return {whole}; }}
 extern "C" int64_t mnistc_model_weight_bytes(void) {{ return {weight_bytes}; }}

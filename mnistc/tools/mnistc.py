@@ -24,6 +24,43 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+class InputShapes(argparse.Action):
+    """`--input-shape`, given once per input or once for all: `C,H,W` (a model of one
+    input), `3,8,8;8` or the option repeated (in input order), or `NAME=C,H,W` (by
+    input name). The result is what `CompileOptions.sample_shape` takes."""
+
+    def __call__(self, parser, namespace, text, option_string=None) -> None:
+        previous = getattr(namespace, self.dest)
+        named = [part.partition("=") for part in text.split(";")]
+        if all(sep for _, sep, _ in named):
+            if previous is not None and not isinstance(previous, dict):
+                parser.error(f"--input-shape {text}: give every input's shape by name, or none")
+            shapes = dict(previous or {})
+            for name, _, shape in named:
+                shapes[name] = self._shape(parser, shape)
+        elif any(sep for _, sep, _ in named) or isinstance(previous, dict):
+            parser.error(f"--input-shape {text}: give every input's shape by name, or none")
+        else:
+            given = [self._shape(parser, part) for part in text.split(";")]
+            before = [] if previous is None else [previous] if isinstance(previous[0], int) else list(previous)
+            shapes = before + given
+            shapes = shapes[0] if len(shapes) == 1 else shapes
+        setattr(namespace, self.dest, shapes)
+
+    @staticmethod
+    def _shape(parser, text: str) -> tuple[int, ...]:
+        try:
+            return parse_shape(text)
+        except argparse.ArgumentTypeError as e:
+            parser.error(f"--input-shape: {e}")
+
+
+INPUT_SHAPE_HELP = (
+    "shape of one input sample (default: traced shape or 1,28,28); for a model of several "
+    "inputs, one per input: NAME=C,H,W (repeated), or in order 3,8,8;8"
+)
+
+
 def default_model() -> Path:
     from mnistc.models import BUNDLED_MODEL
 
@@ -295,8 +332,7 @@ def _add_compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?",
                         help="model file: TorchScript (.pt), torch.export (.pt2) or ONNX (.onnx) "
                              "(default: the bundled MNIST CNN)")
-    parser.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
-                        help="shape of one input sample (default: traced shape or 1,28,28)")
+    parser.add_argument("--input-shape", action=InputShapes, metavar="C,H,W", help=INPUT_SHAPE_HELP)
     parser.add_argument("-O0", action="store_true", help="no optimisation passes, no memory plan")
     parser.add_argument("--no-winograd", action="store_true",
                         help="direct kernels for 3x3 convolutions (tighter rounding, slower)")
@@ -389,8 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("model", nargs="?", help="model file (default: the bundled MNIST CNN)")
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
-    report.add_argument("--input-shape", type=parse_shape, metavar="C,H,W",
-                        help="shape of one input sample (default: traced shape or 1,28,28)")
+    report.add_argument("--input-shape", action=InputShapes, metavar="C,H,W", help=INPUT_SHAPE_HELP)
     report.add_argument("--runs", type=int, default=20, help="profiled inferences (default 20)")
     _add_progress_arguments(report)
     report.set_defaults(run=cmd_report)

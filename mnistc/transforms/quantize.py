@@ -240,6 +240,12 @@ def entry_function(module: ModuleOp) -> func.FuncOp:
     return next(op for op in module.ops if isinstance(op, func.FuncOp))
 
 
+def check_one_input(module: ModuleOp) -> None:
+    """Calibration feeds one input: a model of several is refused (not supported yet)."""
+    if len(entry_function(module).body.block.args) != 1:
+        raise CalibrationError("--quantize int8: models of several inputs are not supported yet")
+
+
 @dataclass(frozen=True)
 class QuantizePass(ModulePass):
     """Options: `calibration` (the samples: required), `method` (minmax, percentile, mse),
@@ -266,6 +272,7 @@ class QuantizePass(ModulePass):
         if self.samples < 1:
             raise CalibrationError(f"quantize samples must be >= 1, got {self.samples}")
         weights = weight_files.of(ctx, op)
+        check_one_input(op)
         function = entry_function(op)
         sample_shape = nn.shape_of(function.body.block.args[0])[1:]
         samples = load_samples(
@@ -287,6 +294,7 @@ class QuantizePass(ModulePass):
 
     def quantize(self, module: ModuleOp, weights: weight_files.WeightFile, samples: np.ndarray) -> None:
         """The rewrite, on samples already loaded (the driver's entry)."""
+        check_one_input(module)
         self.check_layer_names(module)
         layers = [
             op for op in entry_function(module).walk()

@@ -441,7 +441,7 @@ CONVERTERS = {
     "aten::is_autocast_enabled": _constant(False),
     "aten::is_grad_enabled": _constant(False),
     "prim::requires_grad": _constant(False),
-    "prim::unchecked_cast": _python(lambda x: x),
+    "prim::unchecked_cast": convert_identity,  # Optional[Tensor] to Tensor: an optional input given
 }
 """Ops evaluated in Python on constants (shape arithmetic); `prim::If` is the front
 end's, which walks the branch that `condition` picks."""

@@ -18,27 +18,24 @@ module's `CONVERTERS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from xdsl.builder import Builder
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.rewriter import InsertPoint
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.importers.common import (
-    ENTRY,
     ImportedModel,
     ImportError_,
     Problems,
     converter_failure,
-    fixed_input_shape,
     import_following_the_batch,
     locate_and_verify,
 )
@@ -59,6 +56,7 @@ from mnistc.importers.onnx import (
 )
 from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
+from mnistc.importers.signature import SampleShapes, entry_function, fixed_single_input, input_block, shapes_for
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
 
@@ -173,59 +171,68 @@ def _initializer_array(path: str | Path, tensor) -> np.ndarray:
         raise ImportError_(f"{path}: tensor '{tensor.name}': {type(e).__name__}: {e}") from None
 
 
-def import_onnx(path: str | Path, sample_shape: Sequence[int] | None = None) -> ImportedModel:
-    """Import an ONNX model; its graph input's first dimension is the batch, or, when the
-    graph cannot follow it and the input's shape is fixed, the input is one sample whole
-    (`common.import_following_the_batch`)."""
+def import_onnx(path: str | Path, sample_shape: SampleShapes | None = None) -> ImportedModel:
+    """Import an ONNX model; each graph input's first dimension is the batch, or, when the
+    graph cannot follow it and its one input's shape is fixed, that input is one sample
+    whole (`common.import_following_the_batch`)."""
     model = load_onnx(path)
-    graph = model.graph
-    inputs = data_inputs(graph)
-    if len(inputs) != 1 or len(graph.output) != 1:
-        raise ImportError_(
-            f"{path}: models with {len(inputs)} inputs and {len(graph.output)} outputs are not "
-            "supported (need 1 and 1)"
-        )
-    dims = input_dims(inputs[0])
-    fixed = fixed_input_shape(dims)
-    if sample_shape and tuple(sample_shape) != tuple(dims[1:]):
-        fixed = None  # --input-shape chose another sample: the batch is dimension 0
-    sample = tuple(sample_shape) if sample_shape else tuple(dims[1:])
-    return import_following_the_batch(
-        lambda: _import_graph(path, model, sample, dims[0] or 1),
-        None if fixed is None else lambda: _import_graph(path, model, fixed, None),
-        len(dims),
-    )
+    inputs = data_inputs(model.graph)
+    if not inputs:
+        raise ImportError_(f"{path}: the graph has no input")
+    names = [i.name for i in inputs]
+    dims = [input_dims(i) for i in inputs]
+
+    def per_sample() -> ImportedModel:
+        try:
+            shapes = shapes_for(names, sample_shape, lambda i: _sample_shape_in_file(dims[i]))
+        except ImportError_ as e:
+            raise ImportError_(f"{path}: {e}") from None
+        return _import_graph(path, model, names, shapes, (dims[0][0] if dims[0] else None) or 1)
+
+    fixed = fixed_single_input(names, dims[0], sample_shape)
+    whole = None if fixed is None else lambda: _import_graph(path, model, names, [fixed], None)
+    return import_following_the_batch(per_sample, whole, len(dims[0]))
 
 
-def _import_graph(path: str | Path, model, shape: tuple, batch: int | None) -> ImportedModel:
-    """The graph on an `nn` input [1, *shape]: one sample of a batch exported as `batch`,
-    or (`batch` None) the whole input `shape`, seen by the converters as the model's own
-    tensor, with no batch to follow."""
+def _sample_shape_in_file(dims: list[int | None]) -> tuple | None:
+    """One sample's shape as the graph input declares it: its dimensions after the
+    first (the batch); None for a rank-0 input."""
+    return tuple(dims[1:]) if dims else None
+
+
+def _import_graph(
+    path: str | Path, model, names: list[str], shapes: list[tuple], batch: int | None
+) -> ImportedModel:
+    """The graph on `nn` inputs [1, *shape], one per graph input: one sample of a batch
+    exported as `batch`, or (`batch` None, a model of one input) the whole input, seen by
+    the converters as the model's own tensor, with no batch to follow."""
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
-    if not shape or any(d is None or d < 1 for d in shape):
-        raise ImportError_(f"{path}: the input's sample shape {list(shape)} is not static; give --input-shape")
-    block = Block(arg_types=[nn.tensor((1, *shape))])
-    block.args[0].name_hint = "input"
+    block = input_block(names, shapes)
     g = Graph(Builder(InsertPoint.at_end(block)), WeightFile(), opset, batch or 1)
     g.values.update({k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in initializers.items()})
-    name = data_inputs(graph)[0].name
-    g.values[name] = block.args[0]
+    g.values.update(zip(names, block.args))
     if batch is None:
         g.moved.followed = False
-        g.values[name] = shape_ops.whole_input(g.builder, block.args[0], shape)
-    _walk(g, graph.node, shape)
-    output = g.values.get(graph.output[0].name)
-    if not isinstance(output, SSAValue):
-        raise ImportError_(f"{path}: the output is not computed from the input")
-    if (reason := g.moved.refusal(output)) is not None:
-        raise ImportError_(f"{path}: the model's output: {reason}")
+        g.values[names[0]] = shape_ops.whole_input(g.builder, block.args[0], shapes[0])
+    _walk(g, graph.node, shapes[0])
+    outputs = [_graph_output(g, path, output.name) for output in graph.output]
     if batch is None:
-        output = shape_ops.whole_output(g.builder, output)
-    g.builder.insert(func.ReturnOp(output))
-    function = func.FuncOp(ENTRY, ((block.args[0].type,), (output.type,)), Region(block))
+        outputs = [shape_ops.whole_output(g.builder, output) for output in outputs]
+    function = entry_function(block, names, outputs, [o.name for o in graph.output])
     return ImportedModel(ModuleOp([function]), g.weights)
+
+
+def _graph_output(g: Graph, path: str | Path, name: str) -> SSAValue:
+    """The value of a graph output, refused (by name) unless a run-time tensor whose
+    batch is dimension 0."""
+    output = g.values.get(name)
+    if not isinstance(output, SSAValue):
+        raise ImportError_(f"{path}: the output '{name}' is not computed from the inputs")
+    if (reason := g.moved.refusal(output)) is not None:
+        raise ImportError_(f"{path}: the model's output '{name}': {reason}")
+    return output
 
 
 class _Placeholder:

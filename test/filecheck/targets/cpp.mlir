@@ -20,13 +20,13 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK:       #include "thread_governor.hpp"
 // CHECK:       ".incbin \"w.bin\"\n"
 // CHECK:       alignas(64) static thread_local unsigned char arena[448];
-// CHECK:       static void forward(const float* input, float* output, int64_t batch) {
+// CHECK:       static void forward(const float* const* inputs, float* const* outputs, int64_t batch) {
 // CHECK:         const float* [[W:[a-z_]+]] = reinterpret_cast<const float*>(mnistc_weights + 0);
 // CHECK:         const float* [[FW:[a-z_]+]] = reinterpret_cast<const float*>(mnistc_weights + 128);
 // CHECK:         const float* [[FB:[a-z_]+]] = reinterpret_cast<const float*>(mnistc_weights + 448);
 // CHECK:         auto sample = [&](int64_t n) {
-// CHECK-NEXT:      auto* x = input + n * 36;
-// CHECK-NEXT:      auto* y = output + n * 4;
+// CHECK-NEXT:      auto* x = inputs[0] + n * 36;
+// CHECK-NEXT:      auto* y = outputs[0] + n * 4;
 // CHECK-NEXT:      float* [[B0:[a-z_0-9]+]] = reinterpret_cast<float*>(arena + 0);
 // CHECK-NEXT:      mnistc_conv2d(x, [[W]], nullptr, nullptr, [[B0]], 1, 6, 6, 2, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0.0f, 0.0f);
 // CHECK-NEXT:      float* [[B1:[a-z_0-9]+]] = reinterpret_cast<float*>(arena + 320);
@@ -43,13 +43,24 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 // CHECK-NEXT:      for (int64_t n = c0; n < batch; n += c1) sample(n);
 // CHECK-NEXT:    }
 // CHECK-NEXT:  }
+// CHECK:       static const int64_t input_count = 1;
+// CHECK-NEXT:  static const char* const input_names[] = {"input"};
+// CHECK-NEXT:  static const int64_t input_sizes[] = {36};
+// CHECK-NEXT:  static const char* const input_shapes[] = {"1x6x6"};
+// CHECK:       static const int64_t output_count = 1;
+// CHECK-NEXT:  static const char* const output_names[] = {"output"};
+// CHECK-NEXT:  static const int64_t output_sizes[] = {4};
+// CHECK-NEXT:  static const char* const output_shapes[] = {"4"};
 // CHECK:       static mnistc::ThreadGovernor governor;
+// CHECK:       extern "C" int mnistc_model_run_n(const float* const* inputs, float* const* outputs, int64_t batch) {
+// CHECK-NEXT:    if (batch < 0 || (batch > 0 && (inputs == nullptr || outputs == nullptr))) return 1;
+// CHECK:         mnistc::run_governed(governor, batch, [&] { forward(inputs, outputs, batch); });
 // CHECK:       extern "C" int mnistc_model_run(const float* input, float* output, int64_t batch) {
-// CHECK-NEXT:    if (batch < 0 || (batch > 0 && (input == nullptr || output == nullptr))) return 1;
-// CHECK-NEXT:    mnistc::run_governed(governor, batch, [&] { forward(input, output, batch); });
-// CHECK:       extern "C" int64_t mnistc_model_input_size(void) { return 36; }
-// CHECK:       extern "C" int64_t mnistc_model_output_size(void) { return 4; }
-// CHECK:       extern "C" const char* mnistc_model_input_shape(void) { return "1x6x6"; }
+// CHECK-NEXT:    if (input_count != 1 || output_count != 1) return 2;
+// CHECK-NEXT:    return mnistc_model_run_n(&input, &output, batch);
+// CHECK:       extern "C" int64_t mnistc_model_input_size(void) { return input_sizes[0]; }
+// CHECK:       extern "C" int64_t mnistc_model_output_size(void) { return output_sizes[0]; }
+// CHECK:       extern "C" const char* mnistc_model_input_shape(void) { return input_shapes[0]; }
 
 // Without a memory plan every buffer has its own static storage.
 // UNPLANNED-NOT:  arena[

@@ -18,7 +18,7 @@ builtin.module attributes {nn.weights_file = "w.bin"} {
 }
 
 // Destination-passing signature with a dynamic batch, weights hoisted out of the loop.
-// CHECK:      func.func @forward(%[[IN:.*]]: memref<?x1x6x6xf32>, %[[OUT:.*]]: memref<?x4xf32>) {
+// CHECK:      func.func @forward(%[[IN:.*]]: memref<?x1x6x6xf32> {mnistc.input = "input"}, %[[OUT:.*]]: memref<?x4xf32> {mnistc.output = "output"}) {
 // CHECK-DAG:    %[[C0:.*]] = arith.constant 0 : index
 // CHECK-DAG:    %[[C1:.*]] = arith.constant 1 : index
 // CHECK:        %[[N:.*]] = memref.dim %[[IN]], %[[C0]] : memref<?x1x6x6xf32>
