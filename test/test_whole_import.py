@@ -281,7 +281,7 @@ def test_fixed_shape_onnx_attention_with_its_sequence_first_is_imported_whole(tm
     torch.manual_seed(0)
     path = export_onnx(CrossAttention(batch_first=False).eval(), (5, 16), tmp_path / "mha.onnx")
     imported = import_onnx(path)
-    assert "the model's output: Reshape along dimension 0, the batch" in imported.whole
+    assert "the model's output 'output': Reshape along dimension 0, the batch" in imported.whole
     x = _input((1, 5, 16))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     expected = session.run(None, {"input": x})[0]
