@@ -21,6 +21,37 @@ from mnistc.verify import run_executable
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
 
+_JIT_BUILTINS_KEPT: list[object] = []
+"""Every object registered in torch.jit's builtin table since this module was imported."""
+
+
+def keep_jit_builtins_alive() -> None:
+    """torch.jit keys its builtin table by `id()` and keeps no reference to the op objects
+    `torch.ops` registers there; torch.library frees them when it adds an overload to an
+    op (the packet's op is replaced) or destroys a library (the packet is dropped), and
+    tests and the importers load op libraries (torchao, PT2E's quantize ops). A later
+    object at a freed address, such as a Conv2d's 4-tuple `_reversed_padding_repeated_twice`
+    (the same allocation size), is then taken for a builtin when a model is scripted:
+    "builtin cannot be used as a value". Keeping every registered object alive, and the
+    ops `torch.ops` holds now, means no id in the table is reused."""
+    from torch._ops import OpOverloadPacket, _OpNamespace
+    from torch.jit import _builtins
+
+    register = _builtins._register_builtin
+
+    def register_and_keep(fn, op) -> None:
+        _JIT_BUILTINS_KEPT.append(fn)
+        register(fn, op)
+
+    _builtins._register_builtin = register_and_keep
+    for namespace in vars(torch.ops).values():
+        if isinstance(namespace, _OpNamespace):
+            packets = [p for p in vars(namespace).values() if isinstance(p, OpOverloadPacket)]
+            _JIT_BUILTINS_KEPT.extend(packet._op for packet in packets)
+
+
+keep_jit_builtins_alive()
+
 
 @pytest.fixture(scope="session", autouse=True)
 def private_kernel_cache(tmp_path_factory):
