@@ -99,6 +99,7 @@ def test_without_winograd_matches_torch(name, tmp_path):
     assert_matches_torch(actual, torch_outputs(path, inputs))
 
 
+@pytest.mark.slow  # builds a kernel library of its own (-O0 -g, sanitizers)
 def test_debug_build_matches_torch(tmp_path):
     path, shape = _save("grouped_conv", "scripted", tmp_path)
     inputs = np.random.default_rng(5).standard_normal((3, *shape), dtype=np.float32)
