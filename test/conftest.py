@@ -95,6 +95,29 @@ def save_traced(module: torch.nn.Module, example: torch.Tensor, path: Path) -> P
     return path
 
 
+@pytest.fixture(scope="session")
+def saved_model(tmp_path_factory):
+    """`save(name, form="scripted")`: a model of `models.MODELS` saved scripted or traced,
+    once per session, and its sample shape. Tests only read these files."""
+    from models import build
+
+    folder = tmp_path_factory.mktemp("models")
+    saved: dict[tuple[str, str], tuple[Path, tuple[int, ...]]] = {}
+
+    def save(name: str, form: str = "scripted") -> tuple[Path, tuple[int, ...]]:
+        if (name, form) not in saved:
+            model, shape = build(name)
+            path = folder / f"{name}-{form}.pt"
+            if form == "scripted":
+                save_scripted(model, path)
+            else:
+                save_traced(model, torch.rand(1, *shape), path)
+            saved[name, form] = (path, shape)
+        return saved[name, form]
+
+    return save
+
+
 def assert_matches_torch(actual: np.ndarray, expected: np.ndarray) -> None:
     """The project's contract: |a-b| <= 1e-4 + 1e-4*|b| and the same argmax per row."""
     actual = actual.reshape(expected.shape[0], -1)

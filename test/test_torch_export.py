@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_matches_torch, save_scripted
+from conftest import assert_matches_torch
 from models import MODELS, build
 from test_pipeline import code_of
 
@@ -44,12 +44,12 @@ def test_exported_models_match_torch(name, tmp_path):
         assert_matches_torch(run_executable(exe, inputs), expected)
 
 
-def test_exported_models_import_as_scripted(tmp_path):
+def test_exported_models_import_as_scripted(saved_model):
     """torch.export instead of TorchScript changes no model's `nn` IR (but for its source
     locations) or weights, except in EXPORT_DIFFERS, which are compiled exported above."""
     for name in sorted(MODELS):
         model, shape = build(name)
-        scripted = import_model(save_scripted(model, tmp_path / f"{name}.pt"), shape)
+        scripted = import_model(*saved_model(name))
         exported = import_exported(torch.export.export(model, (torch.rand(1, *shape),)))
         same = code_of(scripted.module) == code_of(exported.module)
         same = same and scripted.weights.data() == exported.weights.data()
