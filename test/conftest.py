@@ -1,5 +1,6 @@
-"""Shared fixtures: a private kernel cache, the kernels built once into it, and helpers to
-save and compile torch models."""
+"""Shared fixtures: a private kernel cache, the kernels built once into it, the test models
+saved once, and helpers to save and compile torch models; and a guard that keeps torch.jit's
+builtin table from going stale while the suite loads op libraries."""
 
 from __future__ import annotations
 
