@@ -1,5 +1,6 @@
-"""Shared fixtures: a private kernel cache, the kernels built once into it, and helpers to
-save and compile torch models."""
+"""Shared fixtures: a private kernel cache, the kernels built once into it, the test models
+saved once, and helpers to save and compile torch models; and a guard that keeps torch.jit's
+builtin table from going stale while the suite loads op libraries."""
 
 from __future__ import annotations
 
@@ -20,6 +21,37 @@ from mnistc.verify import run_executable
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+
+_JIT_BUILTINS_KEPT: list[object] = []
+"""Every object registered in torch.jit's builtin table since this module was imported."""
+
+
+def keep_jit_builtins_alive() -> None:
+    """torch.jit keys its builtin table by `id()` and keeps no reference to the op objects
+    `torch.ops` registers there; torch.library frees them when it adds an overload to an
+    op (the packet's op is replaced) or destroys a library (the packet is dropped), and
+    tests and the importers load op libraries (torchao, PT2E's quantize ops). A later
+    object at a freed address, such as a Conv2d's 4-tuple `_reversed_padding_repeated_twice`
+    (the same allocation size), is then taken for a builtin when a model is scripted:
+    "builtin cannot be used as a value". Keeping every registered object alive, and the
+    ops `torch.ops` holds now, means no id in the table is reused."""
+    from torch._ops import OpOverloadPacket, _OpNamespace
+    from torch.jit import _builtins
+
+    register = _builtins._register_builtin
+
+    def register_and_keep(fn, op) -> None:
+        _JIT_BUILTINS_KEPT.append(fn)
+        register(fn, op)
+
+    _builtins._register_builtin = register_and_keep
+    for namespace in vars(torch.ops).values():
+        if isinstance(namespace, _OpNamespace):
+            packets = [p for p in vars(namespace).values() if isinstance(p, OpOverloadPacket)]
+            _JIT_BUILTINS_KEPT.extend(packet._op for packet in packets)
+
+
+keep_jit_builtins_alive()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,6 +94,29 @@ def save_scripted(module: torch.nn.Module, path: Path) -> Path:
 def save_traced(module: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
     torch.jit.save(torch.jit.trace(module.eval(), example), str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def saved_model(tmp_path_factory):
+    """`save(name, form="scripted")`: a model of `models.MODELS` saved scripted or traced,
+    once per session, and its sample shape. Tests only read these files."""
+    from models import build
+
+    folder = tmp_path_factory.mktemp("models")
+    saved: dict[tuple[str, str], tuple[Path, tuple[int, ...]]] = {}
+
+    def save(name: str, form: str = "scripted") -> tuple[Path, tuple[int, ...]]:
+        if (name, form) not in saved:
+            model, shape = build(name)
+            path = folder / f"{name}-{form}.pt"
+            if form == "scripted":
+                save_scripted(model, path)
+            else:
+                save_traced(model, torch.rand(1, *shape), path)
+            saved[name, form] = (path, shape)
+        return saved[name, form]
+
+    return save
 
 
 def assert_matches_torch(actual: np.ndarray, expected: np.ndarray) -> None:

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("optimise", [True, False], ids=["O3", "O0"])
+@pytest.mark.parametrize(
+    "optimise", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["O3", "O0"]
+)  # -O0 in `-m slow`, as every test model's
 def test_held_out_accuracy_and_agreement(optimise):
     report = verify_model(BUNDLED_MODEL, CompileOptions(optimise=optimise), data_dir=MNIST_DIR, batches=2)
     held_out = report.comparisons[-1]

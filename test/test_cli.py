@@ -57,7 +57,10 @@ def test_compile_default_model_reports_memory(tmp_path):
     )
 
 
-@pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04truncated"])
+@pytest.mark.parametrize(
+    "content",
+    [pytest.param(b"", marks=pytest.mark.slow), pytest.param(b"garbage", marks=pytest.mark.slow), b"PK\x03\x04truncated"],
+)  # one CLI path for all three, each a process importing torch; in-process: test_importer
 def test_corrupt_model(tmp_path, content):
     (tmp_path / "bad.pt").write_bytes(content)
     result = mnistc("compile", tmp_path / "bad.pt", "-o", tmp_path / "out")

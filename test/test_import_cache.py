@@ -23,9 +23,8 @@ def private_cache(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_a_hit_gives_the_imported_ir_and_weights(name, tmp_path, private_cache):
-    model, shape = build(name)
-    path = save_scripted(model, tmp_path / f"{name}.pt")
+def test_a_hit_gives_the_imported_ir_and_weights(name, private_cache, saved_model):
+    path, shape = saved_model(name)
     fresh = import_model(path, shape)
     stored = import_model_cached(path, shape)
     assert len(list(private_cache.iterdir())) == 1

@@ -23,9 +23,8 @@ from mnistc.verify import check_passes, first_diverging_layer, split_pipeline
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_no_pass_changes_the_outputs(name, tmp_path):
-    model, shape = build(name)
-    report = check_passes(save_scripted(model, tmp_path / "m.pt"), shape, samples=2)
+def test_no_pass_changes_the_outputs(name, saved_model):
+    report = check_passes(*saved_model(name), samples=2)
     assert [c.stage for c in report.checks] == ["import", *split_pipeline(OPTIMISATION_PIPELINE)]
     assert report.passed, report.summary()
 

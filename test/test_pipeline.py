@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from conftest import assert_matches_torch, compile_and_run, save_scripted, save_traced, torch_outputs
+from conftest import assert_matches_torch, compile_and_run, torch_outputs
 from models import MODELS, build
 from xdsl.printer import Printer
 
@@ -15,14 +15,6 @@ from mnistc.driver import CompileOptions, compile_model
 from mnistc.importers import import_model
 from mnistc.importers.torchscript import save_with_shape
 from mnistc.verify import run_executable
-
-
-def _save(name: str, form: str, tmp_path):
-    model, shape = build(name)
-    path = tmp_path / f"{name}-{form}.pt"
-    if form == "scripted":
-        return save_scripted(model, path), shape
-    return save_traced(model, torch.rand(1, *shape), path), shape
 
 
 TRACED_DIFFERS = {"activation_zoo", "math"}
@@ -38,9 +30,9 @@ FORMS = [(name, "scripted") for name in sorted(MODELS)] + [
 @pytest.mark.parametrize(
     "optimise", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["O3", "O0"]
 )  # -O0 (general kernels, no plan) for every model: in `-m slow`
-def test_model_matches_torch(name, form, optimise, tmp_path):
+def test_model_matches_torch(name, form, optimise, tmp_path, saved_model):
     """Compiled once, run at batches 7, 3 and 1."""
-    path, shape = _save(name, form, tmp_path)
+    path, shape = saved_model(name, form)
     model = torch.jit.load(str(path))
     executable = tmp_path / "model"
     compile_model(path, executable, CompileOptions(sample_shape=shape, optimise=optimise))
@@ -61,20 +53,20 @@ def code_of(module) -> str:
     return text.getvalue()
 
 
-def test_traced_models_import_as_scripted(tmp_path):
+def test_traced_models_import_as_scripted(saved_model):
     """Tracing instead of scripting changes no model's `nn` IR (but for its source
     locations) or weights, except in TRACED_DIFFERS, which are compiled traced as well:
     the same IR and weights give the same C++, so compiling the others again would check
     nothing new."""
     for name in sorted(set(MODELS) - TRACED_DIFFERS):
-        scripted, shape = _save(name, "scripted", tmp_path)
-        traced, _ = _save(name, "traced", tmp_path)
+        scripted, shape = saved_model(name, "scripted")
+        traced, _ = saved_model(name, "traced")
         ours, theirs = import_model(scripted, shape), import_model(traced, shape)
         assert code_of(ours.module) == code_of(theirs.module), name
         assert ours.weights.data() == theirs.weights.data(), name
     for name in TRACED_DIFFERS:
-        scripted, shape = _save(name, "scripted", tmp_path)
-        traced, _ = _save(name, "traced", tmp_path)
+        scripted, shape = saved_model(name, "scripted")
+        traced, _ = saved_model(name, "traced")
         ir = code_of(import_model(scripted, shape).module)
         assert ir != code_of(import_model(traced, shape).module), f"{name} no longer differs"
 
@@ -91,16 +83,17 @@ def test_batch_of_one_and_recorded_shape(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mnist_cnn", "residual", "vggish"])
-def test_without_winograd_matches_torch(name, tmp_path):
+def test_without_winograd_matches_torch(name, tmp_path, saved_model):
     """winograd=False: the 3x3 convolutions on the packed direct kernel, pools separate."""
-    path, shape = _save(name, "scripted", tmp_path)
+    path, shape = saved_model(name, "scripted")
     inputs = np.random.default_rng(6).standard_normal((3, *shape), dtype=np.float32)
     actual = compile_and_run(path, inputs, tmp_path, sample_shape=shape, winograd=False)
     assert_matches_torch(actual, torch_outputs(path, inputs))
 
 
-def test_debug_build_matches_torch(tmp_path):
-    path, shape = _save("grouped_conv", "scripted", tmp_path)
+@pytest.mark.slow  # builds a kernel library of its own (-O0 -g, sanitizers)
+def test_debug_build_matches_torch(tmp_path, saved_model):
+    path, shape = saved_model("grouped_conv", "scripted")
     inputs = np.random.default_rng(5).standard_normal((3, *shape), dtype=np.float32)
     with torch.no_grad():
         expected = torch.jit.load(str(path))(torch.from_numpy(inputs)).numpy()
@@ -108,7 +101,7 @@ def test_debug_build_matches_torch(tmp_path):
     assert_matches_torch(actual, expected)
 
 
-def test_the_model_suite_covers_every_op(tmp_path):
+def test_the_model_suite_covers_every_op(saved_model):
     """Each `nn` op appears in some test model, imported or after optimisation."""
     from mnistc.dialects.nn import NN
     from mnistc.dialects.nn import quant as nn_quant
@@ -117,7 +110,7 @@ def test_the_model_suite_covers_every_op(tmp_path):
 
     seen = set()
     for name in MODELS:
-        path, shape = _save(name, "scripted", tmp_path)
+        path, shape = saved_model(name, "scripted")
         compilation = Compilation.import_file(path, shape)
         seen |= {op.name for op in compilation.module.walk()}
         compilation.run_to("nn")
