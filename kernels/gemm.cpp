@@ -212,15 +212,40 @@ void PackedSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n,
     std::memcpy(panels, panel(k0, j0 + q), kc * NR * sizeof(float));
 }
 
+namespace {
+
+// Columns [k0, k0 + 8 * groups) of a whole panel (MR rows of unit column stride) into the
+// packed layout: eight columns at a time by an 8x8 transpose in registers (rows past MR
+// are don't-cares), each column's MR values stored as one vector of 8 whose last 8 - MR
+// lanes the next column's store overwrites. So the last store reaches 8 - MR floats past
+// column k0 + 8 * groups - 1: the caller leaves at least one column after the run.
+void pack_panel_columns(const float* const* rows, int64_t k0, int64_t groups, float scale,
+                        float* packed) {
+  static_assert(MR <= 8, "a panel's column must fit one vector");
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t k = k0 + 8 * g;
+    v8 r[8];
+    for (int64_t i = 0; i < 8; ++i) r[i] = i < MR ? load8(rows[i] + k) * scale : v8{};
+    transpose8x8(r);
+    for (int64_t c = 0; c < 8; ++c) store8(packed + (k + c) * MR, r[c]);
+  }
+}
+
+}  // namespace
+
 void pack_a(const float* a, int64_t row_stride, int64_t col_stride, int64_t M, int64_t K,
             float scale, float* packed) {
   for (int64_t p = 0; p < M; p += MR, packed += K * MR) {
     const int64_t rows = std::min(MR, M - p);
     if (rows == MR && col_stride == 1) {
-      // The panel's MR rows read side by side, its columns written in order.
+      // The panel's MR rows read side by side, its columns written in order; whole
+      // groups of eight columns in vectors while a column follows them (the vector
+      // stores reach past their last column), the rest one by one.
       const float* row[MR];
       for (int64_t i = 0; i < MR; ++i) row[i] = a + (p + i) * row_stride;
-      for (int64_t k = 0; k < K; ++k)
+      const int64_t groups = (K - 1) / 8;
+      pack_panel_columns(row, 0, groups, scale, packed);
+      for (int64_t k = 8 * groups; k < K; ++k)
 #pragma GCC unroll 8
         for (int64_t i = 0; i < MR; ++i) packed[k * MR + i] = row[i][k] * scale;
       continue;
