@@ -49,7 +49,7 @@ from mnistc.transforms.quantize import QuantizePass, entry_function
 
 OPTIMISATION_PIPELINE = (
     "remove-dropout,canonicalize,fold-qdq,fold-layer-norm,fold-constants,fold-batch-norm,"
-    "fuse-residual-add,fuse-activation,dce"
+    "fuse-residual-add,fuse-activation,transposed-linear-to-conv,canonicalize,dce"
 )
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 BEFORE_QUANTIZE = (
