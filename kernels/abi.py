@@ -260,6 +260,12 @@ def packed_a_floats(rows: int, depth: int) -> int:
     return round_up(rows, GEMM_MR) * depth
 
 
+def packed_b_floats(columns: int, depth: int) -> int:
+    """The GEMM core's B packed whole at run time (gemm.hpp, packed_b_size): whole NR
+    panels."""
+    return round_up(columns, GEMM_NR) * depth
+
+
 def linear_gemm_scratch(p: Params) -> tuple[int, ...]:
     """Slot 1: the input rows packed as A (B, the weight, is packed at compile time)."""
     return (0, packed_a_floats(p.M, p.IN))
@@ -275,12 +281,14 @@ def matmul_flops(p: Params) -> int:
 
 
 def attention_scratch(p: Params) -> tuple[int, ...]:
-    """Slot 0: the GEMM core's B block (the keys, then the values); slot 1: a block of
-    query rows packed, its scores and the scores packed."""
+    """Slot 1: one batch index's keys and values packed whole as the GEMM core's B, a
+    block of query rows packed, its scores and the scores packed (slot 0, the GEMM's B
+    block, is not used: B is packed ahead)."""
     rows = min(ATTENTION_QUERY_BLOCK, p.L)
     return (
-        max(gemm_scratch(p.S), gemm_scratch(p.EV)),
-        packed_a_floats(rows, p.E) + rows * p.S + packed_a_floats(rows, p.S),
+        0,
+        packed_b_floats(p.S, p.E) + packed_b_floats(p.EV, p.S)
+        + packed_a_floats(rows, p.E) + rows * p.S + packed_a_floats(rows, p.S),
     )
 
 

@@ -34,13 +34,15 @@ struct TileEpilogue {
   const float* column_bias;  // NR values or null
 };
 
-// NV vectors of 8 columns: NR / 8, or 1 for a narrow tail.
-template <int NV>
+// NV vectors of 8 columns: NR / 8, or 1 for a narrow tail; ROWS rows of the A panel's
+// MR: all of them, or the rows left in the last panel (the panel's zero rows would be
+// wasted multiply-adds: an eighth of them at 16 tokens).
+template <int NV, int ROWS = MR>
 inline void micro_kernel(const float* a, const float* b, int64_t kc, float* c, int64_t ldc,
                          bool first, const TileEpilogue* last) {
-  v8 acc[MR][NV];
+  v8 acc[ROWS][NV];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = first ? v8{} : load8(c + i * ldc + 8 * v);
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
@@ -48,14 +50,14 @@ inline void micro_kernel(const float* a, const float* b, int64_t kc, float* c, i
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = load8(b + 8 * v);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       const v8 x = splat(a[i]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] += x * bv[v];
     }
   }
   if (!last) {
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < ROWS; ++i)
       for (int v = 0; v < NV; ++v) store8(c + i * ldc + 8 * v, acc[i][v]);
     return;
   }
@@ -63,7 +65,7 @@ inline void micro_kernel(const float* a, const float* b, int64_t kc, float* c, i
   // Activations with a vector form act on the registers (GELU after a transformer's
   // linear layer: a call per row of the tile cost 3x the activation itself).
   const bool in_registers = !relu && has_vector_form(last->activation);
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < ROWS; ++i) {
     const v8 bias = splat(last->bias ? last->bias[i] : 0.0f);
     for (int v = 0; v < NV; ++v) {
       v8 x = acc[i][v] + bias;
@@ -77,8 +79,23 @@ inline void micro_kernel(const float* a, const float* b, int64_t kc, float* c, i
   }
 }
 
-// One tile of C at rows [i0, i0 + m) and columns [j0, j0 + n): in place when whole, else
-// through an MR x NR buffer so that nothing outside C is read or written. Tails of at
+// Whether a panel's first m rows run in place with a kernel of m rows (else the full
+// kernel into a buffer): all but 4. Below 5 rows the accumulators are too few to hide
+// the FMA latency, and at 4 the narrower kernel costs what 6 rows do (measured 3% more
+// with the copy out of the buffer); at 1-3 and 5 it saves 5-10%.
+inline bool in_place_rows(int64_t m) { return m == MR || m != 4; }
+
+// The micro-kernel on the first m (<= ROWS) rows of a panel, in place.
+template <int NV, int ROWS = MR>
+inline void rows_in_place(int64_t m, const float* a, const float* b, int64_t kc, float* c,
+                          int64_t ldc, bool first, const TileEpilogue* last) {
+  if constexpr (ROWS > 1)
+    if (m < ROWS) return rows_in_place<NV, ROWS - 1>(m, a, b, kc, c, ldc, first, last);
+  micro_kernel<NV, ROWS>(a, b, kc, c, ldc, first, last);
+}
+
+// One tile of C at rows [i0, i0 + m) and columns [j0, j0 + n): in place when its columns
+// are whole (and in_place_rows), else through an MR x NR buffer so that nothing outside C is read or written. Tails of at
 // most 8 columns run the one-vector kernel (a 7x7 map is 3 x 16 + 1 columns).
 void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int64_t i0,
           int64_t j0, int64_t m, int64_t n, bool first, bool last, const Epilogue& e) {
@@ -86,12 +103,12 @@ void tile(const float* a, const float* b, int64_t kc, float* c, int64_t ldc, int
   const float* residual = e.residual ? e.residual + i0 * ldc + j0 : nullptr;
   const float* bias = e.bias ? e.bias + i0 : nullptr;
   const float* column_bias = e.column_bias ? e.column_bias + j0 : nullptr;
-  if (m == MR && (n == NR || n == 8)) {
+  if ((n == NR || n == 8) && in_place_rows(m)) {
     const TileEpilogue epilogue{bias, residual, e.activation, e.alpha, e.beta, column_bias};
     if (n == NR)
-      micro_kernel<NR / 8>(a, b, kc, at, ldc, first, last ? &epilogue : nullptr);
+      rows_in_place<NR / 8>(m, a, b, kc, at, ldc, first, last ? &epilogue : nullptr);
     else
-      micro_kernel<1>(a, b, kc, at, ldc, first, last ? &epilogue : nullptr);
+      rows_in_place<1>(m, a, b, kc, at, ldc, first, last ? &epilogue : nullptr);
     return;
   }
   alignas(32) float buffer[MR * NR] = {};
@@ -212,15 +229,40 @@ void PackedSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t n,
     std::memcpy(panels, panel(k0, j0 + q), kc * NR * sizeof(float));
 }
 
+namespace {
+
+// Columns [k0, k0 + 8 * groups) of a whole panel (MR rows of unit column stride) into the
+// packed layout: eight columns at a time by an 8x8 transpose in registers (rows past MR
+// are don't-cares), each column's MR values stored as one vector of 8 whose last 8 - MR
+// lanes the next column's store overwrites. So the last store reaches 8 - MR floats past
+// column k0 + 8 * groups - 1: the caller leaves at least one column after the run.
+void pack_panel_columns(const float* const* rows, int64_t k0, int64_t groups, float scale,
+                        float* packed) {
+  static_assert(MR <= 8, "a panel's column must fit one vector");
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t k = k0 + 8 * g;
+    v8 r[8];
+    for (int64_t i = 0; i < 8; ++i) r[i] = i < MR ? load8(rows[i] + k) * scale : v8{};
+    transpose8x8(r);
+    for (int64_t c = 0; c < 8; ++c) store8(packed + (k + c) * MR, r[c]);
+  }
+}
+
+}  // namespace
+
 void pack_a(const float* a, int64_t row_stride, int64_t col_stride, int64_t M, int64_t K,
             float scale, float* packed) {
   for (int64_t p = 0; p < M; p += MR, packed += K * MR) {
     const int64_t rows = std::min(MR, M - p);
     if (rows == MR && col_stride == 1) {
-      // The panel's MR rows read side by side, its columns written in order.
+      // The panel's MR rows read side by side, its columns written in order; whole
+      // groups of eight columns in vectors while a column follows them (the vector
+      // stores reach past their last column), the rest one by one.
       const float* row[MR];
       for (int64_t i = 0; i < MR; ++i) row[i] = a + (p + i) * row_stride;
-      for (int64_t k = 0; k < K; ++k)
+      const int64_t groups = (K - 1) / 8;
+      pack_panel_columns(row, 0, groups, scale, packed);
+      for (int64_t k = 8 * groups; k < K; ++k)
 #pragma GCC unroll 8
         for (int64_t i = 0; i < MR; ++i) packed[k * MR + i] = row[i][k] * scale;
       continue;

@@ -111,6 +111,12 @@ inline int64_t packed_a_size(int64_t M, int64_t K) {
   return (M + MNISTC_GEMM_MR - 1) / MNISTC_GEMM_MR * MNISTC_GEMM_MR * K;
 }
 
+// Floats of a B of N columns and K rows packed whole as PackedSource reads it:
+// [ceil(N / NR)][K][NR] (a BSource's pack(0, K, 0, N, ...) writes that).
+inline int64_t packed_b_size(int64_t N, int64_t K) {
+  return (N + MNISTC_GEMM_NR - 1) / MNISTC_GEMM_NR * MNISTC_GEMM_NR * K;
+}
+
 // C = A . B with the epilogue; parallel over threads unless already inside a parallel
 // region. `packed_a` as above.
 void gemm(const float* packed_a, const BSource& b, float* c, int64_t ldc, int64_t M,

@@ -44,33 +44,41 @@ namespace {
 
 using namespace mnistc;
 
-// The mean and the biased variance of n contiguous values, two passes over them (the
-// second on the deviations, so a large mean costs no precision), eight lanes at a time.
-void moments(const float* x, int64_t n, float* mean_out, float* var_out) {
-  v8 acc = {};
+// The sum of n contiguous values (or of their squared deviations from `mean`, with
+// `deviations`), in four vector accumulators: one would wait on every add's latency
+// (a layer norm's row of 192 took 15 us over 197 tokens, two thirds of it waiting).
+template <bool deviations>
+float row_sum(const float* x, int64_t n, float mean) {
+  const v8 m = splat(mean);
+  auto term = [&](int64_t i) {
+    const v8 v = load8(x + i);
+    if constexpr (deviations) return (v - m) * (v - m);
+    return v;
+  };
+  v8 acc[4] = {};
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc += load8(x + i);
+  for (; i + 32 <= n; i += 32)
+    for (int a = 0; a < 4; ++a) acc[a] += term(i + 8 * a);
+  for (; i + 8 <= n; i += 8) acc[0] += term(i);
+  const v8 total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
   float sum = 0.0f;
-  for (int lane = 0; lane < 8; ++lane) sum += acc[lane];
-  for (; i < n; ++i) sum += x[i];
-  float mean = sum / static_cast<float>(n);
+  for (int lane = 0; lane < 8; ++lane) sum += total[lane];
+  for (; i < n; ++i) sum += deviations ? (x[i] - mean) * (x[i] - mean) : x[i];
+  return sum;
+}
+
+// The mean and the biased variance of n contiguous values, two passes over them (the
+// second on the deviations, so a large mean costs no precision).
+void moments(const float* x, int64_t n, float* mean_out, float* var_out) {
+  float mean = row_sum<false>(x, n, 0.0f) / static_cast<float>(n);
   if (!std::isfinite(mean)) {
     // An overflow of finite values (PyTorch's Welford mean has none): the sum in double.
     double wide = 0.0;
-    for (i = 0; i < n; ++i) wide += x[i];
+    for (int64_t i = 0; i < n; ++i) wide += x[i];
     mean = static_cast<float>(wide / static_cast<double>(n));
   }
-  const v8 m = splat(mean);
-  acc = v8{};
-  for (i = 0; i + 8 <= n; i += 8) {
-    const v8 d = load8(x + i) - m;
-    acc += d * d;
-  }
-  float squares = 0.0f;
-  for (int lane = 0; lane < 8; ++lane) squares += acc[lane];
-  for (; i < n; ++i) squares += (x[i] - mean) * (x[i] - mean);
   *mean_out = mean;
-  *var_out = squares / static_cast<float>(n);
+  *var_out = row_sum<true>(x, n, mean) / static_cast<float>(n);
 }
 
 // out[i] = (x[i] - mean) * rstd * w + b, with w and b per element (`per_element`) or one

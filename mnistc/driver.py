@@ -49,7 +49,7 @@ from mnistc.transforms.quantize import QuantizePass, check_one_input, entry_func
 
 OPTIMISATION_PIPELINE = (
     "remove-dropout,canonicalize,fold-qdq,fold-layer-norm,fold-constants,fold-batch-norm,"
-    "fuse-attention,fuse-residual-add,fuse-activation,dce"
+    "fuse-attention,fuse-residual-add,fuse-activation,transposed-linear-to-conv,canonicalize,dce"
 )
 """The `nn`-level passes of `mnistc compile` (skipped by -O0)."""
 BEFORE_QUANTIZE = (

@@ -93,6 +93,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return RemoveDropoutPass
 
+    def get_transposed_linear_to_conv():
+        from mnistc.transforms.transposed_linear_to_conv import TransposedLinearToConvPass
+
+        return TransposedLinearToConvPass
+
     return {
         "convert-nn-to-cpu": get_convert_nn_to_cpu,
         "fold-batch-norm": get_fold_batch_norm,
@@ -107,6 +112,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "plan-memory": get_plan_memory,
         "quantize": get_quantize,
         "remove-dropout": get_remove_dropout,
+        "transposed-linear-to-conv": get_transposed_linear_to_conv,
     }
 
 
