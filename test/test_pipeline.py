@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -46,11 +47,12 @@ def test_model_matches_torch(name, form, optimise, tmp_path, saved_model):
 
 
 def code_of(module) -> str:
-    """The IR without its source locations, which name the model's lines and reach
-    neither the C++ nor the executable."""
+    """The IR without its source locations, which name the model's lines, and without its
+    inputs' and outputs' names, which each front end takes from its own file: neither
+    changes what the kernels compute."""
     text = io.StringIO()
     Printer(stream=text).print_op(module)
-    return text.getvalue()
+    return re.sub(r' \{mnistc\.name = "[^"]*"\}', "", text.getvalue())
 
 
 def test_traced_models_import_as_scripted(saved_model):
