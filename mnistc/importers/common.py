@@ -96,7 +96,7 @@ def import_following_the_batch(
         shapes = "its input shape is" if len(fixed) == 1 else "its input shapes are"
         raise ImportError_(
             f"{reason}\nimported whole ({shapes} fixed), it is refused too: "
-            f"{str(failure).splitlines()[0]}"
+            f"{refusal_summary(str(failure))}"
         ) from None
     imported.module.attributes[WHOLE_ATTRIBUTE] = StringAttr(refusal_summary(reason))
     return imported
@@ -111,7 +111,7 @@ def no_shared_batch(names: Sequence[str], fixed: Sequence[tuple[int, ...]]) -> s
             which = "" if len(fixed) == 1 else f" ('{name}')"
             return f"a rank-{len(shape)} input{which}: no sample is left once dimension 0 is the batch"
     if len({shape[0] for shape in fixed}) > 1:
-        firsts = ", ".join(f"{name} {shape[0]}" for name, shape in zip(names, fixed))
+        firsts = ", ".join(f"'{name}': {shape[0]}" for name, shape in zip(names, fixed))
         return f"the inputs' first dimensions differ ({firsts}): they share no batch"
     return None
 
