@@ -4,10 +4,12 @@ The `onnx` package ships test data under `onnx/backend/test/data/`: `pytorch-con
 (PyTorch layers exported to ONNX, with inputs and expected outputs), `pytorch-operator/`
 (single PyTorch operators, the same way) and `light/` (full architectures at 224x224).
 Every 1-D and 2-D case whose floating-point inputs share their first dimension (the
-batch) is imported, whatever its number of inputs and outputs (float64 data is given to
-the compiled model as float32, the precision it computes in); a case whose ops mnistc
-does not support is skipped with the reason; the others are compiled, run, and each
-output compared with the expected one (|a-b| <= atol + rtol*|b|).
+batch), or whose inputs' shapes are all fixed (imported whole then, even of rank 1 or of
+different first dimensions), is imported, whatever its number of inputs and outputs
+(float64 data is given to the compiled model as float32, the precision it computes in);
+a case whose ops mnistc does not support is skipped with the reason; the others are
+compiled, run, and each output compared with the expected one (|a-b| <= atol +
+rtol*|b|).
 """
 
 from __future__ import annotations
