@@ -378,6 +378,10 @@ def test_several_whole_inputs_through_the_library(several):
         for ours, theirs in zip(outputs, expected, strict=True):
             assert ours.shape[0] == 1 and ours.size == theirs.size
             assert_matches_torch(ours.reshape(theirs.shape), theirs)
+    # the C ABI itself runs one whole input of each, and fails for a batch of two
+    twice = [np.ascontiguousarray(np.stack([a, a])) for a in arrays.values()]
+    buffers = [np.zeros((2, *shape), np.float32) for shape in model.output_shapes]
+    assert model._run(twice, buffers, 2) == 1 and model._run(twice, buffers, 1) == 0
     name, last = list(arrays.items())[-1]
     doubled = [*list(arrays.values())[:-1], np.stack([last, last])]
     with pytest.raises(MnistcError, match=rf"input '{name}' of shape .* takes exactly one \[{', '.join(map(str, last.shape))}\]"):
