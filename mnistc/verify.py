@@ -217,12 +217,13 @@ def verify_model(
             if data_dir is not None:
                 raise MnistcError("--data feeds MNIST images to a model of one input, not of several")
             reference = several_reference(Path(model_path), [name for name, _ in inputs], whole)
-            for size in [1] * batches if whole else RANDOM_BATCH_SIZES[:batches]:
+            for index, size in enumerate([1] * batches if whole else RANDOM_BATCH_SIZES[:batches]):
                 arrays = [rng.standard_normal((size, *shape), dtype=np.float32) for _, shape in inputs]
                 actual = run_executable_n(executable, arrays, len(outputs))
                 given = [a[0] for a in arrays] if whole else arrays  # whole: the model's own tensor
+                label = f"random input {index + 1} (whole)" if whole else f"random batch {size}"
                 for (name, _), ours, theirs in zip(outputs, actual, reference(given), strict=True):
-                    comparison = compare(f"random batch {size}: {name}", ours, np.reshape(theirs, ours.shape), atol, rtol)
+                    comparison = compare(f"{label}: {name}", ours, np.reshape(theirs, ours.shape), atol, rtol)
                     report.comparisons.append(comparison)
             return report
         model, shape = reference_model(Path(model_path), options.sample_shape, whole)

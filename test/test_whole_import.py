@@ -440,6 +440,7 @@ def test_several_fixed_inputs_through_torch_export(tmp_path, session_kernels):
         assert_matches_torch(ours[0], theirs)
     report = verify_model(tmp_path / "m.pt2", batches=2)
     assert report.passed and [c.samples for c in report.comparisons] == [1, 1, 1, 1]
+    assert all(c.name.startswith(("random input 1 (whole)", "random input 2 (whole)")) for c in report.comparisons)
 
 
 def test_several_torchscript_inputs_with_a_fixed_batch_are_imported_whole(tmp_path):
