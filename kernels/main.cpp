@@ -58,10 +58,12 @@ int64_t sample_bytes() {
 // A model imported whole (model_api.hpp) runs exactly one input of its fixed shape.
 bool imported_whole() { return mnistc_model_imported_whole()[0] != '\0'; }
 
-std::string whole_input_refusal(const std::string& label, const std::string& holds) {
-  return label + " " + holds + ": the model takes exactly one " + mnistc_model_input_shape() +
-         " tensor (float32 = " + std::to_string(sample_bytes()) +
-         " bytes), its fixed input shape (imported whole: " + mnistc_model_imported_whole() + ")";
+// `shape` and `bytes`: the input's own (each input of a model of several has its own).
+std::string whole_input_refusal(const std::string& label, const std::string& shape, int64_t bytes,
+                                const std::string& holds) {
+  return label + " " + holds + ": the model takes exactly one " + shape + " tensor (float32 = " +
+         std::to_string(bytes) + " bytes), its fixed input shape (imported whole: " +
+         mnistc_model_imported_whole() + ")";
 }
 int64_t samples_in(int64_t bytes) { return std::max<int64_t>(1, bytes / sample_bytes()); }
 
@@ -271,7 +273,8 @@ class Input {
       return false;
     }
     if (imported_whole() && elements != size_of_sample_) {
-      error = whole_input_refusal(label_, "is an array of " + std::to_string(elements) + " elements");
+      error = whole_input_refusal(label_, shape_, sample_bytes(),
+                                  "is an array of " + std::to_string(elements) + " elements");
       return false;
     }
     if (elements <= 0 || elements % size_of_sample_ != 0) {
@@ -285,7 +288,8 @@ class Input {
 
   bool check_size(int64_t bytes, std::string& error) const {
     if (imported_whole() && bytes != sample_bytes()) {
-      error = whole_input_refusal(label_, "has " + std::to_string(bytes) + " bytes");
+      error = whole_input_refusal(label_, shape_, sample_bytes(),
+                                  "has " + std::to_string(bytes) + " bytes");
       return false;
     }
     if (declared_ >= 0 && bytes != declared_ * sample_bytes()) {
@@ -304,7 +308,7 @@ class Input {
   bool check_limit(int64_t bytes, std::string& error) const {
     if ((bytes + sample_bytes() - 1) / sample_bytes() <= max_batch_) return true;
     if (imported_whole()) {
-      error = whole_input_refusal(label_, "holds more than one input");
+      error = whole_input_refusal(label_, shape_, sample_bytes(), "holds more than one input");
       return false;
     }
     error = label_ + " holds more than " +

@@ -4,10 +4,12 @@ The `onnx` package ships test data under `onnx/backend/test/data/`: `pytorch-con
 (PyTorch layers exported to ONNX, with inputs and expected outputs), `pytorch-operator/`
 (single PyTorch operators, the same way) and `light/` (full architectures at 224x224).
 Every 1-D and 2-D case whose floating-point inputs share their first dimension (the
-batch) is imported, whatever its number of inputs and outputs (float64 data is given to
-the compiled model as float32, the precision it computes in); a case whose ops mnistc
-does not support is skipped with the reason; the others are compiled, run, and each
-output compared with the expected one (|a-b| <= atol + rtol*|b|).
+batch), or whose inputs' shapes are all fixed (imported whole then, even of rank 1 or of
+different first dimensions), is imported, whatever its number of inputs and outputs
+(float64 data is given to the compiled model as float32, the precision it computes in);
+a case whose ops mnistc does not support is skipped with the reason; the others are
+compiled, run, and each output compared with the expected one (|a-b| <= atol +
+rtol*|b|).
 """
 
 from __future__ import annotations
@@ -94,24 +96,35 @@ def _inputs_for(graph, input_paths: list[Path] | None) -> list[np.ndarray]:
     return [rng.random([d or 1 for d in input_dims(i)], dtype=np.float32) for i in data_inputs(graph)]
 
 
-def _outside_the_model_contract(inputs: list[np.ndarray]) -> str | None:
+def _outside_the_model_contract(graph, inputs: list[np.ndarray]) -> str | None:
     """Why a case is outside what a compiled model is, if it is: floating-point inputs
-    computed in float32, several of them sharing their first dimension, the batch (one
-    input of a fixed shape whose first dimension is not followable is imported whole:
-    `import_following_the_batch`)."""
+    computed in float32, several of them sharing their first dimension, the batch,
+    unless every input's shape is fixed (the model is then imported whole, and a rank-1
+    input or different first dimensions are its own: `import_following_the_batch`)."""
+    whole = _fixed_shapes(graph)
     for i, array in enumerate(inputs):
         which = f"input {i}: " if len(inputs) > 1 else ""
         if not np.issubdtype(array.dtype, np.floating):
             return f"{which}{array.dtype} input (a compiled model takes floating-point data)"
-        if len(inputs) > 1 and array.ndim < 2:
+        if len(inputs) > 1 and array.ndim < 2 and not whole:
             return f"{which}a rank-{array.ndim} input: several inputs share their first dimension, the batch"
         finite = array[np.isfinite(array)]
         if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
             return "input values beyond float32's range (a compiled model computes in float32)"
-    if len({array.shape[0] for array in inputs}) > 1:
+    if len({array.shape[0] for array in inputs}) > 1 and not whole:
         firsts = ", ".join(str(array.shape[0]) for array in inputs)
         return f"inputs of first dimensions {firsts}: a compiled model's inputs share the batch"
     return None
+
+
+def _fixed_shapes(graph) -> bool:
+    """Whether every graph input's shape is fixed, so that a model whose inputs share no
+    batch is imported whole (`signature.fixed_inputs`)."""
+    from mnistc.importers.onnx import data_inputs, input_dims
+    from mnistc.importers.signature import fixed_inputs
+
+    inputs = data_inputs(graph)
+    return fixed_inputs([i.name for i in inputs], [input_dims(i) for i in inputs], None) is not None
 
 
 def _unsupported(message: str) -> str:
@@ -139,7 +152,7 @@ def run_case(name, model, input_paths, output_paths, workdir: Path, atol=1e-4, r
 
     graph = load_onnx(model).graph
     inputs = _inputs_for(graph, input_paths)
-    if (reason := _outside_the_model_contract(inputs)) is not None:
+    if (reason := _outside_the_model_contract(graph, inputs)) is not None:
         return CaseResult(name, "skip", reason)
     if _spatial_dimensions(graph, inputs[0]) == 3:
         return CaseResult(name, "skip", "not 1-D or 2-D (3-D layers)")
@@ -153,7 +166,7 @@ def run_case(name, model, input_paths, output_paths, workdir: Path, atol=1e-4, r
         expected = [_tensor(path) for path in output_paths]
     executable = workdir / name
     try:
-        compile_model(model, executable, CompileOptions())
+        whole = compile_model(model, executable, CompileOptions()).imported_whole is not None
     except ImportError_ as e:
         message = str(e)
         if message.startswith("unsupported ONNX operators"):
@@ -161,7 +174,8 @@ def run_case(name, model, input_paths, output_paths, workdir: Path, atol=1e-4, r
         return CaseResult(name, "fail", message.splitlines()[0])
     except MnistcError as e:
         return CaseResult(name, "fail", str(e).splitlines()[0])
-    actuals = run_executable_n(executable, inputs, len(expected))
+    # imported whole: each input is one sample, the model's own tensor
+    actuals = run_executable_n(executable, [a[None] for a in inputs] if whole else inputs, len(expected))
     bad, worst = 0, 0.0
     for actual, want in zip(actuals, expected):
         actual = actual.reshape(want.shape)

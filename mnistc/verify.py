@@ -157,13 +157,7 @@ def onnx_reference(model_path: Path, sample_shape=None, whole: bool = False):
     (graph_input,) = data_inputs(load_onnx(model_path).graph)
     dims = input_dims(graph_input)
     try:
-        import onnxruntime as ort
-
-        try:
-            session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime's own load errors
-            first = (str(e).splitlines() or [type(e).__name__])[0]
-            raise MnistcError(f"{model_path}: ONNX Runtime cannot load it as a reference: {first}") from None
+        session = onnx_runtime_session(model_path)
         run = lambda x: session.run(None, {graph_input.name: x})[0]  # noqa: E731
     except ImportError:
         from onnx.reference import ReferenceEvaluator
@@ -175,6 +169,18 @@ def onnx_reference(model_path: Path, sample_shape=None, whole: bool = False):
     if dims and dims[0]:
         run = _at_fixed_batch(run, dims[0])
     return run, tuple(sample_shape or dims[1:])
+
+
+def onnx_runtime_session(model_path: Path):
+    """An ONNX Runtime session on the model (ImportError when not installed); its own
+    load errors (an operator version it does not implement) one clear message."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    except Exception as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise MnistcError(f"{model_path}: ONNX Runtime cannot load it as a reference: {first}") from None
 
 
 def _at_fixed_batch(run, batch: int):
@@ -211,12 +217,13 @@ def verify_model(
             if data_dir is not None:
                 raise MnistcError("--data feeds MNIST images to a model of one input, not of several")
             reference = several_reference(Path(model_path), [name for name, _ in inputs], whole)
-            for size in [1] * batches if whole else RANDOM_BATCH_SIZES[:batches]:
+            for index, size in enumerate([1] * batches if whole else RANDOM_BATCH_SIZES[:batches]):
                 arrays = [rng.standard_normal((size, *shape), dtype=np.float32) for _, shape in inputs]
                 actual = run_executable_n(executable, arrays, len(outputs))
                 given = [a[0] for a in arrays] if whole else arrays  # whole: the model's own tensor
+                label = f"random input {index + 1} (whole)" if whole else f"random batch {size}"
                 for (name, _), ours, theirs in zip(outputs, actual, reference(given), strict=True):
-                    comparison = compare(f"random batch {size}: {name}", ours, np.reshape(theirs, ours.shape), atol, rtol)
+                    comparison = compare(f"{label}: {name}", ours, np.reshape(theirs, ours.shape), atol, rtol)
                     report.comparisons.append(comparison)
             return report
         model, shape = reference_model(Path(model_path), options.sample_shape, whole)
@@ -263,12 +270,10 @@ def several_reference(model_path: Path, names: list[str], whole: bool = False):
     (unless imported whole: then it runs its one fixed input as it is)."""
     suffix, batch = model_path.suffix.lower(), 0
     if suffix == ".onnx":
-        import onnxruntime as ort
-
         from mnistc.importers.onnx import data_inputs, input_dims, load_onnx
 
         batch = (input_dims(data_inputs(load_onnx(model_path).graph)[0]) or [0])[0] or 0
-        session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+        session = onnx_runtime_session(model_path)
         run = lambda arrays: session.run(None, dict(zip(names, arrays)))  # noqa: E731
     else:
         if suffix == ".pt2":

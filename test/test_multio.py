@@ -95,8 +95,10 @@ def compiled(request, libraries):
 
 
 def test_signature_names(compiled):
-    """Inputs keep the file's names; outputs too where the file names them."""
+    """Inputs keep the file's names; outputs too where the file names them; a dynamic
+    batch is followed (not imported whole)."""
     frontend, path, model = compiled
+    assert model.imported_whole is None  # a dynamic batch: per sample, any batch
     assert model.input_names == ["x", "mask"]
     assert model.input_shapes == [(3, 6, 6), (8,)]
     assert model.output_shapes == [(8,), (8,), (2, 4)]

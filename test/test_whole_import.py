@@ -5,7 +5,9 @@ batch still import per sample; a dynamic batch that is crossed stays refused."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from mnistc.dialects.shapes import shape_of
 from mnistc.driver import Compilation, CompileOptions, compile_model
 from mnistc.errors import MnistcError
 from mnistc.importers.common import ImportError_
+from mnistc.importers.signature import fixed_inputs
 from mnistc.importers.torch_export import import_exported
 from mnistc.importers.torchscript import import_torchscript, save_with_shape
 from mnistc.interpreters.nn import run_function
@@ -75,6 +78,19 @@ def _input(shape, seed=1) -> np.ndarray:
 def _interpreted(imported, x: np.ndarray) -> np.ndarray:
     """The imported IR on the whole input, its one sample, without g++."""
     return run_function(imported.module, x[None], imported.weights)[0]
+
+
+def _interpreted_n(imported, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The imported IR of several inputs on each whole input: every output, [1, ...]."""
+    from xdsl.interpreters.func import FuncFunctions
+    from xdsl.interpreter import Interpreter
+
+    from mnistc.interpreters.nn import NNFunctions
+
+    interpreter = Interpreter(imported.module)
+    interpreter.register_implementations(FuncFunctions())
+    interpreter.register_implementations(NNFunctions(imported.weights))
+    return interpreter.call_op("forward", tuple(np.asarray(a[None], np.float32) for a in arrays))
 
 
 # ONNX
@@ -288,3 +304,168 @@ def test_fixed_shape_onnx_attention_with_its_sequence_first_is_imported_whole(tm
     actual = _interpreted(imported, x)
     assert actual.shape == expected.shape == (5, 1, 16)
     assert_matches_torch(actual, expected)
+
+
+# several inputs: imported whole when every input's shape is fixed and they share no batch
+
+
+def _several_onnx(path, inputs: dict[str, list[int]], nodes, outputs: dict[str, int]):
+    graph = helper.make_graph(
+        nodes, "whole_several",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims) for name, dims in inputs.items()],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [None] * rank) for name, rank in outputs.items()],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+SEVERAL = {
+    # different first dimensions, ONNX's `mm`: [2, 3] @ [3, 4], and b alone
+    "mm": (
+        {"a": [2, 3], "b": [3, 4]},
+        [helper.make_node("MatMul", ["a", "b"], ["y"]), helper.make_node("Tanh", ["b"], ["t"])],
+        {"y": 2, "t": 2},
+        "the inputs' first dimensions differ ('a': 2, 'b': 3)",
+    ),
+    # a rank-1 input: a bias added to every row
+    "bias": (
+        {"x": [2, 4], "bias": [4]},
+        [helper.make_node("Add", ["x", "bias"], ["s"]), helper.make_node("Relu", ["s"], ["y"])],
+        {"y": 2},
+        "a rank-1 input ('bias')",
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SEVERAL))
+def several(request, tmp_path_factory, session_kernels):
+    """A fixed-shape ONNX model of several inputs, its random inputs and ONNX Runtime's
+    outputs, compiled as a library and as an executable."""
+    from mnistc.runtime import CompiledModel
+
+    inputs, nodes, outputs, reason = SEVERAL[request.param]
+    directory = tmp_path_factory.mktemp(request.param)
+    path = _several_onnx(directory / "m.onnx", inputs, nodes, outputs)
+    arrays = {name: _input(dims, seed=i) for i, (name, dims) in enumerate(inputs.items())}
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, arrays)
+    compile_model(path, directory / "libm.so", CompileOptions(shared=True))
+    compile_model(path, directory / "m", CompileOptions())
+    return path, arrays, expected, reason, CompiledModel(directory / "libm.so"), directory / "m"
+
+
+def test_several_fixed_onnx_inputs_without_a_shared_batch_are_imported_whole(several):
+    path, arrays, expected, reason, _, _ = several
+    imported = import_onnx(path)
+    assert imported.whole.startswith(reason)
+    arguments = entry_function(imported.module).body.block.args
+    assert [shape_of(a) for a in arguments] == [(1, *a.shape) for a in arrays.values()]
+    actual = _interpreted_n(imported, *arrays.values())
+    for ours, theirs in zip(actual, expected, strict=True):
+        assert ours.shape == (1, *theirs.shape)
+        assert_matches_torch(ours[0], theirs)
+
+
+def test_several_whole_inputs_through_the_library(several):
+    """Each input exactly its fixed shape (or [1, *shape]), by position or by name; a
+    batch of two of any input is refused, naming it."""
+    _, arrays, expected, reason, model, _ = several
+    assert model.imported_whole.startswith(reason)
+    assert model.input_shapes == [a.shape for a in arrays.values()]
+    by_position = model(*arrays.values())
+    by_name = model(**{name: a[None] for name, a in reversed(arrays.items())})
+    for outputs in (by_position, by_name):  # one output: its [1, outputs] array
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        for ours, theirs in zip(outputs, expected, strict=True):
+            assert ours.shape[0] == 1 and ours.size == theirs.size
+            assert_matches_torch(ours.reshape(theirs.shape), theirs)
+    # the C ABI itself runs one whole input of each, and fails for a batch of two
+    twice = [np.ascontiguousarray(np.stack([a, a])) for a in arrays.values()]
+    buffers = [np.zeros((2, *shape), np.float32) for shape in model.output_shapes]
+    assert model._run(twice, buffers, 2) == 1 and model._run(twice, buffers, 1) == 0
+    name, last = list(arrays.items())[-1]
+    doubled = [*list(arrays.values())[:-1], np.stack([last, last])]
+    with pytest.raises(MnistcError, match=rf"input '{name}' of shape .* takes exactly one \[{', '.join(map(str, last.shape))}\]"):
+        model(*doubled)
+
+
+def test_several_whole_inputs_through_the_executable(several, tmp_path):
+    """One file per input, each exactly its fixed shape; a wrong size of the last input
+    is one error naming that input's own shape, and no output is written."""
+    _, arrays, expected, _, _, exe = several
+    info = json.loads(subprocess.run([str(exe), "--info"], capture_output=True, text=True, check=True).stdout)
+    assert info["imported_whole"] is True
+    assert [tuple(i["shape"]) for i in info["inputs"]] == [a.shape for a in arrays.values()]
+    files = []
+    for name, array in arrays.items():
+        array.tofile(tmp_path / f"{name}.bin")
+        files.append(str(tmp_path / f"{name}.bin"))
+    outputs = [str(tmp_path / f"out{j}.bin") for j in range(len(expected))]
+    subprocess.run([str(exe), *files, *outputs], check=True, capture_output=True)
+    for out, theirs in zip(outputs, expected, strict=True):
+        assert_matches_torch(np.fromfile(out, np.float32).reshape(theirs.shape), theirs)
+    name, last = list(arrays.items())[-1]
+    np.concatenate([last.ravel(), last.ravel()]).tofile(files[-1])
+    for out in outputs:
+        Path(out).unlink()
+    run = subprocess.run([str(exe), *files, *outputs], capture_output=True, text=True)
+    shape = "x".join(map(str, last.shape))
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert f"input '{name}'" in run.stderr and f"takes exactly one {shape} tensor (float32 = {last.nbytes} bytes)" in run.stderr
+    assert not any(Path(out).exists() for out in outputs)
+
+
+class MatmulAndBias(torch.nn.Module):
+    """[2, 3] @ [3, 4] + a rank-1 bias, and a sum over the rows of the second input."""
+
+    def forward(self, a, b, bias):
+        return a @ b + bias, b.sum(0)
+
+
+def test_several_fixed_inputs_through_torch_export(tmp_path, session_kernels):
+    """The same through torch.export: imported whole, compiled as a library against
+    PyTorch, and `mnistc verify` on the saved program (whole inputs of each shape)."""
+    from mnistc.runtime import CompiledModel
+    from mnistc.verify import verify_model
+
+    model = MatmulAndBias().eval()
+    example = tuple(torch.from_numpy(_input(s, seed=i)) for i, s in enumerate([(2, 3), (3, 4), (4,)]))
+    program = torch.export.export(model, example)
+    assert import_exported(program).whole.startswith("a rank-1 input ('bias')")
+    torch.export.save(program, str(tmp_path / "m.pt2"))
+    compile_model(tmp_path / "m.pt2", tmp_path / "libm.so", CompileOptions(shared=True))
+    with torch.no_grad():
+        expected = [o.numpy() for o in model(*example)]
+    actual = CompiledModel(tmp_path / "libm.so")(*(x.numpy() for x in example))
+    for ours, theirs in zip(actual, expected, strict=True):
+        assert_matches_torch(ours[0], theirs)
+    report = verify_model(tmp_path / "m.pt2", batches=2)
+    assert report.passed and [c.samples for c in report.comparisons] == [1, 1, 1, 1]
+    assert all(c.name.startswith(("random input 1 (whole)", "random input 2 (whole)")) for c in report.comparisons)
+
+
+def test_several_torchscript_inputs_with_a_fixed_batch_are_imported_whole(tmp_path):
+    """`save_with_shape(..., batch=3)` of two inputs, one of rank 1: imported whole."""
+    model = torch.jit.trace(_SumAndAdd().eval(), (torch.rand(3, 4), torch.rand(3)))
+    save_with_shape(model, tmp_path / "m.pt", [(4,), ()], batch=3)
+    imported = import_torchscript(tmp_path / "m.pt")
+    assert imported.whole.startswith("a rank-1 input ('v')")
+    x, v = _input((3, 4)), _input((3,), seed=2)
+    (actual,) = _interpreted_n(imported, x, v)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x), torch.from_numpy(v)).numpy()
+    assert_matches_torch(actual[0], expected)
+
+
+class _SumAndAdd(torch.nn.Module):
+    def forward(self, x, v):
+        return x.sum(1) * v
+
+
+def test_fixed_inputs_only_where_every_shape_is_fixed_and_no_other_sample_was_asked():
+    names, dims = ["a", "b"], [[2, 3], [3, 4]]
+    assert fixed_inputs(names, dims, None) == [(2, 3), (3, 4)]
+    assert fixed_inputs(names, dims, {"b": (4,)}) == [(2, 3), (3, 4)]
+    assert fixed_inputs(names, dims, [(3,), (4,)]) == [(2, 3), (3, 4)]
+    assert fixed_inputs(names, dims, [(3,), (5,)]) is None  # another sample: per sample
+    assert fixed_inputs(names, [[None, 3], [3, 4]], None) is None  # a dynamic batch
+    assert fixed_inputs(names, dims, (3,)) is None  # one shape for two inputs: refused per sample

@@ -60,44 +60,60 @@ def fixed_input_shape(dims: Sequence[int | None]) -> tuple[int, ...] | None:
 
 def import_following_the_batch(
     per_sample: Callable[[], ImportedModel],
-    whole: Callable[[], ImportedModel] | None,
-    input_rank: int,
+    whole: Callable[[list[tuple[int, ...]]], ImportedModel],
+    names: Sequence[str],
+    fixed: list[tuple[int, ...]] | None,
 ) -> ImportedModel:
     """The one decision between the two ways to import a model.
 
-    Per sample, dimension 0 of the input is the batch: the `nn` IR computes one sample
-    and the compiled model runs any batch. A graph that reads across that dimension
-    (indexes, reduces, reshapes or broadcasts along it) or an input of rank 1 cannot
-    follow it, and the per-sample import refuses the model (or returns an output that is
-    not one sample's, [1, ...]). Then, if the input's shape
-    is fixed (`whole` given: ONNX dims all static, the traced or example shape), the
-    model is imported whole, as ONNX Runtime runs it: the IR's one sample is the entire
-    input tensor ([1, *shape]) and its output the model's exact output ([1, *output]);
-    the compiled model runs exactly that input (`WHOLE_ATTRIBUTE`). A model with a
-    dynamic batch stays refused with the per-sample import's message.
+    Per sample, dimension 0 of every input is the batch they share: the `nn` IR computes
+    one sample and the compiled model runs any batch. A graph that reads across that
+    dimension (indexes, reduces, reshapes or broadcasts along it) cannot follow it, and
+    the per-sample import refuses the model (or returns an output that is not one
+    sample's, [1, ...]); inputs of rank 1, or whose first dimensions differ, have no
+    batch to follow at all. Then, if every input's shape is `fixed` (ONNX dims all
+    static, the traced or example shapes; `signature.fixed_inputs`), the model is
+    imported whole, as ONNX Runtime runs it: `whole(fixed)` views each input's one
+    sample [1, *shape] as the model's entire tensor, and each output is the model's
+    exact output ([1, *output]); the compiled model runs exactly those inputs
+    (`WHOLE_ATTRIBUTE`). A model with a dynamic batch stays refused with the per-sample
+    import's message.
     """
-    if input_rank < 2 and whole is not None:
-        reason = f"a rank-{input_rank} input: no sample is left once dimension 0 is the batch"
-    else:
+    if fixed is None:
+        return per_sample()
+    reason = no_shared_batch(names, fixed)
+    if reason is None:
         try:
-            imported = per_sample()
-            return imported if whole is None else one_sample_output(imported)
+            return one_sample_output(per_sample())
         except ImportError_ as refusal:
-            if whole is None:
-                raise
             reason = str(refusal)
     try:
-        imported = whole()
+        imported = whole(fixed)
         check_one_sample_ops(imported.module)
     except ImportError_ as failure:
         if str(failure) == reason:
             raise
+        shapes = "its input shape is" if len(fixed) == 1 else "its input shapes are"
         raise ImportError_(
-            f"{reason}\nimported whole (its input shape is fixed), it is refused too: "
-            f"{str(failure).splitlines()[0]}"
+            f"{reason}\nimported whole ({shapes} fixed), it is refused too: "
+            f"{refusal_summary(str(failure))}"
         ) from None
     imported.module.attributes[WHOLE_ATTRIBUTE] = StringAttr(refusal_summary(reason))
     return imported
+
+
+def no_shared_batch(names: Sequence[str], fixed: Sequence[tuple[int, ...]]) -> str | None:
+    """Why inputs of these fixed shapes have no dimension 0 to follow as their batch: an
+    input of rank 1 (no sample is left), or first dimensions that differ (the compiled
+    model takes the same number of samples of every input); None when they may."""
+    for name, shape in zip(names, fixed):
+        if len(shape) < 2:
+            which = "" if len(fixed) == 1 else f" ('{name}')"
+            return f"a rank-{len(shape)} input{which}: no sample is left once dimension 0 is the batch"
+    if len({shape[0] for shape in fixed}) > 1:
+        firsts = ", ".join(f"'{name}': {shape[0]}" for name, shape in zip(names, fixed))
+        return f"the inputs' first dimensions differ ({firsts}): they share no batch"
+    return None
 
 
 def one_sample_output(imported: ImportedModel) -> ImportedModel:

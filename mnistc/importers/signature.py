@@ -49,18 +49,23 @@ def normalized(requested: SampleShapes | None):
     return tuple(tuple(int(d) for d in shape) for shape in requested)
 
 
-def fixed_single_input(
-    names: Sequence[str], dims: Sequence[int | None], asked: SampleShapes | None
-) -> tuple[int, ...] | None:
-    """The whole shape of a model's one input (its `dims`, the batch first) when every
-    dimension is fixed and no other sample shape was asked for (`--input-shape` names one
-    sample: the batch is then dimension 0); None otherwise, and for several inputs. What a
-    model imported whole takes (`common.import_following_the_batch`)."""
-    fixed = fixed_input_shape(dims) if len(names) == 1 else None
-    if fixed is None or not asked:
+def fixed_inputs(
+    names: Sequence[str], dims: Sequence[Sequence[int | None]], asked: SampleShapes | None
+) -> list[tuple[int, ...]] | None:
+    """The whole shape of every input (its `dims`, the batch first) when every dimension
+    of every input is fixed and no other sample shape was asked for (`--input-shape`
+    naming another sample: the batch is then dimension 0); None otherwise. What a model
+    imported whole takes (`common.import_following_the_batch`)."""
+    fixed = [fixed_input_shape(d) for d in dims]
+    if not fixed or None in fixed:
+        return None
+    if not asked:
         return fixed
-    sample = fixed[1:]
-    return fixed if normalized(asked) in (sample, (sample,), ((names[0], sample),)) else None
+    try:
+        requested = _asked_by_index(names, asked)
+    except ImportError_:  # the per-sample import says why
+        return None
+    return fixed if all(fixed[i][1:] == shape for i, shape in requested.items()) else None
 
 
 def shapes_for(

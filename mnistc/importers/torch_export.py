@@ -38,7 +38,7 @@ from mnistc.importers.common import (
 from mnistc.importers.signature import (
     SampleShapes,
     entry_function,
-    fixed_single_input,
+    fixed_inputs,
     input_block,
     output_names,
     shapes_for,
@@ -231,17 +231,24 @@ def import_exported(
     ):
         raise ImportError_("the exported program's inputs do not match its signature and state")
     names = [n.name for n in user_inputs]
-    example = getattr(user_inputs[0].meta.get("val"), "shape", None)
-    dims = [d if type(d) is int else None for d in example] if example is not None else [None, None]
-    fixed = fixed_single_input(names, dims, sample_shape)
     parts = (program, user_inputs, constants, state, placeholders)
 
     def per_sample() -> ImportedModel:
         shapes = shapes_for(names, sample_shape, lambda i: _recorded_shape(user_inputs[i]))
         return _import_program(*parts, shapes, _fixed_batch(user_inputs[0]))
 
-    whole = None if fixed is None else lambda: _import_program(*parts, [fixed], None)
-    return import_following_the_batch(per_sample, whole, len(dims))
+    return import_following_the_batch(
+        per_sample,
+        lambda fixed: _import_program(*parts, fixed, None),
+        names,
+        fixed_inputs(names, [_example_dims(n) for n in user_inputs], sample_shape),
+    )
+
+
+def _example_dims(user_input: torch.fx.Node) -> list[int | None]:
+    """The dimensions of a user input's example, None where dynamic (a `Dim`)."""
+    example = getattr(user_input.meta.get("val"), "shape", None)
+    return [d if type(d) is int else None for d in example] if example is not None else [None, None]
 
 
 def _recorded_shape(user_input: torch.fx.Node) -> tuple | None:
@@ -261,15 +268,15 @@ def _import_program(
     batch: int | None,
 ) -> ImportedModel:
     """The program on `nn` inputs [1, *shape], one per user input: one sample of a batch
-    exported as `batch`, or (`batch` None, a program of one input) the whole input, seen
-    by the converters as the model's own tensor, with no batch to follow."""
+    exported as `batch`, or (`batch` None) each whole input, seen by the converters as
+    the model's own tensor, with no batch to follow."""
     names = [n.name for n in user_inputs]
     block = input_block(names, shapes)
     ctx = ConversionContext(Builder(InsertPoint.at_end(block)), WeightFile(), shapes[0])
     arguments: list[SSAValue] = list(block.args)
     if batch is None:
         ctx.moved.followed = False
-        arguments[0] = shape_ops.whole_input(ctx.builder, block.args[0], shapes[0])
+        arguments = [shape_ops.whole_input(ctx.builder, a, s) for a, s in zip(block.args, shapes)]
     values: dict[torch.fx.Node, Any] = {}
     names_of: dict[torch.fx.Node, str] = {}
     for node in placeholders:

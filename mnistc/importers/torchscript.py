@@ -38,13 +38,13 @@ from mnistc.importers.common import (
     ImportedModel,
     ImportError_,
     check_storage,
-    fixed_input_shape,
     import_following_the_batch,
     quiet_torch_logging,
 )
 from mnistc.importers.signature import (
     SampleShapes,
     entry_function,
+    fixed_inputs,
     input_block,
     is_one_shape,
     normalized,
@@ -98,9 +98,9 @@ def save_with_shape(
     """`torch.jit.save`, recording the sample shape so `mnistc compile` needs no flag:
     one shape, or one per input in order.
 
-    With `batch`, a one-input model's whole shape [batch, *shape] is fixed (as a trace's
-    is), so a graph that works across its first dimension is imported whole
-    (`common.import_following_the_batch`); `shape` may then be () for a rank-1 input.
+    With `batch`, each input's whole shape [batch, *shape] is fixed (as a trace's is), so
+    a graph that works across its first dimension is imported whole
+    (`common.import_following_the_batch`); a shape may then be () for a rank-1 input.
     """
     shapes = [shape] if is_one_shape(shape) else list(shape)
     extra = {SHAPE_FILE: ";".join(",".join(map(str, s)) for s in shapes)}
@@ -215,7 +215,7 @@ def import_graph(
     graph: torch._C.Graph, sample_shape: SampleShapes | None, module=None, recorded=None, whole: bool = False
 ) -> ImportedModel:
     """Evaluate a frozen graph on `[1, *shape]` inputs into an `nn` function (with `whole`,
-    a graph of one input, on the model's own input tensor `sample_shape`, with no batch
+    on the model's own input tensors, `sample_shape` their whole shapes, with no batch
     to follow).
 
     `sample_shape` is one shape, shapes in input order or by name (`signature.shapes_for`);
@@ -234,7 +234,7 @@ def import_graph(
     arguments: list[SSAValue] = list(block.args)
     if whole:
         ctx.moved.followed = False
-        arguments[0] = shape_ops.whole_input(ctx.builder, block.args[0], shapes[0])
+        arguments = [shape_ops.whole_input(ctx.builder, a, s) for a, s in zip(block.args, shapes)]
     values: dict[torch._C.Value, Any] = {**dict(zip(inputs.values(), arguments)), **defaults}
     if module is not None:
         values[self_value] = module
@@ -425,17 +425,18 @@ def import_script_module(
     model: torch.jit.ScriptModule, sample_shape: SampleShapes | None, recorded=None, batch: int | None = None
 ) -> ImportedModel:
     """Freeze a scripted or traced module in memory and import its `forward`: per sample,
-    or, given the fixed `batch` of a one-input graph that cannot follow it, the whole
+    or, given the fixed `batch` of a graph that cannot follow it, each whole
     [batch, *sample shape] input (`common.import_following_the_batch`)."""
     frozen = freeze(model)
     graph = forward_graph(frozen)
-    one = sample_shape_of(recorded, sample_shape)
-    single = is_one_shape(one)
-    fixed = fixed_input_shape((batch, *one)) if batch is not None and single else None
+    names = list(_arguments(graph, frozen, sample_shape)[1]) if batch is not None else []
+    samples = [] if recorded is None else [recorded] if is_one_shape(recorded) else list(recorded)
+    dims = [(batch, *shape) for shape in samples] if len(samples) == len(names) else []
     return import_following_the_batch(
         lambda: import_graph(graph, sample_shape, frozen, recorded),
-        None if fixed is None else lambda: import_graph(graph, fixed, frozen, whole=True),
-        1 + len(one) if single else 2,
+        lambda fixed: import_graph(graph, dict(zip(names, fixed)), frozen, whole=True),
+        names,
+        fixed_inputs(names, dims, sample_shape),
     )
 
 

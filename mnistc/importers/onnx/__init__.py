@@ -56,7 +56,7 @@ from mnistc.importers.onnx import (
 )
 from mnistc.importers.onnx.batch import BatchDegrees
 from mnistc.importers.onnx.graph import Graph, Unsupported, attributes, constant_of_shape, where
-from mnistc.importers.signature import SampleShapes, entry_function, fixed_single_input, input_block, shapes_for
+from mnistc.importers.signature import SampleShapes, entry_function, fixed_inputs, input_block, shapes_for
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
 
@@ -173,7 +173,7 @@ def _initializer_array(path: str | Path, tensor) -> np.ndarray:
 
 def import_onnx(path: str | Path, sample_shape: SampleShapes | None = None) -> ImportedModel:
     """Import an ONNX model; each graph input's first dimension is the batch, or, when the
-    graph cannot follow it and its one input's shape is fixed, that input is one sample
+    graph cannot follow it and every input's shape is fixed, each input is one sample
     whole (`common.import_following_the_batch`)."""
     model = load_onnx(path)
     inputs = data_inputs(model.graph)
@@ -189,9 +189,12 @@ def import_onnx(path: str | Path, sample_shape: SampleShapes | None = None) -> I
             raise ImportError_(f"{path}: {e}") from None
         return _import_graph(path, model, names, shapes, (dims[0][0] if dims[0] else None) or 1)
 
-    fixed = fixed_single_input(names, dims[0], sample_shape)
-    whole = None if fixed is None else lambda: _import_graph(path, model, names, [fixed], None)
-    return import_following_the_batch(per_sample, whole, len(dims[0]))
+    return import_following_the_batch(
+        per_sample,
+        lambda fixed: _import_graph(path, model, names, fixed, None),
+        names,
+        fixed_inputs(names, dims, sample_shape),
+    )
 
 
 def _sample_shape_in_file(dims: list[int | None]) -> tuple | None:
@@ -204,8 +207,8 @@ def _import_graph(
     path: str | Path, model, names: list[str], shapes: list[tuple], batch: int | None
 ) -> ImportedModel:
     """The graph on `nn` inputs [1, *shape], one per graph input: one sample of a batch
-    exported as `batch`, or (`batch` None, a model of one input) the whole input, seen by
-    the converters as the model's own tensor, with no batch to follow."""
+    exported as `batch`, or (`batch` None) each whole input, seen by the converters as
+    the model's own tensor, with no batch to follow."""
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: _initializer_array(path, t) for t in graph.initializer}
@@ -215,7 +218,8 @@ def _import_graph(
     g.values.update(zip(names, block.args))
     if batch is None:
         g.moved.followed = False
-        g.values[names[0]] = shape_ops.whole_input(g.builder, block.args[0], shapes[0])
+        for name, argument, shape in zip(names, block.args, shapes):
+            g.values[name] = shape_ops.whole_input(g.builder, argument, shape)
     _walk(g, graph.node, shapes[0])
     outputs = [_graph_output(g, path, output.name) for output in graph.output]
     if batch is None:
