@@ -131,9 +131,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
     )
     if result.imported_whole is not None:
         print(
-            "mnistc: note: imported whole, as its input shape is fixed and its graph does not "
+            "mnistc: note: imported whole, as its input shapes are fixed and its graph does not "
             f"follow dimension 0 as a batch ({result.imported_whole}): the model runs exactly "
-            "one input of that shape",
+            "one input of each fixed shape",
             file=sys.stderr,
         )
     if options.keep_build:
