@@ -119,3 +119,25 @@ def test_onnx_lrn_matches_the_reference(tmp_path, size):
     inputs = 3 * np.random.default_rng(size).standard_normal((3, 7, 5, 4), dtype=np.float32)
     reference, _ = onnx_reference(path)
     assert_matches_torch(run_executable(tmp_path / "lrn", inputs), reference(inputs))
+
+
+def test_a_product_summing_over_the_batch_is_refused_naming_it(tmp_path):
+    """x[:, :1] @ x contracts x's first dimension, the batch (a valid graph at batch 1
+    only): one sample's product [1, 1] @ [1, 4] would look per sample, so it is refused
+    at the MatMul rather than compiled to sum nothing."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    constant = lambda name, values: helper.make_tensor(name, TensorProto.INT64, [1], values)  # noqa: E731
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["x", "zero", "one", "one"], ["first"]),
+         helper.make_node("MatMul", ["first", "x"], ["y"])],
+        "gram",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+        [constant("zero", [0]), constant("one", [1])],
+    )  # fmt: skip
+    path = tmp_path / "contracted.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    with pytest.raises(ImportError_, match=r"MatMul .*\(MatMul along dimension 0, the batch"):
+        Compilation.import_file(path)

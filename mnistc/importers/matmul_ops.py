@@ -17,7 +17,7 @@ from xdsl.builder import Builder
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
-from mnistc.importers.shape_ops import expand, reshape
+from mnistc.importers.shape_ops import MovedBatch, expand, reshape
 
 
 def _insert(b: Builder, op) -> SSAValue:
@@ -33,6 +33,16 @@ def linear_rows(
     rows = reshape(b, x, (math.prod(shape[:-1]), shape[-1]))
     y = _insert(b, nn.LinearOp(rows, weight, bias))
     return reshape(b, y, (*shape[:-1], out_features))
+
+
+def contraction_refusal(moved: MovedBatch, lhs: SSAValue, rhs: SSAValue, what: str) -> str | None:
+    """Why lhs @ rhs is refused, if the dimension it sums over (lhs's last, rhs's second
+    last, a vector's only one) holds the batch: the product would add up samples."""
+    for value, from_end in ((lhs, 1), (rhs, 2)):
+        rank = len(nn.shape_of(value))
+        if (reason := moved.refusal_along(value, max(rank - from_end, 0), what)) is not None:
+            return reason
+    return None
 
 
 def matmul(b: Builder, lhs: SSAValue, rhs: SSAValue) -> SSAValue:

@@ -22,18 +22,25 @@ def convert_matmul(ctx: ConversionContext, node: Node) -> tuple:
     if isinstance(rhs, torch.Tensor) and rhs.dim() == 2:
         weight = ctx.weight(node.arg_names[1], rhs.t())
         return (matmul_ops.linear_rows(ctx.builder, x, weight),)
-    return (matmul_ops.matmul(ctx.builder, x, ctx.tensor(node, 1)),)
+    return (matmul_ops.matmul(ctx.builder, *_product_operands(ctx, x, ctx.tensor(node, 1), "matmul")),)
+
+
+def _product_operands(ctx: ConversionContext, lhs, rhs, what: str) -> tuple:
+    """The two run-time operands of a product, refused if it sums over the batch."""
+    if (reason := matmul_ops.contraction_refusal(ctx.moved, lhs, rhs, what)) is not None:
+        raise NodeError(reason)
+    return lhs, rhs
 
 
 def convert_bmm(ctx: ConversionContext, node: Node) -> tuple:
-    return ctx.insert(nn.MatmulOp(ctx.tensor(node, 0), ctx.tensor(node, 1)))
+    return ctx.insert(nn.MatmulOp(*_product_operands(ctx, ctx.tensor(node, 0), ctx.tensor(node, 1), "bmm")))
 
 
 def convert_baddbmm(ctx: ConversionContext, node: Node) -> tuple:
     """input + batch1 @ batch2 (beta and alpha 1)."""
     if node.args[3] != 1 or node.args[4] != 1:
         raise NodeError("baddbmm with beta or alpha other than 1 is not supported")
-    (product,) = ctx.insert(nn.MatmulOp(ctx.tensor(node, 1), ctx.tensor(node, 2)))
+    (product,) = ctx.insert(nn.MatmulOp(*_product_operands(ctx, ctx.tensor(node, 1), ctx.tensor(node, 2), "baddbmm")))
     return ctx.insert(nn.AddOp(ctx.tensor(node, 0), product))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistc.importers import matmul_ops
-from mnistc.importers.onnx.graph import Graph
+from mnistc.importers.onnx.graph import Graph, Unsupported
 
 
 def convert_matmul(g: Graph, node, attrs) -> tuple:
@@ -16,7 +16,10 @@ def convert_matmul(g: Graph, node, attrs) -> tuple:
     if isinstance(rhs, np.ndarray) and rhs.ndim == 2:
         b = g.float_constant(node.input[1], "MatMul's right operand")
         return (matmul_ops.linear_rows(g.builder, x, g.weight(node.input[1], b.T)),)
-    return (matmul_ops.matmul(g.builder, x, g.tensor(node.input[1])),)
+    y = g.tensor(node.input[1])
+    if (reason := matmul_ops.contraction_refusal(g.moved, x, y, "MatMul")) is not None:
+        raise Unsupported(reason)
+    return (matmul_ops.matmul(g.builder, x, y),)
 
 
 CONVERTERS = {"MatMul": convert_matmul}
