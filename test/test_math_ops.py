@@ -409,21 +409,29 @@ def test_pow_imports_and_interprets_as_torch(pow_libraries):
 
 def test_onnx_pow_of_two_inputs_broadcasting(tmp_path):
     """ONNX Pow whose exponent is a second input of higher rank: [N, 3, 4, 5] ** [N, 2, 1,
-    3, 4, 1] broadcasts both ways, as ONNX Runtime does."""
+    3, 4, 1] broadcasts both ways; and Pow by the constants 0.5 and -0.5, powf in ONNX
+    Runtime (pow(-inf, 0.5) is inf, not sqrt's NaN): as ONNX Runtime, specials included."""
     onnxruntime = pytest.importorskip("onnxruntime")
     import onnx
-    from onnx import TensorProto, helper
+    from onnx import TensorProto, helper, numpy_helper
+
+    def value(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", *shape])
 
     graph = helper.make_graph(
-        [helper.make_node("Pow", ["x", "e"], ["y"])], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *SHAPE]),
-         helper.make_tensor_value_info("e", TensorProto.FLOAT, ["N", 2, 1, 3, 4, 1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 1, *SHAPE])],
+        [helper.make_node("Pow", ["x", "e"], ["y"]), helper.make_node("Pow", ["x", "half"], ["root"]),
+         helper.make_node("Pow", ["x", "minus_half"], ["inverse_root"])], "g",
+        [value("x", SHAPE), value("e", (2, 1, 3, 4, 1))],
+        [value("y", (2, 1, *SHAPE)), value("root", SHAPE), value("inverse_root", SHAPE)],
+        [numpy_helper.from_array(np.float32(0.5), "half"), numpy_helper.from_array(np.float32(-0.5), "minus_half")],
     )  # fmt: skip
     path = tmp_path / "pow2.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), str(path))
     x = pow_inputs(1)
     e = np.random.default_rng(9).choice(np.float32(EXPONENTS), (1, 2, 1, 3, 4, 1))
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (expected,) = session.run(None, {"x": x, "e": e})
-    assert_propagates(compiled(path, tmp_path, None)(x, e).reshape(expected.shape), expected)
+    expected = session.run(None, {"x": x, "e": e})
+    actual = compiled(path, tmp_path, None)(x, e)
+    assert np.isneginf(x).any() and len(actual) == len(expected) == 3
+    for a, b in zip(actual, expected):
+        assert_propagates(a.reshape(b.shape), b)
