@@ -62,6 +62,7 @@ BINARY_OPS = (
     ("div", "lhs / rhs"),
     ("max", "maximum(lhs, rhs), NaN wins"),
     ("min", "minimum(lhs, rhs), NaN wins"),
+    ("powf", "powf(lhs, rhs), element by element"),
 )
 """The `op` parameter of `binary` by code (MNISTC_BINARY_*)."""
 BINARY_CODES = {name: code for code, (name, _) in enumerate(BINARY_OPS)}

@@ -1,6 +1,9 @@
 // Binary element-wise ops with broadcast strides (see kernels.hpp).
 #include "kernels.hpp"
 
+#include <cmath>
+#include <type_traits>
+
 #include "kernel_support.hpp"
 
 using namespace mnistc;
@@ -18,20 +21,23 @@ struct Epilogue {
 // out[i] = act(op(a[i * la], b[i * lb])) for i < n. The lowering merges dimensions so
 // that the innermost one is long, and then each operand is dense (stride 1) or broadcast
 // (stride 0) along it, as in a residual add or a channel scale x[C,H*W] * s[C,1]: those
-// run as vectors; any other stride element by element. `op` takes floats or v8.
+// run as vectors; any other stride element by element. `op` takes floats, and v8 too
+// unless it has no vector form (powf): then every row runs element by element.
 template <class Op>
 inline void binary_row(const float* a, int64_t la, const float* b, int64_t lb, float* out,
                        int64_t n, Op op, Epilogue act) {
   int64_t i = 0;
-  if (has_vector_form(act.activation)) {
-    if (la == 1 && lb == 1) {
-      for (; i + 8 <= n; i += 8) store8(out + i, act(op(load8(a + i), load8(b + i))));
-    } else if (la == 1 && lb == 0) {
-      const v8 bv = splat(b[0]);
-      for (; i + 8 <= n; i += 8) store8(out + i, act(op(load8(a + i), bv)));
-    } else if (la == 0 && lb == 1) {
-      const v8 av = splat(a[0]);
-      for (; i + 8 <= n; i += 8) store8(out + i, act(op(av, load8(b + i))));
+  if constexpr (std::is_invocable_v<Op, v8, v8>) {
+    if (has_vector_form(act.activation)) {
+      if (la == 1 && lb == 1) {
+        for (; i + 8 <= n; i += 8) store8(out + i, act(op(load8(a + i), load8(b + i))));
+      } else if (la == 1 && lb == 0) {
+        const v8 bv = splat(b[0]);
+        for (; i + 8 <= n; i += 8) store8(out + i, act(op(load8(a + i), bv)));
+      } else if (la == 0 && lb == 1) {
+        const v8 av = splat(a[0]);
+        for (; i + 8 <= n; i += 8) store8(out + i, act(op(av, load8(b + i))));
+      }
     }
   }
   for (; i < n; ++i) out[i] = act(op(a[i * la], b[i * lb]));
@@ -73,9 +79,11 @@ void mnistc_binary(const float* lhs, const float* rhs, float* output, int64_t op
     binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return x / y; }, act);
   else if (op == MNISTC_BINARY_MAX)
     binary(lhs, rhs, output, d, l, r, [](auto x, auto y) { return max_nan(x, y); }, act);
-  else
+  else if (op == MNISTC_BINARY_MIN)
     binary(lhs, rhs, output, d, l, r,
            [](auto x, auto y) { return (x < y || x != x) ? x : y; }, act);
+  else  // C's powf, as PyTorch's pow of two tensors (std::pow, Sleef's pow in its vectors)
+    binary(lhs, rhs, output, d, l, r, [](float x, float y) { return std::pow(x, y); }, act);
 }
 
 }  // extern "C"

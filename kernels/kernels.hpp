@@ -53,6 +53,7 @@ enum {
   MNISTC_BINARY_DIV = 4,    // lhs / rhs
   MNISTC_BINARY_MAX = 5,    // maximum(lhs, rhs), NaN wins
   MNISTC_BINARY_MIN = 6,    // minimum(lhs, rhs), NaN wins
+  MNISTC_BINARY_POWF = 7,   // powf(lhs, rhs), element by element
 };
 
 // The `op` of mnistc_reduce.

@@ -84,7 +84,7 @@ def test_every_single_input_float_operator_case_passes(operator_results):
     passed = {n.removeprefix("test_operator_") for n, r in operator_results.items() if r.status == "pass"}
     assert passed == {
         "clip", "conv", "convtranspose", "exp", "flatten", "index", "maxpool", "pad", "params",
-        "permute2", "reduced_mean", "reduced_mean_keepdim", "reduced_sum", "reduced_sum_keepdim",
+        "permute2", "pow", "reduced_mean", "reduced_mean_keepdim", "reduced_sum", "reduced_sum_keepdim",
         "repeat", "repeat_dim_overflow", "selu", "sqrt", "symbolic_override", "view",
         # several inputs or outputs
         "add_size1_broadcast", "concat2", "max", "min",

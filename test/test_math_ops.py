@@ -14,10 +14,14 @@ import torch
 import torch.nn.functional as F
 from conftest import assert_matches_torch, save_scripted
 from models import MathNet, build
+from test_kernels import ACTIVATIONS, activation_args, call, kernels  # noqa: F401 (a fixture)
 from test_nan_propagation import assert_propagates
 
+from mnistc.dialects import nn
 from mnistc.driver import Compilation, CompileOptions, compile_model
 from mnistc.importers.common import ImportError_
+from mnistc.interpreters.nn import run_batch
+from mnistc.kernels import abi
 from mnistc.runtime import CompiledModel
 
 SHAPE = (3, 4, 5)
@@ -279,3 +283,155 @@ def test_decomposed_layer_norm_is_folded(opset, tmp_path):
     x = inputs(3, seed=6) * 4 + 10
     (expected,) = session.run(None, {"input": x})
     assert_matches_torch(compiled(path, tmp_path)(x), expected)
+
+
+# pow with a run-time exponent: nn.powf, the `binary` kernel's powf, against PyTorch.
+
+SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -8.0, 1e-30, 30.0]
+EXPONENTS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 2.0, 3.0, 0.5, -0.5, 1 / 3, 2.5, -3.0]
+POWF_CASES = [  # (base shape, exponent shape): each broadcasts over the other's values
+    ((13, 1), (1, 14)),  # both broadcast
+    ((13, 14), (13, 14)),  # dense: the vector loops' shape (powf has none)
+    ((1, 13, 1, 1, 1), (14, 1, 2)),  # rank 5, merged to the kernel's 4
+    ((), (14,)),  # a number base: 2 ** x
+]
+
+
+def powf_operands(base_shape, exponent_shape) -> tuple[np.ndarray, np.ndarray]:
+    """Every special base to every special exponent (each cycled to its shape), with random
+    values where a shape holds more."""
+    rng = np.random.default_rng(7)
+
+    def filled(values, shape):
+        array = rng.standard_normal(shape).astype(np.float32) * 3
+        flat = array.reshape(-1)
+        flat[: min(flat.size, len(values))] = values[: flat.size]
+        return array
+
+    if base_shape == (13, 14):  # the dense case pairs every base with every exponent
+        return np.repeat(np.float32(SPECIALS)[:, None], 14, 1), np.tile(np.float32(EXPONENTS), (13, 1))
+    if base_shape == ():  # a negative number base: NaN but to integer powers
+        return np.array(-2.0, dtype=np.float32), filled(EXPONENTS, exponent_shape)
+    return filled(SPECIALS, base_shape), filled(EXPONENTS, exponent_shape)
+
+
+@pytest.mark.parametrize("base_shape,exponent_shape", POWF_CASES, ids=str)
+def test_powf_kernel_matches_torch(kernels, base_shape, exponent_shape):
+    """The kernel as the lowering calls it (dims merged to rank 4, broadcast strides), with
+    and without a fused activation: NaN, infinities and finite values where torch.pow of
+    two tensors has them (negative bases to non-integer powers, 0^0, 1^NaN, (-1)^inf)."""
+    from mnistc.lowering.nn_to_cpu.elementwise import BINARY_OPS, _as_rank4, _broadcast_strides
+
+    base, exponent = powf_operands(base_shape, exponent_shape)
+    expected = torch.pow(torch.from_numpy(base), torch.from_numpy(exponent))
+    shape, ls, rs = _as_rank4(
+        expected.shape, _broadcast_strides(base_shape, expected.shape), _broadcast_strides(exponent_shape, expected.shape)
+    )  # fmt: skip
+    dims = {f"{p}{i}": v for p, values in (("d", shape), ("l", ls), ("r", rs)) for i, v in enumerate(values)}
+    for kind, params in ((None, ()), ("relu", ()), ("sigmoid", ())):
+        out = np.full(expected.shape, 7.0, dtype=np.float32)
+        code = abi.BINARY_CODES[BINARY_OPS[nn.PowfOp]]
+        call(kernels, "binary", [base, exponent, out], op=code, **dims, **activation_args(kind, params))
+        assert_propagates(out, ACTIVATIONS[(kind, params)](expected))
+
+
+class PowNet(torch.nn.Module):
+    """pow in every form that imports to nn.powf: a run-time exponent broadcasting, a
+    number to a tensor power (pow.Scalar), a constant tensor exponent of several values;
+    and by a number (nn.pow, its fast path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("exponents", torch.tensor([0.5, 2.0, -1.0, 3.0, 1 / 3]))
+
+    def forward(self, x):
+        return torch.cat([x ** x[:, :1, :, :1], 2 ** x, x.abs() ** -x, x ** self.exponents, x**2], dim=1)
+
+
+def pow_inputs(batch: int) -> np.ndarray:
+    """Random values, a third of them special (NaN, infinities, signed zeros, +-1...)."""
+    x = inputs(batch, seed=8)
+    rng = np.random.default_rng(8)
+    where = rng.random(x.shape) < 1 / 3
+    x[where] = rng.choice(np.float32(SPECIALS), where.sum())
+    return x
+
+
+@pytest.fixture(scope="module")
+def pow_libraries(tmp_path_factory):
+    """PowNet compiled from TorchScript, torch.export and ONNX (with ONNX Runtime's
+    session), and the TorchScript import for the reference interpreter."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    directory = tmp_path_factory.mktemp("pow")
+    model = PowNet().eval()
+    scripted = save_scripted(model, directory / "pow.pt")
+    exported = directory / "pow.pt2"
+    torch.export.save(torch.export.export(model, (torch.rand(1, *SHAPE),)), str(exported))
+    onnx_path = directory / "pow.onnx"
+    torch.onnx.export(
+        model, (torch.zeros(1, *SHAPE),), str(onnx_path), dynamo=False, opset_version=17,
+        input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+    )  # fmt: skip
+    libraries = {}
+    for name, path in (("torchscript", scripted), ("torch.export", exported), ("onnx", onnx_path)):
+        (directory / name).mkdir()
+        libraries[name] = compiled(path, directory / name)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return model, libraries, session, Compilation.import_file(scripted, SHAPE)
+
+
+@pytest.mark.parametrize("front_end", ["torchscript", "torch.export", "onnx"])
+def test_pow_front_ends_match(pow_libraries, front_end):
+    """Batches 1 and 3 of special and random values: as PyTorch (the torch front ends) and
+    as ONNX Runtime (ONNX), NaN and infinities included."""
+    model, libraries, session, _ = pow_libraries
+    for batch in BATCHES:
+        x = pow_inputs(batch)
+        if front_end == "onnx":
+            (expected,) = session.run(None, {"input": x})
+        else:
+            with torch.no_grad():
+                expected = model(torch.from_numpy(x)).numpy()
+        assert_propagates(libraries[front_end](x).reshape(expected.shape), expected)
+
+
+def test_pow_imports_and_interprets_as_torch(pow_libraries):
+    """The run-time and tensor exponents import to nn.powf, the number exponent to nn.pow;
+    the reference interpreter matches PyTorch on the special values."""
+    model, _, _, imported = pow_libraries
+    names = [op.name for op in imported.module.walk()]
+    assert names.count("nn.powf") == 4 and names.count("nn.pow") == 1, names
+    x = pow_inputs(3)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert_propagates(run_batch(imported.module, x, imported.weights).reshape(expected.shape), expected)
+
+
+def test_onnx_pow_of_two_inputs_broadcasting(tmp_path):
+    """ONNX Pow whose exponent is a second input of higher rank: [N, 3, 4, 5] ** [N, 2, 1,
+    3, 4, 1] broadcasts both ways; and Pow by the constants 0.5 and -0.5, powf in ONNX
+    Runtime (pow(-inf, 0.5) is inf, not sqrt's NaN): as ONNX Runtime, specials included."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def value(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", *shape])
+
+    graph = helper.make_graph(
+        [helper.make_node("Pow", ["x", "e"], ["y"]), helper.make_node("Pow", ["x", "half"], ["root"]),
+         helper.make_node("Pow", ["x", "minus_half"], ["inverse_root"])], "g",
+        [value("x", SHAPE), value("e", (2, 1, 3, 4, 1))],
+        [value("y", (2, 1, *SHAPE)), value("root", SHAPE), value("inverse_root", SHAPE)],
+        [numpy_helper.from_array(np.float32(0.5), "half"), numpy_helper.from_array(np.float32(-0.5), "minus_half")],
+    )  # fmt: skip
+    path = tmp_path / "pow2.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), str(path))
+    x = pow_inputs(1)
+    e = np.random.default_rng(9).choice(np.float32(EXPONENTS), (1, 2, 1, 3, 4, 1))
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"x": x, "e": e})
+    actual = compiled(path, tmp_path, None)(x, e)
+    assert np.isneginf(x).any() and len(actual) == len(expected) == 3
+    for a, b in zip(actual, expected):
+        assert_propagates(a.reshape(b.shape), b)

@@ -23,7 +23,7 @@ Op families. Each family has one file of the same name at every level: here
   `log`, `sqrt`, `rsqrt`, `neg`, `abs`, `pow`, `reciprocal`, and the `Activation` that
   conv2d and linear fuse; `glu`;
 - `norm`: `batch_norm`, `lrn`, `layer_norm`, `group_norm`;
-- `elementwise`: `add`, `mul`, `prelu`, `sub`, `div`, `max`, `min` (binary, with
+- `elementwise`: `add`, `mul`, `prelu`, `sub`, `div`, `max`, `min`, `powf` (binary, with
   broadcasting);
 - `shape`: `reshape`, `transpose`, `slice`, `expand`, `concat`, `pad2d`, `dropout` (moving
   elements, no arithmetic);

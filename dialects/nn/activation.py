@@ -373,7 +373,8 @@ class AbsOp(ActivationOp):
 
 @irdl_op_definition
 class PowOp(OneParameterActivationOp):
-    """x to a constant power (a run-time exponent is not an op of its own)."""
+    """x to a constant number power, PyTorch's pow.Tensor_Scalar (its exponents 2, 0.5,
+    -1... by x * x, sqrt, 1 / x); a tensor exponent is `nn.powf` (elementwise)."""
 
     name = "nn.pow"
     PARAMETER: ClassVar[str] = "exponent"

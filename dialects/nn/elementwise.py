@@ -1,5 +1,5 @@
 """The `elementwise` family: binary ops with broadcasting (add, mul, prelu, sub, div, max,
-min)."""
+min, powf)."""
 
 from __future__ import annotations
 
@@ -128,10 +128,20 @@ class MinOp(BinaryOp):
     name = "nn.min"
 
 
-OPS = (AddOp, MulOp, PReluOp, SubOp, DivOp, MaxOp, MinOp)
+@irdl_op_definition
+class PowfOp(BinaryOp):
+    """lhs to the power rhs, broadcasting, as C's powf (MLIR's `math.powf`), which is
+    PyTorch's pow of two tensors: a negative base to a non-integer power is NaN, x^0 = 1
+    and 1^y = 1 even for NaN. A constant number exponent is `nn.pow`, whose exponents
+    2, 0.5, -1... run as PyTorch runs them (x * x, sqrt, 1 / x)."""
+
+    name = "nn.powf"
+
+
+OPS = (AddOp, MulOp, PReluOp, SubOp, DivOp, MaxOp, MinOp, PowfOp)
 """The family's ops, as the `NN` dialect lists them."""
 
 __all__ = [
     "AddOp", "BinaryOp", "broadcast_shape", "MulOp", "PReluOp",
-    "DivOp", "MaxOp", "MinOp", "SubOp",
+    "DivOp", "MaxOp", "MinOp", "PowfOp", "SubOp",
 ]

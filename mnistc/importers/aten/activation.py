@@ -55,17 +55,6 @@ def _on_tensor(function: Callable[..., Any]) -> Callable[..., Any]:
     return fold
 
 
-def _pow(x: SSAValue, args: list[Any]):
-    exponent = args[1]
-    if isinstance(exponent, SSAValue):
-        raise NodeError("pow with an exponent computed at run time")
-    if isinstance(exponent, torch.Tensor):
-        if exponent.numel() != 1:
-            raise NodeError("pow with a tensor exponent (only one constant exponent)")
-        exponent = exponent.item()
-    return nn.PowOp(x, float(exponent))
-
-
 def convert_glu(ctx: ConversionContext, node: Node) -> tuple:
     return ctx.insert(nn.GluOp(ctx.tensor(node, 0), node.args[1]))
 
@@ -89,7 +78,6 @@ CONVERTERS = {
     "aten::log": _math(lambda x, a: nn.LogOp(x), _on_tensor(torch.log)),
     "aten::mish": _activation(lambda x, a: nn.MishOp(x)),
     "aten::neg": _math(lambda x, a: nn.NegOp(x), lambda x: -x),
-    "aten::pow": _math(_pow, lambda x, y: x**y),
     "aten::reciprocal": _math(lambda x, a: nn.ReciprocalOp(x), _on_tensor(torch.reciprocal)),
     "aten::rsqrt": _math(lambda x, a: nn.RsqrtOp(x), _on_tensor(torch.rsqrt)),
     "aten::selu": _activation(lambda x, a: nn.SeluOp(x)),

@@ -1,5 +1,6 @@
-"""aten add, sub, mul, div, prelu, maximum and minimum → `nn.add`, `nn.sub`, `nn.mul`,
-`nn.div`, `nn.prelu`, `nn.max`, `nn.min` (folded in Python when both sides are constants)."""
+"""aten add, sub, mul, div, prelu, maximum, minimum and pow → `nn.add`, `nn.sub`, `nn.mul`,
+`nn.div`, `nn.prelu`, `nn.max`, `nn.min`, `nn.powf` or `nn.pow` (folded in Python when both
+sides are constants)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,19 @@ def _extremum(op_type: type[nn.BinaryOp], fold: Callable, reduction: Callable) -
     return convert
 
 
+def convert_pow(ctx: ConversionContext, node: Node) -> tuple:
+    """pow.Tensor_Scalar (a number exponent) → `nn.pow`, which runs PyTorch's fast paths
+    (x * x, sqrt, 1 / x); pow.Tensor_Tensor and pow.Scalar (a tensor exponent, or a
+    number base) → `nn.powf`, C's powf as PyTorch computes them, even for a constant
+    tensor exponent (pow(-inf, 0.5) is inf there, NaN by sqrt)."""
+    args = node.args
+    if _folds(args):
+        return (args[0] ** args[1],)
+    if not isinstance(args[0], SSAValue) or isinstance(args[1], SSAValue | torch.Tensor):
+        return ctx.insert(nn.PowfOp(_operand(ctx, node, 0), _operand(ctx, node, 1)))
+    return ctx.insert(nn.PowOp(args[0], float(args[1])))
+
+
 def convert_prelu(ctx: ConversionContext, node: Node) -> tuple:
     x = ctx.tensor(node, 0)
     slope = node.args[1]
@@ -109,4 +123,5 @@ CONVERTERS = {
     "aten::maximum": _extremum(nn.MaxOp, torch.maximum, reduce.convert_max_dim),
     "aten::min": _extremum(nn.MinOp, torch.minimum, reduce.convert_min_dim),
     "aten::minimum": _extremum(nn.MinOp, torch.minimum, reduce.convert_min_dim),
+    "aten::pow": convert_pow,
 }

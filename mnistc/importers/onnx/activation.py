@@ -37,16 +37,6 @@ def convert_selu(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.SeluOp(g.tensor(node.input[0])))
 
 
-def convert_pow(g: Graph, node, attrs) -> tuple:
-    exponent = g.constant(node.input[1], "Pow's exponent")
-    if exponent.size != 1:
-        raise Unsupported(f"Pow with an exponent of shape {list(exponent.shape)} (only one value)")
-    x = g.tensor(node.input[0])
-    if exponent.ndim > len(nn.shape_of(x)):
-        raise Unsupported("Pow whose exponent has a higher rank than its base")
-    return g.insert(nn.PowOp(x, float(exponent.reshape(-1)[0])))
-
-
 CONVERTERS = {
     "Clip": convert_clip,
     "Elu": unary(lambda x, a: nn.EluOp(x, a.get("alpha", 1.0))),
@@ -64,7 +54,6 @@ CONVERTERS = {
     "Log": unary(lambda x, a: nn.LogOp(x)),
     "Mish": unary(lambda x, a: nn.MishOp(x)),
     "Neg": unary(lambda x, a: nn.NegOp(x)),
-    "Pow": convert_pow,
     "Reciprocal": unary(lambda x, a: nn.ReciprocalOp(x)),
     "Selu": convert_selu,
     "Softplus": unary(lambda x, a: nn.SoftplusOp(x)),

@@ -1,10 +1,11 @@
-"""ONNX Add, Sub, Mul, Div, Sum, Max, Min and PRelu → `nn.add`, `nn.sub`, `nn.mul`, `nn.div`,
-`nn.max`, `nn.min`, `nn.prelu`."""
+"""ONNX Add, Sub, Mul, Div, Sum, Max, Min, PRelu and Pow → `nn.add`, `nn.sub`, `nn.mul`,
+`nn.div`, `nn.max`, `nn.min`, `nn.prelu`, `nn.pow` or `nn.powf`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
@@ -55,6 +56,32 @@ def convert_prelu(g: Graph, node, attrs) -> tuple:
     return g.insert(nn.PReluOp(x, g.weight(node.input[1], slope)))
 
 
+SQRT_EXPONENTS = (0.5, -0.5)
+"""The exponents that `nn.pow` runs by sqrt, as PyTorch does, whose special values are not
+powf's, ONNX Runtime's (sqrt(-inf) is NaN, powf(-inf, 0.5) is inf)."""
+
+
+def convert_pow(g: Graph, node, attrs) -> tuple:
+    """Pow by a constant of one value that does not broadcast the base → `nn.pow` (its
+    fast paths: x * x for the squares of a decomposed LayerNorm), but for SQRT_EXPONENTS;
+    any other exponent, of any shape, computed at run time or not, and a constant base →
+    `nn.powf`, broadcasting. The exponent's constant may be an integer tensor (Pow's T2)."""
+    x, name = g.tensor(node.input[0]), node.input[1]
+    exponent = g.values[name]
+    if isinstance(exponent, SSAValue):
+        return g.insert(per_sample(g, nn.PowfOp(x, exponent)))
+    exponent = np.asarray(exponent, dtype=np.float32)
+    same_shape = nn.broadcast_shape(nn.shape_of(x), exponent.shape) == nn.shape_of(x)
+    if same_shape and _one_value(exponent) and exponent.flat[0] not in SQRT_EXPONENTS:
+        return g.insert(nn.PowOp(x, float(exponent.flat[0])))
+    return g.insert(per_sample(g, nn.PowfOp(x, g.weight(name, exponent))))
+
+
+def _one_value(array: np.ndarray) -> bool:
+    """All of the array's elements are one number (a scalar, a splat)."""
+    return array.size > 0 and bool(np.all(array == array.flat[0]))
+
+
 def _variadic(op_type: type[nn.BinaryOp]) -> Callable:
     """Sum, Max, Min of any number of inputs: a chain of binary ops."""
 
@@ -76,4 +103,5 @@ CONVERTERS = {
     "Max": _variadic(nn.MaxOp),
     "Min": _variadic(nn.MinOp),
     "Sub": _binary(nn.SubOp),
+    "Pow": convert_pow,
 }

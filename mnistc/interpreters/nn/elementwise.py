@@ -13,7 +13,7 @@ from mnistc.interpreters.nn.common import as_f32
 
 
 class ElementwiseFunctions(InterpreterFunctions):
-    """add, mul, prelu, sub, div, max and min, each with its fused activation."""
+    """add, mul, prelu, sub, div, max, min and powf, each with its fused activation."""
 
     @impl(nn.AddOp)
     def run_add(self, interpreter: Interpreter, op: nn.AddOp, args: tuple[Any, ...]):
@@ -45,3 +45,9 @@ class ElementwiseFunctions(InterpreterFunctions):
     @impl(nn.MinOp)
     def run_min(self, interpreter: Interpreter, op: nn.MinOp, args: tuple[Any, ...]):
         return as_f32(fused(op, np.minimum(args[0].astype(np.float64), args[1])))
+
+    @impl(nn.PowfOp)
+    def run_powf(self, interpreter: Interpreter, op: nn.PowfOp, args: tuple[Any, ...]):
+        """NumPy's power is C's pow, special values included (0^0 = 1, (-2)^0.5 = NaN)."""
+        with np.errstate(all="ignore"):
+            return as_f32(fused(op, np.power(args[0].astype(np.float64), args[1])))

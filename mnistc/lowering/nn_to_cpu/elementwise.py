@@ -15,7 +15,7 @@ from mnistc.lowering.nn_to_cpu.common import KernelCall, LoweringError
 
 BINARY_OPS = {
     nn.AddOp: "add", nn.MulOp: "mul", nn.PReluOp: "prelu",
-    nn.SubOp: "sub", nn.DivOp: "div", nn.MaxOp: "max", nn.MinOp: "min",
+    nn.SubOp: "sub", nn.DivOp: "div", nn.MaxOp: "max", nn.MinOp: "min", nn.PowfOp: "powf",
 }  # fmt: skip
 """The `op` of the `binary` kernel that computes each element-wise `nn` op."""
 
