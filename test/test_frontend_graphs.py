@@ -139,7 +139,7 @@ def test_the_cli_refuses_with_the_list_and_exit_1(tmp_path):
     torch.export.save(export(Chain()), str(tmp_path / "chain.pt2"))
     result = subprocess.run(
         [sys.executable, "-m", "mnistc.tools.mnistc", "compile", str(tmp_path / "chain.pt2"),
-         "-o", str(tmp_path / "out")],
+         "-q", "-o", str(tmp_path / "out")],
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr

@@ -71,7 +71,7 @@ def test_buffers_over_the_limit_refused_before_gxx(tiny_conv, tmp_path, no_gxx, 
 
 def test_cli_refuses_a_huge_arena(tiny_conv, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "mnistc.tools.mnistc", "compile", str(tiny_conv),
+        [sys.executable, "-m", "mnistc.tools.mnistc", "compile", str(tiny_conv), "-q",
          "--input-shape", ",".join(map(str, HUGE_SAMPLE)), "-o", str(tmp_path / "model")],
         capture_output=True, text=True,
     )  # fmt: skip
