@@ -120,8 +120,9 @@ def test_the_model_suite_covers_every_op(saved_model):
     # nn.lrn comes from ONNX only (PyTorch's LRN is not one aten op): an LRN graph in
     # test_onnx_importer.py and the light/ AlexNet and ZFNet conformance cases cover it.
     # nn.splat too (ConstantOfShape): test_onnx_splats.py. And nn.softsign (PyTorch's
-    # softsign is x / (1 + |x|) in Python): ONNX's Softsign, in test_math_ops.py.
+    # softsign is x / (1 + |x|) in Python): ONNX's Softsign, in test_math_ops.py. And
+    # nn.powf (a tensor exponent): test_math_ops.py's PowNet through the three front ends.
     # The quant family comes from the quantize pass (test_quantize.py, test_accuracy.py)
     # and from quantized model files, never from a float32 model's import.
     quantized = {op.name for op in nn_quant.OPS}
-    assert {op.name for op in NN.operations} - seen - quantized == {"nn.lrn", "nn.splat", "nn.softsign"}
+    assert {op.name for op in NN.operations} - seen - quantized == {"nn.lrn", "nn.splat", "nn.softsign", "nn.powf"}
