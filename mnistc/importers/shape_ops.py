@@ -31,6 +31,10 @@ from mnistc.dialects import nn
 BATCH_REFUSAL = "{} along dimension 0, the batch, which the compiled model runs one sample at a time"
 """The refusal of an op that would mix samples; formatted with what the op does."""
 
+BATCH_SIZE_REFUSAL = "computes with the batch size, which is compiled only as the first size of a shape"
+"""The refusal of a size computed from the batch where the op cannot take it (a reshape
+may take it elsewhere, where the batch keeps its place in memory)."""
+
 
 TO_THE_END = 2**62
 """A slice end at least this large reads to the end whatever the size (torch and ONNX
@@ -128,6 +132,20 @@ class MovedBatch:
         be placed (the reshape would split the batch)."""
         place = batch_after_reshape(nn.shape_of(x), self.dim(x), self.merged_outer(x), shape, hint)
         return None if place is None else self.at(reshape(b, x, shape), place[0], what, place[1])
+
+    def reshaped_or_refusal(
+        self, b: Builder, x: SSAValue, shape: Sequence[int], what: str, hint: int | None = None
+    ) -> SSAValue | str:
+        """x reshaped to `shape` with its batch followed, or why it cannot be: a plain
+        reshape while the batch stays first; else (a moved batch, or `hint`: the dimension
+        of a size the model computes from the batch) placed by `batch_after_reshape`."""
+        if not self.followed or (x not in self.places and hint in (None, 0)):
+            return reshape(b, x, shape)
+        if (result := self.reshaped(b, x, shape, what, hint)) is not None:
+            return result
+        if hint is not None:
+            return BATCH_SIZE_REFUSAL
+        return f"{what} of {list(nn.shape_of(x))} to {list(shape)} splits dimension {self.dim(x)}, the batch"
 
     def refusal(self, value: Any) -> str | None:
         """Why `value` cannot go where only dimension 0 may be the batch, if it cannot."""

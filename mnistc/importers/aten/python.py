@@ -24,6 +24,7 @@ from xdsl.ir import SSAValue
 
 from mnistc.dialects import nn
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError, RunTimeTensor
+from mnistc.importers.shape_ops import BATCH_SIZE_REFUSAL
 
 
 def holds_tensor(value: Any) -> bool:
@@ -182,8 +183,6 @@ def per_sample_arguments(node: Node) -> list[Any]:
     return args
 
 
-BATCH_SIZE_REFUSAL = "computes with the batch size, which is compiled only as the first size of a shape"
-"""The refusal of a size computed from the batch where the op cannot take it."""
 
 RESHAPES = {"aten::view", "aten::reshape"}
 """Reshapes, which may take a multiple of the batch as any one size of their shape: the

@@ -22,7 +22,7 @@ from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
 from mnistc.importers.aten.graph import ConversionContext, Node, NodeError
-from mnistc.importers.aten.python import BATCH_SIZE_REFUSAL, degree_of, holds_tensor
+from mnistc.importers.aten.python import degree_of, holds_tensor
 
 
 def ints(values: Sequence[int] | int, n: int = 2) -> tuple[int, ...]:
@@ -75,18 +75,10 @@ def convert_view(ctx: ConversionContext, node: Node) -> tuple:
 
 
 def reshape_following_batch(ctx: ConversionContext, x: SSAValue, shape: Sequence[int], hint: int | None = None) -> tuple:
-    """x reshaped; a moved batch (or one that the shape puts elsewhere than first,
-    `hint`) placed by `shape_ops.batch_after_reshape`."""
-    if x not in ctx.moved.places and hint in (None, 0):
-        return reshape(ctx, x, shape)
-    result = ctx.moved.reshaped(ctx.builder, x, shape, "reshape", hint)
-    if result is None and hint is not None:
-        raise NodeError(BATCH_SIZE_REFUSAL)
-    if result is None:
-        raise NodeError(
-            f"reshape of {list(nn.shape_of(x))} to {list(shape)} splits dimension "
-            f"{ctx.moved.dim(x)}, the batch"
-        )
+    """x reshaped, its batch followed (`MovedBatch.reshaped_or_refusal`)."""
+    result = ctx.moved.reshaped_or_refusal(ctx.builder, x, shape, "reshape", hint)
+    if isinstance(result, str):
+        raise NodeError(result)
     return (result,)
 
 

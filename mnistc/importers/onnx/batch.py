@@ -18,11 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mnistc.importers.onnx.graph import Unsupported
-from mnistc.importers.shape_ops import NO_BATCH
+from mnistc.importers.shape_ops import BATCH_SIZE_REFUSAL, NO_BATCH
 
-BATCH_SIZE_REFUSAL = "computes with the batch size, which is compiled only as the first size of a shape"
-"""The refusal of a run-time op given a value computed from the batch size where it
-cannot take one (a Reshape may elsewhere, where the batch keeps its place in memory)."""
 
 UNKNOWN_DEGREE = 1 << 20
 """The degree of an element computed from the batch in a way not tracked."""

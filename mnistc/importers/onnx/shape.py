@@ -19,7 +19,6 @@ from xdsl.ir import SSAValue
 from mnistc.dialects import nn
 from mnistc.importers import shape_ops
 from mnistc.dialects.shapes import squeeze_h, unsqueeze_h
-from mnistc.importers.onnx.batch import BATCH_SIZE_REFUSAL
 from mnistc.importers.onnx.graph import Graph, Unsupported, decode
 
 
@@ -254,16 +253,10 @@ def convert_reshape(g: Graph, node, attrs) -> tuple:
         target[target.index(-1)] = int(np.prod(source)) // known
     if int(np.prod(target)) != int(np.prod(source)):
         raise Unsupported(f"Reshape of {list(source)} to {list(shape)}")
-    if not g.moved.followed:
-        return reshape(g, x, target)
     hint = g.batch_dim_of_shape(node.input[1]) if len(node.input) > 1 else None
-    if x not in g.moved.places and hint in (None, 0):
-        return reshape(g, x, target)
-    result = g.moved.reshaped(g.builder, x, target, "Reshape", hint)
-    if result is None and hint is not None:
-        raise Unsupported(BATCH_SIZE_REFUSAL)
-    if result is None:
-        raise Unsupported(f"Reshape of {list(source)} to {target} splits dimension {g.moved.dim(x)}, the batch")
+    result = g.moved.reshaped_or_refusal(g.builder, x, target, "Reshape", hint)
+    if isinstance(result, str):
+        raise Unsupported(result)
     return (result,)
 
 
