@@ -199,6 +199,17 @@ def import_traced(front_end: str, module: nn.Module, shape, tmp_path) -> Compila
     return Compilation.import_file(path, shape)
 
 
+def assert_imported_matches_torch(front_end: str, module: nn.Module, tmp_path, shape=(5, 16)) -> None:
+    """The module imported through `front_end` and optimised, in the reference
+    interpreter at batch 3, against PyTorch."""
+    compilation = import_traced(front_end, module, shape, tmp_path)
+    compilation.run_to("nn")
+    x = random(3, *shape)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    assert_matches_torch(run_batch(compilation.module, x, compilation.weights), expected)
+
+
 OP_FRONT_ENDS = [(n, f) for n in OP_CASES for f in FRONT_ENDS if (n, f) not in {(c, "onnx") for c in NOT_IN_ONNX}]
 
 
@@ -258,12 +269,7 @@ def test_multi_head_attention(case, front_end, tmp_path):
     output projection; the weights it returns as softmax(q k^T / sqrt(d))."""
     torch.manual_seed(0)
     module = SelfAttentionMHA(**case).eval()
-    compilation = import_traced(front_end, module, (5, 16), tmp_path)
-    compilation.run_to("nn")
-    x = random(3, 5, 16)
-    with torch.no_grad():
-        expected = module(torch.from_numpy(x)).numpy()
-    assert_matches_torch(run_batch(compilation.module, x, compilation.weights), expected)
+    assert_imported_matches_torch(front_end, module, tmp_path)
 
 
 # Compiled executables
@@ -344,12 +350,7 @@ def test_transformer_encoder(activation, norm_first, front_end, tmp_path):
     exported, its self-attention is (the rest is op by op)."""
     torch.manual_seed(0)
     module = Encoder(activation, norm_first).eval()
-    compilation = import_traced(front_end, module, (5, 16), tmp_path)
-    compilation.run_to("nn")
-    x = random(3, 5, 16)
-    with torch.no_grad():
-        expected = module(torch.from_numpy(x)).numpy()
-    assert_matches_torch(run_batch(compilation.module, x, compilation.weights), expected)
+    assert_imported_matches_torch(front_end, module, tmp_path)
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
@@ -392,12 +393,7 @@ class CrossAttention(nn.Module):
 def test_multi_head_cross_attention_exported(tmp_path):
     torch.manual_seed(0)
     module = CrossAttention().eval()
-    compilation = import_traced("torch.export", module, (5, 16), tmp_path)
-    compilation.run_to("nn")
-    x = random(3, 5, 16)
-    with torch.no_grad():
-        expected = module(torch.from_numpy(x)).numpy()
-    assert_matches_torch(run_batch(compilation.module, x, compilation.weights), expected)
+    assert_imported_matches_torch("torch.export", module, tmp_path)
 
 
 @pytest.mark.parametrize("front_end", ["torch.export", "onnx"])
