@@ -4,10 +4,12 @@ window's output size and the verifier's shape checks."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from xdsl.dialects.builtin import DenseArrayBase, Float32Type, TensorType, f32, i8, i32, i64
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import IRDLOperation, base, eq
+from xdsl.traits import OpTrait
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.shapes import shape_of
@@ -25,6 +27,13 @@ so run on int8 exactly as on float32."""
 StoredTensor = TensorType.constr(element_type=base(Float32Type) | eq(i8) | eq(i32))
 """What the weight file holds: float32 weights, int8 weights and int32 biases."""
 
+
+
+@dataclass(frozen=True)
+class OneSample(OpTrait):
+    """The op's kernel computes one image or sequence: its lowering reads dimension 0 of
+    its input as the batch, of size 1 in the per-sample IR. A model imported whole must
+    not give it more (`mnistc.importers.common.check_one_sample_ops`)."""
 
 def tensor(shape: Sequence[int], element_type: Attribute = f32) -> TensorType:
     return TensorType(element_type, list(shape))

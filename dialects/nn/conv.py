@@ -21,6 +21,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.activation import Activation, FusedActivationOp, activation_properties
 from mnistc.dialects.nn.base import (
+    OneSample,
     FloatTensor,
     are_pairs,
     pair,
@@ -102,7 +103,7 @@ class Conv2DOp(FusedActivationOp):
     groups = prop_def(IntegerAttr[I64])
 
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `,` $weight (`bias` $bias^)? (`residual` $residual^)? `stride` $stride "
         "`padding` $padding `dilation` $dilation `groups` $groups "
@@ -212,7 +213,7 @@ class ConvTranspose2DOp(FusedActivationOp):
     dilation = prop_def(DenseArrayBase.constr(i64))
     groups = prop_def(IntegerAttr[I64])
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `,` $weight (`bias` $bias^)? `stride` $stride `padding` $padding "
         "`output_padding` $output_padding `dilation` $dilation `groups` $groups "

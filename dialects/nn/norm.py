@@ -22,7 +22,7 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from mnistc.dialects.nn.base import FloatTensor, verify_rank
+from mnistc.dialects.nn.base import FloatTensor, OneSample, verify_rank
 from mnistc.dialects.shapes import shape_of
 
 
@@ -40,7 +40,7 @@ class BatchNormOp(IRDLOperation):
     output = result_def(FloatTensor)
     eps = prop_def(FloatAttr[Float64Type])
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `mean` $mean `var` $var `gamma` $gamma `beta` $beta `eps` $eps attr-dict "
         "`:` type($input) `,` type($mean) `,` type($var) `,` type($gamma) `,` type($beta) "
@@ -82,7 +82,7 @@ class LRNOp(IRDLOperation):
     beta = prop_def(FloatAttr[Float64Type])
     bias = prop_def(FloatAttr[Float64Type])
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `size` $size `alpha` $alpha `beta` $beta `bias` $bias attr-dict `:` type($input)"
     )
@@ -187,6 +187,7 @@ class GroupNormOp(AffineNormOp):
     name = "nn.group_norm"
 
     groups = prop_def(IntegerAttr[I64])
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input (`weight` $weight^)? (`bias` $bias^)? `groups` $groups `eps` $eps attr-dict "
         "`:` type($input) (`weight` type($weight)^)? (`bias` type($bias)^)? `->` type($output)"

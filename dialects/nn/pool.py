@@ -18,6 +18,7 @@ from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.base import (
+    OneSample,
     ExactTensor,
     FloatTensor,
     are_pairs,
@@ -70,7 +71,7 @@ class MaxPool2DOp(IRDLOperation):
     dilation = prop_def(DenseArrayBase.constr(i64))
     ceil_mode = prop_def(IntegerAttr[I64])
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `kernel` $kernel `stride` $stride `padding` $padding `dilation` "
         "$dilation `ceil_mode` $ceil_mode attr-dict `:` type($input) `->` type($output)"
@@ -141,7 +142,7 @@ class AvgPool2DOp(IRDLOperation):
     count_include_pad = prop_def(IntegerAttr[I64])
     divisor = prop_def(IntegerAttr[I64])
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `kernel` $kernel `stride` $stride `padding` $padding `ceil_mode` $ceil_mode "
         "`count_include_pad` $count_include_pad `divisor` $divisor attr-dict "
@@ -202,7 +203,7 @@ class AdaptiveAvgPool2DOp(IRDLOperation):
     input = operand_def(FloatTensor)
     output = result_def(FloatTensor)
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
 
     def __init__(self, input: SSAValue, output_size: Sequence[int]):

@@ -53,6 +53,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from mnistc.dialects.nn.activation import Activation, FusedActivationOp, activation_properties
 from mnistc.dialects.nn.base import (
+    OneSample,
     FloatTensor,
     Int8Tensor,
     Int32Tensor,
@@ -249,7 +250,7 @@ class QConv2DOp(QuantizedLayerOp):
     dilation = prop_def(DenseArrayBase.constr(i64))
     groups = prop_def(IntegerAttr[I64])
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `,` $weight `scales` $weight_scale (`bias` $bias^)? "
         "`input_scale` $input_scale `input_zero_point` $input_zero_point "

@@ -31,7 +31,7 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from mnistc.dialects.nn.base import FloatTensor, tensor, verify_rank, verify_result_shape
+from mnistc.dialects.nn.base import FloatTensor, OneSample, tensor, verify_rank, verify_result_shape
 from mnistc.dialects.shapes import shape_of
 
 
@@ -46,7 +46,7 @@ class RecurrentOp(IRDLOperation):
     # subclass's own fields first.
 
     irdl_options = (AttrSizedOperandSegments(as_property=True),)
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
 
     @property
     def hidden_size(self) -> int:

@@ -19,7 +19,7 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from mnistc.dialects.nn.base import FloatTensor, tensor, verify_rank
+from mnistc.dialects.nn.base import FloatTensor, OneSample, tensor, verify_rank
 from mnistc.dialects.shapes import shape_of
 from mnistc.kernels import abi
 
@@ -54,7 +54,7 @@ class Resize2DOp(IRDLOperation):
     offset = prop_def(DenseArrayBase.constr(f64))
     divide = opt_prop_def(UnitAttr)
 
-    traits = traits_def(Pure())
+    traits = traits_def(Pure(), OneSample())
     assembly_format = (
         "$input `mode` $mode (`divide` $divide^)? `scale` $scale `shift` $shift `offset` $offset "
         "attr-dict "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, OpResult
 
+from mnistc.dialects.nn.base import OneSample
 from mnistc.errors import MnistcError
 from mnistc.locations import ModelLocation
 from mnistc.weights import WeightFile
@@ -139,20 +140,11 @@ def refusal_summary(message: str) -> str:
     return "".join(c if c.isprintable() else " " for c in lines[0])
 
 
-ONE_SAMPLE_OPS = frozenset({
-    "nn.conv2d", "nn.conv_transpose2d", "nn.qconv2d", "nn.max_pool2d", "nn.avg_pool2d",
-    "nn.adaptive_avg_pool2d", "nn.batch_norm", "nn.lrn", "nn.group_norm", "nn.resize2d",
-    "nn.lstm", "nn.gru",
-})  # fmt: skip
-"""`nn` ops whose kernels compute one image or sequence: their lowerings read dimension
-0 as the batch, of size 1 in the per-sample IR."""
-
-
 def check_one_sample_ops(module: ModuleOp) -> None:
-    """Refuse a model imported whole in which a `ONE_SAMPLE_OPS` op gets a tensor with
-    more than one element along dimension 0 (a convolution of two images)."""
+    """Refuse a model imported whole in which a `OneSample` op gets a tensor with more
+    than one element along dimension 0 (a convolution of two images)."""
     for op in module.walk():
-        if op.name in ONE_SAMPLE_OPS and (shape := op.operands[0].type.get_shape())[0] != 1:
+        if op.has_trait(OneSample) and (shape := op.operands[0].type.get_shape())[0] != 1:
             where = ModelLocation.of(op)
             place = f" at '{where.value}' ({where.describe()})" if where else ""
             raise ImportError_(
