@@ -47,7 +47,6 @@ from mnistc.importers.signature import (
     fixed_inputs,
     input_block,
     is_one_shape,
-    normalized,
     output_names,
     shapes_for,
 )
@@ -416,8 +415,6 @@ def import_torchscript(path: str | Path, sample_shape: SampleShapes | None = Non
     """Import a `torch.jit.save`d model; `sample_shape` is the shape of one sample (C,H,W),
     or one per input (in order or by name)."""
     model, recorded, batch = load_torchscript_with_batch(path)
-    if sample_shape is not None and normalized(sample_shape) != normalized(recorded):
-        batch = None  # --input-shape chose another sample: the batch is dimension 0
     return import_script_module(model, sample_shape, recorded, batch)
 
 
